@@ -1,0 +1,10 @@
+package storage
+
+import "errors"
+
+var (
+	// ErrNotExist: the object does not exist.
+	ErrNotExist = errors.New("object does not exist")
+	// ErrPrecondition: a conditional write or delete found another version than the one given.
+	ErrPrecondition = errors.New("object changed since it was read (precondition failed)")
+)

@@ -1,0 +1,50 @@
+package storage
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Object describes one stored object.
+type Object struct {
+	Name    string // slash-separated, relative to the store's root
+	Size    int64
+	Version string // opaque; changes on every write of the object
+	Updated time.Time
+}
+
+// Writer streams one object. Nothing is visible until Close returns nil; then the object
+// replaces any previous object of the same name at once. Abort, a failed Close, or cancelling
+// the context given to Create leaves the previous object (or none) in place.
+type Writer interface {
+	io.Writer
+	Close() error
+	Abort() error
+}
+
+// Store is one object store rooted at a prefix: a local directory or a GCS bucket and prefix.
+// Every implementation passes storagetest.Run.
+type Store interface {
+	// Create starts a streaming write of name.
+	Create(ctx context.Context, name string) (Writer, error)
+	// Open reads name. A missing object gives an error matching ErrNotExist.
+	Open(ctx context.Context, name string) (io.ReadCloser, error)
+	// Stat describes name, or an error matching ErrNotExist.
+	Stat(ctx context.Context, name string) (Object, error)
+	// List returns every object whose name starts with prefix, recursively, sorted by name.
+	// Temporary objects of unfinished writes are never listed.
+	List(ctx context.Context, prefix string) ([]Object, error)
+	// Delete removes name; deleting a missing object is not an error.
+	Delete(ctx context.Context, name string) error
+	// Get reads a small object whole with its version.
+	Get(ctx context.Context, name string) ([]byte, string, error)
+	// PutIf writes a small object whole only if its current version is ifVersion ("" means it
+	// must not exist), atomically with respect to other PutIf and DeleteIf calls from any
+	// process. It returns the new version, or an error matching ErrPrecondition.
+	PutIf(ctx context.Context, name string, data []byte, ifVersion string) (string, error)
+	// DeleteIf removes name only if its current version is ifVersion, else ErrPrecondition.
+	DeleteIf(ctx context.Context, name string, ifVersion string) error
+	// URL names the store's root for messages and queries (a directory path or gs://bucket/prefix).
+	URL() string
+}

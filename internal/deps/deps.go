@@ -12,9 +12,9 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 	_ "github.com/fsouza/fake-gcs-server/fakestorage"
 	_ "golang.org/x/sync/errgroup"
-	_ "golang.org/x/time/rate"
-	_ "google.golang.org/api/option"
-	_ "google.golang.org/api/iterator"
-	_ "google.golang.org/api/googleapi"
 	_ "golang.org/x/term"
+	_ "golang.org/x/time/rate"
+	_ "google.golang.org/api/googleapi"
+	_ "google.golang.org/api/iterator"
+	_ "google.golang.org/api/option"
 )

@@ -35,6 +35,10 @@ type Store interface {
 	// List returns every object whose name starts with prefix, recursively, sorted by name.
 	// Temporary objects of unfinished writes are never listed.
 	List(ctx context.Context, prefix string) ([]Object, error)
+	// Move replaces dst with src's content in one atomic step (readers of dst see the old or the
+	// new object, never a mix) and then removes src. Local: rename. GCS: server-side copy, then
+	// delete of src. A missing src gives an error matching ErrNotExist.
+	Move(ctx context.Context, src, dst string) error
 	// Delete removes name; deleting a missing object is not an error.
 	Delete(ctx context.Context, name string) error
 	// Get reads a small object whole with its version.

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/chatlake/chatlake/extract"
+	"github.com/chatlake/chatlake/load"
+	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/sim"
+)
+
+// runDemo starts the simulator on a loopback port, exports its whole range into a local lake
+// through the real HTTP client, and prints what it wrote and a query that reads it.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	lakeDir := fs.String("lake", "lake", "local directory to export into")
+	seed := fs.Int64("seed", 1, "seed of the simulator's synthetic data")
+	users := fs.Int("users", 60, "number of simulated users")
+	logFormat := fs.String("log-format", "text", "log format on stderr: json or text")
+	if help, err := parseFlags(fs, args, stdout); help || err != nil {
+		return err
+	}
+	if *logFormat != "json" && *logFormat != "text" {
+		return usagef("--log-format must be json or text, not %q", *logFormat)
+	}
+	so := sim.DefaultOptions()
+	so.Seed, so.Users = *seed, *users
+	srv, err := sim.New(so)
+	if err != nil {
+		return usagef("demo: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("demo: starting the simulator: %w", err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+	apiURL := "http://" + ln.Addr().String()
+
+	logger := newLogger(*logFormat, stderr)
+	client, err := extract.New(extract.Options{BaseURL: apiURL, CustomerID: so.CustomerID, BotKey: so.BotKey,
+		APIKey: so.APIKey, Rate: 200, Logger: logger})
+	if err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(*lakeDir)
+	if err != nil {
+		return usagef("--lake %s: %v", *lakeDir, err)
+	}
+	lake, closeLake, err := openLake(ctx, abs, &load.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer closeLake()
+	sels := []extract.Selector{}
+	for _, s := range srv.Selectors() {
+		sels = append(sels, extract.Selector{Name: s.Name, Value: s.Value})
+	}
+	p, err := pipelines.New(client, lake, pipelines.Options{CustomerID: so.CustomerID, BotKey: so.BotKey,
+		Selectors: sels, Logger: logger})
+	if err != nil {
+		return err
+	}
+	from, to := so.From.UTC(), so.To.UTC().AddDate(0, 0, -1)
+	fmt.Fprintf(stdout, "Simulator on %s: %d users, days %s..%s. Exporting into %s ...\n",
+		apiURL, so.Users, from.Format(pipelines.DayLayout), to.Format(pipelines.DayLayout), abs)
+	sum, err := p.Export(ctx, from, to)
+	s := &setup{logger: logger}
+	if err := report(s, sum, err, false, stderr); err != nil {
+		return err
+	}
+
+	objs, err := lake.Store().List(ctx, "messages/")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nWrote %d messages of %d users into %d Parquet files (%d bytes) with %d API requests:\n",
+		sum.Messages, sum.Users, len(objs), sum.Bytes, sum.API.Requests)
+	const most = 5
+	for i, o := range objs {
+		if i == most {
+			fmt.Fprintf(stdout, "  ... and %d more\n", len(objs)-most)
+			break
+		}
+		fmt.Fprintf(stdout, "  %s  (%d bytes)\n", filepath.Join(abs, filepath.FromSlash(o.Name)), o.Size)
+	}
+	if len(objs) == 0 {
+		return errors.New("demo: the export wrote no files")
+	}
+	fmt.Fprintf(stdout, "\nQuery it with DuckDB (https://duckdb.org), for example:\n\n")
+	fmt.Fprintf(stdout, "  duckdb -c \"SELECT dt, message_type, count(*) AS messages FROM read_parquet('%s/messages/*/*.parquet', hive_partitioning = true) GROUP BY ALL ORDER BY ALL\"\n\n", abs)
+	fmt.Fprintf(stdout, "Check it with: chatlake verify --lake %s\n", abs)
+	return nil
+}

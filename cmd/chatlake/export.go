@@ -1,0 +1,339 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/chatlake/chatlake/extract"
+	"github.com/chatlake/chatlake/load"
+	"github.com/chatlake/chatlake/load/storage"
+	"github.com/chatlake/chatlake/pipelines"
+)
+
+// apiKeyEnv is the environment variable that holds the Technowiz API key.
+const apiKeyEnv = "CHATLAKE_API_KEY"
+
+// selectorsFlag collects repeated --users-where NAME=VALUE flags.
+type selectorsFlag []extract.Selector
+
+func (s *selectorsFlag) String() string {
+	parts := make([]string, len(*s))
+	for i, sel := range *s {
+		parts[i] = sel.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (s *selectorsFlag) Set(v string) error {
+	sel, err := extract.ParseSelector(v)
+	if err != nil {
+		return err
+	}
+	*s = append(*s, sel)
+	return nil
+}
+
+// exportFlags are the flags shared by export, backfill and run.
+type exportFlags struct {
+	apiURL, customer, bot, apiKeyFile string
+	selectors                         selectorsFlag
+	lake                              string
+	from, to                          string
+
+	concurrency, unitDays, parallelUnits int
+	rate                                 float64
+	maxAttempts                          int
+	settle                               time.Duration
+	lookback                             int
+	allowSkipped                         bool
+	targetFileSize                       int64
+	tempDir                              string
+	logFormat                            string
+}
+
+func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
+	fs.StringVar(&f.apiURL, "api-url", "", "base URL of the Technowiz API, e.g. https://bots.example.com (required)")
+	fs.StringVar(&f.customer, "customer", "", "numeric customerId of the deployment (required)")
+	fs.StringVar(&f.bot, "bot", "", "16-hex-character botKey of the bot to export (required)")
+	fs.Var(&f.selectors, "users-where", "user selector `NAME=VALUE` for the User API (attribute_name=NAME, attribute_value=VALUE); repeat it: the union of the selectors' users is exported (at least one required)")
+	fs.StringVar(&f.apiKeyFile, "api-key-file", "", "file holding the API key; default: the environment variable "+apiKeyEnv)
+	fs.StringVar(&f.lake, "lake", "", "the lake: a local directory, file:///DIR, or gs://BUCKET/PREFIX (required)")
+	if nightly {
+		fs.StringVar(&f.from, "from", "", "first UTC day `YYYY-MM-DD` to export; only used when the lake has no state yet")
+		fs.IntVar(&f.lookback, "lookback", 2, "days already exported that each run reads again, for late messages")
+	} else {
+		fs.StringVar(&f.from, "from", "", "first UTC day `YYYY-MM-DD` to export, included (required)")
+		fs.StringVar(&f.to, "to", "", "last UTC day `YYYY-MM-DD` to export, included; must be closed (required)")
+	}
+	fs.IntVar(&f.concurrency, "concurrency", 8, "users fetched at once within a unit of work")
+	fs.Float64Var(&f.rate, "rate", 20, "ceiling of API requests per second; lowered automatically on 429s")
+	fs.IntVar(&f.maxAttempts, "max-attempts", 8, "attempts per API request before the user's unit fails")
+	fs.IntVar(&f.unitDays, "unit-days", 31, "days per unit of work: each user is asked once per unit; a unit is published whole or not at all")
+	fs.IntVar(&f.parallelUnits, "parallel-units", 2, "units extracted at once (they share --rate)")
+	fs.DurationVar(&f.settle, "settle", time.Hour, "a UTC day is closed, and may be exported, this long after it ends")
+	fs.BoolVar(&f.allowSkipped, "allow-skipped-users", false, "exit 0 even when users were skipped because the API called their id invalid (1002)")
+	fs.Int64Var(&f.targetFileSize, "target-file-size", 128<<20, "target size in bytes of a Parquet file; a bigger day is split into several files")
+	fs.StringVar(&f.tempDir, "temp-dir", "", "directory for the local spill of a unit of work (default: the system's temporary directory)")
+	fs.StringVar(&f.logFormat, "log-format", "auto", "log format on stderr: json, text, or auto (json unless stderr is a terminal)")
+}
+
+// validate checks the flags that need no I/O; the error names the flag.
+func (f *exportFlags) validate(needRange bool) error {
+	missing := []string{}
+	if f.apiURL == "" {
+		missing = append(missing, "--api-url")
+	}
+	if f.customer == "" {
+		missing = append(missing, "--customer")
+	}
+	if f.bot == "" {
+		missing = append(missing, "--bot")
+	}
+	if len(f.selectors) == 0 {
+		missing = append(missing, "--users-where")
+	}
+	if f.lake == "" {
+		missing = append(missing, "--lake")
+	}
+	if needRange && f.from == "" {
+		missing = append(missing, "--from")
+	}
+	if needRange && f.to == "" {
+		missing = append(missing, "--to")
+	}
+	if len(missing) > 0 {
+		return usagef("missing required flag(s): %s", strings.Join(missing, ", "))
+	}
+	switch {
+	case f.concurrency < 1:
+		return usagef("--concurrency must be at least 1, not %d", f.concurrency)
+	case f.rate <= 0:
+		return usagef("--rate must be above 0, not %g", f.rate)
+	case f.maxAttempts < 1:
+		return usagef("--max-attempts must be at least 1, not %d", f.maxAttempts)
+	case f.unitDays < 1:
+		return usagef("--unit-days must be at least 1, not %d", f.unitDays)
+	case f.parallelUnits < 1:
+		return usagef("--parallel-units must be at least 1, not %d", f.parallelUnits)
+	case f.settle < 0:
+		return usagef("--settle must not be negative")
+	case f.lookback < 0:
+		return usagef("--lookback must not be negative")
+	case f.targetFileSize < 1<<20:
+		return usagef("--target-file-size must be at least 1048576 bytes, not %d", f.targetFileSize)
+	}
+	switch f.logFormat {
+	case "auto", "json", "text":
+	default:
+		return usagef("--log-format must be json, text or auto, not %q", f.logFormat)
+	}
+	return nil
+}
+
+// apiKey reads the key from --api-key-file or the environment. The key itself never appears in
+// an error.
+func (f *exportFlags) apiKey() (string, error) {
+	if f.apiKeyFile != "" {
+		data, err := os.ReadFile(f.apiKeyFile)
+		if err != nil {
+			return "", usagef("--api-key-file: %v", errors.Unwrap(err))
+		}
+		key := strings.TrimSpace(string(data))
+		if key == "" {
+			return "", usagef("--api-key-file %s is empty", f.apiKeyFile)
+		}
+		return key, nil
+	}
+	key := strings.TrimSpace(os.Getenv(apiKeyEnv))
+	if key == "" {
+		return "", usagef("no API key: set %s or give --api-key-file", apiKeyEnv)
+	}
+	return key, nil
+}
+
+// newLogger makes the run's logger on stderr.
+func newLogger(format string, stderr io.Writer) *slog.Logger {
+	if format == "auto" {
+		format = "json"
+		if isTerminal(stderr) {
+			format = "text"
+		}
+	}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// openLake opens the lake URL; a lake that cannot be opened is bad input.
+func openLake(ctx context.Context, url string, o *load.Options) (*load.Lake, func(), error) {
+	store, err := storage.Open(ctx, url, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: --lake %s: %w", pipelines.ErrBadInput, url, err)
+	}
+	closeStore := func() {
+		if c, ok := store.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}
+	lake, err := load.NewLake(store, o)
+	if err != nil {
+		closeStore()
+		return nil, nil, err
+	}
+	return lake, closeStore, nil
+}
+
+// setup turns the flags into a client, a lake and a pipeline.
+type setup struct {
+	client   *extract.Client
+	lake     *load.Lake
+	pipeline *pipelines.Pipeline
+	logger   *slog.Logger
+	close    func()
+}
+
+func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, error) {
+	key, err := f.apiKey()
+	if err != nil {
+		return nil, err
+	}
+	logger := newLogger(f.logFormat, stderr)
+	client, err := extract.New(extract.Options{
+		BaseURL: f.apiURL, CustomerID: f.customer, BotKey: f.bot, APIKey: key,
+		Rate: f.rate, MaxAttempts: f.maxAttempts, Logger: logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", pipelines.ErrBadInput, err)
+	}
+	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	o := pipelines.Options{
+		CustomerID: f.customer, BotKey: f.bot, Selectors: f.selectors,
+		Concurrency: f.concurrency, UnitDays: f.unitDays, ParallelUnits: f.parallelUnits,
+		Settle: f.settle, Lookback: f.lookback, AllowSkippedUsers: f.allowSkipped,
+		Logger: logger,
+	}
+	if isTerminal(stderr) {
+		o.Progress, o.Terminal = stderr, true
+	}
+	p, err := pipelines.New(client, lake, o)
+	if err != nil {
+		closeLake()
+		return nil, err
+	}
+	return &setup{client: client, lake: lake, pipeline: p, logger: logger, close: closeLake}, nil
+}
+
+// report prints the run summary on stderr, logs it as one JSON record, and decides the exit.
+func report(s *setup, sum *pipelines.Summary, runErr error, allowSkipped bool, stderr io.Writer) error {
+	if sum != nil && sum.Kind != "" && !errors.Is(runErr, pipelines.ErrBadInput) && !errors.Is(runErr, pipelines.ErrLocked) {
+		if !isJSONLogger(s.logger) {
+			_ = sum.WriteText(stderr)
+		}
+		s.logger.Info("summary", "summary", sum)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if n := len(sum.SkippedUsers); n > 0 && !allowSkipped {
+		return fmt.Errorf("%w: %d user(s) skipped because the API called their id invalid (1002): %s; rerun with --allow-skipped-users to accept",
+			pipelines.ErrIncomplete, n, strings.Join(sum.SkippedUsers, ", "))
+	}
+	return nil
+}
+
+func isJSONLogger(l *slog.Logger) bool {
+	_, ok := l.Handler().(*slog.JSONHandler)
+	return ok
+}
+
+func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runRange(ctx, "export", args, stdout, stderr)
+}
+
+func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runRange(ctx, "backfill", args, stdout, stderr)
+}
+
+func runRange(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	var f exportFlags
+	f.register(fs, false)
+	var restart bool
+	if name == "backfill" {
+		fs.BoolVar(&restart, "restart", false, "forget the finished units of this backfill and do them all again")
+	}
+	if help, err := parseFlags(fs, args, stdout); help || err != nil {
+		return err
+	}
+	if err := f.validate(true); err != nil {
+		return err
+	}
+	from, err := pipelines.ParseDay(f.from)
+	if err != nil {
+		return usagef("--from: %v", err)
+	}
+	to, err := pipelines.ParseDay(f.to)
+	if err != nil {
+		return usagef("--to: %v", err)
+	}
+	if to.Before(from) {
+		return usagef("--to %s is before --from %s", f.to, f.from)
+	}
+	s, err := f.setup(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	var sum *pipelines.Summary
+	if name == "backfill" {
+		sum, err = s.pipeline.Backfill(ctx, from, to, restart)
+	} else {
+		sum, err = s.pipeline.Export(ctx, from, to)
+	}
+	return report(s, sum, err, f.allowSkipped, stderr)
+}
+
+func runNightly(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var f exportFlags
+	f.register(fs, true)
+	if help, err := parseFlags(fs, args, stdout); help || err != nil {
+		return err
+	}
+	if err := f.validate(false); err != nil {
+		return err
+	}
+	var first time.Time
+	if f.from != "" {
+		d, err := pipelines.ParseDay(f.from)
+		if err != nil {
+			return usagef("--from: %v", err)
+		}
+		first = d
+	}
+	s, err := f.setup(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	sum, err := s.pipeline.Nightly(ctx, first)
+	return report(s, sum, err, f.allowSkipped, stderr)
+}

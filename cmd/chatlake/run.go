@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// command is one subcommand of chatlake.
+type command struct {
+	name    string
+	summary string
+	usage   string // the arguments after the name
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"demo", "start the built-in simulator and export its whole range into ./lake", "[--lake DIR]", runDemo},
+		{"export", "export whole UTC days --from..--to, replacing them in the lake", "--api-url URL --customer ID --bot KEY --users-where NAME=VALUE... --from DAY --to DAY --lake URL", runExport},
+		{"backfill", "export a long range in resumable units; a rerun skips finished units", "(export's flags)", runBackfill},
+		{"run", "the nightly run: closed days after the lake's watermark, plus a lookback", "(connection flags) --lake URL [--from DAY on the first run]", runNightly},
+		{"verify", "check a lake: manifests, files, row counts, duplicate keys, days", "--lake URL [--from DAY --to DAY]", runVerify},
+		{"status", "show a lake's watermark, last run, exported days and lock", "--lake URL", runStatus},
+		{"sim", "serve the Technowiz API simulator over HTTP", "[--addr 127.0.0.1:8080] [simulator flags]", runSim},
+	}
+}
+
+// run is chatlake without the process: arguments in, output out, an error for the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		writeHelp(stderr)
+		return usagef("no command given (try: chatlake demo)")
+	}
+	name := args[0]
+	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
+		writeHelp(stdout)
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	return usagef("unknown command %q (commands: %s)", name, commandNames())
+}
+
+func commandNames() string {
+	var names []string
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func writeHelp(w io.Writer) {
+	fmt.Fprintln(w, "chatlake exports Technowiz chatbot conversations into a Parquet data lake.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: chatlake COMMAND [flags]   (chatlake COMMAND --help lists a command's flags)")
+	fmt.Fprintln(w)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failed or incomplete, 2 bad input, 3 the lake is locked by another run.")
+}
+
+// parseFlags parses a command's flags. --help prints the command's flags to stdout; a wrong flag
+// or a stray argument is a one-line usage error.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (help bool, err error) {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			writeFlagHelp(fs, stdout)
+			return true, nil
+		}
+		return false, usagef("%s: %v", fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return false, usagef("%s: unexpected argument %q (flags start with --)", fs.Name(), fs.Arg(0))
+	}
+	return false, nil
+}
+
+func writeFlagHelp(fs *flag.FlagSet, w io.Writer) {
+	for _, c := range commands() {
+		if c.name == fs.Name() {
+			fmt.Fprintf(w, "Usage: chatlake %s %s\n\n%s.\n\nFlags:\n", c.name, c.usage, upperFirst(c.summary))
+		}
+	}
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

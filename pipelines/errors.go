@@ -1,0 +1,19 @@
+package pipelines
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrLocked: another run holds the lake's lock.
+	ErrLocked = errors.New("another chatlake run holds the lake's lock")
+	// ErrBadInput: the request itself is wrong (flags, dates, missing state); nothing was written.
+	ErrBadInput = errors.New("bad input")
+	// ErrIncomplete: the run finished but did not export everything asked for.
+	ErrIncomplete = errors.New("export incomplete")
+)
+
+func badInput(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
+}

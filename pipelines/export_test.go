@@ -1,0 +1,265 @@
+package pipelines_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatlake/chatlake/extract"
+	"github.com/chatlake/chatlake/internal/lakecheck"
+	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/sim"
+)
+
+// TestExportEqualsTruth exports a multi-day range from the simulator over loopback HTTP in
+// every response shape and reads the lake back with DuckDB: the rows equal the simulator's
+// truth, sent_at is a timestamp, every dt is its row's UTC date, keys are unique; a second
+// export leaves exactly the same rows and keys.
+func TestExportEqualsTruth(t *testing.T) {
+	variants := []sim.Variant{sim.VariantCanonical, sim.VariantTopLevel, sim.VariantTopLevelNoStatus,
+		sim.VariantMessagesKey, sim.VariantNoPaging, sim.VariantFlatUsers, sim.VariantUserID,
+		sim.VariantUserIDCamel, sim.VariantMixed}
+	for _, v := range variants {
+		t.Run(string(v), func(t *testing.T) {
+			so := simOptions(11, 30)
+			so.Variant = v
+			h := newHarness(t, so, nil)
+			from, to := day(t, "2024-05-01"), day(t, "2024-05-07")
+			p := h.pipeline(h.client(nil), nil)
+			sum, err := p.Export(context.Background(), from, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := h.check(from, to)
+			if int(sum.Messages) != len(first) {
+				t.Errorf("summary says %d messages, the lake has %d", sum.Messages, len(first))
+			}
+			if v != sim.VariantCanonical {
+				return
+			}
+			typ, err := lakecheck.ColumnType(context.Background(), lakecheck.Open(t), h.dir, "sent_at")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if typ != "TIMESTAMP WITH TIME ZONE" {
+				t.Errorf("DuckDB reads sent_at as %s, want TIMESTAMP WITH TIME ZONE", typ)
+			}
+			before, _ := h.store.List(context.Background(), "messages/")
+			if _, err := h.pipeline(h.client(nil), nil).Export(context.Background(), from, to); err != nil {
+				t.Fatal(err)
+			}
+			second := h.check(from, to)
+			sameKeys(t, first, second)
+			after, _ := h.store.List(context.Background(), "messages/")
+			if len(before) != len(after) {
+				t.Errorf("rerun changed the file count: %d -> %d", len(before), len(after))
+			}
+			for i := range min(len(before), len(after)) {
+				if before[i].Name != after[i].Name {
+					t.Errorf("rerun changed file names: %s -> %s", before[i].Name, after[i].Name)
+				}
+			}
+		})
+	}
+}
+
+// TestExportRequestCount: one query per user for the whole range, so the requests stay at
+// the minimum a correct client needs.
+func TestExportRequestCount(t *testing.T) {
+	h := newHarness(t, simOptions(3, 40), nil)
+	from, to := day(t, "2024-05-01"), day(t, "2024-05-07")
+	c := h.client(nil)
+	sum, err := h.pipeline(c, nil).Export(context.Background(), from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.check(from, to)
+	simSels := h.sim.Selectors()
+	minimum := h.sim.MinRequests(simSels, from, to.AddDate(0, 0, 1), h.clock.Now(), 500)
+	got := int(sum.API.Requests)
+	// Paging until a short page costs one more request when a count is an exact multiple of
+	// the page size; the 1 ms requeries that settle identical messages split by a page
+	// boundary are counted in the summary.
+	slack := len(simSels) + sum.Requeries
+	if got < minimum || got > minimum+slack {
+		t.Errorf("requests %d, minimum %d (allowed up to +%d)", got, minimum, slack)
+	}
+	if st := h.sim.Stats(); int(st.Requests) != got {
+		t.Errorf("client counted %d requests, the simulator served %d", got, st.Requests)
+	}
+}
+
+// TestExportExactUnderFaults turns every fault on at once, for several seeds, and compares the
+// lake with the truth row for row.
+func TestExportExactUnderFaults(t *testing.T) {
+	for _, seed := range []int64{1, 2, 3} {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			so := simOptions(seed, 20)
+			so.Variant = sim.VariantMixed
+			so.MaxPageSize = 100 // many pages, many page boundaries
+			so.Faults = sim.Faults{P5xx: 0.10, P429: 0.05, PCutOff: 0.02, InclusiveEnd: true,
+				RateLimit: 400, RetryAfter: time.Second, UsersIgnorePaging: true}
+			h := newHarness(t, so, nil)
+			from, to := day(t, "2024-05-01"), day(t, "2024-05-07")
+			c := h.client(func(o *extract.Options) { o.PageSize = 100; o.MaxAttempts = 20 })
+			// Two units, so a unit boundary falls inside the data and inclusive ends matter.
+			sum, err := h.pipeline(c, func(o *pipelines.Options) { o.UnitDays = 3 }).Export(context.Background(), from, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.check(from, to)
+			st := c.Stats()
+			if st.Throttled == 0 || st.Retries["5xx"] == 0 {
+				t.Errorf("the faults did not happen (429s %d, retries %v): the test proves nothing", st.Throttled, st.Retries)
+			}
+			if sum.OutsideWindow == 0 {
+				t.Errorf("inclusive ends sent no message outside a window: the boundary case was not exercised")
+			}
+		})
+	}
+}
+
+// TestTwinsAcrossPageBoundary: identical messages that a page boundary splits stay, and a
+// deployment that repeats a message across pages adds nothing.
+func TestTwinsAcrossPageBoundary(t *testing.T) {
+	for _, repeat := range []bool{false, true} {
+		t.Run(fmt.Sprint("repeat=", repeat), func(t *testing.T) {
+			so := simOptions(5, 12)
+			var wrap func(http.Handler) http.Handler
+			if repeat {
+				wrap = repeatLastOnNextPage
+			}
+			h := newHarness(t, so, wrap)
+			from, to := day(t, "2024-05-01"), day(t, "2024-05-07")
+			sum, err := h.pipeline(h.client(nil), nil).Export(context.Background(), from, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.check(from, to)
+			if sum.Requeries == 0 {
+				t.Error("no identity was settled with a 1 ms query: the page-boundary twin was not exercised")
+			}
+			if repeat && sum.RepeatedDropped == 0 {
+				t.Error("the repeating deployment's repeats were not seen")
+			}
+		})
+	}
+}
+
+// TestUserErrors: a user the API calls invalid is skipped and listed; a user whose requests
+// keep failing fails its unit, which publishes nothing, while the other units are published.
+func TestUserErrors(t *testing.T) {
+	t.Run("invalid user skipped", func(t *testing.T) {
+		so := simOptions(7, 15)
+		probe, err := sim.New(so)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := probe.UserIDs(nil)[3]
+		so.Faults.InvalidUsers = []string{bad}
+		h := newHarness(t, so, nil)
+		from, to := day(t, "2024-05-01"), day(t, "2024-05-07")
+		sum, err := h.pipeline(h.client(nil), nil).Export(context.Background(), from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sum.SkippedUsers) != 1 || sum.SkippedUsers[0] != bad {
+			t.Fatalf("skipped users %v, want [%s]", sum.SkippedUsers, bad)
+		}
+		var want []sim.Message
+		for _, m := range h.truth(from, to) {
+			if m.ChannelUserID != bad {
+				want = append(want, m)
+			}
+		}
+		if diff := lakecheck.Compare(h.read(), want); diff != "" {
+			t.Fatal(diff)
+		}
+	})
+	t.Run("retries exhausted fail the unit only", func(t *testing.T) {
+		so := simOptions(8, 15)
+		probe, err := sim.New(so)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failFrom := day(t, "2024-05-04")
+		late := probe.Truth(nil, failFrom, so.To, so.To.AddDate(0, 0, 30))
+		if len(late) == 0 {
+			t.Fatal("the simulator has no message after 2024-05-04")
+		}
+		victim := late[0].ChannelUserID
+		h := newHarness(t, so, failUserFrom(victim, failFrom))
+		from, to := day(t, "2024-05-01"), day(t, "2024-05-07")
+		c := h.client(func(o *extract.Options) { o.MaxAttempts = 3 })
+		sum, err := h.pipeline(c, func(o *pipelines.Options) { o.UnitDays = 3 }).Export(context.Background(), from, to)
+		if !errors.Is(err, pipelines.ErrIncomplete) {
+			t.Fatalf("error %v, want ErrIncomplete", err)
+		}
+		var re *extract.RetryError
+		if !errors.As(err, &re) || re.Attempts != 3 {
+			t.Fatalf("error %v does not say the request was tried 3 times", err)
+		}
+		if !strings.Contains(err.Error(), victim) {
+			t.Errorf("error %q does not name the user %s", err, victim)
+		}
+		if len(sum.UnitsFailed) != 2 || sum.UnitsDone != 1 {
+			t.Fatalf("units done %d failed %v, want 1 done and the two units from 2024-05-04 failed", sum.UnitsDone, sum.UnitsFailed)
+		}
+		// The first unit is published whole; nothing of the failed units is.
+		if diff := lakecheck.Compare(h.read(), h.truth(from, day(t, "2024-05-03"))); diff != "" {
+			t.Fatal(diff)
+		}
+	})
+}
+
+// repeatLastOnNextPage makes the simulator behave like a deployment whose pages overlap by one:
+// every page after the first starts with the last message of the page before.
+func repeatLastOnNextPage(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/conversations") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		q := r.URL.Query()
+		pageNo := 1
+		fmt.Sscan(q.Get("page_number"), &pageNo)
+		size := 500
+		fmt.Sscan(q.Get("page_size"), &size)
+		if pageNo == 1 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		// Ask for one more message starting one earlier: offset (p-1)*size-1, size+... is not
+		// expressible in pages, so fetch the previous page's last message and prepend it.
+		prev := fetchPage(next, r, pageNo-1, size)
+		cur := fetchPage(next, r, pageNo, size)
+		if len(prev) > 0 && len(cur) > 0 {
+			cur = append([]rawMessage{prev[len(prev)-1]}, cur...)
+		}
+		writeCanonical(w, cur, pageNo, size)
+	})
+}
+
+// failUserFrom answers 503 to every conversations request of one user whose window starts on
+// or after a day.
+func failUserFrom(userID string, from time.Time) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/conversations") && strings.Contains(r.URL.EscapedPath(), "/channel-user/"+pathEscape(userID)+"/") {
+				var start int64
+				fmt.Sscan(r.URL.Query().Get("start_date"), &start)
+				if !time.UnixMilli(start).Before(from) {
+					w.Header().Set("Content-Type", "text/html")
+					w.WriteHeader(http.StatusServiceUnavailable)
+					fmt.Fprint(w, "<html><body>503 Service Unavailable</body></html>")
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

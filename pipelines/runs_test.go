@@ -1,0 +1,175 @@
+package pipelines_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chatlake/chatlake/internal/lakecheck"
+	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/sim"
+)
+
+// TestNightlyLateMessages runs the nightly command once a simulated day, at 02:00 UTC, over ten
+// days whose messages partly arrive late. A late message is in the lake exactly once after the
+// next run that still reads its day (the lookback); one that arrives after the lookback has
+// passed is not, as documented.
+func TestNightlyLateMessages(t *testing.T) {
+	so := simOptions(21, 40)
+	so.To = time.Date(2024, 5, 11, 0, 0, 0, 0, time.UTC)
+	h := newHarness(t, so, nil)
+	first := day(t, "2024-05-01")
+	exported := map[string]time.Time{} // day -> clock of the last run that exported it
+	firstExport := map[string]time.Time{}
+	for night := time.Date(2024, 5, 3, 2, 0, 0, 0, time.UTC); !night.After(time.Date(2024, 5, 13, 2, 0, 0, 0, time.UTC)); night = night.Add(24 * time.Hour) {
+		h.clock.Set(night)
+		sum, err := h.pipeline(h.client(nil), func(o *pipelines.Options) { o.Lookback = 2 }).Nightly(context.Background(), first)
+		if err != nil {
+			t.Fatalf("night %s: %v", night, err)
+		}
+		if sum.From == "" {
+			t.Fatalf("night %s exported nothing", night)
+		}
+		st, err := pipelines.ReadState(context.Background(), h.store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for d, ds := range st.Days {
+			if ds.RunID == sum.RunID {
+				exported[d] = night
+				if _, ok := firstExport[d]; !ok {
+					firstExport[d] = night
+				}
+			}
+		}
+		if want := night.Add(-time.Hour).AddDate(0, 0, -1).Format(pipelines.DayLayout); st.Watermark != want {
+			t.Fatalf("night %s: watermark %s, want %s", night, st.Watermark, want)
+		}
+	}
+
+	// The lake must hold, for every day, what had arrived by the last run that read the day.
+	var want []sim.Message
+	pickedUp, missedForGood := 0, 0
+	for d, at := range exported {
+		dd := day(t, d)
+		want = append(want, h.sim.Truth(nil, dd, dd.AddDate(0, 0, 1), at)...)
+		for _, m := range h.sim.Truth(nil, dd, dd.AddDate(0, 0, 1), at.AddDate(0, 0, 30)) {
+			switch {
+			case m.ArrivesAt.After(firstExport[d]) && !m.ArrivesAt.After(at):
+				pickedUp++
+			case m.ArrivesAt.After(at):
+				missedForGood++
+			}
+		}
+	}
+	if diff := lakecheck.Compare(h.read(), want); diff != "" {
+		t.Fatal(diff)
+	}
+	if pickedUp == 0 {
+		t.Error("no late message was picked up by a lookback: the case was not exercised")
+	}
+	if missedForGood == 0 {
+		t.Error("no message arrived after its lookback: the documented limit was not exercised")
+	}
+	t.Logf("late messages picked up by the lookback: %d; arrived after it (not in the lake): %d", pickedUp, missedForGood)
+}
+
+// TestNightlyNeedsFrom: a lake without state needs --from; an open day is never exported.
+func TestNightlyBadInput(t *testing.T) {
+	h := newHarness(t, simOptions(1, 5), nil)
+	h.clock.Set(time.Date(2024, 5, 3, 0, 30, 0, 0, time.UTC))
+	_, err := h.pipeline(h.client(nil), nil).Nightly(context.Background(), time.Time{})
+	if !errors.Is(err, pipelines.ErrBadInput) {
+		t.Fatalf("no state, no --from: error %v, want ErrBadInput", err)
+	}
+	// At 00:30 on 05-03 with a 1h settle, 05-02 is still open: the last closed day is 05-01.
+	_, err = h.pipeline(h.client(nil), nil).Nightly(context.Background(), day(t, "2024-05-02"))
+	if !errors.Is(err, pipelines.ErrBadInput) {
+		t.Fatalf("--from an open day: error %v, want ErrBadInput", err)
+	}
+	if objs, _ := h.store.List(context.Background(), "messages/"); len(objs) != 0 {
+		t.Fatalf("bad input wrote %d files", len(objs))
+	}
+}
+
+// TestBackfillResume interrupts a backfill after some units and reruns it: the rerun skips the
+// finished units, makes fewer requests than a full run, and the lake equals the truth.
+func TestBackfillResume(t *testing.T) {
+	so := simOptions(31, 20)
+	so.To = time.Date(2024, 5, 11, 0, 0, 0, 0, time.UTC)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var requests atomic.Int64
+	stopAfter := int64(-1)
+	h := newHarness(t, so, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if n := requests.Add(1); stopAfter > 0 && n == stopAfter {
+				cancel()
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	from, to := day(t, "2024-05-01"), day(t, "2024-05-10")
+	opts := func(o *pipelines.Options) { o.UnitDays = 1; o.ParallelUnits = 1 }
+
+	// A full run on a scratch harness measures what the whole backfill costs.
+	full := newHarness(t, so, nil)
+	fullSum, err := full.pipeline(full.client(nil), opts).Backfill(context.Background(), from, to, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	stopAfter = fullSum.API.Requests / 2
+	_, err = h.pipeline(h.client(nil), opts).Backfill(ctx, from, to, false)
+	if err == nil {
+		t.Fatal("the interrupted backfill reported success")
+	}
+	before := requests.Load()
+	sum, err := h.pipeline(h.client(nil), opts).Backfill(context.Background(), from, to, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.UnitsSkipped == 0 {
+		t.Fatal("the rerun skipped no finished unit")
+	}
+	rerun := requests.Load() - before
+	if rerun >= fullSum.API.Requests {
+		t.Fatalf("the rerun made %d requests, a full backfill makes %d", rerun, fullSum.API.Requests)
+	}
+	h.check(from, to)
+	t.Logf("full backfill %d requests; resumed after %d units with %d requests", fullSum.API.Requests, sum.UnitsSkipped, rerun)
+}
+
+// TestLock: a run on a lake whose lock is held refuses with ErrLocked and writes nothing; an
+// expired lock (its run died) is taken over.
+func TestLock(t *testing.T) {
+	h := newHarness(t, simOptions(2, 5), nil)
+	from, to := day(t, "2024-05-01"), day(t, "2024-05-02")
+	held := pipelines.LockRecord{RunID: "other", Kind: "backfill", Host: "elsewhere", PID: 1,
+		Acquired: h.clock.Now(), Expires: h.clock.Now().Add(time.Hour)}
+	data, _ := json.Marshal(held)
+	if _, err := h.store.PutIf(context.Background(), pipelines.LockName, data, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.pipeline(h.client(nil), nil).Export(context.Background(), from, to)
+	var le *pipelines.LockedError
+	if !errors.Is(err, pipelines.ErrLocked) || !errors.As(err, &le) || le.Holder.RunID != "other" {
+		t.Fatalf("error %v, want ErrLocked naming run other", err)
+	}
+	if objs, _ := h.store.List(context.Background(), "messages/"); len(objs) != 0 {
+		t.Fatalf("a locked-out run wrote %d files", len(objs))
+	}
+
+	h.clock.Set(h.clock.Now().Add(2 * time.Hour)) // the holder's lease ran out
+	if _, err := h.pipeline(h.client(nil), nil).Export(context.Background(), from, to); err != nil {
+		t.Fatalf("expired lock not taken over: %v", err)
+	}
+	h.check(from, to)
+	if rec, err := pipelines.ReadLock(context.Background(), h.store); err != nil || rec != nil {
+		t.Fatalf("lock after the run: %+v, %v; want released", rec, err)
+	}
+}

@@ -4,19 +4,42 @@
 //
 // A Client accepts every response variant of the contract: lists under responseObject or at the
 // top level, under "conversations" or "messages" ("users" for users), with or without paging
-// metadata or status. Bodies are decoded as a stream; each message is handed on exactly as sent
-// (json.RawMessage), so nothing the source sends is lost here.
+// metadata or status; a user's id under channel_user_id, user_id or userId, its attributes
+// nested under "attributes" or flat beside the id. Bodies are decoded as a stream of JSON
+// tokens; each message is handed on exactly as sent (json.RawMessage, always a JSON object), so
+// nothing the source sends is lost here. A 200 body without a list is accepted as an empty page
+// only when it carries status code 1000; otherwise its shape is unknown and it is an error.
+//
+// # Paging
+//
+// ListUsers and Conversations ask page_number 1, 2, … with page_size Options.PageSize (at most
+// 500, the API's cap) and stop after a page shorter than the page size (the smaller page_size
+// the deployment reports, if any), an empty page, or when total_elements are all seen. A page
+// identical to the previous one (a deployment that ignores paging) ends paging and is not
+// delivered again; more than Options.MaxPages pages is ErrTooManyPages. Conversations asks for
+// the whole window in one query: start_date and end_date in epoch milliseconds. A page is
+// decoded in full before it is handed on, so a retried request never delivers a page twice.
 //
 // # Concurrency
 //
-// A Client is safe for concurrent use. All its requests share one adaptive rate limiter: the
-// configured rate is a ceiling, lowered when the API answers 429 and raised back slowly.
+// A Client is safe for concurrent use. All its requests share one adaptive rate limiter
+// (Limiter): the configured rate is a ceiling; a 429 lowers the rate by 15% once per congestion
+// event and holds every request: for the Retry-After time when it is more than a second, and for
+// a few request slots when it is one second or less (the least the header can say) or absent.
+// The request that got the 429 itself waits the full Retry-After. Successes raise the rate
+// back slowly toward the ceiling.
 //
 // # Errors
 //
-// Retries live here: 429, 5xx, timeouts, connection resets and cut-off or non-JSON bodies are
-// retried with exponential backoff and jitter, honouring Retry-After, up to a bound per request.
-// Callers decide on the rest with errors.Is / errors.As: ErrUnauthorized, ErrForbidden,
-// ErrInvalidUser, ErrInvalidBot, ErrInvalidDate, ErrInvalidPage, and *APIError and
-// *RetryError for details. No error or log line ever contains the API key.
+// Retries live here: 429, 500, 502, 503, 504, 408, per-attempt timeouts, connection errors and
+// cut-off, non-JSON or unrecognisable 200 bodies are retried with exponential backoff and full
+// jitter between MinBackoff and MaxBackoff, every wait watching the context, up to MaxAttempts
+// attempts; then a *RetryError names what was asked (the selector, or the user, window and
+// page), the cause and the attempt count. Other answers are not retried: callers decide with
+// errors.Is / errors.As on ErrUnauthorized (401), ErrForbidden (403), ErrInvalidUser (1002 on
+// the conversations endpoint), ErrInvalidBot (1002 on the users endpoint), ErrInvalidDate
+// (1003), ErrInvalidPage (1004), ErrTooManyPages, and *APIError for details. A status code
+// other than 1000 in a 200 body is an *APIError too. No error or log line ever contains the
+// API key: errors carry the method, path and query only, and server text that echoes the key
+// has it redacted.
 package extract

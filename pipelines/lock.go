@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/chatlake/chatlake/load/storage"
@@ -78,10 +79,11 @@ func acquireLock(ctx context.Context, store storage.Store, runID, kind string, l
 		return nil, fmt.Errorf("reading %s: %w", LockName, err)
 	default:
 		var held LockRecord
-		if err := json.Unmarshal(data, &held); err == nil && now.Before(held.Expires) {
+		if err := json.Unmarshal(data, &held); err == nil && now.Before(held.Expires) && !deadOnThisHost(held, host) {
 			return nil, &LockedError{Holder: held}
 		}
-		// Expired (its run died) or unreadable: take it over, conditionally.
+		// Expired, held by a process of this host that no longer exists (its run was killed),
+		// or unreadable: take it over, conditionally.
 	}
 	if err := l.put(ctx, version); err != nil {
 		if errors.Is(err, storage.ErrPrecondition) {
@@ -106,6 +108,15 @@ func (l *lakeLock) put(ctx context.Context, ifVersion string) error {
 	}
 	l.version = version
 	return nil
+}
+
+// deadOnThisHost tells a lock whose holder was a process of this very host that has died: its
+// lease need not run out before the next run goes on.
+func deadOnThisHost(held LockRecord, host string) bool {
+	if host == "" || held.Host != host || held.PID <= 0 || held.PID == os.Getpid() {
+		return false
+	}
+	return syscall.Kill(held.PID, 0) == syscall.ESRCH
 }
 
 // keep renews the lease every third of it until ctx ends. If renewal fails, lost is called: the

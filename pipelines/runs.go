@@ -97,6 +97,18 @@ func (p *Pipeline) Backfill(ctx context.Context, from, to time.Time, restart boo
 // state starts at first (required then, ignored afterwards).
 func (p *Pipeline) Nightly(ctx context.Context, first time.Time) (*Summary, error) {
 	sum := p.newSummary("run", time.Time{}, time.Time{})
+	// Refuse bad input before taking the lock: a refused run writes nothing.
+	if st, err := ReadState(ctx, p.lake.Store()); err != nil {
+		return sum, err
+	} else if st.Watermark == "" {
+		last := lastClosedDay(p.o.Clock(), p.o.Settle)
+		switch {
+		case first.IsZero():
+			return sum, badInput("the lake has no state yet: the first run needs --from YYYY-MM-DD")
+		case first.After(last):
+			return sum, badInput("--from %s is not a closed day yet: the last closed day is %s", dayString(first), dayString(last))
+		}
+	}
 	err := p.locked(ctx, sum, func(ctx context.Context, st *stateStore) error {
 		last := lastClosedDay(p.o.Clock(), p.o.Settle)
 		var from time.Time

@@ -1,14 +1,33 @@
 // Package transform flattens the API's message objects into rows of the messages table
-// (schema.Message) and user objects into rows of the users table (schema.User).
+// (schema.Message) and user objects into rows of the users table (schema.User). It does no I/O
+// and keeps no state.
 //
-// Flatten is lossless: every field it does not map to a column goes into extra_json, and the
-// timestamp's original form stays in source_timestamp. Timestamps are accepted as
-// "yyyy-MM-dd HH:mm:ss.SSS+hhmm", "yyyy/MM/dd HH:mm:ss.SSS+hhmm", RFC 3339, or a JSON number of
-// epoch milliseconds, with any UTC offset, and normalised to UTC.
+// Flatten is lossless: every field it does not map to a column goes into extra_json (a JSON
+// object, keys sorted, values as sent), and the timestamp's original form stays in
+// source_timestamp. Timestamps are accepted as "yyyy-MM-dd HH:mm:ss.SSS+hhmm",
+// "yyyy/MM/dd HH:mm:ss.SSS+hhmm" (any number of fractional digits, or none), RFC 3339, or epoch
+// milliseconds (a JSON integer or a string of digits), with any UTC offset, and normalised to
+// UTC, truncated to the millisecond (ParseTimestamp). sender is lower-cased and message_type
+// upper-cased; nothing else is changed. docs/schema.md describes every column for analysts.
 //
-// Message keys: the API has no message id. Identity hashes what makes a message itself
-// (customer, bot, channel user, sent_at to the millisecond, sender, message type, text);
-// MessageKey adds the message's occurrence number among identical messages of that user, so
-// the same message gets the same key on every run and two genuinely identical messages get
-// two keys.
+// Message keys: the API has no message id. IdentityOf hashes what makes a message itself
+// (customer, bot, channel user, sent_at to the millisecond, sender, message type, text) and
+// nothing that can change between runs (file URLs are signed and expire); MessageKey adds the
+// message's occurrence number among messages with the same identity, so the same message gets
+// the same key on every run and two genuinely identical messages get two keys. The caller
+// counts occurrences in the order the API returned the messages. The key's derivation is part
+// of the schema: changing it needs a schema.MessagesVersion bump.
+//
+// # Concurrency
+//
+// Every function is safe for concurrent use.
+//
+// # Errors
+//
+// A message that is not a JSON object, or whose timestamp is absent or unparseable, gives a
+// *FieldError (the field and its value as sent, cut to a bounded length) matching ErrNotObject
+// or ErrTimestamp. The caller reports it: nothing is dropped silently. Values that only feed a
+// derived column (the items of an OPTIONS response, the agentId of an
+// AGENT_PARTICIPATION_STATUS response, a user's created_at) are not errors when they do not
+// parse: the derived column is NULL and the source text is kept.
 package transform

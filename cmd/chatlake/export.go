@@ -58,6 +58,7 @@ type exportFlags struct {
 	targetFileSize                       int64
 	tempDir                              string
 	logFormat                            string
+	lockLease                            time.Duration
 }
 
 func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
@@ -83,6 +84,7 @@ func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
 	fs.BoolVar(&f.allowSkipped, "allow-skipped-users", false, "exit 0 even when users were skipped because the API called their id invalid (1002)")
 	fs.Int64Var(&f.targetFileSize, "target-file-size", 128<<20, "target size in bytes of a Parquet file; a bigger day is split into several files")
 	fs.StringVar(&f.tempDir, "temp-dir", "", "directory for the local spill of a unit of work (default: the system's temporary directory)")
+	fs.DurationVar(&f.lockLease, "lock-lease", 2*time.Minute, "lease of the lake's lock, renewed while the run lives; a run that died holds the lake at most this long (at once freed when it died on this host)")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format on stderr: json, text, or auto (json unless stderr is a terminal)")
 }
 
@@ -126,6 +128,8 @@ func (f *exportFlags) validate(needRange bool) error {
 		return usagef("--parallel-units must be at least 1, not %d", f.parallelUnits)
 	case f.settle < 0:
 		return usagef("--settle must not be negative")
+	case f.lockLease < 3*time.Second:
+		return usagef("--lock-lease must be at least 3s, not %s", f.lockLease)
 	case f.lookback < 0:
 		return usagef("--lookback must not be negative")
 	case f.targetFileSize < 1<<20:
@@ -145,7 +149,7 @@ func (f *exportFlags) apiKey() (string, error) {
 	if f.apiKeyFile != "" {
 		data, err := os.ReadFile(f.apiKeyFile)
 		if err != nil {
-			return "", usagef("--api-key-file: %v", errors.Unwrap(err))
+			return "", usagef("--api-key-file %s: %v", f.apiKeyFile, errors.Unwrap(err))
 		}
 		key := strings.TrimSpace(string(data))
 		if key == "" {
@@ -228,7 +232,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 		CustomerID: f.customer, BotKey: f.bot, Selectors: f.selectors,
 		Concurrency: f.concurrency, UnitDays: f.unitDays, ParallelUnits: f.parallelUnits,
 		Settle: f.settle, Lookback: f.lookback, AllowSkippedUsers: f.allowSkipped,
-		Logger: logger,
+		LockLease: f.lockLease, Logger: logger,
 	}
 	if isTerminal(stderr) {
 		o.Progress, o.Terminal = stderr, true

@@ -1,0 +1,293 @@
+package extract
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode"
+)
+
+// Client talks to one Technowiz deployment for one customer and bot. It is safe for concurrent
+// use; all its requests share one Limiter.
+type Client struct {
+	o   Options // validated, defaults filled in
+	lim *Limiter
+	log *slog.Logger
+
+	requests  atomic.Int64
+	throttled atomic.Int64
+	retries   [5]atomic.Int64 // by causeIndex
+}
+
+// causes lists the retry causes in the order of Client.retries.
+func causes() [5]string {
+	return [5]string{Cause429, Cause5xx, CauseTimeout, CauseConnection, CauseBody}
+}
+
+func causeIndex(cause string) int {
+	for i, c := range causes() {
+		if c == cause {
+			return i
+		}
+	}
+	return len(causes()) - 1
+}
+
+// New validates o once and returns a Client. Errors name the field at fault and never hold the
+// API key.
+func New(o Options) (*Client, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Client{o: o, lim: NewLimiter(o.Rate), log: o.Logger}, nil
+}
+
+// String describes the client without its key.
+func (c *Client) String() string {
+	return fmt.Sprintf("extract.Client{%s customer %s bot %s}", c.o.BaseURL, c.o.CustomerID, c.o.BotKey)
+}
+
+// Stats are counters since the Client was made.
+type Stats struct {
+	Requests  int64            // attempts sent
+	Retries   map[string]int64 // retries by cause: "429", "5xx", "timeout", "connection", "body"
+	Throttled int64            // answers with 429
+	Rate      float64          // the limiter's current rate, requests per second
+}
+
+// Stats returns the counters so far.
+func (c *Client) Stats() Stats {
+	s := Stats{
+		Requests:  c.requests.Load(),
+		Retries:   make(map[string]int64, len(c.retries)),
+		Throttled: c.throttled.Load(),
+		Rate:      c.lim.Rate(),
+	}
+	for i, cause := range causes() {
+		s.Retries[cause] = c.retries[i].Load()
+	}
+	return s
+}
+
+// call is one logical GET: the attempts of get share it.
+type call struct {
+	op       string     // for errors and logs: what was asked
+	endpoint endpoint   // which API
+	path     string     // escaped path below BaseURL
+	query    url.Values // query parameters
+}
+
+// failure is a failed attempt.
+type failure struct {
+	cause      string        // a retry cause; "" when not retryable
+	err        error         // what happened
+	retryAfter time.Duration // from a 429's Retry-After, 0 when absent
+}
+
+// get performs c with retries and hands each 200 body to decode. decode must have no side
+// effects beyond its result: it runs once per attempt that gets a 200.
+func get[T any](ctx context.Context, cl *Client, c call, decode func(io.Reader) (T, error)) (T, error) {
+	var zero T
+	target := cl.o.BaseURL + c.path + "?" + c.query.Encode()
+	request := "GET " + c.path + "?" + c.query.Encode()
+	throttles := 0
+	for attempt := 1; ; attempt++ {
+		if err := cl.lim.Wait(ctx); err != nil {
+			return zero, fmt.Errorf("extract: %s: %w", c.op, err)
+		}
+		sent := time.Now()
+		v, f := attemptOnce(ctx, cl, c, target, request, decode)
+		if f == nil {
+			cl.lim.Success()
+			return v, nil
+		}
+		if f.cause == "" {
+			return zero, f.err
+		}
+		wait := backoff(attempt, cl.o.MinBackoff, cl.o.MaxBackoff)
+		if f.cause == Cause429 {
+			cl.throttled.Add(1)
+			throttles++
+			cl.lim.Throttle(sent, f.retryAfter)
+			// The request that was told to wait waits as told (the others only for the
+			// limiter's hold); repeated 429s of this request also back off.
+			wait = min(f.retryAfter, maxHold)
+			if throttles > 1 {
+				wait = max(wait, backoff(throttles-1, cl.o.MinBackoff, cl.o.MaxBackoff))
+			}
+		}
+		if attempt >= cl.o.MaxAttempts {
+			cl.log.Warn("extract: giving up", "op", c.op, "request", request, "attempts", attempt,
+				"cause", f.cause, "err", cl.redact(f.err.Error()))
+			return zero, &RetryError{Op: c.op, Attempts: attempt, Cause: f.cause, Last: f.err}
+		}
+		cl.retries[causeIndex(f.cause)].Add(1)
+		cl.log.Debug("extract: retrying", "op", c.op, "request", request, "attempt", attempt,
+			"cause", f.cause, "wait", wait, "err", cl.redact(f.err.Error()))
+		if err := sleep(ctx, wait); err != nil {
+			return zero, fmt.Errorf("extract: %s: %w (after %d attempts, last: %v)", c.op, err, attempt, f.err)
+		}
+	}
+}
+
+// attemptOnce sends one request and decodes its answer.
+func attemptOnce[T any](ctx context.Context, cl *Client, c call, target, request string,
+	decode func(io.Reader) (T, error)) (T, *failure) {
+	var zero T
+	actx, cancel := context.WithTimeout(ctx, cl.o.AttemptTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, target, nil)
+	if err != nil {
+		return zero, &failure{err: fmt.Errorf("extract: %s: %w", c.op, err)}
+	}
+	req.Header.Set("Authorization", "Basic "+cl.o.APIKey)
+	req.Header.Set("Accept", "application/json")
+	cl.requests.Add(1)
+	resp, err := cl.o.HTTPClient.Do(req)
+	if err != nil {
+		return zero, cl.transportFailure(ctx, actx, c, err)
+	}
+	defer func() {
+		// Drain a little so that the connection can be reused, then close.
+		_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+		_ = resp.Body.Close()
+	}()
+	body := io.LimitReader(resp.Body, maxBodyBytes)
+
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		v, err := decode(body)
+		if err == nil {
+			return v, nil
+		}
+		var se *statusError
+		switch {
+		case errors.As(err, &se):
+			return zero, &failure{err: &APIError{HTTPStatus: code, Code: se.code, Desc: cl.redact(se.desc),
+				Details: cl.redact(se.details), Op: c.op, Request: request, endpoint: c.endpoint}}
+		case ctx.Err() != nil:
+			return zero, &failure{err: fmt.Errorf("extract: %s: %w", c.op, ctx.Err())}
+		case actx.Err() != nil:
+			return zero, &failure{cause: CauseTimeout, err: fmt.Errorf("reading the body of %s: attempt timed out after %s", request, cl.o.AttemptTimeout)}
+		}
+		return zero, &failure{cause: CauseBody, err: fmt.Errorf("%s: %s", request, cl.redact(err.Error()))}
+	case code == http.StatusTooManyRequests:
+		ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		return zero, &failure{cause: Cause429, retryAfter: ra,
+			err: fmt.Errorf("HTTP 429 Too Many Requests (Retry-After %q) for %s",
+				truncate(cl.redact(resp.Header.Get("Retry-After")), 40), request)}
+	case code == 500 || code == 502 || code == 503 || code == 504:
+		e := cl.apiError(resp, body, c, request)
+		return zero, &failure{cause: Cause5xx, err: e}
+	case code == http.StatusRequestTimeout:
+		return zero, &failure{cause: CauseTimeout, err: cl.apiError(resp, body, c, request)}
+	}
+	return zero, &failure{err: cl.apiError(resp, body, c, request)}
+}
+
+// apiError describes a non-2xx answer from its status and, when the body is a status object,
+// its code, desc and details; otherwise the start of the body.
+func (cl *Client) apiError(resp *http.Response, body io.Reader, c call, request string) *APIError {
+	e := &APIError{HTTPStatus: resp.StatusCode, Op: c.op, Request: request, endpoint: c.endpoint}
+	b, _ := io.ReadAll(io.LimitReader(body, 64<<10))
+	_, err := decodeList(bytes.NewReader(b), nil)
+	var se *statusError
+	if errors.As(err, &se) {
+		e.Code, e.Desc, e.Details = se.code, truncate(cl.redact(se.desc), 500), truncate(cl.redact(se.details), 1000)
+		return e
+	}
+	e.Desc = snippet(cl.redact(string(b)))
+	return e
+}
+
+// snippet is the start of a body as one line of printable text, for error messages.
+func snippet(b string) string {
+	s := strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return ' '
+		}
+		return r
+	}, b)
+	s = strings.Join(strings.Fields(s), " ")
+	return truncate(s, 200)
+}
+
+// transportFailure classifies an error of http.Client.Do.
+func (cl *Client) transportFailure(ctx, actx context.Context, c call, err error) *failure {
+	var cve *tls.CertificateVerificationError
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil:
+		return &failure{err: fmt.Errorf("extract: %s: %w", c.op, ctx.Err())}
+	case actx.Err() != nil:
+		return &failure{cause: CauseTimeout, err: fmt.Errorf("attempt timed out after %s: %s", cl.o.AttemptTimeout, cl.redact(err.Error()))}
+	case errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne):
+		return &failure{err: fmt.Errorf("extract: %s: %s", c.op, cl.redact(err.Error()))}
+	case errors.As(err, &ne) && ne.Timeout():
+		return &failure{cause: CauseTimeout, err: errors.New(cl.redact(err.Error()))}
+	}
+	return &failure{cause: CauseConnection, err: errors.New(cl.redact(err.Error()))}
+}
+
+// redact removes the API key, as it is and as %q would quote it, from text that came from
+// elsewhere (a server may echo it). It is applied before any truncation, so that no part of the
+// key survives a cut.
+func (cl *Client) redact(s string) string {
+	s = strings.ReplaceAll(s, cl.o.APIKey, "[REDACTED]")
+	if q := strconv.Quote(cl.o.APIKey); q[1:len(q)-1] != cl.o.APIKey {
+		s = strings.ReplaceAll(s, q[1:len(q)-1], "[REDACTED]")
+	}
+	return s
+}
+
+// backoff is the wait before retry number n (from 1): uniformly random between min and
+// min(max, min*2^(n-1)) ("full jitter" above the minimum).
+func backoff(n int, minB, maxB time.Duration) time.Duration {
+	hi := minB
+	for i := 1; i < n && hi < maxB; i++ {
+		hi *= 2
+	}
+	hi = min(hi, maxB)
+	if hi <= minB {
+		return minB
+	}
+	return minB + rand.N(hi-minB+1)
+}
+
+// parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 when absent, invalid or past.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		if s > int64(maxHold/time.Second) {
+			return maxHold
+		}
+		return time.Duration(s) * time.Second
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0
+	}
+	return min(max(t.Sub(now), 0), maxHold)
+}

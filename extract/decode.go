@@ -1,0 +1,393 @@
+package extract
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+// listPage is one decoded page of the User or Conversations API.
+type listPage struct {
+	items    []json.RawMessage // each element exactly as sent; every one a JSON object
+	pageSize int               // page_size when sent, else -1
+	total    int               // total_elements when sent, else -1
+}
+
+// decodeConversations reads a Conversations API body. Errors are *bodyError (retryable) or
+// *statusError (the body's status.code is not 1000).
+func decodeConversations(r io.Reader) (listPage, error) {
+	return decodeList(r, []string{"conversations", "messages"})
+}
+
+// decodeUsers reads a User API body; errors as decodeConversations. Each user is also parsed, so
+// that a user without an id is a body error here rather than a surprise later.
+func decodeUsers(r io.Reader) (listPage, []User, error) {
+	p, err := decodeList(r, []string{"users"})
+	if err != nil {
+		return p, nil, err
+	}
+	users := make([]User, 0, len(p.items))
+	for i, raw := range p.items {
+		u, err := parseUser(raw)
+		if err != nil {
+			return p, nil, &bodyError{fmt.Errorf("user %d: %w", i, err)}
+		}
+		users = append(users, u)
+	}
+	return p, users, nil
+}
+
+// listDecoder holds the state of one body being decoded.
+type listDecoder struct {
+	d       *json.Decoder
+	keys    []string
+	page    listPage
+	found   bool   // a list key was seen (its value may have been null)
+	unknown string // key of a non-empty list under an unknown key, if any
+	status  bool   // a status object with a code was seen
+	code    int
+	desc    string
+	details string
+}
+
+// decodeList decodes {"status":…, "responseObject":{"<key>":[…], paging…}} and the variants of
+// the contract: the list and paging at the top level, no status, no paging. The body is read as a
+// stream of tokens; each list element is kept as the raw bytes sent.
+func decodeList(r io.Reader, keys []string) (listPage, error) {
+	ld := &listDecoder{d: json.NewDecoder(r), keys: keys, page: listPage{pageSize: -1, total: -1}}
+	ld.d.UseNumber() // numbers in skipped values are not converted, so none overflows
+	if err := ld.body(); err != nil {
+		return listPage{pageSize: -1, total: -1}, &bodyError{err}
+	}
+	if ld.status && ld.code != codeSuccess {
+		return listPage{pageSize: -1, total: -1}, &statusError{code: ld.code, desc: ld.desc, details: ld.details}
+	}
+	if !ld.found && ld.unknown != "" {
+		// A list under an unknown key may well be the page: it must not pass as "no data".
+		return listPage{pageSize: -1, total: -1}, &bodyError{fmt.Errorf("no %q list, but a list under %q", keys, ld.unknown)}
+	}
+	if !ld.found && !(ld.status && ld.code == codeSuccess) {
+		// Without a list and without a success status there is nothing that says the page is
+		// empty rather than of an unknown shape; an unknown shape must not pass as "no data".
+		return listPage{pageSize: -1, total: -1}, &bodyError{fmt.Errorf("no %q list and no success status", keys)}
+	}
+	return ld.page, nil
+}
+
+func (ld *listDecoder) body() error {
+	if err := ld.delim('{'); err != nil {
+		return err
+	}
+	if err := ld.fields(true); err != nil {
+		return err
+	}
+	// The object must be the whole body: nothing but white space may follow.
+	if _, err := ld.d.Token(); err != io.EOF {
+		if err == nil {
+			return errors.New("data after the top-level object")
+		}
+		return err
+	}
+	return nil
+}
+
+// fields reads the members of the top-level object or of responseObject, and its closing brace.
+func (ld *listDecoder) fields(top bool) error {
+	for ld.d.More() {
+		key, err := ld.key()
+		if err != nil {
+			return err
+		}
+		switch {
+		case top && key == "status":
+			err = ld.statusValue()
+		case top && key == "responseObject":
+			err = ld.responseObject()
+		case ld.isListKey(key):
+			err = ld.list(key)
+		case key == "page_size":
+			ld.page.pageSize, err = ld.intValue()
+		case key == "total_elements":
+			ld.page.total, err = ld.intValue()
+		default:
+			var list bool
+			list, err = ld.skip()
+			if list && ld.unknown == "" {
+				ld.unknown = key
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%q: %w", key, err)
+		}
+	}
+	return ld.delim('}')
+}
+
+func (ld *listDecoder) isListKey(key string) bool {
+	for _, k := range ld.keys {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (ld *listDecoder) responseObject() error {
+	t, err := ld.token()
+	if err != nil {
+		return err
+	}
+	switch t {
+	case nil:
+		return nil
+	case json.Delim('{'):
+		return ld.fields(false)
+	}
+	return fmt.Errorf("want an object, got %v", t)
+}
+
+// list reads the array of elements. null is an empty list. A second list in the same body is an
+// error: there is no way to tell which one is the page.
+func (ld *listDecoder) list(key string) error {
+	if ld.found {
+		return errors.New("a second list in the body")
+	}
+	ld.found = true
+	t, err := ld.token()
+	if err != nil {
+		return err
+	}
+	switch t {
+	case nil:
+		return nil
+	case json.Delim('['):
+	default:
+		return fmt.Errorf("want a list, got %v", t)
+	}
+	for ld.d.More() {
+		var m json.RawMessage
+		if err := ld.d.Decode(&m); err != nil {
+			return fmt.Errorf("element %d: %w", len(ld.page.items), unexpectedEOF(err))
+		}
+		if len(m) == 0 || m[0] != '{' {
+			return fmt.Errorf("element %d is not an object", len(ld.page.items))
+		}
+		ld.page.items = append(ld.page.items, m)
+	}
+	return ld.delim(']')
+}
+
+// statusValue reads {"code": 1000, "desc": "...", "details": "..."}; code may be a number or a
+// string of digits. null is no status.
+func (ld *listDecoder) statusValue() error {
+	var raw json.RawMessage
+	if err := ld.d.Decode(&raw); err != nil {
+		return unexpectedEOF(err)
+	}
+	if bytes.Equal(raw, []byte("null")) {
+		return nil
+	}
+	var st struct {
+		Code    json.RawMessage `json:"code"`
+		Desc    json.RawMessage `json:"desc"`
+		Details json.RawMessage `json:"details"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return fmt.Errorf("want an object: %w", err)
+	}
+	if len(st.Code) == 0 || bytes.Equal(st.Code, []byte("null")) {
+		return nil
+	}
+	code, ok := parseInt(st.Code)
+	if !ok {
+		return errors.New("code is not an integer")
+	}
+	ld.status, ld.code = true, code
+	ld.desc, ld.details = jsonText(st.Desc), jsonText(st.Details)
+	return nil
+}
+
+// intValue reads paging metadata: a number or a string of digits; anything else (null, a
+// fraction, a negative number, a word) counts as absent (-1) and paging falls back to the other
+// end conditions.
+func (ld *listDecoder) intValue() (int, error) {
+	var raw json.RawMessage
+	if err := ld.d.Decode(&raw); err != nil {
+		return -1, unexpectedEOF(err)
+	}
+	n, ok := parseInt(raw)
+	if !ok || n < 0 {
+		return -1, nil
+	}
+	return n, nil
+}
+
+// skip reads and drops one value of any size, as a stream of tokens. It tells whether the
+// value was a non-empty list.
+func (ld *listDecoder) skip() (nonEmptyList bool, err error) {
+	depth, tokens := 0, 0
+	first := json.Token(nil)
+	for {
+		t, err := ld.token()
+		if err != nil {
+			return false, err
+		}
+		if tokens == 0 {
+			first = t
+		}
+		tokens++
+		switch t {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return first == json.Delim('[') && tokens > 2, nil
+		}
+	}
+}
+
+func (ld *listDecoder) key() (string, error) {
+	t, err := ld.token()
+	if err != nil {
+		return "", err
+	}
+	k, ok := t.(string)
+	if !ok {
+		return "", fmt.Errorf("want an object key, got %v", t)
+	}
+	return k, nil
+}
+
+func (ld *listDecoder) delim(want json.Delim) error {
+	t, err := ld.token()
+	if err != nil {
+		return err
+	}
+	if t != want {
+		return fmt.Errorf("want %v, got %v", want, t)
+	}
+	return nil
+}
+
+// token is Decoder.Token, with the end of the input inside a value reported as a cut-off body.
+func (ld *listDecoder) token() (json.Token, error) {
+	t, err := ld.d.Token()
+	return t, unexpectedEOF(err)
+}
+
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// parseInt reads an integer sent as a JSON number (possibly written 5.0 or 5e2) or as a string.
+func parseInt(raw json.RawMessage) (int, bool) {
+	s := string(raw)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		return n, true
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, false
+	}
+	return int(f), true
+}
+
+// jsonText is a JSON string's value, or the JSON text of any other value; "" for absent or null.
+func jsonText(raw json.RawMessage) string {
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return ""
+	}
+	if raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+	}
+	return string(raw)
+}
+
+// attributeText is an attribute's value: a JSON string's value, or the JSON text of any other
+// value, null included ("null"), so that nothing sent is lost.
+func attributeText(raw json.RawMessage) string {
+	if len(raw) > 0 && raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+	}
+	return string(raw)
+}
+
+// parseUser reads one user object: the id under channel_user_id, user_id or userId (a string or
+// a number), channel and created_at, and attributes nested under "attributes" and/or flat beside
+// the id. Nested attributes win over flat fields of the same name.
+func parseUser(raw json.RawMessage) (User, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return User{}, err
+	}
+	u := User{Raw: raw, Attributes: map[string]string{}}
+	idKeys := [...]string{"channel_user_id", "user_id", "userId"}
+	for _, k := range idKeys {
+		if v, ok := fields[k]; ok {
+			if id := jsonText(v); id != "" {
+				u.ID = id
+				break
+			}
+		}
+	}
+	if u.ID == "" {
+		return User{}, fmt.Errorf("no id under %q", idKeys)
+	}
+	u.Channel = jsonText(fields["channel"])
+	u.CreatedAt = jsonText(fields["created_at"])
+	nested := false
+	if a, ok := fields["attributes"]; ok && len(a) > 0 && a[0] == '{' {
+		var attrs map[string]json.RawMessage
+		if err := json.Unmarshal(a, &attrs); err != nil {
+			return User{}, fmt.Errorf("attributes: %w", err)
+		}
+		for k, v := range attrs {
+			u.Attributes[k] = attributeText(v)
+		}
+		nested = true
+	}
+	for k, v := range fields {
+		switch k {
+		case "channel_user_id", "user_id", "userId", "channel", "created_at":
+			continue
+		case "attributes":
+			if nested || bytes.Equal(v, []byte("null")) {
+				continue
+			}
+		}
+		if _, ok := u.Attributes[k]; !ok {
+			u.Attributes[k] = attributeText(v)
+		}
+	}
+	return u, nil
+}
+
+// truncate shortens s to at most n bytes, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

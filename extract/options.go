@@ -1,0 +1,173 @@
+package extract
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults of Options.
+const (
+	defaultRate           = 20
+	defaultMaxAttempts    = 8
+	defaultMinBackoff     = 250 * time.Millisecond
+	defaultMaxBackoff     = 30 * time.Second
+	defaultAttemptTimeout = 60 * time.Second
+	defaultPageSize       = 500
+	maxPageSize           = 500
+	defaultMaxPages       = 10000
+	// maxBodyBytes bounds one response body; a longer one is read as cut off.
+	maxBodyBytes = 256 << 20
+)
+
+// Options configure a Client. Zero values take the defaults given.
+type Options struct {
+	BaseURL    string       // required: http(s)://host[:port][/prefix]
+	CustomerID string       // required, decimal digits
+	BotKey     string       // required, 16 hex characters
+	APIKey     string       // required; sent as "Authorization: Basic <APIKey>", never logged
+	HTTPClient *http.Client // nil: a client with transport timeouts
+
+	Rate           float64       // ceiling of requests per second shared by all requests; default 20
+	MaxAttempts    int           // attempts per request; default 8
+	MinBackoff     time.Duration // default 250ms
+	MaxBackoff     time.Duration // default 30s
+	AttemptTimeout time.Duration // per attempt, body read included; default 60s
+	PageSize       int           // 1..500; default 500 (the API's cap)
+	MaxPages       int           // pages per query before ErrTooManyPages; default 10000
+	Logger         *slog.Logger  // nil: discard
+}
+
+// String describes the options with the API key redacted.
+func (o Options) String() string {
+	return fmt.Sprintf("extract.Options{BaseURL:%q CustomerID:%q BotKey:%q APIKey:%s Rate:%g MaxAttempts:%d "+
+		"MinBackoff:%s MaxBackoff:%s AttemptTimeout:%s PageSize:%d MaxPages:%d}",
+		o.BaseURL, o.CustomerID, o.BotKey, redactedKey(o.APIKey), o.Rate, o.MaxAttempts,
+		o.MinBackoff, o.MaxBackoff, o.AttemptTimeout, o.PageSize, o.MaxPages)
+}
+
+// GoString is String, so that %#v does not print the key either.
+func (o Options) GoString() string { return o.String() }
+
+// LogValue keeps the key out of slog output.
+func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }
+
+func redactedKey(k string) string {
+	if k == "" {
+		return `""`
+	}
+	return "[REDACTED]"
+}
+
+// withDefaults validates o and fills in the defaults. Errors name the field.
+func (o Options) withDefaults() (Options, error) {
+	u, err := url.Parse(o.BaseURL)
+	switch {
+	case o.BaseURL == "":
+		return o, errors.New("extract: BaseURL is required")
+	case err != nil:
+		return o, fmt.Errorf("extract: BaseURL %q is not a URL", o.BaseURL)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return o, fmt.Errorf("extract: BaseURL %q must start with http:// or https://", o.BaseURL)
+	case u.Host == "":
+		return o, fmt.Errorf("extract: BaseURL %q has no host", o.BaseURL)
+	case u.User != nil:
+		return o, errors.New("extract: BaseURL must not hold credentials; the API key goes in APIKey")
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return o, fmt.Errorf("extract: BaseURL %q must not have a query or fragment", o.BaseURL)
+	}
+	o.BaseURL = strings.TrimRight(u.String(), "/")
+
+	if o.CustomerID == "" || strings.Trim(o.CustomerID, "0123456789") != "" {
+		return o, fmt.Errorf("extract: CustomerID must be decimal digits, got %q", o.CustomerID)
+	}
+	if len(o.BotKey) != 16 || strings.Trim(o.BotKey, "0123456789abcdefABCDEF") != "" {
+		return o, fmt.Errorf("extract: BotKey must be 16 hex characters, got %q", o.BotKey)
+	}
+	if o.APIKey == "" {
+		return o, errors.New("extract: APIKey is required")
+	}
+	if strings.ContainsFunc(o.APIKey, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
+		return o, errors.New("extract: APIKey must not hold spaces or control characters")
+	}
+
+	switch {
+	case math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) || o.Rate < 0:
+		return o, fmt.Errorf("extract: Rate %g must be a positive number of requests per second", o.Rate)
+	case o.Rate == 0:
+		o.Rate = defaultRate
+	}
+	switch {
+	case o.MaxAttempts < 0:
+		return o, fmt.Errorf("extract: MaxAttempts %d must be positive", o.MaxAttempts)
+	case o.MaxAttempts == 0:
+		o.MaxAttempts = defaultMaxAttempts
+	}
+	if o.MinBackoff < 0 || o.MaxBackoff < 0 || o.AttemptTimeout < 0 {
+		return o, errors.New("extract: MinBackoff, MaxBackoff and AttemptTimeout must not be negative")
+	}
+	if o.MinBackoff == 0 {
+		o.MinBackoff = defaultMinBackoff
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = max(defaultMaxBackoff, o.MinBackoff)
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		return o, fmt.Errorf("extract: MaxBackoff %s is below MinBackoff %s", o.MaxBackoff, o.MinBackoff)
+	}
+	if o.AttemptTimeout == 0 {
+		o.AttemptTimeout = defaultAttemptTimeout
+	}
+	switch {
+	case o.PageSize < 0 || o.PageSize > maxPageSize:
+		return o, fmt.Errorf("extract: PageSize %d must be between 1 and %d (the API caps pages at %d; "+
+			"asking for more would end paging early)", o.PageSize, maxPageSize, maxPageSize)
+	case o.PageSize == 0:
+		o.PageSize = defaultPageSize
+	}
+	switch {
+	case o.MaxPages < 0:
+		return o, fmt.Errorf("extract: MaxPages %d must be positive", o.MaxPages)
+	case o.MaxPages == 0:
+		o.MaxPages = defaultMaxPages
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = defaultHTTPClient(o.AttemptTimeout)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
+
+// defaultHTTPClient has bounded dial, TLS and header waits; the whole attempt is bounded by a
+// context deadline instead of Client.Timeout.
+func defaultHTTPClient(attempt time.Duration) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: attempt,
+	}}
+}
+
+// ParseSelector parses "NAME=VALUE" (split at the first "="; the value may hold "=" and may be
+// empty, the name may not).
+func ParseSelector(s string) (Selector, error) {
+	name, value, ok := strings.Cut(s, "=")
+	if !ok || strings.TrimSpace(name) == "" {
+		return Selector{}, fmt.Errorf("extract: selector %q: want NAME=VALUE with a non-empty NAME", s)
+	}
+	return Selector{Name: name, Value: value}, nil
+}

@@ -1,0 +1,156 @@
+package schema
+
+import (
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// MessageBuilder accumulates Message rows into Arrow record batches of the Messages() schema.
+// It is not safe for concurrent use. Release it when done.
+type MessageBuilder struct {
+	rb *array.RecordBuilder
+
+	strs    [numMsgCols]*array.StringBuilder // string columns by index; nil for the others
+	sentAt  *array.TimestampBuilder
+	extAt   *array.TimestampBuilder
+	options *array.ListBuilder
+	optVals *array.StringBuilder
+}
+
+// NewMessageBuilder returns an empty MessageBuilder that allocates from mem.
+func NewMessageBuilder(mem memory.Allocator) *MessageBuilder {
+	rb := array.NewRecordBuilder(mem, Messages())
+	b := &MessageBuilder{rb: rb}
+	for i := range numMsgCols {
+		if sb, ok := rb.Field(i).(*array.StringBuilder); ok {
+			b.strs[i] = sb
+		}
+	}
+	b.sentAt = rb.Field(colMsgSentAt).(*array.TimestampBuilder)
+	b.extAt = rb.Field(colMsgExtractedAt).(*array.TimestampBuilder)
+	b.options = rb.Field(colMsgOptions).(*array.ListBuilder)
+	b.optVals = b.options.ValueBuilder().(*array.StringBuilder)
+	return b
+}
+
+// Append adds one row. Times are converted to UTC epoch milliseconds (sub-millisecond precision
+// is truncated); nil pointers and a nil Options slice are NULL, an empty non-nil Options is an
+// empty list.
+func (b *MessageBuilder) Append(m *Message) {
+	b.strs[colMsgCustomerID].Append(m.CustomerID)
+	b.strs[colMsgBotKey].Append(m.BotKey)
+	b.strs[colMsgChannelUserID].Append(m.ChannelUserID)
+	appendOpt(b.strs[colMsgChannel], m.Channel)
+	appendOpt(b.strs[colMsgUserID], m.UserID)
+	b.strs[colMsgSender].Append(m.Sender)
+	b.strs[colMsgMessageType].Append(m.MessageType)
+	appendOpt(b.strs[colMsgText], m.Text)
+	b.sentAt.Append(toMS(m.SentAt))
+	b.strs[colMsgSourceTimestamp].Append(m.SourceTimestamp)
+	appendOpt(b.strs[colMsgFileURL], m.FileURL)
+	appendOpt(b.strs[colMsgFileMimeType], m.FileMimeType)
+	appendOpt(b.strs[colMsgFileUploadType], m.FileUploadType)
+	appendOpt(b.strs[colMsgAgentID], m.AgentID)
+	appendList(b.options, b.optVals, m.Options)
+	appendOpt(b.strs[colMsgTemplateName], m.TemplateName)
+	appendOpt(b.strs[colMsgTemplateLanguage], m.TemplateLanguage)
+	appendOpt(b.strs[colMsgBroadcastID], m.BroadcastID)
+	appendOpt(b.strs[colMsgExtraJSON], m.ExtraJSON)
+	b.strs[colMsgMessageKey].Append(m.MessageKey)
+	b.strs[colMsgRunID].Append(m.RunID)
+	b.extAt.Append(toMS(m.ExtractedAt))
+}
+
+// Len is the number of rows appended since the last NewRecord.
+func (b *MessageBuilder) Len() int { return b.strs[colMsgCustomerID].Len() }
+
+// NewRecord returns the rows appended so far as one record batch and resets the builder. The
+// caller owns the batch and must Release it.
+func (b *MessageBuilder) NewRecord() arrow.RecordBatch { return b.rb.NewRecordBatch() }
+
+// Release frees the builder's buffers. The builder must not be used afterwards.
+func (b *MessageBuilder) Release() { b.rb.Release() }
+
+// UserBuilder accumulates User rows into Arrow record batches of the Users() schema.
+// It is not safe for concurrent use. Release it when done.
+type UserBuilder struct {
+	rb *array.RecordBuilder
+
+	strs      [numUserCols]*array.StringBuilder
+	createdAt *array.TimestampBuilder
+	extAt     *array.TimestampBuilder
+	selectors *array.ListBuilder
+	selVals   *array.StringBuilder
+}
+
+// NewUserBuilder returns an empty UserBuilder that allocates from mem.
+func NewUserBuilder(mem memory.Allocator) *UserBuilder {
+	rb := array.NewRecordBuilder(mem, Users())
+	b := &UserBuilder{rb: rb}
+	for i := range numUserCols {
+		if sb, ok := rb.Field(i).(*array.StringBuilder); ok {
+			b.strs[i] = sb
+		}
+	}
+	b.createdAt = rb.Field(colUserCreatedAt).(*array.TimestampBuilder)
+	b.extAt = rb.Field(colUserExtractedAt).(*array.TimestampBuilder)
+	b.selectors = rb.Field(colUserSelectors).(*array.ListBuilder)
+	b.selVals = b.selectors.ValueBuilder().(*array.StringBuilder)
+	return b
+}
+
+// Append adds one row, with the same conversions as MessageBuilder.Append.
+func (b *UserBuilder) Append(u *User) {
+	b.strs[colUserCustomerID].Append(u.CustomerID)
+	b.strs[colUserBotKey].Append(u.BotKey)
+	b.strs[colUserChannelUserID].Append(u.ChannelUserID)
+	appendOpt(b.strs[colUserChannel], u.Channel)
+	if u.CreatedAt == nil {
+		b.createdAt.AppendNull()
+	} else {
+		b.createdAt.Append(toMS(*u.CreatedAt))
+	}
+	appendOpt(b.strs[colUserSourceCreatedAt], u.SourceCreatedAt)
+	b.strs[colUserAttributesJSON].Append(u.AttributesJSON)
+	appendList(b.selectors, b.selVals, u.Selectors)
+	appendOpt(b.strs[colUserExtraJSON], u.ExtraJSON)
+	b.strs[colUserRunID].Append(u.RunID)
+	b.extAt.Append(toMS(u.ExtractedAt))
+}
+
+// Len is the number of rows appended since the last NewRecord.
+func (b *UserBuilder) Len() int { return b.strs[colUserCustomerID].Len() }
+
+// NewRecord returns the rows appended so far as one record batch and resets the builder. The
+// caller owns the batch and must Release it.
+func (b *UserBuilder) NewRecord() arrow.RecordBatch { return b.rb.NewRecordBatch() }
+
+// Release frees the builder's buffers. The builder must not be used afterwards.
+func (b *UserBuilder) Release() { b.rb.Release() }
+
+// toMS converts t to epoch milliseconds in UTC, truncating (flooring) sub-millisecond digits.
+func toMS(t time.Time) arrow.Timestamp { return arrow.Timestamp(t.UnixMilli()) }
+
+func appendOpt(b *array.StringBuilder, s *string) {
+	if s == nil {
+		b.AppendNull()
+		return
+	}
+	b.Append(*s)
+}
+
+func appendList(lb *array.ListBuilder, vb *array.StringBuilder, items []string) {
+	if items == nil {
+		lb.AppendNull()
+		return
+	}
+	lb.Append(true)
+	// One Append per item: AppendValues reserves exactly the bytes it needs on every call,
+	// which reallocates the whole value buffer for every row (quadratic).
+	for _, it := range items {
+		vb.Append(it)
+	}
+}

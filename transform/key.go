@@ -1,0 +1,67 @@
+package transform
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"strconv"
+
+	"github.com/chatlake/chatlake/schema"
+)
+
+// Identity is what makes a message itself, hashed: two messages with the same Identity are
+// indistinguishable in the source.
+type Identity [32]byte
+
+// IdentityOf hashes, with SHA-256, in this order:
+//
+//	customer_id, bot_key, channel_user_id  each as uint64 big-endian byte length, then the bytes
+//	sent_at                                int64 big-endian epoch milliseconds (UTC)
+//	sender, message_type                   length-prefixed like the first three
+//	text                                   one byte 0 when NULL; else one byte 1, then length-prefixed
+//
+// It does not hash file URLs or any other column: signed file URLs and extra fields can change
+// between runs while the message stays the same. The algorithm is part of the schema: changing
+// it changes every message_key and needs a schema.MessagesVersion bump.
+func IdentityOf(m *schema.Message) Identity {
+	h := sha256.New()
+	var buf [8]byte
+	writeString := func(s string) {
+		binary.BigEndian.PutUint64(buf[:], uint64(len(s)))
+		h.Write(buf[:])
+		h.Write([]byte(s))
+	}
+	writeString(m.CustomerID)
+	writeString(m.BotKey)
+	writeString(m.ChannelUserID)
+	binary.BigEndian.PutUint64(buf[:], uint64(m.SentAt.UnixMilli()))
+	h.Write(buf[:])
+	writeString(m.Sender)
+	writeString(m.MessageType)
+	if m.Text == nil {
+		h.Write([]byte{0})
+	} else {
+		h.Write([]byte{1})
+		writeString(*m.Text)
+	}
+	var id Identity
+	h.Sum(id[:0])
+	return id
+}
+
+// String is the identity in lower-case hex.
+func (id Identity) String() string { return hex.EncodeToString(id[:]) }
+
+// MessageKey is the message_key of the occurrence-th message (0 for the first) among messages
+// with the same identity id (so of one user, in one millisecond), in the order the API returned
+// them: the first 32 hex digits
+// (128 bits) of the identity, "-", and the occurrence number in decimal, e.g.
+// "3f9a0c...e1-0". The format is stable forever: changing it needs a schema.MessagesVersion bump.
+func MessageKey(id Identity, occurrence int) string {
+	const hexLen = 32
+	b := make([]byte, 0, hexLen+1+20)
+	b = hex.AppendEncode(b, id[:hexLen/2])
+	b = append(b, '-')
+	b = strconv.AppendInt(b, int64(occurrence), 10)
+	return string(b)
+}

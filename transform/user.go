@@ -1,0 +1,122 @@
+package transform
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+
+	"github.com/chatlake/chatlake/extract"
+	"github.com/chatlake/chatlake/schema"
+)
+
+// FlattenUser turns one user of the User API into a row of the users table.
+//
+//   - ChannelUserID is u.ID; Channel is u.Channel (nil when empty).
+//   - AttributesJSON is u.Attributes as a JSON object with sorted keys ("{}" when there are none).
+//   - SourceCreatedAt is u.CreatedAt as sent (nil when empty); CreatedAt is it parsed with
+//     ParseTimestamp (nil when empty or unparseable: the text stays in SourceCreatedAt).
+//   - Selectors are the matching selectors as "NAME=VALUE", in u.Selectors' order (an empty
+//     list when there are none).
+//   - ExtraJSON holds the fields of u.Raw that the other columns do not hold, unchanged, sorted
+//     by key: the id field that gave u.ID (channel_user_id, user_id or userId), channel and
+//     created_at when they hold what u has, the nested attributes object, and, when the
+//     attributes are flat beside the id, every key of u.Attributes, are left out. nil when
+//     nothing is left.
+//
+// The error is a *FieldError matching ErrNotObject when u.Raw is present but not a JSON object.
+func FlattenUser(src Source, u extract.User) (schema.User, error) {
+	row := schema.User{
+		CustomerID:    src.CustomerID,
+		BotKey:        src.BotKey,
+		ChannelUserID: u.ID,
+		RunID:         src.RunID,
+		ExtractedAt:   src.ExtractedAt.UTC().Truncate(time.Millisecond),
+		Selectors:     make([]string, 0, len(u.Selectors)),
+	}
+	if u.Channel != "" {
+		row.Channel = ptr(u.Channel)
+	}
+	if u.CreatedAt != "" {
+		row.SourceCreatedAt = ptr(u.CreatedAt)
+		quoted, err := json.Marshal(u.CreatedAt)
+		if err == nil {
+			if t, err := ParseTimestamp(quoted); err == nil {
+				row.CreatedAt = &t
+			}
+		}
+	}
+	for _, s := range u.Selectors {
+		row.Selectors = append(row.Selectors, s.String())
+	}
+
+	attrs := make(map[string]json.RawMessage, len(u.Attributes))
+	for k, v := range u.Attributes {
+		b, err := marshalString(v)
+		if err != nil {
+			return schema.User{}, err
+		}
+		attrs[k] = b
+	}
+	a, err := encodeObject(attrs)
+	if err != nil {
+		return schema.User{}, err
+	}
+	row.AttributesJSON = a
+
+	if len(bytes.TrimSpace(u.Raw)) == 0 {
+		return row, nil
+	}
+	fields, err := decodeObject(u.Raw)
+	if err != nil {
+		return schema.User{}, &FieldError{Field: "user", Value: clip(bytes.TrimSpace(u.Raw)), Err: err}
+	}
+	nested := false
+	if v, ok := fields["attributes"]; ok && len(v) > 0 && v[0] == '{' {
+		nested = true
+	}
+	extra := make(map[string]json.RawMessage)
+	for k, v := range fields {
+		switch {
+		case k == "attributes" && (nested || isNull(v)):
+		case (k == "channel_user_id" || k == "user_id" || k == "userId") && sameText(v, u.ID):
+		case k == "channel" && (isNull(v) || sameText(v, u.Channel)):
+		case k == "created_at" && (isNull(v) || sameText(v, u.CreatedAt)):
+		case !nested && hasKey(u.Attributes, k):
+		default:
+			extra[k] = v
+		}
+	}
+	if len(extra) > 0 {
+		s, err := encodeObject(extra)
+		if err != nil {
+			return schema.User{}, err
+		}
+		row.ExtraJSON = &s
+	}
+	return row, nil
+}
+
+// sameText reports whether the JSON value v is the string s, or a non-string whose JSON text is s.
+func sameText(v json.RawMessage, s string) bool {
+	if len(v) > 0 && v[0] == '"' {
+		var got string
+		return json.Unmarshal(v, &got) == nil && got == s
+	}
+	return string(v) == s
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// marshalString encodes s as a JSON string without HTML escaping.
+func marshalString(s string) (json.RawMessage, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}

@@ -16,6 +16,10 @@ import (
 // exactly as printed, and compares the lake with the simulator's truth. A second demo leaves
 // the same rows and keys.
 func TestDemo(t *testing.T) {
+	repo, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	t.Chdir(dir)
 	code, stdout, stderr := runCmd(t, "demo")
@@ -65,6 +69,35 @@ func TestDemo(t *testing.T) {
 	if a, b := strings.Join(lakecheck.Keys(rows), ","), strings.Join(lakecheck.Keys(again), ","); a != b {
 		t.Fatal("a second demo changed the lake's message keys")
 	}
+	// Every SQL block of the README and docs/schema.md runs as written (from a directory holding
+	// ./lake; docs/schema.md writes the lake's path as LAKE).
+	for _, doc := range []string{"README.md", "docs/schema.md"} {
+		text, err := os.ReadFile(filepath.Join(repo, doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks := regexp.MustCompile("(?s)```sql\n(.*?)```").FindAllStringSubmatch(string(text), -1)
+		if len(blocks) == 0 {
+			t.Fatalf("%s has no SQL block", doc)
+		}
+		for _, b := range blocks {
+			q := strings.ReplaceAll(b[1], "'LAKE/", "'lake/")
+			rs, err := db.Query(q)
+			if err != nil {
+				t.Errorf("%s: the query fails: %v\n%s", doc, err, q)
+				continue
+			}
+			n := 0
+			for rs.Next() {
+				n++
+			}
+			rs.Close()
+			if n == 0 {
+				t.Errorf("%s: the query returns no row on the demo lake:\n%s", doc, q)
+			}
+		}
+	}
+
 	code, out, _ := runCmd(t, "verify", "--lake", lake)
 	if code != exitOK {
 		t.Fatalf("verify of the demo lake exits %d:\n%s", code, out)

@@ -1,8 +1,50 @@
 // Package storage is the object store under the lake: a local directory (Local) or a Google
 // Cloud Storage bucket and prefix (GCS, through cloud.google.com/go/storage), both behind Store
-// and both passing the conformance suite in storagetest.
+// and both passing the conformance suite in storagetest. Open picks one from a URL
+// ("gs://bucket/prefix", "file:///abs/dir", or a directory path).
 //
-// Writes stream (a GCS resumable upload; a local temporary file renamed into place) and become
-// visible whole, at Close, or not at all. Small objects (state, locks, manifests) can be
-// written conditionally on their version (GCS generation preconditions; a local lock file).
+// Writes stream (a GCS resumable upload in 8 MiB chunks; a local temporary file renamed into
+// place) and become visible whole, at Close, or not at all. Small objects (state, locks,
+// manifests) can be written conditionally on their version (GCS generation preconditions; a
+// local lock file).
+//
+// # Names
+//
+// Object names are relative and slash-separated ("messages/dt=2024-05-01/part-0.parquet");
+// empty, absolute, "."/".." or empty elements, NUL and backslash are refused with ErrBadName,
+// the same on every backend, so no name escapes a Local root. Names whose element starts with
+// "." and contains ".tmp-", and ".chatlake-storage.lock", are reserved for Local's own files.
+//
+// # Local temporaries and globs
+//
+// An unfinished local write (including one of a killed process) leaves
+// ".<base>.tmp-<random>" beside its target. List never shows it, and no glob that names an
+// extension or a file-name prefix ("*.parquet", "dt=*/*.parquet", "dt=*/part-*") matches it.
+// A bare "*" does match dotfiles in Go's filepath.Glob and in most query engines: readers
+// must glob with an extension. Leftover temporaries are not removed automatically.
+// Empty directories left by Delete or Move are not removed.
+//
+// # Versions
+//
+// Object.Version is opaque and changes on every write. Local: inode, mtime and size of the
+// file (each write makes a new file); GCS: the generation in decimal. Stat, List and Get
+// report the same version for the same content.
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use; a Writer is used by one goroutine at a time. Readers of
+// an object that is being replaced see the old or the new object whole. PutIf and DeleteIf
+// are atomic with respect to each other: Local through an exclusive flock on the root's lock
+// file (any process on the machine; not across machines sharing a network filesystem); GCS
+// through generation preconditions. GCS DeleteIf also compares the generation before deleting,
+// because emulators such as fake-gcs-server ignore delete preconditions; only real GCS closes
+// the race between that comparison and the delete. GCS Move is a copy then a delete: between
+// the two both names exist, and it is not atomic with respect to PutIf.
+//
+// # Errors
+//
+// Missing objects give errors matching ErrNotExist, failed version checks ErrPrecondition,
+// bad names ErrBadName; all are wrapped with the operation and name. A GCS PutIf whose first
+// attempt succeeded but whose response was lost is retried by the client and then reports
+// ErrPrecondition: callers re-read (Get) and decide from the content.
 package storage

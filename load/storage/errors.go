@@ -7,4 +7,7 @@ var (
 	ErrNotExist = errors.New("object does not exist")
 	// ErrPrecondition: a conditional write or delete found another version than the one given.
 	ErrPrecondition = errors.New("object changed since it was read (precondition failed)")
+	// ErrBadName: an object name or list prefix is not a clean relative slash-separated name
+	// (empty, absolute, with "." or ".." or empty elements, or reserved for temporaries).
+	ErrBadName = errors.New("invalid object name")
 )

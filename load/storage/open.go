@@ -1,0 +1,132 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/iterator"
+)
+
+// OpenOptions configures Open. The zero value and nil are the defaults.
+type OpenOptions struct {
+	// GCSClient is the client for gs:// URLs; the caller keeps ownership. Nil means a client
+	// made by storage.NewClient with the standard credentials (STORAGE_EMULATOR_HOST, if set,
+	// points it at an emulator); the returned Store then implements io.Closer to release it.
+	GCSClient *storage.Client
+}
+
+// hasScheme reports whether s starts with a URL scheme ("s3:", "gs:", "file:").
+func hasScheme(s string) bool {
+	i := strings.IndexByte(s, ':')
+	if i < 1 {
+		return false
+	}
+	for j, c := range s[:i] {
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (j == 0 || !(c >= '0' && c <= '9' || c == '+' || c == '.' || c == '-')) {
+			return false
+		}
+	}
+	return true
+}
+
+// Open opens the store named by rawURL:
+//
+//   - "gs://bucket" or "gs://bucket/prefix": GCS; the bucket must be reachable (an object
+//     listing is tried).
+//   - "file:///abs/dir", "/abs/dir" or a relative directory: Local.
+//
+// Any other form is an error naming the URL.
+func Open(ctx context.Context, rawURL string, o *OpenOptions) (Store, error) {
+	if o == nil {
+		o = &OpenOptions{}
+	}
+	if strings.TrimSpace(rawURL) == "" {
+		return nil, fmt.Errorf("open store %q: empty URL", rawURL)
+	}
+	if !hasScheme(rawURL) {
+		return openLocal(rawURL, rawURL)
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("open store %q: %w", rawURL, err)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("open store %q: query, fragment or user info not supported", rawURL)
+	}
+	switch u.Scheme {
+	case "file":
+		if u.Host != "" && u.Host != "localhost" {
+			return nil, fmt.Errorf("open store %q: file URL with host %q (want file:///abs/dir)", rawURL, u.Host)
+		}
+		if !strings.HasPrefix(u.Path, "/") {
+			return nil, fmt.Errorf("open store %q: file URL needs an absolute path (file:///abs/dir)", rawURL)
+		}
+		return openLocal(rawURL, u.Path)
+	case "gs":
+		return openGCS(ctx, rawURL, u, o)
+	default:
+		return nil, fmt.Errorf("open store %q: unsupported scheme %q (want gs://, file:// or a directory)", rawURL, u.Scheme)
+	}
+}
+
+func openLocal(rawURL, dir string) (Store, error) {
+	l, err := NewLocal(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open store %q: %w", rawURL, err)
+	}
+	return l, nil
+}
+
+func openGCS(ctx context.Context, rawURL string, u *url.URL, o *OpenOptions) (Store, error) {
+	if u.Host == "" || u.Opaque != "" {
+		return nil, fmt.Errorf("open store %q: no bucket (want gs://bucket/prefix)", rawURL)
+	}
+	prefix := strings.Trim(u.Path, "/")
+	if prefix != "" {
+		if err := checkName(prefix); err != nil {
+			return nil, fmt.Errorf("open store %q: prefix: %w", rawURL, err)
+		}
+	}
+	client := o.GCSClient
+	owned := client == nil
+	if owned {
+		c, err := storage.NewClient(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("open store %q: %w", rawURL, err)
+		}
+		client = c
+	}
+	g := NewGCS(client, u.Host, prefix)
+	if err := g.probe(ctx); err != nil {
+		if owned {
+			client.Close()
+		}
+		return nil, fmt.Errorf("open store %q: bucket %q not reachable: %w", rawURL, u.Host, err)
+	}
+	if owned {
+		return &ownedGCS{g}, nil
+	}
+	return g, nil
+}
+
+// probe lists at most one object below the prefix: it needs the same permission as List.
+func (g *GCS) probe(ctx context.Context) error {
+	it := g.bucket.Objects(ctx, &storage.Query{Prefix: g.prefix})
+	it.PageInfo().MaxSize = 1
+	_, err := it.Next()
+	if err != nil && !errors.Is(err, iterator.Done) {
+		return err
+	}
+	return nil
+}
+
+// ownedGCS is a GCS store that owns its client and closes it.
+type ownedGCS struct{ *GCS }
+
+// Close releases the client.
+func (g *ownedGCS) Close() error { return g.client.Close() }

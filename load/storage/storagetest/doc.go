@@ -1,0 +1,13 @@
+// Package storagetest is the conformance suite that every storage.Store backend runs
+// (storage.Local, storage.GCS), in the manner of go-cloud's blob/drivertest, and an in-process
+// fake GCS server for tests (StartFakeGCS).
+//
+// Run checks what callers of a Store rely on: writes become visible whole at Close or not at
+// all (Abort, a cancelled context, an abandoned writer), concurrent readers see one complete
+// version, List is recursive, sorted and prefix-filtered without temporaries, missing objects
+// give storage.ErrNotExist, PutIf and DeleteIf enforce versions (exactly one of racing writers
+// wins), Move replaces its destination, and bad names are refused with storage.ErrBadName.
+//
+// Every subtest checks observable state, not the backend's calls, so a backend that skips a
+// precondition fails even when its server does not enforce one.
+package storagetest

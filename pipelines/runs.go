@@ -182,6 +182,15 @@ func (p *Pipeline) locked(ctx context.Context, sum *Summary, fn func(context.Con
 		}
 	}()
 
+	if sw, ok := store.(temporarySweeper); ok {
+		// Files of writes a killed run left unfinished: only a holder of the lock writes, and
+		// a holder older than one lease has lost it.
+		if n, err := sw.SweepTemporary(ctx, p.o.LockLease); err != nil {
+			p.o.Logger.Warn("sweeping temporary files of killed runs failed", "error", err.Error())
+		} else if n > 0 {
+			p.o.Logger.Info("swept temporary files of killed runs", "files", n)
+		}
+	}
 	st, err := loadState(ctx, store)
 	if err != nil {
 		return err
@@ -206,6 +215,11 @@ func (p *Pipeline) locked(ctx context.Context, sum *Summary, fn func(context.Con
 		return err
 	}
 	return runErr
+}
+
+// temporarySweeper is the optional ability of a store to remove what killed writes left.
+type temporarySweeper interface {
+	SweepTemporary(ctx context.Context, olderThan time.Duration) (int, error)
 }
 
 // finish fills the summary's totals.

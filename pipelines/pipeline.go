@@ -145,6 +145,9 @@ func (p *Pipeline) exportUnits(ctx context.Context, users []extract.User, units 
 				if ctx.Err() != nil {
 					return ctx.Err() // interrupted: the run stops
 				}
+				if fatal(err) {
+					return fmt.Errorf("unit %s: %w", u, err) // every unit would fail the same way
+				}
 				p.o.Logger.Error("unit failed", "unit", u.String(), "error", err.Error())
 				sum.unitFailed(u)
 				mu.Lock()
@@ -165,6 +168,18 @@ func (p *Pipeline) exportUnits(ctx context.Context, users []extract.User, units 
 		return fmt.Errorf("%w: %d of %d units failed; first: %w", ErrIncomplete, len(failures), len(units), failures[0])
 	}
 	return nil
+}
+
+// fatal tells the errors that stop the whole run: the configuration or the client is wrong,
+// not one user or one window.
+func fatal(err error) bool {
+	for _, target := range []error{extract.ErrUnauthorized, extract.ErrForbidden, extract.ErrInvalidBot,
+		extract.ErrInvalidDate, extract.ErrInvalidPage} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }
 
 // exportUnit extracts every user over the unit's window into a local stage and publishes the

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -282,5 +285,43 @@ func TestKeyNeverWritten(t *testing.T) {
 		if rows == 0 || hits != 0 {
 			t.Fatalf("%s: %d rows, %d holding the key", table, rows, hits)
 		}
+	}
+}
+
+// TestProtocolErrorsStopTheRun: 1003 (bad dates) and 1004 (bad page number) are bugs of the
+// client, not of a user: the run stops at once with the API's code, the window, and exit 1.
+func TestProtocolErrorsStopTheRun(t *testing.T) {
+	for _, tc := range []struct {
+		code int
+		desc string
+	}{{1003, "INVALID_INPUT_DATE_VALUE"}, {1004, "INVALID_PAGE_NUMBER"}} {
+		t.Run(tc.desc, func(t *testing.T) {
+			s := startSim(t, 2, 6, nil)
+			var conversations atomic.Int64
+			bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !strings.HasSuffix(r.URL.Path, "/conversations") {
+					s.ServeHTTP(w, r)
+					return
+				}
+				conversations.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprintf(w, `{"status":{"code":%d,"desc":%q,"details":"rejected by the test server"}}`, tc.code, tc.desc)
+			}))
+			t.Cleanup(bad.Close)
+			t.Setenv(apiKeyEnv, s.opts.APIKey)
+			args := replaceFlag(t, s.exportArgs("export", t.TempDir(), "--unit-days", "1", "--parallel-units", "1", "--concurrency", "1", "--log-format", "json"), "--api-url", bad.URL)
+			code, _, stderr := runCmd(t, args...)
+			if code != exitFailed {
+				t.Fatalf("exit %d, want %d", code, exitFailed)
+			}
+			last := lastLine(stderr)
+			if !strings.Contains(last, fmt.Sprint(tc.code)) || !strings.Contains(last, "2024-05-01") {
+				t.Fatalf("error line %q does not name the code and the window", last)
+			}
+			if n := conversations.Load(); n != 1 {
+				t.Fatalf("%d conversations requests after a %d: the run went on", n, tc.code)
+			}
+		})
 	}
 }

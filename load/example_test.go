@@ -1,0 +1,65 @@
+package load_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	"github.com/chatlake/chatlake/load"
+	"github.com/chatlake/chatlake/load/storage"
+	"github.com/chatlake/chatlake/schema"
+)
+
+// Stage the rows of a unit of work, then publish its days: each day's partition is replaced by
+// exactly the staged rows.
+func ExampleLake_Publish() {
+	dir, err := os.MkdirTemp("", "lake-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	store, err := storage.NewLocal(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	lake, err := load.NewLake(store, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	stage, err := lake.NewStage()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer stage.Close()
+
+	sent := time.Date(2024, 5, 2, 10, 15, 32, 123e6, time.UTC)
+	err = stage.Add([]schema.Message{
+		{ChannelUserID: "919565428256", Sender: "user", MessageType: "TEXT", SentAt: sent, MessageKey: "k1", RunID: "run-1"},
+		{ChannelUserID: "919565428256", Sender: "bot", MessageType: "TEXT", SentAt: sent.Add(time.Second), MessageKey: "k2", RunID: "run-1"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	stats, err := lake.Publish(ctx, stage, []string{"2024-05-01", "2024-05-02"}, "run-1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%d days, %d files, %d rows\n", stats.Days, stats.Files, stats.Rows)
+
+	report, err := lake.Verify(ctx, "2024-05-01", "2024-05-02")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("ok:", report.OK())
+	files, _ := store.List(ctx, "messages/")
+	for _, f := range files {
+		fmt.Println(f.Name)
+	}
+	// Output:
+	// 2 days, 1 files, 2 rows
+	// ok: true
+	// messages/dt=2024-05-02/part-00000-of-00001.parquet
+}

@@ -1,0 +1,69 @@
+package load
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Defaults of Options.
+const (
+	DefaultTargetFileSize = 128 << 20
+	DefaultRowGroupRows   = 64 << 10
+)
+
+// Options tune a Lake. The zero value (or nil) means the defaults.
+type Options struct {
+	// TargetFileSize is the Parquet file size aimed at when a day is first published: the day
+	// gets max(1, ceil(estimated bytes / TargetFileSize)) shards. Default 128 MiB.
+	TargetFileSize int64
+	// RowGroupRows is the number of rows of one Parquet row group, and the unit of memory:
+	// writing a shard holds one row group's rows as Go values and as an Arrow record at once,
+	// about 2 x RowGroupRows x the average row size (about 64 MiB for 64Ki rows of 500 bytes).
+	// Rows are sorted by (channel_user_id, sent_at, message_key) within each row group.
+	// Default 65536.
+	RowGroupRows int
+	// TempDir holds the local spill files of stages and of Verify. Default os.TempDir().
+	TempDir string
+	// Allocator allocates Arrow memory. Default memory.DefaultAllocator.
+	Allocator memory.Allocator
+	// Logger receives one line per published day and per repaired leftover. Default: discard.
+	Logger *slog.Logger
+}
+
+// withDefaults validates o and fills in the defaults.
+func (o *Options) withDefaults() (Options, error) {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	switch {
+	case r.TargetFileSize < 0:
+		return r, fmt.Errorf("load options: TargetFileSize %d is negative", r.TargetFileSize)
+	case r.TargetFileSize == 0:
+		r.TargetFileSize = DefaultTargetFileSize
+	}
+	switch {
+	case r.RowGroupRows < 0:
+		return r, fmt.Errorf("load options: RowGroupRows %d is negative", r.RowGroupRows)
+	case r.RowGroupRows == 0:
+		r.RowGroupRows = DefaultRowGroupRows
+	}
+	if r.TempDir == "" {
+		r.TempDir = os.TempDir()
+	}
+	if fi, err := os.Stat(r.TempDir); err != nil {
+		return r, fmt.Errorf("load options: TempDir: %w", err)
+	} else if !fi.IsDir() {
+		return r, fmt.Errorf("load options: TempDir %s is not a directory", r.TempDir)
+	}
+	if r.Allocator == nil {
+		r.Allocator = memory.DefaultAllocator
+	}
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.DiscardHandler)
+	}
+	return r, nil
+}

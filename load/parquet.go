@@ -1,0 +1,150 @@
+package load
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/chatlake/chatlake/schema"
+)
+
+// metaRunID is the Parquet key-value metadata naming the run that wrote a file. The table name
+// and schema version (schema.MetaTable, schema.MetaSchemaVersion) come from the Arrow schema's
+// metadata, which pqarrow copies into the file's key-value metadata.
+const metaRunID = "chatlake.run_id"
+
+// Columns of the messages table whose values repeat a lot: dictionary encoded. Every other
+// column (message_key, text, extra_json, source_timestamp, channel_user_id, user_id, file_url,
+// the timestamps and options) is written plain, where a dictionary would only cost memory.
+func dictionaryColumns() []string {
+	return []string{
+		"customer_id", "bot_key", "channel", "sender", "message_type", "template_name",
+		"template_language", "broadcast_id", "run_id", "file_mime_type", "file_upload_type", "agent_id",
+	}
+}
+
+// Columns of the users table written with a dictionary.
+func userDictionaryColumns() []string { return []string{"customer_id", "bot_key", "channel", "run_id"} }
+
+// writerProperties are the Parquet properties of the lake's files: zstd, dictionaries only for
+// dictColumns, row groups of rowGroupRows, statistics on (the default).
+func writerProperties(mem memory.Allocator, rowGroupRows int, dictColumns []string) (*parquet.WriterProperties, pqarrow.ArrowWriterProperties) {
+	opts := []parquet.WriterProperty{
+		parquet.WithAllocator(mem),
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithDictionaryDefault(false),
+		parquet.WithMaxRowGroupLength(int64(rowGroupRows)),
+		parquet.WithCreatedBy("chatlake"),
+	}
+	for _, c := range dictColumns {
+		opts = append(opts, parquet.WithDictionaryFor(c, true))
+	}
+	// The Arrow schema is stored so that readers keep timestamp[ms, tz=UTC]; Parquet itself
+	// gets TIMESTAMP(MILLIS, isAdjustedToUTC=true).
+	arrProps := pqarrow.NewArrowWriterProperties(
+		pqarrow.WithStoreSchema(),
+		pqarrow.WithAllocator(mem),
+		pqarrow.WithCoerceTimestamps(arrow.Millisecond),
+		pqarrow.WithTruncatedTimestamps(true),
+	)
+	return parquet.NewWriterProperties(opts...), arrProps
+}
+
+// countingWriter counts bytes and hides the Close of the underlying writer, so that pqarrow's
+// Close does not commit the object: the caller Closes (or Aborts) it and checks the result.
+//
+// A write error is kept and reported by err, and later writes are discarded while reporting
+// success: pqarrow leaks buffers when its sink fails mid-page, so it is never shown a failure.
+// Callers check err after every row group and after the footer.
+type countingWriter struct {
+	w   io.Writer
+	n   int64
+	err error
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return len(p), nil
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		c.err = err
+	}
+	return len(p), nil
+}
+
+// messageFileWriter writes one Parquet file of messages, one row group per writeRowGroup.
+type messageFileWriter struct {
+	cw *countingWriter
+	fw *pqarrow.FileWriter
+	b  *schema.MessageBuilder
+}
+
+func newMessageFileWriter(w io.Writer, mem memory.Allocator, rowGroupRows int, runID string) (*messageFileWriter, error) {
+	props, arrProps := writerProperties(mem, rowGroupRows, dictionaryColumns())
+	cw := &countingWriter{w: w}
+	fw, err := pqarrow.NewFileWriter(schema.Messages(), cw, props, arrProps)
+	if err != nil {
+		return nil, fmt.Errorf("parquet writer: %w", err)
+	}
+	if err := fw.AppendKeyValueMetadata(metaRunID, runID); err != nil {
+		return nil, fmt.Errorf("parquet metadata: %w", err)
+	}
+	return &messageFileWriter{cw: cw, fw: fw, b: schema.NewMessageBuilder(mem)}, nil
+}
+
+// writeRowGroup sorts rows by (channel_user_id, sent_at, message_key) and writes them as one
+// row group.
+func (w *messageFileWriter) writeRowGroup(rows []schema.Message) error {
+	slices.SortFunc(rows, compareMessages)
+	for i := range rows {
+		w.b.Append(&rows[i])
+	}
+	rec := w.b.NewRecord()
+	defer rec.Release()
+	if err := w.fw.Write(rec); err != nil {
+		return fmt.Errorf("write row group: %w", err)
+	}
+	if w.cw.err != nil {
+		return fmt.Errorf("write row group: %w", w.cw.err)
+	}
+	return nil
+}
+
+// close writes the footer; it does not close the underlying object writer.
+func (w *messageFileWriter) close() error {
+	w.b.Release()
+	if err := w.fw.Close(); err != nil {
+		return fmt.Errorf("parquet footer: %w", err)
+	}
+	if w.cw.err != nil {
+		return fmt.Errorf("parquet footer: %w", w.cw.err)
+	}
+	return nil
+}
+
+// abort releases the writer's memory after a failure.
+func (w *messageFileWriter) abort() {
+	w.b.Release()
+	_ = w.fw.Close() // the file is discarded; this only frees buffers
+}
+
+func compareMessages(a, b schema.Message) int {
+	if c := cmp.Compare(a.ChannelUserID, b.ChannelUserID); c != 0 {
+		return c
+	}
+	if c := a.SentAt.Compare(b.SentAt); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.MessageKey, b.MessageKey)
+}

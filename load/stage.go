@@ -1,0 +1,199 @@
+package load
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/chatlake/chatlake/schema"
+)
+
+// spillBufferSize is the write buffer of one day's spill file of a Stage.
+const spillBufferSize = 32 << 10
+
+// Stage is a local spill area for the rows of one unit of work, routed by day. Rows go to disk
+// as they are added (one file per day, in the encoding documented in codec.go), so a Stage holds
+// no row in memory: its memory is one 32 KiB write buffer per day staged (about 12 MiB for a
+// year). It also keeps one open file per staged day.
+//
+// Add is safe for concurrent use. Publish reads the stage and must not run concurrently with
+// Add or Close. Close removes every spill file.
+type Stage struct {
+	dir string
+
+	mu     sync.Mutex
+	days   map[string]*spillFile
+	closed bool
+	err    error // sticky: a failed write leaves the stage unusable
+}
+
+type spillFile struct {
+	f    *os.File
+	w    *bufio.Writer
+	rows int64
+}
+
+// NewStage creates an empty stage in a new directory under Options.TempDir.
+func (l *Lake) NewStage() (*Stage, error) {
+	dir, err := os.MkdirTemp(l.opts.TempDir, "chatlake-stage-")
+	if err != nil {
+		return nil, fmt.Errorf("new stage: %w", err)
+	}
+	return &Stage{dir: dir, days: make(map[string]*spillFile)}, nil
+}
+
+// Dir is the stage's local directory.
+func (s *Stage) Dir() string { return s.dir }
+
+// Add stages rows, each under the UTC date of its SentAt. Rows are encoded outside the lock, then
+// appended to the day files under it, so concurrent callers mostly run in parallel.
+func (s *Stage) Add(rows []schema.Message) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	type batch struct {
+		buf  []byte
+		rows int64
+	}
+	byDay := make(map[string]*batch)
+	var scratch []byte
+	for i := range rows {
+		day := dayOf(rows[i].SentAt)
+		b := byDay[day]
+		if b == nil {
+			b = &batch{}
+			byDay[day] = b
+		}
+		b.buf, scratch = appendRecord(b.buf, scratch, &rows[i])
+		b.rows++
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrStageClosed
+	}
+	if s.err != nil {
+		return s.err
+	}
+	for day, b := range byDay {
+		sf, err := s.dayFile(day)
+		if err != nil {
+			s.err = err
+			return err
+		}
+		if _, err := sf.w.Write(b.buf); err != nil {
+			s.err = fmt.Errorf("stage day %s: %w", day, err)
+			return s.err
+		}
+		sf.rows += b.rows
+	}
+	return nil
+}
+
+// dayFile returns the open spill file of day, creating it. s.mu is held.
+func (s *Stage) dayFile(day string) (*spillFile, error) {
+	if sf := s.days[day]; sf != nil {
+		return sf, nil
+	}
+	f, err := os.OpenFile(s.dayPath(day), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("stage day %s: %w", day, err)
+	}
+	sf := &spillFile{f: f, w: bufio.NewWriterSize(f, spillBufferSize)}
+	s.days[day] = sf
+	return sf, nil
+}
+
+func (s *Stage) dayPath(day string) string { return filepath.Join(s.dir, "dt="+day+".spill") }
+
+// Days returns the number of rows staged per day.
+func (s *Stage) Days() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.days))
+	for day, sf := range s.days {
+		out[day] = sf.rows
+	}
+	return out
+}
+
+// sortedDays returns the staged days in order.
+func (s *Stage) sortedDays() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	days := make([]string, 0, len(s.days))
+	for day := range s.days {
+		days = append(days, day)
+	}
+	sort.Strings(days)
+	return days
+}
+
+// flush writes every buffered row to the spill files, so they can be read.
+func (s *Stage) flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrStageClosed
+	}
+	if s.err != nil {
+		return s.err
+	}
+	for day, sf := range s.days {
+		if err := sf.w.Flush(); err != nil {
+			s.err = fmt.Errorf("stage day %s: %w", day, err)
+			return s.err
+		}
+	}
+	return nil
+}
+
+// open opens day's spill file for reading, with its size and row count; ok is false if
+// nothing was staged for day. flush must have been called.
+func (s *Stage) open(day string) (f *os.File, size, rows int64, ok bool, err error) {
+	s.mu.Lock()
+	sf := s.days[day]
+	s.mu.Unlock()
+	if sf == nil {
+		return nil, 0, 0, false, nil
+	}
+	f, err = os.Open(s.dayPath(day))
+	if err != nil {
+		return nil, 0, 0, false, fmt.Errorf("stage day %s: %w", day, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, 0, false, fmt.Errorf("stage day %s: %w", day, err)
+	}
+	return f, fi.Size(), sf.rows, true, nil
+}
+
+// Close closes and removes every spill file of the stage. It is safe to call more than once.
+func (s *Stage) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	for _, sf := range s.days {
+		if err := sf.f.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.days = nil
+	if err := os.RemoveAll(s.dir); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close stage: %w", err)
+	}
+	return nil
+}

@@ -273,7 +273,7 @@ func (l *Lake) writeShards(ctx context.Context, s *Stage, day, runID string, p i
 		return []shardFile{sf}, nil
 	}
 
-	tmp, err := os.MkdirTemp(l.opts.TempDir, "chatlake-shards-")
+	tmp, err := os.MkdirTemp(l.opts.TempDir, spillPrefix("shards"))
 	if err != nil {
 		return nil, fmt.Errorf("split into shards: %w", err)
 	}

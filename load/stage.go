@@ -39,7 +39,7 @@ type spillFile struct {
 
 // NewStage creates an empty stage in a new directory under Options.TempDir.
 func (l *Lake) NewStage() (*Stage, error) {
-	dir, err := os.MkdirTemp(l.opts.TempDir, "chatlake-stage-")
+	dir, err := os.MkdirTemp(l.opts.TempDir, spillPrefix("stage"))
 	if err != nil {
 		return nil, fmt.Errorf("new stage: %w", err)
 	}

@@ -224,7 +224,7 @@ func (l *Lake) verifyDay(ctx context.Context, day string, rep *Report) error {
 		}
 	}
 
-	tmp, err := os.MkdirTemp(l.opts.TempDir, "chatlake-verify-")
+	tmp, err := os.MkdirTemp(l.opts.TempDir, spillPrefix("verify"))
 	if err != nil {
 		return err
 	}

@@ -191,6 +191,11 @@ func (p *Pipeline) locked(ctx context.Context, sum *Summary, fn func(context.Con
 			p.o.Logger.Info("swept temporary files of killed runs", "files", n)
 		}
 	}
+	if n, err := p.lake.SweepSpill(); err != nil {
+		p.o.Logger.Warn("sweeping the local spill of killed runs failed", "error", err.Error())
+	} else if n > 0 {
+		p.o.Logger.Info("swept the local spill of killed runs", "directories", n)
+	}
 	st, err := loadState(ctx, store)
 	if err != nil {
 		return err

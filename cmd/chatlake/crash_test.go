@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -133,7 +134,9 @@ func TestCrashDuringExport(t *testing.T) {
 				lake = gcsCrashLake(t)
 			}
 			env := append([]string{apiKeyEnv + "=" + s.opts.APIKey}, lake.env...)
-			args := s.exportArgs("export", lake.url, "--unit-days", "1", "--parallel-units", "3", "--target-file-size", "1048576", "--log-format", "json")
+			spill := t.TempDir()
+			args := s.exportArgs("export", lake.url, "--unit-days", "1", "--parallel-units", "3", "--target-file-size", "1048576",
+				"--temp-dir", spill, "--log-format", "json")
 			from, to := s.opts.From, s.opts.To
 			truth := s.Truth(nil, from, to, to.AddDate(1, 0, 0))
 
@@ -168,6 +171,10 @@ func TestCrashDuringExport(t *testing.T) {
 			}
 			if code, out := runChild(t, lake.env, "verify", "--lake", lake.url, "--from", "2024-05-01", "--to", "2024-05-07"); code != 0 {
 				t.Fatalf("verify after the rerun exits %d: %s", code, out)
+			}
+			// The killed runs' local spill was swept by the rerun; the rerun cleaned its own.
+			if left, _ := os.ReadDir(spill); len(left) != 0 {
+				t.Fatalf("local spill left behind after the rerun: %v", left)
 			}
 		})
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -172,4 +174,40 @@ func TestLock(t *testing.T) {
 	if rec, err := pipelines.ReadLock(context.Background(), h.store); err != nil || rec != nil {
 		t.Fatalf("lock after the run: %+v, %v; want released", rec, err)
 	}
+}
+
+// TestProgressLines: without a terminal, progress is a line per tick and per finished unit:
+// units done of total, messages, rate and an ETA.
+func TestProgressLines(t *testing.T) {
+	h := newHarness(t, simOptions(4, 10), nil)
+	var buf syncBuffer
+	p := h.pipeline(h.client(nil), func(o *pipelines.Options) {
+		o.UnitDays, o.ParallelUnits, o.Progress, o.ProgressEvery = 2, 1, &buf, 5*time.Millisecond
+	})
+	if _, err := p.Backfill(context.Background(), day(t, "2024-05-01"), day(t, "2024-05-06"), false); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"units 1/3", "units 2/3", "units 3/3", "msg/s", "eta 0s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("progress lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -32,7 +32,12 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "Technowiz simulator on http://%s  customer %s  bot %s\n", ln.Addr(), o.CustomerID, o.BotKey)
-	fmt.Fprintf(stdout, "Its API key is in the simulator's options (-api-key); export it as CHATLAKE_API_KEY.\n")
+	if o.APIKey == sim.DefaultAPIKey {
+		// The simulator's default key is a public test value, not a secret.
+		fmt.Fprintf(stdout, "export %s=%s\n", apiKeyEnv, sim.DefaultAPIKey)
+	} else {
+		fmt.Fprintf(stdout, "It accepts the key given with -api-key; export it as %s.\n", apiKeyEnv)
+	}
 	fmt.Fprintf(stdout, "Selectors covering every user:")
 	for _, s := range srv.Selectors() {
 		fmt.Fprintf(stdout, " --users-where %s=%s", s.Name, s.Value)

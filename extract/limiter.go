@@ -12,13 +12,13 @@ import (
 // Tuning of the Limiter. See BenchmarkAdaptiveRate for the figures they give.
 const (
 	// decreaseFactor multiplies the rate on a 429 (once per congestion event).
-	decreaseFactor = 0.85
+	decreaseFactor = 0.90
 	// floorFraction of the ceiling is the lowest rate a Limiter goes down to.
 	floorFraction = 0.01
 	// increasePerSuccess is added to the rate on every success, so that the rate grows by
 	// about increasePerSuccess*rate per second while the limiter is the bottleneck: slow
-	// (3% of the rate per second), and reaching the ceiling again after a long throttled spell.
-	increasePerSuccess = 0.03
+	// (4% of the rate per second), and reaching the ceiling again after a long throttled spell.
+	increasePerSuccess = 0.04
 	// shortHoldSlots: a 429 whose Retry-After is one second or less (the least the header can
 	// say) or absent holds everyone for this many request slots at the lowered rate, long enough
 	// for a server-side token bucket to hold a token or two again, rather than for a whole

@@ -17,17 +17,17 @@ func TestLimiterAdapts(t *testing.T) {
 	}
 	before := time.Now().Add(-time.Millisecond) // strictly before the decrease it causes
 	l.Throttle(before, time.Second)
-	if r := l.Rate(); !near(r, 85) {
-		t.Errorf("after one 429: %g, want 85", r)
+	if r := l.Rate(); !near(r, 90) {
+		t.Errorf("after one 429: %g, want 90", r)
 	}
 	// A 429 of a request sent before that decrease is the same congestion event.
 	l.Throttle(before, time.Second)
-	if r := l.Rate(); !near(r, 85) {
-		t.Errorf("after a stale 429: %g, want still 85", r)
+	if r := l.Rate(); !near(r, 90) {
+		t.Errorf("after a stale 429: %g, want still 90", r)
 	}
 	l.Throttle(time.Now(), 0)
-	if r := l.Rate(); !near(r, 85*0.85) {
-		t.Errorf("after a second event: %g, want %g", r, 85*0.85)
+	if r := l.Rate(); !near(r, 81) {
+		t.Errorf("after a second event: %g, want %g", r, 81.0)
 	}
 	for range 1000 {
 		l.Throttle(time.Now(), 0)
@@ -48,7 +48,7 @@ func TestLimiterAdapts(t *testing.T) {
 }
 
 func TestLimiterHold(t *testing.T) {
-	slots := time.Duration(235294117) // 2 slots at 8.5 r/s (the ceiling 10 lowered once), in ns
+	slots := time.Duration(222222222) // 2 slots at 9 r/s (the ceiling 10 lowered once), in ns
 	for _, tc := range []struct {
 		name       string
 		retryAfter time.Duration

@@ -108,8 +108,13 @@ func retriesText(r map[string]int64) string {
 		return "none"
 	}
 	causes := make([]string, 0, len(r))
-	for c := range r {
-		causes = append(causes, c)
+	for c, n := range r {
+		if n > 0 {
+			causes = append(causes, c)
+		}
+	}
+	if len(causes) == 0 {
+		return "none"
 	}
 	sort.Strings(causes)
 	parts := make([]string, 0, len(causes))

@@ -6,10 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"path/filepath"
-	"time"
 
 	"github.com/chatlake/chatlake/extract"
 	"github.com/chatlake/chatlake/load"
@@ -33,15 +30,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	so := sim.DefaultOptions()
 	so.Seed, so.Users = *seed, *users
-	srv, err := sim.New(so)
+	srv, ln, hs, err := listenSim(so, "127.0.0.1:0")
 	if err != nil {
-		return usagef("demo: %v", err)
+		return usagef("demo: the simulator: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("demo: starting the simulator: %w", err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
 	defer hs.Close()
 	apiURL := "http://" + ln.Addr().String()

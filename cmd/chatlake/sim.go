@@ -22,15 +22,10 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {
 		return err
 	}
-	srv, err := sim.New(o)
+	srv, ln, hs, err := listenSim(o, *addr)
 	if err != nil {
 		return usagef("sim: %v", err)
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return usagef("sim: --addr %s: %v", *addr, err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stdout, "Technowiz simulator on http://%s  customer %s  bot %s\n", ln.Addr(), o.CustomerID, o.BotKey)
 	if o.APIKey == sim.DefaultAPIKey {
 		// The simulator's default key is a public test value, not a secret.
@@ -56,4 +51,17 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		return err
 	}
+}
+
+// listenSim makes the simulator and its HTTP server listening on addr; the caller serves it.
+func listenSim(o sim.Options, addr string) (*sim.Server, net.Listener, *http.Server, error) {
+	srv, err := sim.New(o)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	return srv, ln, &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}, nil
 }

@@ -233,8 +233,7 @@ func repeatLastOnNextPage(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		// Ask for one more message starting one earlier: offset (p-1)*size-1, size+... is not
-		// expressible in pages, so fetch the previous page's last message and prepend it.
+		// The previous page's last message, then this page: pages that overlap by one.
 		prev := fetchPage(next, r, pageNo-1, size)
 		cur := fetchPage(next, r, pageNo, size)
 		if len(prev) > 0 && len(cur) > 0 {

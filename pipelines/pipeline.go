@@ -37,13 +37,12 @@ type Options struct {
 	BotKey     string             // required
 	Selectors  []extract.Selector // required: the union of their users is exported
 
-	Concurrency       int           // users fetched at once within a unit; default 8
-	UnitDays          int           // days per unit of work; default 31
-	ParallelUnits     int           // units extracted at once; default 2
-	Settle            time.Duration // a day is closed this long after its end; default 1h
-	Lookback          int           // nightly: days already exported that are read again (late messages); 0 = none
-	AllowSkippedUsers bool          // exit 0 even if users were skipped as invalid (1002)
-	LockLease         time.Duration // lease of the lake's lock, renewed while the run lives; default 2m
+	Concurrency   int           // users fetched at once within a unit; default 8
+	UnitDays      int           // days per unit of work; default 31
+	ParallelUnits int           // units extracted at once; default 2
+	Settle        time.Duration // a day is closed this long after its end; default 1h
+	Lookback      int           // nightly: days already exported that are read again (late messages); 0 = none
+	LockLease     time.Duration // lease of the lake's lock, renewed while the run lives; default 2m
 
 	Clock         func() time.Time // default time.Now
 	Logger        *slog.Logger     // default: discard

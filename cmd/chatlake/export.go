@@ -231,7 +231,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 	o := pipelines.Options{
 		CustomerID: f.customer, BotKey: f.bot, Selectors: f.selectors,
 		Concurrency: f.concurrency, UnitDays: f.unitDays, ParallelUnits: f.parallelUnits,
-		Settle: f.settle, Lookback: f.lookback, AllowSkippedUsers: f.allowSkipped,
+		Settle: f.settle, Lookback: f.lookback,
 		LockLease: f.lockLease, Logger: logger,
 	}
 	if isTerminal(stderr) {

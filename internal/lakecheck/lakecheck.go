@@ -94,7 +94,11 @@ func Compare(rows []Row, truth []sim.Message) string {
 	keys := map[string]int{}
 	var problems []string
 	for _, r := range rows {
-		got[identity(r.ChannelUserID, r.SentAt, r.Sender, r.MessageType, r.Text)]++
+		text := r.Text
+		if r.TextNull {
+			text = "\x00NULL" // a lost text must not pass for an empty one
+		}
+		got[identity(r.ChannelUserID, r.SentAt, r.Sender, r.MessageType, text)]++
 		keys[r.MessageKey]++
 		if d := r.SentAt.UTC().Format("2006-01-02"); d != r.Dt {
 			problems = append(problems, fmt.Sprintf("row %s at %s is in dt=%s", r.MessageKey, r.SentAt.Format(time.RFC3339Nano), r.Dt))

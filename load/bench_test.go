@@ -25,7 +25,7 @@ func BenchmarkPublish(b *testing.B) {
 	b.ResetTimer()
 	var st PublishStats
 	for b.Loop() {
-		if st, err = l.Publish(context.Background(), s, []string{day}, "run-bench"); err != nil {
+		if st, err = publishStage(l, context.Background(), s, []string{day}, "run-bench"); err != nil {
 			b.Fatal(err)
 		}
 	}

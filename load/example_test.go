@@ -14,7 +14,7 @@ import (
 
 // Stage the rows of a unit of work, then publish its days: each day's partition is replaced by
 // exactly the staged rows.
-func ExampleLake_Publish() {
+func ExampleLake_Merge() {
 	dir, err := os.MkdirTemp("", "lake-")
 	if err != nil {
 		log.Fatal(err)
@@ -43,11 +43,24 @@ func ExampleLake_Publish() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	stats, err := lake.Publish(ctx, stage, []string{"2024-05-01", "2024-05-02"}, "run-1")
-	if err != nil {
+	// The stage is the first (and only) batch of plan "plan-1"; publishing merges its rows into
+	// each day, replacing the rows of the plan's user.
+	if _, err := lake.StageBatch(ctx, "plan-1", 0, stage, "run-1"); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("%d days, %d files, %d rows\n", stats.Days, stats.Files, stats.Rows)
+	replace := func(user string) bool { return user == "919565428256" }
+	var rows int64
+	for _, day := range []string{"2024-05-01", "2024-05-02"} {
+		stats, err := lake.Merge(ctx, day, load.MergeInput{Plan: "plan-1", Replace: replace, RunID: "run-1"})
+		if err != nil {
+			log.Fatal(err)
+		}
+		rows += stats.Rows
+	}
+	if err := lake.RemoveRun(ctx, "plan-1"); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%d rows\n", rows)
 
 	report, err := lake.Verify(ctx, "2024-05-01", "2024-05-02")
 	if err != nil {
@@ -59,7 +72,7 @@ func ExampleLake_Publish() {
 		fmt.Println(f.Name)
 	}
 	// Output:
-	// 2 days, 1 files, 2 rows
+	// 2 rows
 	// ok: true
 	// messages/dt=2024-05-02/part-00000-of-00001.parquet
 }

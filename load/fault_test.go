@@ -41,7 +41,7 @@ func TestPublishFaults(t *testing.T) {
 		{name: "third move fails", f: faults{moveAfter: 2, putIfAfter: -1}, incomplete: true, movedAtLeast: 2},
 		{name: "final manifest write fails", f: faults{moveAfter: -1, putIfAfter: 1}, incomplete: true, movedAtLeast: 4},
 	}
-	opts := Options{TargetFileSize: 10 << 10, RowGroupRows: 200}
+	opts := Options{TargetFileSize: 2 << 10, RowGroupRows: 200}
 	for _, b := range cloneableBackends() {
 		// The old content, published once per backend and copied for each case.
 		base := b.new(t)
@@ -64,7 +64,7 @@ func TestPublishFaults(t *testing.T) {
 
 				store.set(tc.f)
 				s := stage(t, l, next)
-				if _, err := l.Publish(ctx, s, []string{day}, "run-2"); !errors.Is(err, errInjected) {
+				if _, err := publishStage(l, ctx, s, []string{day}, "run-2"); !errors.Is(err, errInjected) {
 					t.Fatalf("publish err = %v, want the injected fault", err)
 				}
 				store.set(noFaults())
@@ -106,7 +106,7 @@ func TestPublishFaults(t *testing.T) {
 				}
 
 				// A rerun without faults, with the same stage.
-				if _, err := l.Publish(ctx, s, []string{day}, "run-3"); err != nil {
+				if _, err := publishStage(l, ctx, s, []string{day}, "run-3"); err != nil {
 					t.Fatalf("rerun: %v", err)
 				}
 				var got []schema.Message

@@ -23,7 +23,7 @@ func ptr(s string) *string { return &s }
 
 // testMessage is message i of a day: every fourth has nulls, others vary every column.
 func testMessage(day string, i int) schema.Message {
-	base, err := time.Parse(dayLayout, day)
+	base, err := time.Parse(schema.DayLayout, day)
 	if err != nil {
 		panic(err)
 	}
@@ -105,7 +105,7 @@ func stage(t testing.TB, l *Lake, rows ...[]schema.Message) *Stage {
 func publish(t testing.TB, l *Lake, days []string, runID string, rows ...[]schema.Message) PublishStats {
 	t.Helper()
 	s := stage(t, l, rows...)
-	st, err := l.Publish(context.Background(), s, days, runID)
+	st, err := publishStage(l, context.Background(), s, days, runID)
 	if err != nil {
 		t.Fatalf("publish %v: %v", days, err)
 	}
@@ -309,4 +309,34 @@ func readColumn(t testing.TB, s storage.Store, name, column string) []string {
 		}
 	}
 	return out
+}
+
+// publishStage publishes the rows of s as the whole content of days: the stage becomes batch 0
+// of a plan, and each day is merged with every user replaced. It is what a run that exported
+// every user of those days does.
+func publishStage(l *Lake, ctx context.Context, s *Stage, days []string, runID string) (PublishStats, error) {
+	var total PublishStats
+	plan := "plan-" + runID
+	if _, err := l.StageBatch(ctx, plan, 0, s, runID); err != nil {
+		return total, err
+	}
+	for _, d := range days {
+		st, err := l.Merge(ctx, d, MergeInput{Plan: plan, Replace: func(string) bool { return true }, RunID: runID})
+		if err != nil {
+			return total, err
+		}
+		total.add(st)
+	}
+	return total, l.RemoveRun(ctx, plan)
+}
+
+// sliceSource yields rows from a slice.
+type sliceSource struct{ rows []schema.Message }
+
+func (s *sliceSource) next(m *schema.Message) error {
+	if len(s.rows) == 0 {
+		return io.EOF
+	}
+	*m, s.rows = s.rows[0], s.rows[1:]
+	return nil
 }

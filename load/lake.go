@@ -10,19 +10,7 @@ import (
 	"time"
 
 	"github.com/chatlake/chatlake/load/storage"
-)
-
-// Names of the lake's objects, relative to the store's root.
-const (
-	messagesTable   = "messages"
-	usersTable      = "users"
-	messagesPrefix  = "messages/"
-	manifestsPrefix = "_chatlake/manifests/messages/"
-	stagingPrefix   = "_chatlake/staging/"
-	usersPrefix     = "users/"
-	usersFileName   = "part-00000.parquet"
-	maxShards       = 99999 // five digits in the file name
-	dayLayout       = "2006-01-02"
+	"github.com/chatlake/chatlake/schema"
 )
 
 // Lake is the chatlake data lake on one store. It is safe for concurrent use, but two Publish
@@ -55,6 +43,7 @@ type Manifest struct {
 	Dt            string         `json:"dt"`
 	SchemaVersion string         `json:"schema_version"`
 	RunID         string         `json:"run_id"`
+	Plan          string         `json:"plan,omitempty"` // the instance of the run plan whose publish wrote it
 	WrittenAt     time.Time      `json:"written_at"`
 	Complete      bool           `json:"complete"`
 	Shards        int            `json:"shards"`
@@ -124,49 +113,4 @@ func (l *Lake) Days(ctx context.Context) ([]string, error) {
 	return days, nil
 }
 
-func dayOf(t time.Time) string { return t.UTC().Format(dayLayout) }
-
-// checkDay validates a YYYY-MM-DD day.
-func checkDay(day string) error {
-	t, err := time.Parse(dayLayout, day)
-	if err != nil || t.Format(dayLayout) != day {
-		return fmt.Errorf("invalid day %q (want YYYY-MM-DD)", day)
-	}
-	return nil
-}
-
-// checkRunID refuses run ids that cannot be one path segment.
-func checkRunID(runID string) error {
-	if runID == "" || runID == "." || runID == ".." || len(runID) > 200 {
-		return fmt.Errorf("invalid run id %q", runID)
-	}
-	for _, r := range runID {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
-			r == '-' || r == '_' || r == '.' || r == ':' || r == '+'
-		if !ok {
-			return fmt.Errorf("invalid run id %q: only letters, digits and -_.:+", runID)
-		}
-	}
-	return nil
-}
-
-func partitionDir(day string) string { return messagesPrefix + "dt=" + day + "/" }
-func manifestPath(day string) string { return manifestsPrefix + "dt=" + day + ".json" }
-func shardName(i, p int) string      { return fmt.Sprintf("part-%05d-of-%05d.parquet", i, p) }
-
-// stagingDir is where run runID stages the files of day.
-func stagingDir(runID, day string) string {
-	return stagingPrefix + runID + "/" + partitionDir(day)
-}
-
-// parseShardName returns the shard and shard count of a file name of the current layout.
-func parseShardName(name string) (i, p int, ok bool) {
-	var a, b int
-	if n, err := fmt.Sscanf(name, "part-%05d-of-%05d.parquet", &a, &b); err != nil || n != 2 {
-		return 0, 0, false
-	}
-	if b < 1 || a < 0 || a >= b || shardName(a, b) != name {
-		return 0, 0, false
-	}
-	return a, b, true
-}
+func dayOf(t time.Time) string { return schema.DayOf(t) }

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -147,4 +148,45 @@ func compareMessages(a, b schema.Message) int {
 		return c
 	}
 	return cmp.Compare(a.MessageKey, b.MessageKey)
+}
+
+// writeRecords writes record batches of sch as one Parquet file into w, without closing w.
+// The batches are re-wrapped in sch, so batches read back from a file (whose schema carries
+// the file's metadata) can be written again.
+func (l *Lake) writeRecords(w io.Writer, sch *arrow.Schema, dictColumns []string, recs []arrow.RecordBatch, runID string) (err error) {
+	props, arrProps := writerProperties(l.opts.Allocator, l.opts.RowGroupRows, dictColumns)
+	cw := &countingWriter{w: w}
+	fw, err := pqarrow.NewFileWriter(sch, cw, props, arrProps)
+	if err != nil {
+		return fmt.Errorf("parquet writer: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = fw.Close() // frees buffers; the object is aborted
+		}
+	}()
+	if err := fw.AppendKeyValueMetadata(metaRunID, runID); err != nil {
+		return fmt.Errorf("parquet metadata: %w", err)
+	}
+	for _, rec := range recs {
+		if rec.NumRows() == 0 {
+			continue
+		}
+		r := array.NewRecordBatch(sch, rec.Columns(), rec.NumRows())
+		err := fw.Write(r)
+		r.Release()
+		if err == nil {
+			err = cw.err
+		}
+		if err != nil {
+			return fmt.Errorf("write row group: %w", err)
+		}
+	}
+	if err := fw.Close(); err != nil {
+		return fmt.Errorf("parquet footer: %w", err)
+	}
+	if cw.err != nil {
+		return fmt.Errorf("parquet footer: %w", cw.err)
+	}
+	return nil
 }

@@ -1,17 +1,13 @@
 package load
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -19,222 +15,396 @@ import (
 	"github.com/chatlake/chatlake/schema"
 )
 
-// spillToParquetRatio estimates Parquet bytes from spill bytes (zstd, dictionaries): the first
-// publish of a day gets ceil(spill bytes / ratio / TargetFileSize) shards.
-const spillToParquetRatio = 4
-
-// shardSplitBuffer is the write buffer of one local shard file while a day is split.
-const shardSplitBuffer = 16 << 10
-
-// PublishStats counts what Publish wrote.
+// PublishStats counts what Merge wrote.
 type PublishStats struct {
-	Days  int   // partitions replaced
-	Files int   // Parquet files written
-	Rows  int64 // rows written
-	Bytes int64 // Parquet bytes written
+	Days     int   // partitions written
+	Skipped  int   // partitions this plan had published already
+	Files    int   // Parquet files written
+	Rows     int64 // rows in the partitions written
+	Replaced int64 // rows of replaced users that were removed (an old copy, or an erased user)
+	Staged   int64 // staged rows published
+	Bytes    int64 // Parquet bytes written
 }
 
-// shardFile is one shard file written to staging.
-type shardFile struct {
-	shard    int
-	name     string // base name in the partition
-	rows     int64
-	bytes    int64
-	min, max time.Time
+func (s *PublishStats) add(o PublishStats) {
+	s.Days += o.Days
+	s.Skipped += o.Skipped
+	s.Files += o.Files
+	s.Rows += o.Rows
+	s.Replaced += o.Replaced
+	s.Staged += o.Staged
+	s.Bytes += o.Bytes
 }
 
-// Publish replaces, for every day of days, the partition messages/dt=day with exactly the rows
-// of s staged under that day; a day of days with no staged rows becomes an empty partition
-// (no files, a manifest with rows 0). Rows staged under a day not in days are an error
-// (ErrDayOutOfRange) and nothing is written. A message_key twice within a day is an error
-// (ErrDuplicateKey) and leaves that day's partition as it was. Days are published one after
-// the other, in order; on an error the days before it are published, the day of the error is
-// left as doc.go describes, and the later days are untouched.
-//
-// Publish must not run concurrently with s.Add or s.Close. The stage is not consumed: a failed
-// Publish can be retried with the same stage.
-func (l *Lake) Publish(ctx context.Context, s *Stage, days []string, runID string) (PublishStats, error) {
-	var stats PublishStats
-	if s == nil {
-		return stats, errors.New("publish: nil stage")
-	}
-	if err := checkRunID(runID); err != nil {
-		return stats, fmt.Errorf("publish: %w", err)
-	}
-	want := make(map[string]bool, len(days))
-	for _, d := range days {
-		if err := checkDay(d); err != nil {
-			return stats, fmt.Errorf("publish: %w", err)
-		}
-		want[d] = true
-	}
-	var outside []string
-	for _, d := range s.sortedDays() {
-		if !want[d] {
-			outside = append(outside, d)
-		}
-	}
-	if len(outside) > 0 {
-		return stats, fmt.Errorf("publish: rows staged for %s: %w", strings.Join(outside, ", "), ErrDayOutOfRange)
-	}
-	if err := s.flush(); err != nil {
-		return stats, fmt.Errorf("publish: %w", err)
-	}
-	sorted := make([]string, 0, len(want))
-	for d := range want {
-		sorted = append(sorted, d)
-	}
-	sort.Strings(sorted)
-	for _, day := range sorted {
-		files, err := l.publishDay(ctx, s, day, runID)
-		if err != nil {
-			return stats, fmt.Errorf("publish day %s: %w", day, err)
-		}
-		stats.Days++
-		for _, f := range files {
-			stats.Files++
-			stats.Rows += f.rows
-			stats.Bytes += f.bytes
-		}
-	}
-	return stats, nil
+// MergeInput says what Merge does to one day's partition.
+type MergeInput struct {
+	// Plan is the run plan whose staged rows of the day come in ("" for none: an erasure).
+	Plan string
+	// Replace tells the users (by channel_user_id) whose rows in the partition are replaced by
+	// the staged ones: their old rows go, whether or not the plan staged rows of theirs. Every
+	// other user's rows stay as they are. Staged rows of a user that Replace refuses are an
+	// error. Replace is called from one goroutine.
+	Replace func(channelUserID string) bool
+	// Instance names this instance of the plan (a plan id can come back after its run finished
+	// and was removed): the manifest records it, and a day whose complete manifest names it was
+	// published by this instance already and is skipped. Default: Plan.
+	Instance string
+	// RunID is the run that writes, recorded in the files and the manifest.
+	RunID string
 }
 
-// publishDay replaces one partition; the steps and their failure modes are in doc.go.
-func (l *Lake) publishDay(ctx context.Context, s *Stage, day, runID string) ([]shardFile, error) {
-	if err := l.cleanStaging(ctx, day); err != nil {
-		return nil, err
+// Merge publishes one day: the partition keeps the rows of the users Replace refuses, and gets
+// the plan's staged rows of the day in place of the rows of the users it accepts. A message
+// keeps its file (its shard) across merges. The steps and what a failure or a reader sees at
+// each are in doc.go. A day that the plan already published (a complete manifest naming it) is
+// not written again: its stats say Skipped 1.
+func (l *Lake) Merge(ctx context.Context, day string, in MergeInput) (PublishStats, error) {
+	var st PublishStats
+	if err := checkDay(day); err != nil {
+		return st, fmt.Errorf("merge: %w", err)
 	}
+	if err := checkRunID(in.RunID); err != nil {
+		return st, fmt.Errorf("merge %s: %w", day, err)
+	}
+	if in.Plan != "" {
+		if err := checkID("plan", in.Plan); err != nil {
+			return st, fmt.Errorf("merge %s: %w", day, err)
+		}
+	}
+	if in.Replace == nil {
+		return st, fmt.Errorf("merge %s: no Replace function", day)
+	}
+	if in.Instance == "" {
+		in.Instance = in.Plan
+	}
+	st, err := l.merge(ctx, day, in)
+	if err != nil {
+		return st, fmt.Errorf("merge day %s: %w", day, err)
+	}
+	return st, nil
+}
 
-	// The old manifest: its version guards the manifest writes, its shard count is kept.
-	oldData, oldVersion, err := l.store.Get(ctx, manifestPath(day))
+// partitionState is a day's partition as Merge found it.
+type partitionState struct {
+	old        *Manifest
+	oldData    []byte
+	oldVersion string
+	files      []storage.Object
+}
+
+func (l *Lake) readPartition(ctx context.Context, day string) (*partitionState, error) {
+	ps := &partitionState{}
+	data, version, err := l.store.Get(ctx, manifestPath(day))
 	if err != nil && !errors.Is(err, storage.ErrNotExist) {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
-	var old *Manifest
-	if oldVersion != "" {
-		old = new(Manifest)
-		if err := json.Unmarshal(oldData, old); err != nil {
+	if version != "" {
+		ps.oldData, ps.oldVersion = data, version
+		ps.old = new(Manifest)
+		if err := json.Unmarshal(data, ps.old); err != nil {
 			l.opts.Logger.Warn("unreadable manifest, replacing it", "dt", day, "err", err)
-			old = nil
+			ps.old = nil
 		}
 	}
-	existing, err := l.store.List(ctx, partitionDir(day))
+	objs, err := l.store.List(ctx, partitionDir(day))
 	if err != nil {
 		return nil, fmt.Errorf("list partition: %w", err)
 	}
+	for _, o := range objs {
+		if strings.HasSuffix(o.Name, ".parquet") {
+			ps.files = append(ps.files, o)
+		} // anything else in the partition is no Parquet file a glob reads: left alone
+	}
+	return ps, nil
+}
 
-	p, err := l.shardCount(s, day, old, existing)
+func (l *Lake) merge(ctx context.Context, day string, in MergeInput) (PublishStats, error) {
+	var st PublishStats
+	if err := l.cleanStaging(ctx, day); err != nil {
+		return st, err
+	}
+	ps, err := l.readPartition(ctx, day)
 	if err != nil {
-		return nil, err
+		return st, err
+	}
+	if in.Plan != "" && ps.old != nil && ps.old.Complete && ps.old.Plan == in.Instance {
+		st.Skipped = 1
+		return st, nil
 	}
 
-	files, err := l.writeShards(ctx, s, day, runID, p)
+	tmp, err := os.MkdirTemp(l.opts.TempDir, spillPrefix("merge"))
 	if err != nil {
-		l.removeStaging(ctx, runID, day)
-		return nil, err
+		return st, fmt.Errorf("merge: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	// The staged rows of the day, downloaded once: every shard reads them.
+	var staged []stagedCopy
+	var stagedBytes int64
+	if in.Plan != "" {
+		objs, err := l.stagedFiles(ctx, in.Plan, day)
+		if err != nil {
+			return st, err
+		}
+		for i, o := range objs {
+			local := filepath.Join(tmp, fmt.Sprintf("staged-%d.parquet", i))
+			if err := l.download(ctx, o.Name, local); err != nil {
+				return st, err
+			}
+			staged = append(staged, stagedCopy{name: o.Name, path: local})
+			stagedBytes += o.Size
+		}
+	}
+
+	p := l.shardCount(day, ps, stagedBytes)
+	shards, err := l.writeMergedShards(ctx, day, in, ps, staged, p, tmp)
+	if err != nil {
+		l.removeStaging(ctx, in.RunID, day)
+		return st, err
+	}
+	return l.commit(ctx, day, in, ps, p, shards)
+}
+
+type stagedCopy struct{ name, path string }
+
+// mergedShard is the outcome of one shard of a merge: a new file in staging, the old file
+// kept as it was, or nothing (the shard is empty).
+type mergedShard struct {
+	file     shardFile
+	written  bool // file is new, in staging
+	kept     bool // the partition's file of this name stays as it is
+	replaced int64
+	staged   int64
+}
+
+// writeMergedShards writes every shard that changes into the run's staging directory.
+func (l *Lake) writeMergedShards(ctx context.Context, day string, in MergeInput, ps *partitionState,
+	staged []stagedCopy, p int, tmp string) ([]mergedShard, error) {
+	dir := partitionDir(day)
+	sameLayout := map[int]storage.Object{} // old files of the layout kept, by shard
+	var foreign []storage.Object           // old files of another layout: read for every shard
+	for _, o := range ps.files {
+		if i, q, ok := parseShardName(strings.TrimPrefix(o.Name, dir)); ok && q == p {
+			sameLayout[i] = o
+		} else {
+			foreign = append(foreign, o)
+		}
+	}
+	local := map[string]string{} // old object -> local copy, downloaded when first needed
+	fetch := func(o storage.Object) (string, error) {
+		if path, ok := local[o.Name]; ok {
+			return path, nil
+		}
+		path := filepath.Join(tmp, fmt.Sprintf("old-%d.parquet", len(local)))
+		if err := l.download(ctx, o.Name, path); err != nil {
+			return "", err
+		}
+		local[o.Name] = path
+		return path, nil
+	}
+
+	out := make([]mergedShard, p)
+	for i := range p {
+		var srcs []*parquetSource
+		var olds, news []*parquetSource
+		closeAll := func() {
+			for _, s := range srcs {
+				s.close()
+			}
+		}
+		inShard := func(m *schema.Message) bool { return p == 1 || shardOf(m.MessageKey, p) == i }
+		keepOld := func(m *schema.Message) verdict {
+			switch {
+			case !inShard(m):
+				return otherShard
+			case in.Replace(m.ChannelUserID):
+				return dropRow
+			}
+			return keepRow
+		}
+		oldOf := foreign
+		if o, ok := sameLayout[i]; ok {
+			oldOf = append(slices.Clone(foreign), o)
+		}
+		for _, o := range oldOf {
+			path, err := fetch(o)
+			if err != nil {
+				closeAll()
+				return nil, err
+			}
+			s, err := l.openParquetSource(ctx, path, o.Name, keepOld)
+			if err != nil {
+				closeAll()
+				return nil, err
+			}
+			srcs, olds = append(srcs, s), append(olds, s)
+		}
+		var outsider string
+		for _, c := range staged {
+			s, err := l.openParquetSource(ctx, c.path, c.name, func(m *schema.Message) verdict {
+				if !inShard(m) {
+					return otherShard
+				}
+				if !in.Replace(m.ChannelUserID) && outsider == "" {
+					outsider = m.ChannelUserID
+				}
+				return keepRow
+			})
+			if err != nil {
+				closeAll()
+				return nil, err
+			}
+			srcs, news = append(srcs, s), append(news, s)
+		}
+		chain := make(chainSource, 0, len(srcs))
+		for _, s := range srcs {
+			chain = append(chain, s)
+		}
+		name := shardName(i, p)
+		sf, err := l.writeRows(ctx, &chain, day, stagingDir(in.RunID, day)+name, in.RunID)
+		closeAll()
+		if err == nil && outsider != "" {
+			err = fmt.Errorf("staged rows of user %q, whom the merge does not replace", outsider)
+		}
+		if err != nil {
+			return nil, err
+		}
+		sf.shard, sf.name = i, name
+		ms := mergedShard{file: sf, written: sf.rows > 0}
+		for _, s := range olds {
+			ms.replaced += s.dropped
+		}
+		for _, s := range news {
+			ms.staged += s.read - s.otherShard
+		}
+		// Unchanged: the same-layout file alone, nothing removed from it, nothing added.
+		if o, ok := sameLayout[i]; ok && len(foreign) == 0 && ms.replaced == 0 && ms.staged == 0 {
+			if sf.rows > 0 {
+				_ = l.store.Delete(ctx, stagingDir(in.RunID, day)+name) // the copy is not needed
+			}
+			ms = mergedShard{file: sf, kept: true}
+			ms.file.bytes = o.Size
+		}
+		out[i] = ms
+	}
+	return out, nil
+}
+
+// commit moves the merged shards into place under the manifest protocol of doc.go.
+func (l *Lake) commit(ctx context.Context, day string, in MergeInput, ps *partitionState, p int, shards []mergedShard) (PublishStats, error) {
+	var st PublishStats
+	dir := partitionDir(day)
+	var files []shardFile
+	for _, s := range shards {
+		if s.written || s.kept {
+			files = append(files, s.file)
+		}
+		st.Replaced += s.replaced
+		st.Staged += s.staged
 	}
 
 	// An incomplete manifest first: it claims the partition (a concurrent writer fails here,
 	// before it touches a file) and tells readers of manifests that the files are in flux.
-	m := newManifest(day, runID, p, files)
-	m.Complete = false
-	version, err := l.putManifest(ctx, day, m, oldVersion)
+	m := newManifest(day, in.RunID, p, files)
+	m.Plan, m.Complete = in.Instance, false
+	version, err := l.putManifest(ctx, day, m, ps.oldVersion)
 	if err != nil {
-		l.removeStaging(ctx, runID, day)
-		return nil, err
+		l.removeStaging(ctx, in.RunID, day)
+		return st, err
 	}
 	rollback := func(cause error) error {
-		l.removeStaging(ctx, runID, day)
+		l.removeStaging(ctx, in.RunID, day)
 		var rerr error
-		if oldVersion == "" {
+		if ps.oldVersion == "" {
 			rerr = l.store.DeleteIf(ctx, manifestPath(day), version)
 		} else {
-			_, rerr = l.store.PutIf(ctx, manifestPath(day), oldData, version)
+			_, rerr = l.store.PutIf(ctx, manifestPath(day), ps.oldData, version)
 		}
 		if rerr != nil {
 			return errors.Join(cause, fmt.Errorf("restore previous manifest: %w", rerr))
 		}
 		return cause
 	}
-
-	newNames := make(map[string]bool, len(files))
-	for _, f := range files {
-		newNames[f.name] = true
+	fail := func(changed bool, err error) (PublishStats, error) {
+		if !changed {
+			return st, rollback(err)
+		}
+		l.removeStaging(ctx, in.RunID, day)
+		return st, err
 	}
-	dir := partitionDir(day)
 
-	// Files of another layout (another shard count, foreign names) may hold keys that the new
-	// shards hold too: they go before the new shards come in, so no glob sees a key twice.
+	// Files of another layout: their kept rows are in the new shards, so they go before the
+	// new shards come in, and no glob sees a key twice.
 	changed := false
-	for _, o := range existing {
-		base := strings.TrimPrefix(o.Name, dir)
-		if _, q, ok := parseShardName(base); ok && q == p {
+	for _, o := range ps.files {
+		if _, q, ok := parseShardName(strings.TrimPrefix(o.Name, dir)); ok && q == p {
 			continue
 		}
 		if err := l.store.Delete(ctx, o.Name); err != nil {
-			err = fmt.Errorf("delete foreign file %s: %w", o.Name, err)
-			if !changed {
-				return nil, rollback(err)
-			}
-			l.removeStaging(ctx, runID, day)
-			return nil, err
+			return fail(changed, fmt.Errorf("delete foreign file %s: %w", o.Name, err))
 		}
 		changed = true
 		l.opts.Logger.Info("deleted foreign file", "dt", day, "file", o.Name)
 	}
 
-	// Each new shard replaces its old version in one atomic step.
-	for i := range files {
-		f := &files[i]
-		if err := l.store.Move(ctx, stagingDir(runID, day)+f.name, dir+f.name); err != nil {
-			err = fmt.Errorf("move %s into place: %w", f.name, err)
-			if !changed {
-				return nil, rollback(err)
-			}
-			l.removeStaging(ctx, runID, day)
-			return nil, err
-		}
-		changed = true
-		obj, err := l.store.Stat(ctx, dir+f.name)
-		if err != nil {
-			l.removeStaging(ctx, runID, day)
-			return nil, fmt.Errorf("stat %s: %w", f.name, err)
-		}
-		m.Files[i].Version = obj.Version
-		m.Files[i].Bytes = obj.Size
-		f.bytes = obj.Size
+	// Each changed shard replaces its old version in one atomic step; an emptied one goes.
+	byName := map[string]int{}
+	for i := range m.Files {
+		byName[m.Files[i].Name] = i
 	}
-
-	// Old shards that are empty now.
-	for _, o := range existing {
-		base := strings.TrimPrefix(o.Name, dir)
-		if _, q, ok := parseShardName(base); !ok || q != p || newNames[base] {
-			continue
-		}
-		if err := l.store.Delete(ctx, o.Name); err != nil {
-			return nil, fmt.Errorf("delete stale shard %s: %w", o.Name, err)
+	present := map[string]storage.Object{}
+	for _, o := range ps.files {
+		present[strings.TrimPrefix(o.Name, dir)] = o
+	}
+	for _, s := range shards {
+		name := s.file.name
+		switch {
+		case s.written:
+			if err := l.store.Move(ctx, stagingDir(in.RunID, day)+name, dir+name); err != nil {
+				return fail(changed, fmt.Errorf("move %s into place: %w", name, err))
+			}
+			changed = true
+			obj, err := l.store.Stat(ctx, dir+name)
+			if err != nil {
+				return fail(changed, fmt.Errorf("stat %s: %w", name, err))
+			}
+			m.Files[byName[name]].Version, m.Files[byName[name]].Bytes = obj.Version, obj.Size
+			st.Files++
+			st.Bytes += obj.Size
+		case s.kept:
+			m.Files[byName[name]].Version = present[name].Version
+		default:
+			if _, ok := present[name]; !ok {
+				continue
+			}
+			if err := l.store.Delete(ctx, dir+name); err != nil {
+				return fail(changed, fmt.Errorf("delete emptied shard %s: %w", name, err))
+			}
+			changed = true
 		}
 	}
 
 	m.Complete = true
 	m.WrittenAt = time.Now().UTC()
 	if _, err := l.putManifest(ctx, day, m, version); err != nil {
-		return nil, err
+		return st, err
 	}
-	l.removeStaging(ctx, runID, day)
-	l.opts.Logger.Info("published partition", "dt", day, "files", len(files), "rows", m.Rows, "shards", p)
-	return files, nil
+	l.removeStaging(ctx, in.RunID, day)
+	st.Days, st.Rows = 1, m.Rows
+	l.opts.Logger.Info("published partition", "dt", day, "files", len(files), "rows", m.Rows, "shards", p,
+		"staged_rows", st.Staged, "replaced_rows", st.Replaced)
+	return st, nil
 }
 
 // shardCount is the day's number of shards: kept from the partition's files when it has any
-// (from its manifest, or else from the file names if they agree), else chosen from the size.
-func (l *Lake) shardCount(s *Stage, day string, old *Manifest, existing []storage.Object) (int, error) {
-	if old != nil && len(old.Files) > 0 && old.Shards >= 1 && old.Shards <= maxShards {
-		return old.Shards, nil
+// (from its manifest, or else from the file names if they agree), else chosen from the size of
+// the staged rows.
+func (l *Lake) shardCount(day string, ps *partitionState, stagedBytes int64) int {
+	if ps.old != nil && len(ps.old.Files) > 0 && ps.old.Shards >= 1 && ps.old.Shards <= maxShards {
+		return ps.old.Shards
 	}
 	p := 0
-	for _, o := range existing {
+	for _, o := range ps.files {
 		_, q, ok := parseShardName(strings.TrimPrefix(o.Name, partitionDir(day)))
 		if !ok || (p != 0 && q != p) {
 			p = 0
@@ -243,225 +413,16 @@ func (l *Lake) shardCount(s *Stage, day string, old *Manifest, existing []storag
 		p = q
 	}
 	if p != 0 {
-		return p, nil
+		return p
 	}
-	f, size, _, ok, err := s.open(day)
-	if err != nil {
-		return 0, err
-	}
-	if !ok {
-		return 1, nil
-	}
-	f.Close()
-	est := size / spillToParquetRatio
-	p = int((est + l.opts.TargetFileSize - 1) / l.opts.TargetFileSize)
-	return min(max(p, 1), maxShards), nil
-}
-
-// writeShards writes the day's non-empty shards to the run's staging directory.
-func (l *Lake) writeShards(ctx context.Context, s *Stage, day, runID string, p int) ([]shardFile, error) {
-	f, _, _, ok, err := s.open(day)
-	if err != nil || !ok {
-		return nil, err
-	}
-	defer f.Close()
-	if p == 1 {
-		sf, err := l.writeShard(ctx, newSpillReader(f), day, runID, 0, 1)
-		if err != nil || sf.rows == 0 {
-			return nil, err
-		}
-		return []shardFile{sf}, nil
-	}
-
-	tmp, err := os.MkdirTemp(l.opts.TempDir, spillPrefix("shards"))
-	if err != nil {
-		return nil, fmt.Errorf("split into shards: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	present, err := splitShards(ctx, f, tmp, p)
-	if err != nil {
-		return nil, err
-	}
-	var files []shardFile
-	for i := range p {
-		if !present[i] {
-			continue
-		}
-		path := filepath.Join(tmp, fmt.Sprint(i))
-		sf, err := l.writeShardFile(ctx, path, day, runID, i, p)
-		if err != nil {
-			return nil, err
-		}
-		os.Remove(path) // free the disk early; the directory goes at the end anyway
-		files = append(files, sf)
-	}
-	return files, nil
-}
-
-func (l *Lake) writeShardFile(ctx context.Context, path, day, runID string, i, p int) (shardFile, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return shardFile{}, fmt.Errorf("shard %d: %w", i, err)
-	}
-	defer f.Close()
-	return l.writeShard(ctx, newSpillReader(f), day, runID, i, p)
-}
-
-// splitShards copies the records of a day's spill into one local file per non-empty shard.
-func splitShards(ctx context.Context, day io.Reader, dir string, p int) ([]bool, error) {
-	files := make([]*os.File, p)
-	writers := make([]*bufio.Writer, p)
-	closeAll := func() error {
-		var errs []error
-		for i, f := range files {
-			if f == nil {
-				continue
-			}
-			if err := writers[i].Flush(); err != nil {
-				errs = append(errs, err)
-			}
-			if err := f.Close(); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		return errors.Join(errs...)
-	}
-	r := newSpillReader(day)
-	var m schema.Message
-	var buf, scratch []byte
-	for n := 0; ; n++ {
-		if n%4096 == 0 && ctx.Err() != nil {
-			closeAll()
-			return nil, ctx.Err()
-		}
-		err := r.next(&m)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			closeAll()
-			return nil, fmt.Errorf("read stage: %w", err)
-		}
-		i := shardOf(m.MessageKey, p)
-		if files[i] == nil {
-			f, err := os.Create(filepath.Join(dir, fmt.Sprint(i)))
-			if err != nil {
-				closeAll()
-				return nil, fmt.Errorf("split into shards: %w", err)
-			}
-			files[i], writers[i] = f, bufio.NewWriterSize(f, shardSplitBuffer)
-		}
-		buf, scratch = appendRecord(buf[:0], scratch, &m)
-		if _, err := writers[i].Write(buf); err != nil {
-			closeAll()
-			return nil, fmt.Errorf("split into shards: %w", err)
-		}
-	}
-	if err := closeAll(); err != nil {
-		return nil, fmt.Errorf("split into shards: %w", err)
-	}
-	present := make([]bool, p)
-	for i, f := range files {
-		present[i] = f != nil
-	}
-	return present, nil
-}
-
-// shardOf is the shard of a message key: fnv-1a-64(key) mod p.
-func shardOf(key string, p int) int {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	return int(h.Sum64() % uint64(p))
-}
-
-// writeShard streams the rows of r into staging as shard i of p, one sorted row group at a
-// time. A shard without rows writes nothing and returns rows 0.
-func (l *Lake) writeShard(ctx context.Context, r *spillReader, day, runID string, i, p int) (sf shardFile, err error) {
-	sf = shardFile{shard: i, name: shardName(i, p)}
-	dst := stagingDir(runID, day) + sf.name
-	keys := make(map[string]struct{})
-	batch := make([]schema.Message, 0, min(l.opts.RowGroupRows, 4096))
-
-	var w storage.Writer
-	var pw *messageFileWriter
-	defer func() {
-		if err != nil && pw != nil {
-			pw.abort()
-		}
-		if err != nil && w != nil {
-			_ = w.Abort() // the staging object is not visible; a later run cleans what is left
-		}
-	}()
-
-	for eof := false; !eof; {
-		if err := ctx.Err(); err != nil {
-			return sf, err
-		}
-		batch = batch[:0]
-		for len(batch) < l.opts.RowGroupRows {
-			batch = append(batch, schema.Message{})
-			m := &batch[len(batch)-1]
-			err := r.next(m)
-			if err == io.EOF {
-				batch = batch[:len(batch)-1]
-				eof = true
-				break
-			}
-			if err != nil {
-				return sf, fmt.Errorf("read stage: %w", err)
-			}
-			if got := dayOf(m.SentAt); got != day {
-				return sf, fmt.Errorf("message %s sent at %s staged under %s", m.MessageKey, m.SentAt, day)
-			}
-			if _, dup := keys[m.MessageKey]; dup {
-				return sf, fmt.Errorf("message_key %q: %w", m.MessageKey, ErrDuplicateKey)
-			}
-			keys[m.MessageKey] = struct{}{}
-			if sf.rows == 0 || m.SentAt.Before(sf.min) {
-				sf.min = m.SentAt
-			}
-			if sf.rows == 0 || m.SentAt.After(sf.max) {
-				sf.max = m.SentAt
-			}
-			sf.rows++
-		}
-		if len(batch) == 0 {
-			break
-		}
-		if w == nil {
-			if w, err = l.store.Create(ctx, dst); err != nil {
-				w = nil
-				return sf, fmt.Errorf("create %s: %w", dst, err)
-			}
-			if pw, err = newMessageFileWriter(w, l.opts.Allocator, l.opts.RowGroupRows, runID); err != nil {
-				pw = nil
-				return sf, err
-			}
-		}
-		if err := pw.writeRowGroup(batch); err != nil {
-			return sf, fmt.Errorf("%s: %w", dst, err)
-		}
-	}
-	if w == nil {
-		return sf, nil
-	}
-	if err := pw.close(); err != nil {
-		return sf, fmt.Errorf("%s: %w", dst, err)
-	}
-	sf.bytes = pw.cw.n
-	pw = nil
-	if err := w.Close(); err != nil {
-		w = nil // a failed Close leaves nothing to abort
-		return sf, fmt.Errorf("close %s: %w", dst, err)
-	}
-	w = nil
-	return sf, nil
+	p = int((stagedBytes + l.opts.TargetFileSize - 1) / l.opts.TargetFileSize)
+	return min(max(p, 1), maxShards)
 }
 
 // newManifest describes the partition of day made of files.
 func newManifest(day, runID string, p int, files []shardFile) *Manifest {
 	m := &Manifest{
-		Table:         messagesTable,
+		Table:         schema.MessagesTable,
 		Dt:            day,
 		SchemaVersion: schema.MessagesVersion,
 		RunID:         runID,

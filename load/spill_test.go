@@ -30,7 +30,7 @@ func TestSweepSpill(t *testing.T) {
 		return p
 	}
 	deadStage := mk("chatlake-stage-" + itoa(dead) + "-123")
-	deadShards := mk("chatlake-shards-" + itoa(dead) + "-456")
+	deadShards := mk("chatlake-merge-" + itoa(dead) + "-456")
 	live, err := l.NewStage()
 	if err != nil {
 		t.Fatal(err)

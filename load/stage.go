@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -196,4 +197,58 @@ func (s *Stage) Close() error {
 		return fmt.Errorf("close stage: %w", err)
 	}
 	return nil
+}
+
+// Filter returns a new stage, beside s, holding the rows of s that keep accepts; s is left as
+// it is. Filter must not run concurrently with Add or Close of s.
+func (s *Stage) Filter(keep func(*schema.Message) bool) (*Stage, error) {
+	if err := s.flush(); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(filepath.Dir(s.dir), spillPrefix("stage"))
+	if err != nil {
+		return nil, fmt.Errorf("filter stage: %w", err)
+	}
+	out := &Stage{dir: dir, days: make(map[string]*spillFile)}
+	for _, day := range s.sortedDays() {
+		f, _, _, ok, err := s.open(day)
+		if err != nil || !ok {
+			if err != nil {
+				out.Close()
+				return nil, err
+			}
+			continue
+		}
+		r := newSpillReader(f)
+		var rows []schema.Message
+		for {
+			var m schema.Message
+			err := r.next(&m)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				f.Close()
+				out.Close()
+				return nil, fmt.Errorf("filter stage day %s: %w", day, err)
+			}
+			if keep(&m) {
+				rows = append(rows, m)
+			}
+			if len(rows) == 4096 {
+				if err := out.Add(rows); err != nil {
+					f.Close()
+					out.Close()
+					return nil, err
+				}
+				rows = rows[:0]
+			}
+		}
+		f.Close()
+		if err := out.Add(rows); err != nil {
+			out.Close()
+			return nil, err
+		}
+	}
+	return out, nil
 }

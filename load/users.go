@@ -5,53 +5,35 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/chatlake/chatlake/schema"
 )
 
-// usersPath is the one file of a users snapshot.
-func usersPath(snapshotDate string) string {
-	return usersPrefix + "snapshot_date=" + snapshotDate + "/" + usersFileName
-}
-
-// WriteUsers writes users as the snapshot of snapshotDate (YYYY-MM-DD): one Parquet file,
-// users/snapshot_date=YYYY-MM-DD/part-00000.parquet, in the order given, uploaded to staging
-// and moved into place, so it replaces an earlier snapshot of the same date atomically. An
-// empty users slice writes a file with no rows. The users are in memory already; the writer
-// holds one row group of them as Arrow data at a time.
-func (l *Lake) WriteUsers(ctx context.Context, snapshotDate string, users []schema.User, runID string) (err error) {
-	if err := checkDay(snapshotDate); err != nil {
+// WriteUsers writes users as the users listed by run plan plan on snapshotDate (YYYY-MM-DD):
+// one Parquet file, users/snapshot_date=YYYY-MM-DD/part-<plan>.parquet, in the order given. A
+// rerun of the same plan replaces its own file atomically (one object write); other runs'
+// files of the date stay. An empty users slice writes a file with no rows. The users are in
+// memory already; the writer holds one row group of them as Arrow data at a time.
+func (l *Lake) WriteUsers(ctx context.Context, snapshotDate, plan string, users []schema.User, runID string) (err error) {
+	if err := errors.Join(checkDay(snapshotDate), checkID("plan", plan), checkRunID(runID)); err != nil {
 		return fmt.Errorf("write users: %w", err)
 	}
-	if err := checkRunID(runID); err != nil {
-		return fmt.Errorf("write users: %w", err)
-	}
-	dst := usersPath(snapshotDate)
-	tmp := stagingPrefix + runID + "/" + dst
+	dst := usersPath(snapshotDate, plan)
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("write users %s: %w", snapshotDate, err)
 		}
 	}()
-
-	if err := l.cleanStagingOf(ctx, strings.TrimSuffix(dst, usersFileName)); err != nil {
-		return err
-	}
-	w, err := l.store.Create(ctx, tmp)
+	w, err := l.store.Create(ctx, dst)
 	if err != nil {
-		return fmt.Errorf("create %s: %w", tmp, err)
+		return fmt.Errorf("create %s: %w", dst, err)
 	}
 	if err := l.writeUsersFile(w, users, runID); err != nil {
 		return errors.Join(err, w.Abort())
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err := l.store.Move(ctx, tmp, dst); err != nil {
-		_ = l.store.Delete(ctx, tmp) // best effort: nothing reads staging
-		return fmt.Errorf("move into place: %w", err)
+		return fmt.Errorf("close %s: %w", dst, err)
 	}
 	l.opts.Logger.Info("wrote users", "snapshot_date", snapshotDate, "rows", len(users))
 	return nil

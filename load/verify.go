@@ -110,10 +110,10 @@ func (l *Lake) Verify(ctx context.Context, from, to string) (*Report, error) {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
 	if from != "" && to != "" {
-		start, _ := time.Parse(dayLayout, from)
-		end, _ := time.Parse(dayLayout, to)
+		start, _ := time.Parse(schema.DayLayout, from)
+		end, _ := time.Parse(schema.DayLayout, to)
 		for t := start; !t.After(end); t = t.AddDate(0, 0, 1) {
-			days[t.Format(dayLayout)] = true
+			days[t.Format(schema.DayLayout)] = true
 		}
 	}
 	rep := &Report{}
@@ -184,7 +184,7 @@ func (l *Lake) verifyDay(ctx context.Context, day string, rep *Report) error {
 	if !m.Complete {
 		rep.add(day, "", ProblemIncompleteManifest, "manifest of run %s is not marked complete (a publish was interrupted)", m.RunID)
 	}
-	if m.Dt != day || m.Table != messagesTable {
+	if m.Dt != day || m.Table != schema.MessagesTable {
 		rep.add(day, "", ProblemIncompleteManifest, "manifest is of table %q dt %q", m.Table, m.Dt)
 	}
 	if m.SchemaVersion != schema.MessagesVersion {
@@ -316,26 +316,6 @@ func keyHash(key string) uint64 {
 }
 
 // download copies an object to a local file.
-func (l *Lake) download(ctx context.Context, name, local string) error {
-	r, err := l.store.Open(ctx, name)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", name, err)
-	}
-	defer r.Close()
-	f, err := os.Create(local)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return fmt.Errorf("download %s: %w", name, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("download %s: %w", name, err)
-	}
-	return nil
-}
-
 // checkFile reads the message_key and sent_at columns of a local Parquet file, calling onKey
 // for every key. An error means the file is unreadable (or ctx ended).
 func (l *Lake) checkFile(ctx context.Context, path, day string, onKey func(string)) (fc fileCheck, err error) {

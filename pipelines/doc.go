@@ -1,5 +1,26 @@
-// Package pipelines runs exports: it plans a range of whole UTC days into units of work,
-// extracts each unit's users and conversations with bounded concurrency, flattens and
-// de-duplicates them, stages them on local disk by partition day, and publishes the days to the
-// lake. The nightly run and backfills are built on it, with their state and lock in the lake.
+// Package pipelines runs exports: it plans a run (a closed range of UTC days and the users of
+// the User API, plus the users the lake owes) into batches of users, extracts each batch with
+// one conversations query per user over the whole range, stages each finished batch durably in
+// the lake, and publishes the days by merging when every batch is done. Export, Backfill and
+// Nightly (the scheduled run) are built on it, with Publish (finish a sharded run) and Forget
+// (erase users); their state and lock live in the lake. docs/design.md explains the design.
+//
+// # Concurrency
+//
+// A Pipeline runs one method at a time. Within a run, at most Options.ParallelBatches batches
+// are extracted at once, with at most Options.Concurrency users in flight across them (an
+// errgroup each, bounded), all sharing the source's rate limiter; publishing is sequential.
+// Across processes, the lake's lock (lock.go) admits one plan at a time: one process, or the
+// shards of one sharded run, which coordinate only through create-only and conditional writes
+// (the plan, batch done records, the publisher claim in the lock record). A lock renewal that
+// fails cancels the run.
+//
+// # Errors
+//
+// ErrBadInput: the request cannot be right (flags, dates, a selector matching no user, missing
+// state); nothing was written. ErrLocked (as *LockedError): another run holds the lake.
+// ErrIncomplete: the run published what it could, but users failed (owed, named in the error)
+// or were skipped. Errors of the API that no user can escape (401, 403, 1002 on the User API,
+// 1003, 1004) and storage errors stop the run and are returned wrapped with the batch or day.
+// Options are validated by New, with errors naming the field.
 package pipelines

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,10 +105,11 @@ func TestExportExactUnderFaults(t *testing.T) {
 			so.Faults = sim.Faults{P5xx: 0.10, P429: 0.05, PCutOff: 0.02, InclusiveEnd: true,
 				RateLimit: 400, RetryAfter: time.Second, UsersIgnorePaging: true}
 			h := newHarness(t, so, nil)
-			from, to := day(t, "2024-05-01"), day(t, "2024-05-07")
+			// The range ends inside the data, so the window's end bound is exercised.
+			from, to := day(t, "2024-05-01"), day(t, "2024-05-04")
 			c := h.client(func(o *extract.Options) { o.PageSize = 100; o.MaxAttempts = 20 })
-			// Two units, so a unit boundary falls inside the data and inclusive ends matter.
-			sum, err := h.pipeline(c, func(o *pipelines.Options) { o.UnitDays = 3 }).Export(context.Background(), from, to)
+			// Small batches, so several batches stage and merge the same days.
+			sum, err := h.pipeline(c, func(o *pipelines.Options) { o.BatchSize = 3 }).Export(context.Background(), from, to)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -180,38 +182,72 @@ func TestUserErrors(t *testing.T) {
 			t.Fatal(diff)
 		}
 	})
-	t.Run("retries exhausted fail the unit only", func(t *testing.T) {
+	t.Run("a failing user holds no one back", func(t *testing.T) {
 		so := simOptions(8, 15)
-		probe, err := sim.New(so)
-		if err != nil {
+		h := newHarness(t, so, nil)
+		from, to := day(t, "2024-05-01"), day(t, "2024-05-07")
+		// A first export: the lake has every user's rows.
+		if _, err := h.pipeline(h.client(nil), nil).Export(context.Background(), from, to); err != nil {
 			t.Fatal(err)
 		}
-		failFrom := day(t, "2024-05-04")
-		late := probe.Truth(nil, failFrom, so.To, so.To.AddDate(0, 0, 30))
-		if len(late) == 0 {
-			t.Fatal("the simulator has no message after 2024-05-04")
-		}
-		victim := late[0].ChannelUserID
-		h := newHarness(t, so, failUserFrom(victim, failFrom))
-		from, to := day(t, "2024-05-01"), day(t, "2024-05-07")
+		before := h.read()
+		victim := h.sim.UserIDs(nil)[2]
+
+		// Late messages arrive, then the victim's requests fail every attempt.
+		h.clock.Set(h.clock.Now().Add(24 * time.Hour))
+		h.failing.Store(&victim)
 		c := h.client(func(o *extract.Options) { o.MaxAttempts = 3 })
-		sum, err := h.pipeline(c, func(o *pipelines.Options) { o.UnitDays = 3 }).Export(context.Background(), from, to)
+		sum, err := h.pipeline(c, func(o *pipelines.Options) { o.BatchSize = 4 }).Export(context.Background(), from, to)
 		if !errors.Is(err, pipelines.ErrIncomplete) {
 			t.Fatalf("error %v, want ErrIncomplete", err)
 		}
-		var re *extract.RetryError
-		if !errors.As(err, &re) || re.Attempts != 3 {
-			t.Fatalf("error %v does not say the request was tried 3 times", err)
+		if !strings.Contains(err.Error(), victim) || !slices.Equal(sum.OwedUsers, []string{victim}) {
+			t.Fatalf("error %q, owed %v: want the user %s named", err, sum.OwedUsers, victim)
 		}
-		if !strings.Contains(err.Error(), victim) {
-			t.Errorf("error %q does not name the user %s", err, victim)
+		// Every other user's rows are published anew; the victim keeps its previous rows.
+		var want []sim.Message
+		for _, m := range h.truth(from, to) {
+			if m.ChannelUserID != victim {
+				want = append(want, m)
+			}
 		}
-		if len(sum.UnitsFailed) != 2 || sum.UnitsDone != 1 {
-			t.Fatalf("units done %d failed %v, want 1 done and the two units from 2024-05-04 failed", sum.UnitsDone, sum.UnitsFailed)
+		got := h.read()
+		var victimRows, others []lakecheck.Row
+		for _, r := range got {
+			if r.ChannelUserID == victim {
+				victimRows = append(victimRows, r)
+			} else {
+				others = append(others, r)
+			}
 		}
-		// The first unit is published whole; nothing of the failed units is.
-		if diff := lakecheck.Compare(h.read(), h.truth(from, day(t, "2024-05-03"))); diff != "" {
+		if diff := lakecheck.Compare(others, want); diff != "" {
 			t.Fatal(diff)
+		}
+		var victimBefore []lakecheck.Row
+		for _, r := range before {
+			if r.ChannelUserID == victim {
+				victimBefore = append(victimBefore, r)
+			}
+		}
+		if len(victimBefore) == 0 || !slices.Equal(lakecheck.Keys(victimRows), lakecheck.Keys(victimBefore)) {
+			t.Fatalf("the failing user's rows changed: %d before, %d after", len(victimBefore), len(victimRows))
+		}
+		st, err := pipelines.ReadState(context.Background(), h.store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o, ok := st.Owed[victim]; !ok || o.From != "2024-05-01" || o.To != "2024-05-07" || o.Attempts != 1 {
+			t.Fatalf("state owes %+v, want %s owed 2024-05-01..2024-05-07", st.Owed, victim)
+		}
+
+		// The fault is gone: the next run pays what is owed and the lake is exact.
+		h.failing.Store(nil)
+		if _, err := h.pipeline(h.client(nil), nil).Export(context.Background(), day(t, "2024-05-06"), to); err != nil {
+			t.Fatal(err)
+		}
+		h.check(from, to)
+		if st, _ := pipelines.ReadState(context.Background(), h.store); len(st.Owed) != 0 {
+			t.Fatalf("still owed after the fault went: %+v", st.Owed)
 		}
 	})
 }
@@ -241,24 +277,4 @@ func repeatLastOnNextPage(next http.Handler) http.Handler {
 		}
 		writeCanonical(w, cur, pageNo, size)
 	})
-}
-
-// failUserFrom answers 503 to every conversations request of one user whose window starts on
-// or after a day.
-func failUserFrom(userID string, from time.Time) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.HasSuffix(r.URL.Path, "/conversations") && strings.Contains(r.URL.EscapedPath(), "/channel-user/"+pathEscape(userID)+"/") {
-				var start int64
-				fmt.Sscan(r.URL.Query().Get("start_date"), &start)
-				if !time.UnixMilli(start).Before(from) {
-					w.Header().Set("Content-Type", "text/html")
-					w.WriteHeader(http.StatusServiceUnavailable)
-					fmt.Fprint(w, "<html><body>503 Service Unavailable</body></html>")
-					return
-				}
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
 }

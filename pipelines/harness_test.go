@@ -2,10 +2,14 @@ package pipelines_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +59,9 @@ type harness struct {
 	clock *clock
 	sels  []extract.Selector
 	wrap  func(http.Handler) http.Handler
+
+	// failing, when set, is a user whose conversations requests all answer 503.
+	failing atomic.Pointer[string]
 }
 
 // simRange is the simulated data range of most tests: 2024-05-01 .. 2024-05-07.
@@ -79,6 +86,7 @@ func newHarness(t *testing.T, so sim.Options, wrap func(http.Handler) http.Handl
 	if wrap != nil {
 		handler = wrap(s)
 	}
+	handler = h.failUser(handler)
 	ts := httptest.NewServer(handler)
 	t.Cleanup(ts.Close)
 	h.url = ts.URL
@@ -165,4 +173,18 @@ func sameKeys(t *testing.T, a, b []lakecheck.Row) {
 	if !slices.Equal(ka, kb) {
 		t.Fatalf("message keys differ: %d vs %d keys", len(ka), len(kb))
 	}
+}
+
+// failUser answers 503 to every conversations request of the user in h.failing.
+func (h *harness) failUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := h.failing.Load(); id != nil && strings.HasSuffix(r.URL.Path, "/conversations") &&
+			strings.Contains(r.URL.EscapedPath(), "/channel-user/"+url.PathEscape(*id)+"/") {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, "<html><body>503 Service Unavailable</body></html>")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -2,17 +2,10 @@ package pipelines
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"sort"
-	"sync"
+	"slices"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/chatlake/chatlake/extract"
 	"github.com/chatlake/chatlake/load"
@@ -31,75 +24,6 @@ type statsSource interface {
 	Stats() extract.Stats
 }
 
-// Options configure a Pipeline. Zero values take the defaults documented on each field.
-type Options struct {
-	CustomerID string             // required
-	BotKey     string             // required
-	Selectors  []extract.Selector // required: the union of their users is exported
-
-	Concurrency   int           // users fetched at once within a unit; default 8
-	UnitDays      int           // days per unit of work; default 31
-	ParallelUnits int           // units extracted at once; default 2
-	Settle        time.Duration // a day is closed this long after its end; default 1h
-	Lookback      int           // nightly: days already exported that are read again (late messages); 0 = none
-	LockLease     time.Duration // lease of the lake's lock, renewed while the run lives; default 2m
-
-	Clock         func() time.Time // default time.Now
-	Logger        *slog.Logger     // default: discard
-	Progress      io.Writer        // where progress lines go; nil: none
-	ProgressEvery time.Duration    // default 10s
-	Terminal      bool             // Progress is a terminal: redraw one line
-	RunID         string           // default: time-based and random
-}
-
-func (o *Options) setDefaults() error {
-	switch {
-	case o.CustomerID == "":
-		return badInput("the customer id is required")
-	case o.BotKey == "":
-		return badInput("the bot key is required")
-	case len(o.Selectors) == 0:
-		return badInput("at least one user selector (NAME=VALUE) is required")
-	case o.Concurrency < 0, o.UnitDays < 0, o.ParallelUnits < 0, o.Lookback < 0, o.Settle < 0:
-		return badInput("concurrency, unit days, parallel units, lookback and settle must not be negative")
-	}
-	if o.Concurrency == 0 {
-		o.Concurrency = 8
-	}
-	if o.UnitDays == 0 {
-		o.UnitDays = 31
-	}
-	if o.ParallelUnits == 0 {
-		o.ParallelUnits = 2
-	}
-	if o.Settle == 0 {
-		o.Settle = time.Hour
-	}
-	if o.LockLease == 0 {
-		o.LockLease = 2 * time.Minute
-	}
-	if o.Clock == nil {
-		o.Clock = time.Now
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.ProgressEvery == 0 {
-		o.ProgressEvery = 10 * time.Second
-	}
-	if o.RunID == "" {
-		o.RunID = NewRunID(o.Clock())
-	}
-	return nil
-}
-
-// NewRunID makes a run id that sorts by time: 20240502T101532Z-9f3c1a2b.
-func NewRunID(now time.Time) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
-}
-
 // Pipeline exports from one API source into one lake.
 type Pipeline struct {
 	src  conversationSource
@@ -107,10 +31,11 @@ type Pipeline struct {
 	o    Options
 }
 
-// New checks the options and returns a Pipeline.
+// New checks the options and returns a Pipeline. src may be nil for a pipeline that only
+// publishes or erases (Publish, Forget).
 func New(src conversationSource, lake *load.Lake, o Options) (*Pipeline, error) {
-	if src == nil || lake == nil {
-		return nil, errors.New("pipelines: a source and a lake are required")
+	if lake == nil {
+		return nil, errors.New("pipelines: a lake is required")
 	}
 	if err := o.setDefaults(); err != nil {
 		return nil, err
@@ -121,56 +46,23 @@ func New(src conversationSource, lake *load.Lake, o Options) (*Pipeline, error) 
 // RunID is the id this pipeline's runs write into their rows.
 func (p *Pipeline) RunID() string { return p.o.RunID }
 
-// exportUnits extracts and publishes units, at most ParallelUnits at once. A failed unit does
-// not stop the others; done is called after each unit is published. The result lists the
-// failures.
-func (p *Pipeline) exportUnits(ctx context.Context, users []extract.User, units []Unit, sum *Summary,
-	done func(ctx context.Context, u Unit) error) error {
-	prog := newProgress(p.o, len(units), sum)
-	stop := prog.start(ctx)
-	defer stop()
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(p.o.ParallelUnits)
-	var mu sync.Mutex
-	var failures []error
-	for _, u := range units {
-		g.Go(func() error {
-			err := p.exportUnit(gctx, users, u, sum)
-			if err == nil && done != nil {
-				err = done(gctx, u)
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err() // interrupted: the run stops
-				}
-				if fatal(err) {
-					return fmt.Errorf("unit %s: %w", u, err) // every unit would fail the same way
-				}
-				p.o.Logger.Error("unit failed", "unit", u.String(), "error", err.Error())
-				sum.unitFailed(u)
-				mu.Lock()
-				failures = append(failures, fmt.Errorf("unit %s: %w", u, err))
-				mu.Unlock()
-				return nil
-			}
-			sum.unitDone(u)
-			prog.unitDone()
-			return nil
-		})
+func (p *Pipeline) needSource() error {
+	if p.src == nil {
+		return errors.New("pipelines: this pipeline has no API source")
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	if len(failures) > 0 {
-		sort.Slice(failures, func(i, j int) bool { return failures[i].Error() < failures[j].Error() })
-		return fmt.Errorf("%w: %d of %d units failed; first: %w", ErrIncomplete, len(failures), len(units), failures[0])
+	switch {
+	case p.o.CustomerID == "":
+		return badInput("the customer id is required")
+	case p.o.BotKey == "":
+		return badInput("the bot key is required")
+	case len(p.o.Selectors) == 0:
+		return badInput("at least one user selector (NAME=VALUE) is required")
 	}
 	return nil
 }
 
 // fatal tells the errors that stop the whole run: the configuration or the client is wrong,
-// not one user or one window.
+// not one user.
 func fatal(err error) bool {
 	for _, target := range []error{extract.ErrUnauthorized, extract.ErrForbidden, extract.ErrInvalidBot,
 		extract.ErrInvalidDate, extract.ErrInvalidPage} {
@@ -181,71 +73,20 @@ func fatal(err error) bool {
 	return false
 }
 
-// exportUnit extracts every user over the unit's window into a local stage and publishes the
-// unit's days. If any user fails, nothing of the unit is published.
-func (p *Pipeline) exportUnit(ctx context.Context, users []extract.User, u Unit, sum *Summary) error {
-	stage, err := p.lake.NewStage()
-	if err != nil {
-		return err
+func (p *Pipeline) selectorStrings() []string {
+	out := make([]string, 0, len(p.o.Selectors))
+	for _, s := range p.o.Selectors {
+		out = append(out, s.String())
 	}
-	defer stage.Close()
-
-	start, end := u.Window()
-	w := extract.Window{Start: start, End: end}
-	tsrc := transform.Source{CustomerID: p.o.CustomerID, BotKey: p.o.BotKey, RunID: p.o.RunID, ExtractedAt: p.o.Clock().UTC()}
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(p.o.Concurrency)
-	for i := range users {
-		user := &users[i]
-		g.Go(func() error {
-			n, err := p.exportUser(gctx, tsrc, user, w, stage, sum)
-			if errors.Is(err, extract.ErrInvalidUser) {
-				p.o.Logger.Warn("user skipped: the API says the user id is invalid (1002)", "user", user.ID, "unit", u.String())
-				sum.userSkipped(user.ID)
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("conversations of user %s in %s: %w", user.ID, w, err)
-			}
-			sum.addMessages(n)
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	stats, err := p.lake.Publish(ctx, stage, u.Days(), p.o.RunID)
-	if err != nil {
-		return fmt.Errorf("publishing %s: %w", u, err)
-	}
-	sum.addPublished(stats)
-	p.o.Logger.Info("unit published", "unit", u.String(), "days", stats.Days, "files", stats.Files, "rows", stats.Rows, "bytes", stats.Bytes)
-	return nil
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
-// exportUser pages one user's conversations over w into the stage and returns the number of
-// rows staged.
-func (p *Pipeline) exportUser(ctx context.Context, tsrc transform.Source, user *extract.User, w extract.Window,
-	stage *load.Stage, sum *Summary) (int, error) {
-	count := func(ctx context.Context, at time.Time, id transform.Identity) (int, error) {
-		return countAt(ctx, p.src, tsrc, user, at, id)
+func (p *Pipeline) shard() string {
+	if p.o.ShardCount <= 1 {
+		return ""
 	}
-	k := newKeyer(tsrc, user, w, count)
-	n := 0
-	err := p.src.Conversations(ctx, user.ID, w, func(pg extract.Page) error {
-		rows, err := k.add(ctx, pg)
-		if err != nil {
-			return err
-		}
-		if len(rows) == 0 {
-			return nil
-		}
-		n += len(rows)
-		return stage.Add(rows)
-	})
-	sum.addExactness(k.outside, k.repeated, k.requery)
-	return n, err
+	return fmt.Sprintf("%d/%d", p.o.ShardIndex, p.o.ShardCount)
 }
 
 // usersTable turns the listed users into rows of the users table.
@@ -262,21 +103,106 @@ func (p *Pipeline) usersTable(users []extract.User) ([]schema.User, error) {
 	return rows, nil
 }
 
-// listUsers lists the users and writes the users table snapshot of today's run.
-func (p *Pipeline) listUsers(ctx context.Context, sum *Summary) ([]extract.User, error) {
-	users, err := p.src.ListUsers(ctx, p.o.Selectors)
+// runContext is what one execution of a plan shares between its steps.
+type runContext struct {
+	sum   *Summary
+	lock  *lakeLock
+	state *stateStore
+}
+
+// locked runs fn holding (or sharing, with the other processes of the same plan) the lake's
+// lock, after sweeping what killed runs left; then it records the run's outcome in the state
+// when this process published or failed.
+func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, fn func(context.Context, *runContext) error) error {
+	store := p.lake.Store()
+	lock, err := acquireLock(ctx, store, plan, sum.Kind, p.o.RunID, p.shard(), p.o.LockLease, p.o.Clock)
 	if err != nil {
-		return nil, fmt.Errorf("listing users: %w", err)
+		return err
 	}
-	sum.Users = len(users)
-	rows, err := p.usersTable(users)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stopKeeping := lock.keep(ctx, func(err error) { cancel(err) })
+	defer func() {
+		stopKeeping()
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer rcancel()
+		if err := lock.release(rctx); err != nil {
+			p.o.Logger.Warn("the lake's lock was not released; it expires by itself", "error", err.Error())
+		}
+	}()
+	p.sweep(ctx, plan)
+	st, err := loadState(ctx, store)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	snapshot := dayString(p.o.Clock().UTC())
-	if err := p.lake.WriteUsers(ctx, snapshot, rows, p.o.RunID); err != nil {
-		return nil, fmt.Errorf("writing the users snapshot %s: %w", snapshot, err)
+	if err := p.checkLakeOwner(st.get()); err != nil {
+		return err
 	}
-	p.o.Logger.Info("users listed", "users", len(users), "selectors", len(p.o.Selectors), "snapshot_date", snapshot)
-	return users, nil
+	rc := &runContext{sum: sum, lock: lock, state: st}
+	runErr := fn(ctx, rc)
+	if cause := context.Cause(ctx); runErr != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		runErr = fmt.Errorf("%w (%w)", runErr, cause)
+	}
+	p.finish(sum)
+	if errors.Is(runErr, ErrBadInput) || ctx.Err() != nil || (runErr == nil && !sum.published) {
+		return runErr
+	}
+	rec := &RunRecord{RunID: p.o.RunID, Kind: sum.Kind, Plan: plan, From: sum.From, To: sum.To, Outcome: "ok",
+		Started: sum.Started.UTC(), Finished: time.Now().UTC(), Messages: sum.Messages, Requests: sum.API.Requests,
+		Owed: len(sum.OwedUsers)}
+	if runErr != nil {
+		rec.Outcome, rec.Error = "failed", runErr.Error()
+	}
+	if err := st.update(ctx, func(s *State) { s.LastRun = rec }); err != nil && runErr == nil {
+		return err
+	}
+	return runErr
+}
+
+// sweep removes what killed runs left: temporaries of unfinished local writes, local spill,
+// and plan directories without a plan. Only a lock holder sweeps; failures are logged.
+func (p *Pipeline) sweep(ctx context.Context, plan string) {
+	if sw, ok := p.lake.Store().(temporarySweeper); ok {
+		if n, err := sw.SweepTemporary(ctx, p.o.LockLease); err != nil {
+			p.o.Logger.Warn("sweeping temporary files of killed runs failed", "error", err.Error())
+		} else if n > 0 {
+			p.o.Logger.Info("swept temporary files of killed runs", "files", n)
+		}
+	}
+	if n, err := p.lake.SweepSpill(); err != nil {
+		p.o.Logger.Warn("sweeping the local spill of killed runs failed", "error", err.Error())
+	} else if n > 0 {
+		p.o.Logger.Info("swept the local spill of killed runs", "directories", n)
+	}
+	if n, err := p.lake.SweepRuns(ctx, plan); err != nil {
+		p.o.Logger.Warn("sweeping the leftovers of finished runs failed", "error", err.Error())
+	} else if n > 0 {
+		p.o.Logger.Info("swept the leftovers of finished runs", "objects", n)
+	}
+}
+
+// temporarySweeper is the optional ability of a store to remove what killed writes left.
+type temporarySweeper interface {
+	SweepTemporary(ctx context.Context, olderThan time.Duration) (int, error)
+}
+
+// finish fills the summary's totals.
+func (p *Pipeline) finish(sum *Summary) {
+	sum.mu.Lock()
+	defer sum.mu.Unlock()
+	sum.Duration = time.Since(sum.Started)
+	if s, ok := p.src.(statsSource); ok && p.src != nil {
+		sum.API = s.Stats()
+	}
+}
+
+// checkLakeOwner refuses to mix two bots in one lake.
+func (p *Pipeline) checkLakeOwner(s State) error {
+	if (s.CustomerID == "" && s.BotKey == "") || p.o.CustomerID == "" {
+		return nil // a new lake, or a command that does not export (publish, forget)
+	}
+	if s.CustomerID != p.o.CustomerID || s.BotKey != p.o.BotKey {
+		return badInput("the lake holds customer %s bot %s, not customer %s bot %s", s.CustomerID, s.BotKey, p.o.CustomerID, p.o.BotKey)
+	}
+	return nil
 }

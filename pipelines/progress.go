@@ -7,18 +7,17 @@ import (
 	"time"
 )
 
-// progress reports units done, messages, message rate and an ETA: a redrawn line on a terminal,
+// progress reports users and batches done, messages, message rate and an ETA: a redrawn line on a terminal,
 // else a log line every ProgressEvery.
 type progress struct {
 	o       Options
-	total   int
 	sum     *Summary
 	started time.Time
 	mu      sync.Mutex
 }
 
-func newProgress(o Options, total int, sum *Summary) *progress {
-	return &progress{o: o, total: total, sum: sum, started: time.Now()}
+func newProgress(o Options, sum *Summary) *progress {
+	return &progress{o: o, sum: sum, started: time.Now()}
 }
 
 // start reports until the returned stop is called.
@@ -46,29 +45,32 @@ func (p *progress) start(ctx context.Context) (stop func()) {
 	}
 }
 
-func (p *progress) unitDone() { p.report(false) }
-
 func (p *progress) report(final bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	msgs, done := p.sum.snapshot()
+	sn := p.sum.snapshot()
 	elapsed := time.Since(p.started)
 	rate := 0.0
 	if elapsed > 0 {
-		rate = float64(msgs) / elapsed.Seconds()
+		rate = float64(sn.messages) / elapsed.Seconds()
 	}
+	// The ETA is from users done: every user costs about one query, whatever its batch.
 	eta := "unknown"
-	if done > 0 && done < p.total {
-		eta = (elapsed / time.Duration(done) * time.Duration(p.total-done)).Round(time.Second).String()
-	} else if done >= p.total {
-		eta = "0s"
+	etaS := -1.0
+	if sn.usersDone > 0 && sn.usersDone < sn.usersToDo {
+		left := elapsed / time.Duration(sn.usersDone) * time.Duration(sn.usersToDo-sn.usersDone)
+		eta, etaS = left.Round(time.Second).String(), left.Seconds()
+	} else if sn.usersDone >= sn.usersToDo {
+		eta, etaS = "0s", 0
 	}
 	if p.o.Progress == nil {
-		p.o.Logger.Info("progress", "units_done", done, "units", p.total, "messages", msgs,
-			"messages_per_s", int(rate), "eta", eta)
+		p.o.Logger.Info("progress", "users_done", sn.usersDone, "users", sn.usersToDo,
+			"batches_done", sn.batchesDone, "batches", sn.batches, "messages", sn.messages,
+			"messages_per_s", int(rate), "eta", eta, "eta_s", etaS)
 		return
 	}
-	line := fmt.Sprintf("units %d/%d  messages %d  %.0f msg/s  eta %s", done, p.total, msgs, rate, eta)
+	line := fmt.Sprintf("users %d/%d  batches %d/%d  messages %d  %.0f msg/s  eta %s",
+		sn.usersDone, sn.usersToDo, sn.batchesDone, sn.batches, sn.messages, rate, eta)
 	if p.o.Terminal {
 		end := ""
 		if final {

@@ -4,273 +4,343 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/chatlake/chatlake/schema"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/chatlake/chatlake/extract"
+	"github.com/chatlake/chatlake/load"
 )
 
-// Export exports the whole UTC days [from, to] and replaces them in the lake. It does not
-// consult what earlier runs did: every unit is extracted again.
+// Export exports the whole UTC days [from, to]: every listed user (and every user the lake
+// owes) once over the range, published by merging. A rerun of the same export after a kill
+// resumes its plan; once it finished, a rerun exports the days again.
 func (p *Pipeline) Export(ctx context.Context, from, to time.Time) (*Summary, error) {
-	sum := p.newSummary("export", from, to)
-	if err := checkRange(from, to, p.o.Clock(), p.o.Settle); err != nil {
-		return sum, err
-	}
-	err := p.locked(ctx, sum, func(ctx context.Context, st *stateStore) error {
-		users, err := p.listUsers(ctx, sum)
-		if err != nil {
-			return err
-		}
-		units := Plan(from, to, p.o.UnitDays)
-		sum.Units = len(units)
-		return p.exportUnits(ctx, users, units, sum, func(ctx context.Context, u Unit) error {
-			return st.update(ctx, func(s *State) { p.recordDays(s, u) })
-		})
-	})
-	return sum, err
+	return p.rangeRun(ctx, "export", from, to, false)
 }
 
-// Backfill exports the days [from, to] as resumable units: a unit finished by an earlier run of
-// the same backfill (same range, unit size and selectors) is skipped, unless restart is set.
+// Backfill is Export for long ranges run by hand: the same, but a backfill that finished is
+// not done again by a rerun of the same command unless restart is set. With restart, an
+// unfinished plan of the same command is dropped and the backfill starts over.
 func (p *Pipeline) Backfill(ctx context.Context, from, to time.Time, restart bool) (*Summary, error) {
-	sum := p.newSummary("backfill", from, to)
+	return p.rangeRun(ctx, "backfill", from, to, restart)
+}
+
+func (p *Pipeline) rangeRun(ctx context.Context, kind string, from, to time.Time, restart bool) (*Summary, error) {
+	sum := p.newSummary(kind, dayString(from), dayString(to))
+	if err := p.needSource(); err != nil {
+		return sum, err
+	}
 	if err := checkRange(from, to, p.o.Clock(), p.o.Settle); err != nil {
 		return sum, err
 	}
-	id := p.backfillID(from, to)
-	err := p.locked(ctx, sum, func(ctx context.Context, st *stateStore) error {
-		var done []string
-		err := st.update(ctx, func(s *State) {
-			b := s.Backfills[id]
-			if b == nil || restart {
-				b = &BackfillState{From: dayString(from), To: dayString(to), UnitDays: p.o.UnitDays,
-					Selectors: p.selectorStrings(), Started: p.o.Clock().UTC()}
-				if s.Backfills == nil {
-					s.Backfills = map[string]*BackfillState{}
-				}
-				s.Backfills[id] = b
+	id := planID(kind, p.o.CustomerID, p.o.BotKey, p.selectorStrings(), sum.From, sum.To)
+	sum.Plan = id
+	err := p.locked(ctx, sum, id, func(ctx context.Context, rc *runContext) error {
+		if kind == "backfill" && !restart {
+			if b := rc.state.get().Backfills[id]; b != nil && !b.Finished.IsZero() {
+				p.o.Logger.Info("backfill already complete (rerun with --restart to do it again)", "from", sum.From, "to", sum.To)
+				sum.setAlreadyComplete()
+				return nil
 			}
-			done = slices.Clone(b.Done)
-		})
-		if err != nil {
-			return err
 		}
-		var todo []Unit
-		all := Plan(from, to, p.o.UnitDays)
-		for _, u := range all {
-			if slices.Contains(done, u.String()) {
-				continue
-			}
-			todo = append(todo, u)
-		}
-		sum.Units, sum.UnitsSkipped = len(all), len(all)-len(todo)
-		if len(todo) == 0 {
-			p.o.Logger.Info("backfill already complete", "from", dayString(from), "to", dayString(to))
-			return nil
-		}
-		p.o.Logger.Info("backfill", "units", len(all), "already_done", len(all)-len(todo))
-		users, err := p.listUsers(ctx, sum)
-		if err != nil {
-			return err
-		}
-		return p.exportUnits(ctx, users, todo, sum, func(ctx context.Context, u Unit) error {
-			return st.update(ctx, func(s *State) {
-				p.recordDays(s, u)
-				b := s.Backfills[id]
-				b.Done = append(b.Done, u.String())
-				slices.Sort(b.Done)
-				if len(b.Done) == len(all) {
-					b.Finished = p.o.Clock().UTC()
+		if restart {
+			if _, err := p.lake.ReadPlan(ctx, id); err == nil {
+				if err := p.lake.RemoveRun(ctx, id); err != nil {
+					return err
 				}
-			})
-		})
+				p.o.Logger.Info("restart: dropped the unfinished plan", "plan", id)
+			}
+		}
+		return p.execute(ctx, rc, kind, id, sum.From, sum.To)
 	})
 	return sum, err
 }
 
 // Nightly is the scheduled run: from the lake's state it exports every closed day after the
-// watermark, and reads the last Lookback exported days again for late messages. A lake without
-// state starts at first (required then, ignored afterwards).
+// watermark, and reads the last Lookback exported days again for late messages, with one
+// query per user over the whole window. A lake without a watermark starts at first (required
+// then, ignored afterwards). A killed nightly run resumes when run again the same day.
 func (p *Pipeline) Nightly(ctx context.Context, first time.Time) (*Summary, error) {
-	sum := p.newSummary("run", time.Time{}, time.Time{})
-	// Refuse bad input before taking the lock: a refused run writes nothing.
-	if st, err := ReadState(ctx, p.lake.Store()); err != nil {
+	sum := p.newSummary("run", "", "")
+	if err := p.needSource(); err != nil {
 		return sum, err
-	} else if st.Watermark == "" {
-		last := lastClosedDay(p.o.Clock(), p.o.Settle)
-		switch {
-		case first.IsZero():
-			return sum, badInput("the lake has no state yet: the first run needs --from YYYY-MM-DD")
-		case first.After(last):
-			return sum, badInput("--from %s is not a closed day yet: the last closed day is %s", dayString(first), dayString(last))
-		}
 	}
-	err := p.locked(ctx, sum, func(ctx context.Context, st *stateStore) error {
-		last := lastClosedDay(p.o.Clock(), p.o.Settle)
-		var from time.Time
-		if wm := st.get().Watermark; wm != "" {
-			w, err := ParseDay(wm)
-			if err != nil {
-				return fmt.Errorf("the state's watermark: %w", err)
-			}
-			from = w.AddDate(0, 0, 1-p.o.Lookback)
-			if p.o.Lookback == 0 {
-				from = w.AddDate(0, 0, 1)
-			}
-		} else {
-			if first.IsZero() {
-				return badInput("the lake has no state yet: the first run needs --from YYYY-MM-DD")
-			}
-			from = first
-		}
-		if from.After(last) {
-			if st.get().Watermark == "" {
-				return badInput("--from %s is not a closed day yet: the last closed day is %s", dayString(from), dayString(last))
-			}
-			p.o.Logger.Info("nothing to export: no closed day after the watermark and no lookback")
-			return nil
-		}
-		sum.From, sum.To = dayString(from), dayString(last)
-		users, err := p.listUsers(ctx, sum)
+	// The window comes from the state; bad input is refused before the lock: nothing is written.
+	st, err := ReadState(ctx, p.lake.Store())
+	if err != nil {
+		return sum, err
+	}
+	from, to, err := p.nightlyWindow(st, first)
+	if err != nil || from == "" {
+		return sum, err
+	}
+	sum.From, sum.To = from, to
+	id := planID("run", p.o.CustomerID, p.o.BotKey, p.selectorStrings(), from, to)
+	sum.Plan = id
+	err = p.locked(ctx, sum, id, func(ctx context.Context, rc *runContext) error {
+		f, t, err := p.nightlyWindow(rc.state.get(), first)
 		if err != nil {
 			return err
 		}
-		units := Plan(from, last, p.o.UnitDays)
-		sum.Units = len(units)
-		if err := p.exportUnits(ctx, users, units, sum, func(ctx context.Context, u Unit) error {
-			return st.update(ctx, func(s *State) { p.recordDays(s, u) })
-		}); err != nil {
-			return err
+		if f != from || t != to {
+			return fmt.Errorf("the lake's state changed while this run started (another run finished); run it again")
 		}
-		return st.update(ctx, func(s *State) {
-			if s.Watermark < dayString(last) {
-				s.Watermark = dayString(last)
-			}
-		})
+		return p.execute(ctx, rc, "run", id, from, to)
 	})
 	return sum, err
 }
 
-func (p *Pipeline) newSummary(kind string, from, to time.Time) *Summary {
-	s := &Summary{RunID: p.o.RunID, Kind: kind, Started: time.Now()}
-	if !from.IsZero() {
-		s.From, s.To = dayString(from), dayString(to)
+// nightlyWindow is the nightly run's days: from the oldest lookback day to the last closed
+// day. An empty from means there is nothing to do.
+func (p *Pipeline) nightlyWindow(st State, first time.Time) (from, to string, err error) {
+	last := lastClosedDay(p.o.Clock(), p.o.Settle)
+	if st.Watermark == "" {
+		switch {
+		case first.IsZero():
+			return "", "", badInput("the lake has no state yet: the first run needs --from YYYY-MM-DD")
+		case first.Year() < 1970:
+			return "", "", badInput("--from %s is before 1970: the API counts time in epoch milliseconds", dayString(first))
+		case first.After(last):
+			return "", "", badInput("--from %s is not a closed day yet: the last closed day is %s", dayString(first), dayString(last))
+		}
+		return dayString(first), dayString(last), nil
 	}
-	return s
+	wm, err := ParseDay(st.Watermark)
+	if err != nil {
+		return "", "", fmt.Errorf("the state's watermark: %w", err)
+	}
+	start := wm.AddDate(0, 0, 1-p.o.Lookback)
+	if p.o.Lookback == 0 {
+		start = wm.AddDate(0, 0, 1)
+	}
+	if start.After(last) {
+		p.o.Logger.Info("nothing to export: no closed day after the watermark and no lookback", "watermark", st.Watermark)
+		return "", "", nil
+	}
+	return dayString(start), dayString(last), nil
 }
 
-// locked runs fn holding the lake's lock, then records the run's outcome in the state.
-func (p *Pipeline) locked(ctx context.Context, sum *Summary, fn func(context.Context, *stateStore) error) error {
-	store := p.lake.Store()
-	lock, err := acquireLock(ctx, store, p.o.RunID, sum.Kind, p.o.LockLease, p.o.Clock)
+// execute runs a plan: it loads the plan (or, first, lists the users and writes it), extracts
+// this shard's unfinished batches and publishes the plan when every batch is done.
+func (p *Pipeline) execute(ctx context.Context, rc *runContext, kind, id, from, to string) error {
+	plan, err := p.loadOrCreatePlan(ctx, rc, kind, id, from, to)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stopKeeping := lock.keep(ctx, func(err error) { cancel(err) })
-	defer func() {
-		stopKeeping()
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer rcancel()
-		if err := lock.release(rctx); err != nil {
-			p.o.Logger.Warn("the lake's lock was not released; it expires by itself", "error", err.Error())
-		}
-	}()
+	if err := p.runBatches(ctx, rc, plan); err != nil {
+		return err
+	}
+	return p.publishPlan(ctx, rc, plan)
+}
 
-	if sw, ok := store.(temporarySweeper); ok {
-		// Files of writes a killed run left unfinished: only a holder of the lock writes, and
-		// a holder older than one lease has lost it.
-		if n, err := sw.SweepTemporary(ctx, p.o.LockLease); err != nil {
-			p.o.Logger.Warn("sweeping temporary files of killed runs failed", "error", err.Error())
-		} else if n > 0 {
-			p.o.Logger.Info("swept temporary files of killed runs", "files", n)
+// loadOrCreatePlan reads the stored plan of id, or lists the users and stores a new plan.
+func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, id, from, to string) (*Plan, error) {
+	data, err := p.lake.ReadPlan(ctx, id)
+	switch {
+	case err == nil:
+		plan, err := decodePlan(data)
+		if err != nil {
+			return nil, err
 		}
+		rc.sum.setUsers(plan.Users, true)
+		p.o.Logger.Info("resuming the run's plan", "plan", id, "users", plan.Users, "batches", len(plan.Batches))
+		return plan, nil
+	case !errors.Is(err, load.ErrNoPlan):
+		return nil, err
 	}
-	if n, err := p.lake.SweepSpill(); err != nil {
-		p.o.Logger.Warn("sweeping the local spill of killed runs failed", "error", err.Error())
-	} else if n > 0 {
-		p.o.Logger.Info("swept the local spill of killed runs", "directories", n)
-	}
-	st, err := loadState(ctx, store)
+	p.o.Logger.Info("listing users", "selectors", len(p.o.Selectors))
+	users, err := p.src.ListUsers(ctx, p.o.Selectors)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("listing users: %w", err)
 	}
-	if err := p.checkLakeOwner(st.get()); err != nil {
-		return err
+	if err := p.checkUserSet(rc, users); err != nil {
+		return nil, err
 	}
-	runErr := fn(ctx, st)
-	if cause := context.Cause(ctx); runErr != nil && cause != nil && !errors.Is(cause, context.Canceled) {
-		runErr = fmt.Errorf("%w (%w)", runErr, cause)
+	st := rc.state.get()
+	batches, members := cutBatches(users, st.Owed, from, to, batchSize(len(users)+len(st.Owed), p.o.BatchSize))
+	plan := &Plan{Format: planFormat, ID: id, Kind: kind, CustomerID: p.o.CustomerID, BotKey: p.o.BotKey,
+		Selectors: p.selectorStrings(), From: from, To: to, Attempt: p.o.RunID, Created: p.o.Clock().UTC(),
+		SnapshotDate: dayString(p.o.Clock()), Users: len(users), Batches: batches}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(readUsersConcurrency)
+	for b := range members {
+		g.Go(func() error {
+			data, err := json.Marshal(batchUsers{Users: members[b]})
+			if err != nil {
+				return err
+			}
+			return p.lake.WriteBatchUsers(gctx, id, plan.Attempt, b, data)
+		})
 	}
-	p.finish(sum)
-	if errors.Is(runErr, ErrBadInput) || ctx.Err() != nil {
-		return runErr
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
-	rec := &RunRecord{RunID: p.o.RunID, Kind: sum.Kind, From: sum.From, To: sum.To, Outcome: "ok",
-		Started: sum.Started.UTC(), Finished: time.Now().UTC(), Messages: sum.Messages, Requests: sum.API.Requests}
-	if runErr != nil {
-		rec.Outcome, rec.Error = "failed", runErr.Error()
+	rows, err := p.usersTable(users)
+	if err != nil {
+		return nil, err
 	}
-	if err := st.update(ctx, func(s *State) { s.LastRun = rec }); err != nil && runErr == nil {
-		return err
+	users = nil // the batches hold what the run needs of each user
+	if err := p.lake.WriteUsers(ctx, plan.SnapshotDate, id, rows, p.o.RunID); err != nil {
+		return nil, err
 	}
-	return runErr
+	data, err = json.MarshalIndent(plan, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	stored, created, err := p.lake.CreatePlan(ctx, id, data)
+	if err != nil {
+		return nil, err
+	}
+	if !created { // another process of the run planned first: its plan is the run's
+		if plan, err = decodePlan(stored); err != nil {
+			return nil, err
+		}
+	}
+	rc.sum.setUsers(plan.Users, false)
+	p.o.Logger.Info("planned", "plan", id, "users", plan.Users, "owed", len(st.Owed), "batches", len(plan.Batches),
+		"from", from, "to", to)
+	return plan, nil
 }
 
-// temporarySweeper is the optional ability of a store to remove what killed writes left.
-type temporarySweeper interface {
-	SweepTemporary(ctx context.Context, olderThan time.Duration) (int, error)
-}
-
-// finish fills the summary's totals.
-func (p *Pipeline) finish(sum *Summary) {
-	sum.mu.Lock()
-	defer sum.mu.Unlock()
-	sum.Duration = time.Since(sum.Started)
-	if s, ok := p.src.(statsSource); ok {
-		sum.API = s.Stats()
+// checkUserSet refuses a user set that cannot be right (a selector that matches nobody) and
+// warns about one far smaller than the last run's.
+func (p *Pipeline) checkUserSet(rc *runContext, users []extract.User) error {
+	matched := map[string]int{}
+	for _, u := range users {
+		for _, s := range u.Selectors {
+			matched[s.String()]++
+		}
 	}
-}
-
-// checkLakeOwner refuses to mix two bots in one lake.
-func (p *Pipeline) checkLakeOwner(s State) error {
-	if s.CustomerID == "" && s.BotKey == "" {
-		return nil
+	var none []string
+	for _, s := range p.selectorStrings() {
+		if matched[s] == 0 {
+			none = append(none, s)
+		}
 	}
-	if s.CustomerID != p.o.CustomerID || s.BotKey != p.o.BotKey {
-		return badInput("the lake holds customer %s bot %s, not customer %s bot %s", s.CustomerID, s.BotKey, p.o.CustomerID, p.o.BotKey)
+	if len(none) > 0 {
+		return badInput("--users-where %s matched no user: nothing was exported and the lake is unchanged (a typo in the attribute's name or value?)",
+			strings.Join(none, ", --users-where "))
+	}
+	if prev := rc.state.get().LastUsers; prev > 0 && len(users)*2 < prev {
+		msg := fmt.Sprintf("the User API listed %d users, far fewer than the %d of the last run: a selector changed, users stopped matching, or the User API answered partly. Their rows stay in the lake.", len(users), prev)
+		p.o.Logger.Warn("fewer users than the last run", "users", len(users), "last_users", prev)
+		rc.sum.warn(msg)
 	}
 	return nil
 }
 
-func (p *Pipeline) recordDays(s *State, u Unit) {
-	s.CustomerID, s.BotKey = p.o.CustomerID, p.o.BotKey
-	if s.Days == nil {
-		s.Days = map[string]DayState{}
+// Publish publishes every plan in the lake whose batches are all done (a sharded run whose
+// last shard died before publishing, for instance). It needs no API source.
+func (p *Pipeline) Publish(ctx context.Context) (*Summary, error) {
+	sum := p.newSummary("publish", "", "")
+	ids, err := p.lake.Plans(ctx)
+	if err != nil {
+		return sum, err
 	}
-	now := p.o.Clock().UTC()
-	for _, d := range u.Days() {
-		s.Days[d] = DayState{RunID: p.o.RunID, ExportedAt: now}
+	var errs []error
+	for _, id := range ids {
+		data, err := p.lake.ReadPlan(ctx, id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		plan, err := decodePlan(data)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		done, err := p.lake.BatchesDone(ctx, id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if len(done) < len(plan.Batches) {
+			p.o.Logger.Info("plan not ready to publish: batches are still to do", "plan", id,
+				"batches_left", len(plan.Batches)-len(done))
+			sum.setWaiting(len(plan.Batches) - len(done))
+			continue
+		}
+		sum.Plan, sum.From, sum.To = id, plan.From, plan.To
+		err = p.locked(ctx, sum, id, func(ctx context.Context, rc *runContext) error {
+			return p.publishPlan(ctx, rc, plan)
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("plan %s: %w", id, err))
+		}
 	}
+	return sum, errors.Join(errs...)
 }
 
-func (p *Pipeline) selectorStrings() []string {
-	out := make([]string, 0, len(p.o.Selectors))
-	for _, s := range p.o.Selectors {
-		out = append(out, s.String())
+// Forget erases users: their rows leave every partition of the messages table and every file
+// of the users table (each file replaced atomically), they are no longer owed, and unfinished
+// plans (whose staged rows may hold them) are dropped. The state records the erasure, but not
+// the ids.
+func (p *Pipeline) Forget(ctx context.Context, ids []string) (*Summary, error) {
+	sum := p.newSummary("forget", "", "")
+	if len(ids) == 0 {
+		return sum, badInput("--user: at least one user id to forget is required")
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-// backfillID names a backfill by what decides its units and their content.
-func (p *Pipeline) backfillID(from, to time.Time) string {
-	h := sha256.Sum256([]byte(strings.Join([]string{dayString(from), dayString(to),
-		fmt.Sprint(p.o.UnitDays), strings.Join(p.selectorStrings(), "\x00"), schema.MessagesVersion}, "\x01")))
-	return dayString(from) + ".." + dayString(to) + "-" + hex.EncodeToString(h[:4])
+	drop := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if id == "" {
+			return sum, badInput("--user: an empty user id")
+		}
+		drop[id] = true
+	}
+	sorted := slices.Sorted(func(yield func(string) bool) {
+		for id := range drop {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	h := sha256.Sum256([]byte(strings.Join(sorted, "\x00")))
+	id := "forget-" + hex.EncodeToString(h[:6])
+	sum.Plan = id
+	err := p.locked(ctx, sum, id, func(ctx context.Context, rc *runContext) error {
+		plans, err := p.lake.Plans(ctx)
+		if err != nil {
+			return err
+		}
+		for _, other := range plans {
+			if err := p.lake.RemoveRun(ctx, other); err != nil {
+				return err
+			}
+			p.o.Logger.Warn("forget: dropped an unfinished run, whose staged rows may hold the users; rerun it to export anew", "plan", other)
+		}
+		isDropped := func(u string) bool { return drop[u] }
+		ms, err := p.lake.ForgetMessages(ctx, isDropped, p.o.RunID)
+		if err != nil {
+			return err
+		}
+		us, err := p.lake.ForgetUsers(ctx, isDropped, p.o.RunID)
+		if err != nil {
+			return err
+		}
+		sum.setForgotten(ms, us)
+		err = rc.state.update(ctx, func(s *State) {
+			for u := range drop {
+				delete(s.Owed, u)
+			}
+			if len(s.Owed) == 0 {
+				s.Owed = nil
+			}
+			s.Erasures = append(s.Erasures, Erasure{RunID: p.o.RunID, At: p.o.Clock().UTC(), Users: len(drop), Messages: ms.Messages})
+		})
+		if err != nil {
+			return err
+		}
+		sum.markPublished(len(rc.state.get().Owed))
+		p.o.Logger.Info("forgot users", "users", len(drop), "messages", ms.Messages, "partitions", ms.Partitions,
+			"users_rows", us.UsersRows)
+		return nil
+	})
+	return sum, err
 }

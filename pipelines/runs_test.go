@@ -98,8 +98,8 @@ func TestNightlyBadInput(t *testing.T) {
 	}
 }
 
-// TestBackfillResume interrupts a backfill after some units and reruns it: the rerun skips the
-// finished units, makes fewer requests than a full run, and the lake equals the truth.
+// TestBackfillResume interrupts a backfill after some batches and reruns it: the rerun skips
+// the finished batches, makes fewer requests than a full run, and the lake equals the truth.
 func TestBackfillResume(t *testing.T) {
 	so := simOptions(31, 20)
 	so.To = time.Date(2024, 5, 11, 0, 0, 0, 0, time.UTC)
@@ -116,7 +116,7 @@ func TestBackfillResume(t *testing.T) {
 		})
 	})
 	from, to := day(t, "2024-05-01"), day(t, "2024-05-10")
-	opts := func(o *pipelines.Options) { o.UnitDays = 1; o.ParallelUnits = 1 }
+	opts := func(o *pipelines.Options) { o.BatchSize = 2; o.ParallelBatches = 1; o.Concurrency = 1 }
 
 	// A full run on a scratch harness measures what the whole backfill costs.
 	full := newHarness(t, so, nil)
@@ -135,31 +135,36 @@ func TestBackfillResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.UnitsSkipped == 0 {
-		t.Fatal("the rerun skipped no finished unit")
+	if sum.BatchesSkipped == 0 || !sum.Resumed {
+		t.Fatal("the rerun skipped no finished batch")
 	}
 	rerun := requests.Load() - before
 	if rerun >= fullSum.API.Requests {
 		t.Fatalf("the rerun made %d requests, a full backfill makes %d", rerun, fullSum.API.Requests)
 	}
 	h.check(from, to)
-	t.Logf("full backfill %d requests; resumed after %d units with %d requests", fullSum.API.Requests, sum.UnitsSkipped, rerun)
+	t.Logf("full backfill %d requests; resumed after %d batches with %d requests", fullSum.API.Requests, sum.BatchesSkipped, rerun)
+	// A finished backfill is not done again.
+	again, err := h.pipeline(h.client(nil), opts).Backfill(context.Background(), from, to, false)
+	if err != nil || !again.AlreadyComplete {
+		t.Fatalf("rerun of a finished backfill: %+v, %v; want already complete", again, err)
+	}
 }
 
 // TestLock: a run on a lake whose lock is held refuses with ErrLocked and writes nothing; an
 // expired lock (its run died) is taken over.
 func TestLock(t *testing.T) {
-	h := newHarness(t, simOptions(2, 5), nil)
+	h := newHarness(t, simOptions(2, 20), nil)
 	from, to := day(t, "2024-05-01"), day(t, "2024-05-02")
-	held := pipelines.LockRecord{RunID: "other", Kind: "backfill", Host: "elsewhere", PID: 1,
-		Acquired: h.clock.Now(), Expires: h.clock.Now().Add(time.Hour)}
+	held := pipelines.LockRecord{Plan: "backfill-other", Kind: "backfill", Holders: []pipelines.LockHolder{{RunID: "other",
+		Host: "elsewhere", PID: 1, Acquired: h.clock.Now(), Expires: h.clock.Now().Add(time.Hour)}}}
 	data, _ := json.Marshal(held)
 	if _, err := h.store.PutIf(context.Background(), pipelines.LockName, data, ""); err != nil {
 		t.Fatal(err)
 	}
 	_, err := h.pipeline(h.client(nil), nil).Export(context.Background(), from, to)
 	var le *pipelines.LockedError
-	if !errors.Is(err, pipelines.ErrLocked) || !errors.As(err, &le) || le.Holder.RunID != "other" {
+	if !errors.Is(err, pipelines.ErrLocked) || !errors.As(err, &le) || le.Holder.Holders[0].RunID != "other" {
 		t.Fatalf("error %v, want ErrLocked naming run other", err)
 	}
 	if objs, _ := h.store.List(context.Background(), "messages/"); len(objs) != 0 {
@@ -176,19 +181,19 @@ func TestLock(t *testing.T) {
 	}
 }
 
-// TestProgressLines: without a terminal, progress is a line per tick and per finished unit:
-// units done of total, messages, rate and an ETA.
+// TestProgressLines: without a terminal, progress is a line per tick and per finished batch:
+// users and batches done of total, messages, rate and an ETA.
 func TestProgressLines(t *testing.T) {
 	h := newHarness(t, simOptions(4, 10), nil)
 	var buf syncBuffer
 	p := h.pipeline(h.client(nil), func(o *pipelines.Options) {
-		o.UnitDays, o.ParallelUnits, o.Progress, o.ProgressEvery = 2, 1, &buf, 5*time.Millisecond
+		o.BatchSize, o.ParallelBatches, o.Progress, o.ProgressEvery = 4, 1, &buf, 5*time.Millisecond
 	})
 	if _, err := p.Backfill(context.Background(), day(t, "2024-05-01"), day(t, "2024-05-06"), false); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, want := range []string{"units 1/3", "units 2/3", "units 3/3", "msg/s", "eta 0s"} {
+	for _, want := range []string{"batches 1/3", "batches 2/3", "users 10/10  batches 3/3", "msg/s", "eta 0s"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("progress lacks %q:\n%s", want, out)
 		}

@@ -8,24 +8,32 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/schema"
 )
 
 // StateName is where the lake keeps its state, beside the data.
-const StateName = "_chatlake/state.json"
+const StateName = load.StatePath
+
+// stateFormat is the version of State's encoding.
+const stateFormat = 2
 
 // State is what the lake knows of its own exports. It is written only after the data it
-// describes is published, and only conditionally on the version read, so two runs can never
-// overwrite each other's state.
+// describes is published, and only conditionally on the version this run read, so two runs can
+// never overwrite each other's state: a run that finds it changed stops. Its size grows with
+// the days exported and with what is owed, never with the number of users.
 type State struct {
 	Format        int                       `json:"format"`
 	SchemaVersion string                    `json:"schema_version"`
 	CustomerID    string                    `json:"customer_id,omitempty"`
 	BotKey        string                    `json:"bot_key,omitempty"`
-	Watermark     string                    `json:"watermark,omitempty"` // last day the nightly run exported
+	Watermark     string                    `json:"watermark,omitempty"` // every day up to it was exported (the nightly run continues after it)
 	Days          map[string]DayState       `json:"days,omitempty"`      // every published day
-	Backfills     map[string]*BackfillState `json:"backfills,omitempty"` // by backfill id
+	Backfills     map[string]*BackfillState `json:"backfills,omitempty"` // by plan id
+	Owed          map[string]Owed           `json:"owed,omitempty"`      // by channel user id: users whose rows of a range are still to export
+	Erasures      []Erasure                 `json:"erasures,omitempty"`
+	LastUsers     int                       `json:"last_users,omitempty"` // users listed by the last run that listed users
 	LastRun       *RunRecord                `json:"last_run,omitempty"`
 }
 
@@ -35,21 +43,40 @@ type DayState struct {
 	ExportedAt time.Time `json:"exported_at"`
 }
 
-// BackfillState records the finished units of one backfill, so that a rerun skips them.
+// BackfillState records one backfill (by its plan), so that a rerun of a finished backfill
+// does not redo it.
 type BackfillState struct {
 	From      string    `json:"from"`
 	To        string    `json:"to"`
-	UnitDays  int       `json:"unit_days"`
 	Selectors []string  `json:"selectors"`
-	Done      []string  `json:"done"`
 	Started   time.Time `json:"started"`
 	Finished  time.Time `json:"finished,omitzero"`
+}
+
+// Owed is a user whose rows of the days [From, To] are not exported yet: its export failed.
+// The next run exports it over that range (with its own range, if it has one) and publishes
+// it; until then the user's previous rows stay in the lake.
+type Owed struct {
+	From     string    `json:"from"`
+	To       string    `json:"to"`
+	Since    time.Time `json:"since"`
+	Attempts int       `json:"attempts"`
+	Error    string    `json:"error"`
+}
+
+// Erasure records one `forget`: how many users and rows, not who (the ids are what is erased).
+type Erasure struct {
+	RunID    string    `json:"run_id"`
+	At       time.Time `json:"at"`
+	Users    int       `json:"users"`
+	Messages int64     `json:"messages"`
 }
 
 // RunRecord is the outcome of the last run.
 type RunRecord struct {
 	RunID    string    `json:"run_id"`
 	Kind     string    `json:"kind"`
+	Plan     string    `json:"plan,omitempty"`
 	From     string    `json:"from"`
 	To       string    `json:"to"`
 	Outcome  string    `json:"outcome"` // ok, failed
@@ -58,6 +85,7 @@ type RunRecord struct {
 	Finished time.Time `json:"finished"`
 	Messages int64     `json:"messages"`
 	Requests int64     `json:"requests"`
+	Owed     int       `json:"users_owed"`
 }
 
 // stateStore holds the state read at the start of a run and writes updates conditionally.
@@ -74,7 +102,7 @@ func ReadState(ctx context.Context, store storage.Store) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
-	return s.st, nil
+	return s.get(), nil
 }
 
 func loadState(ctx context.Context, store storage.Store) (*stateStore, error) {
@@ -82,7 +110,7 @@ func loadState(ctx context.Context, store storage.Store) (*stateStore, error) {
 	data, version, err := store.Get(ctx, StateName)
 	switch {
 	case errors.Is(err, storage.ErrNotExist):
-		s.st = State{Format: 1}
+		s.st = State{Format: stateFormat}
 		return s, nil
 	case err != nil:
 		return nil, fmt.Errorf("reading %s: %w", StateName, err)
@@ -90,27 +118,33 @@ func loadState(ctx context.Context, store storage.Store) (*stateStore, error) {
 	if err := json.Unmarshal(data, &s.st); err != nil {
 		return nil, fmt.Errorf("reading %s: not valid state: %w", StateName, err)
 	}
-	if s.st.Format != 1 {
-		return nil, fmt.Errorf("reading %s: state format %d is not known to this chatlake", StateName, s.st.Format)
+	if s.st.Format == 1 {
+		// The first format: the same fields, and backfills recorded by unit (units are gone).
+		s.st.Format, s.st.Backfills = stateFormat, nil
+	}
+	if s.st.Format != stateFormat {
+		return nil, fmt.Errorf("reading %s: state format %d is not known to this chatlake (it reads %d)", StateName, s.st.Format, stateFormat)
 	}
 	s.version = version
 	return s, nil
 }
 
-// get returns a copy of the state's scalar fields (maps are shared: read them under update only).
+// get returns a deep copy of the state.
 func (s *stateStore) get() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.st
+	return cloneState(s.st)
 }
 
-// update applies fn to the state and writes it if nothing else wrote it since it was read.
+// update applies fn to a copy of the state and writes it if nothing else wrote the state since
+// this run read it; otherwise it fails with an error matching storage.ErrPrecondition, and the
+// run must stop (another run took the lake over).
 func (s *stateStore) update(ctx context.Context, fn func(*State)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	next := cloneState(s.st)
 	fn(&next)
-	next.Format = 1
+	next.Format = stateFormat
 	next.SchemaVersion = schema.MessagesVersion
 	data, err := json.MarshalIndent(next, "", "  ")
 	if err != nil {
@@ -118,7 +152,7 @@ func (s *stateStore) update(ctx context.Context, fn func(*State)) error {
 	}
 	version, err := s.store.PutIf(ctx, StateName, append(data, '\n'), s.version)
 	if errors.Is(err, storage.ErrPrecondition) {
-		return fmt.Errorf("writing %s: another run changed it (did it take over an expired lock?): %w", StateName, err)
+		return fmt.Errorf("writing %s: another run changed it since this run read it (did it take over an expired lock?): %w", StateName, err)
 	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", StateName, err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -18,81 +19,138 @@ type Summary struct {
 	mu sync.Mutex
 
 	RunID    string
-	Kind     string // export, backfill, run
+	Kind     string // export, backfill, run, publish, forget
+	Plan     string // the run plan's id
+	Shard    string // "i/n" of a sharded run, else ""
 	From, To string // days asked for
 	Started  time.Time
 	Duration time.Duration
 
-	Users        int
-	SkippedUsers []string
-	Messages     int64
-	Units        int
-	UnitsDone    int
-	UnitsSkipped int // finished by an earlier run (backfill resume)
-	UnitsFailed  []string
+	Users           int      // users of the plan (listed by its planner)
+	Resumed         bool     // the plan existed: an earlier process planned it
+	AlreadyComplete bool     // a finished backfill: nothing to do
+	Batches         int      // batches of the plan
+	BatchesMine     int      // batches of this shard
+	BatchesDone     int      // finished by this process
+	BatchesSkipped  int      // of this shard, finished before (a resumed run)
+	BatchesWaiting  int      // of other shards, unfinished when this process ended
+	UsersToDo       int      // users of this process's unfinished batches
+	UsersDone       int      // users exported by this process
+	SkippedUsers    []string // the API called their id invalid (1002): their rows stay
+	FailedUsers     []string // failed in this process's batches
+	OwedUsers       []string // failed in the plan (any shard): owed, named by the exit
+	OwedTotal       int      // users the lake owes after the run
+	Messages        int64    // rows this process staged
+	Warnings        []string
 
-	Partitions int
-	Files      int
-	Bytes      int64
+	Published  bool  // the plan's partitions were published (by this process)
+	Partitions int   // partitions written
+	Files      int   // files written
+	Bytes      int64 // Parquet bytes written
+	RowsIn     int64 // staged rows published
+	RowsOut    int64 // old rows of replaced users removed
 
-	OutsideWindow   int // messages the API sent outside the asked window (dropped: other windows own them)
+	ForgottenMessages int64
+	ForgottenUsers    int64
+
+	OutsideWindow   int // messages the API sent outside the asked window (dropped: not asked for)
 	RepeatedDropped int // copies the API repeated across pages (dropped)
 	Requeries       int // 1 ms queries made to settle identical messages split by a page boundary
 
 	API extract.Stats // requests, retries by cause, 429s
+
+	published bool
+}
+
+func (p *Pipeline) newSummary(kind, from, to string) *Summary {
+	return &Summary{RunID: p.o.RunID, Kind: kind, From: from, To: to, Shard: p.shard(), Started: time.Now()}
+}
+
+func (s *Summary) with(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn()
+}
+
+func (s *Summary) setUsers(n int, resumed bool) { s.with(func() { s.Users, s.Resumed = n, resumed }) }
+func (s *Summary) setAlreadyComplete()          { s.with(func() { s.AlreadyComplete = true }) }
+func (s *Summary) setWaiting(n int)             { s.with(func() { s.BatchesWaiting = n }) }
+func (s *Summary) warn(msg string)              { s.with(func() { s.Warnings = append(s.Warnings, msg) }) }
+
+func (s *Summary) setBatches(total, mine, skipped, users int) {
+	s.with(func() { s.Batches, s.BatchesMine, s.BatchesSkipped, s.UsersToDo = total, mine, skipped, users })
+}
+
+func (s *Summary) userDone(n int) {
+	s.with(func() {
+		s.UsersDone++
+		s.Messages += int64(n)
+	})
+}
+
+func addSorted(list []string, id string) []string {
+	if i, found := slices.BinarySearch(list, id); !found {
+		list = slices.Insert(list, i, id)
+	}
+	return list
 }
 
 func (s *Summary) userSkipped(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, have := range s.SkippedUsers {
-		if have == id {
-			return
-		}
-	}
-	s.SkippedUsers = append(s.SkippedUsers, id)
-	sort.Strings(s.SkippedUsers)
+	s.with(func() { s.UsersDone++; s.SkippedUsers = addSorted(s.SkippedUsers, id) })
 }
 
-func (s *Summary) addMessages(n int) {
-	s.mu.Lock()
-	s.Messages += int64(n)
-	s.mu.Unlock()
+func (s *Summary) userFailed(id string) {
+	s.with(func() { s.UsersDone++; s.FailedUsers = addSorted(s.FailedUsers, id) })
+}
+
+func (s *Summary) setOwed(ids []string) {
+	s.with(func() {
+		s.OwedUsers = slices.Compact(slices.Sorted(slices.Values(ids)))
+	})
 }
 
 func (s *Summary) addExactness(outside, repeated, requeries int) {
-	s.mu.Lock()
-	s.OutsideWindow += outside
-	s.RepeatedDropped += repeated
-	s.Requeries += requeries
-	s.mu.Unlock()
+	s.with(func() {
+		s.OutsideWindow += outside
+		s.RepeatedDropped += repeated
+		s.Requeries += requeries
+	})
 }
+
+func (s *Summary) batchDone(load.BatchStats) { s.with(func() { s.BatchesDone++ }) }
 
 func (s *Summary) addPublished(st load.PublishStats) {
-	s.mu.Lock()
-	s.Partitions += st.Days
-	s.Files += st.Files
-	s.Bytes += st.Bytes
-	s.mu.Unlock()
+	s.with(func() {
+		s.Partitions += st.Days
+		s.Files += st.Files
+		s.Bytes += st.Bytes
+		s.RowsIn += st.Staged
+		s.RowsOut += st.Replaced
+	})
 }
 
-func (s *Summary) unitDone(Unit) {
-	s.mu.Lock()
-	s.UnitsDone++
-	s.mu.Unlock()
+func (s *Summary) markPublished(owedTotal int) {
+	s.with(func() { s.Published, s.published, s.OwedTotal = true, true, owedTotal })
 }
 
-func (s *Summary) unitFailed(u Unit) {
-	s.mu.Lock()
-	s.UnitsFailed = append(s.UnitsFailed, u.String())
-	sort.Strings(s.UnitsFailed)
-	s.mu.Unlock()
+func (s *Summary) setForgotten(ms, us load.ForgetStats) {
+	s.with(func() {
+		s.ForgottenMessages, s.ForgottenUsers = ms.Messages, us.UsersRows
+		s.Partitions, s.Files = ms.Partitions, ms.FilesMerged
+	})
 }
 
-func (s *Summary) snapshot() (messages int64, done int) {
+// progressSnapshot is what progress reports read.
+type progressSnapshot struct {
+	usersDone, usersToDo, batchesDone, batches int
+	messages                                   int64
+}
+
+func (s *Summary) snapshot() progressSnapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.Messages, s.UnitsDone
+	return progressSnapshot{usersDone: s.UsersDone, usersToDo: s.UsersToDo, batchesDone: s.BatchesDone,
+		batches: s.BatchesMine - s.BatchesSkipped, messages: s.Messages}
 }
 
 // RequestRate is the achieved API request rate over the run.
@@ -104,9 +162,6 @@ func (s *Summary) RequestRate() float64 {
 }
 
 func retriesText(r map[string]int64) string {
-	if len(r) == 0 {
-		return "none"
-	}
 	causes := make([]string, 0, len(r))
 	for c, n := range r {
 		if n > 0 {
@@ -129,12 +184,27 @@ func (s *Summary) WriteText(w io.Writer) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var b strings.Builder
-	fmt.Fprintf(&b, "chatlake %s %s: days %s..%s\n", s.Kind, s.RunID, s.From, s.To)
-	fmt.Fprintf(&b, "  users      %d (skipped as invalid: %d%s)\n", s.Users, len(s.SkippedUsers), listSuffix(s.SkippedUsers))
-	fmt.Fprintf(&b, "  units      %d done, %d already done, %d failed of %d%s\n", s.UnitsDone, s.UnitsSkipped, len(s.UnitsFailed), s.Units, listSuffix(s.UnitsFailed))
-	fmt.Fprintf(&b, "  messages   %d in %d partitions, %d files, %d bytes\n", s.Messages, s.Partitions, s.Files, s.Bytes)
+	fmt.Fprintf(&b, "chatlake %s %s: days %s..%s, plan %s\n", s.Kind, s.RunID, s.From, s.To, s.Plan)
+	if s.Shard != "" {
+		fmt.Fprintf(&b, "  shard      %s\n", s.Shard)
+	}
+	fmt.Fprintf(&b, "  users      %d; this process: %d exported, %d failed (owed)%s, %d skipped as invalid%s\n", s.Users,
+		s.UsersDone-len(s.FailedUsers)-len(s.SkippedUsers), len(s.FailedUsers), listSuffix(s.FailedUsers), len(s.SkippedUsers), listSuffix(s.SkippedUsers))
+	fmt.Fprintf(&b, "  batches    %d of the plan; this process: %d done, %d done before; %d of other shards unfinished\n",
+		s.Batches, s.BatchesDone, s.BatchesSkipped, s.BatchesWaiting)
+	fmt.Fprintf(&b, "  messages   %d extracted by this process\n", s.Messages)
+	if s.Published {
+		fmt.Fprintf(&b, "  published  %d partitions, %d files, %d bytes; %d staged rows in, %d replaced rows out; %d users owed\n",
+			s.Partitions, s.Files, s.Bytes, s.RowsIn, s.RowsOut, s.OwedTotal)
+	}
+	if s.ForgottenMessages > 0 || s.ForgottenUsers > 0 {
+		fmt.Fprintf(&b, "  forgotten  %d message rows, %d users rows\n", s.ForgottenMessages, s.ForgottenUsers)
+	}
 	fmt.Fprintf(&b, "  requests   %d (%.1f/s), 429s %d, retries %s\n", s.API.Requests, s.RequestRate(), s.API.Throttled, retriesText(s.API.Retries))
 	fmt.Fprintf(&b, "  exactness  %d outside the window, %d repeats dropped, %d 1-ms requeries\n", s.OutsideWindow, s.RepeatedDropped, s.Requeries)
+	for _, w := range s.Warnings {
+		fmt.Fprintf(&b, "  warning    %s\n", w)
+	}
 	fmt.Fprintf(&b, "  duration   %s\n", s.Duration.Round(time.Millisecond))
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -144,13 +214,18 @@ func listSuffix(items []string) string {
 	if len(items) == 0 {
 		return ""
 	}
+	return ": " + listText(items)
+}
+
+// listText names at most ten items.
+func listText(items []string) string {
 	const most = 10
 	shown := items
 	more := ""
 	if len(items) > most {
 		shown, more = items[:most], fmt.Sprintf(", +%d more", len(items)-most)
 	}
-	return ": " + strings.Join(shown, ", ") + more
+	return strings.Join(shown, ", ") + more
 }
 
 // LogValue makes the summary one structured log record.
@@ -158,15 +233,21 @@ func (s *Summary) LogValue() slog.Value {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slog.GroupValue(
-		slog.String("run_id", s.RunID), slog.String("kind", s.Kind),
-		slog.String("from", s.From), slog.String("to", s.To),
-		slog.Int("users", s.Users), slog.Any("skipped_users", s.SkippedUsers),
-		slog.Int64("messages", s.Messages), slog.Int("units", s.Units), slog.Int("units_done", s.UnitsDone),
-		slog.Int("units_already_done", s.UnitsSkipped), slog.Any("units_failed", s.UnitsFailed),
+		slog.String("run_id", s.RunID), slog.String("kind", s.Kind), slog.String("plan", s.Plan),
+		slog.String("shard", s.Shard), slog.String("from", s.From), slog.String("to", s.To),
+		slog.Int("users", s.Users), slog.Bool("resumed", s.Resumed),
+		slog.Int("batches", s.Batches), slog.Int("batches_done", s.BatchesDone),
+		slog.Int("batches_done_before", s.BatchesSkipped), slog.Int("batches_waiting", s.BatchesWaiting),
+		slog.Any("skipped_users", s.SkippedUsers), slog.Any("failed_users", s.FailedUsers),
+		slog.Any("owed_users", s.OwedUsers), slog.Int("users_owed_total", s.OwedTotal),
+		slog.Int64("messages", s.Messages), slog.Bool("published", s.Published),
 		slog.Int("partitions", s.Partitions), slog.Int("files", s.Files), slog.Int64("bytes", s.Bytes),
+		slog.Int64("rows_in", s.RowsIn), slog.Int64("rows_out", s.RowsOut),
+		slog.Int64("forgotten_messages", s.ForgottenMessages), slog.Int64("forgotten_users_rows", s.ForgottenUsers),
 		slog.Int64("requests", s.API.Requests), slog.Int64("throttled_429", s.API.Throttled),
 		slog.Any("retries", s.API.Retries), slog.Float64("request_rate", s.RequestRate()),
 		slog.Int("outside_window", s.OutsideWindow), slog.Int("repeats_dropped", s.RepeatedDropped),
-		slog.Int("requeries", s.Requeries), slog.Float64("duration_s", s.Duration.Seconds()),
+		slog.Int("requeries", s.Requeries), slog.Any("warnings", s.Warnings),
+		slog.Float64("duration_s", s.Duration.Seconds()),
 	)
 }

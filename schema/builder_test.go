@@ -217,6 +217,14 @@ func TestMessageBuilderRoundTrip(t *testing.T) {
 			if !reflect.DeepEqual(got[0], tt.want) {
 				t.Errorf("round trip:\ngot  %s\nwant %s", asJSON(got[0]), asJSON(tt.want))
 			}
+			// AppendMessages, the lake's own reader, decodes the same row.
+			dec, err := AppendMessages(nil, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(dec) != 1 || !reflect.DeepEqual(dec[0], tt.want) {
+				t.Errorf("AppendMessages:\ngot  %s\nwant %s", asJSON(dec), asJSON(tt.want))
+			}
 		})
 	}
 

@@ -117,11 +117,15 @@ func (s *Server) MinRequests(sel []Selector, from, to, asOf time.Time, pageSize 
 	return total
 }
 
-// Selectors returns selectors whose union is every user: feedback=1 .. feedback=5.
+// Selectors returns selectors whose union is every user: those of feedback=1 .. feedback=5
+// that match at least one user.
 func (s *Server) Selectors() []Selector {
 	var sel []Selector
 	for i := 1; i <= 5; i++ {
-		sel = append(sel, Selector{Name: "feedback", Value: strconv.Itoa(i)})
+		c := Selector{Name: "feedback", Value: strconv.Itoa(i)}
+		if len(s.UserIDs([]Selector{c})) > 0 { // a selector that matches nobody is refused by an export
+			sel = append(sel, c)
+		}
 	}
 	return sel
 }

@@ -135,7 +135,7 @@ func TestCrashDuringExport(t *testing.T) {
 			}
 			env := append([]string{apiKeyEnv + "=" + s.opts.APIKey}, lake.env...)
 			spill := t.TempDir()
-			args := s.exportArgs("export", lake.url, "--unit-days", "1", "--parallel-units", "3", "--target-file-size", "1048576",
+			args := s.exportArgs("export", lake.url, "--batch-size", "4", "--parallel-batches", "2", "--target-file-size", "1048576",
 				"--temp-dir", spill, "--log-format", "json")
 			from, to := s.opts.From, s.opts.To
 			truth := s.Truth(nil, from, to, to.AddDate(1, 0, 0))
@@ -189,7 +189,7 @@ func TestCrashFirstExport(t *testing.T) {
 	probe := t.TempDir()
 	start := time.Now()
 	args := func(lake string) []string {
-		return s.exportArgs("export", lake, "--unit-days", "1", "--target-file-size", "1048576", "--log-format", "json")
+		return s.exportArgs("export", lake, "--batch-size", "4", "--target-file-size", "1048576", "--log-format", "json")
 	}
 	if code, stderr := runChild(t, env, args(probe)...); code != 0 {
 		t.Fatalf("export exits %d: %s", code, lastLine(stderr))
@@ -213,79 +213,105 @@ func TestCrashFirstExport(t *testing.T) {
 	}
 }
 
-// TestBackfillKilledResumes kills a backfill with SIGKILL at random points and reruns it until
-// it completes: the lake equals the truth, and the reruns together made fewer requests than a
-// full backfill redone after each kill would have.
-func TestBackfillKilledResumes(t *testing.T) {
-	s := startSim(t, 12, 25, func(o *sim.Options) {
-		o.To = time.Date(2024, 5, 15, 0, 0, 0, 0, time.UTC)
-		o.Faults.Latency = 3 * time.Millisecond
-	})
-	env := []string{apiKeyEnv + "=" + s.opts.APIKey}
-	lake := t.TempDir()
-	args := s.exportArgs("backfill", lake, "--unit-days", "1", "--parallel-units", "2", "--log-format", "json")
-	args = replaceFlag(t, args, "--to", "2024-05-14")
-	full := t.TempDir()
-	start := time.Now()
-	before := s.Stats().Requests
-	if code, stderr := runChild(t, env, replaceFlag(t, args, "--lake", full)...); code != 0 {
-		t.Fatalf("full backfill exits %d: %s", code, lastLine(stderr))
+// minConversationRequests is the fewest conversations requests an export of the truth's
+// users can make: one per user and 500 messages, at least one per user.
+func minConversationRequests(users []string, truth []sim.Message) int {
+	per := map[string]int{}
+	for _, m := range truth {
+		per[m.ChannelUserID]++
 	}
-	fullRequests := s.Stats().Requests - before
-	fullTime := time.Since(start)
+	n := 0
+	for _, u := range users {
+		n += max(1, (per[u]+499)/500)
+	}
+	return n
+}
 
-	// Kill at a random moment after the backfill has finished at least one unit.
-	cmd := child(context.Background(), env, args...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	killed := false
-	deadline := time.After(time.Minute)
-	for !killed {
-		select {
-		case <-done:
-			t.Fatal("the backfill finished before it could be killed")
-		case <-deadline:
-			t.Fatal("the backfill finished no unit within a minute")
-		case <-time.After(5 * time.Millisecond):
+// TestKilledRepeatedly kills a backfill, and a first nightly run, with SIGKILL at 10 random
+// moments each, on a local lake and on fake-gcs-server: after every kill the lake reads
+// cleanly (no duplicate key, no partial file); the final rerun makes the lake equal the truth;
+// and all attempts together make at most minimum x (1.05 + 0.05 x kills) conversations requests.
+func TestKilledRepeatedly(t *testing.T) {
+	// done tells a lake whose state records a finished run (a backfill, or the first nightly).
+	done := func(t *testing.T, dir string) bool {
+		st, err := pipelines.ReadState(context.Background(), mustLocal(t, dir))
+		if err != nil {
+			t.Fatal(err)
 		}
-		st, err := pipelines.ReadState(context.Background(), mustLocal(t, lake))
-		if err != nil || len(st.Backfills) == 0 {
-			continue
+		return st.Watermark != ""
+	}
+	const kills = 10
+	for _, lakeKind := range []string{"local", "gcs"} {
+		for _, command := range []string{"backfill", "run"} {
+			t.Run(lakeKind+"/"+command, func(t *testing.T) {
+				s := startSim(t, 12, 80, func(o *sim.Options) {
+					o.To = time.Date(2024, 5, 15, 0, 0, 0, 0, time.UTC)
+					o.Faults.Latency = 2 * time.Millisecond
+				})
+				lake := localCrashLake(t)
+				if lakeKind == "gcs" {
+					lake = gcsCrashLake(t)
+				}
+				env := append([]string{apiKeyEnv + "=" + s.opts.APIKey}, lake.env...)
+				args := s.exportArgs("backfill", lake.url, "--batch-size", "3", "--parallel-batches", "1", "--concurrency", "3", "--log-format", "json")
+				args = replaceFlag(t, args, "--to", "2024-05-14")
+				if command == "run" {
+					// The first nightly run, with a settle lag that makes 2024-05-14 the last closed day.
+					settle := time.Since(time.Date(2024, 5, 15, 0, 0, 0, 0, time.UTC)).Truncate(time.Hour) - time.Hour
+					args = s.exportArgs("run", lake.url, "--from", "2024-05-01", "--settle", settle.String(),
+						"--batch-size", "3", "--parallel-batches", "1", "--concurrency", "3", "--log-format", "json")
+				}
+				truth := s.Truth(nil, s.opts.From, s.opts.To, s.opts.To.AddDate(1, 0, 0))
+				minimum := minConversationRequests(s.UserIDs(nil), truth)
+
+				// A full run on a scratch local lake times the command.
+				scratch := t.TempDir()
+				start := time.Now()
+				if code, stderr := runChild(t, env, replaceFlag(t, args, "--lake", scratch)...); code != 0 {
+					t.Fatalf("full run exits %d: %s", code, lastLine(stderr))
+				}
+				full := time.Since(start)
+				before := s.Stats().ByEndpoint[sim.EndpointConversations]
+
+				// Kill at random moments until 10 kills happened or an attempt finished the work.
+				killed, finished := 0, false
+				for attempt := 0; killed < kills && attempt < 3*kills; attempt++ {
+					d := time.Duration(rand.Int64N(int64(full) * 6 / 10))
+					if !killAfter(t, env, d, args...) {
+						finished = true
+						break
+					}
+					killed++
+					dir := lake.dir(t)
+					checkReadable(t, dir, truth)
+					if done(t, dir) { // killed after the run recorded its end: nothing is left to do
+						finished = true
+						break
+					}
+				}
+				if !finished {
+					if code, stderr := runChild(t, env, args...); code != 0 {
+						t.Fatalf("the rerun after %d kills exits %d: %s", killed, code, lastLine(stderr))
+					}
+				}
+				rows, err := lakecheck.ReadMessages(context.Background(), lakecheck.Open(t), lake.dir(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := lakecheck.Compare(rows, truth); diff != "" {
+					t.Fatal(diff)
+				}
+				total := s.Stats().ByEndpoint[sim.EndpointConversations] - before
+				bound := float64(minimum) * (1.05 + 0.05*float64(killed))
+				t.Logf("%d kills of %s (full run %s): %d conversations requests over all attempts, minimum %d, bound %.0f",
+					killed, command, full.Round(time.Millisecond), total, minimum, bound)
+				if float64(total) > bound {
+					t.Fatalf("%d conversations requests over %d kills and the rerun, more than minimum %d x (1.05 + 0.05 x %d) = %.0f",
+						total, killed, minimum, killed, bound)
+				}
+			})
 		}
-		for _, b := range st.Backfills {
-			if len(b.Done) > 0 {
-				time.Sleep(time.Duration(rand.IntN(int(fullTime/4/time.Millisecond)+1)) * time.Millisecond)
-				_ = cmd.Process.Signal(syscall.SIGKILL)
-				<-done
-				killed = true
-			}
-		}
 	}
-	n := checkReadable(t, lake, s.Truth(nil, s.opts.From, s.opts.To, s.opts.To.AddDate(1, 0, 0)))
-	t.Logf("killed a backfill with %d rows published", n)
-	before = s.Stats().Requests
-	code, stderr := runChild(t, env, args...)
-	if code != 0 {
-		t.Fatalf("the rerun exits %d: %s", code, lastLine(stderr))
-	}
-	rerun := s.Stats().Requests - before
-	if rerun == 0 || rerun >= fullRequests {
-		t.Fatalf("the rerun after a kill made %d requests, a full backfill makes %d: want some, and fewer", rerun, fullRequests)
-	}
-	if !strings.Contains(stderr, `"units_already_done":`) || strings.Contains(stderr, `"units_already_done":0`) {
-		t.Fatalf("the rerun's summary does not report skipped units:\n%s", stderr)
-	}
-	rows, err := lakecheck.ReadMessages(context.Background(), lakecheck.Open(t), lake)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := lakecheck.Compare(rows, s.Truth(nil, s.opts.From, time.Date(2024, 5, 15, 0, 0, 0, 0, time.UTC), s.opts.To.AddDate(1, 0, 0))); diff != "" {
-		t.Fatal(diff)
-	}
-	t.Logf("full backfill: %d requests; the rerun after a kill: %d", fullRequests, rerun)
 }
 
 // TestConcurrentRuns starts two exports on one lake at once: one refuses with the locked exit

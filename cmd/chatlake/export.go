@@ -49,16 +49,17 @@ type exportFlags struct {
 	lake                              string
 	from, to                          string
 
-	concurrency, unitDays, parallelUnits int
-	rate                                 float64
-	maxAttempts                          int
-	settle                               time.Duration
-	lookback                             int
-	allowSkipped                         bool
-	targetFileSize                       int64
-	tempDir                              string
-	logFormat                            string
-	lockLease                            time.Duration
+	concurrency, batchSize, parallelBatches int
+	shardIndex, shardCount                  int
+	rate                                    float64
+	maxAttempts                             int
+	settle                                  time.Duration
+	lookback                                int
+	allowSkipped                            bool
+	targetFileSize                          int64
+	tempDir                                 string
+	logFormat                               string
+	lockLease                               time.Duration
 }
 
 func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
@@ -78,8 +79,10 @@ func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
 	fs.IntVar(&f.concurrency, "concurrency", 8, "users fetched at once within a unit of work")
 	fs.Float64Var(&f.rate, "rate", 20, "ceiling of API requests per second; lowered automatically on 429s")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 8, "attempts per API request before the user's unit fails")
-	fs.IntVar(&f.unitDays, "unit-days", 31, "days per unit of work: each user is asked once per unit; a unit is published whole or not at all")
-	fs.IntVar(&f.parallelUnits, "parallel-units", 2, "units extracted at once (they share --rate)")
+	fs.IntVar(&f.batchSize, "batch-size", 0, "users per batch, the unit of durable progress (a kill redoes the batches in flight); 0: about users/100, within 10..1000")
+	fs.IntVar(&f.parallelBatches, "parallel-batches", 2, "batches extracted at once (they share --concurrency and --rate)")
+	fs.IntVar(&f.shardIndex, "shard-index", -1, "this process's shard of a run shared by --shard-count processes (0-based); default: $"+envCloudRunIndex+" or $"+envJobIndex+", else 0")
+	fs.IntVar(&f.shardCount, "shard-count", 0, "processes that share the run, each taking its own batches; default: $"+envCloudRunCount+" or $"+envShardCount+", else 1")
 	fs.DurationVar(&f.settle, "settle", time.Hour, "a UTC day is closed, and may be exported, this long after it ends")
 	fs.BoolVar(&f.allowSkipped, "allow-skipped-users", false, "exit 0 even when users were skipped because the API called their id invalid (1002)")
 	fs.Int64Var(&f.targetFileSize, "target-file-size", 128<<20, "target size in bytes of a Parquet file; a bigger day is split into several files")
@@ -122,10 +125,10 @@ func (f *exportFlags) validate(needRange bool) error {
 		return usagef("--rate must be above 0, not %g", f.rate)
 	case f.maxAttempts < 1:
 		return usagef("--max-attempts must be at least 1, not %d", f.maxAttempts)
-	case f.unitDays < 1:
-		return usagef("--unit-days must be at least 1, not %d", f.unitDays)
-	case f.parallelUnits < 1:
-		return usagef("--parallel-units must be at least 1, not %d", f.parallelUnits)
+	case f.batchSize < 0:
+		return usagef("--batch-size must not be negative, not %d", f.batchSize)
+	case f.parallelBatches < 1:
+		return usagef("--parallel-batches must be at least 1, not %d", f.parallelBatches)
 	case f.settle < 0:
 		return usagef("--settle must not be negative")
 	case f.lockLease < 3*time.Second:
@@ -140,6 +143,11 @@ func (f *exportFlags) validate(needRange bool) error {
 	default:
 		return usagef("--log-format must be json, text or auto, not %q", f.logFormat)
 	}
+	idx, count, err := resolveShard(f.shardIndex, f.shardCount, os.Getenv)
+	if err != nil {
+		return err
+	}
+	f.shardIndex, f.shardCount = idx, count
 	return nil
 }
 
@@ -230,7 +238,8 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 	}
 	o := pipelines.Options{
 		CustomerID: f.customer, BotKey: f.bot, Selectors: f.selectors,
-		Concurrency: f.concurrency, UnitDays: f.unitDays, ParallelUnits: f.parallelUnits,
+		Concurrency: f.concurrency, BatchSize: f.batchSize, ParallelBatches: f.parallelBatches,
+		ShardIndex: f.shardIndex, ShardCount: f.shardCount,
 		Settle: f.settle, Lookback: f.lookback,
 		LockLease: f.lockLease, Logger: logger,
 	}
@@ -251,7 +260,11 @@ func report(s *setup, sum *pipelines.Summary, runErr error, allowSkipped bool, s
 		if !isJSONLogger(s.logger) {
 			_ = sum.WriteText(stderr)
 		}
-		s.logger.Info("summary", "summary", sum)
+		level := slog.LevelInfo
+		if runErr != nil {
+			level = slog.LevelError
+		}
+		s.logger.Log(context.Background(), level, "summary", "summary", sum)
 	}
 	if runErr != nil {
 		return runErr
@@ -282,7 +295,7 @@ func runRange(ctx context.Context, name string, args []string, stdout, stderr io
 	f.register(fs, false)
 	var restart bool
 	if name == "backfill" {
-		fs.BoolVar(&restart, "restart", false, "forget the finished units of this backfill and do them all again")
+		fs.BoolVar(&restart, "restart", false, "do this backfill again from the start, even if it finished or is half done")
 	}
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {
 		return err

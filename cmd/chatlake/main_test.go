@@ -19,18 +19,44 @@ import (
 	"github.com/chatlake/chatlake/sim"
 )
 
-// TestMain lets the test binary stand in for the chatlake binary: with CHATLAKE_BE_MAIN=1 it
-// runs main, so crash tests start real child processes and kill them with SIGKILL.
+// childBinary is chatlake built without the race detector for the child-process tests (crashes,
+// kills, shards): a race-instrumented child is many times slower, and what these tests check
+// (the lake after real kills) is not what the race detector looks at; the in-process tests
+// run under it. Empty until TestMain built it.
+var childBinary string
+
+// TestMain builds the child binary once, then runs the tests. With CHATLAKE_BE_MAIN=1 the test
+// binary runs main instead (the fallback when the build is not possible).
 func TestMain(m *testing.M) {
 	if os.Getenv("CHATLAKE_BE_MAIN") == "1" {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	dir, err := os.MkdirTemp("", "chatlake-bin-")
+	if err == nil {
+		bin := filepath.Join(dir, "chatlake")
+		build := exec.Command("go", "build", "-o", bin, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err == nil {
+			childBinary = bin
+		} else {
+			fmt.Fprintf(os.Stderr, "building the child binary failed, children run the test binary: %v\n%s", err, out)
+		}
+	}
+	code := m.Run()
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
 }
 
 // child is chatlake as a separate process.
 func child(ctx context.Context, env []string, args ...string) *exec.Cmd {
+	if childBinary != "" {
+		cmd := exec.CommandContext(ctx, childBinary, args...)
+		cmd.Env = append(os.Environ(), env...)
+		return cmd
+	}
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
 	cmd.Env = append(append(os.Environ(), "CHATLAKE_BE_MAIN=1"), env...)
 	return cmd
@@ -310,7 +336,7 @@ func TestProtocolErrorsStopTheRun(t *testing.T) {
 			}))
 			t.Cleanup(bad.Close)
 			t.Setenv(apiKeyEnv, s.opts.APIKey)
-			args := replaceFlag(t, s.exportArgs("export", t.TempDir(), "--unit-days", "1", "--parallel-units", "1", "--concurrency", "1", "--log-format", "json"), "--api-url", bad.URL)
+			args := replaceFlag(t, s.exportArgs("export", t.TempDir(), "--parallel-batches", "1", "--concurrency", "1", "--log-format", "json"), "--api-url", bad.URL)
 			code, _, stderr := runCmd(t, args...)
 			if code != exitFailed {
 				t.Fatalf("exit %d, want %d", code, exitFailed)

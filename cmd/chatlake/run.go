@@ -21,10 +21,12 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"demo", "start the built-in simulator and export its whole range into ./lake", "[--lake DIR]", runDemo},
-		{"export", "export whole UTC days --from..--to, replacing them in the lake", "--api-url URL --customer ID --bot KEY --users-where NAME=VALUE... --from DAY --to DAY --lake URL", runExport},
-		{"backfill", "export a long range in resumable units; a rerun skips finished units", "(export's flags)", runBackfill},
+		{"export", "export whole UTC days --from..--to: each user's rows of those days are replaced", "--api-url URL --customer ID --bot KEY --users-where NAME=VALUE... --from DAY --to DAY --lake URL", runExport},
+		{"backfill", "export a long range; a rerun resumes it, and a finished backfill is not redone", "(export's flags) [--restart]", runBackfill},
 		{"run", "the nightly run: closed days after the lake's watermark, plus a lookback", "(connection flags) --lake URL [--from DAY on the first run]", runNightly},
 		{"verify", "check a lake: manifests, files, row counts, duplicate keys, days", "--lake URL [--from DAY --to DAY]", runVerify},
+		{"publish", "publish the runs whose batches are all done (a sharded run's last step)", "--lake URL", runPublish},
+		{"forget", "erase users: their rows leave every partition and the users table", "--lake URL --user ID...", runForget},
 		{"status", "show a lake's watermark, last run, exported days and lock", "--lake URL", runStatus},
 		{"sim", "serve the Technowiz API simulator over HTTP", "[--addr 127.0.0.1:8080] [simulator flags]", runSim},
 	}

@@ -60,16 +60,18 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // statusReport is what `chatlake status` prints, also as JSON with --json.
 type statusReport struct {
-	Lake          string                `json:"lake"`
-	Watermark     string                `json:"watermark,omitempty"`
-	SchemaVersion string                `json:"schema_version,omitempty"`
-	CustomerID    string                `json:"customer_id,omitempty"`
-	BotKey        string                `json:"bot_key,omitempty"`
-	LastRun       *pipelines.RunRecord  `json:"last_run,omitempty"`
-	Days          []string              `json:"days"`
-	Lock          *pipelines.LockRecord `json:"lock,omitempty"`
-	LockExpired   bool                  `json:"lock_expired,omitempty"`
-	Backfills     int                   `json:"backfills_in_progress"`
+	Lake          string                    `json:"lake"`
+	Watermark     string                    `json:"watermark,omitempty"`
+	SchemaVersion string                    `json:"schema_version,omitempty"`
+	CustomerID    string                    `json:"customer_id,omitempty"`
+	BotKey        string                    `json:"bot_key,omitempty"`
+	LastRun       *pipelines.RunRecord      `json:"last_run,omitempty"`
+	Days          []string                  `json:"days"`
+	Lock          *pipelines.LockRecord     `json:"lock,omitempty"`
+	LockExpired   bool                      `json:"lock_expired,omitempty"`
+	Plans         []pipelines.PlanStatus    `json:"unfinished_runs"`
+	Owed          map[string]pipelines.Owed `json:"owed,omitempty"`
+	Erasures      []pipelines.Erasure       `json:"erasures,omitempty"`
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -117,14 +119,18 @@ func readStatus(ctx context.Context, lake *load.Lake, url string) (*statusReport
 	if rep.Days == nil {
 		rep.Days = []string{}
 	}
-	if lock != nil && time.Now().After(lock.Expires) {
+	if lock != nil {
 		rep.LockExpired = true
-	}
-	for _, b := range st.Backfills {
-		if b.Finished.IsZero() {
-			rep.Backfills++
+		for _, h := range lock.Holders {
+			if time.Now().Before(h.Expires) {
+				rep.LockExpired = false
+			}
 		}
 	}
+	if rep.Plans, err = pipelines.PendingPlans(ctx, lake); err != nil {
+		return nil, err
+	}
+	rep.Owed, rep.Erasures = st.Owed, st.Erasures
 	return rep, nil
 }
 
@@ -153,12 +159,35 @@ func writeStatus(w io.Writer, r *statusReport) error {
 	case r.Lock == nil:
 		fmt.Fprintf(w, "lock       free\n")
 	case r.LockExpired:
-		fmt.Fprintf(w, "lock       expired (run %s on %s pid %d died; the next run takes it over)\n", r.Lock.RunID, r.Lock.Host, r.Lock.PID)
+		fmt.Fprintf(w, "lock       expired (%s plan %s: its holders died; the next run takes it over)\n", r.Lock.Kind, r.Lock.Plan)
 	default:
-		fmt.Fprintf(w, "lock       held by %s run %s on %s pid %d until %s\n", r.Lock.Kind, r.Lock.RunID, r.Lock.Host, r.Lock.PID, r.Lock.Expires.Format(time.RFC3339))
+		fmt.Fprintf(w, "lock       held by %s plan %s:\n", r.Lock.Kind, r.Lock.Plan)
+		for _, h := range r.Lock.Holders {
+			fmt.Fprintf(w, "           run %s on %s pid %d%s until %s\n", h.RunID, h.Host, h.PID, shardText(h.Shard), h.Expires.Format(time.RFC3339))
+		}
 	}
-	if r.Backfills > 0 {
-		fmt.Fprintf(w, "backfills  %d unfinished (rerun them to resume)\n", r.Backfills)
+	for _, p := range r.Plans {
+		fmt.Fprintf(w, "unfinished %s %s..%s: %d of %d batches done, %d users (plan %s; rerun the same command to resume it)\n",
+			p.Kind, p.From, p.To, p.BatchesDone, p.Batches, p.Users, p.ID)
+	}
+	if len(r.Owed) > 0 {
+		ids := make([]string, 0, len(r.Owed))
+		for id := range r.Owed {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		fmt.Fprintf(w, "owed       %d user(s) whose export failed; the next run exports them again:\n", len(ids))
+		for i, id := range ids {
+			if i == 10 {
+				fmt.Fprintf(w, "           +%d more (status --json lists them all)\n", len(ids)-10)
+				break
+			}
+			o := r.Owed[id]
+			fmt.Fprintf(w, "           %s: %s..%s, %d attempt(s), since %s: %s\n", id, o.From, o.To, o.Attempts, o.Since.Format(time.RFC3339), o.Error)
+		}
+	}
+	for _, e := range r.Erasures {
+		fmt.Fprintf(w, "erasure    %s by run %s: %d user(s), %d message rows\n", e.At.Format(time.RFC3339), e.RunID, e.Users, e.Messages)
 	}
 	return nil
 }
@@ -196,4 +225,11 @@ func next(day string) string {
 		return ""
 	}
 	return d.AddDate(0, 0, 1).Format(pipelines.DayLayout)
+}
+
+func shardText(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " shard " + s
 }

@@ -1,0 +1,124 @@
+package load
+
+import (
+	"fmt"
+
+	"github.com/chatlake/chatlake/schema"
+)
+
+// The lake's layout: every object name of the lake is made here and nowhere else. doc.go
+// documents it for people.
+const (
+	// StatePath is the lake's state (owned by package pipelines, which writes it conditionally).
+	StatePath = chatlakeDir + "state.json"
+	// LockPath is the lake's run lock (owned by package pipelines).
+	LockPath = chatlakeDir + "lock.json"
+
+	chatlakeDir     = "_chatlake/"
+	messagesPrefix  = schema.MessagesTable + "/"
+	usersPrefix     = schema.UsersTable + "/"
+	manifestsPrefix = chatlakeDir + "manifests/" + schema.MessagesTable + "/"
+	stagingPrefix   = chatlakeDir + "staging/"
+	runsPrefix      = chatlakeDir + "runs/"
+
+	maxShards  = 99999  // five digits in a partition file's name
+	maxBatches = 999999 // six digits in a batch's names
+)
+
+// partitionDir is the directory of day's partition of the messages table.
+func partitionDir(day string) string { return messagesPrefix + "dt=" + day + "/" }
+
+// manifestPath is the manifest of day's partition.
+func manifestPath(day string) string { return manifestsPrefix + "dt=" + day + ".json" }
+
+// shardName is the base name of shard i of a partition of p shards.
+func shardName(i, p int) string { return fmt.Sprintf("part-%05d-of-%05d.parquet", i, p) }
+
+// parseShardName returns the shard and shard count of a file name of the current layout.
+func parseShardName(name string) (i, p int, ok bool) {
+	var a, b int
+	if n, err := fmt.Sscanf(name, "part-%05d-of-%05d.parquet", &a, &b); err != nil || n != 2 {
+		return 0, 0, false
+	}
+	if b < 1 || a < 0 || a >= b || shardName(a, b) != name {
+		return 0, 0, false
+	}
+	return a, b, true
+}
+
+// stagingDir is where run runID uploads the new files of day's partition before moving them in.
+func stagingDir(runID, day string) string { return stagingPrefix + runID + "/" + partitionDir(day) }
+
+// usersDir is the directory of one snapshot date of the users table.
+func usersDir(snapshotDate string) string { return usersPrefix + "snapshot_date=" + snapshotDate + "/" }
+
+// usersPath is the file a run (by its plan id) writes into a snapshot date of the users table:
+// one file per plan, so a run never replaces the users another run listed.
+func usersPath(snapshotDate, plan string) string {
+	return usersDir(snapshotDate) + "part-" + plan + ".parquet"
+}
+
+// runDir holds everything of one run plan: the plan, its batches' users, the batches' done
+// records and their staged rows.
+func runDir(plan string) string { return runsPrefix + plan + "/" }
+
+func planPath(plan string) string { return runDir(plan) + "plan.json" }
+
+// batchUsersPath holds the users of one batch as the planner (attempt) wrote them; the plan
+// names its attempt, so two planners racing never mix their batches.
+func batchUsersPath(plan, attempt string, batch int) string {
+	return fmt.Sprintf("%sattempts/%s/batch-%06d.json", runDir(plan), attempt, batch)
+}
+
+func batchDoneDir(plan string) string { return runDir(plan) + "done/" }
+
+func batchDonePath(plan string, batch int) string {
+	return fmt.Sprintf("%sbatch-%06d.json", batchDoneDir(plan), batch)
+}
+
+func parseBatchDone(plan, name string) (int, bool) {
+	var b int
+	if n, err := fmt.Sscanf(name, batchDoneDir(plan)+"batch-%06d.json", &b); err != nil || n != 1 {
+		return 0, false
+	}
+	return b, batchDonePath(plan, b) == name
+}
+
+// stagedDir holds the staged rows of day of every finished batch of plan.
+func stagedDir(plan, day string) string { return runDir(plan) + "staged/dt=" + day + "/" }
+
+func stagedPath(plan, day string, batch int) string {
+	return fmt.Sprintf("%sbatch-%06d.parquet", stagedDir(plan, day), batch)
+}
+
+// checkDay validates a YYYY-MM-DD day.
+func checkDay(day string) error {
+	if _, err := schema.ParseDay(day); err != nil {
+		return fmt.Errorf("invalid day: %w", err)
+	}
+	return nil
+}
+
+// checkID refuses run and plan ids that cannot be one path segment.
+func checkID(what, id string) error {
+	if id == "" || id == "." || id == ".." || len(id) > 200 {
+		return fmt.Errorf("invalid %s %q", what, id)
+	}
+	for _, r := range id {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			r == '-' || r == '_' || r == '.' || r == ':' || r == '+'
+		if !ok {
+			return fmt.Errorf("invalid %s %q: only letters, digits and -_.:+", what, id)
+		}
+	}
+	return nil
+}
+
+func checkRunID(runID string) error { return checkID("run id", runID) }
+
+func checkBatch(batch int) error {
+	if batch < 0 || batch > maxBatches {
+		return fmt.Errorf("invalid batch %d (0..%d)", batch, maxBatches)
+	}
+	return nil
+}

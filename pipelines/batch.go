@@ -1,0 +1,224 @@
+package pipelines
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/chatlake/chatlake/extract"
+	"github.com/chatlake/chatlake/load"
+	"github.com/chatlake/chatlake/schema"
+	"github.com/chatlake/chatlake/transform"
+)
+
+// myBatches is the batches of the plan that this shard works on and that no process finished.
+func (p *Pipeline) myBatches(ctx context.Context, plan *Plan) (todo []int, mine int, err error) {
+	done, err := p.lake.BatchesDone(ctx, plan.ID)
+	if err != nil {
+		return nil, 0, err
+	}
+	isDone := make(map[int]bool, len(done))
+	for _, b := range done {
+		isDone[b] = true
+	}
+	for b := range plan.Batches {
+		if b%p.o.ShardCount != p.o.ShardIndex {
+			continue
+		}
+		mine++
+		if !isDone[b] {
+			todo = append(todo, b)
+		}
+	}
+	return todo, mine, nil
+}
+
+// runBatches extracts this shard's unfinished batches, ParallelBatches at a time, with at
+// most Concurrency users in flight across them. A batch is durable once done: its rows are
+// staged in the lake and its record written. Errors that stop the run (configuration, the
+// API refusing the key, a lost lock, storage) are returned; a user that fails is recorded
+// in its batch and owed.
+func (p *Pipeline) runBatches(ctx context.Context, rc *runContext, plan *Plan) error {
+	todo, mine, err := p.myBatches(ctx, plan)
+	if err != nil {
+		return err
+	}
+	users := 0
+	for _, b := range todo {
+		users += plan.Batches[b].Users
+	}
+	rc.sum.setBatches(len(plan.Batches), mine, mine-len(todo), users)
+	if len(todo) == 0 {
+		return nil
+	}
+	p.o.Logger.Info("extracting", "plan", plan.ID, "batches", len(todo), "batches_of_this_shard", mine,
+		"users", users, "shard", p.shard())
+	prog := newProgress(p.o, rc.sum)
+	stop := prog.start(ctx)
+	defer stop()
+
+	sem := make(chan struct{}, p.o.Concurrency)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(p.o.ParallelBatches)
+	for _, b := range todo {
+		g.Go(func() error {
+			if err := p.runBatch(gctx, rc.sum, plan, b, sem); err != nil {
+				return fmt.Errorf("batch %d: %w", b, err)
+			}
+			prog.report(false)
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func (p *Pipeline) readBatchUsers(ctx context.Context, plan *Plan, b int) ([]planUser, error) {
+	data, err := p.lake.ReadBatchUsers(ctx, plan.ID, plan.Attempt, b)
+	if err != nil {
+		return nil, err
+	}
+	var bu batchUsers
+	if err := json.Unmarshal(data, &bu); err != nil {
+		return nil, fmt.Errorf("reading the users of batch %d: %w", b, err)
+	}
+	return bu.Users, nil
+}
+
+// runBatch extracts one batch into a local stage, stages its rows in the lake and marks it
+// done.
+func (p *Pipeline) runBatch(ctx context.Context, sum *Summary, plan *Plan, b int, sem chan struct{}) error {
+	users, err := p.readBatchUsers(ctx, plan, b)
+	if err != nil {
+		return err
+	}
+	pb := plan.Batches[b]
+	from, err1 := schema.ParseDay(pb.From)
+	to, err2 := schema.ParseDay(pb.To)
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("the plan's batch range: %w", err)
+	}
+	w := extract.Window{Start: from, End: to.AddDate(0, 0, 1)}
+	stage, err := p.lake.NewStage()
+	if err != nil {
+		return err
+	}
+	defer stage.Close()
+	tsrc := transform.Source{CustomerID: p.o.CustomerID, BotKey: p.o.BotKey, RunID: p.o.RunID, ExtractedAt: p.o.Clock().UTC()}
+
+	var mu sync.Mutex
+	rec := batchDone{RunID: p.o.RunID}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(p.o.Concurrency)
+	for i := range users {
+		u := &extract.User{ID: users[i].ID, Channel: users[i].Channel}
+		g.Go(func() error {
+			select {
+			case sem <- struct{}{}:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			n, err := p.exportUser(gctx, tsrc, u, w, stage, sum)
+			<-sem
+			switch {
+			case err == nil:
+				mu.Lock()
+				rec.Messages += int64(n)
+				mu.Unlock()
+				sum.userDone(n)
+				return nil
+			case gctx.Err() != nil:
+				return gctx.Err()
+			case fatal(err):
+				return fmt.Errorf("conversations of user %s in %s: %w", u.ID, w, err)
+			case errors.Is(err, extract.ErrInvalidUser):
+				p.o.Logger.Warn("user skipped: the API says the user id is invalid (1002); its rows stay as they were", "user", u.ID)
+				mu.Lock()
+				rec.Skipped = append(rec.Skipped, u.ID)
+				mu.Unlock()
+				sum.userSkipped(u.ID)
+				return nil
+			default:
+				p.o.Logger.Error("user failed: its rows stay as they were, and the next run exports it again",
+					"user", u.ID, "from", pb.From, "to", pb.To, "error", err.Error())
+				mu.Lock()
+				rec.Failed = append(rec.Failed, failedUser{ID: u.ID, Error: err.Error()})
+				mu.Unlock()
+				sum.userFailed(u.ID)
+				return nil
+			}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	// Rows of a failed or skipped user that were staged before it failed are not published:
+	// the merge keeps those users' previous rows, and refuses staged rows of users it keeps.
+	if len(rec.Failed) > 0 || len(rec.Skipped) > 0 {
+		if err := restage(&stage, &rec); err != nil {
+			return err
+		}
+	}
+	st, err := p.lake.StageBatch(ctx, plan.ID, b, stage, p.o.RunID)
+	if err != nil {
+		return err
+	}
+	rec.Finished = p.o.Clock().UTC()
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	if err := p.lake.MarkBatchDone(ctx, plan.ID, b, data); err != nil {
+		return err
+	}
+	sum.batchDone(st)
+	p.o.Logger.Info("batch done", "batch", b, "users", len(users), "messages", rec.Messages,
+		"failed", len(rec.Failed), "skipped", len(rec.Skipped))
+	return nil
+}
+
+// restage drops the rows of the batch's failed and skipped users from the stage.
+func restage(stage **load.Stage, rec *batchDone) error {
+	drop := map[string]bool{}
+	for _, f := range rec.Failed {
+		drop[f.ID] = true
+	}
+	for _, id := range rec.Skipped {
+		drop[id] = true
+	}
+	next, err := (*stage).Filter(func(m *schema.Message) bool { return !drop[m.ChannelUserID] })
+	if err != nil {
+		return err
+	}
+	(*stage).Close()
+	*stage = next
+	return nil
+}
+
+// exportUser pages one user's conversations over w into the stage and returns the number of
+// rows staged.
+func (p *Pipeline) exportUser(ctx context.Context, tsrc transform.Source, user *extract.User, w extract.Window,
+	stage *load.Stage, sum *Summary) (int, error) {
+	count := func(ctx context.Context, at time.Time, id transform.Identity) (int, error) {
+		return countAt(ctx, p.src, tsrc, user, at, id)
+	}
+	k := newKeyer(tsrc, user, w, count)
+	n := 0
+	err := p.src.Conversations(ctx, user.ID, w, func(pg extract.Page) error {
+		rows, err := k.add(ctx, pg)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		n += len(rows)
+		return stage.Add(rows)
+	})
+	sum.addExactness(k.outside, k.repeated, k.requery)
+	return n, err
+}

@@ -1,0 +1,96 @@
+package pipelines
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/chatlake/chatlake/extract"
+)
+
+// Options configure a Pipeline. Zero values take the defaults documented on each field.
+type Options struct {
+	CustomerID string             // required to export
+	BotKey     string             // required to export
+	Selectors  []extract.Selector // required to export: the union of their users is exported
+
+	Concurrency     int           // users fetched at once; default 8
+	BatchSize       int           // users per batch; default about users/100, within 10..1000
+	ParallelBatches int           // batches extracted at once (they share Concurrency); default 2
+	Settle          time.Duration // a day is closed this long after its end; default 1h
+	Lookback        int           // nightly: days already exported that are read again (late messages); 0 = none
+	LockLease       time.Duration // lease of the lake's lock, renewed every third of it; default 2m, at least 3s
+
+	// ShardIndex and ShardCount split a run's batches across processes: shard i takes the
+	// batches b with b % ShardCount == i. Default 0 and 1 (one process does everything).
+	ShardIndex int
+	ShardCount int
+
+	Clock         func() time.Time // default time.Now
+	Logger        *slog.Logger     // default: discard
+	Progress      io.Writer        // where progress lines go; nil: none
+	ProgressEvery time.Duration    // default 10s
+	Terminal      bool             // Progress is a terminal: redraw one line
+	RunID         string           // default: time-based and random
+}
+
+// setDefaults validates o and fills in the defaults; an error names the field.
+func (o *Options) setDefaults() error {
+	switch {
+	case o.Concurrency < 0:
+		return badInput("Options.Concurrency %d is negative", o.Concurrency)
+	case o.BatchSize < 0:
+		return badInput("Options.BatchSize %d is negative", o.BatchSize)
+	case o.ParallelBatches < 0:
+		return badInput("Options.ParallelBatches %d is negative", o.ParallelBatches)
+	case o.Lookback < 0:
+		return badInput("Options.Lookback %d is negative", o.Lookback)
+	case o.Settle < 0:
+		return badInput("Options.Settle %s is negative", o.Settle)
+	case o.LockLease < 0 || (o.LockLease > 0 && o.LockLease < 3*time.Second):
+		return badInput("Options.LockLease %s must be at least 3s", o.LockLease)
+	case o.ProgressEvery < 0:
+		return badInput("Options.ProgressEvery %s is negative", o.ProgressEvery)
+	case o.ShardCount < 0:
+		return badInput("Options.ShardCount %d is negative", o.ShardCount)
+	case o.ShardIndex < 0 || (o.ShardIndex > 0 && o.ShardIndex >= max(o.ShardCount, 1)):
+		return badInput("shard index %d is not below the shard count %d", o.ShardIndex, max(o.ShardCount, 1))
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = 8
+	}
+	if o.ParallelBatches == 0 {
+		o.ParallelBatches = 2
+	}
+	if o.ShardCount == 0 {
+		o.ShardCount = 1
+	}
+	if o.Settle == 0 {
+		o.Settle = time.Hour
+	}
+	if o.LockLease == 0 {
+		o.LockLease = 2 * time.Minute
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ProgressEvery == 0 {
+		o.ProgressEvery = 10 * time.Second
+	}
+	if o.RunID == "" {
+		o.RunID = NewRunID(o.Clock())
+	}
+	return nil
+}
+
+// NewRunID makes a run id that sorts by time: 20240502T101532Z-9f3c1a2b.
+func NewRunID(now time.Time) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,278 @@
+package pipelines
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/chatlake/chatlake/load"
+)
+
+// readUsersConcurrency bounds the concurrent reads of batch users files while publishing.
+const readUsersConcurrency = 16
+
+// doneRecords reads the done records of every batch of the plan.
+func (p *Pipeline) doneRecords(ctx context.Context, plan *Plan) ([]batchDone, error) {
+	recs := make([]batchDone, len(plan.Batches))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(readUsersConcurrency)
+	for b := range plan.Batches {
+		g.Go(func() error {
+			data, err := p.lake.ReadBatchDone(gctx, plan.ID, b)
+			if err != nil {
+				return err
+			}
+			if err := json.Unmarshal(data, &recs[b]); err != nil {
+				return fmt.Errorf("the record of batch %d: %w", b, err)
+			}
+			return nil
+		})
+	}
+	return recs, g.Wait()
+}
+
+// coveredUsers is the set of users whose rows of a day the plan replaces: the users of the
+// batches whose range holds the day, less those whose export failed or was skipped.
+func (p *Pipeline) coveredUsers(ctx context.Context, plan *Plan, recs []batchDone, batches []int) (map[string]struct{}, error) {
+	lists := make([][]planUser, len(batches))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(readUsersConcurrency)
+	for i, b := range batches {
+		g.Go(func() error {
+			us, err := p.readBatchUsers(gctx, plan, b)
+			lists[i] = us
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, l := range lists {
+		n += len(l)
+	}
+	set := make(map[string]struct{}, n)
+	for i, b := range batches {
+		out := map[string]bool{}
+		for _, f := range recs[b].Failed {
+			out[f.ID] = true
+		}
+		for _, id := range recs[b].Skipped {
+			out[id] = true
+		}
+		for _, u := range lists[i] {
+			if !out[u.ID] {
+				set[u.ID] = struct{}{}
+			}
+		}
+	}
+	return set, nil
+}
+
+// publishPlan publishes the plan's days once every batch is done, then records the run in
+// the state and removes the plan. Of the processes sharing the plan, the one that claims the
+// publisher role publishes; the others return (their part is done). A plan already partly
+// published (a killed publisher) continues where it stopped: days it published are skipped.
+func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) error {
+	done, err := p.lake.BatchesDone(ctx, plan.ID)
+	if err != nil {
+		return err
+	}
+	if len(done) < len(plan.Batches) {
+		missing := len(plan.Batches) - len(done)
+		rc.sum.setWaiting(missing)
+		p.o.Logger.Info("this shard's batches are done; other shards still have batches to finish, and the last one to finish publishes",
+			"plan", plan.ID, "batches_left", missing)
+		return nil
+	}
+	claimed, err := rc.lock.claimPublisher(ctx)
+	if err != nil {
+		return err
+	}
+	if !claimed {
+		p.o.Logger.Info("another process of this run is publishing it", "plan", plan.ID)
+		return nil
+	}
+	recs, err := p.doneRecords(ctx, plan)
+	if err != nil {
+		return err
+	}
+	var failed []string
+	for _, r := range recs {
+		for _, f := range r.Failed {
+			failed = append(failed, f.ID)
+		}
+	}
+	rc.sum.setOwed(failed)
+	from, to := plan.hull()
+	p.o.Logger.Info("publishing", "plan", plan.ID, "from", from, "to", to)
+	var cacheKey string
+	var covered map[string]struct{}
+	replace := func(id string) bool { _, ok := covered[id]; return ok }
+	for _, day := range daysBetween(from, to) {
+		var batches []int
+		var key strings.Builder
+		for b, pb := range plan.Batches {
+			if pb.From <= day && day <= pb.To {
+				batches = append(batches, b)
+				key.WriteString(strconv.Itoa(b) + ",")
+			}
+		}
+		if key.String() != cacheKey || covered == nil {
+			if covered, err = p.coveredUsers(ctx, plan, recs, batches); err != nil {
+				return err
+			}
+			cacheKey = key.String()
+		}
+		st, err := p.lake.Merge(ctx, day, load.MergeInput{Plan: plan.ID, Instance: plan.ID + "@" + plan.Attempt,
+			Replace: replace, RunID: p.o.RunID})
+		if err != nil {
+			return err
+		}
+		rc.sum.addPublished(st)
+	}
+	if err := p.finishPlan(ctx, rc, plan, recs); err != nil {
+		return err
+	}
+	return p.owedError(rc.sum)
+}
+
+// finishPlan records a published plan in the state (days, watermark, what is owed, the
+// backfill) and removes the plan and the unfinished plans it makes stale.
+func (p *Pipeline) finishPlan(ctx context.Context, rc *runContext, plan *Plan, recs []batchDone) error {
+	paid := map[string]PlanBatch{} // owed users exported, by the range they were exported over
+	for b, pb := range plan.Batches {
+		if !pb.Owed {
+			continue
+		}
+		users, err := p.readBatchUsers(ctx, plan, b)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			paid[u.ID] = pb
+		}
+	}
+	now := p.o.Clock().UTC()
+	from, to := plan.hull()
+	err := rc.state.update(ctx, func(s *State) {
+		if plan.CustomerID != "" {
+			s.CustomerID, s.BotKey = plan.CustomerID, plan.BotKey
+		}
+		if s.Days == nil {
+			s.Days = map[string]DayState{}
+		}
+		for _, d := range daysBetween(from, to) {
+			s.Days[d] = DayState{RunID: p.o.RunID, ExportedAt: now}
+		}
+		if s.Watermark == "" || plan.From <= nextDay(s.Watermark) {
+			s.Watermark = max(s.Watermark, plan.To)
+		}
+		if s.Owed == nil {
+			s.Owed = map[string]Owed{}
+		}
+		for b, r := range recs {
+			pb := plan.Batches[b]
+			for _, id := range r.Skipped {
+				delete(paid, id)
+				delete(s.Owed, id) // the API calls the id invalid: nothing more will come of it
+			}
+			for _, f := range r.Failed {
+				delete(paid, f.ID)
+				o, ok := s.Owed[f.ID]
+				if !ok {
+					o = Owed{From: pb.From, To: pb.To, Since: now}
+				}
+				o.From, o.To = min(o.From, pb.From), max(o.To, pb.To)
+				o.Attempts++
+				o.Error = f.Error
+				s.Owed[f.ID] = o
+			}
+		}
+		for id, pb := range paid {
+			if o, ok := s.Owed[id]; ok && pb.From <= o.From && o.To <= pb.To {
+				delete(s.Owed, id)
+			}
+		}
+		if len(s.Owed) == 0 {
+			s.Owed = nil
+		}
+		if plan.Kind == "backfill" {
+			if s.Backfills == nil {
+				s.Backfills = map[string]*BackfillState{}
+			}
+			s.Backfills[plan.ID] = &BackfillState{From: plan.From, To: plan.To, Selectors: plan.Selectors,
+				Started: plan.Created, Finished: now}
+		}
+		s.LastUsers = plan.Users
+	})
+	if err != nil {
+		return err
+	}
+	rc.sum.markPublished(len(rc.state.get().Owed))
+	p.removeStalePlans(ctx, plan)
+	if err := p.lake.RemoveRun(ctx, plan.ID); err != nil {
+		p.o.Logger.Warn("removing the finished run's plan failed; the next run sweeps it", "plan", plan.ID, "error", err.Error())
+	}
+	return nil
+}
+
+// removeStalePlans removes the unfinished plans whose days overlap plan's: their staged rows
+// are older than what plan just published, and publishing them later would replace newer rows
+// with older ones. A rerun of such a command starts over.
+func (p *Pipeline) removeStalePlans(ctx context.Context, plan *Plan) {
+	ids, err := p.lake.Plans(ctx)
+	if err != nil {
+		p.o.Logger.Warn("listing unfinished plans failed", "error", err.Error())
+		return
+	}
+	from, to := plan.hull()
+	for _, id := range ids {
+		if id == plan.ID {
+			continue
+		}
+		data, err := p.lake.ReadPlan(ctx, id)
+		if err != nil {
+			continue
+		}
+		other, err := decodePlan(data)
+		if err != nil {
+			continue
+		}
+		of, ot := other.hull()
+		if of > to || ot < from {
+			continue
+		}
+		if err := p.lake.RemoveRun(ctx, id); err != nil {
+			p.o.Logger.Warn("removing a stale unfinished plan failed", "plan", id, "error", err.Error())
+			continue
+		}
+		p.o.Logger.Warn("removed an unfinished run whose days this run published again; rerun it to export them anew",
+			"plan", id, "kind", other.Kind, "from", other.From, "to", other.To)
+	}
+}
+
+// owedError is the run's error when users failed: it names them.
+func (p *Pipeline) owedError(sum *Summary) error {
+	sum.mu.Lock()
+	failed := slices.Clone(sum.OwedUsers)
+	sum.mu.Unlock()
+	if len(failed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %d user(s) failed and are owed (their previous rows stay; the next run exports them again): %s",
+		ErrIncomplete, len(failed), listText(failed))
+}
+
+func nextDay(day string) string {
+	d, err := ParseDay(day)
+	if err != nil {
+		return day
+	}
+	return dayString(d.AddDate(0, 0, 1))
+}

@@ -27,9 +27,13 @@ type Client struct {
 	lim *Limiter
 	log *slog.Logger
 
-	requests  atomic.Int64
-	throttled atomic.Int64
-	retries   [5]atomic.Int64 // by causeIndex
+	requests      atomic.Int64
+	throttled     atomic.Int64
+	confirmations atomic.Int64
+	retries       [5]atomic.Int64 // by causeIndex
+	// pageSizes are the largest page sizes seen (page lengths, or page_size reported), for the
+	// users and the conversations endpoint: the deployment's real cap is at least that.
+	pageSizes [2]atomic.Int64
 }
 
 // causes lists the retry causes in the order of Client.retries.
@@ -67,6 +71,14 @@ type Stats struct {
 	Retries   map[string]int64 // retries by cause: "429", "5xx", "timeout", "connection", "body"
 	Throttled int64            // answers with 429
 	Rate      float64          // the limiter's current rate, requests per second
+	// Confirmations are requests that only confirmed the end of a list (an empty or repeated
+	// page) after a short page without paging metadata that could have been cut by an
+	// unreported page-size cap: requests beyond the fewest at the deployment's real page size.
+	Confirmations int64
+	// PageSize is the largest conversations page size seen so far (page lengths, or the
+	// page_size reported), 0 before the first page: what the Client knows of the deployment's
+	// real page size.
+	PageSize int
 }
 
 // Stats returns the counters so far.
@@ -76,6 +88,9 @@ func (c *Client) Stats() Stats {
 		Retries:   make(map[string]int64, len(c.retries)),
 		Throttled: c.throttled.Load(),
 		Rate:      c.lim.Rate(),
+
+		Confirmations: c.confirmations.Load(),
+		PageSize:      int(c.pageSizes[endpointConversations-endpointUsers].Load()),
 	}
 	for i, cause := range causes() {
 		s.Retries[cause] = c.retries[i].Load()

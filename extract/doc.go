@@ -13,10 +13,17 @@
 // # Paging
 //
 // ListUsers and Conversations ask page_number 1, 2, … with page_size Options.PageSize (at most
-// 500, the API's cap) and stop after a page shorter than the page size (the smaller page_size
-// the deployment reports, if any), an empty page, or when total_elements are all seen. A page
-// identical to the previous one (a deployment that ignores paging) ends paging and is not
-// delivered again; more than Options.MaxPages pages is ErrTooManyPages. Conversations asks for
+// 500, the API's cap; smaller for a deployment known to cap lower) and stop after an empty page,
+// when total_elements are all seen, or after a page shorter than the deployment's real page
+// size. A deployment may cap page_size below what was asked without saying so, so a short page
+// alone does not prove the end: the real page size is the smaller page_size a page reports, or,
+// without paging metadata, the largest page the Client has seen on that endpoint in its life
+// (no page is longer than the cap). A short page without metadata that is not shorter than
+// every page seen so far could be a cap: the next page is asked for to confirm the end, once,
+// and only then (Stats.Confirmations). On a deployment that sends paging metadata this costs
+// nothing; without it, a few requests while the Client learns the page size. A page identical
+// to the previous one (a deployment that ignores paging) ends paging and is not delivered
+// again; more than Options.MaxPages pages is ErrTooManyPages. Conversations asks for
 // the whole window in one query: start_date and end_date in epoch milliseconds. A page is
 // decoded in full before it is handed on, so a retried request never delivers a page twice.
 //

@@ -279,8 +279,21 @@ func TestConversationsLocalChecks(t *testing.T) {
 	if _, err := collect(c, context.Background(), "1", Window{Start: w.Start, End: w.Start}); !errors.Is(err, ErrInvalidDate) {
 		t.Errorf("empty window: %v, want ErrInvalidDate", err)
 	}
-	if _, err := collect(c, context.Background(), "", w); err == nil {
-		t.Error("empty user id accepted")
+	if _, err := collect(c, context.Background(), "", w); !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("empty user id: %v, want ErrInvalidInput", err)
+	}
+	day := func(y int) time.Time { return time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC) }
+	for _, bad := range []Window{{day(1969), day(2024)}, {day(2024), day(10000)}, {End: day(1900)}} {
+		if _, err := collect(c, context.Background(), "1", bad); !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), bad.String()) {
+			t.Errorf("window %s: %v, want ErrInvalidInput naming it", bad, err)
+		}
+	}
+	//lint:ignore SA1012 a nil context must be an error, not a panic
+	if err := c.Conversations(nil, "1", w, func(Page) error { return nil }); !errors.Is(err, ErrInvalidInput) { //nolint:staticcheck
+		t.Errorf("nil context: %v, want ErrInvalidInput", err)
+	}
+	if err := c.Conversations(context.Background(), "1", w, nil); !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("nil callback: %v, want ErrInvalidInput", err)
 	}
 	if n := len(rec.requests()); n != 0 {
 		t.Errorf("%d requests for invalid arguments", n)
@@ -404,13 +417,32 @@ func TestListUsersPagingIgnored(t *testing.T) {
 	}
 }
 
+// Selectors that cannot be right are refused before any request, even after good ones.
 func TestListUsersArguments(t *testing.T) {
-	c, _ := newTestClient(t, "http://127.0.0.1:1", nil)
-	if _, err := c.ListUsers(context.Background(), nil); err == nil {
-		t.Error("no selectors accepted")
+	rec := newRecorder(t, func(w http.ResponseWriter, _ *http.Request, _ int) { writeJSON(w, 200, usersBody(0)) })
+	c, _ := newTestClient(t, rec.srv.URL, nil)
+	good := Selector{"feedback", "1"}
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		sels []Selector
+		want string
+	}{
+		{"no selectors", context.Background(), nil, "selectors"},
+		{"empty name", context.Background(), []Selector{good, {"", "x"}}, `selector "=x": empty attribute name`},
+		{"empty value", context.Background(), []Selector{good, {"feedback", ""}}, `selector "feedback=": empty attribute value`},
+		{"blank value", context.Background(), []Selector{good, {"feedback", "\t"}}, "blank attribute value"},
+		{"nil context", nil, []Selector{good}, "context"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.ListUsers(tc.ctx, tc.sels)
+			if !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %v, want ErrInvalidInput saying %q", err, tc.want)
+			}
+		})
 	}
-	if _, err := c.ListUsers(context.Background(), []Selector{{"", "x"}}); err == nil {
-		t.Error("empty selector name accepted")
+	if n := len(rec.requests()); n != 0 {
+		t.Errorf("%d requests for invalid arguments", n)
 	}
 }
 
@@ -425,7 +457,7 @@ func callEndpoint(c *Client, ctx context.Context, ep endpoint) error {
 }
 
 func TestErrorsNotRetried(t *testing.T) {
-	sentinels := []error{ErrUnauthorized, ErrForbidden, ErrInvalidUser, ErrInvalidBot, ErrInvalidDate, ErrInvalidPage}
+	sentinels := []error{ErrUnauthorized, ErrForbidden, ErrNotFound, ErrInvalidUser, ErrInvalidBot, ErrInvalidDate, ErrInvalidPage, ErrInvalidInput}
 	for _, tc := range []struct {
 		name     string
 		ep       endpoint
@@ -444,7 +476,8 @@ func TestErrorsNotRetried(t *testing.T) {
 		{"401", endpointConversations, 401, `{"error":"Unauthorized"}`, ErrUnauthorized, 0, "API key rejected (wrong or revoked)", true},
 		{"401 users", endpointUsers, 401, ``, ErrUnauthorized, 0, "API key rejected (wrong or revoked)", false},
 		{"403", endpointUsers, 403, `Forbidden`, ErrForbidden, 0, "HTTP 403", false},
-		{"404", endpointConversations, 404, `<html>Not Found</html>`, nil, 0, "<html>Not Found</html>", true},
+		{"404", endpointConversations, 404, `<html>Not Found</html>`, ErrNotFound, 0, "check --api-url, --customer and --bot (or the user id)", true},
+		{"404 users", endpointUsers, 404, "404 page not found\n", ErrNotFound, 0, "HTTP 404: no such API path 404 page not found; check --api-url, --customer and --bot", false},
 		{"400 not JSON", endpointConversations, 400, `Bad Request`, nil, 0, "Bad Request", true},
 		{"1002 in a 200 body", endpointConversations, 200, `{"status":{"code":1002,"desc":"INVALID_BOT_OR_CUSTOMER_ID"},"responseObject":null}`, ErrInvalidUser, 1002, "HTTP 200", true},
 		{"unknown code in a 200 body", endpointUsers, 200, `{"status":{"code":1999,"desc":"SOMETHING"},"users":[]}`, nil, 1999, "SOMETHING", false},

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -22,15 +21,20 @@ import (
 // MaxPages pages is ErrTooManyPages. When a user comes back more than once, the first answer's
 // fields are kept.
 func (c *Client) ListUsers(ctx context.Context, sels []Selector) ([]User, error) {
+	if ctx == nil {
+		return nil, &InputError{Input: "context", Reason: "nil", noValue: true}
+	}
 	if len(sels) == 0 {
-		return nil, errors.New("extract: ListUsers needs at least one selector")
+		return nil, &InputError{Input: "selectors", Reason: "ListUsers needs at least one", noValue: true}
+	}
+	for _, sel := range sels {
+		if err := sel.Validate(); err != nil {
+			return nil, err
+		}
 	}
 	byID := map[string]*User{}
 	done := map[Selector]bool{}
 	for _, sel := range sels {
-		if sel.Name == "" {
-			return nil, fmt.Errorf("extract: selector %q has an empty name", sel.String())
-		}
 		if done[sel] {
 			continue
 		}
@@ -124,11 +128,16 @@ func (c *Client) usersOf(ctx context.Context, sel Selector, add func([]User)) er
 // sees it.
 func (c *Client) Conversations(ctx context.Context, userID string, w Window, fn func(Page) error) error {
 	what := fmt.Sprintf("conversations of user %q in window %s", userID, w)
-	if userID == "" {
-		return errors.New("extract: conversations of an empty user id")
+	switch {
+	case ctx == nil:
+		return &InputError{Input: "context", Reason: "nil", noValue: true}
+	case fn == nil:
+		return &InputError{Input: "page callback", Reason: "nil", noValue: true}
+	case userID == "":
+		return &InputError{Input: "user id", Reason: "empty", noValue: true}
 	}
-	if !w.Start.IsZero() && !w.End.IsZero() && !w.End.After(w.Start) {
-		return fmt.Errorf("extract: %s: end is not after start: %w", what, ErrInvalidDate)
+	if err := w.Validate(); err != nil {
+		return err
 	}
 	path := "/bot-api/v1.0/customer/" + url.PathEscape(c.o.CustomerID) + "/bot/" + url.PathEscape(c.o.BotKey) +
 		"/channel-user/" + url.PathEscape(userID) + "/conversations"

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"unicode/utf8"
 )
 
 // listPage is one decoded page of the User or Conversations API.
@@ -379,15 +378,4 @@ func parseUser(raw json.RawMessage) (User, error) {
 		}
 	}
 	return u, nil
-}
-
-// truncate shortens s to at most n bytes, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -29,6 +30,10 @@ func (c *Client) ListUsers(ctx context.Context, sels []Selector) ([]User, error)
 	}
 	for _, sel := range sels {
 		if err := sel.Validate(); err != nil {
+			var ie *InputError
+			if errors.As(err, &ie) {
+				ie.Value = c.red.clean(ie.Value, 0)
+			}
 			return nil, err
 		}
 	}
@@ -70,9 +75,9 @@ func (c *Client) usersOf(ctx context.Context, sel Selector, add func([]User)) er
 	var prev [sha256.Size]byte
 	seen, confirming := 0, false
 	for n := 1; ; n++ {
-		op := fmt.Sprintf("users for selector %q, page %d", sel.String(), n)
+		op := c.red.clean(fmt.Sprintf("users for selector %q, page %d", sel.String(), n), 0)
 		if n > c.o.MaxPages {
-			return fmt.Errorf("extract: users for selector %q: %w (%d pages)", sel.String(), ErrTooManyPages, c.o.MaxPages)
+			return fmt.Errorf("extract: %s: %w (%d pages)", op, ErrTooManyPages, c.o.MaxPages)
 		}
 		q := url.Values{
 			"attribute_name":  {sel.Name},
@@ -127,7 +132,7 @@ func (c *Client) usersOf(ctx context.Context, sel Selector, add func([]User)) er
 // A retried request never calls fn twice for the same page: a page is decoded in full before fn
 // sees it.
 func (c *Client) Conversations(ctx context.Context, userID string, w Window, fn func(Page) error) error {
-	what := fmt.Sprintf("conversations of user %q in window %s", userID, w)
+	what := c.red.clean(fmt.Sprintf("conversations of user %q in window %s", userID, w), 0)
 	switch {
 	case ctx == nil:
 		return &InputError{Input: "context", Reason: "nil", noValue: true}

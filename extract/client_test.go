@@ -3,6 +3,7 @@ package extract
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -844,5 +845,145 @@ func TestVariantsOverHTTP(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// retryWaits are the waits the Client logged before each retry, in order.
+func retryWaits(t *testing.T, logs string) []time.Duration {
+	t.Helper()
+	var waits []time.Duration
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var rec struct {
+			Msg  string `json:"msg"`
+			Wait int64  `json:"wait"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if rec.Msg == "extract: retrying" {
+			waits = append(waits, time.Duration(rec.Wait))
+		}
+	}
+	return waits
+}
+
+// One request answered 429 again and again backs off more and more, and always waits at least
+// what Retry-After says.
+func TestRepeated429Backoff(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		retryAfter string
+		n429       int
+		minB, maxB time.Duration
+		check      func(t *testing.T, waits, gaps []time.Duration)
+	}{
+		{"without Retry-After the backoff grows", "", 14, 100 * time.Microsecond, time.Hour, func(t *testing.T, waits, _ []time.Duration) {
+			// The first 429 holds only for the limiter's short hold; each later one backs off
+			// with full jitter up to MinBackoff*2^(k-1): 100µs .. 820ms, about 0.8s in all. A
+			// backoff that does not grow (or is skipped) stays near 14 x 100µs; the chance that a
+			// growing one stays under 30ms is below 1e-4.
+			var sum time.Duration
+			for k, w := range waits[1:] {
+				if w < 100*time.Microsecond || w > 100*time.Microsecond<<k {
+					t.Errorf("wait before retry %d is %s, outside [100µs, %s]", k+2, w, 100*time.Microsecond<<k)
+				}
+				sum += w
+			}
+			if sum < 30*time.Millisecond {
+				t.Errorf("waits %v sum to %s: the backoff does not grow", waits, sum)
+			}
+		}},
+		{"Retry-After is honoured on every 429", "1", 2, time.Millisecond, 2 * time.Millisecond, func(t *testing.T, waits, gaps []time.Duration) {
+			for k := range 2 {
+				if waits[k] < time.Second || gaps[k] < time.Second {
+					t.Errorf("retry %d waited %s (gap %s), before Retry-After 1s", k+1, waits[k], gaps[k])
+				}
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(t, func(w http.ResponseWriter, _ *http.Request, n int) {
+				if n <= tc.n429 {
+					if tc.retryAfter != "" {
+						w.Header().Set("Retry-After", tc.retryAfter)
+					}
+					writeJSON(w, 429, ``)
+					return
+				}
+				writeJSON(w, 200, convBody(1, -1, msgs(1, 1)))
+			})
+			logs := &lockedBuffer{}
+			c, err := New(Options{BaseURL: rec.srv.URL, CustomerID: testCustomer, BotKey: testBot, APIKey: testKey,
+				Rate: 1e6, MaxAttempts: tc.n429 + 1, MinBackoff: tc.minB, MaxBackoff: tc.maxB,
+				Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := collect(c, context.Background(), "919565428256", testWindow()); err != nil {
+				t.Fatal(err)
+			}
+			reqs := rec.requests()
+			waits := retryWaits(t, logs.String())
+			if len(reqs) != tc.n429+1 || len(waits) != tc.n429 {
+				t.Fatalf("%d requests, %d retries logged; want %d, %d", len(reqs), len(waits), tc.n429+1, tc.n429)
+			}
+			var gaps []time.Duration
+			for i := 1; i < len(reqs); i++ {
+				gaps = append(gaps, reqs[i].at.Sub(reqs[i-1].at))
+			}
+			tc.check(t, waits, gaps)
+			if s := c.Stats(); s.Throttled != int64(tc.n429) || s.Retries[Cause429] != int64(tc.n429) {
+				t.Errorf("stats %+v", s)
+			}
+		})
+	}
+}
+
+// A user matched by two selectors, listed twice by one of them (the list drifted between
+// pages), and a selector given twice: the user is listed once, with each selector once, in the
+// order of the selectors, with the first answer's fields; a repeated selector is not asked again.
+func TestListUsersUnionOnce(t *testing.T) {
+	a1 := `{"channel_user_id":"A","attributes":{"feedback":"1","n":"first"}}`
+	a2 := `{"channel_user_id":"A","attributes":{"feedback":"1","n":"second"}}`
+	b := `{"channel_user_id":"B","attributes":{"feedback":"1"}}`
+	aWeb := `{"userId":"A","user.channel":"web","n":"third"}`
+	pages := map[string]map[int]string{
+		"feedback=1":       {1: usersBody(-1, a1, b), 2: usersBody(-1, a2)},
+		"user.channel=web": {1: usersBody(1, aWeb)},
+	}
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		q := r.URL.Query()
+		var p int
+		_, _ = fmt.Sscan(q.Get("page_number"), &p)
+		body, ok := pages[q.Get("attribute_name")+"="+q.Get("attribute_value")][p]
+		if !ok {
+			body = usersBody(-1)
+		}
+		writeJSON(w, 200, body)
+	})
+	c, _ := newTestClient(t, rec.srv.URL, func(o *Options) { o.PageSize = 2 })
+	fb, web := Selector{"feedback", "1"}, Selector{"user.channel", "web"}
+	users, err := c.ListUsers(context.Background(), []Selector{web, fb, web, fb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 2 || users[0].ID != "A" || users[1].ID != "B" {
+		t.Fatalf("users %+v, want A and B once each", users)
+	}
+	if got := users[0].Selectors; !slices.Equal(got, []Selector{web, fb}) {
+		t.Errorf("A's selectors %v, want [%v %v], each once", got, web, fb)
+	}
+	if got := users[1].Selectors; !slices.Equal(got, []Selector{fb}) {
+		t.Errorf("B's selectors %v, want [%v]", got, fb)
+	}
+	if string(users[0].Raw) != aWeb || users[0].Attributes["n"] != "third" {
+		t.Errorf("A is %s, want the first answer %s", users[0].Raw, aWeb)
+	}
+	var asked []string
+	for _, r := range rec.requests() {
+		asked = append(asked, r.query.Get("attribute_name")+"="+r.query.Get("attribute_value")+"#"+r.query.Get("page_number"))
+	}
+	if want := []string{"user.channel=web#1", "feedback=1#1", "feedback=1#2"}; !slices.Equal(asked, want) {
+		t.Errorf("asked %v, want %v", asked, want)
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode"
 )
 
 // Client talks to one Technowiz deployment for one customer and bot. It is safe for concurrent
@@ -26,10 +25,15 @@ type Client struct {
 	o   Options // validated, defaults filled in
 	lim *Limiter
 	log *slog.Logger
+	red redactor // of o.APIKey: every text from elsewhere passes it before an error or a log
 
-	requests  atomic.Int64
-	throttled atomic.Int64
-	retries   [5]atomic.Int64 // by causeIndex
+	requests      atomic.Int64
+	throttled     atomic.Int64
+	confirmations atomic.Int64
+	retries       [5]atomic.Int64 // by causeIndex
+	// pageSizes are the largest page sizes seen (page lengths, or page_size reported), for the
+	// users and the conversations endpoint: the deployment's real cap is at least that.
+	pageSizes [2]atomic.Int64
 }
 
 // causes lists the retry causes in the order of Client.retries.
@@ -51,9 +55,14 @@ func causeIndex(cause string) int {
 func New(o Options) (*Client, error) {
 	o, err := o.withDefaults()
 	if err != nil {
+		var oe *OptionError
+		if errors.As(err, &oe) {
+			// A key given in the wrong field (BaseURL, BotKey) must not be printed either.
+			oe.Reason = newRedactor(o.APIKey).clean(oe.Reason, 0)
+		}
 		return nil, err
 	}
-	return &Client{o: o, lim: NewLimiter(o.Rate), log: o.Logger}, nil
+	return &Client{o: o, lim: NewLimiter(o.Rate), log: o.Logger, red: newRedactor(o.APIKey)}, nil
 }
 
 // String describes the client without its key.
@@ -67,6 +76,14 @@ type Stats struct {
 	Retries   map[string]int64 // retries by cause: "429", "5xx", "timeout", "connection", "body"
 	Throttled int64            // answers with 429
 	Rate      float64          // the limiter's current rate, requests per second
+	// Confirmations are requests that only confirmed the end of a list (an empty or repeated
+	// page) after a short page without paging metadata that could have been cut by an
+	// unreported page-size cap: requests beyond the fewest at the deployment's real page size.
+	Confirmations int64
+	// PageSize is the largest conversations page size seen so far (page lengths, or the
+	// page_size reported), 0 before the first page: what the Client knows of the deployment's
+	// real page size.
+	PageSize int
 }
 
 // Stats returns the counters so far.
@@ -76,6 +93,9 @@ func (c *Client) Stats() Stats {
 		Retries:   make(map[string]int64, len(c.retries)),
 		Throttled: c.throttled.Load(),
 		Rate:      c.lim.Rate(),
+
+		Confirmations: c.confirmations.Load(),
+		PageSize:      int(c.pageSizes[endpointConversations-endpointUsers].Load()),
 	}
 	for i, cause := range causes() {
 		s.Retries[cause] = c.retries[i].Load()
@@ -103,7 +123,8 @@ type failure struct {
 func get[T any](ctx context.Context, cl *Client, c call, decode func(io.Reader) (T, error)) (T, error) {
 	var zero T
 	target := cl.o.BaseURL + c.path + "?" + c.query.Encode()
-	request := "GET " + c.path + "?" + c.query.Encode()
+	// c.op is clean already; the path may hold a user id that the server sent.
+	request := cl.red.clean("GET "+c.path+"?"+c.query.Encode(), 0)
 	throttles := 0
 	for attempt := 1; ; attempt++ {
 		if err := cl.lim.Wait(ctx); err != nil {
@@ -132,12 +153,12 @@ func get[T any](ctx context.Context, cl *Client, c call, decode func(io.Reader) 
 		}
 		if attempt >= cl.o.MaxAttempts {
 			cl.log.Warn("extract: giving up", "op", c.op, "request", request, "attempts", attempt,
-				"cause", f.cause, "err", cl.redact(f.err.Error()))
+				"cause", f.cause, "err", cl.red.clean(f.err.Error(), 0))
 			return zero, &RetryError{Op: c.op, Attempts: attempt, Cause: f.cause, Last: f.err}
 		}
 		cl.retries[causeIndex(f.cause)].Add(1)
 		cl.log.Debug("extract: retrying", "op", c.op, "request", request, "attempt", attempt,
-			"cause", f.cause, "wait", wait, "err", cl.redact(f.err.Error()))
+			"cause", f.cause, "wait", wait, "err", cl.red.clean(f.err.Error(), 0))
 		if err := sleep(ctx, wait); err != nil {
 			return zero, fmt.Errorf("extract: %s: %w (after %d attempts, last: %v)", c.op, err, attempt, f.err)
 		}
@@ -152,7 +173,7 @@ func attemptOnce[T any](ctx context.Context, cl *Client, c call, target, request
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, target, nil)
 	if err != nil {
-		return zero, &failure{err: fmt.Errorf("extract: %s: %w", c.op, err)}
+		return zero, &failure{err: fmt.Errorf("extract: %s: %s", c.op, cl.red.clean(err.Error(), maxErrorText))}
 	}
 	req.Header.Set("Authorization", "Basic "+cl.o.APIKey)
 	req.Header.Set("Accept", "application/json")
@@ -177,19 +198,19 @@ func attemptOnce[T any](ctx context.Context, cl *Client, c call, target, request
 		var se *statusError
 		switch {
 		case errors.As(err, &se):
-			return zero, &failure{err: &APIError{HTTPStatus: code, Code: se.code, Desc: cl.redact(se.desc),
-				Details: cl.redact(se.details), Op: c.op, Request: request, endpoint: c.endpoint}}
+			return zero, &failure{err: &APIError{HTTPStatus: code, Code: se.code, Desc: cl.red.clean(se.desc, maxDesc),
+				Details: cl.red.clean(se.details, maxDetails), Op: c.op, Request: request, endpoint: c.endpoint}}
 		case ctx.Err() != nil:
 			return zero, &failure{err: fmt.Errorf("extract: %s: %w", c.op, ctx.Err())}
 		case actx.Err() != nil:
 			return zero, &failure{cause: CauseTimeout, err: fmt.Errorf("reading the body of %s: attempt timed out after %s", request, cl.o.AttemptTimeout)}
 		}
-		return zero, &failure{cause: CauseBody, err: fmt.Errorf("%s: %s", request, cl.redact(err.Error()))}
+		return zero, &failure{cause: CauseBody, err: fmt.Errorf("%s: %s", request, cl.red.clean(err.Error(), maxErrorText))}
 	case code == http.StatusTooManyRequests:
 		ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return zero, &failure{cause: Cause429, retryAfter: ra,
 			err: fmt.Errorf("HTTP 429 Too Many Requests (Retry-After %q) for %s",
-				truncate(cl.redact(resp.Header.Get("Retry-After")), 40), request)}
+				cl.red.clean(resp.Header.Get("Retry-After"), 40), request)}
 	case code == 500 || code == 502 || code == 503 || code == 504:
 		e := cl.apiError(resp, body, c, request)
 		return zero, &failure{cause: Cause5xx, err: e}
@@ -207,24 +228,20 @@ func (cl *Client) apiError(resp *http.Response, body io.Reader, c call, request 
 	_, err := decodeList(bytes.NewReader(b), nil)
 	var se *statusError
 	if errors.As(err, &se) {
-		e.Code, e.Desc, e.Details = se.code, truncate(cl.redact(se.desc), 500), truncate(cl.redact(se.details), 1000)
+		e.Code, e.Desc, e.Details = se.code, cl.red.clean(se.desc, maxDesc), cl.red.clean(se.details, maxDetails)
 		return e
 	}
-	e.Desc = snippet(cl.redact(string(b)))
+	e.Desc = cl.red.snippet(string(b), maxSnippet)
 	return e
 }
 
-// snippet is the start of a body as one line of printable text, for error messages.
-func snippet(b string) string {
-	s := strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) || !unicode.IsPrint(r) {
-			return ' '
-		}
-		return r
-	}, b)
-	s = strings.Join(strings.Fields(s), " ")
-	return truncate(s, 200)
-}
+// Bounds, in bytes, of server text quoted in an error.
+const (
+	maxDesc      = 500  // status.desc
+	maxDetails   = 1000 // status.details
+	maxSnippet   = 200  // the start of a body that is not a status object
+	maxErrorText = 1000 // an error of the transport or the decoder
+)
 
 // transportFailure classifies an error of http.Client.Do.
 func (cl *Client) transportFailure(ctx, actx context.Context, c call, err error) *failure {
@@ -236,24 +253,13 @@ func (cl *Client) transportFailure(ctx, actx context.Context, c call, err error)
 	case ctx.Err() != nil:
 		return &failure{err: fmt.Errorf("extract: %s: %w", c.op, ctx.Err())}
 	case actx.Err() != nil:
-		return &failure{cause: CauseTimeout, err: fmt.Errorf("attempt timed out after %s: %s", cl.o.AttemptTimeout, cl.redact(err.Error()))}
+		return &failure{cause: CauseTimeout, err: fmt.Errorf("attempt timed out after %s: %s", cl.o.AttemptTimeout, cl.red.clean(err.Error(), maxErrorText))}
 	case errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne):
-		return &failure{err: fmt.Errorf("extract: %s: %s", c.op, cl.redact(err.Error()))}
+		return &failure{err: fmt.Errorf("extract: %s: %s", c.op, cl.red.clean(err.Error(), maxErrorText))}
 	case errors.As(err, &ne) && ne.Timeout():
-		return &failure{cause: CauseTimeout, err: errors.New(cl.redact(err.Error()))}
+		return &failure{cause: CauseTimeout, err: errors.New(cl.red.clean(err.Error(), maxErrorText))}
 	}
-	return &failure{cause: CauseConnection, err: errors.New(cl.redact(err.Error()))}
-}
-
-// redact removes the API key, as it is and as %q would quote it, from text that came from
-// elsewhere (a server may echo it). It is applied before any truncation, so that no part of the
-// key survives a cut.
-func (cl *Client) redact(s string) string {
-	s = strings.ReplaceAll(s, cl.o.APIKey, "[REDACTED]")
-	if q := strconv.Quote(cl.o.APIKey); q[1:len(q)-1] != cl.o.APIKey {
-		s = strings.ReplaceAll(s, q[1:len(q)-1], "[REDACTED]")
-	}
-	return s
+	return &failure{cause: CauseConnection, err: errors.New(cl.red.clean(err.Error(), maxErrorText))}
 }
 
 // backoff is the wait before retry number n (from 1): uniformly random between min and

@@ -3,6 +3,7 @@ package extract
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -183,6 +184,12 @@ func TestConversationsPaging(t *testing.T) {
 		{"smaller page_size of the deployment is used", 0, func(p int) string {
 			return map[int]string{1: convBody(-1, 2, msgs(1, 2)), 2: convBody(-1, 2, msgs(3, 4)), 3: convBody(-1, 2, msgs(5, 5))}[p]
 		}, 3, msgs(1, 5), []int{1, 2, 3}, nil},
+		{"unreported cap below page_size is learned, not taken for the end", 0, func(p int) string {
+			return map[int]string{1: convBody(-1, -1, msgs(1, 2)), 2: convBody(-1, -1, msgs(3, 4)), 3: convBody(-1, -1, msgs(5, 5))}[p]
+		}, 3, msgs(1, 5), []int{1, 2, 3}, nil},
+		{"short first page is confirmed by an empty one", 0, func(p int) string {
+			return map[int]string{1: convBody(-1, -1, msgs(1, 2)), 2: convBody(-1, -1, nil)}[p]
+		}, 2, msgs(1, 2), []int{1}, nil},
 		{"empty first page", 0, func(int) string { return `{"conversations":[]}` }, 1, nil, nil, nil},
 		{"page cap", 3, func(p int) string { return convBody(-1, -1, msgs(3*p-2, 3*p)) }, 3, msgs(1, 9), []int{1, 2, 3}, ErrTooManyPages},
 	} {
@@ -273,8 +280,21 @@ func TestConversationsLocalChecks(t *testing.T) {
 	if _, err := collect(c, context.Background(), "1", Window{Start: w.Start, End: w.Start}); !errors.Is(err, ErrInvalidDate) {
 		t.Errorf("empty window: %v, want ErrInvalidDate", err)
 	}
-	if _, err := collect(c, context.Background(), "", w); err == nil {
-		t.Error("empty user id accepted")
+	if _, err := collect(c, context.Background(), "", w); !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("empty user id: %v, want ErrInvalidInput", err)
+	}
+	day := func(y int) time.Time { return time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC) }
+	for _, bad := range []Window{{day(1969), day(2024)}, {day(2024), day(10000)}, {End: day(1900)}} {
+		if _, err := collect(c, context.Background(), "1", bad); !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), bad.String()) {
+			t.Errorf("window %s: %v, want ErrInvalidInput naming it", bad, err)
+		}
+	}
+	//lint:ignore SA1012 a nil context must be an error, not a panic
+	if err := c.Conversations(nil, "1", w, func(Page) error { return nil }); !errors.Is(err, ErrInvalidInput) { //nolint:staticcheck
+		t.Errorf("nil context: %v, want ErrInvalidInput", err)
+	}
+	if err := c.Conversations(context.Background(), "1", w, nil); !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("nil callback: %v, want ErrInvalidInput", err)
 	}
 	if n := len(rec.requests()); n != 0 {
 		t.Errorf("%d requests for invalid arguments", n)
@@ -398,13 +418,32 @@ func TestListUsersPagingIgnored(t *testing.T) {
 	}
 }
 
+// Selectors that cannot be right are refused before any request, even after good ones.
 func TestListUsersArguments(t *testing.T) {
-	c, _ := newTestClient(t, "http://127.0.0.1:1", nil)
-	if _, err := c.ListUsers(context.Background(), nil); err == nil {
-		t.Error("no selectors accepted")
+	rec := newRecorder(t, func(w http.ResponseWriter, _ *http.Request, _ int) { writeJSON(w, 200, usersBody(0)) })
+	c, _ := newTestClient(t, rec.srv.URL, nil)
+	good := Selector{"feedback", "1"}
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		sels []Selector
+		want string
+	}{
+		{"no selectors", context.Background(), nil, "selectors"},
+		{"empty name", context.Background(), []Selector{good, {"", "x"}}, `selector "=x": empty attribute name`},
+		{"empty value", context.Background(), []Selector{good, {"feedback", ""}}, `selector "feedback=": empty attribute value`},
+		{"blank value", context.Background(), []Selector{good, {"feedback", "\t"}}, "blank attribute value"},
+		{"nil context", nil, []Selector{good}, "context"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.ListUsers(tc.ctx, tc.sels)
+			if !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %v, want ErrInvalidInput saying %q", err, tc.want)
+			}
+		})
 	}
-	if _, err := c.ListUsers(context.Background(), []Selector{{"", "x"}}); err == nil {
-		t.Error("empty selector name accepted")
+	if n := len(rec.requests()); n != 0 {
+		t.Errorf("%d requests for invalid arguments", n)
 	}
 }
 
@@ -419,7 +458,7 @@ func callEndpoint(c *Client, ctx context.Context, ep endpoint) error {
 }
 
 func TestErrorsNotRetried(t *testing.T) {
-	sentinels := []error{ErrUnauthorized, ErrForbidden, ErrInvalidUser, ErrInvalidBot, ErrInvalidDate, ErrInvalidPage}
+	sentinels := []error{ErrUnauthorized, ErrForbidden, ErrNotFound, ErrInvalidUser, ErrInvalidBot, ErrInvalidDate, ErrInvalidPage, ErrInvalidInput}
 	for _, tc := range []struct {
 		name     string
 		ep       endpoint
@@ -438,7 +477,8 @@ func TestErrorsNotRetried(t *testing.T) {
 		{"401", endpointConversations, 401, `{"error":"Unauthorized"}`, ErrUnauthorized, 0, "API key rejected (wrong or revoked)", true},
 		{"401 users", endpointUsers, 401, ``, ErrUnauthorized, 0, "API key rejected (wrong or revoked)", false},
 		{"403", endpointUsers, 403, `Forbidden`, ErrForbidden, 0, "HTTP 403", false},
-		{"404", endpointConversations, 404, `<html>Not Found</html>`, nil, 0, "<html>Not Found</html>", true},
+		{"404", endpointConversations, 404, `<html>Not Found</html>`, ErrNotFound, 0, "check --api-url, --customer and --bot (or the user id)", true},
+		{"404 users", endpointUsers, 404, "404 page not found\n", ErrNotFound, 0, "HTTP 404: no such API path 404 page not found; check --api-url, --customer and --bot", false},
 		{"400 not JSON", endpointConversations, 400, `Bad Request`, nil, 0, "Bad Request", true},
 		{"1002 in a 200 body", endpointConversations, 200, `{"status":{"code":1002,"desc":"INVALID_BOT_OR_CUSTOMER_ID"},"responseObject":null}`, ErrInvalidUser, 1002, "HTTP 200", true},
 		{"unknown code in a 200 body", endpointUsers, 200, `{"status":{"code":1999,"desc":"SOMETHING"},"users":[]}`, nil, 1999, "SOMETHING", false},
@@ -767,8 +807,17 @@ func TestVariantsOverHTTP(t *testing.T) {
 			if got := pageMessages(pages); !slices.Equal(got, canonMessages()) {
 				t.Errorf("messages %q", got)
 			}
-			if n := len(rec.requests()); n != 1 {
-				t.Errorf("%d requests, want 1 (a short page)", n)
+			// A short page ends paging when its metadata says so; without metadata a fresh
+			// Client cannot tell it from a cap and asks for page 2 (here the same page again).
+			want, confirms := 1, int64(0)
+			if v.pageSize < 0 && v.total < 0 {
+				want, confirms = 2, 1
+			}
+			if n := len(rec.requests()); n != want {
+				t.Errorf("%d requests, want %d", n, want)
+			}
+			if s := c.Stats(); s.Confirmations != confirms {
+				t.Errorf("%d confirmations, want %d", s.Confirmations, confirms)
 			}
 		})
 	}
@@ -796,5 +845,145 @@ func TestVariantsOverHTTP(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// retryWaits are the waits the Client logged before each retry, in order.
+func retryWaits(t *testing.T, logs string) []time.Duration {
+	t.Helper()
+	var waits []time.Duration
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var rec struct {
+			Msg  string `json:"msg"`
+			Wait int64  `json:"wait"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if rec.Msg == "extract: retrying" {
+			waits = append(waits, time.Duration(rec.Wait))
+		}
+	}
+	return waits
+}
+
+// One request answered 429 again and again backs off more and more, and always waits at least
+// what Retry-After says.
+func TestRepeated429Backoff(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		retryAfter string
+		n429       int
+		minB, maxB time.Duration
+		check      func(t *testing.T, waits, gaps []time.Duration)
+	}{
+		{"without Retry-After the backoff grows", "", 14, 100 * time.Microsecond, time.Hour, func(t *testing.T, waits, _ []time.Duration) {
+			// The first 429 holds only for the limiter's short hold; each later one backs off
+			// with full jitter up to MinBackoff*2^(k-1): 100µs .. 820ms, about 0.8s in all. A
+			// backoff that does not grow (or is skipped) stays near 14 x 100µs; the chance that a
+			// growing one stays under 30ms is below 1e-4.
+			var sum time.Duration
+			for k, w := range waits[1:] {
+				if w < 100*time.Microsecond || w > 100*time.Microsecond<<k {
+					t.Errorf("wait before retry %d is %s, outside [100µs, %s]", k+2, w, 100*time.Microsecond<<k)
+				}
+				sum += w
+			}
+			if sum < 30*time.Millisecond {
+				t.Errorf("waits %v sum to %s: the backoff does not grow", waits, sum)
+			}
+		}},
+		{"Retry-After is honoured on every 429", "1", 2, time.Millisecond, 2 * time.Millisecond, func(t *testing.T, waits, gaps []time.Duration) {
+			for k := range 2 {
+				if waits[k] < time.Second || gaps[k] < time.Second {
+					t.Errorf("retry %d waited %s (gap %s), before Retry-After 1s", k+1, waits[k], gaps[k])
+				}
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(t, func(w http.ResponseWriter, _ *http.Request, n int) {
+				if n <= tc.n429 {
+					if tc.retryAfter != "" {
+						w.Header().Set("Retry-After", tc.retryAfter)
+					}
+					writeJSON(w, 429, ``)
+					return
+				}
+				writeJSON(w, 200, convBody(1, -1, msgs(1, 1)))
+			})
+			logs := &lockedBuffer{}
+			c, err := New(Options{BaseURL: rec.srv.URL, CustomerID: testCustomer, BotKey: testBot, APIKey: testKey,
+				Rate: 1e6, MaxAttempts: tc.n429 + 1, MinBackoff: tc.minB, MaxBackoff: tc.maxB,
+				Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := collect(c, context.Background(), "919565428256", testWindow()); err != nil {
+				t.Fatal(err)
+			}
+			reqs := rec.requests()
+			waits := retryWaits(t, logs.String())
+			if len(reqs) != tc.n429+1 || len(waits) != tc.n429 {
+				t.Fatalf("%d requests, %d retries logged; want %d, %d", len(reqs), len(waits), tc.n429+1, tc.n429)
+			}
+			var gaps []time.Duration
+			for i := 1; i < len(reqs); i++ {
+				gaps = append(gaps, reqs[i].at.Sub(reqs[i-1].at))
+			}
+			tc.check(t, waits, gaps)
+			if s := c.Stats(); s.Throttled != int64(tc.n429) || s.Retries[Cause429] != int64(tc.n429) {
+				t.Errorf("stats %+v", s)
+			}
+		})
+	}
+}
+
+// A user matched by two selectors, listed twice by one of them (the list drifted between
+// pages), and a selector given twice: the user is listed once, with each selector once, in the
+// order of the selectors, with the first answer's fields; a repeated selector is not asked again.
+func TestListUsersUnionOnce(t *testing.T) {
+	a1 := `{"channel_user_id":"A","attributes":{"feedback":"1","n":"first"}}`
+	a2 := `{"channel_user_id":"A","attributes":{"feedback":"1","n":"second"}}`
+	b := `{"channel_user_id":"B","attributes":{"feedback":"1"}}`
+	aWeb := `{"userId":"A","user.channel":"web","n":"third"}`
+	pages := map[string]map[int]string{
+		"feedback=1":       {1: usersBody(-1, a1, b), 2: usersBody(-1, a2)},
+		"user.channel=web": {1: usersBody(1, aWeb)},
+	}
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		q := r.URL.Query()
+		var p int
+		_, _ = fmt.Sscan(q.Get("page_number"), &p)
+		body, ok := pages[q.Get("attribute_name")+"="+q.Get("attribute_value")][p]
+		if !ok {
+			body = usersBody(-1)
+		}
+		writeJSON(w, 200, body)
+	})
+	c, _ := newTestClient(t, rec.srv.URL, func(o *Options) { o.PageSize = 2 })
+	fb, web := Selector{"feedback", "1"}, Selector{"user.channel", "web"}
+	users, err := c.ListUsers(context.Background(), []Selector{web, fb, web, fb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 2 || users[0].ID != "A" || users[1].ID != "B" {
+		t.Fatalf("users %+v, want A and B once each", users)
+	}
+	if got := users[0].Selectors; !slices.Equal(got, []Selector{web, fb}) {
+		t.Errorf("A's selectors %v, want [%v %v], each once", got, web, fb)
+	}
+	if got := users[1].Selectors; !slices.Equal(got, []Selector{fb}) {
+		t.Errorf("B's selectors %v, want [%v]", got, fb)
+	}
+	if string(users[0].Raw) != aWeb || users[0].Attributes["n"] != "third" {
+		t.Errorf("A is %s, want the first answer %s", users[0].Raw, aWeb)
+	}
+	var asked []string
+	for _, r := range rec.requests() {
+		asked = append(asked, r.query.Get("attribute_name")+"="+r.query.Get("attribute_value")+"#"+r.query.Get("page_number"))
+	}
+	if want := []string{"user.channel=web#1", "feedback=1#1", "feedback=1#2"}; !slices.Equal(asked, want) {
+		t.Errorf("asked %v, want %v", asked, want)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"unicode/utf8"
 )
 
 // listPage is one decoded page of the User or Conversations API.
@@ -317,77 +316,4 @@ func jsonText(raw json.RawMessage) string {
 		}
 	}
 	return string(raw)
-}
-
-// attributeText is an attribute's value: a JSON string's value, or the JSON text of any other
-// value, null included ("null"), so that nothing sent is lost.
-func attributeText(raw json.RawMessage) string {
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-	}
-	return string(raw)
-}
-
-// parseUser reads one user object: the id under channel_user_id, user_id or userId (a string or
-// a number), channel and created_at, and attributes nested under "attributes" and/or flat beside
-// the id. Nested attributes win over flat fields of the same name.
-func parseUser(raw json.RawMessage) (User, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return User{}, err
-	}
-	u := User{Raw: raw, Attributes: map[string]string{}}
-	idKeys := [...]string{"channel_user_id", "user_id", "userId"}
-	for _, k := range idKeys {
-		if v, ok := fields[k]; ok {
-			if id := jsonText(v); id != "" {
-				u.ID = id
-				break
-			}
-		}
-	}
-	if u.ID == "" {
-		return User{}, fmt.Errorf("no id under %q", idKeys)
-	}
-	u.Channel = jsonText(fields["channel"])
-	u.CreatedAt = jsonText(fields["created_at"])
-	nested := false
-	if a, ok := fields["attributes"]; ok && len(a) > 0 && a[0] == '{' {
-		var attrs map[string]json.RawMessage
-		if err := json.Unmarshal(a, &attrs); err != nil {
-			return User{}, fmt.Errorf("attributes: %w", err)
-		}
-		for k, v := range attrs {
-			u.Attributes[k] = attributeText(v)
-		}
-		nested = true
-	}
-	for k, v := range fields {
-		switch k {
-		case "channel_user_id", "user_id", "userId", "channel", "created_at":
-			continue
-		case "attributes":
-			if nested || bytes.Equal(v, []byte("null")) {
-				continue
-			}
-		}
-		if _, ok := u.Attributes[k]; !ok {
-			u.Attributes[k] = attributeText(v)
-		}
-	}
-	return u, nil
-}
-
-// truncate shortens s to at most n bytes, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

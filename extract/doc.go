@@ -13,33 +13,62 @@
 // # Paging
 //
 // ListUsers and Conversations ask page_number 1, 2, … with page_size Options.PageSize (at most
-// 500, the API's cap) and stop after a page shorter than the page size (the smaller page_size
-// the deployment reports, if any), an empty page, or when total_elements are all seen. A page
-// identical to the previous one (a deployment that ignores paging) ends paging and is not
-// delivered again; more than Options.MaxPages pages is ErrTooManyPages. Conversations asks for
+// 500, the API's cap; smaller for a deployment known to cap lower) and stop after an empty page,
+// when total_elements are all seen, or after a page shorter than the deployment's real page
+// size. A deployment may cap page_size below what was asked without saying so, so a short page
+// alone does not prove the end: the real page size is the smaller page_size a page reports, or,
+// without paging metadata, the largest page the Client has seen on that endpoint in its life
+// (no page is longer than the cap). A short page without metadata that is not shorter than
+// every page seen so far could be a cap: the next page is asked for to confirm the end, once,
+// and only then (Stats.Confirmations). On a deployment that sends paging metadata this costs
+// nothing; without it, a few requests while the Client learns the page size. A page identical
+// to the previous one (a deployment that ignores paging) ends paging and is not delivered
+// again; more than Options.MaxPages pages is ErrTooManyPages. Conversations asks for
 // the whole window in one query: start_date and end_date in epoch milliseconds. A page is
 // decoded in full before it is handed on, so a retried request never delivers a page twice.
 //
 // # Concurrency
 //
-// A Client is safe for concurrent use. All its requests share one adaptive rate limiter
-// (Limiter): the configured rate is a ceiling; a 429 lowers the rate by 15% once per congestion
-// event and holds every request: for the Retry-After time when it is more than a second, and for
-// a few request slots when it is one second or less (the least the header can say) or absent.
-// The request that got the 429 itself waits the full Retry-After. Successes raise the rate
-// back slowly toward the ceiling.
+// A Client is safe for concurrent use; so are its methods, Stats included. All its requests
+// share one adaptive rate limiter (Limiter): the configured rate is a ceiling; a 429 lowers the
+// rate by 10% (x0.90) once per congestion event and holds every request: for the Retry-After
+// time when it is more than a second, and for a few request slots when it is one second or less
+// (the least the header can say) or absent. The request that got the 429 itself waits the full
+// Retry-After, and when the same request is answered 429 again it also backs off, more each
+// time. Successes raise the rate back slowly toward the ceiling (+4% of it per second while the
+// limiter is the bottleneck). The page size learned from the deployment is shared too: what one
+// goroutine's pages show spares the others' confirmations. Conversations calls fn from the
+// calling goroutine, one page at a time, in order. Nothing is kept per user between calls.
 //
 // # Errors
+//
+// Input that cannot be right is refused before any request, with an error that names it and
+// matches ErrInvalidInput: New returns an *OptionError naming the field of Options (out of
+// range, malformed, missing); ListUsers and Conversations return an *InputError for an empty or
+// blank selector name or value (also ParseSelector and Selector.Validate), a window with an end
+// before 1970-01-01 or from the year 10000 on, or an end not after its start (also
+// Window.Validate; these match ErrInvalidDate too), an empty user id, a nil context or callback.
+// No public function panics on bad input.
 //
 // Retries live here: 429, 500, 502, 503, 504, 408, per-attempt timeouts, connection errors and
 // cut-off, non-JSON or unrecognisable 200 bodies are retried with exponential backoff and full
 // jitter between MinBackoff and MaxBackoff, every wait watching the context, up to MaxAttempts
 // attempts; then a *RetryError names what was asked (the selector, or the user, window and
 // page), the cause and the attempt count. Other answers are not retried: callers decide with
-// errors.Is / errors.As on ErrUnauthorized (401), ErrForbidden (403), ErrInvalidUser (1002 on
-// the conversations endpoint), ErrInvalidBot (1002 on the users endpoint), ErrInvalidDate
-// (1003), ErrInvalidPage (1004), ErrTooManyPages, and *APIError for details. A status code
-// other than 1000 in a 200 body is an *APIError too. No error or log line ever contains the
-// API key: errors carry the method, path and query only, and server text that echoes the key
-// has it redacted.
+// errors.Is / errors.As on ErrUnauthorized (401), ErrForbidden (403), ErrNotFound (404 on an API
+// path: its message says to check --api-url, --customer and --bot), ErrInvalidUser (1002 on the
+// conversations endpoint), ErrInvalidBot (1002 on the users endpoint), ErrInvalidDate (1003),
+// ErrInvalidPage (1004), ErrTooManyPages, and *APIError for details. A status code other than
+// 1000 in a 200 body is an *APIError too. A cancelled context ends any wait at once and is
+// returned wrapped (errors.Is(err, context.Canceled)).
+//
+// # The API key
+//
+// No error or log line holds any 8-byte part of the API key, whatever a server echoes back and
+// wherever a message is cut. Errors carry the method, path and query only, never headers. Text
+// from elsewhere (bodies, headers, transport and decoder errors, user ids, selectors) is
+// redacted before it is cut, cut with Clip, and redacted again: every run that holds an 8-byte
+// part of the key as it is, Go-quoted (%q, %+q), JSON-escaped (with or without HTML and
+// non-ASCII escapes), URL-escaped or HTML-escaped becomes "[REDACTED]"; a text that would still
+// hold a part is withheld whole.
 package extract

@@ -25,7 +25,54 @@ var (
 	ErrInvalidPage = errors.New("extract: page number rejected (1004 INVALID_PAGE_NUMBER)")
 	// ErrTooManyPages: paging went past Options.MaxPages without reaching an end.
 	ErrTooManyPages = errors.New("extract: page limit reached without an end of the list")
+	// ErrNotFound: HTTP 404 on an API path. The paths are fixed, so the base URL, the customer
+	// id or the bot key is wrong (on the conversations path, possibly the user id). Fatal
+	// configuration error.
+	ErrNotFound = errors.New("extract: no such API path (HTTP 404): check --api-url, --customer and --bot")
+	// ErrInvalidInput: an argument or option that cannot be right, refused before any request:
+	// an *InputError or an *OptionError. A usage error for the command (exit 2).
+	ErrInvalidInput = errors.New("extract: invalid input")
 )
+
+// InputError is an argument refused before any request: an empty selector name or value, a
+// window outside the API's range or not ordered, an empty user id. It matches ErrInvalidInput,
+// and a window error also ErrInvalidDate (the API would answer 1003).
+type InputError struct {
+	Input  string // what was refused: "selector", "window", "user id", "context", "page callback"
+	Value  string // the input as given
+	Reason string
+
+	date    bool // a window error: matches ErrInvalidDate too
+	noValue bool // nothing to show: Value is left out of the message
+}
+
+func (e *InputError) Error() string {
+	if e.noValue {
+		return fmt.Sprintf("extract: %s: %s", e.Input, e.Reason)
+	}
+	return fmt.Sprintf("extract: %s %q: %s", e.Input, e.Value, e.Reason)
+}
+
+// Is matches ErrInvalidInput, and ErrInvalidDate for a window.
+func (e *InputError) Is(target error) bool {
+	return target == ErrInvalidInput || (e.date && target == ErrInvalidDate)
+}
+
+// OptionError is an invalid field of Options, returned by New. It matches ErrInvalidInput. It
+// never holds the API key.
+type OptionError struct {
+	Field  string // the field of Options, e.g. "PageSize"
+	Reason string
+}
+
+func (e *OptionError) Error() string { return "extract: option " + e.Field + ": " + e.Reason }
+
+// Is matches ErrInvalidInput.
+func (e *OptionError) Is(target error) bool { return target == ErrInvalidInput }
+
+func optErr(field, format string, args ...any) error {
+	return &OptionError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
 
 // Body status codes of the contract.
 const (
@@ -69,6 +116,8 @@ func (e *APIError) Error() string {
 		b.WriteString("HTTP 401: API key rejected (wrong or revoked)")
 	case 403:
 		b.WriteString("HTTP 403: API key may not read this bot")
+	case 404:
+		b.WriteString("HTTP 404: no such API path")
 	default:
 		fmt.Fprintf(&b, "HTTP %d", e.HTTPStatus)
 	}
@@ -80,6 +129,12 @@ func (e *APIError) Error() string {
 	}
 	if e.Details != "" {
 		fmt.Fprintf(&b, ": %s", e.Details)
+	}
+	if e.HTTPStatus == 404 {
+		b.WriteString("; check --api-url, --customer and --bot")
+		if e.endpoint == endpointConversations {
+			b.WriteString(" (or the user id)")
+		}
 	}
 	if e.Request != "" {
 		fmt.Fprintf(&b, " (%s)", e.Request)
@@ -94,6 +149,8 @@ func (e *APIError) Is(target error) bool {
 		return e.HTTPStatus == 401
 	case ErrForbidden:
 		return e.HTTPStatus == 403
+	case ErrNotFound:
+		return e.HTTPStatus == 404
 	case ErrInvalidUser:
 		return e.Code == codeInvalidBotOrUser && e.endpoint == endpointConversations
 	case ErrInvalidBot:

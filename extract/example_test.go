@@ -54,8 +54,11 @@ func ExampleClient_Conversations() {
 			return
 		}
 	}
-	fmt.Println("requests:", c.Stats().Requests)
+	// The users page has no paging metadata: a fresh Client cannot tell its one user from a
+	// page-size cap, so it asks for page 2 to confirm the end of the list.
+	s := c.Stats()
+	fmt.Println("requests:", s.Requests, "confirmations:", s.Confirmations)
 	// Output:
 	// 919565428256 page 1: {"user_id":"919565428256","sender":"user","message_type":"TEXT","response":"Hi","timestamp":"2024-05-02 10:15:32.123+0000"}
-	// requests: 2
+	// requests: 3 confirmations: 1
 }

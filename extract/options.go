@@ -1,7 +1,6 @@
 package extract
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -10,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults of Options.
@@ -65,52 +65,68 @@ func redactedKey(k string) string {
 	return "[REDACTED]"
 }
 
-// withDefaults validates o and fills in the defaults. Errors name the field.
+// Bounds of Options that no deployment needs to pass: values beyond them are typos.
+const (
+	minRate     = 0.01 // requests per second: one every 100 s
+	maxDuration = 24 * time.Hour
+	maxAttempts = 1000
+)
+
+// withDefaults validates o and fills in the defaults. Errors are *OptionError naming the field;
+// none holds the API key.
 func (o Options) withDefaults() (Options, error) {
 	u, err := url.Parse(o.BaseURL)
 	switch {
 	case o.BaseURL == "":
-		return o, errors.New("extract: BaseURL is required")
+		return o, optErr("BaseURL", "is required")
 	case err != nil:
-		return o, fmt.Errorf("extract: BaseURL %q is not a URL", o.BaseURL)
+		return o, optErr("BaseURL", "%q is not a URL", o.BaseURL)
 	case u.Scheme != "http" && u.Scheme != "https":
-		return o, fmt.Errorf("extract: BaseURL %q must start with http:// or https://", o.BaseURL)
+		return o, optErr("BaseURL", "%q must start with http:// or https://", o.BaseURL)
 	case u.Host == "":
-		return o, fmt.Errorf("extract: BaseURL %q has no host", o.BaseURL)
+		return o, optErr("BaseURL", "%q has no host", o.BaseURL)
 	case u.User != nil:
-		return o, errors.New("extract: BaseURL must not hold credentials; the API key goes in APIKey")
+		return o, optErr("BaseURL", "must not hold credentials; the API key goes in APIKey")
 	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		return o, fmt.Errorf("extract: BaseURL %q must not have a query or fragment", o.BaseURL)
+		return o, optErr("BaseURL", "%q must not have a query or fragment", o.BaseURL)
 	}
 	o.BaseURL = strings.TrimRight(u.String(), "/")
 
 	if o.CustomerID == "" || strings.Trim(o.CustomerID, "0123456789") != "" {
-		return o, fmt.Errorf("extract: CustomerID must be decimal digits, got %q", o.CustomerID)
+		return o, optErr("CustomerID", "must be decimal digits, got %q", o.CustomerID)
 	}
 	if len(o.BotKey) != 16 || strings.Trim(o.BotKey, "0123456789abcdefABCDEF") != "" {
-		return o, fmt.Errorf("extract: BotKey must be 16 hex characters, got %q", o.BotKey)
+		return o, optErr("BotKey", "must be 16 hex characters, got %q", o.BotKey)
 	}
 	if o.APIKey == "" {
-		return o, errors.New("extract: APIKey is required")
+		return o, optErr("APIKey", "is required")
 	}
 	if strings.ContainsFunc(o.APIKey, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
-		return o, errors.New("extract: APIKey must not hold spaces or control characters")
+		return o, optErr("APIKey", "must not hold spaces or control characters")
+	}
+	if !utf8.ValidString(o.APIKey) {
+		return o, optErr("APIKey", "is not valid UTF-8")
 	}
 
 	switch {
-	case math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) || o.Rate < 0:
-		return o, fmt.Errorf("extract: Rate %g must be a positive number of requests per second", o.Rate)
+	case math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) || o.Rate < 0 || (o.Rate > 0 && o.Rate < minRate):
+		return o, optErr("Rate", "%g must be a number of requests per second of at least %g", o.Rate, minRate)
 	case o.Rate == 0:
 		o.Rate = defaultRate
 	}
 	switch {
-	case o.MaxAttempts < 0:
-		return o, fmt.Errorf("extract: MaxAttempts %d must be positive", o.MaxAttempts)
+	case o.MaxAttempts < 0 || o.MaxAttempts > maxAttempts:
+		return o, optErr("MaxAttempts", "%d must be between 1 and %d", o.MaxAttempts, maxAttempts)
 	case o.MaxAttempts == 0:
 		o.MaxAttempts = defaultMaxAttempts
 	}
-	if o.MinBackoff < 0 || o.MaxBackoff < 0 || o.AttemptTimeout < 0 {
-		return o, errors.New("extract: MinBackoff, MaxBackoff and AttemptTimeout must not be negative")
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"MinBackoff", o.MinBackoff}, {"MaxBackoff", o.MaxBackoff}, {"AttemptTimeout", o.AttemptTimeout}} {
+		if d.v < 0 || d.v > maxDuration {
+			return o, optErr(d.name, "%s must be between 0 (the default) and %s", d.v, maxDuration)
+		}
 	}
 	if o.MinBackoff == 0 {
 		o.MinBackoff = defaultMinBackoff
@@ -119,21 +135,21 @@ func (o Options) withDefaults() (Options, error) {
 		o.MaxBackoff = max(defaultMaxBackoff, o.MinBackoff)
 	}
 	if o.MaxBackoff < o.MinBackoff {
-		return o, fmt.Errorf("extract: MaxBackoff %s is below MinBackoff %s", o.MaxBackoff, o.MinBackoff)
+		return o, optErr("MaxBackoff", "%s is below MinBackoff %s", o.MaxBackoff, o.MinBackoff)
 	}
 	if o.AttemptTimeout == 0 {
 		o.AttemptTimeout = defaultAttemptTimeout
 	}
 	switch {
 	case o.PageSize < 0 || o.PageSize > maxPageSize:
-		return o, fmt.Errorf("extract: PageSize %d must be between 1 and %d (the API caps pages at %d; "+
+		return o, optErr("PageSize", "%d must be between 1 and %d (the API caps pages at %d; "+
 			"asking for more would end paging early)", o.PageSize, maxPageSize, maxPageSize)
 	case o.PageSize == 0:
 		o.PageSize = defaultPageSize
 	}
 	switch {
 	case o.MaxPages < 0:
-		return o, fmt.Errorf("extract: MaxPages %d must be positive", o.MaxPages)
+		return o, optErr("MaxPages", "%d must be positive", o.MaxPages)
 	case o.MaxPages == 0:
 		o.MaxPages = defaultMaxPages
 	}
@@ -162,12 +178,17 @@ func defaultHTTPClient(attempt time.Duration) *http.Client {
 	}}
 }
 
-// ParseSelector parses "NAME=VALUE" (split at the first "="; the value may hold "=" and may be
-// empty, the name may not).
+// ParseSelector parses "NAME=VALUE", split at the first "=" (the value may hold "="). Neither
+// part may be empty or blank, or hold control characters or invalid UTF-8: the error is an
+// *InputError naming the selector as given (matching ErrInvalidInput).
 func ParseSelector(s string) (Selector, error) {
 	name, value, ok := strings.Cut(s, "=")
-	if !ok || strings.TrimSpace(name) == "" {
-		return Selector{}, fmt.Errorf("extract: selector %q: want NAME=VALUE with a non-empty NAME", s)
+	if !ok {
+		return Selector{}, &InputError{Input: "selector", Value: s, Reason: "want NAME=VALUE"}
 	}
-	return Selector{Name: name, Value: value}, nil
+	sel := Selector{Name: name, Value: value}
+	if err := sel.Validate(); err != nil {
+		return Selector{}, err
+	}
+	return sel, nil
 }

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -18,7 +19,7 @@ func TestNewValidates(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		mod   func(*Options)
-		field string // the error names it; "" means valid
+		field string // the *OptionError's Field; "" means valid
 	}{
 		{"valid", func(*Options) {}, ""},
 		{"no BaseURL", func(o *Options) { o.BaseURL = "" }, "BaseURL"},
@@ -27,21 +28,35 @@ func TestNewValidates(t *testing.T) {
 		{"BaseURL with credentials", func(o *Options) { o.BaseURL = "https://u:" + testKey + "@technowiz.example" }, "BaseURL"},
 		{"BaseURL with query", func(o *Options) { o.BaseURL = "https://technowiz.example/?a=1" }, "BaseURL"},
 		{"BaseURL without host", func(o *Options) { o.BaseURL = "https:///x" }, "BaseURL"},
+		{"BaseURL not a URL", func(o *Options) { o.BaseURL = "http://[::1" }, "BaseURL"},
 		{"CustomerID empty", func(o *Options) { o.CustomerID = "" }, "CustomerID"},
 		{"CustomerID not digits", func(o *Options) { o.CustomerID = "12a" }, "CustomerID"},
-		{"BotKey short", func(o *Options) { o.BotKey = "0123456789abcde" }, "BotKey must be 16 hex characters"},
-		{"BotKey not hex", func(o *Options) { o.BotKey = "0123456789abcdeg" }, "BotKey must be 16 hex characters"},
+		{"BotKey short", func(o *Options) { o.BotKey = "0123456789abcde" }, "BotKey"},
+		{"BotKey not hex", func(o *Options) { o.BotKey = "0123456789abcdeg" }, "BotKey"},
 		{"APIKey empty", func(o *Options) { o.APIKey = "" }, "APIKey"},
 		{"APIKey with a space", func(o *Options) { o.APIKey = testKey + " x" }, "APIKey"},
 		{"APIKey with a newline", func(o *Options) { o.APIKey = testKey + "\r\nX-Evil: 1" }, "APIKey"},
+		{"APIKey not UTF-8", func(o *Options) { o.APIKey = testKey + "\xff" }, "APIKey"},
 		{"Rate negative", func(o *Options) { o.Rate = -1 }, "Rate"},
 		{"Rate NaN", func(o *Options) { o.Rate = math.NaN() }, "Rate"},
+		{"Rate infinite", func(o *Options) { o.Rate = math.Inf(1) }, "Rate"},
+		{"Rate too small to run", func(o *Options) { o.Rate = 1e-300 }, "Rate"},
 		{"MaxAttempts negative", func(o *Options) { o.MaxAttempts = -1 }, "MaxAttempts"},
+		{"MaxAttempts absurd", func(o *Options) { o.MaxAttempts = 1 << 40 }, "MaxAttempts"},
+		{"MinBackoff negative", func(o *Options) { o.MinBackoff = -time.Second }, "MinBackoff"},
+		{"MaxBackoff negative", func(o *Options) { o.MaxBackoff = -time.Second }, "MaxBackoff"},
+		{"MaxBackoff absurd", func(o *Options) { o.MaxBackoff = math.MaxInt64 }, "MaxBackoff"},
 		{"MaxBackoff below MinBackoff", func(o *Options) { o.MinBackoff, o.MaxBackoff = time.Second, time.Millisecond }, "MaxBackoff"},
 		{"negative timeout", func(o *Options) { o.AttemptTimeout = -1 }, "AttemptTimeout"},
+		{"absurd timeout", func(o *Options) { o.AttemptTimeout = 1000 * time.Hour }, "AttemptTimeout"},
 		{"PageSize above the cap", func(o *Options) { o.PageSize = 501 }, "PageSize"},
 		{"PageSize negative", func(o *Options) { o.PageSize = -5 }, "PageSize"},
+		{"PageSize smallest", func(o *Options) { o.PageSize = 1 }, ""},
+		{"PageSize at the cap", func(o *Options) { o.PageSize = 500 }, ""},
 		{"MaxPages negative", func(o *Options) { o.MaxPages = -5 }, "MaxPages"},
+		{"every bound at its limit", func(o *Options) {
+			o.Rate, o.MaxAttempts, o.MinBackoff, o.MaxBackoff, o.AttemptTimeout = 0.01, 1000, 24*time.Hour, 24*time.Hour, 24*time.Hour
+		}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := validOptions()
@@ -53,8 +68,9 @@ func TestNewValidates(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatal("accepted")
+			var oe *OptionError
+			if !errors.As(err, &oe) || oe.Field != tc.field || !errors.Is(err, ErrInvalidInput) {
+				t.Fatalf("New: %v, want an *OptionError for %s matching ErrInvalidInput", err, tc.field)
 			}
 			if !strings.Contains(err.Error(), tc.field) {
 				t.Errorf("error %q does not name %s", err, tc.field)
@@ -63,6 +79,17 @@ func TestNewValidates(t *testing.T) {
 				t.Errorf("error %q holds the key", err)
 			}
 		})
+	}
+}
+
+// Extreme but valid options must not make any call panic (backoff arithmetic, the limiter).
+func TestExtremeOptionsDoNotPanic(t *testing.T) {
+	for _, n := range []int{1, 2, 30, 62, 63, 64, 100, 1000} {
+		for _, b := range [][2]time.Duration{{1, 24 * time.Hour}, {24 * time.Hour, 24 * time.Hour}, {1, 2}} {
+			if got := backoff(n, b[0], b[1]); got < b[0] || got > b[1] {
+				t.Errorf("backoff(%d, %s, %s) = %s, out of bounds", n, b[0], b[1], got)
+			}
+		}
 	}
 }
 
@@ -100,24 +127,78 @@ func TestParseSelector(t *testing.T) {
 	for _, tc := range []struct {
 		in      string
 		want    Selector
-		wantErr bool
+		wantErr string // in the error; "" means valid
 	}{
-		{"feedback=1", Selector{"feedback", "1"}, false},
-		{"user.channel=whatsapp", Selector{"user.channel", "whatsapp"}, false},
-		{"expr=a=b", Selector{"expr", "a=b"}, false},
-		{"empty=", Selector{"empty", ""}, false},
-		{"noequals", Selector{}, true},
-		{"=value", Selector{}, true},
-		{" =value", Selector{}, true},
-		{"", Selector{}, true},
+		{"feedback=1", Selector{"feedback", "1"}, ""},
+		{"user.channel=whatsapp", Selector{"user.channel", "whatsapp"}, ""},
+		{"expr=a=b", Selector{"expr", "a=b"}, ""},
+		{"name=Zoë 🙂", Selector{"name", "Zoë 🙂"}, ""},
+		{"empty=", Selector{}, "empty attribute value"},
+		{"blank= ", Selector{}, "blank attribute value"},
+		{"noequals", Selector{}, "want NAME=VALUE"},
+		{"=value", Selector{}, "empty attribute name"},
+		{" =value", Selector{}, "blank attribute name"},
+		{"=", Selector{}, "empty attribute name"},
+		{"", Selector{}, "want NAME=VALUE"},
+		{"a=b\nc", Selector{}, "control character"},
+		{"a\x00=b", Selector{}, "control character"},
+		{"a=\xff", Selector{}, "not valid UTF-8"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := ParseSelector(tc.in)
-			if (err != nil) != tc.wantErr || got != tc.want {
-				t.Fatalf("ParseSelector(%q) = %v, %v", tc.in, got, err)
+			if tc.wantErr == "" {
+				if err != nil || got != tc.want {
+					t.Fatalf("ParseSelector(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+				}
+				return
 			}
-			if err != nil && !strings.Contains(err.Error(), fmt.Sprintf("%q", tc.in)) {
-				t.Errorf("error %q does not name the input", err)
+			var ie *InputError
+			if !errors.As(err, &ie) || !errors.Is(err, ErrInvalidInput) || got != (Selector{}) {
+				t.Fatalf("ParseSelector(%q) = %v, %v; want an *InputError", tc.in, got, err)
+			}
+			if !strings.Contains(err.Error(), fmt.Sprintf("%q", tc.in)) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("error %q does not name the input %q and say %q", err, tc.in, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestWindowValidate(t *testing.T) {
+	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+	for _, tc := range []struct {
+		name    string
+		w       Window
+		wantErr string // "" means valid
+	}{
+		{"a day", Window{day(2024, 5, 1), day(2024, 5, 2)}, ""},
+		{"zero bounds", Window{}, ""},
+		{"open end", Window{Start: day(2024, 5, 1)}, ""},
+		{"open start", Window{End: day(2024, 5, 1)}, ""},
+		{"from the epoch", Window{time.Unix(0, 0), day(1970, 1, 2)}, ""},
+		{"to the last ms of 9999", Window{day(9999, 12, 31), day(10000, 1, 1).Add(-time.Millisecond)}, ""},
+		{"start before 1970", Window{day(1969, 12, 31), day(2024, 1, 1)}, "start 1969-12-31"},
+		{"a ms before the epoch", Window{time.Unix(0, 0).Add(-time.Millisecond), day(2024, 1, 1)}, "start 1969-12-31T23:59:59.999Z"},
+		{"end before 1970", Window{End: day(1960, 1, 1)}, "end 1960-01-01"},
+		{"end in year 10000", Window{day(2024, 1, 1), day(10000, 1, 1)}, "end 10000-01-01"},
+		{"start in year 10000", Window{Start: day(10000, 1, 2)}, "start 10000-01-02"},
+		{"reversed", Window{day(2024, 5, 2), day(2024, 5, 1)}, "end is not after start"},
+		{"empty", Window{day(2024, 5, 2), day(2024, 5, 2)}, "end is not after start"},
+		{"other zone, same instant", Window{day(2024, 5, 2).In(time.FixedZone("x", 3600)), day(2024, 5, 2)}, "end is not after start"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.w.Validate()
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var ie *InputError
+			if !errors.As(err, &ie) || !errors.Is(err, ErrInvalidInput) || !errors.Is(err, ErrInvalidDate) {
+				t.Fatalf("Validate: %v, want an *InputError matching ErrInvalidInput and ErrInvalidDate", err)
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), tc.w.String()) {
+				t.Errorf("error %q does not name the window and say %q", err, tc.wantErr)
 			}
 		})
 	}

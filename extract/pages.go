@@ -15,21 +15,31 @@ import (
 )
 
 // ListUsers returns the union of the users that match any of sels, deduplicated by id and sorted
-// by id. Each User's Selectors lists every selector that matched it, in the order of sels. For
-// each selector the User API is paged from page 1 until a page is shorter than asked, empty,
-// completes total_elements, or repeats the previous page (a deployment that ignores paging);
-// more than MaxPages pages is ErrTooManyPages. When a user comes back more than once, the first
-// answer's fields are kept.
+// by id. Each User's Selectors lists every selector that matched it, once, in the order of sels.
+// For each selector the User API is paged from page 1 as Conversations pages (see there): until
+// an empty page, total_elements complete, a page shorter than the deployment's real page size,
+// or a page that repeats the previous one (a deployment that ignores paging); more than
+// MaxPages pages is ErrTooManyPages. When a user comes back more than once, the first answer's
+// fields are kept.
 func (c *Client) ListUsers(ctx context.Context, sels []Selector) ([]User, error) {
+	if ctx == nil {
+		return nil, &InputError{Input: "context", Reason: "nil", noValue: true}
+	}
 	if len(sels) == 0 {
-		return nil, errors.New("extract: ListUsers needs at least one selector")
+		return nil, &InputError{Input: "selectors", Reason: "ListUsers needs at least one", noValue: true}
+	}
+	for _, sel := range sels {
+		if err := sel.Validate(); err != nil {
+			var ie *InputError
+			if errors.As(err, &ie) {
+				ie.Value = c.red.clean(ie.Value, 0)
+			}
+			return nil, err
+		}
 	}
 	byID := map[string]*User{}
 	done := map[Selector]bool{}
 	for _, sel := range sels {
-		if sel.Name == "" {
-			return nil, fmt.Errorf("extract: selector %q has an empty name", sel.String())
-		}
 		if done[sel] {
 			continue
 		}
@@ -63,11 +73,11 @@ func (c *Client) ListUsers(ctx context.Context, sels []Selector) ([]User, error)
 func (c *Client) usersOf(ctx context.Context, sel Selector, add func([]User)) error {
 	path := "/bot-api/v1.0/customer/" + url.PathEscape(c.o.CustomerID) + "/bot/" + url.PathEscape(c.o.BotKey) + "/users"
 	var prev [sha256.Size]byte
-	seen := 0
+	seen, confirming := 0, false
 	for n := 1; ; n++ {
-		op := fmt.Sprintf("users for selector %q, page %d", sel.String(), n)
+		op := c.red.clean(fmt.Sprintf("users for selector %q, page %d", sel.String(), n), 0)
 		if n > c.o.MaxPages {
-			return fmt.Errorf("extract: users for selector %q: %w (%d pages)", sel.String(), ErrTooManyPages, c.o.MaxPages)
+			return fmt.Errorf("extract: %s: %w (%d pages)", op, ErrTooManyPages, c.o.MaxPages)
 		}
 		q := url.Values{
 			"attribute_name":  {sel.Name},
@@ -88,17 +98,20 @@ func (c *Client) usersOf(ctx context.Context, sel Selector, add func([]User)) er
 			return err
 		}
 		if len(up.users) == 0 {
+			c.confirmed(confirming)
 			return nil
 		}
 		h := hashItems(up.p.items)
 		if n > 1 && h == prev {
+			c.confirmed(confirming)
 			c.log.Warn("extract: page repeats the previous one; the deployment ignores paging", "op", op)
 			return nil
 		}
 		prev = h
 		add(up.users)
 		seen += len(up.users)
-		if c.lastPage(up.p, seen) {
+		var more bool
+		if more, confirming = c.morePages(endpointUsers, up.p, seen, op); !more {
 			return nil
 		}
 	}
@@ -106,25 +119,35 @@ func (c *Client) usersOf(ctx context.Context, sel Selector, add func([]User)) er
 
 // Conversations pages the messages of one user in window w with one query (start_date and
 // end_date in epoch milliseconds; a zero Start or End leaves that bound out) and calls fn once
-// per non-empty page, in order, with the messages exactly as sent. Paging stops after a page
-// shorter than asked, an empty page, or when total_elements are all seen; a page identical to
-// the previous one ends paging without being delivered (a deployment ignoring paging); more than
-// MaxPages pages is ErrTooManyPages. An error of fn stops paging and is returned wrapped.
+// per non-empty page, in order, with the messages exactly as sent. Paging stops after an empty
+// page, when total_elements are all seen, or after a page shorter than the deployment's real
+// page size: the smaller page_size the page reports, or without paging metadata the largest
+// page this Client has seen (a deployment may cap page_size below Options.PageSize without
+// saying so). A short page without metadata that is as long as any seen so far could be such a
+// cap: the next page is asked for to confirm the end (Stats.Confirmations counts those that
+// found it). A page identical to the previous one ends paging without being delivered (a
+// deployment ignoring paging); more than MaxPages pages is ErrTooManyPages. An error of fn stops
+// paging and is returned wrapped.
 //
 // A retried request never calls fn twice for the same page: a page is decoded in full before fn
 // sees it.
 func (c *Client) Conversations(ctx context.Context, userID string, w Window, fn func(Page) error) error {
-	what := fmt.Sprintf("conversations of user %q in window %s", userID, w)
-	if userID == "" {
-		return errors.New("extract: conversations of an empty user id")
+	what := c.red.clean(fmt.Sprintf("conversations of user %q in window %s", userID, w), 0)
+	switch {
+	case ctx == nil:
+		return &InputError{Input: "context", Reason: "nil", noValue: true}
+	case fn == nil:
+		return &InputError{Input: "page callback", Reason: "nil", noValue: true}
+	case userID == "":
+		return &InputError{Input: "user id", Reason: "empty", noValue: true}
 	}
-	if !w.Start.IsZero() && !w.End.IsZero() && !w.End.After(w.Start) {
-		return fmt.Errorf("extract: %s: end is not after start: %w", what, ErrInvalidDate)
+	if err := w.Validate(); err != nil {
+		return err
 	}
 	path := "/bot-api/v1.0/customer/" + url.PathEscape(c.o.CustomerID) + "/bot/" + url.PathEscape(c.o.BotKey) +
 		"/channel-user/" + url.PathEscape(userID) + "/conversations"
 	var prev [sha256.Size]byte
-	seen := 0
+	seen, confirming := 0, false
 	for n := 1; ; n++ {
 		if n > c.o.MaxPages {
 			return fmt.Errorf("extract: %s: %w (%d pages)", what, ErrTooManyPages, c.o.MaxPages)
@@ -145,10 +168,12 @@ func (c *Client) Conversations(ctx context.Context, userID string, w Window, fn 
 			return err
 		}
 		if len(p.items) == 0 {
+			c.confirmed(confirming)
 			return nil
 		}
 		h := hashItems(p.items)
 		if n > 1 && h == prev {
+			c.confirmed(confirming)
 			c.log.Warn("extract: page repeats the previous one; the deployment ignores paging", "op", op)
 			return nil
 		}
@@ -157,24 +182,65 @@ func (c *Client) Conversations(ctx context.Context, userID string, w Window, fn 
 		if err := fn(Page{Number: n, Messages: p.items, Total: p.total}); err != nil {
 			return fmt.Errorf("extract: %s: %w", op, err)
 		}
-		if c.lastPage(p, seen) {
+		var more bool
+		if more, confirming = c.morePages(endpointConversations, p, seen, op); !more {
 			return nil
 		}
 	}
 }
 
-// lastPage tells whether paging ends after page p, with seen elements delivered so far: all of
-// total_elements seen, or a page shorter than the page size (the one asked for, or the smaller
-// one the deployment says it used).
-func (c *Client) lastPage(p listPage, seen int) bool {
-	if p.total >= 0 && seen >= p.total {
-		return true
+// morePages tells whether paging goes on after page p, with seen elements delivered so far
+// (p's included). It ends after an empty page, when total_elements are all seen, or after a
+// page shorter than the deployment's real page size: the page_size asked for, or the smaller
+// one this page reports, or, without paging metadata, the largest page size this Client has
+// seen on ep (a page cannot be longer than the deployment's cap, so a page shorter than one
+// already seen was not cut by the cap). A short page without metadata that is not shorter
+// than every page seen so far could be cut by a cap the deployment does not report: paging goes
+// on to confirm the end (confirm is true), and an empty or repeated next page ends it.
+func (c *Client) morePages(ep endpoint, p listPage, seen int, op string) (more, confirm bool) {
+	k, asked := len(p.items), c.o.PageSize
+	size := asked
+	if p.pageSize > 0 {
+		size = min(size, p.pageSize)
 	}
-	size := c.o.PageSize
-	if p.pageSize > 0 && p.pageSize < size {
-		size = p.pageSize
+	// What this page shows of the real page size: its length, or the size it reports.
+	shown := min(k, asked)
+	if p.pageSize > 0 {
+		shown = max(shown, size)
 	}
-	return len(p.items) < size
+	known := c.learnPageSize(ep, shown)
+	switch {
+	case k == 0:
+		return false, false
+	case p.total >= 0:
+		return seen < p.total, false
+	case k >= size:
+		return true, false
+	case p.pageSize > 0 || k < known:
+		return false, false
+	}
+	c.log.Debug("extract: short page may be cut by a page-size cap; asking for the next page to confirm the end",
+		"op", op, "items", k, "page_size", asked, "largest_page", known)
+	return true, true
+}
+
+// confirmed counts a request that found the end of a list after a page that may have been cut
+// by a cap, when confirming.
+func (c *Client) confirmed(confirming bool) {
+	if confirming {
+		c.confirmations.Add(1)
+	}
+}
+
+// learnPageSize raises the largest page size seen on ep to n and returns the largest so far.
+func (c *Client) learnPageSize(ep endpoint, n int) int {
+	v := &c.pageSizes[ep-endpointUsers]
+	for {
+		cur := v.Load()
+		if int64(n) <= cur || v.CompareAndSwap(cur, int64(n)) {
+			return int(max(cur, int64(n)))
+		}
+	}
 }
 
 // hashItems is a digest of a page's elements, to notice a page that repeats the previous one.

@@ -76,8 +76,9 @@
 // so the client reads an unexpected EOF.
 //
 // Variants change only the framing of a 200: see the Variant constants. Paging works the same
-// in every variant; VariantNoPaging only omits the metadata; VariantMixed picks a fixed
-// variant per response.
+// in every variant, MaxPageSize included; VariantNoPaging only omits the metadata (so a capped
+// page says nothing of the cap: a deployment that caps page_size silently); VariantMixed picks
+// a fixed variant per response.
 //
 // # Ground truth
 //
@@ -95,5 +96,8 @@
 //
 // # Errors
 //
-// New returns an *OptionError naming the invalid field. Nothing panics on a bad request.
+// New returns an *OptionError naming the invalid field (a negative count, size or duration, a
+// probability outside [0, 1], a range outside 1971..9999, an unknown variant, ...); no option
+// makes New or the Server panic. Nothing panics on a bad request: it gets the contract's error
+// answer.
 package sim

@@ -22,6 +22,9 @@ const (
 // maxUsers bounds Options.Users so that a typo cannot exhaust memory.
 const maxUsers = 1_000_000
 
+// maxRateLimit bounds Faults.RateLimit (requests per second), so that its default burst fits.
+const maxRateLimit = 1e9
+
 // Selector is one User API attribute selector: attribute_name=Name, attribute_value=Value.
 type Selector struct{ Name, Value string }
 
@@ -200,7 +203,7 @@ func (o Options) withDefaults() (Options, error) {
 	if f.RetryAfter == 0 {
 		f.RetryAfter = DefaultRetryAfter
 	}
-	if f.RateBurst == 0 && f.RateLimit > 0 {
+	if f.RateBurst == 0 && f.RateLimit > 0 && f.RateLimit <= maxRateLimit {
 		f.RateBurst = int(math.Ceil(f.RateLimit))
 	}
 	o.From, o.To = o.From.UTC(), o.To.UTC()
@@ -214,8 +217,10 @@ func (o Options) withDefaults() (Options, error) {
 		return o, optErr("To", "must be a whole millisecond, got %s", o.To.Format(time.RFC3339Nano))
 	case !o.To.After(o.From.Add(time.Hour)):
 		return o, optErr("To", "must be at least an hour after From (%s), got %s", o.From.Format(time.RFC3339), o.To.Format(time.RFC3339))
-	case o.From.Year() < 1971 || o.To.Year() > 9999:
-		return o, optErr("From", "range must lie within years 1971..9999")
+	case o.From.Year() < 1971:
+		return o, optErr("From", "must lie within years 1971..9999, got %s", o.From.Format(time.RFC3339))
+	case o.To.Year() > 9999:
+		return o, optErr("To", "must lie within years 1971..9999, got %s", o.To.Format(time.RFC3339))
 	case !isDigits(o.CustomerID):
 		return o, optErr("CustomerID", "must be digits, got %q", o.CustomerID)
 	case !isBotKey(o.BotKey):
@@ -244,8 +249,8 @@ func (o Options) withDefaults() (Options, error) {
 			return o, optErr(d.name, "must not be negative, got %s", d.v)
 		}
 	}
-	if !(f.RateLimit >= 0) || math.IsInf(f.RateLimit, 0) {
-		return o, optErr("Faults.RateLimit", "must be a finite number >= 0, got %v", f.RateLimit)
+	if !(f.RateLimit >= 0 && f.RateLimit <= maxRateLimit) {
+		return o, optErr("Faults.RateLimit", "must be a number in [0, %g], got %v", float64(maxRateLimit), f.RateLimit)
 	}
 	if f.RateBurst < 0 {
 		return o, optErr("Faults.RateBurst", "must not be negative, got %d", f.RateBurst)

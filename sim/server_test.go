@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
@@ -35,6 +36,14 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"pspike", func(o *sim.Options) { o.Faults.PSpike = 3 }, "Faults.PSpike"},
 		{"latency", func(o *sim.Options) { o.Faults.Latency = -time.Second }, "Faults.Latency"},
 		{"rate", func(o *sim.Options) { o.Faults.RateLimit = -1 }, "Faults.RateLimit"},
+		{"rate NaN", func(o *sim.Options) { o.Faults.RateLimit = math.NaN() }, "Faults.RateLimit"},
+		{"rate beyond any burst", func(o *sim.Options) { o.Faults.RateLimit = 1e300 }, "Faults.RateLimit"},
+		{"from before 1971", func(o *sim.Options) { o.From = time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC) }, "From"},
+		{"to after 9999", func(o *sim.Options) { o.To = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, "To"},
+		{"users too many", func(o *sim.Options) { o.Users = 1 << 40 }, "Users"},
+		{"retry-after negative", func(o *sim.Options) { o.Faults.RetryAfter = -time.Second }, "Faults.RetryAfter"},
+		{"spike negative", func(o *sim.Options) { o.Faults.Spike = -time.Second }, "Faults.Spike"},
+		{"max page size negative", func(o *sim.Options) { o.MaxPageSize = -1 }, "MaxPageSize"},
 		{"burst", func(o *sim.Options) { o.Faults.RateBurst = -1 }, "Faults.RateBurst"},
 		{"invalid users", func(o *sim.Options) { o.Faults.InvalidUsers = []string{"nobody"} }, "Faults.InvalidUsers"},
 	}

@@ -233,3 +233,50 @@ func TestCanonicalGolden(t *testing.T) {
 func showcase(page int) url.Values {
 	return url.Values{"start_date": {"1715126401000"}, "end_date": {"1715126449000"}, "page_size": {"4"}, "page_number": {strconv.Itoa(page)}}
 }
+
+// anyList is the list of a body in any variant: conversations, messages or users, nested or not.
+func anyList(t *testing.T, body []byte) []json.RawMessage {
+	t.Helper()
+	for _, sh := range shapes() {
+		for _, users := range []bool{false, true} {
+			if list, bad := listOf(body, sh, users); bad == "" {
+				return list
+			}
+		}
+	}
+	t.Fatalf("body fits no variant: %.300s", body)
+	return nil
+}
+
+// MaxPageSize caps pages in every variant, the ones without paging metadata included: a page
+// asked for 500 holds the cap, silently in no-paging, and the pages still add up to Truth.
+func TestMaxPageSizeInEveryVariant(t *testing.T) {
+	for _, v := range []sim.Variant{sim.VariantNoPaging, sim.VariantMixed, sim.VariantCanonical} {
+		for _, maxSize := range []int{100, 250, 499} {
+			t.Run(string(v)+"/"+strconv.Itoa(maxSize), func(t *testing.T) {
+				h := newHarness(t, sim.Options{Seed: 23, Variant: v, MaxPageSize: maxSize})
+				id := h.s.Fixtures().StraddleUser
+				want := rawsOf(truthOf(h.s, id, defFrom(), defTo(), farFuture()))
+				var got []json.RawMessage
+				for p := 1; ; p++ {
+					list := anyList(t, h.ok(convPath(id), window(defFrom(), defTo(), p, 500)))
+					if len(list) > maxSize || (len(list) < maxSize && len(got)+len(list) != len(want)) {
+						t.Fatalf("page %d holds %d messages; cap %d, %d of %d seen", p, len(list), maxSize, len(got), len(want))
+					}
+					got = append(got, list...)
+					if len(list) == 0 {
+						break
+					}
+				}
+				if d := equalRaws(got, want); d != "" {
+					t.Error(d)
+				}
+				users := anyList(t, h.ok(usersPath(), url.Values{"attribute_name": {"feedback"}, "attribute_value": {"1"},
+					"page_size": {"500"}}))
+				if n := len(h.s.UserIDs([]sim.Selector{{Name: "feedback", Value: "1"}})); len(users) != min(n, maxSize) {
+					t.Errorf("users page holds %d of %d users, cap %d", len(users), n, maxSize)
+				}
+			})
+		}
+	}
+}

@@ -10,6 +10,10 @@
 // UTC, truncated to the millisecond (ParseTimestamp). sender is lower-cased and message_type
 // upper-cased; nothing else is changed. docs/schema.md describes every column for analysts.
 //
+// A user object's layout (which key holds the id, nested or flat attributes, which fields no
+// column holds) has its one home in package extract: FlattenUser maps extract.User, and
+// User.Extra, to columns.
+//
 // Message keys: the API has no message id. IdentityOf hashes what makes a message itself
 // (customer, bot, channel user, sent_at to the millisecond, sender, message type, text) and
 // nothing that can change between runs (file URLs are signed and expire); MessageKey adds the
@@ -20,13 +24,14 @@
 //
 // # Concurrency
 //
-// Every function is safe for concurrent use.
+// Every function is safe for concurrent use: none keeps state, and none changes its arguments.
 //
 // # Errors
 //
-// A message that is not a JSON object, or whose timestamp is absent or unparseable, gives a
-// *FieldError (the field and its value as sent, cut to a bounded length) matching ErrNotObject
-// or ErrTimestamp. The caller reports it: nothing is dropped silently. Values that only feed a
+// A message or user that is not a JSON object, or a message whose timestamp is absent or
+// unparseable, gives a *FieldError (the field and its value as sent, cut to a bounded length
+// with extract.Clip) matching ErrNotObject or ErrTimestamp. Errors never hold an API key: this
+// package never sees one. The caller reports it: nothing is dropped silently. Values that only feed a
 // derived column (the items of an OPTIONS response, the agentId of an
 // AGENT_PARTICIPATION_STATUS response, a user's created_at) are not errors when they do not
 // parse: the derived column is NULL and the source text is kept.

@@ -3,7 +3,8 @@ package transform
 import (
 	"errors"
 	"fmt"
-	"unicode/utf8"
+
+	"github.com/chatlake/chatlake/extract"
 )
 
 var (
@@ -33,15 +34,6 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // maxValueLen bounds the value quoted in an error.
 const maxValueLen = 120
 
-// clip returns raw for an error message: at most maxValueLen bytes, cut on a rune boundary,
-// with "..." marking a cut.
-func clip(raw []byte) string {
-	if len(raw) <= maxValueLen {
-		return string(raw)
-	}
-	cut := maxValueLen
-	for cut > 0 && !utf8.RuneStart(raw[cut]) {
-		cut--
-	}
-	return string(raw[:cut]) + "..."
-}
+// clip returns raw for an error message: at most maxValueLen bytes, cut on a rune boundary
+// with extract.Clip (one way to cut quoted source text in every package).
+func clip(raw []byte) string { return extract.Clip(string(raw), maxValueLen) }

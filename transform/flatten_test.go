@@ -196,7 +196,7 @@ func TestFlattenErrorNamesValueBounded(t *testing.T) {
 	if len(fe.Value) > maxValueLen+3 || !bytes.HasPrefix([]byte(fe.Value), []byte(`"éé`)) {
 		t.Errorf("Value = %q (%d bytes), want the value's start, at most %d bytes", fe.Value, len(fe.Value), maxValueLen+3)
 	}
-	if !json.Valid([]byte(`"`+fe.Value[1:])) && !bytes.HasSuffix([]byte(fe.Value), []byte("...")) {
+	if !json.Valid([]byte(`"`+fe.Value[1:])) && !bytes.HasSuffix([]byte(fe.Value), []byte("…")) {
 		t.Errorf("a cut value must end in ...: %q", fe.Value)
 	}
 	if !bytes.Contains([]byte(err.Error()), []byte(`"éé`)) {

@@ -3,6 +3,7 @@ package transform
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/chatlake/chatlake/extract"
@@ -17,11 +18,9 @@ import (
 //     ParseTimestamp (nil when empty or unparseable: the text stays in SourceCreatedAt).
 //   - Selectors are the matching selectors as "NAME=VALUE", in u.Selectors' order (an empty
 //     list when there are none).
-//   - ExtraJSON holds the fields of u.Raw that the other columns do not hold, unchanged, sorted
-//     by key: the id field that gave u.ID (channel_user_id, user_id or userId), channel and
-//     created_at when they hold what u has, the nested attributes object, and, when the
-//     attributes are flat beside the id, every key of u.Attributes, are left out. nil when
-//     nothing is left.
+//   - ExtraJSON holds u.Extra(), the fields of u.Raw that the other columns do not hold,
+//     unchanged, sorted by key (extract.User.Extra says which are left out: the user object's
+//     layout has its one home in package extract). nil when nothing is left.
 //
 // The error is a *FieldError matching ErrNotObject when u.Raw is present but not a JSON object.
 func FlattenUser(src Source, u extract.User) (schema.User, error) {
@@ -63,28 +62,10 @@ func FlattenUser(src Source, u extract.User) (schema.User, error) {
 	}
 	row.AttributesJSON = a
 
-	if len(bytes.TrimSpace(u.Raw)) == 0 {
-		return row, nil
-	}
-	fields, err := decodeObject(u.Raw)
+	extra, err := u.Extra()
 	if err != nil {
-		return schema.User{}, &FieldError{Field: "user", Value: clip(bytes.TrimSpace(u.Raw)), Err: err}
-	}
-	nested := false
-	if v, ok := fields["attributes"]; ok && len(v) > 0 && v[0] == '{' {
-		nested = true
-	}
-	extra := make(map[string]json.RawMessage)
-	for k, v := range fields {
-		switch {
-		case k == "attributes" && (nested || isNull(v)):
-		case (k == "channel_user_id" || k == "user_id" || k == "userId") && sameText(v, u.ID):
-		case k == "channel" && (isNull(v) || sameText(v, u.Channel)):
-		case k == "created_at" && (isNull(v) || sameText(v, u.CreatedAt)):
-		case !nested && hasKey(u.Attributes, k):
-		default:
-			extra[k] = v
-		}
+		return schema.User{}, &FieldError{Field: "user", Value: clip(bytes.TrimSpace(u.Raw)),
+			Err: fmt.Errorf("%w: %v", ErrNotObject, err)}
 	}
 	if len(extra) > 0 {
 		s, err := encodeObject(extra)
@@ -94,20 +75,6 @@ func FlattenUser(src Source, u extract.User) (schema.User, error) {
 		row.ExtraJSON = &s
 	}
 	return row, nil
-}
-
-// sameText reports whether the JSON value v is the string s, or a non-string whose JSON text is s.
-func sameText(v json.RawMessage, s string) bool {
-	if len(v) > 0 && v[0] == '"' {
-		var got string
-		return json.Unmarshal(v, &got) == nil && got == s
-	}
-	return string(v) == s
-}
-
-func hasKey(m map[string]string, k string) bool {
-	_, ok := m[k]
-	return ok
 }
 
 // marshalString encodes s as a JSON string without HTML escaping.

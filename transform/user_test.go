@@ -65,6 +65,22 @@ func TestFlattenUser(t *testing.T) {
 			},
 		},
 		{
+			// As extract parses it: flat fields beside nested attributes are attributes too,
+			// unless a nested one has their name; only what no column holds is extra.
+			name: "nested and flat attributes, as extract parses them",
+			in: extract.User{
+				ID: "919000000002", Channel: "whatsapp",
+				Attributes: map[string]string{"a": "<b>&", "status": `{"active":true}`},
+				Raw:        json.RawMessage(`{"user_id": "919000000002", "channel": "whatsapp", "attributes": {"a": "<b>&"}, "status": {"active":true}, "a": "dup", "userId": "other"}`),
+			},
+			want: schema.User{
+				ChannelUserID: "919000000002", Channel: ptr("whatsapp"),
+				AttributesJSON: `{"a":"<b>&","status":"{\"active\":true}"}`,
+				Selectors:      []string{},
+				ExtraJSON:      ptr(`{"a":"dup","userId":"other"}`),
+			},
+		},
+		{
 			name: "epoch created_at, no attributes, no raw",
 			in:   extract.User{ID: "u1", CreatedAt: "1714550400000"},
 			want: schema.User{

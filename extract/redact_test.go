@@ -1,0 +1,260 @@
+package extract
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Keys that quoting changes: quotes, backslashes, HTML characters, '/', non-ASCII (2, 3 and 4
+// bytes), and the cut marker "…" itself. Every one passes Options' checks.
+func hardKeys() []string {
+	return []string{
+		testKey,
+		`3f2c9a7e-5b1d-"4c2a"-9e8f\0123\456789ab-SECRET`,
+		`9e8f0123-<a&b>'x'/y/z-Zoë-€uro-🙂smile-中文键-KEY`,
+		`a1b2c…d3e4f5g6h7…i8j9k0-"\…/-END`,
+	}
+}
+
+// keyForms are the forms a server may write the key in: as it is, Go-quoted, JSON-escaped
+// ASCII-only, URL-escaped.
+func keyForms(key string) map[string]string {
+	q := strconv.Quote(key)
+	a := strconv.QuoteToASCII(key)
+	j, _ := json.Marshal(key)
+	var ja strings.Builder // JSON, ASCII only, as Python's json.dumps writes it
+	for _, r := range key {
+		switch {
+		case r == '"' || r == '\\':
+			ja.WriteString(`\` + string(r))
+		case r < 0x80:
+			ja.WriteRune(r)
+		default:
+			for _, u := range utf16.Encode([]rune{r}) {
+				fmt.Fprintf(&ja, `\u%04x`, u)
+			}
+		}
+	}
+	return map[string]string{
+		"json-ascii": ja.String(),
+		"raw":        key,
+		"go-quoted":  q[1 : len(q)-1],
+		"ascii":      a[1 : len(a)-1],
+		"json":       string(j[1 : len(j)-1]),
+		"url":        url.QueryEscape(key),
+	}
+}
+
+// assertNoKeyWindow fails if any 8-byte window of the key, or of a quoted form of it, is in
+// one of texts.
+func assertNoKeyWindow(t *testing.T, key string, texts ...string) {
+	t.Helper()
+	for name, f := range keyForms(key) {
+		for i := 0; i+redactWindow <= len(f); i++ {
+			w := f[i : i+redactWindow]
+			for _, text := range texts {
+				if strings.Contains(text, w) {
+					t.Errorf("%q (bytes %d.. of the %s form of the key) survives in %q", w, i, name, text)
+					return
+				}
+			}
+		}
+	}
+}
+
+// offsets are the pads that put the key's start around a cut at n, for a form of length l.
+func offsets(n, l int) []int {
+	var out []int
+	for _, d := range []int{-l - 2, -l - 1, -l, -l + 1, -l + 2, -l/2 - 1, -l / 2, -9, -8, -7, -5, -3, -2, -1, 0, 1, 2} {
+		if n+d >= 0 {
+			out = append(out, n+d)
+		}
+	}
+	return out
+}
+
+// The redactor leaves no 8-byte window of the key in any form, wherever a cut falls, and
+// leaves valid UTF-8.
+func TestRedactorClean(t *testing.T) {
+	for _, key := range hardKeys() {
+		r := newRedactor(key)
+		for name, f := range keyForms(key) {
+			for _, n := range []int{40, 200, 500, 1000} {
+				for _, pad := range offsets(n, len(f)) {
+					for _, tail := range []string{"", "…", " tail", "é"} {
+						in := strings.Repeat("y", pad) + f + tail
+						out := r.clean(in, n)
+						assertNoKeyWindow(t, key, out)
+						if !utf8.ValidString(out) {
+							t.Errorf("%s form, cut %d, pad %d: invalid UTF-8 %q", name, n, pad, out)
+						}
+						if !strings.HasPrefix(out, strings.Repeat("y", min(pad, n))) {
+							t.Errorf("%s form, cut %d, pad %d: the text before the key is lost: %q", name, n, pad, out)
+						}
+					}
+				}
+			}
+			// A server that echoes only a part of the key, cut anywhere, around a cut anywhere.
+			for m := 1; m < len(f); m++ {
+				for _, n := range []int{m, m + 1, m + 3, 7, 8, 9} {
+					assertNoKeyWindow(t, key, r.clean(f[:m]+"ZZZZZZZZ", n), r.clean("yy"+f[len(f)-m:], n), r.clean(f[:m], 0))
+				}
+			}
+		}
+	}
+}
+
+// A part of the key may start or end inside a character of the text (the same continuation
+// bytes under another lead byte): the whole character goes, and the rest stays valid UTF-8.
+func TestRedactorWholeCharacters(t *testing.T) {
+	r := newRedactor("Zoé1234567-KEY-1234567é")
+	for _, tc := range []struct{ in, want string }{
+		{"yy©1234567zz", "yy[REDACTED]zz"}, // © is C2 A9, é is C3 A9: "\xa91234567" is a part of the key
+		{"yy1234567ãzz", "yy[REDACTED]zz"}, // ã is C3 A3: "1234567\xc3" is a part of the key
+	} {
+		got := r.clean(tc.in, 0)
+		if got != tc.want || !utf8.ValidString(got) {
+			t.Errorf("clean(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// A text without the key comes out as it went in.
+func TestRedactorKeepsOtherText(t *testing.T) {
+	r := newRedactor(testKey)
+	for _, s := range []string{"", "plain", "HTTP 503 <html>down</html>", "3f2c9a7", strings.Repeat("é", 300)} {
+		if got := r.clean(s, 0); got != s {
+			t.Errorf("clean(%q) = %q", s, got)
+		}
+	}
+	if got := Clip("aé", 2); got != "a…" {
+		t.Errorf("Clip cuts inside a character: %q", got)
+	}
+	if got := (redactor{}).clean("anything", 0); got != "anything" {
+		t.Errorf("the zero redactor changed the text: %q", got)
+	}
+}
+
+// keyEcho is a server that writes text holding the key into one place of an answer.
+type keyEcho struct {
+	name  string
+	cut   int // the bound of the place the text lands in
+	ep    endpoint
+	serve func(w http.ResponseWriter, text string)
+}
+
+func keyEchoes() []keyEcho {
+	status := func(w http.ResponseWriter, code int, field, text string) {
+		b, _ := json.Marshal(map[string]any{"status": map[string]any{"code": code, "desc": "X", field: text}})
+		writeJSON(w, 400, string(b))
+	}
+	return []keyEcho{
+		{"400 desc", maxDesc, endpointConversations, func(w http.ResponseWriter, text string) { status(w, 1003, "desc", text) }},
+		{"400 details", maxDetails, endpointUsers, func(w http.ResponseWriter, text string) { status(w, 1002, "details", text) }},
+		{"200 status details", maxDetails, endpointConversations, func(w http.ResponseWriter, text string) {
+			b, _ := json.Marshal(map[string]any{"status": map[string]any{"code": 1002, "details": text}})
+			writeJSON(w, 200, string(b))
+		}},
+		{"404 text body", maxSnippet, endpointUsers, func(w http.ResponseWriter, text string) {
+			w.WriteHeader(404)
+			_, _ = w.Write([]byte(text))
+		}},
+		{"503 HTML body", maxSnippet, endpointConversations, func(w http.ResponseWriter, text string) {
+			w.WriteHeader(503)
+			_, _ = w.Write([]byte(text))
+		}},
+		{"429 Retry-After header", 40, endpointConversations, func(w http.ResponseWriter, text string) {
+			w.Header()["Retry-After"] = []string{text}
+			w.WriteHeader(429)
+		}},
+		{"200 body with the text as an unknown list key", maxErrorText, endpointConversations, func(w http.ResponseWriter, text string) {
+			b, _ := json.Marshal(map[string]any{text: []int{1}})
+			writeJSON(w, 200, string(b))
+		}},
+	}
+}
+
+// No 8-byte window of the key, in any form, reaches an error or a log line, whatever a server
+// echoes where, for keys that quoting changes, with the key placed around every cut.
+func TestKeyNeverShownQuotedOrCut(t *testing.T) {
+	for _, key := range hardKeys() {
+		for _, e := range keyEchoes() {
+			for name, f := range keyForms(key) {
+				if e.name == "429 Retry-After header" && name == "raw" && strings.ContainsFunc(key, func(r rune) bool { return r > 0x7e }) {
+					continue // not a header value a server can send
+				}
+				t.Run(fmt.Sprintf("%s/%s/%.12s", e.name, name, key), func(t *testing.T) {
+					for _, pad := range offsets(e.cut, len(f)) {
+						text := strings.Repeat("y", pad) + f
+						rec := newRecorder(t, func(w http.ResponseWriter, _ *http.Request, _ int) { e.serve(w, text) })
+						logs := &lockedBuffer{}
+						c, err := New(Options{BaseURL: rec.srv.URL, CustomerID: testCustomer, BotKey: testBot, APIKey: key,
+							Rate: 1e6, MaxAttempts: 2, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
+							Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+						if err != nil {
+							t.Fatal(err)
+						}
+						err = callEndpoint(c, context.Background(), e.ep)
+						if err == nil {
+							t.Fatal("no error")
+						}
+						if !strings.Contains(err.Error(), "yyy") && pad > 3 {
+							t.Fatalf("the echo does not reach the error, so the test proves nothing: %v", err)
+						}
+						assertNoKeyWindow(t, key, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err), logs.String())
+					}
+				})
+			}
+		}
+	}
+}
+
+// A user id that holds the key (a server echoing it as an id) is redacted from every error
+// that names the user, and from the request in it.
+func TestKeyInUserIDNeverShown(t *testing.T) {
+	for _, key := range hardKeys() {
+		t.Run(fmt.Sprintf("%.12s", key), func(t *testing.T) {
+			rec := newRecorder(t, func(w http.ResponseWriter, _ *http.Request, _ int) { writeJSON(w, 503, "down") })
+			logs := &lockedBuffer{}
+			c, err := New(Options{BaseURL: rec.srv.URL, CustomerID: testCustomer, BotKey: testBot, APIKey: key,
+				Rate: 1e6, MaxAttempts: 2, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
+				Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = collect(c, context.Background(), "user-"+key, testWindow())
+			var re *RetryError
+			if !errors.As(err, &re) {
+				t.Fatalf("err %v, want a *RetryError", err)
+			}
+			assertNoKeyWindow(t, key, err.Error(), fmt.Sprintf("%#v", err), logs.String())
+			_, err = c.ListUsers(context.Background(), []Selector{{"k", key}, {"", "x"}})
+			assertNoKeyWindow(t, key, err.Error())
+		})
+	}
+}
+
+// Options errors do not show a key given in the wrong field.
+func TestOptionErrorsRedactKey(t *testing.T) {
+	for _, key := range hardKeys() {
+		o := validOptions()
+		o.APIKey, o.BotKey = key, key
+		_, err := New(o)
+		var oe *OptionError
+		if !errors.As(err, &oe) || oe.Field != "BotKey" {
+			t.Fatalf("err %v, want an *OptionError for BotKey", err)
+		}
+		assertNoKeyWindow(t, key, err.Error())
+	}
+}

@@ -1,0 +1,140 @@
+package extract
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// The layout of a User API user object, in one place: the id under one of userIDKeys (the first
+// present and non-empty wins), "channel", "created_at", and attributes nested under
+// "attributes" and/or flat beside the id (nested win over flat fields of the same name).
+const (
+	keyChannel    = "channel"
+	keyCreatedAt  = "created_at"
+	keyAttributes = "attributes"
+)
+
+// userIDKeys are the keys a user's id comes under, in order of preference.
+func userIDKeys() [3]string { return [3]string{"channel_user_id", "user_id", "userId"} }
+
+func isUserIDKey(k string) bool {
+	for _, id := range userIDKeys() {
+		if k == id {
+			return true
+		}
+	}
+	return false
+}
+
+// parseUser reads one user object: the id under channel_user_id, user_id or userId (a string or
+// a number), channel and created_at, and attributes nested under "attributes" and/or flat beside
+// the id. Nested attributes win over flat fields of the same name.
+func parseUser(raw json.RawMessage) (User, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return User{}, err
+	}
+	u := User{Raw: raw, Attributes: map[string]string{}}
+	for _, k := range userIDKeys() {
+		if v, ok := fields[k]; ok {
+			if id := jsonText(v); id != "" {
+				u.ID = id
+				break
+			}
+		}
+	}
+	if u.ID == "" {
+		return User{}, fmt.Errorf("no id under %q", userIDKeys())
+	}
+	u.Channel = jsonText(fields[keyChannel])
+	u.CreatedAt = jsonText(fields[keyCreatedAt])
+	nested := false
+	if a, ok := fields[keyAttributes]; ok && len(a) > 0 && a[0] == '{' {
+		var attrs map[string]json.RawMessage
+		if err := json.Unmarshal(a, &attrs); err != nil {
+			return User{}, fmt.Errorf("attributes: %w", err)
+		}
+		for k, v := range attrs {
+			u.Attributes[k] = attributeText(v)
+		}
+		nested = true
+	}
+	for k, v := range fields {
+		switch {
+		case isUserIDKey(k) || k == keyChannel || k == keyCreatedAt:
+			continue
+		case k == keyAttributes && (nested || isJSONNull(v)):
+			continue
+		}
+		if _, ok := u.Attributes[k]; !ok {
+			u.Attributes[k] = attributeText(v)
+		}
+	}
+	return u, nil
+}
+
+// Extra returns the fields of u.Raw that u's other fields do not hold, exactly as sent, so that
+// a user row can keep them: every field but an id field whose text is u.ID, channel and
+// created_at when they hold u.Channel and u.CreatedAt (or null), the attributes object (or
+// null), and the flat fields whose text u.Attributes holds under the same name. It returns nil
+// when nothing is left or u.Raw is empty, and an error when u.Raw is not a JSON object.
+func (u User) Extra() (map[string]json.RawMessage, error) {
+	raw := bytes.TrimSpace(u.Raw)
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	if raw[0] != '{' {
+		return nil, errors.New("not a JSON object")
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, err
+	}
+	var extra map[string]json.RawMessage
+	for k, v := range fields {
+		switch {
+		case k == keyAttributes && (isJSONNull(v) || (len(v) > 0 && v[0] == '{')):
+		case isUserIDKey(k) && sameText(v, u.ID):
+		case k == keyChannel && (isJSONNull(v) || sameText(v, u.Channel)):
+		case k == keyCreatedAt && (isJSONNull(v) || sameText(v, u.CreatedAt)):
+		case !isUserIDKey(k) && k != keyChannel && k != keyCreatedAt && hasText(u.Attributes, k, v):
+		default:
+			if extra == nil {
+				extra = map[string]json.RawMessage{}
+			}
+			extra[k] = v
+		}
+	}
+	return extra, nil
+}
+
+// sameText reports whether the JSON value v is the string s, or a non-string whose JSON text is s.
+func sameText(v json.RawMessage, s string) bool {
+	if len(v) > 0 && v[0] == '"' {
+		var got string
+		return json.Unmarshal(v, &got) == nil && got == s
+	}
+	return string(v) == s
+}
+
+// hasText reports whether attrs holds v's attribute text under k.
+func hasText(attrs map[string]string, k string, v json.RawMessage) bool {
+	a, ok := attrs[k]
+	return ok && a == attributeText(v)
+}
+
+func isJSONNull(v json.RawMessage) bool { return bytes.Equal(v, []byte("null")) }
+
+// attributeText is an attribute's value: a JSON string's value, or the JSON text of any other
+// value, null included ("null"), so that nothing sent is lost.
+func attributeText(raw json.RawMessage) string {
+	if len(raw) > 0 && raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+	}
+	return string(raw)
+}

@@ -25,6 +25,7 @@ func commands() []command {
 		{"backfill", "export a long range in resumable units; a rerun skips finished units", "(export's flags)", runBackfill},
 		{"run", "the nightly run: closed days after the lake's watermark, plus a lookback", "(connection flags) --lake URL [--from DAY on the first run]", runNightly},
 		{"verify", "check a lake: manifests, files, row counts, duplicate keys, days", "--lake URL [--from DAY --to DAY]", runVerify},
+		{"ddl", "print table and view definitions of a lake for DuckDB, BigQuery, Spark or Trino", "--engine duckdb|bigquery|spark|trino --lake URL", runDDL},
 		{"status", "show a lake's watermark, last run, exported days and lock", "--lake URL", runStatus},
 		{"sim", "serve the Technowiz API simulator over HTTP", "[--addr 127.0.0.1:8080] [simulator flags]", runSim},
 	}

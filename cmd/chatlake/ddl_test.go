@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -246,6 +247,32 @@ func TestDDLDuckDBOnDemoLake(t *testing.T) {
 		})
 	}
 
+	t.Run("queries of docs/schema.md over the views", func(t *testing.T) {
+		db := ddlViews(t, lake)
+		text, err := os.ReadFile(filepath.Join("..", "..", "docs", "schema.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks := regexp.MustCompile("(?s)```sql views\n(.*?)```").FindAllStringSubmatch(string(text), -1)
+		if len(blocks) == 0 {
+			t.Fatal("docs/schema.md has no ```sql views block")
+		}
+		for _, b := range blocks {
+			rs, err := db.Query(b[1])
+			if err != nil {
+				t.Errorf("the query fails: %v\n%s", err, b[1])
+				continue
+			}
+			n := 0
+			for rs.Next() {
+				n++
+			}
+			rs.Close()
+			if n == 0 {
+				t.Errorf("the query returns no row on the demo lake:\n%s", b[1])
+			}
+		}
+	})
 }
 
 // checkSessionIDs recomputes every session_id in Go: the MD5 of

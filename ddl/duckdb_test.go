@@ -435,3 +435,26 @@ func md5hex(s string) string {
 	sum := md5.Sum([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
+
+// TestDuckDBSchema: with Options.Schema the views go into that schema and read each other
+// there.
+func TestDuckDBSchema(t *testing.T) {
+	dir := t.TempDir()
+	db := openDuckDB(t)
+	writeUsers(t, db, dir, "2024-05-03", "a")
+	writeMessages(t, db, dir, "2024-05-01", "p.parquet", []fx{
+		{user: "a", at: "2024-05-01 10:00:00.000", sender: "bot", typ: "TEMPLATE", text: "t", template: "tpl", broadcast: "bc"},
+		{user: "a", at: "2024-05-01 10:01:00.000", text: "x"},
+	})
+	createViews(t, db, Options{Lake: dir, Schema: "chat"})
+	var sessions, replied int
+	if err := db.QueryRow("SELECT (SELECT count(*) FROM chat.sessions), (SELECT users_replied FROM chat.broadcasts)").Scan(&sessions, &replied); err != nil {
+		t.Fatal(err)
+	}
+	if sessions != 1 || replied != 1 {
+		t.Errorf("chat.sessions has %d rows, chat.broadcasts %d replies; want 1 and 1", sessions, replied)
+	}
+	if _, err := db.Exec("SELECT * FROM main.sessions"); err == nil {
+		t.Error("the views are also in main")
+	}
+}

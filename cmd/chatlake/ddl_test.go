@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/md5"
 	"database/sql"
 	"encoding/hex"
@@ -18,11 +20,12 @@ import (
 
 // demoLake exports the demo into a temporary lake with `chatlake demo` and adds an older users
 // snapshot (a copy of the demo's), so users holds two rows per user.
-func demoLake(t *testing.T) string {
+func demoLake(t testing.TB, extra ...string) string {
 	t.Helper()
 	lake := filepath.Join(t.TempDir(), "lake")
-	if code, out, stderr := runCmd(t, "demo", "--lake", lake); code != exitOK {
-		t.Fatalf("demo exits %d:\n%s\n%s", code, out, stderr)
+	var out, stderr bytes.Buffer
+	if err := run(context.Background(), append([]string{"demo", "--lake", lake}, extra...), &out, &stderr); err != nil {
+		t.Fatalf("demo: %v\n%s\n%s", err, out.String(), stderr.String())
 	}
 	snaps, err := filepath.Glob(filepath.Join(lake, "users", "snapshot_date=*", "*.parquet"))
 	if err != nil || len(snaps) != 1 {
@@ -36,7 +39,7 @@ func demoLake(t *testing.T) string {
 	return lake
 }
 
-func copyFile(t *testing.T, from, to string) {
+func copyFile(t testing.TB, from, to string) {
 	t.Helper()
 	in, err := os.Open(from)
 	if err != nil {
@@ -366,6 +369,36 @@ func TestDDLBadInput(t *testing.T) {
 			}
 			if last := lastLine(stderr); !strings.HasPrefix(last, "chatlake: ") || !strings.Contains(last, tc.want) {
 				t.Errorf("error line %q does not contain %q", last, tc.want)
+			}
+		})
+	}
+}
+
+// BenchmarkDDLSessions measures a query on the sessions view against the same query on a
+// table made from it, on the demo lake (docs/schema.md gives the figures):
+// go test ./cmd/chatlake -run '^$' -bench DDLSessions
+func BenchmarkDDLSessions(b *testing.B) {
+	lake := demoLake(b)
+	var script, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"ddl", "--engine", "duckdb", "--lake", lake}, &script, &stderr); err != nil {
+		b.Fatal(err)
+	}
+	db := lakecheck.Open(b)
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(script.String() + "; CREATE TABLE sessions_table AS SELECT * FROM sessions"); err != nil {
+		b.Fatal(err)
+	}
+	for _, from := range []string{"sessions", "sessions_table"} {
+		b.Run(from, func(b *testing.B) {
+			q := "SELECT CAST(started_at AS DATE) AS day, count(*), avg(duration_s) FROM " + from + " GROUP BY ALL ORDER BY ALL"
+			for b.Loop() {
+				rs, err := db.Query(q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for rs.Next() {
+				}
+				rs.Close()
 			}
 		})
 	}

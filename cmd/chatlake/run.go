@@ -27,6 +27,7 @@ func commands() []command {
 		{"verify", "check a lake: manifests, files, row counts, duplicate keys, days", "--lake URL [--from DAY --to DAY]", runVerify},
 		{"publish", "publish the runs whose batches are all done (a sharded run's last step)", "--lake URL", runPublish},
 		{"forget", "erase users: their rows leave every partition and the users table", "--lake URL --user ID...", runForget},
+		{"ddl", "print table and view definitions of a lake for DuckDB, BigQuery, Spark or Trino", "--engine duckdb|bigquery|spark|trino --lake URL", runDDL},
 		{"status", "show a lake's watermark, last run, exported days and lock", "--lake URL", runStatus},
 		{"sim", "serve the Technowiz API simulator over HTTP", "[--addr 127.0.0.1:8080] [simulator flags]", runSim},
 	}

@@ -1,0 +1,161 @@
+package ddl
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/chatlake/chatlake/schema"
+)
+
+// Partition columns: path columns of the lake, not columns of the files.
+const (
+	messagesPartition = "dt"
+	usersPartition    = "snapshot_date"
+)
+
+// View names.
+const (
+	UsersLatestView = "users_latest"
+	SessionsView    = "sessions"
+	BroadcastsView  = "broadcasts"
+)
+
+// Write prints the definitions of the tables messages and users and of the views
+// users_latest, sessions and broadcasts for o.Engine over the lake o.Lake: one script of
+// statements, each ending with ";", that can be run as it is and run again. Nothing is
+// written when o is refused (an *OptionError) or a column has no type in the engine.
+func Write(w io.Writer, o Options) error {
+	o, l, err := o.check()
+	if err != nil {
+		return err
+	}
+	g := &gen{o: o, lake: l, d: dialectOf(o.Engine)}
+	var buf bytes.Buffer
+	if err := g.write(&buf); err != nil {
+		return err
+	}
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+// gen is one Write.
+type gen struct {
+	o    Options
+	lake lake
+	d    dialect
+}
+
+func (g *gen) write(b *bytes.Buffer) error {
+	msgCols, err := g.d.columns(schema.Messages())
+	if err != nil {
+		return fmt.Errorf("messages: %w", err)
+	}
+	userCols, err := g.d.columns(schema.Users())
+	if err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
+	fmt.Fprintf(b, "-- chatlake ddl --engine %s --lake %s\n", g.o.Engine, g.lake.root)
+	fmt.Fprintf(b, "-- Tables from schema.Messages() (version %s) and schema.Users() (version %s);\n",
+		schema.MessagesVersion, schema.UsersVersion)
+	fmt.Fprintf(b, "-- sessions end after a gap longer than %s; a reply comes within %s of a template message.\n",
+		g.o.SessionGap, g.o.ReplyWindow)
+	switch g.o.Engine {
+	case DuckDB:
+		g.duckdb(b, msgCols, userCols)
+	case BigQuery:
+		g.bigquery(b, msgCols, userCols)
+	case Spark:
+		g.spark(b, msgCols, userCols)
+	case Trino:
+		g.trino(b, msgCols, userCols)
+	}
+	b.WriteString("\n" + g.usersLatest(names(userCols)) + ";\n")
+	b.WriteString("\n" + g.sessions() + ";\n")
+	b.WriteString("\n" + g.broadcasts() + ";\n")
+	return nil
+}
+
+// table is the qualified name of a table or view.
+func (g *gen) table(name string) string {
+	q := name
+	if g.o.Schema != "" {
+		q = g.o.Schema + "." + name
+	}
+	if g.o.Engine == BigQuery {
+		return "`" + q + "`"
+	}
+	return q
+}
+
+// dir is the directory of a table under the lake's root.
+func (g *gen) dir(table string) string { return strings.TrimSuffix(g.lake.root, "/") + "/" + table }
+
+func (g *gen) duckdb(b *bytes.Buffer, msgCols, userCols []column) {
+	if strings.HasPrefix(g.lake.root, "gs://") {
+		b.WriteString("-- gs:// needs DuckDB's httpfs extension and a GCS secret, e.g.\n" +
+			"--   INSTALL httpfs; LOAD httpfs; CREATE SECRET (TYPE gcs, KEY_ID '...', SECRET '...');\n")
+	}
+	if g.o.Schema != "" {
+		fmt.Fprintf(b, "\nCREATE SCHEMA IF NOT EXISTS %s;\n", g.o.Schema)
+	}
+	view := func(table, part string, cols []column) {
+		fmt.Fprintf(b, "\nCREATE OR REPLACE VIEW %s AS\nSELECT\n  %s,\n  %s\nFROM read_parquet(%s, hive_partitioning = true, hive_types = {'%s': DATE});\n",
+			g.table(table), strings.Join(names(cols), ",\n  "), part,
+			quote(g.dir(table)+"/"+part+"=*/*.parquet"), part)
+	}
+	view(schema.MessagesTable, messagesPartition, msgCols)
+	view(schema.UsersTable, usersPartition, userCols)
+}
+
+func (g *gen) bigquery(b *bytes.Buffer, msgCols, userCols []column) {
+	fmt.Fprintf(b, "-- Create the dataset first, in the bucket's location: CREATE SCHEMA `%s` OPTIONS (location = '...');\n", g.o.Schema)
+	table := func(table, part string, cols []column, requireFilter bool) {
+		fmt.Fprintf(b, "\nCREATE OR REPLACE EXTERNAL TABLE %s (\n  %s\n)\nWITH PARTITION COLUMNS (%s DATE)\nOPTIONS (\n"+
+			"  format = 'PARQUET',\n  uris = [%s],\n  hive_partition_uri_prefix = %s,\n"+
+			"  require_hive_partition_filter = %t,\n  enable_list_inference = true\n);\n",
+			g.table(table), colDefs(cols, " "), part,
+			quote(g.dir(table)+"/*"), quote(g.dir(table)), requireFilter)
+	}
+	table(schema.MessagesTable, messagesPartition, msgCols, g.o.RequirePartitionFilter)
+	table(schema.UsersTable, usersPartition, userCols, false)
+}
+
+func (g *gen) spark(b *bytes.Buffer, msgCols, userCols []column) {
+	b.WriteString("-- Spark reads the timestamps as instants and shows them in spark.sql.session.timeZone:\n" +
+		"-- SET spark.sql.session.timeZone = UTC; to see them in UTC.\n")
+	fmt.Fprintf(b, "\nCREATE DATABASE IF NOT EXISTS %s;\n", g.o.Schema)
+	table := func(table, part string, cols []column) {
+		fmt.Fprintf(b, "\nCREATE TABLE IF NOT EXISTS %s (\n  %s,\n  %s DATE\n)\nUSING PARQUET\nPARTITIONED BY (%s)\nLOCATION %s;\n",
+			g.table(table), colDefs(cols, " "), part, part, quote(g.lakeLocation(table)))
+		fmt.Fprintf(b, "\n-- Registers the partitions (days) found in the files; run it again after every export.\nMSCK REPAIR TABLE %s;\n", g.table(table))
+	}
+	table(schema.MessagesTable, messagesPartition, msgCols)
+	table(schema.UsersTable, usersPartition, userCols)
+}
+
+func (g *gen) trino(b *bytes.Buffer, msgCols, userCols []column) {
+	catalog, sch, _ := strings.Cut(g.o.Schema, ".")
+	b.WriteString("-- Hive connector catalog; timestamps are timestamp(3) holding UTC (see docs/schema.md).\n")
+	fmt.Fprintf(b, "\nCREATE SCHEMA IF NOT EXISTS %s;\n", g.o.Schema)
+	table := func(table, part string, cols []column) {
+		fmt.Fprintf(b, "\nCREATE TABLE IF NOT EXISTS %s (\n  %s,\n  %s date\n)\nWITH (\n  external_location = %s,\n  format = 'PARQUET',\n  partitioned_by = ARRAY['%s']\n);\n",
+			g.table(table), colDefs(cols, " "), part, quote(g.lakeLocation(table)), part)
+		fmt.Fprintf(b, "\n-- Registers the partitions (days) found in the files; run it again after every export.\nCALL %s.system.sync_partition_metadata('%s', '%s', 'FULL');\n", catalog, sch, table)
+	}
+	table(schema.MessagesTable, messagesPartition, msgCols)
+	table(schema.UsersTable, usersPartition, userCols)
+}
+
+func (g *gen) lakeLocation(table string) string {
+	return strings.TrimSuffix(g.lake.location(), "/") + "/" + table
+}
+
+func colDefs(cols []column, sep string) string {
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		parts[i] = c.name + sep + c.typ
+	}
+	return strings.Join(parts, ",\n  ")
+}

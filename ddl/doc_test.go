@@ -1,0 +1,93 @@
+package ddl
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// docOptions reads the options tables of docs/schema.md: for each heading "### ... (`--engine
+// NAME`)", the first cells of the first table after it.
+func docOptions(t *testing.T) map[Engine][]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "docs", "schema.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	heading := regexp.MustCompile("^### .*\\(`--engine ([a-z]+)`\\)")
+	out := map[Engine][]string{}
+	var cur Engine
+	rows := 0 // table lines read under cur
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if m := heading.FindStringSubmatch(line); m != nil {
+			cur, rows = Engine(m[1]), 0
+			continue
+		}
+		if cur == "" {
+			continue
+		}
+		if !strings.HasPrefix(line, "|") {
+			if rows > 0 {
+				cur = ""
+			}
+			continue
+		}
+		rows++
+		if rows <= 2 { // the header and the |---| line
+			continue
+		}
+		cell := strings.TrimSpace(strings.Split(strings.Trim(line, "|"), "|")[0])
+		out[cur] = append(out[cur], strings.Trim(cell, "`"))
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestDocumentedOptions: every option that docs/schema.md documents for an engine is in that
+// engine's output, and the documentation covers the options this test requires.
+func TestDocumentedOptions(t *testing.T) {
+	required := map[Engine][]string{
+		DuckDB:   {"read_parquet", "hive_partitioning = true", "hive_types"},
+		BigQuery: {"WITH PARTITION COLUMNS", "uris", "hive_partition_uri_prefix", "require_hive_partition_filter", "enable_list_inference"},
+		Spark:    {"USING PARQUET", "PARTITIONED BY", "LOCATION", "MSCK REPAIR TABLE"},
+		Trino:    {"external_location", "partitioned_by", "sync_partition_metadata"},
+	}
+	doc := docOptions(t)
+	for _, e := range Engines() {
+		t.Run(string(e), func(t *testing.T) {
+			var b bytes.Buffer
+			if err := Write(&b, Options{Engine: e, Lake: "gs://acme-lake/chat", RequirePartitionFilter: e == BigQuery}); err != nil {
+				t.Fatal(err)
+			}
+			if len(doc[e]) == 0 {
+				t.Fatalf("docs/schema.md has no options table under a heading with (`--engine %s`)", e)
+			}
+			for _, opt := range doc[e] {
+				if !strings.Contains(b.String(), opt) {
+					t.Errorf("docs/schema.md documents %q, which the %s output lacks", opt, e)
+				}
+			}
+			for _, opt := range required[e] {
+				found := false
+				for _, d := range doc[e] {
+					found = found || strings.HasPrefix(d, strings.SplitN(opt, " ", 2)[0])
+				}
+				if !found {
+					t.Errorf("docs/schema.md does not document %s's %q", e, opt)
+				}
+				if !strings.Contains(b.String(), opt) {
+					t.Errorf("the %s output lacks %q", e, opt)
+				}
+			}
+		})
+	}
+}

@@ -27,6 +27,7 @@ func commands() []command {
 		{"verify", "check a lake: manifests, files, row counts, duplicate keys, days", "--lake URL [--from DAY --to DAY]", runVerify},
 		{"status", "show a lake's watermark, last run, exported days and lock", "--lake URL", runStatus},
 		{"sim", "serve the Technowiz API simulator over HTTP", "[--addr 127.0.0.1:8080] [simulator flags]", runSim},
+		{"version", "print the version, VCS commit and Go version of this binary", "[--json]", runVersion},
 	}
 }
 

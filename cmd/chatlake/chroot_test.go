@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chatlake/chatlake/sim"
 )
 
 // needOrSkip skips the test on a developer's machine when it lacks what the test needs, and
@@ -174,12 +178,31 @@ func checkStatic(t *testing.T, bin string) {
 
 // TestChrootDemo is the stand-in for the distroless static image, which Docker cannot build on
 // the test machine: the static binary, CA certificates and an empty /tmp are the whole root
-// file system, the process runs as distroless's nonroot user (65532), and the demo must
-// export the simulator into /tmp/lake inside it.
+// file system, and the process runs as distroless's nonroot user (65532). In it, the demo
+// must export the simulator into /tmp/lake, and an export from the simulator served over TLS
+// must verify the server with the root's CA bundle (the host's bundle plus the test server's
+// certificate), as the image's calls to the Technowiz API and GCS do.
 func TestChrootDemo(t *testing.T) {
 	needOrSkip(t, os.Geteuid() == 0, "chroot needs root")
 	b := buildStatic(t)
 	checkStatic(t, b.bin)
+
+	// The simulator over TLS, whose certificate the root's CA bundle will hold.
+	o := sim.DefaultOptions()
+	o.Seed, o.Users = 3, 10
+	o.From = time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	o.To = time.Date(2024, 5, 8, 0, 0, 0, 0, time.UTC)
+	srv, err := sim.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewTLSServer(srv)
+	defer ts.Close()
+
+	const certs = "/etc/ssl/certs/ca-certificates.crt"
+	bundle, err := os.ReadFile(certs)
+	needOrSkip(t, err == nil, certs+" is missing (Debian's ca-certificates)")
+	bundle = append(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw})...)
 
 	root := t.TempDir()
 	if err := os.Chmod(root, 0o755); err != nil {
@@ -196,41 +219,57 @@ func TestChrootDemo(t *testing.T) {
 	if err := copyFile(b.bin, filepath.Join(root, "chatlake"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	const certs = "/etc/ssl/certs/ca-certificates.crt"
-	_, certErr := os.Stat(certs)
-	needOrSkip(t, certErr == nil, certs+" is missing (Debian's ca-certificates)")
-	if err := copyFile(certs, filepath.Join(root, certs), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, certs), bundle, 0o644); err != nil {
 		t.Fatal(err)
 	}
 
-	cmd := exec.CommandContext(t.Context(), "/chatlake", "demo", "--lake", "/tmp/lake", "--users", "20")
-	cmd.Dir = "/"
-	cmd.Env = []string{"HOME=/tmp", "TMPDIR=/tmp"} // nothing of the host's environment
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Chroot:     root,
-		Credential: &syscall.Credential{Uid: 65532, Gid: 65532}, // distroless "nonroot"
+	// inRoot runs /chatlake in the root as the nonroot user, with nothing of the host's
+	// environment, and fails the test unless it exits 0.
+	inRoot := func(env []string, args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(t.Context(), "/chatlake", args...)
+		cmd.Dir = "/"
+		cmd.Env = append([]string{"HOME=/tmp", "TMPDIR=/tmp"}, env...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Chroot:     root,
+			Credential: &syscall.Credential{Uid: 65532, Gid: 65532}, // distroless "nonroot"
+		}
+		cmd.WaitDelay = 5 * time.Second
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("chatlake %s in the chroot: %v\nstdout:\n%s\nstderr:\n%s", args[0], err, stdout.String(), stderr.String())
+		}
+		return stdout.String()
 	}
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chatlake demo in the chroot: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-	}
-	files, err := filepath.Glob(filepath.Join(root, "tmp", "lake", "messages", "dt=*", "*.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatalf("the demo wrote no Parquet file under /tmp/lake/messages\nstdout:\n%s", stdout.String())
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
+	parquet := func(lake string) int {
+		t.Helper()
+		files, err := filepath.Glob(filepath.Join(root, lake, "messages", "dt=*", "*.parquet"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(data) < 8 || string(data[:4]) != "PAR1" || string(data[len(data)-4:]) != "PAR1" {
-			t.Errorf("%s is not a Parquet file (%d bytes)", f, len(data))
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(data) < 8 || string(data[:4]) != "PAR1" || string(data[len(data)-4:]) != "PAR1" {
+				t.Errorf("%s is not a Parquet file (%d bytes)", f, len(data))
+			}
 		}
+		return len(files)
 	}
-	t.Logf("the demo in the chroot wrote %d Parquet files", len(files))
+
+	out := inRoot(nil, "demo", "--lake", "/tmp/lake", "--users", "20")
+	if n := parquet("tmp/lake"); n == 0 {
+		t.Fatalf("the demo wrote no Parquet file under /tmp/lake/messages\nstdout:\n%s", out)
+	} else {
+		t.Logf("the demo in the chroot wrote %d Parquet files", n)
+	}
+
+	s := &testSim{Server: srv, opts: o, url: ts.URL}
+	inRoot([]string{"CHATLAKE_API_KEY=" + o.APIKey}, s.exportArgs("export", "/tmp/tls-lake")...)
+	if n := parquet("tmp/tls-lake"); n == 0 {
+		t.Fatal("the export over TLS wrote no Parquet file")
+	}
 }

@@ -121,7 +121,9 @@ func series(t *testing.T, mfs map[string]*dto.MetricFamily, skip ...string) map[
 	return out
 }
 
-func checkSeries(t *testing.T, got map[string]float64) {
+func checkSeries(t *testing.T, got map[string]float64) { checkSeriesOf(t, want, got) }
+
+func checkSeriesOf(t *testing.T, want, got map[string]float64) {
 	t.Helper()
 	for k, v := range want {
 		g, ok := got[k]
@@ -266,14 +268,22 @@ func startPushgateway(t *testing.T) string {
 func TestPush(t *testing.T) {
 	url := startPushgateway(t)
 	ctx := t.Context()
-	// A first push of another run of the same group, then the sample: PUT replaces the group.
-	first := sample()
-	first.Requests = map[string]int64{"gone": 1}
-	if err := metrics.Push(ctx, url, first, nil); err != nil {
+	// A first push of the same group, then a run that never succeeded: it has no
+	// last-success metric, and the push (a PUT) must replace the whole group, so the first
+	// push's must be gone too.
+	if err := metrics.Push(ctx, url, sample(), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := metrics.Push(ctx, url, sample(), &metrics.PushOptions{Timeout: 5 * time.Second}); err != nil {
+	never := sample()
+	never.LastSuccess = time.Time{}
+	if err := metrics.Push(ctx, url, never, &metrics.PushOptions{Timeout: 5 * time.Second}); err != nil {
 		t.Fatal(err)
+	}
+	wantPushed := map[string]float64{}
+	for k, v := range want {
+		if k != "chatlake_last_success_timestamp_seconds" {
+			wantPushed[k] = v
+		}
 	}
 	resp, err := http.Get(url + "/metrics")
 	if err != nil {
@@ -281,7 +291,7 @@ func TestPush(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	mfs := parse(t, resp.Body)
-	checkSeries(t, series(t, mfs, "job", "instance"))
+	checkSeriesOf(t, wantPushed, series(t, mfs, "job", "instance"))
 	for _, m := range mfs["chatlake_last_run_exit_code"].GetMetric() {
 		for _, lp := range m.GetLabel() {
 			if lp.GetName() == "job" && lp.GetValue() != "chatlake" {

@@ -46,7 +46,9 @@ type GCS struct {
 // retryBackoff is the pause between tries of one request: 0.5 s, doubling, at most 8 s, with
 // gax's jitter. With DefaultMaxAttempts a request that fails at once every time (connection
 // refused) gives up after less than 8 s of pauses.
-var retryBackoff = gax.Backoff{Initial: 500 * time.Millisecond, Max: 8 * time.Second, Multiplier: 2}
+func retryBackoff() gax.Backoff {
+	return gax.Backoff{Initial: 500 * time.Millisecond, Max: 8 * time.Second, Multiplier: 2}
+}
 
 // NewGCS returns the objects of bucket below prefix (with or without a trailing slash) as a
 // Store with the default GCSOptions. The caller keeps ownership of client.
@@ -69,7 +71,7 @@ func newGCS(client *storage.Client, bucket, prefix string, opts GCSOptions) *GCS
 	if prefix != "" {
 		prefix += "/"
 	}
-	b := client.Bucket(bucket).Retryer(storage.WithMaxAttempts(opts.MaxAttempts), storage.WithBackoff(retryBackoff))
+	b := client.Bucket(bucket).Retryer(storage.WithMaxAttempts(opts.MaxAttempts), storage.WithBackoff(retryBackoff()))
 	return &GCS{client: client, bucket: b, name: bucket, prefix: prefix, opts: opts}
 }
 

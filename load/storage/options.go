@@ -63,9 +63,9 @@ type GCSOptions struct {
 	// and ChunkRetryDeadline). Default DefaultChunkTimeout.
 	ChunkTimeout time.Duration
 	// MaxAttempts is the number of tries of one request (first try plus retries) before its
-	// last error is returned; retries back off from 0.5 s to at most 8 s. It replaces, for
-	// this store's calls, any retry configuration set with Client.SetRetry. Default
-	// DefaultMaxAttempts.
+	// last error is returned; retries back off from 0.5 s to at most 8 s. For this store's
+	// calls these two override a retry configuration set with Client.SetRetry (its policy and
+	// error function stay). Default DefaultMaxAttempts.
 	MaxAttempts int
 }
 

@@ -30,6 +30,7 @@ func commands() []command {
 		{"ddl", "print table and view definitions of a lake for DuckDB, BigQuery, Spark or Trino", "--engine duckdb|bigquery|spark|trino --lake URL", runDDL},
 		{"status", "show a lake's watermark, last run, exported days and lock", "--lake URL", runStatus},
 		{"sim", "serve the Technowiz API simulator over HTTP", "[--addr 127.0.0.1:8080] [simulator flags]", runSim},
+		{"version", "print the version, VCS commit and Go version of this binary", "[--json]", runVersion},
 	}
 }
 

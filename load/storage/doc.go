@@ -21,8 +21,31 @@
 // ".<base>.tmp-<random>" beside its target. List never shows it, and no glob that names an
 // extension or a file-name prefix ("*.parquet", "dt=*/*.parquet", "dt=*/part-*") matches it.
 // A bare "*" does match dotfiles in Go's filepath.Glob and in most query engines: readers
-// must glob with an extension. Leftover temporaries are not removed automatically.
-// Empty directories left by Delete or Move are not removed.
+// must glob with an extension. Temporaries are removed by Abort, a failed Close or a cancelled
+// context; those of a killed process stay until Local.SweepTemporary removes the ones older
+// than a given age (the pipeline calls it while it holds the lake's lock). Empty directories
+// left by Delete or Move are not removed.
+//
+// # Deadlines
+//
+// No call waits on storage without a bound (OpenOptions, GCSOptions, LocalOptions):
+//
+//   - Open probes a gs:// URL with one listing bounded by ProbeTimeout (default 15 s).
+//   - Each small GCS call (Stat, Get, PutIf, DeleteIf, Delete, each request of Move, each page
+//     of List, opening a reader and each Read) is bounded by OpTimeout (default 60 s),
+//     retries included.
+//   - A streaming GCS write is bounded by progress, not by its size: each Write may take
+//     ChunkTimeout (default 60 s) per started 8 MiB chunk it hands over, and Close
+//     ChunkTimeout plus OpTimeout. Time between calls (a slow producer) is not counted, so
+//     a write of any size succeeds as long as every chunk goes through in time.
+//   - A GCS request is tried at most MaxAttempts times (default 5, pauses from 0.5 s to 8 s):
+//     an endpoint that refuses connections fails in seconds with its last error, one that
+//     accepts and never answers fails when the deadline passes.
+//   - Local: waiting for the lock file in PutIf and DeleteIf is bounded by OpTimeout;
+//     filesystem calls themselves cannot be interrupted and have no deadline.
+//
+// A passed deadline gives an error matching ErrTimeout that names the deadline and carries the
+// last failure seen, on one line.
 //
 // # Versions
 //
@@ -43,8 +66,9 @@
 //
 // # Errors
 //
-// Missing objects give errors matching ErrNotExist, failed version checks ErrPrecondition,
-// bad names ErrBadName; all are wrapped with the operation and name. A GCS PutIf whose first
+// Missing objects give errors matching ErrNotExist (also a missing lake opened with
+// MustExist), failed version checks ErrPrecondition, bad names ErrBadName, passed deadlines
+// ErrTimeout; all are wrapped with the operation and name. A GCS PutIf whose first
 // attempt succeeded but whose response was lost is retried by the client and then reports
 // ErrPrecondition: callers re-read (Get) and decide from the content.
 package storage

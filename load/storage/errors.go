@@ -11,3 +11,8 @@ var (
 	// (empty, absolute, with "." or ".." or empty elements, or reserved for temporaries).
 	ErrBadName = errors.New("invalid object name")
 )
+
+// ErrTimeout: a storage call got no answer, or made no progress, within its deadline
+// (OpenOptions.OpTimeout, ProbeTimeout, ChunkTimeout). The error also carries the last
+// failure the call saw, if any ("connection refused").
+var ErrTimeout = errors.New("storage call timed out")

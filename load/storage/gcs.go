@@ -11,8 +11,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/storage"
+	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 )
@@ -29,21 +31,48 @@ const gcsChunkSize = 8 << 20
 // GCS). DeleteIf compares the current generation and also sends a generation precondition: on
 // real GCS the precondition makes it atomic; emulators that ignore delete preconditions (such
 // as fake-gcs-server) only get the comparison, which leaves a small race window.
+//
+// Every call has a deadline (GCSOptions): a small call OpTimeout, a streaming write
+// ChunkTimeout per chunk. A request is tried at most MaxAttempts times, so an unreachable
+// endpoint (connection refused) fails within seconds, not when the deadline passes.
 type GCS struct {
 	client *storage.Client
 	bucket *storage.BucketHandle
 	name   string // bucket name
 	prefix string // "" or ends with "/"
+	opts   GCSOptions
+}
+
+// retryBackoff is the pause between tries of one request: 0.5 s, doubling, at most 8 s, with
+// gax's jitter. With DefaultMaxAttempts a request that fails at once every time (connection
+// refused) gives up after less than 8 s of pauses.
+func retryBackoff() gax.Backoff {
+	return gax.Backoff{Initial: 500 * time.Millisecond, Max: 8 * time.Second, Multiplier: 2}
 }
 
 // NewGCS returns the objects of bucket below prefix (with or without a trailing slash) as a
-// Store. The caller keeps ownership of client.
+// Store with the default GCSOptions. The caller keeps ownership of client.
 func NewGCS(client *storage.Client, bucket, prefix string) *GCS {
+	opts, _ := (*GCSOptions)(nil).withDefaults() // the defaults have no invalid field
+	return newGCS(client, bucket, prefix, opts)
+}
+
+// NewGCSWithOptions is NewGCS with options; invalid options are an error naming the field.
+func NewGCSWithOptions(client *storage.Client, bucket, prefix string, o *GCSOptions) (*GCS, error) {
+	opts, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return newGCS(client, bucket, prefix, opts), nil
+}
+
+func newGCS(client *storage.Client, bucket, prefix string, opts GCSOptions) *GCS {
 	prefix = strings.Trim(prefix, "/")
 	if prefix != "" {
 		prefix += "/"
 	}
-	return &GCS{client: client, bucket: client.Bucket(bucket), name: bucket, prefix: prefix}
+	b := client.Bucket(bucket).Retryer(storage.WithMaxAttempts(opts.MaxAttempts), storage.WithBackoff(retryBackoff()))
+	return &GCS{client: client, bucket: b, name: bucket, prefix: prefix, opts: opts}
 }
 
 // URL returns gs://bucket/prefix (gs://bucket for the whole bucket).
@@ -102,7 +131,9 @@ func contentType(name string) string {
 	}
 }
 
-// Create starts a resumable upload of name.
+// Create starts a resumable upload of name. Each Write may take ChunkTimeout per started
+// chunk of the data it hands over, Close ChunkTimeout plus OpTimeout; a step that takes longer
+// ends the upload with an error matching ErrTimeout.
 func (g *GCS) Create(ctx context.Context, name string) (Writer, error) {
 	o, err := g.object(name)
 	if err != nil {
@@ -111,22 +142,31 @@ func (g *GCS) Create(ctx context.Context, name string) (Writer, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("create %s: %w", name, err)
 	}
-	wctx, cancel := context.WithCancel(ctx)
-	w := o.NewWriter(wctx)
+	wd := newWatchdog(ctx)
+	w := o.NewWriter(wd.ctx)
 	w.ChunkSize = gcsChunkSize
+	w.ChunkRetryDeadline = g.opts.ChunkTimeout
+	w.ChunkTransferTimeout = g.opts.ChunkTimeout
 	w.ContentType = contentType(name)
-	return &gcsWriter{name: name, w: w, cancel: cancel}, nil
+	return &gcsWriter{name: name, w: w, wd: wd, opts: g.opts}, nil
 }
 
 type gcsWriter struct {
 	name   string
 	w      *storage.Writer
-	cancel context.CancelFunc
+	wd     *watchdog
+	opts   GCSOptions
 	closed bool
 }
 
 func (w *gcsWriter) Write(p []byte) (int, error) {
-	n, err := w.w.Write(p)
+	var n int
+	chunks := time.Duration(1 + len(p)/gcsChunkSize)
+	err := w.wd.guard(chunks*w.opts.ChunkTimeout, "no upload progress", func() error {
+		var err error
+		n, err = w.w.Write(p)
+		return err
+	})
 	if err != nil {
 		return n, fmt.Errorf("write %s: %w", w.name, err)
 	}
@@ -139,8 +179,8 @@ func (w *gcsWriter) Close() error {
 		return fmt.Errorf("close %s: writer already closed", w.name)
 	}
 	w.closed = true
-	err := w.w.Close()
-	w.cancel()
+	err := w.wd.guard(w.opts.ChunkTimeout+w.opts.OpTimeout, "no upload progress", w.w.Close)
+	w.wd.stop()
 	if err != nil {
 		return gcsErr("close", w.name, err)
 	}
@@ -153,22 +193,56 @@ func (w *gcsWriter) Abort() error {
 		return nil
 	}
 	w.closed = true
-	w.cancel()
+	w.wd.stop()
 	_ = w.w.Close() // reports the cancellation; waits for the upload goroutine to end
 	return nil
 }
 
-// Open reads name.
+// Open reads name. Opening and then each Read may take OpTimeout.
 func (g *GCS) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	o, err := g.object(name)
 	if err != nil {
 		return nil, fmt.Errorf("open: %w", err)
 	}
-	r, err := o.NewReader(ctx)
+	wd := newWatchdog(ctx)
+	var r *storage.Reader
+	err = wd.guard(g.opts.OpTimeout, "no answer", func() error {
+		var err error
+		r, err = o.NewReader(wd.ctx)
+		return err
+	})
 	if err != nil {
+		wd.stop()
 		return nil, gcsErr("open", name, err)
 	}
-	return r, nil
+	return &gcsReader{name: name, r: r, wd: wd, d: g.opts.OpTimeout}, nil
+}
+
+// gcsReader bounds each Read of an object by OpTimeout.
+type gcsReader struct {
+	name string
+	r    *storage.Reader
+	wd   *watchdog
+	d    time.Duration
+}
+
+func (r *gcsReader) Read(p []byte) (int, error) {
+	var n int
+	err := r.wd.guard(r.d, "no answer", func() error {
+		var err error
+		n, err = r.r.Read(p)
+		return err
+	})
+	if err != nil && err != io.EOF {
+		return n, fmt.Errorf("read %s: %w", r.name, err)
+	}
+	return n, err
+}
+
+func (r *gcsReader) Close() error {
+	err := r.r.Close()
+	r.wd.stop()
+	return err
 }
 
 // Stat describes name.
@@ -177,9 +251,11 @@ func (g *GCS) Stat(ctx context.Context, name string) (Object, error) {
 	if err != nil {
 		return Object{}, fmt.Errorf("stat: %w", err)
 	}
+	ctx, cancel := withDeadline(ctx, g.opts.OpTimeout)
+	defer cancel()
 	a, err := o.Attrs(ctx)
 	if err != nil {
-		return Object{}, gcsErr("stat", name, err)
+		return Object{}, gcsErr("stat", name, timedOut(ctx, err))
 	}
 	return Object{Name: name, Size: a.Size, Version: strconv.FormatInt(a.Generation, 10), Updated: a.Updated.UTC()}, nil
 }
@@ -193,10 +269,17 @@ func (g *GCS) List(ctx context.Context, prefix string) ([]Object, error) {
 	if err := q.SetAttrSelection([]string{"Name", "Size", "Generation", "Updated"}); err != nil {
 		return nil, fmt.Errorf("list %s %q: %w", g.URL(), prefix, err)
 	}
-	it := g.bucket.Objects(ctx, q)
+	wd := newWatchdog(ctx)
+	defer wd.stop()
+	it := g.bucket.Objects(wd.ctx, q)
 	var out []Object
 	for {
-		a, err := it.Next()
+		var a *storage.ObjectAttrs
+		err := wd.guard(g.opts.OpTimeout, "no answer", func() error {
+			var err error
+			a, err = it.Next()
+			return err
+		})
 		if errors.Is(err, iterator.Done) {
 			break
 		}
@@ -214,7 +297,8 @@ func (g *GCS) List(ctx context.Context, prefix string) ([]Object, error) {
 }
 
 // Move copies src's current generation to dst on the server, then deletes src if it still is
-// that generation (a src rewritten in between is left in place).
+// that generation (a src rewritten in between is left in place). Each of its three requests
+// may take OpTimeout.
 func (g *GCS) Move(ctx context.Context, src, dst string) error {
 	so, err := g.object(src)
 	if err != nil {
@@ -224,15 +308,25 @@ func (g *GCS) Move(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return fmt.Errorf("move: %w", err)
 	}
-	a, err := so.Attrs(ctx)
+	var a *storage.ObjectAttrs
+	err = g.call(ctx, func(ctx context.Context) (err error) {
+		a, err = so.Attrs(ctx)
+		return err
+	})
 	if err != nil {
 		return gcsErr("move", src, err)
 	}
 	so = so.Generation(a.Generation)
-	if _, err := do.CopierFrom(so).Run(ctx); err != nil {
+	err = g.call(ctx, func(ctx context.Context) error {
+		_, err := do.CopierFrom(so).Run(ctx)
+		return err
+	})
+	if err != nil {
 		return gcsErr("move "+src+" to", dst, err)
 	}
-	err = so.If(storage.Conditions{GenerationMatch: a.Generation}).Delete(ctx)
+	err = g.call(ctx, func(ctx context.Context) error {
+		return so.If(storage.Conditions{GenerationMatch: a.Generation}).Delete(ctx)
+	})
 	if err != nil && !isNotFound(err) && !isPrecondition(err) {
 		return fmt.Errorf("move %s to %s: delete source: %w", src, dst, err)
 	}
@@ -245,7 +339,7 @@ func (g *GCS) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("delete: %w", err)
 	}
-	if err := o.Delete(ctx); err != nil && !isNotFound(err) {
+	if err := g.call(ctx, o.Delete); err != nil && !isNotFound(err) {
 		return fmt.Errorf("delete %s: %w", name, err)
 	}
 	return nil
@@ -257,14 +351,16 @@ func (g *GCS) Get(ctx context.Context, name string) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("get: %w", err)
 	}
+	ctx, cancel := withDeadline(ctx, g.opts.OpTimeout)
+	defer cancel()
 	r, err := o.NewReader(ctx)
 	if err != nil {
-		return nil, "", gcsErr("get", name, err)
+		return nil, "", gcsErr("get", name, timedOut(ctx, err))
 	}
 	defer r.Close()
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, "", fmt.Errorf("get %s: %w", name, err)
+		return nil, "", fmt.Errorf("get %s: %w", name, timedOut(ctx, err))
 	}
 	return data, strconv.FormatInt(r.Attrs.Generation, 10), nil
 }
@@ -296,15 +392,19 @@ func (g *GCS) PutIf(ctx context.Context, name string, data []byte, ifVersion str
 		}
 		cond = storage.Conditions{GenerationMatch: gen}
 	}
-	w := o.If(cond).NewWriter(ctx)
+	ctx, cancel := withDeadline(ctx, g.opts.OpTimeout)
+	defer cancel()
+	// A one-request upload retries until its context ends, whatever MaxAttempts says: count
+	// its tries here (Object made o a handle of its own, so Retryer changes only this call).
+	w := o.Retryer(storage.WithErrorFunc(tries(g.opts.MaxAttempts))).If(cond).NewWriter(ctx)
 	w.ContentType = contentType(name)
 	w.ChunkSize = len(data) + 1 // one request, buffered so that it can be retried
 	if _, err := w.Write(data); err != nil {
 		w.Close()
-		return "", gcsErr("put", name, err)
+		return "", gcsErr("put", name, timedOut(ctx, err))
 	}
 	if err := w.Close(); err != nil {
-		return "", gcsErr("put", name, err)
+		return "", gcsErr("put", name, timedOut(ctx, err))
 	}
 	return strconv.FormatInt(w.Attrs().Generation, 10), nil
 }
@@ -319,7 +419,10 @@ func (g *GCS) DeleteIf(ctx context.Context, name string, ifVersion string) error
 	if err != nil {
 		return fmt.Errorf("delete: %w", err)
 	}
+	ctx, cancel := withDeadline(ctx, g.opts.OpTimeout)
+	defer cancel()
 	a, err := o.Attrs(ctx)
+	err = timedOut(ctx, err)
 	switch {
 	case errors.Is(err, storage.ErrObjectNotExist):
 		if ifVersion == "" {
@@ -333,7 +436,7 @@ func (g *GCS) DeleteIf(ctx context.Context, name string, ifVersion string) error
 	if cur != ifVersion {
 		return fmt.Errorf("delete %s: have version %q, want %q: %w", name, cur, ifVersion, ErrPrecondition)
 	}
-	err = o.If(storage.Conditions{GenerationMatch: a.Generation}).Delete(ctx)
+	err = timedOut(ctx, o.If(storage.Conditions{GenerationMatch: a.Generation}).Delete(ctx))
 	if isNotFound(err) || isPrecondition(err) {
 		return fmt.Errorf("delete %s: changed since version %q: %w (%w)", name, ifVersion, ErrPrecondition, err)
 	}
@@ -341,6 +444,23 @@ func (g *GCS) DeleteIf(ctx context.Context, name string, ifVersion string) error
 		return fmt.Errorf("delete %s: %w", name, err)
 	}
 	return nil
+}
+
+// tries is a retry decision for one call that allows max tries of errors the client deems
+// transient.
+func tries(max int) func(error) bool {
+	n := 0
+	return func(err error) bool {
+		n++
+		return n < max && storage.ShouldRetry(err)
+	}
+}
+
+// call runs one request bounded by OpTimeout; a timeout shows in its error.
+func (g *GCS) call(ctx context.Context, req func(context.Context) error) error {
+	ctx, cancel := withDeadline(ctx, g.opts.OpTimeout)
+	defer cancel()
+	return timedOut(ctx, req(ctx))
 }
 
 var _ Store = (*GCS)(nil)

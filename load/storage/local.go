@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,25 +10,35 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
-	"time"
 )
 
 // Local is a Store in a local directory. Object names map to files below the directory.
 //
 // A write goes to a temporary file beside its target (".<base>.tmp-<random>", which no glob
 // such as "*.parquet" matches and List never shows), is fsynced, renamed into place at Close,
-// and the directory is fsynced. PutIf and DeleteIf hold an exclusive flock on a lock file at
-// the root (".chatlake-storage.lock") while they compare and write, so they are atomic across
-// goroutines and processes on the same machine (not across machines on a network filesystem).
+// and the directory is fsynced (local_writer.go, local_temp.go). PutIf and DeleteIf hold an
+// exclusive flock on a lock file at the root (".chatlake-storage.lock") while they compare and
+// write, so they are atomic across goroutines and processes on the same machine, not across
+// machines on a network filesystem (local_lock.go).
 type Local struct {
 	root string // absolute, cleaned
+	opts LocalOptions
 }
 
 // NewLocal returns the directory dir as a Store, creating it if missing. A path that is not a
 // usable directory (a file, not writable) is an error naming it.
 func NewLocal(dir string) (*Local, error) {
+	return NewLocalWithOptions(dir, nil)
+}
+
+// NewLocalWithOptions is NewLocal with options. With MustExist a missing directory is an error
+// matching ErrNotExist, and nothing is created.
+func NewLocalWithOptions(dir string, o *LocalOptions) (*Local, error) {
+	opts, err := o.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("local store %s: %w", dir, err)
+	}
 	if dir == "" {
 		return nil, errors.New("local store: empty directory path")
 	}
@@ -37,12 +46,14 @@ func NewLocal(dir string) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local store %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return nil, fmt.Errorf("local store %s: %w", abs, err)
+	if !opts.MustExist {
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return nil, fmt.Errorf("local store %s: %w", abs, err)
+		}
 	}
 	fi, err := os.Stat(abs)
 	if err != nil {
-		return nil, fmt.Errorf("local store %s: %w", abs, err)
+		return nil, notExist("local store", abs, err)
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("local store %s: not a directory", abs)
@@ -57,7 +68,7 @@ func NewLocal(dir string) (*Local, error) {
 	if err := os.Remove(probe.Name()); err != nil {
 		return nil, fmt.Errorf("local store %s: %w", abs, err)
 	}
-	return &Local{root: abs}, nil
+	return &Local{root: abs, opts: opts}, nil
 }
 
 // URL returns the absolute directory path.
@@ -91,147 +102,6 @@ func notExist(op, name string, err error) error {
 		return fmt.Errorf("%s %s: %w (%w)", op, name, ErrNotExist, err)
 	}
 	return fmt.Errorf("%s %s: %w", op, name, err)
-}
-
-// Create starts a write of name to a temporary file in the target's directory, creating
-// parent directories. Cancelling ctx removes the temporary file.
-func (l *Local) Create(ctx context.Context, name string) (Writer, error) {
-	p, err := l.path(name)
-	if err != nil {
-		return nil, fmt.Errorf("create: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("create %s: %w", name, err)
-	}
-	f, err := createTemp(p)
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", name, err)
-	}
-	w := &localWriter{ctx: ctx, name: name, final: p, f: f}
-	w.stop = context.AfterFunc(ctx, func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if w.f != nil {
-			w.abortLocked(fmt.Errorf("write %s: %w", name, context.Cause(ctx)))
-		}
-	})
-	return w, nil
-}
-
-// createTemp makes the parent directories of p and a temporary file beside it.
-func createTemp(p string) (*os.File, error) {
-	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(p)+tmpMarker+"*")
-	if err != nil {
-		return nil, err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, err
-	}
-	return f, nil
-}
-
-// commit fsyncs and closes the temporary file f, renames it to p and fsyncs p's directory.
-// On error the temporary file is removed.
-func commit(f *os.File, p string) error {
-	err := f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return syncDir(filepath.Dir(p))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-type localWriter struct {
-	ctx   context.Context
-	name  string
-	final string
-	stop  func() bool
-
-	mu   sync.Mutex
-	f    *os.File // nil once closed or aborted
-	done error    // why the writer is finished, returned by later calls
-}
-
-func (w *localWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.f == nil {
-		return 0, w.done
-	}
-	if err := w.ctx.Err(); err != nil {
-		w.abortLocked(fmt.Errorf("write %s: %w", w.name, err))
-		return 0, w.done
-	}
-	n, err := w.f.Write(p)
-	if err != nil {
-		w.abortLocked(fmt.Errorf("write %s: %w", w.name, err))
-		return n, w.done
-	}
-	return n, nil
-}
-
-func (w *localWriter) Close() error {
-	w.stop()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.f == nil {
-		return w.done
-	}
-	if err := w.ctx.Err(); err != nil {
-		w.abortLocked(fmt.Errorf("close %s: %w", w.name, err))
-		return w.done
-	}
-	f := w.f
-	w.f = nil
-	if err := commit(f, w.final); err != nil {
-		w.done = fmt.Errorf("close %s: %w", w.name, err)
-		return w.done
-	}
-	w.done = fmt.Errorf("close %s: writer already closed", w.name)
-	return nil
-}
-
-// Abort removes the temporary file. It is a no-op after Close or a previous Abort.
-func (w *localWriter) Abort() error {
-	w.stop()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.f == nil {
-		return nil
-	}
-	w.abortLocked(fmt.Errorf("write %s: aborted", w.name))
-	return nil
-}
-
-func (w *localWriter) abortLocked(reason error) {
-	w.f.Close()
-	os.Remove(w.f.Name())
-	w.f = nil
-	w.done = reason
 }
 
 // Open reads name.
@@ -391,149 +261,4 @@ func (l *Local) Get(ctx context.Context, name string) ([]byte, string, error) {
 	return data, version(fi), nil
 }
 
-// PutIf writes data to name if its current version is ifVersion ("" = must not exist), under
-// the store's lock.
-func (l *Local) PutIf(ctx context.Context, name string, data []byte, ifVersion string) (string, error) {
-	p, err := l.path(name)
-	if err != nil {
-		return "", fmt.Errorf("put: %w", err)
-	}
-	unlock, err := l.lock(ctx)
-	if err != nil {
-		return "", fmt.Errorf("put %s: %w", name, err)
-	}
-	defer unlock()
-	if cur, err := l.currentVersion(p); err != nil {
-		return "", fmt.Errorf("put %s: %w", name, err)
-	} else if cur != ifVersion {
-		return "", fmt.Errorf("put %s: have version %q, want %q: %w", name, cur, ifVersion, ErrPrecondition)
-	}
-	f, err := createTemp(p)
-	if err != nil {
-		return "", fmt.Errorf("put %s: %w", name, err)
-	}
-	if _, err := io.Copy(f, bytes.NewReader(data)); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return "", fmt.Errorf("put %s: %w", name, err)
-	}
-	if err := commit(f, p); err != nil {
-		return "", fmt.Errorf("put %s: %w", name, err)
-	}
-	fi, err := os.Stat(p)
-	if err != nil {
-		return "", fmt.Errorf("put %s: %w", name, err)
-	}
-	return version(fi), nil
-}
-
-// DeleteIf removes name if its current version is ifVersion, under the store's lock.
-func (l *Local) DeleteIf(ctx context.Context, name string, ifVersion string) error {
-	p, err := l.path(name)
-	if err != nil {
-		return fmt.Errorf("delete: %w", err)
-	}
-	unlock, err := l.lock(ctx)
-	if err != nil {
-		return fmt.Errorf("delete %s: %w", name, err)
-	}
-	defer unlock()
-	cur, err := l.currentVersion(p)
-	if err != nil {
-		return fmt.Errorf("delete %s: %w", name, err)
-	}
-	if cur != ifVersion {
-		return fmt.Errorf("delete %s: have version %q, want %q: %w", name, cur, ifVersion, ErrPrecondition)
-	}
-	if cur == "" {
-		return nil // asked to delete an absent object only if absent
-	}
-	if err := os.Remove(p); err != nil {
-		return fmt.Errorf("delete %s: %w", name, err)
-	}
-	return syncDir(filepath.Dir(p))
-}
-
-// currentVersion is the version of the file at p, or "" when there is none.
-func (l *Local) currentVersion(p string) (string, error) {
-	fi, err := os.Stat(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	if fi.IsDir() {
-		return "", nil
-	}
-	return version(fi), nil
-}
-
-// lockPoll is how often lock retries a held flock; flock itself cannot watch ctx.
-const lockPoll = 2 * time.Millisecond
-
-// lock takes the exclusive flock of the store's lock file, waiting until ctx is done.
-func (l *Local) lock(ctx context.Context) (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(l.root, lockName), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock: %w", err)
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
-		}
-		t := time.NewTimer(lockPoll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", f.Name(), ctx.Err())
-		case <-t.C:
-		}
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
-}
-
 var _ Store = (*Local)(nil)
-
-// SweepTemporary removes the temporary files of unfinished writes that are older than
-// olderThan: what a process killed in the middle of a write leaves behind. They are never
-// listed nor matched by an analyst's glob, but they take space. Call it only while no other
-// process writes to the store (the lake's lock), or with an age no live write reaches.
-func (l *Local) SweepTemporary(ctx context.Context, olderThan time.Duration) (int, error) {
-	cutoff := time.Now().Add(-olderThan)
-	removed := 0
-	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		name := d.Name()
-		if d.IsDir() || name == lockName || !isReserved(name) {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil || fi.ModTime().After(cutoff) {
-			return nil
-		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("sweeping %s: %w", p, err)
-		}
-		removed++
-		return nil
-	})
-	return removed, err
-}

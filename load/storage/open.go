@@ -6,18 +6,11 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/iterator"
 )
-
-// OpenOptions configures Open. The zero value and nil are the defaults.
-type OpenOptions struct {
-	// GCSClient is the client for gs:// URLs; the caller keeps ownership. Nil means a client
-	// made by storage.NewClient with the standard credentials (STORAGE_EMULATOR_HOST, if set,
-	// points it at an emulator); the returned Store then implements io.Closer to release it.
-	GCSClient *storage.Client
-}
 
 // hasScheme reports whether s starts with a URL scheme ("s3:", "gs:", "file:").
 func hasScheme(s string) bool {
@@ -36,20 +29,24 @@ func hasScheme(s string) bool {
 
 // Open opens the store named by rawURL:
 //
-//   - "gs://bucket" or "gs://bucket/prefix": GCS; the bucket must be reachable (an object
-//     listing is tried).
+//   - "gs://bucket" or "gs://bucket/prefix": GCS; the bucket must be reachable (one object
+//     listing is tried, bounded by ProbeTimeout, default 15 s).
 //   - "file:///abs/dir", "/abs/dir" or a relative directory: Local.
 //
-// Any other form is an error naming the URL.
+// Any other form, and invalid options, are an error naming the URL. With MustExist, a lake
+// that does not exist is an error matching ErrNotExist and nothing is created.
 func Open(ctx context.Context, rawURL string, o *OpenOptions) (Store, error) {
 	if o == nil {
 		o = &OpenOptions{}
+	}
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("open store %q: %w", rawURL, err)
 	}
 	if strings.TrimSpace(rawURL) == "" {
 		return nil, fmt.Errorf("open store %q: empty URL", rawURL)
 	}
 	if !hasScheme(rawURL) {
-		return openLocal(rawURL, rawURL)
+		return openLocal(rawURL, rawURL, o)
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -66,7 +63,7 @@ func Open(ctx context.Context, rawURL string, o *OpenOptions) (Store, error) {
 		if !strings.HasPrefix(u.Path, "/") {
 			return nil, fmt.Errorf("open store %q: file URL needs an absolute path (file:///abs/dir)", rawURL)
 		}
-		return openLocal(rawURL, u.Path)
+		return openLocal(rawURL, u.Path, o)
 	case "gs":
 		return openGCS(ctx, rawURL, u, o)
 	default:
@@ -74,8 +71,8 @@ func Open(ctx context.Context, rawURL string, o *OpenOptions) (Store, error) {
 	}
 }
 
-func openLocal(rawURL, dir string) (Store, error) {
-	l, err := NewLocal(dir)
+func openLocal(rawURL, dir string, o *OpenOptions) (Store, error) {
+	l, err := NewLocalWithOptions(dir, o.local())
 	if err != nil {
 		return nil, fmt.Errorf("open store %q: %w", rawURL, err)
 	}
@@ -101,12 +98,24 @@ func openGCS(ctx context.Context, rawURL string, u *url.URL, o *OpenOptions) (St
 		}
 		client = c
 	}
-	g := NewGCS(client, u.Host, prefix)
-	if err := g.probe(ctx); err != nil {
+	g, err := NewGCSWithOptions(client, u.Host, prefix, o.gcs())
+	if err != nil { // unreachable: Open checked the options
 		if owned {
 			client.Close()
 		}
-		return nil, fmt.Errorf("open store %q: bucket %q not reachable: %w", rawURL, u.Host, err)
+		return nil, fmt.Errorf("open store %q: %w", rawURL, err)
+	}
+	found, err := g.probe(ctx, orDefault(o.ProbeTimeout, DefaultProbeTimeout))
+	if err == nil && !found && o.MustExist {
+		err = fmt.Errorf("%w: no object below gs://%s/%s", ErrNotExist, u.Host, prefix)
+	} else if err != nil {
+		err = fmt.Errorf("bucket %q not reachable: %w", u.Host, err)
+	}
+	if err != nil {
+		if owned {
+			client.Close()
+		}
+		return nil, fmt.Errorf("open store %q: %w", rawURL, err)
 	}
 	if owned {
 		return &ownedGCS{g}, nil
@@ -114,15 +123,21 @@ func openGCS(ctx context.Context, rawURL string, u *url.URL, o *OpenOptions) (St
 	return g, nil
 }
 
-// probe lists at most one object below the prefix: it needs the same permission as List.
-func (g *GCS) probe(ctx context.Context) error {
+// probe lists at most one object below the prefix, within d: it needs the same permission as
+// List. It reports whether there was one.
+func (g *GCS) probe(ctx context.Context, d time.Duration) (found bool, err error) {
+	ctx, cancel := withDeadline(ctx, d)
+	defer cancel()
 	it := g.bucket.Objects(ctx, &storage.Query{Prefix: g.prefix})
 	it.PageInfo().MaxSize = 1
-	_, err := it.Next()
-	if err != nil && !errors.Is(err, iterator.Done) {
-		return err
+	_, err = it.Next()
+	if errors.Is(err, iterator.Done) {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, timedOut(ctx, err)
+	}
+	return true, nil
 }
 
 // ownedGCS is a GCS store that owns its client and closes it.

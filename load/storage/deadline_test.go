@@ -1,0 +1,338 @@
+package storage_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	gcs "cloud.google.com/go/storage"
+	"google.golang.org/api/option"
+
+	"github.com/chatlake/chatlake/load/storage"
+	"github.com/chatlake/chatlake/load/storage/storagetest"
+)
+
+// closedPort returns a loopback address on which nothing listens: connections are refused.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// blackhole returns a loopback address that accepts connections, reads what it is sent and
+// never answers: the storage a scheduler's job hangs on.
+func blackhole(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { _, _ = io.Copy(io.Discard, c) })
+		}
+	})
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return l.Addr().String()
+}
+
+// emulatorClient is a client for the emulator-style endpoint at host, made as StartFakeGCS
+// makes its own, so that tests can run in parallel without STORAGE_EMULATOR_HOST.
+func emulatorClient(t *testing.T, host string) *gcs.Client {
+	t.Helper()
+	c, err := gcs.NewClient(context.Background(),
+		option.WithEndpoint("http://"+host+"/storage/v1/"), option.WithoutAuthentication())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestOpenUnreachable is the reproduction: STORAGE_EMULATOR_HOST names storage that
+// refuses connections, or accepts them and never answers. With the default options Open must
+// fail well within a minute, on one line that names the URL and the cause.
+func TestOpenUnreachable(t *testing.T) {
+	for _, tc := range []struct {
+		name, host string
+		want       string // in the error
+	}{
+		{"closed port", closedPort(t), "connection refused"},
+		{"never answers", blackhole(t), storage.ErrTimeout.Error()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("STORAGE_EMULATOR_HOST", tc.host)
+			const url = "gs://lake-bucket/chat"
+			start := time.Now()
+			s, err := storage.Open(t.Context(), url, nil)
+			took := time.Since(start)
+			if err == nil {
+				s.(io.Closer).Close()
+				t.Fatalf("Open(%s) against %s succeeded", url, tc.name)
+			}
+			t.Logf("Open failed after %s: %v", took.Round(time.Millisecond), err)
+			if took > storage.DefaultProbeTimeout+5*time.Second {
+				t.Errorf("Open took %s, want at most the probe timeout %s", took, storage.DefaultProbeTimeout)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, url) || !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+				t.Errorf("error %q: want one line naming %s and %q", msg, url, tc.want)
+			}
+			if tc.want == storage.ErrTimeout.Error() && !errors.Is(err, storage.ErrTimeout) {
+				t.Errorf("error %v does not match ErrTimeout", err)
+			}
+		})
+	}
+}
+
+// gcsCalls are every call of a Store, each returning its error.
+var gcsCalls = []struct {
+	name string
+	call func(ctx context.Context, s storage.Store) error
+}{
+	{"Stat", func(ctx context.Context, s storage.Store) error { _, err := s.Stat(ctx, "a.json"); return err }},
+	{"Get", func(ctx context.Context, s storage.Store) error { _, _, err := s.Get(ctx, "a.json"); return err }},
+	{"Open", func(ctx context.Context, s storage.Store) error {
+		r, err := s.Open(ctx, "a.json")
+		if err == nil {
+			r.Close()
+		}
+		return err
+	}},
+	{"List", func(ctx context.Context, s storage.Store) error { _, err := s.List(ctx, "dt="); return err }},
+	{"PutIf", func(ctx context.Context, s storage.Store) error {
+		_, err := s.PutIf(ctx, "a.json", []byte("{}"), "")
+		return err
+	}},
+	{"PutIfVersion", func(ctx context.Context, s storage.Store) error {
+		_, err := s.PutIf(ctx, "a.json", []byte("{}"), "7")
+		return err
+	}},
+	{"DeleteIf", func(ctx context.Context, s storage.Store) error { return s.DeleteIf(ctx, "a.json", "7") }},
+	{"Delete", func(ctx context.Context, s storage.Store) error { return s.Delete(ctx, "a.json") }},
+	{"Move", func(ctx context.Context, s storage.Store) error { return s.Move(ctx, "a.json", "b.json") }},
+	{"CreateSmall", func(ctx context.Context, s storage.Store) error { return writeAll(ctx, s, 10) }},
+	{"CreateChunks", func(ctx context.Context, s storage.Store) error { return writeAll(ctx, s, 20<<20) }},
+}
+
+// writeAll writes an object of n bytes in one Write and closes it.
+func writeAll(ctx context.Context, s storage.Store, n int) error {
+	w, err := s.Create(ctx, "dt=2024-05-01/part-0.parquet")
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(bytes.Repeat([]byte("x"), n)); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Close()
+}
+
+// TestGCSCallDeadlines runs every call against storage that never answers (each must fail with
+// ErrTimeout once its deadline passes) and against a closed port with the default options (each
+// must give up after MaxAttempts, in seconds, with the connection error).
+func TestGCSCallDeadlines(t *testing.T) {
+	const d = 500 * time.Millisecond
+	hole := emulatorClient(t, blackhole(t))
+	closed := emulatorClient(t, closedPort(t))
+	for _, tc := range []struct {
+		name   string
+		client *gcs.Client
+		opts   *storage.GCSOptions
+		within time.Duration // the longest a call may take
+		want   error         // matched by errors.Is, nil for any error
+		text   string        // in the error
+	}{
+		// A Write of 20 MiB may take 3 chunk allowances, its Close one more plus OpTimeout.
+		{"never answers", hole, &storage.GCSOptions{OpTimeout: d, ChunkTimeout: d}, 6*d + 2*time.Second, storage.ErrTimeout, "within"},
+		{"closed port", closed, nil, 12 * time.Second, nil, "connection refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := storage.NewGCSWithOptions(tc.client, "lake", "chat", tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range gcsCalls {
+				t.Run(c.name, func(t *testing.T) {
+					t.Parallel()
+					start := time.Now()
+					err := c.call(t.Context(), s)
+					took := time.Since(start)
+					if err == nil {
+						t.Fatalf("%s succeeded against storage that %s", c.name, tc.name)
+					}
+					if took > tc.within {
+						t.Errorf("%s took %s, want at most %s: %v", c.name, took, tc.within, err)
+					}
+					if tc.want != nil && !errors.Is(err, tc.want) {
+						t.Errorf("%s: error %v, want %v", c.name, err, tc.want)
+					}
+					if !strings.Contains(err.Error(), tc.text) || strings.Contains(err.Error(), "\n") {
+						t.Errorf("%s: error %q, want one line with %q", c.name, err, tc.text)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestGCSSlowProducer: time between a writer's calls is not counted against its deadlines, so
+// a producer slower than ChunkTimeout still writes.
+func TestGCSSlowProducer(t *testing.T) {
+	_, client := storagetest.StartFakeGCS(t, "slow")
+	const d = 300 * time.Millisecond
+	s, err := storage.NewGCSWithOptions(client, "slow", "lake", &storage.GCSOptions{OpTimeout: d, ChunkTimeout: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Create(t.Context(), "x.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := w.Write([]byte("part")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * d)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close after a slow producer: %v", err)
+	}
+	r, err := s.Open(t.Context(), "x.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * d) // a slow reader too
+	b, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || string(b) != "partpartpart" {
+		t.Fatalf("read back %q, %v", b, err)
+	}
+}
+
+// TestOptionsValidated: a negative option is refused with an error naming the field.
+func TestOptionsValidated(t *testing.T) {
+	_, client := storagetest.StartFakeGCS(t, "opts")
+	if _, err := storage.NewGCSWithOptions(client, "opts", "", &storage.GCSOptions{ChunkTimeout: -1}); err == nil || !strings.Contains(err.Error(), "ChunkTimeout") {
+		t.Errorf("NewGCSWithOptions with ChunkTimeout -1: %v, want an error naming ChunkTimeout", err)
+	}
+	if _, err := storage.NewGCSWithOptions(client, "opts", "", &storage.GCSOptions{MaxAttempts: -1}); err == nil || !strings.Contains(err.Error(), "MaxAttempts") {
+		t.Errorf("NewGCSWithOptions with MaxAttempts -1: %v, want an error naming MaxAttempts", err)
+	}
+	dir := filepath.Join(t.TempDir(), "lake")
+	for _, o := range []storage.OpenOptions{{OpTimeout: -time.Second}, {ProbeTimeout: -time.Second}} {
+		if _, err := storage.Open(t.Context(), dir, &o); err == nil || !strings.Contains(err.Error(), "Timeout") {
+			t.Errorf("Open with %+v: %v, want an error naming the field", o, err)
+		}
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("Open with invalid options created %s", dir)
+	}
+}
+
+// TestLocalLockDeadline: PutIf and DeleteIf wait for the lock file at most OpTimeout.
+func TestLocalLockDeadline(t *testing.T) {
+	dir := t.TempDir()
+	const d = 200 * time.Millisecond
+	l, err := storage.NewLocalWithOptions(dir, &storage.LocalOptions{OpTimeout: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := l.PutIf(t.Context(), "state.json", []byte("{}"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another holder of the lock: flock locks belong to open files, so this one conflicts.
+	f, err := os.Open(filepath.Join(dir, ".chatlake-storage.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	for name, call := range map[string]func() error{
+		"PutIf":    func() error { _, err := l.PutIf(t.Context(), "state.json", []byte("[]"), v); return err },
+		"DeleteIf": func() error { return l.DeleteIf(t.Context(), "state.json", v) },
+	} {
+		start := time.Now()
+		err := call()
+		took := time.Since(start)
+		if !errors.Is(err, storage.ErrTimeout) {
+			t.Errorf("%s while the lock is held: %v, want ErrTimeout", name, err)
+		}
+		if took < d || took > d+2*time.Second {
+			t.Errorf("%s gave up after %s, want about %s", name, took, d)
+		}
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	if _, err := l.PutIf(t.Context(), "state.json", []byte("[]"), v); err != nil {
+		t.Fatalf("PutIf once the lock is free: %v", err)
+	}
+}
+
+// TestMustExist: a lake that does not exist is an error matching ErrNotExist, and Open creates
+// nothing; an existing one opens.
+func TestMustExist(t *testing.T) {
+	_, client := storagetest.StartFakeGCS(t, "must")
+	if err := client.Bucket("must").Object("chat/_chatlake/state.json").NewWriter(t.Context()).Close(); err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	missing := filepath.Join(tmp, "typo", "lake")
+	opts := &storage.OpenOptions{GCSClient: client, MustExist: true}
+	for _, url := range []string{missing, "file://" + missing, "gs://must/chta", "gs://must/cha"} {
+		s, err := storage.Open(t.Context(), url, opts)
+		if err == nil {
+			t.Errorf("Open(%s, MustExist) = %s, want an error", url, s.URL())
+			continue
+		}
+		if !errors.Is(err, storage.ErrNotExist) || !strings.Contains(err.Error(), url) {
+			t.Errorf("Open(%s, MustExist): %v, want ErrNotExist naming the URL", url, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "typo")); !os.IsNotExist(err) {
+		t.Errorf("Open with MustExist created %s/typo: %v", tmp, err)
+	}
+	for _, url := range []string{tmp, "file://" + tmp, "gs://must/chat", "gs://must/chat/"} {
+		if _, err := storage.Open(t.Context(), url, opts); err != nil {
+			t.Errorf("Open(%s, MustExist) of an existing lake: %v", url, err)
+		}
+	}
+	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+		t.Errorf("Open with MustExist left %d entries in the lake", len(entries))
+	}
+}

@@ -65,7 +65,7 @@ func (p *Pipeline) needSource() error {
 // not one user.
 func fatal(err error) bool {
 	for _, target := range []error{extract.ErrUnauthorized, extract.ErrForbidden, extract.ErrInvalidBot,
-		extract.ErrInvalidDate, extract.ErrInvalidPage} {
+		extract.ErrInvalidDate, extract.ErrInvalidPage, extract.ErrNotFound, extract.ErrInvalidInput} {
 		if errors.Is(err, target) {
 			return true
 		}

@@ -246,6 +246,7 @@ func (s *Summary) LogValue() slog.Value {
 		slog.Int64("forgotten_messages", s.ForgottenMessages), slog.Int64("forgotten_users_rows", s.ForgottenUsers),
 		slog.Int64("requests", s.API.Requests), slog.Int64("throttled_429", s.API.Throttled),
 		slog.Any("retries", s.API.Retries), slog.Float64("request_rate", s.RequestRate()),
+		slog.Int64("page_confirmations", s.API.Confirmations), slog.Int("page_size_seen", s.API.PageSize),
 		slog.Int("outside_window", s.OutsideWindow), slog.Int("repeats_dropped", s.RepeatedDropped),
 		slog.Int("requeries", s.Requeries), slog.Any("warnings", s.Warnings),
 		slog.Float64("duration_s", s.Duration.Seconds()),

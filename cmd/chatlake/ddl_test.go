@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -35,27 +34,10 @@ func demoLake(t testing.TB, extra ...string) string {
 	if err := os.MkdirAll(filepath.Dir(older), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	copyFile(t, snaps[0], older)
+	if err := copyFile(snaps[0], older, 0o644); err != nil { // chroot_test.go
+		t.Fatal(err)
+	}
 	return lake
-}
-
-func copyFile(t testing.TB, from, to string) {
-	t.Helper()
-	in, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // ddlViews runs `chatlake ddl --engine duckdb` in-process and executes what it prints in a

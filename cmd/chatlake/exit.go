@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/chatlake/chatlake/extract"
 	"github.com/chatlake/chatlake/pipelines"
 )
 
@@ -33,7 +34,7 @@ func exitCode(err error, stderr io.Writer) int {
 	fmt.Fprintln(stderr, "chatlake: "+line)
 	var ue *usageError
 	switch {
-	case errors.As(err, &ue), errors.Is(err, pipelines.ErrBadInput):
+	case errors.As(err, &ue), errors.Is(err, pipelines.ErrBadInput), errors.Is(err, extract.ErrInvalidInput):
 		return exitBadInput
 	case errors.Is(err, pipelines.ErrLocked):
 		return exitLocked

@@ -52,7 +52,7 @@ type exportFlags struct {
 	concurrency, batchSize, parallelBatches int
 	shardIndex, shardCount                  int
 	rate                                    float64
-	maxAttempts                             int
+	maxAttempts, pageSize                   int
 	settle                                  time.Duration
 	lookback                                int
 	allowSkipped                            bool
@@ -78,7 +78,8 @@ func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
 	}
 	fs.IntVar(&f.concurrency, "concurrency", 8, "users fetched at once within a unit of work")
 	fs.Float64Var(&f.rate, "rate", 20, "ceiling of API requests per second; lowered automatically on 429s")
-	fs.IntVar(&f.maxAttempts, "max-attempts", 8, "attempts per API request before the user's unit fails")
+	fs.IntVar(&f.pageSize, "page-size", 500, "messages asked per page (1..500); a deployment that caps pages lower is detected anyway, at a few requests' cost")
+	fs.IntVar(&f.maxAttempts, "max-attempts", 8, "attempts per API request before the user fails (and is owed to the next run)")
 	fs.IntVar(&f.batchSize, "batch-size", 0, "users per batch, the unit of durable progress (a kill redoes the batches in flight); 0: about users/100, within 10..1000")
 	fs.IntVar(&f.parallelBatches, "parallel-batches", 2, "batches extracted at once (they share --concurrency and --rate)")
 	fs.IntVar(&f.shardIndex, "shard-index", -1, "this process's shard of a run shared by --shard-count processes (0-based); default: $"+envCloudRunIndex+" or $"+envJobIndex+", else 0")
@@ -123,6 +124,8 @@ func (f *exportFlags) validate(needRange bool) error {
 		return usagef("--concurrency must be at least 1, not %d", f.concurrency)
 	case f.rate <= 0:
 		return usagef("--rate must be above 0, not %g", f.rate)
+	case f.pageSize < 1 || f.pageSize > 500:
+		return usagef("--page-size must be 1..500, not %d", f.pageSize)
 	case f.maxAttempts < 1:
 		return usagef("--max-attempts must be at least 1, not %d", f.maxAttempts)
 	case f.batchSize < 0:
@@ -191,9 +194,10 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// openLake opens the lake URL; a lake that cannot be opened is bad input.
-func openLake(ctx context.Context, url string, o *load.Options) (*load.Lake, func(), error) {
-	store, err := storage.Open(ctx, url, nil)
+// openLake opens the lake URL; a lake that cannot be opened is bad input. With mustExist, a
+// lake that is not there is an error and nothing is created (status, verify, publish, forget).
+func openLake(ctx context.Context, url string, o *load.Options, mustExist bool) (*load.Lake, func(), error) {
+	store, err := storage.Open(ctx, url, &storage.OpenOptions{MustExist: mustExist})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: --lake %s: %w", pipelines.ErrBadInput, url, err)
 	}
@@ -227,12 +231,12 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 	logger := newLogger(f.logFormat, stderr)
 	client, err := extract.New(extract.Options{
 		BaseURL: f.apiURL, CustomerID: f.customer, BotKey: f.bot, APIKey: key,
-		Rate: f.rate, MaxAttempts: f.maxAttempts, Logger: logger,
+		Rate: f.rate, MaxAttempts: f.maxAttempts, PageSize: f.pageSize, Logger: logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", pipelines.ErrBadInput, err)
 	}
-	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger})
+	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -313,6 +317,9 @@ func runRange(ctx context.Context, name string, args []string, stdout, stderr io
 	}
 	if to.Before(from) {
 		return usagef("--to %s is before --from %s", f.to, f.from)
+	}
+	if err := (extract.Window{Start: from, End: to.AddDate(0, 0, 1)}).Validate(); err != nil {
+		return usagef("--from %s --to %s: %v", f.from, f.to, err)
 	}
 	s, err := f.setup(ctx, stderr)
 	if err != nil {

@@ -36,7 +36,7 @@ func (f *lakeFlags) pipeline(ctx context.Context, stderr io.Writer) (*setup, err
 		return nil, usagef("--log-format must be json, text or auto, not %q", f.logFormat)
 	}
 	logger := newLogger(f.logFormat, stderr)
-	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TempDir: f.tempDir, Logger: logger})
+	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TempDir: f.tempDir, Logger: logger}, true)
 	if err != nil {
 		return nil, err
 	}

@@ -144,7 +144,17 @@ func (l *Lake) filterUsersFile(ctx context.Context, path, name string, drop func
 	if err != nil {
 		return 0, err
 	}
-	if err := l.writeRecords(w, schema.Users(), userDictionaryColumns(), recs, runID); err != nil {
+	i := 0
+	next := func() (arrow.RecordBatch, error) {
+		if i == len(recs) {
+			return nil, nil
+		}
+		r := recs[i]
+		r.Retain() // writeRecords releases it; the deferred loop releases the original
+		i++
+		return r, nil
+	}
+	if err := l.writeRecords(w, schema.Users(), userDictionaryColumns(), next, runID); err != nil {
 		return 0, errors.Join(err, w.Abort())
 	}
 	return removed, w.Close()

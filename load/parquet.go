@@ -150,10 +150,11 @@ func compareMessages(a, b schema.Message) int {
 	return cmp.Compare(a.MessageKey, b.MessageKey)
 }
 
-// writeRecords writes record batches of sch as one Parquet file into w, without closing w.
-// The batches are re-wrapped in sch, so batches read back from a file (whose schema carries
-// the file's metadata) can be written again.
-func (l *Lake) writeRecords(w io.Writer, sch *arrow.Schema, dictColumns []string, recs []arrow.RecordBatch, runID string) (err error) {
+// writeRecords writes the record batches next returns (until nil), one row group each, as one
+// Parquet file of sch into w, without closing w; it releases each batch. The batches are
+// re-wrapped in sch, so batches read back from a file (whose schema carries the file's
+// metadata) can be written again.
+func (l *Lake) writeRecords(w io.Writer, sch *arrow.Schema, dictColumns []string, next func() (arrow.RecordBatch, error), runID string) (err error) {
 	props, arrProps := writerProperties(l.opts.Allocator, l.opts.RowGroupRows, dictColumns)
 	cw := &countingWriter{w: w}
 	fw, err := pqarrow.NewFileWriter(sch, cw, props, arrProps)
@@ -168,12 +169,19 @@ func (l *Lake) writeRecords(w io.Writer, sch *arrow.Schema, dictColumns []string
 	if err := fw.AppendKeyValueMetadata(metaRunID, runID); err != nil {
 		return fmt.Errorf("parquet metadata: %w", err)
 	}
-	for _, rec := range recs {
-		if rec.NumRows() == 0 {
-			continue
+	for {
+		rec, err := next()
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			break
 		}
 		r := array.NewRecordBatch(sch, rec.Columns(), rec.NumRows())
-		err := fw.Write(r)
+		rec.Release()
+		if r.NumRows() > 0 {
+			err = fw.Write(r)
+		}
 		r.Release()
 		if err == nil {
 			err = cw.err

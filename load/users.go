@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/chatlake/chatlake/schema"
 )
 
@@ -39,48 +39,22 @@ func (l *Lake) WriteUsers(ctx context.Context, snapshotDate, plan string, users 
 	return nil
 }
 
-// writeUsersFile writes users as Parquet into w, without closing w.
-func (l *Lake) writeUsersFile(w io.Writer, users []schema.User, runID string) (err error) {
-	mem := l.opts.Allocator
-	props, arrProps := writerProperties(mem, l.opts.RowGroupRows, userDictionaryColumns())
-	cw := &countingWriter{w: w}
-	fw, err := pqarrow.NewFileWriter(schema.Users(), cw, props, arrProps)
-	if err != nil {
-		return fmt.Errorf("parquet writer: %w", err)
-	}
-	b := schema.NewUserBuilder(mem)
+// writeUsersFile writes users as Parquet into w, without closing w, one row group of
+// Options.RowGroupRows users at a time.
+func (l *Lake) writeUsersFile(w io.Writer, users []schema.User, runID string) error {
+	b := schema.NewUserBuilder(l.opts.Allocator)
 	defer b.Release()
-	defer func() {
-		if err != nil {
-			_ = fw.Close() // frees buffers; the object is aborted
+	start := 0
+	next := func() (arrow.RecordBatch, error) {
+		if start >= len(users) {
+			return nil, nil
 		}
-	}()
-	if err := fw.AppendKeyValueMetadata(metaRunID, runID); err != nil {
-		return fmt.Errorf("parquet metadata: %w", err)
-	}
-	for start := 0; start < len(users) || start == 0; start += l.opts.RowGroupRows {
 		end := min(start+l.opts.RowGroupRows, len(users))
 		for i := start; i < end; i++ {
 			b.Append(&users[i])
 		}
-		if end == start { // no users: the file has the schema and no row group
-			break
-		}
-		rec := b.NewRecord()
-		err := fw.Write(rec)
-		rec.Release()
-		if err == nil {
-			err = cw.err
-		}
-		if err != nil {
-			return fmt.Errorf("write row group: %w", err)
-		}
+		start = end
+		return b.NewRecord(), nil
 	}
-	if err := fw.Close(); err != nil {
-		return fmt.Errorf("parquet footer: %w", err)
-	}
-	if cw.err != nil {
-		return fmt.Errorf("parquet footer: %w", cw.err)
-	}
-	return nil
+	return l.writeRecords(w, schema.Users(), userDictionaryColumns(), next, runID)
 }

@@ -34,8 +34,13 @@ func TestSubsetExportKeepsOtherUsers(t *testing.T) {
 	// Late messages arrive; then an export of the feedback=2 users only.
 	h.clock.Set(h.clock.Now().Add(48 * time.Hour))
 	sub := []extract.Selector{{Name: "feedback", Value: "2"}}
-	if _, err := h.pipeline(h.client(nil), func(o *pipelines.Options) { o.Selectors = sub }).Export(ctx, from, to); err != nil {
+	subSum, err := h.pipeline(h.client(nil), func(o *pipelines.Options) { o.Selectors = sub }).Export(ctx, from, to)
+	if err != nil {
 		t.Fatal(err)
+	}
+	// Far fewer users than the last run: a warning, not a loss.
+	if len(subSum.Warnings) != 1 || !strings.Contains(subSum.Warnings[0], "far fewer than the 40") {
+		t.Errorf("warnings %q, want one about far fewer users than the last run's 40", subSum.Warnings)
 	}
 	inSub := map[string]bool{}
 	for _, id := range h.sim.UserIDs([]sim.Selector{{Name: "feedback", Value: "2"}}) {
@@ -68,7 +73,7 @@ func TestSubsetExportKeepsOtherUsers(t *testing.T) {
 	// A typo: a selector that matches nobody.
 	snap := lakeBytes(t, h.store)
 	typo := []extract.Selector{{Name: "feedbak", Value: "1"}}
-	_, err := h.pipeline(h.client(nil), func(o *pipelines.Options) { o.Selectors = typo }).Export(ctx, from, to)
+	_, err = h.pipeline(h.client(nil), func(o *pipelines.Options) { o.Selectors = typo }).Export(ctx, from, to)
 	if !errors.Is(err, pipelines.ErrBadInput) || !strings.Contains(err.Error(), "feedbak=1") {
 		t.Fatalf("error %v, want bad input naming the selector", err)
 	}
@@ -360,4 +365,48 @@ func mustLake(t *testing.T, s storage.Store) *load.Lake {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// TestOwedRangeAndRunRangeApart: a user owed for early days, and no longer listed, is exported
+// over those days by a later run of other days, and the days between the ranges are not touched.
+func TestOwedRangeAndRunRangeApart(t *testing.T) {
+	h := newHarness(t, simOptions(33, 12), nil)
+	ctx := context.Background()
+	if _, err := h.pipeline(h.client(nil), nil).Export(ctx, day(t, "2024-05-01"), day(t, "2024-05-07")); err != nil {
+		t.Fatal(err)
+	}
+	victim := h.sim.UserIDs(nil)[1]
+	h.failing.Store(&victim)
+	c := h.client(func(o *extract.Options) { o.MaxAttempts = 2 })
+	if _, err := h.pipeline(c, nil).Export(ctx, day(t, "2024-05-01"), day(t, "2024-05-02")); !errors.Is(err, pipelines.ErrIncomplete) {
+		t.Fatalf("error %v, want the victim owed", err)
+	}
+	gap, err := h.lake.Manifest(ctx, "2024-05-04")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.failing.Store(nil)
+	// The later run lists users without the victim (it no longer matches its selectors): the
+	// victim is exported over what it owes only, the others over the run's days.
+	var others []extract.Selector
+	for _, sel := range h.sels {
+		if !slices.Contains(h.sim.UserIDs([]sim.Selector{{Name: sel.Name, Value: sel.Value}}), victim) {
+			others = append(others, sel)
+		}
+	}
+	sum, err := h.pipeline(h.client(nil), func(o *pipelines.Options) { o.Selectors = others }).Export(ctx, day(t, "2024-05-06"), day(t, "2024-05-07"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Partitions != 4 {
+		t.Errorf("%d partitions published, want 4: the owed 2024-05-01..02 and the run's 2024-05-06..07", sum.Partitions)
+	}
+	after, err := h.lake.Manifest(ctx, "2024-05-04")
+	if err != nil || after.Plan != gap.Plan || !after.WrittenAt.Equal(gap.WrittenAt) {
+		t.Errorf("the day between the ranges was published again: %+v -> %+v", gap, after)
+	}
+	h.check(day(t, "2024-05-01"), day(t, "2024-05-07"))
+	if st, _ := pipelines.ReadState(ctx, h.store); len(st.Owed) != 0 {
+		t.Errorf("still owed: %+v", st.Owed)
+	}
 }

@@ -173,6 +173,21 @@ func cutBatches(listed []extract.User, owed map[string]Owed, from, to string, si
 	return batches, users
 }
 
+// exportedDays are the days some batch of the plan exports, in order.
+func (p *Plan) exportedDays() []string {
+	from, to := p.hull()
+	var out []string
+	for _, d := range daysBetween(from, to) {
+		for _, b := range p.Batches {
+			if b.From <= d && d <= b.To {
+				out = append(out, d)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // hull is the union of the plan's batch ranges: every day the plan publishes.
 func (p *Plan) hull() (from, to string) {
 	from, to = p.From, p.To

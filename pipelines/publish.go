@@ -123,6 +123,9 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 				key.WriteString(strconv.Itoa(b) + ",")
 			}
 		}
+		if len(batches) == 0 {
+			continue // a day between owed ranges and the run's: no batch exported it
+		}
 		if key.String() != cacheKey || covered == nil {
 			if covered, err = p.coveredUsers(ctx, plan, recs, batches); err != nil {
 				return err
@@ -159,7 +162,6 @@ func (p *Pipeline) finishPlan(ctx context.Context, rc *runContext, plan *Plan, r
 		}
 	}
 	now := p.o.Clock().UTC()
-	from, to := plan.hull()
 	err := rc.state.update(ctx, func(s *State) {
 		if plan.CustomerID != "" {
 			s.CustomerID, s.BotKey = plan.CustomerID, plan.BotKey
@@ -167,7 +169,7 @@ func (p *Pipeline) finishPlan(ctx context.Context, rc *runContext, plan *Plan, r
 		if s.Days == nil {
 			s.Days = map[string]DayState{}
 		}
-		for _, d := range daysBetween(from, to) {
+		for _, d := range plan.exportedDays() {
 			s.Days[d] = DayState{RunID: p.o.RunID, ExportedAt: now}
 		}
 		if s.Watermark == "" || plan.From <= nextDay(s.Watermark) {

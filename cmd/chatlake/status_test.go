@@ -1,11 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/chatlake/chatlake/internal/lakecheck"
 )
 
 // TestStatusAndVerify: after a nightly run, status shows the watermark, the last run and the
@@ -52,5 +59,47 @@ func TestStatusAndVerify(t *testing.T) {
 	code, out, stderr = runCmd(t, "verify", "--lake", lake, "--from", "2024-05-01", "--to", "2024-05-07")
 	if code != exitFailed || !strings.Contains(out, filepath.Base(files[0])) || !strings.Contains(lastLine(stderr), "problem") {
 		t.Fatalf("verify after deleting %s: exit %d\n%s\n%s", files[0], code, out, stderr)
+	}
+}
+
+// TestOwedUserShownByStatus: a user whose requests fail every attempt makes the export exit 1
+// naming it; status shows it as owed; the next export, with the fault gone, completes the lake.
+func TestOwedUserShownByStatus(t *testing.T) {
+	s := startSim(t, 7, 12, nil)
+	victim := s.UserIDs(nil)[3]
+	var failing atomic.Bool
+	failing.Store(true)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() && strings.Contains(r.URL.EscapedPath(), "/channel-user/"+url.PathEscape(victim)+"/") {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		s.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	t.Setenv(apiKeyEnv, s.opts.APIKey)
+	lake := t.TempDir()
+	args := replaceFlag(t, s.exportArgs("export", lake, "--max-attempts", "2", "--log-format", "json"), "--api-url", proxy.URL)
+	code, _, stderr := runCmd(t, args...)
+	if code != exitFailed || !strings.Contains(lastLine(stderr), victim) {
+		t.Fatalf("exit %d, %q: want 1 naming %s", code, lastLine(stderr), victim)
+	}
+	code, text, _ := runCmd(t, "status", "--lake", lake)
+	if code != exitOK || !strings.Contains(text, "owed       1 user(s)") || !strings.Contains(text, victim+": 2024-05-01..2024-05-07") {
+		t.Fatalf("status exit %d:\n%s", code, text)
+	}
+	failing.Store(false)
+	if code, _, stderr := runCmd(t, args...); code != exitOK {
+		t.Fatalf("the export after the fault exits %d: %s", code, lastLine(stderr))
+	}
+	rows, err := lakecheck.ReadMessages(context.Background(), lakecheck.Open(t), lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := lakecheck.Compare(rows, s.Truth(nil, s.opts.From, s.opts.To, s.opts.To.AddDate(1, 0, 0))); diff != "" {
+		t.Fatal(diff)
+	}
+	if _, text, _ := runCmd(t, "status", "--lake", lake); strings.Contains(text, "owed ") {
+		t.Fatalf("still owed after the fault went:\n%s", text)
 	}
 }

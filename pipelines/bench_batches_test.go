@@ -96,8 +96,9 @@ func BenchmarkBackfillRequests(b *testing.B) {
 }
 
 // TestHeapAtPeakUsers (issue 9) writes the heap profile taken at the run's highest live heap
-// of a one-day backfill of many users (CHATLAKE_HEAP_USERS, default 30000) to the file named
-// by CHATLAKE_HEAP_PROFILE; it is skipped without it. The simulator runs in the same process:
+// of a one-day backfill of many users (CHATLAKE_HEAP_USERS, default 30000; batch size
+// CHATLAKE_HEAP_BATCH_SIZE, default the pipeline's) to the file named by CHATLAKE_HEAP_PROFILE;
+// it is skipped without it. The simulator runs in the same process:
 // read the profile by allocation site (its sim.* entries are the simulator's).
 //
 //	CHATLAKE_HEAP_PROFILE=/tmp/heap.pb.gz go test -run TestHeapAtPeakUsers -v ./pipelines/
@@ -114,6 +115,14 @@ func TestHeapAtPeakUsers(t *testing.T) {
 			t.Fatal(err)
 		}
 		users = n
+	}
+	batchSize := 0 // the default
+	if v := os.Getenv("CHATLAKE_HEAP_BATCH_SIZE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batchSize = n
 	}
 	so := sim.DefaultOptions()
 	so.Seed, so.Users = 9, users
@@ -151,7 +160,7 @@ func TestHeapAtPeakUsers(t *testing.T) {
 	}()
 	from := time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)
 	sum, err := h.pipeline(h.client(func(o *extract.Options) { o.Rate = 100000 }), func(o *pipelines.Options) {
-		o.Concurrency = 0 // the defaults
+		o.Concurrency, o.BatchSize = 0, batchSize // the defaults, or CHATLAKE_HEAP_BATCH_SIZE
 	}).Backfill(context.Background(), from, from, false)
 	close(stop)
 	<-sampled

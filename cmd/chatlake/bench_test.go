@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http/httptest"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chatlake/chatlake/load/storage"
+	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/sim"
+)
+
+// BenchmarkKilledBackfill (issue 9): a backfill of 1000 users over 7 days at the default batch
+// size (users/100 = 10), parallel batches and concurrency, run as a child process and killed
+// with SIGKILL N times (0, 5, 10, 20) at random moments (each attempt lives 0.5 to 1.5 x a
+// full run's duration / (N+1)), then rerun to the end. Reports the conversations requests of all attempts together
+// against the minimum (x_min) and against the bound 1.05 + 0.05 x kills (x_bound, target <= 1).
+//
+//	go test -run '^$' -bench BenchmarkKilledBackfill -benchtime 1x ./cmd/chatlake/
+func BenchmarkKilledBackfill(b *testing.B) {
+	for _, kills := range []int{0, 5, 10, 20} {
+		b.Run(fmt.Sprintf("kills=%d", kills), func(b *testing.B) {
+			var sumTotal, sumKilled, sumAttempts float64
+			var minimum int
+			for range b.N {
+				total, m, killed, attempts := killedBackfill(b, kills)
+				sumTotal += float64(total)
+				sumKilled += float64(killed)
+				sumAttempts += float64(attempts)
+				minimum = m
+			}
+			n := float64(b.N)
+			killed := sumKilled / n
+			b.ReportMetric(sumTotal/n, "conv_req/op")
+			b.ReportMetric(float64(minimum), "conv_min")
+			b.ReportMetric(killed, "kills/op")
+			b.ReportMetric(sumAttempts/n, "attempts/op")
+			b.ReportMetric(sumTotal/n/float64(minimum), "x_min")
+			b.ReportMetric(sumTotal/n/(float64(minimum)*(1.05+0.05*killed)), "x_bound")
+		})
+	}
+}
+
+// killedBackfill runs one kill series and returns the conversations requests of all attempts,
+// the minimum, the kills made and the attempts started (kills + the final run).
+func killedBackfill(b *testing.B, kills int) (total, minimum, killed, attempts int) {
+	b.Helper()
+	o := sim.DefaultOptions()
+	o.Seed, o.Users = 31, 1000
+	o.From = time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	o.To = time.Date(2024, 5, 8, 0, 0, 0, 0, time.UTC)
+	s := startBenchSim(b, o)
+	env := []string{apiKeyEnv + "=" + o.APIKey}
+	truth := s.Truth(nil, o.From, o.To, o.To.AddDate(1, 0, 0))
+	minimum = minConversationRequests(s.UserIDs(nil), truth)
+
+	args := func(lake string) []string {
+		a := []string{"backfill", "--api-url", s.url, "--customer", o.CustomerID, "--bot", o.BotKey, "--lake", lake,
+			"--rate", "100000", "--from", "2024-05-01", "--to", "2024-05-07", "--log-format", "json"}
+		for _, sel := range s.Selectors() {
+			a = append(a, "--users-where", sel.String())
+		}
+		return a
+	}
+	// A full run on a scratch lake times the command (its requests are not counted).
+	start := time.Now()
+	if code := runBenchChild(b, env, args(b.TempDir())); code != 0 {
+		b.Fatalf("full run exits %d", code)
+	}
+	full := time.Since(start)
+	lake := b.TempDir()
+	store, err := storage.NewLocal(lake)
+	if err != nil {
+		b.Fatal(err)
+	}
+	before := s.Stats().ByEndpoint[sim.EndpointConversations]
+	finished := false
+	for attempt := 0; killed < kills && attempt < 3*kills; attempt++ {
+		// Kill moments spread over the run so that N kills fit in it: uniform in
+		// [0.5, 1.5] x full/(N+1). (TestKilledRepeatedly's uniform [0, 0.6 x full) often finishes
+		// the work in fewer than N attempts, a resumed run being shorter.)
+		slot := int64(full) / int64(kills+1)
+		d := time.Duration(slot/2 + rand.Int64N(slot))
+		attempts++
+		if !killAfterB(b, env, d, args(lake)) {
+			finished = true
+			break
+		}
+		killed++
+		st, err := pipelines.ReadState(context.Background(), store)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st.Watermark != "" { // killed after the run recorded its end
+			finished = true
+			break
+		}
+	}
+	if !finished {
+		attempts++
+		if code := runBenchChild(b, env, args(lake)); code != 0 {
+			b.Fatalf("the rerun after %d kills exits %d", killed, code)
+		}
+	}
+	total = s.Stats().ByEndpoint[sim.EndpointConversations] - before
+	b.Logf("%d kills (full run %s): %d conversations requests over %d attempts, minimum %d, bound %.0f",
+		killed, full.Round(time.Millisecond), total, attempts, minimum, float64(minimum)*(1.05+0.05*float64(killed)))
+	return total, minimum, killed, attempts
+}
+
+type benchSim struct {
+	*sim.Server
+	url string
+}
+
+func startBenchSim(b *testing.B, o sim.Options) *benchSim {
+	b.Helper()
+	s, err := sim.New(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	b.Cleanup(ts.Close)
+	return &benchSim{Server: s, url: ts.URL}
+}
+
+func runBenchChild(b *testing.B, env, args []string) int {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := child(ctx, env, args...)
+	if err := cmd.Run(); err != nil {
+		if cmd.ProcessState != nil {
+			return cmd.ProcessState.ExitCode()
+		}
+		b.Fatal(err)
+	}
+	return 0
+}
+
+// killAfterB starts chatlake and kills it with SIGKILL after d; it reports whether the child
+// was still running when killed.
+func killAfterB(b *testing.B, env []string, d time.Duration, args []string) bool {
+	b.Helper()
+	cmd := child(context.Background(), env, args...)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		return false
+	case <-time.After(d):
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		return true
+	}
+}

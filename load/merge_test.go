@@ -2,7 +2,6 @@ package load
 
 import (
 	"context"
-	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -257,5 +256,4 @@ func TestForget(t *testing.T) {
 	if inv.checks == 0 {
 		t.Error("the invariant store checked nothing")
 	}
-	_ = fmt.Sprint()
 }

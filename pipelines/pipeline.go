@@ -144,7 +144,7 @@ func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, fn fun
 		runErr = fmt.Errorf("%w (%w)", runErr, cause)
 	}
 	p.finish(sum)
-	if errors.Is(runErr, ErrBadInput) || ctx.Err() != nil || (runErr == nil && !sum.published) {
+	if errors.Is(runErr, ErrBadInput) || ctx.Err() != nil || (runErr == nil && !sum.isPublished()) {
 		return runErr
 	}
 	rec := &RunRecord{RunID: p.o.RunID, Kind: sum.Kind, Plan: plan, From: sum.From, To: sum.To, Outcome: "ok",

@@ -59,7 +59,6 @@ type Summary struct {
 
 	API extract.Stats // requests, retries by cause, 429s
 
-	published bool
 }
 
 func (p *Pipeline) newSummary(kind, from, to string) *Summary {
@@ -130,7 +129,13 @@ func (s *Summary) addPublished(st load.PublishStats) {
 }
 
 func (s *Summary) markPublished(owedTotal int) {
-	s.with(func() { s.Published, s.published, s.OwedTotal = true, true, owedTotal })
+	s.with(func() { s.Published, s.OwedTotal = true, owedTotal })
+}
+
+func (s *Summary) isPublished() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Published
 }
 
 func (s *Summary) setForgotten(ms, us load.ForgetStats) {

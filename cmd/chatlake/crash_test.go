@@ -244,7 +244,9 @@ func TestKilledRepeatedly(t *testing.T) {
 	for _, lakeKind := range []string{"local", "gcs"} {
 		for _, command := range []string{"backfill", "run"} {
 			t.Run(lakeKind+"/"+command, func(t *testing.T) {
-				s := startSim(t, 12, 80, func(o *sim.Options) {
+				// 240 users in batches of 3: a kill loses at most the batch in flight (3 users,
+				// 1.25% of them), well inside the 5% a kill is allowed, however the kills fall.
+				s := startSim(t, 12, 240, func(o *sim.Options) {
 					o.To = time.Date(2024, 5, 15, 0, 0, 0, 0, time.UTC)
 					o.Faults.Latency = 2 * time.Millisecond
 				})
@@ -274,9 +276,13 @@ func TestKilledRepeatedly(t *testing.T) {
 				before := s.Stats().ByEndpoint[sim.EndpointConversations]
 
 				// Kill at random moments until 10 kills happened or an attempt finished the work.
+				// Each attempt lives a random 0.5 to 1.5 x full/(kills+1), so that the kills fall
+				// all along the run rather than all in its first part (a resumed attempt has less
+				// left to do than a full run).
 				killed, finished := 0, false
+				slot := int64(full) / (kills + 1)
 				for attempt := 0; killed < kills && attempt < 3*kills; attempt++ {
-					d := time.Duration(rand.Int64N(int64(full) * 6 / 10))
+					d := time.Duration(slot/2 + rand.Int64N(slot))
 					if !killAfter(t, env, d, args...) {
 						finished = true
 						break
@@ -288,6 +294,9 @@ func TestKilledRepeatedly(t *testing.T) {
 						finished = true
 						break
 					}
+				}
+				if killed < kills {
+					t.Fatalf("only %d kills before an attempt finished the work; the issue asks for %d", killed, kills)
 				}
 				if !finished {
 					if code, stderr := runChild(t, env, args...); code != 0 {

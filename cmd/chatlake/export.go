@@ -84,11 +84,11 @@ func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
 	fs.IntVar(&f.parallelBatches, "parallel-batches", 2, "batches extracted at once (they share --concurrency and --rate)")
 	fs.IntVar(&f.shardIndex, "shard-index", -1, "this process's shard of a run shared by --shard-count processes (0-based); default: $"+envCloudRunIndex+" or $"+envJobIndex+", else 0")
 	fs.IntVar(&f.shardCount, "shard-count", 0, "processes that share the run, each taking its own batches; default: $"+envCloudRunCount+" or $"+envShardCount+", else 1")
-	fs.DurationVar(&f.settle, "settle", time.Hour, "a UTC day is closed, and may be exported, this long after it ends")
+	durationVar(fs, &f.settle, "settle", time.Hour, "a UTC day is closed, and may be exported, this long after it ends")
 	fs.BoolVar(&f.allowSkipped, "allow-skipped-users", false, "exit 0 even when users were skipped because the API called their id invalid (1002)")
-	fs.Int64Var(&f.targetFileSize, "target-file-size", 128<<20, "target size in bytes of a Parquet file; a bigger day is split into several files")
+	sizeVar(fs, &f.targetFileSize, "target-file-size", 128<<20, "target size of a Parquet file (bytes, or with a unit: 128MiB); a bigger day is split into several files")
 	fs.StringVar(&f.tempDir, "temp-dir", "", "directory for the local spill of a unit of work (default: the system's temporary directory)")
-	fs.DurationVar(&f.lockLease, "lock-lease", 2*time.Minute, "lease of the lake's lock, renewed while the run lives; a run that died holds the lake at most this long (at once freed when it died on this host)")
+	durationVar(fs, &f.lockLease, "lock-lease", 2*time.Minute, "lease of the lake's lock, renewed while the run lives; a run that died holds the lake at most this long (at once freed when it died on this host)")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format on stderr: json, text, or auto (json unless stderr is a terminal)")
 }
 

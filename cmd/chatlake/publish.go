@@ -20,7 +20,7 @@ func (f *lakeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.lake, "lake", "", "the lake: a local directory, file:///DIR, or gs://BUCKET/PREFIX (required)")
 	fs.StringVar(&f.tempDir, "temp-dir", "", "directory for local copies of the files being rewritten (default: the system's temporary directory)")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format on stderr: json, text, or auto (json unless stderr is a terminal)")
-	fs.DurationVar(&f.lockLease, "lock-lease", 2*time.Minute, "lease of the lake's lock, renewed while the command runs")
+	durationVar(fs, &f.lockLease, "lock-lease", 2*time.Minute, "lease of the lake's lock, renewed while the command runs")
 }
 
 func (f *lakeFlags) pipeline(ctx context.Context, stderr io.Writer) (*setup, error) {

@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, c := range commands() {
 		if c.name == name {
-			return c.run(ctx, args[1:], stdout, stderr)
+			return interrupted(ctx, c.run(ctx, args[1:], stdout, stderr))
 		}
 	}
 	var names []string

@@ -119,6 +119,7 @@ func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, fn fun
 	if err != nil {
 		return err
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stopKeeping := lock.keep(ctx, func(err error) { cancel(err) })
@@ -144,16 +145,30 @@ func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, fn fun
 		runErr = fmt.Errorf("%w (%w)", runErr, cause)
 	}
 	p.finish(sum)
-	if errors.Is(runErr, ErrBadInput) || ctx.Err() != nil || (runErr == nil && !sum.isPublished()) {
+	// The caller cancelled the run (a signal): record it as interrupted, with a deadline of
+	// its own, while the lock is still held. A run that lost its lock records nothing.
+	interrupted := parent.Err() != nil && (runErr != nil || !sum.isPublished())
+	if errors.Is(runErr, ErrBadInput) || (ctx.Err() != nil && !interrupted) || (runErr == nil && !sum.isPublished() && !interrupted) {
 		return runErr
 	}
 	rec := &RunRecord{RunID: p.o.RunID, Kind: sum.Kind, Plan: plan, From: sum.From, To: sum.To, Outcome: "ok",
 		Started: sum.Started.UTC(), Finished: time.Now().UTC(), Messages: sum.Messages, Requests: sum.API.Requests,
 		Owed: len(sum.OwedUsers)}
-	if runErr != nil {
+	switch {
+	case interrupted:
+		rec.Outcome = "interrupted"
+		if cause := context.Cause(parent); cause != nil {
+			rec.Error = cause.Error()
+		}
+		if runErr == nil {
+			runErr = context.Cause(parent)
+		}
+	case runErr != nil:
 		rec.Outcome, rec.Error = "failed", runErr.Error()
 	}
-	if err := st.update(ctx, func(s *State) { s.LastRun = rec }); err != nil && runErr == nil {
+	uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer ucancel()
+	if err := st.update(uctx, func(s *State) { s.LastRun = rec }); err != nil && runErr == nil {
 		return err
 	}
 	return runErr

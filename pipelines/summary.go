@@ -59,6 +59,22 @@ type Summary struct {
 
 	API extract.Stats // requests, retries by cause, 429s
 
+	// How the run ended, set by the command (SetOutcome): "ok", "failed", "interrupted",
+	// "bad_input", "locked"; the process's exit code; the one-line reason when it failed.
+	Outcome  string
+	ExitCode int
+	Error    string
+}
+
+// SetOutcome records how the run ended: its outcome's name, the process's exit code and the
+// error (nil when it succeeded).
+func (s *Summary) SetOutcome(outcome string, exitCode int, err error) {
+	s.with(func() {
+		s.Outcome, s.ExitCode, s.Error = outcome, exitCode, ""
+		if err != nil {
+			s.Error = err.Error()
+		}
+	})
 }
 
 func (p *Pipeline) newSummary(kind, from, to string) *Summary {
@@ -211,6 +227,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  warning    %s\n", w)
 	}
 	fmt.Fprintf(&b, "  duration   %s\n", s.Duration.Round(time.Millisecond))
+	if s.Outcome != "" {
+		fmt.Fprintf(&b, "  outcome    %s (exit %d)\n", s.Outcome, s.ExitCode)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -238,6 +257,8 @@ func (s *Summary) LogValue() slog.Value {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slog.GroupValue(
+		slog.String("outcome", s.Outcome), slog.Int("exit_code", s.ExitCode), slog.String("error", s.Error),
+		slog.Int64("messages_published", s.RowsIn), slog.Int("users_owed", len(s.OwedUsers)),
 		slog.String("run_id", s.RunID), slog.String("kind", s.Kind), slog.String("plan", s.Plan),
 		slog.String("shard", s.Shard), slog.String("from", s.From), slog.String("to", s.To),
 		slog.Int("users", s.Users), slog.Bool("resumed", s.Resumed),

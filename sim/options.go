@@ -92,8 +92,14 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Users, "users", o.Users, "number of generated users")
 	fs.Func("from", fmt.Sprintf("first day of generated messages, YYYY-MM-DD UTC (default %s)", o.From.Format(dateLayout)),
 		func(v string) error { return parseDateFlag(v, &o.From) })
-	fs.Func("to", fmt.Sprintf("day after the last day of generated messages, YYYY-MM-DD UTC, exclusive (default %s)", o.To.Format(dateLayout)),
-		func(v string) error { return parseDateFlag(v, &o.To) })
+	fs.Func("to", fmt.Sprintf("last day of generated messages, YYYY-MM-DD UTC, included (default %s)", o.To.AddDate(0, 0, -1).Format(dateLayout)),
+		func(v string) error {
+			if err := parseDateFlag(v, &o.To); err != nil {
+				return err
+			}
+			o.To = o.To.AddDate(0, 0, 1)
+			return nil
+		})
 	fs.Func("now", "fixed server clock, RFC 3339 (e.g. 2024-05-20T00:00:00Z); messages arriving later are not served (default: real time)",
 		func(v string) error {
 			t, err := time.Parse(time.RFC3339Nano, v)
@@ -103,8 +109,8 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 			o.Clock = func() time.Time { return t }
 			return nil
 		})
-	fs.StringVar(&o.CustomerID, "customer-id", o.CustomerID, "customerId the server accepts (digits)")
-	fs.StringVar(&o.BotKey, "bot-key", o.BotKey, "botKey the server accepts (16 hex characters)")
+	fs.StringVar(&o.CustomerID, "customer", o.CustomerID, "customerId the server accepts (digits); export's --customer")
+	fs.StringVar(&o.BotKey, "bot", o.BotKey, "botKey the server accepts (16 hex characters); export's --bot")
 	fs.Func("api-key", "API key clients must send as 'Authorization: Basic <key>' (default: the package's DefaultAPIKey)",
 		func(v string) error { o.APIKey = v; return nil })
 	fs.IntVar(&o.MaxPageSize, "max-page-size", o.MaxPageSize, "cap on page_size of both endpoints")

@@ -19,7 +19,7 @@ func TestRegisterFlags(t *testing.T) {
 	o.RegisterFlags(fs)
 	err := fs.Parse([]string{
 		"-seed", "42", "-users", "7", "-from", "2024-06-01", "-to", "2024-06-03", "-now", "2024-06-10T00:00:00Z",
-		"-customer-id", "77", "-bot-key", "fedcba9876543210", "-api-key", "k-1", "-max-page-size", "9",
+		"-customer", "77", "-bot", "fedcba9876543210", "-api-key", "k-1", "-max-page-size", "9",
 		"-variant", "no-paging", "-p429", "0.1", "-retry-after", "3s", "-p5xx", "0.2", "-pcutoff", "0.3",
 		"-latency", "5ms", "-pspike", "0.4", "-spike", "1s", "-rate-limit", "20", "-rate-burst", "5",
 		"-inclusive-end", "-users-ignore-paging", "-invalid-users", "a, b", "-forbidden",
@@ -29,7 +29,7 @@ func TestRegisterFlags(t *testing.T) {
 	}
 	f := o.Faults
 	day := func(s string) time.Time { d, _ := time.Parse("2006-01-02", s); return d }
-	if o.Seed != 42 || o.Users != 7 || !o.From.Equal(day("2024-06-01")) || !o.To.Equal(day("2024-06-03")) ||
+	if o.Seed != 42 || o.Users != 7 || !o.From.Equal(day("2024-06-01")) || !o.To.Equal(day("2024-06-04")) ||
 		!o.Clock().Equal(time.Date(2024, 6, 10, 0, 0, 0, 0, time.UTC)) || o.CustomerID != "77" ||
 		o.BotKey != "fedcba9876543210" || o.APIKey != "k-1" || o.MaxPageSize != 9 || o.Variant != sim.VariantNoPaging {
 		t.Errorf("options %+v", o)

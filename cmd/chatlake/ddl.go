@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/chatlake/chatlake/ddl"
 )
@@ -32,8 +33,10 @@ func runDDL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	lakeURL := fs.String("lake", "", "the lake: a local directory, file:///DIR, or gs://BUCKET/PREFIX (required; BigQuery needs gs://)")
 	schemaName := fs.String("schema", "", "the `NAME` the tables and views go in: a BigQuery DATASET or PROJECT.DATASET, a Spark database, "+
 		"a Trino CATALOG.SCHEMA (default: DuckDB's current schema; chatlake for BigQuery and Spark; hive.chatlake for Trino)")
-	gap := fs.Duration("session-gap", ddl.DefaultSessionGap, "a session ends where two consecutive messages of a user are more than this apart (a gap of exactly this stays in the session)")
-	window := fs.Duration("reply-window", ddl.DefaultReplyWindow, "a user message at most this long after a template message counts as a reply to it")
+	var gapV, windowV time.Duration
+	gap, window := &gapV, &windowV
+	durationVar(fs, gap, "session-gap", ddl.DefaultSessionGap, "a session ends where two consecutive messages of a user are more than this apart (a gap of exactly this stays in the session)")
+	durationVar(fs, window, "reply-window", ddl.DefaultReplyWindow, "a user message at most this long after a template message counts as a reply to it")
 	requireFilter := fs.Bool("require-partition-filter", false, "BigQuery: refuse queries on messages that do not filter on dt (require_hive_partition_filter)")
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 
 	"github.com/chatlake/chatlake/extract"
 	"github.com/chatlake/chatlake/load"
@@ -38,7 +39,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer hs.Close()
 	apiURL := "http://" + ln.Addr().String()
 
-	logger := newLogger(*logFormat, stderr)
+	runID := pipelines.NewRunID(time.Now())
+	logger := newLogger(*logFormat, stderr).With("run_id", runID)
 	client, err := extract.New(extract.Options{BaseURL: apiURL, CustomerID: so.CustomerID, BotKey: so.BotKey,
 		APIKey: so.APIKey, Rate: 200, Logger: logger})
 	if err != nil {
@@ -48,7 +50,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usagef("--lake %s: %v", *lakeDir, err)
 	}
-	lake, closeLake, err := openLake(ctx, abs, &load.Options{Logger: logger}, false)
+	lake, closeLake, err := openLake(ctx, abs, &load.Options{Logger: logger}, false, 0)
 	if err != nil {
 		return err
 	}
@@ -58,7 +60,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		sels = append(sels, extract.Selector{Name: s.Name, Value: s.Value})
 	}
 	p, err := pipelines.New(client, lake, pipelines.Options{CustomerID: so.CustomerID, BotKey: so.BotKey,
-		Selectors: sels, Logger: logger})
+		Selectors: sels, Logger: logger, RunID: runID})
 	if err != nil {
 		return err
 	}
@@ -67,7 +69,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		apiURL, so.Users, from.Format(pipelines.DayLayout), to.Format(pipelines.DayLayout), abs)
 	sum, err := p.Export(ctx, from, to)
 	s := &setup{logger: logger}
-	if err := report(s, sum, err, false, stderr); err != nil {
+	if err := report(ctx, s, sum, err, false, stderr); err != nil {
 		return err
 	}
 

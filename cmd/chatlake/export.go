@@ -60,6 +60,8 @@ type exportFlags struct {
 	tempDir                                 string
 	logFormat                               string
 	lockLease                               time.Duration
+	requestTimeout, storageTimeout          time.Duration
+	metricsFile, pushgateway                string
 }
 
 func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
@@ -80,15 +82,19 @@ func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
 	fs.Float64Var(&f.rate, "rate", 20, "ceiling of API requests per second; lowered automatically on 429s")
 	fs.IntVar(&f.pageSize, "page-size", 500, "messages asked per page (1..500); a deployment that caps pages lower is detected anyway, at a few requests' cost")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 8, "attempts per API request before the user fails (and is owed to the next run)")
+	durationVar(fs, &f.requestTimeout, "request-timeout", time.Minute, "deadline of one attempt of an API request, the answer's body included; with --max-attempts and the backoff between attempts it bounds a request")
+	durationVar(fs, &f.storageTimeout, "storage-timeout", 0, "deadline of each small call to the lake's storage (reads, conditional writes, listings), retries included (default: 1m, see load/storage)")
+	fs.StringVar(&f.metricsFile, "metrics-file", "", "write the run's metrics in the Prometheus text format to this `PATH` when it ends (node_exporter's textfile collector reads *.prom)")
+	fs.StringVar(&f.pushgateway, "pushgateway", "", "push the run's metrics to this Prometheus Pushgateway `URL` (http://host:9091) when it ends")
 	fs.IntVar(&f.batchSize, "batch-size", 0, "users per batch, the unit of durable progress (a kill redoes the batches in flight); 0: about users/100, within 10..1000")
 	fs.IntVar(&f.parallelBatches, "parallel-batches", 2, "batches extracted at once (they share --concurrency and --rate)")
 	fs.IntVar(&f.shardIndex, "shard-index", -1, "this process's shard of a run shared by --shard-count processes (0-based); default: $"+envCloudRunIndex+" or $"+envJobIndex+", else 0")
 	fs.IntVar(&f.shardCount, "shard-count", 0, "processes that share the run, each taking its own batches; default: $"+envCloudRunCount+" or $"+envShardCount+", else 1")
-	fs.DurationVar(&f.settle, "settle", time.Hour, "a UTC day is closed, and may be exported, this long after it ends")
+	durationVar(fs, &f.settle, "settle", time.Hour, "a UTC day is closed, and may be exported, this long after it ends")
 	fs.BoolVar(&f.allowSkipped, "allow-skipped-users", false, "exit 0 even when users were skipped because the API called their id invalid (1002)")
-	fs.Int64Var(&f.targetFileSize, "target-file-size", 128<<20, "target size in bytes of a Parquet file; a bigger day is split into several files")
+	sizeVar(fs, &f.targetFileSize, "target-file-size", 128<<20, "target size of a Parquet file (bytes, or with a unit: 128MiB); a bigger day is split into several files")
 	fs.StringVar(&f.tempDir, "temp-dir", "", "directory for the local spill of a unit of work (default: the system's temporary directory)")
-	fs.DurationVar(&f.lockLease, "lock-lease", 2*time.Minute, "lease of the lake's lock, renewed while the run lives; a run that died holds the lake at most this long (at once freed when it died on this host)")
+	durationVar(fs, &f.lockLease, "lock-lease", 2*time.Minute, "lease of the lake's lock, renewed while the run lives; a run that died holds the lake at most this long (at once freed when it died on this host)")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format on stderr: json, text, or auto (json unless stderr is a terminal)")
 }
 
@@ -136,6 +142,10 @@ func (f *exportFlags) validate(needRange bool) error {
 		return usagef("--settle must not be negative")
 	case f.lockLease < 3*time.Second:
 		return usagef("--lock-lease must be at least 3s, not %s", f.lockLease)
+	case f.requestTimeout <= 0:
+		return usagef("--request-timeout must be positive, not %s", f.requestTimeout)
+	case f.storageTimeout < 0:
+		return usagef("--storage-timeout must not be negative")
 	case f.lookback < 0:
 		return usagef("--lookback must not be negative")
 	case f.targetFileSize < 1<<20:
@@ -196,8 +206,8 @@ func isTerminal(w io.Writer) bool {
 
 // openLake opens the lake URL; a lake that cannot be opened is bad input. With mustExist, a
 // lake that is not there is an error and nothing is created (status, verify, publish, forget).
-func openLake(ctx context.Context, url string, o *load.Options, mustExist bool) (*load.Lake, func(), error) {
-	store, err := storage.Open(ctx, url, &storage.OpenOptions{MustExist: mustExist})
+func openLake(ctx context.Context, url string, o *load.Options, mustExist bool, opTimeout time.Duration) (*load.Lake, func(), error) {
+	store, err := storage.Open(ctx, url, &storage.OpenOptions{MustExist: mustExist, OpTimeout: opTimeout})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: --lake %s: %w", pipelines.ErrBadInput, url, err)
 	}
@@ -221,6 +231,9 @@ type setup struct {
 	pipeline *pipelines.Pipeline
 	logger   *slog.Logger
 	close    func()
+
+	metricsFile, pushgateway string // where the run's metrics go, if anywhere
+	customer, bot            string // the metrics' labels
 }
 
 func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, error) {
@@ -228,15 +241,16 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 	if err != nil {
 		return nil, err
 	}
-	logger := newLogger(f.logFormat, stderr)
+	runID := pipelines.NewRunID(time.Now())
+	logger := newLogger(f.logFormat, stderr).With("run_id", runID)
 	client, err := extract.New(extract.Options{
 		BaseURL: f.apiURL, CustomerID: f.customer, BotKey: f.bot, APIKey: key,
-		Rate: f.rate, MaxAttempts: f.maxAttempts, PageSize: f.pageSize, Logger: logger,
+		Rate: f.rate, MaxAttempts: f.maxAttempts, PageSize: f.pageSize, AttemptTimeout: f.requestTimeout, Logger: logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", pipelines.ErrBadInput, err)
 	}
-	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger}, false)
+	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger}, false, f.storageTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +259,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 		Concurrency: f.concurrency, BatchSize: f.batchSize, ParallelBatches: f.parallelBatches,
 		ShardIndex: f.shardIndex, ShardCount: f.shardCount,
 		Settle: f.settle, Lookback: f.lookback,
-		LockLease: f.lockLease, Logger: logger,
+		LockLease: f.lockLease, Logger: logger, RunID: runID,
 	}
 	if isTerminal(stderr) {
 		o.Progress, o.Terminal = stderr, true
@@ -255,29 +269,40 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 		closeLake()
 		return nil, err
 	}
-	return &setup{client: client, lake: lake, pipeline: p, logger: logger, close: closeLake}, nil
+	return &setup{client: client, lake: lake, pipeline: p, logger: logger, close: closeLake,
+		metricsFile: f.metricsFile, pushgateway: f.pushgateway, customer: f.customer, bot: f.bot}, nil
 }
 
-// report prints the run summary on stderr, logs it as one JSON record, and decides the exit.
-func report(s *setup, sum *pipelines.Summary, runErr error, allowSkipped bool, stderr io.Writer) error {
+// report prints the run summary on stderr, logs it as one JSON record with the run's
+// outcome, writes the metrics, and decides the error (and so the exit code).
+func report(ctx context.Context, s *setup, sum *pipelines.Summary, runErr error, allowSkipped bool, stderr io.Writer) error {
+	err := runErr
+	if err == nil && sum != nil {
+		if n := len(sum.SkippedUsers); n > 0 && !allowSkipped {
+			err = fmt.Errorf("%w: %d user(s) skipped because the API called their id invalid (1002): %s; rerun with --allow-skipped-users to accept",
+				pipelines.ErrIncomplete, n, strings.Join(sum.SkippedUsers, ", "))
+		}
+	}
+	err = interrupted(ctx, err)
+	code := codeOf(err)
 	if sum != nil && sum.Kind != "" && !errors.Is(runErr, pipelines.ErrBadInput) && !errors.Is(runErr, pipelines.ErrLocked) {
+		sum.SetOutcome(outcomeOf(code), code, err)
 		if !isJSONLogger(s.logger) {
 			_ = sum.WriteText(stderr)
 		}
 		level := slog.LevelInfo
-		if runErr != nil {
+		if err != nil {
 			level = slog.LevelError
 		}
 		s.logger.Log(context.Background(), level, "summary", "summary", sum)
+		if merr := s.writeMetrics(ctx, sum); merr != nil {
+			s.logger.Warn("the run's metrics were not written", "error", merr.Error())
+		}
 	}
-	if runErr != nil {
-		return runErr
+	if err != nil && isJSONLogger(s.logger) {
+		s.logger.Error("exit", "reason", strings.ReplaceAll(err.Error(), "\n", " "), "exit_code", code)
 	}
-	if n := len(sum.SkippedUsers); n > 0 && !allowSkipped {
-		return fmt.Errorf("%w: %d user(s) skipped because the API called their id invalid (1002): %s; rerun with --allow-skipped-users to accept",
-			pipelines.ErrIncomplete, n, strings.Join(sum.SkippedUsers, ", "))
-	}
-	return nil
+	return err
 }
 
 func isJSONLogger(l *slog.Logger) bool {
@@ -332,7 +357,7 @@ func runRange(ctx context.Context, name string, args []string, stdout, stderr io
 	} else {
 		sum, err = s.pipeline.Export(ctx, from, to)
 	}
-	return report(s, sum, err, f.allowSkipped, stderr)
+	return report(ctx, s, sum, err, f.allowSkipped, stderr)
 }
 
 func runNightly(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -359,5 +384,5 @@ func runNightly(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer s.close()
 	sum, err := s.pipeline.Nightly(ctx, first)
-	return report(s, sum, err, f.allowSkipped, stderr)
+	return report(ctx, s, sum, err, f.allowSkipped, stderr)
 }

@@ -12,15 +12,16 @@ import (
 
 // lakeFlags are the flags of the commands that work on a lake without the API: publish, forget.
 type lakeFlags struct {
-	lake, tempDir, logFormat string
-	lockLease                time.Duration
+	lake, tempDir, logFormat  string
+	lockLease, storageTimeout time.Duration
 }
 
 func (f *lakeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.lake, "lake", "", "the lake: a local directory, file:///DIR, or gs://BUCKET/PREFIX (required)")
 	fs.StringVar(&f.tempDir, "temp-dir", "", "directory for local copies of the files being rewritten (default: the system's temporary directory)")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format on stderr: json, text, or auto (json unless stderr is a terminal)")
-	fs.DurationVar(&f.lockLease, "lock-lease", 2*time.Minute, "lease of the lake's lock, renewed while the command runs")
+	durationVar(fs, &f.lockLease, "lock-lease", 2*time.Minute, "lease of the lake's lock, renewed while the command runs")
+	durationVar(fs, &f.storageTimeout, "storage-timeout", 0, "deadline of each small call to the lake's storage, retries included (default: 1m, see load/storage)")
 }
 
 func (f *lakeFlags) pipeline(ctx context.Context, stderr io.Writer) (*setup, error) {
@@ -35,12 +36,13 @@ func (f *lakeFlags) pipeline(ctx context.Context, stderr io.Writer) (*setup, err
 	default:
 		return nil, usagef("--log-format must be json, text or auto, not %q", f.logFormat)
 	}
-	logger := newLogger(f.logFormat, stderr)
-	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TempDir: f.tempDir, Logger: logger}, true)
+	runID := pipelines.NewRunID(time.Now())
+	logger := newLogger(f.logFormat, stderr).With("run_id", runID)
+	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TempDir: f.tempDir, Logger: logger}, true, f.storageTimeout)
 	if err != nil {
 		return nil, err
 	}
-	p, err := pipelines.New(nil, lake, pipelines.Options{LockLease: f.lockLease, Logger: logger})
+	p, err := pipelines.New(nil, lake, pipelines.Options{LockLease: f.lockLease, Logger: logger, RunID: runID})
 	if err != nil {
 		closeLake()
 		return nil, err
@@ -61,7 +63,7 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer s.close()
 	sum, err := s.pipeline.Publish(ctx)
-	return report(s, sum, err, true, stderr)
+	return report(ctx, s, sum, err, true, stderr)
 }
 
 // usersFlag collects repeated --user ID flags.
@@ -93,5 +95,5 @@ func runForget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer s.close()
 	sum, err := s.pipeline.Forget(ctx, users)
-	return report(s, sum, err, true, stderr)
+	return report(ctx, s, sum, err, true, stderr)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -47,8 +46,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, c := range commands() {
 		if c.name == name {
-			return c.run(ctx, args[1:], stdout, stderr)
+			return interrupted(ctx, c.run(ctx, args[1:], stdout, stderr))
 		}
+	}
+	var names []string
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	if s := nearest(name, names); s != "" {
+		return usagef("unknown command %q (did you mean %s?)", name, s)
 	}
 	return usagef("unknown command %q (commands: %s)", name, commandNames())
 }
@@ -74,32 +80,26 @@ func writeHelp(w io.Writer) {
 	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failed or incomplete, 2 bad input, 3 the lake is locked by another run.")
 }
 
-// parseFlags parses a command's flags. --help prints the command's flags to stdout; a wrong flag
-// or a stray argument is a one-line usage error.
-func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (help bool, err error) {
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			writeFlagHelp(fs, stdout)
-			return true, nil
-		}
-		return false, usagef("%s: %v", fs.Name(), err)
-	}
-	if fs.NArg() > 0 {
-		return false, usagef("%s: unexpected argument %q (flags start with --)", fs.Name(), fs.Arg(0))
-	}
-	return false, nil
-}
-
 func writeFlagHelp(fs *flag.FlagSet, w io.Writer) {
 	for _, c := range commands() {
 		if c.name == fs.Name() {
-			fmt.Fprintf(w, "Usage: chatlake %s %s\n\n%s.\n\nFlags:\n", c.name, c.usage, upperFirst(c.summary))
+			fmt.Fprintf(w, "Usage: chatlake %s %s\n\n%s.\n\n", c.name, c.usage, upperFirst(c.summary))
 		}
 	}
+	fmt.Fprintf(w, "Every flag can also be set by the environment variable named after it ($%s_ and the\n"+
+		"flag's name in upper snake case, e.g. --api-url is $%s) or in a --config file (YAML or\n"+
+		"TOML, keys are flag names). Precedence: flag > environment > config file > default.\n"+
+		"Sizes take units (128MiB, 1GB), durations too (90s, 36h, 2d).\n\nFlags:\n", envPrefix, envName("api-url"))
+	// Name each flag's variable in its help, for this printing only.
+	saved := map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) {
+		saved[f.Name] = f.Usage
+		f.Usage += " [$" + envName(f.Name) + "]"
+	})
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
+	fs.VisitAll(func(f *flag.Flag) { f.Usage = saved[f.Name] })
 }
 
 func upperFirst(s string) string {

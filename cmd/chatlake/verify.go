@@ -40,7 +40,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return usagef("--to %s is before --from %s", *to, *from)
 		}
 	}
-	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true)
+	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, 0)
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *lakeURL == "" {
 		return usagef("missing required flag: --lake")
 	}
-	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true)
+	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, 0)
 	if err != nil {
 		return err
 	}

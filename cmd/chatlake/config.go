@@ -1,0 +1,341 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/peterbourgon/ff/v3"
+	"go.yaml.in/yaml/v3"
+)
+
+// envPrefix is the prefix of the environment variable of every flag: --api-url is
+// CHATLAKE_API_URL.
+const envPrefix = "CHATLAKE"
+
+// configFlag names the flag that reads a config file, on every command.
+const configFlag = "config"
+
+// envName is the environment variable of a flag.
+func envName(flagName string) string {
+	return envPrefix + "_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(flagName))
+}
+
+// parseFlags parses a command's flags from the command line, the environment and a config
+// file (--config FILE, YAML or TOML), in that order of precedence, over the defaults.
+// --help prints the command's flags to stdout; a wrong flag, a stray argument or a bad config
+// file is a one-line usage error naming the flag, the variable or the file's line.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (help bool, err error) {
+	fs.SetOutput(io.Discard)
+	if fs.Lookup(configFlag) == nil {
+		fs.String(configFlag, "", "read settings from this YAML or TOML `FILE` (keys are flag names: lake: gs://b/p); the command line, then the environment, win over it")
+	}
+	if c, ok := stdout.(*flagCollector); ok {
+		fs.VisitAll(func(f *flag.Flag) { c.names[f.Name] = true })
+		return true, nil
+	}
+	cp := &configParser{fs: fs}
+	err = ff.Parse(fs, args, ff.WithEnvVarPrefix(envPrefix), ff.WithConfigFileFlag(configFlag), ff.WithConfigFileParser(cp.parse))
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			writeFlagHelp(fs, stdout)
+			return true, nil
+		}
+		return false, flagError(fs, err)
+	}
+	if fs.NArg() > 0 {
+		return false, usagef("%s: unexpected argument %q (flags start with --)", fs.Name(), fs.Arg(0))
+	}
+	if p, ok := stdout.(*flagProbe); ok {
+		fs.VisitAll(func(f *flag.Flag) { p.values[f.Name] = f.Value.String() })
+		return true, nil
+	}
+	return false, nil
+}
+
+// flagProbe, given as stdout to a command, records the flags' values after parsing and stops
+// the command there (tests of the configuration's precedence).
+type flagProbe struct {
+	io.Writer
+	values map[string]string
+}
+
+var envError = regexp.MustCompile(`^error parsing environment variables: error setting flag "([^"]*)" from environment variable "([^"]*)": (.*)$`)
+
+var undefinedFlag = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
+
+// flagError turns ff's and package flag's errors into one line that names the flag, with a
+// suggestion for a flag that does not exist.
+func flagError(fs *flag.FlagSet, err error) error {
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return ue
+	}
+	inner := err
+	if u := errors.Unwrap(err); u != nil && strings.HasPrefix(err.Error(), "error parsing commandline arguments") {
+		inner = u
+	}
+	msg := inner.Error()
+	if m := undefinedFlag.FindStringSubmatch(msg); m != nil {
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		if s := nearest(m[1], names); s != "" {
+			return usagef("%s: unknown flag --%s (did you mean --%s?)", fs.Name(), m[1], s)
+		}
+		return usagef("%s: unknown flag --%s (%s --help lists the flags)", fs.Name(), m[1], fs.Name())
+	}
+	if m := envError.FindStringSubmatch(msg); m != nil {
+		return usagef("%s: $%s=%q: invalid value for --%s: %s", fs.Name(), m[2], os.Getenv(m[2]), m[1], m[3])
+	}
+	return usagef("%s: %s", fs.Name(), msg)
+}
+
+// nearest returns the candidate closest to s in edit distance, if it is close enough to be
+// a likely typo; else "".
+func nearest(s string, candidates []string) string {
+	best, bestD := "", len(s)/2+2
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Damerau-Levenshtein distance (with adjacent transpositions) of a and b.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
+}
+
+// flagCollector, given as stdout to a command with --help, collects the names of its flags
+// instead of printing them: the settings a config file may hold for some command.
+type flagCollector struct {
+	io.Writer
+	names map[string]bool
+}
+
+// allFlagNames are the flags of every command.
+func allFlagNames() map[string]bool {
+	c := &flagCollector{Writer: io.Discard, names: map[string]bool{}}
+	for _, cmd := range commands() {
+		_ = cmd.run(context.Background(), []string{"--help"}, c, io.Discard)
+	}
+	return c.names
+}
+
+// configSetting is one key of a config file with its value(s) and line.
+type configSetting struct {
+	key    string
+	values []string
+	line   int
+}
+
+// configParser reads a config file for ff: keys are flag names (dashes or underscores), values
+// are scalars or lists of scalars (a list sets a repeatable flag once per item). A key that is
+// a flag of another command is ignored (one file serves every command); a key that is no
+// command's flag is an error naming its line. The key "bots" is a list of per-bot settings,
+// read by the run command (multiBot).
+type configParser struct {
+	fs *flag.FlagSet
+}
+
+func (p *configParser) path() string { return p.fs.Lookup(configFlag).Value.String() }
+
+func (p *configParser) parse(r io.Reader, set func(name, value string) error) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return usagef("--config %s: %v", p.path(), err)
+	}
+	settings, err := readConfig(p.path(), data)
+	if err != nil {
+		return err
+	}
+	var known map[string]bool
+	for _, s := range settings {
+		name := strings.ReplaceAll(s.key, "_", "-")
+		if name == configFlag || name == "bots" {
+			continue
+		}
+		if p.fs.Lookup(name) == nil {
+			if known == nil {
+				known = allFlagNames()
+			}
+			if known[name] {
+				continue // a setting of another command
+			}
+			names := make([]string, 0, len(known))
+			for n := range known {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			hint := ""
+			if n := nearest(name, names); n != "" {
+				hint = fmt.Sprintf(" (did you mean %s?)", n)
+			}
+			return usagef("%s line %d: unknown setting %q%s", p.path(), s.line, s.key, hint)
+		}
+		for _, v := range s.values {
+			if err := set(name, v); err != nil {
+				inner := err
+				if u := errors.Unwrap(err); u != nil {
+					inner = u
+				}
+				return usagef("%s line %d: %s: invalid value %q for --%s: %v", p.path(), s.line, s.key, v, name, inner)
+			}
+		}
+	}
+	return nil
+}
+
+// readConfig reads a YAML or TOML (by the extension .toml) file's top-level settings.
+func readConfig(path string, data []byte) ([]configSetting, error) {
+	if strings.EqualFold(filepath.Ext(path), ".toml") {
+		return readTOML(path, data)
+	}
+	return readYAML(path, data)
+}
+
+func readYAML(path string, data []byte) ([]configSetting, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, usagef("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, usagef("%s line %d: want settings as `name: value` lines", path, root.Line)
+	}
+	return yamlSettings(path, root)
+}
+
+// yamlSettings reads a mapping's keys; "bots" keeps no values (multiBot reads it).
+func yamlSettings(path string, m *yaml.Node) ([]configSetting, error) {
+	var out []configSetting
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		s := configSetting{key: k.Value, line: k.Line}
+		if k.Value == "bots" {
+			out = append(out, s)
+			continue
+		}
+		switch v.Kind {
+		case yaml.ScalarNode:
+			s.values = []string{v.Value}
+		case yaml.SequenceNode:
+			for _, item := range v.Content {
+				if item.Kind != yaml.ScalarNode {
+					return nil, usagef("%s line %d: %s: want a list of values", path, item.Line, k.Value)
+				}
+				s.values = append(s.values, item.Value)
+			}
+		default:
+			return nil, usagef("%s line %d: %s: want a value or a list of values", path, v.Line, k.Value)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func readTOML(path string, data []byte) ([]configSetting, error) {
+	var m map[string]any
+	if _, err := toml.Decode(string(data), &m); err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, usagef("%s line %d: %s", path, pe.Position.Line, pe.Message)
+		}
+		return nil, usagef("%s: %v", path, err)
+	}
+	lines := tomlKeyLines(data)
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return lines[keys[i]] < lines[keys[j]] })
+	var out []configSetting
+	for _, k := range keys {
+		s := configSetting{key: k, line: lines[k]}
+		if k == "bots" {
+			out = append(out, s)
+			continue
+		}
+		switch v := m[k].(type) {
+		case []any:
+			for _, item := range v {
+				if _, ok := item.(map[string]any); ok {
+					return nil, usagef("%s line %d: %s: want a list of values", path, s.line, k)
+				}
+				s.values = append(s.values, fmt.Sprint(item))
+			}
+		case map[string]any:
+			return nil, usagef("%s line %d: %s: want a value or a list of values, not a table", path, s.line, k)
+		default:
+			s.values = []string{fmt.Sprint(v)}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+var tomlKey = regexp.MustCompile(`^\s*(?:"([^"]+)"|([A-Za-z0-9_-]+))\s*=`)
+var tomlTable = regexp.MustCompile(`^\s*\[\[?\s*([A-Za-z0-9_-]+)`)
+
+// tomlKeyLines finds the line of each top-level key (before the first table) and of each
+// table's first line.
+func tomlKeyLines(data []byte) map[string]int {
+	lines := map[string]int{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	inTable := false
+	for n := 1; sc.Scan(); n++ {
+		l := sc.Text()
+		if m := tomlTable.FindStringSubmatch(l); m != nil {
+			inTable = true
+			if _, ok := lines[m[1]]; !ok {
+				lines[m[1]] = n
+			}
+			continue
+		}
+		if inTable {
+			continue
+		}
+		if m := tomlKey.FindStringSubmatch(l); m != nil {
+			k := m[1] + m[2]
+			if _, ok := lines[k]; !ok {
+				lines[k] = n
+			}
+		}
+	}
+	return lines
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/sim"
+)
+
+// jsonRecords decodes every JSON log line of stderr; it fails on a line that is neither JSON
+// nor the final "chatlake: " line.
+func jsonRecords(t *testing.T, stderr string) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(stderr))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "chatlake: ") {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not a JSON log line: %q", line)
+		}
+		recs = append(recs, m)
+	}
+	return recs
+}
+
+// summaryOf returns the summary record, checking that every record carries the run id.
+func summaryOf(t *testing.T, recs []map[string]any) (sum map[string]any, level string, exit map[string]any) {
+	t.Helper()
+	runID := ""
+	for _, r := range recs {
+		id, _ := r["run_id"].(string)
+		if id == "" {
+			t.Fatalf("a log record without run_id: %v", r)
+		}
+		if runID == "" {
+			runID = id
+		}
+		if id != runID {
+			t.Fatalf("two run ids: %s and %s", runID, id)
+		}
+		switch r["msg"] {
+		case "summary":
+			sum, _ = r["summary"].(map[string]any)
+			level, _ = r["level"].(string)
+		case "exit":
+			exit = r
+		}
+	}
+	if sum == nil {
+		t.Fatal("no summary record")
+	}
+	return sum, level, exit
+}
+
+// TestSummaryOutcome: the summary record says how the run ended, on success, with a failed
+// user, and when the API refuses the key; a failed run's reason is also a JSON record.
+func TestSummaryOutcome(t *testing.T) {
+	t.Run("ok", func(t *testing.T) {
+		s := startSim(t, 3, 6, nil)
+		t.Setenv(apiKeyEnv, s.opts.APIKey)
+		code, _, stderr := runCmd(t, s.exportArgs("export", t.TempDir(), "--log-format", "json")...)
+		sum, level, exit := summaryOf(t, jsonRecords(t, stderr))
+		if code != exitOK || sum["outcome"] != "ok" || sum["exit_code"] != 0.0 || sum["error"] != "" || level != "INFO" || exit != nil {
+			t.Fatalf("exit %d, level %s, summary %v, exit record %v", code, level, sum, exit)
+		}
+		if sum["messages_published"].(float64) <= 0 || sum["messages_published"] != sum["rows_in"] || sum["users_owed"] != 0.0 || sum["duration_s"].(float64) <= 0 {
+			t.Fatalf("summary %v", sum)
+		}
+	})
+	t.Run("failed user", func(t *testing.T) {
+		s := startSim(t, 3, 6, nil)
+		bad := s.UserIDs(nil)[0]
+		proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/channel-user/"+bad+"/") {
+				http.Error(w, "<html>down</html>", http.StatusServiceUnavailable)
+				return
+			}
+			s.ServeHTTP(w, r)
+		}))
+		t.Cleanup(proxy.Close)
+		t.Setenv(apiKeyEnv, s.opts.APIKey)
+		args := replaceFlag(t, s.exportArgs("export", t.TempDir(), "--log-format", "json", "--max-attempts", "1"), "--api-url", proxy.URL)
+		code, _, stderr := runCmd(t, args...)
+		sum, level, exit := summaryOf(t, jsonRecords(t, stderr))
+		if code != exitFailed || sum["outcome"] != "failed" || sum["exit_code"] != 1.0 || !strings.Contains(sum["error"].(string), bad) ||
+			sum["users_owed"] != 1.0 || sum["messages_published"].(float64) <= 0 || level != "ERROR" {
+			t.Fatalf("exit %d, level %s, summary %v", code, level, sum)
+		}
+		if exit == nil || exit["level"] != "ERROR" || exit["exit_code"] != 1.0 || !strings.Contains(exit["reason"].(string), bad) {
+			t.Fatalf("exit record %v", exit)
+		}
+		if last := lastLine(stderr); !strings.HasPrefix(last, "chatlake: ") {
+			t.Fatalf("the plain line is gone: %q", last)
+		}
+	})
+	t.Run("401", func(t *testing.T) {
+		s := startSim(t, 3, 6, nil)
+		t.Setenv(apiKeyEnv, "0000dead-beef-4000-8000-00000000cafe-wrongkey")
+		code, _, stderr := runCmd(t, s.exportArgs("export", t.TempDir(), "--log-format", "json")...)
+		sum, level, exit := summaryOf(t, jsonRecords(t, stderr))
+		if code != exitFailed || sum["outcome"] != "failed" || sum["exit_code"] != 1.0 || !strings.Contains(sum["error"].(string), "API key rejected") ||
+			sum["messages_published"] != 0.0 || level != "ERROR" || exit == nil {
+			t.Fatalf("exit %d, level %s, summary %v, exit %v", code, level, sum, exit)
+		}
+	})
+}
+
+// TestSIGTERM: a real export process that gets SIGTERM mid-run exits within 5 s with 143,
+// its summary says interrupted, and the lake's state records the run as interrupted; a rerun
+// finishes the export.
+func TestSIGTERM(t *testing.T) {
+	s := startSim(t, 5, 40, func(o *sim.Options) { o.Faults.Latency = 40 * time.Millisecond })
+	lake := t.TempDir()
+	env := []string{apiKeyEnv + "=" + s.opts.APIKey}
+	args := s.exportArgs("export", lake, "--log-format", "json", "--concurrency", "2", "--batch-size", "10", "--parallel-batches", "1")
+	cmd := child(context.Background(), env, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Wait until the run holds the lock (it is exporting), then stop it.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(lake, "_chatlake", "lock.json")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run never took the lock:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	sent := time.Now()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("still running 5 s after SIGTERM")
+	}
+	took := time.Since(sent)
+	var ee *exec.ExitError
+	if err == nil || !errorsAs(err, &ee) || ee.ExitCode() != exitSIGTERM {
+		t.Fatalf("exit %v, want %d; stderr tail %s", err, exitSIGTERM, lastLine(stderr.String()))
+	}
+	t.Logf("stopped %s after SIGTERM", took.Round(time.Millisecond))
+	sum, level, _ := summaryOf(t, jsonRecords(t, stderr.String()))
+	if sum["outcome"] != "interrupted" || sum["exit_code"] != float64(exitSIGTERM) || level != "ERROR" || !strings.Contains(sum["error"].(string), "SIGTERM") {
+		t.Fatalf("summary %v", sum)
+	}
+	st, rerr := pipelines.ReadState(context.Background(), mustLocal(t, lake))
+	if rerr != nil || st.LastRun == nil || st.LastRun.Outcome != "interrupted" || !strings.Contains(st.LastRun.Error, "SIGTERM") {
+		t.Fatalf("state's last run %+v (%v)", st.LastRun, rerr)
+	}
+	if code, out := runChild(t, env, args...); code != exitOK {
+		t.Fatalf("rerun exits %d: %s", code, lastLine(out))
+	}
+}
+
+func errorsAs(err error, target **exec.ExitError) bool {
+	ee, ok := err.(*exec.ExitError)
+	*target = ee
+	return ok
+}

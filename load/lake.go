@@ -65,7 +65,8 @@ type ManifestFile struct {
 	MaxSentAt time.Time `json:"max_sent_at"`
 }
 
-// Manifest reads the manifest of day, or an error matching ErrNoManifest.
+// Manifest reads the manifest of day, or an error matching ErrNoManifest (none) or
+// ErrCorruptManifest (it does not decode).
 func (l *Lake) Manifest(ctx context.Context, day string) (*Manifest, error) {
 	if err := checkDay(day); err != nil {
 		return nil, err
@@ -83,11 +84,20 @@ func (l *Lake) readManifest(ctx context.Context, day string) (*Manifest, string,
 	if err != nil {
 		return nil, "", fmt.Errorf("read manifest of %s: %w", day, err)
 	}
-	var m Manifest
-	if err := json.Unmarshal(data, &m); err != nil {
+	m, err := decodeManifest(data)
+	if err != nil {
 		return nil, version, fmt.Errorf("read manifest of %s: %w", day, err)
 	}
-	return &m, version, nil
+	return m, version, nil
+}
+
+// decodeManifest is the one decoder of a stored manifest; its error matches ErrCorruptManifest.
+func decodeManifest(data []byte) (*Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorruptManifest, err)
+	}
+	return &m, nil
 }
 
 // Days returns the days that have a manifest, sorted.

@@ -100,10 +100,8 @@ func (l *Lake) readPartition(ctx context.Context, day string) (*partitionState, 
 	}
 	if version != "" {
 		ps.oldData, ps.oldVersion = data, version
-		ps.old = new(Manifest)
-		if err := json.Unmarshal(data, ps.old); err != nil {
+		if ps.old, err = decodeManifest(data); err != nil {
 			l.opts.Logger.Warn("unreadable manifest, replacing it", "dt", day, "err", err)
-			ps.old = nil
 		}
 	}
 	objs, err := l.store.List(ctx, partitionDir(day))

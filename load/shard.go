@@ -3,7 +3,6 @@ package load
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"time"
 
@@ -22,9 +21,7 @@ type shardFile struct {
 
 // shardOf is the shard of a message key: fnv-1a-64(key) mod p.
 func shardOf(key string, p int) int {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	return int(h.Sum64() % uint64(p))
+	return int(keyHash(key) % uint64(p))
 }
 
 // writeRows streams the rows of src into the object dst as one Parquet file of day's rows,

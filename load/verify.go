@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -32,6 +31,7 @@ const (
 	ProblemDuplicateKey       = "duplicate-key"       // a message_key twice within a day, in one file or across files
 	ProblemWrongDt            = "wrong-dt"            // a row whose UTC sent_at date is not its partition's dt
 	ProblemIncompleteManifest = "incomplete-manifest" // a manifest not marked complete, unreadable, or of another dt
+	ProblemUnreadableState    = "unreadable-state"    // _chatlake/state.json does not decode (Day is "")
 )
 
 // maxDuplicateProblems caps the duplicate-key problems reported per day (a duplicated file
@@ -51,7 +51,7 @@ type Report struct {
 
 // Problem is one thing Verify found wrong.
 type Problem struct {
-	Day    string // YYYY-MM-DD
+	Day    string // YYYY-MM-DD; "" for a problem of the lake, not of a day (File names the object)
 	File   string // the file's base name in the partition, "" for the day as a whole
 	Kind   string // one of the Problem* constants
 	Detail string
@@ -71,7 +71,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	for _, p := range r.Problems {
 		where := "dt=" + p.Day
-		if p.File != "" {
+		switch {
+		case p.Day == "":
+			where = p.File
+		case p.File != "":
 			where += "/" + p.File
 		}
 		if _, err := fmt.Fprintf(w, "%s %s: %s\n", where, p.Kind, p.Detail); err != nil {
@@ -89,7 +92,9 @@ func (r *Report) add(day, file, kind, format string, args ...any) {
 // against their manifests and reads every Parquet file of them back (only message_key and
 // sent_at, a batch of rows at a time, from a local copy of one file at a time). An empty from
 // or to leaves that side open; a day is then checked if it has a manifest or a dt= directory.
-// With both given, a day of the range without a manifest is a missing-day problem.
+// With both given, a day of the range without a manifest is a missing-day problem. Whatever the
+// range, a state file (_chatlake/state.json) that is not a JSON object with a format is an
+// unreadable-state problem: no command runs on such a lake until its state is rebuilt.
 //
 // Memory: one batch of two columns, plus 8 bytes of key hash per row of the day being checked
 // (a colliding hash is confirmed by a second read of the day's files). Disk: the day's files.
@@ -117,6 +122,9 @@ func (l *Lake) Verify(ctx context.Context, from, to string) (*Report, error) {
 		}
 	}
 	rep := &Report{}
+	if err := l.verifyState(ctx, rep); err != nil {
+		return rep, fmt.Errorf("verify: %w", err)
+	}
 	for _, day := range sortedKeys(days) {
 		if (from != "" && day < from) || (to != "" && day > to) {
 			continue
@@ -130,6 +138,28 @@ func (l *Lake) Verify(ctx context.Context, from, to string) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// verifyState reports a state file that does not decode; a lake without one is fine. The
+// state's full decoding is the pipelines' (pipelines.ReadState): this checks the shape every
+// format has, a JSON object with a positive format.
+func (l *Lake) verifyState(ctx context.Context, rep *Report) error {
+	data, _, err := l.store.Get(ctx, StatePath)
+	if errors.Is(err, storage.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	var head struct {
+		Format *int `json:"format"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		rep.add("", StatePath, ProblemUnreadableState, "does not decode (%d bytes): %v", len(data), err)
+	} else if head.Format == nil || *head.Format < 1 {
+		rep.add("", StatePath, ProblemUnreadableState, "has no format (%d bytes)", len(data))
+	}
+	return nil
 }
 
 // foundDays are the days with a manifest or a dt= directory of messages.
@@ -176,8 +206,8 @@ func (l *Lake) verifyDay(ctx context.Context, day string, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("read manifest: %w", err)
 	}
-	var m Manifest
-	if err := json.Unmarshal(data, &m); err != nil {
+	m, err := decodeManifest(data)
+	if err != nil {
 		rep.add(day, "", ProblemIncompleteManifest, "unreadable manifest: %v", err)
 		return nil
 	}
@@ -309,13 +339,6 @@ func (l *Lake) confirmDuplicates(ctx context.Context, day string, paths, names [
 	return nil
 }
 
-func keyHash(key string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	return h.Sum64()
-}
-
-// download copies an object to a local file.
 // checkFile reads the message_key and sent_at columns of a local Parquet file, calling onKey
 // for every key. An error means the file is unreadable (or ctx ended).
 func (l *Lake) checkFile(ctx context.Context, path, day string, onKey func(string)) (fc fileCheck, err error) {

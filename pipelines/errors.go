@@ -10,6 +10,8 @@ var (
 	ErrLocked = errors.New("another chatlake run holds the lake's lock")
 	// ErrBadInput: the request itself is wrong (flags, dates, missing state); nothing was written.
 	ErrBadInput = errors.New("bad input")
+	// ErrCorruptState: the lake's state file does not decode (see CorruptStateError).
+	ErrCorruptState = errors.New("corrupt state")
 	// ErrIncomplete: the run finished but did not export everything asked for.
 	ErrIncomplete = errors.New("export incomplete")
 )

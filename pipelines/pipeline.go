@@ -108,13 +108,20 @@ type runContext struct {
 	sum   *Summary
 	lock  *lakeLock
 	state *stateStore
+	// listed are the users listed before the lock by a first run into a new lake (firstContact);
+	// nil when the users are to be listed under the lock.
+	listed []extract.User
 }
 
 // locked runs fn holding (or sharing, with the other processes of the same plan) the lake's
 // lock, after sweeping what killed runs left; then it records the run's outcome in the state
 // when this process published or failed.
-func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, fn func(context.Context, *runContext) error) error {
+func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, listed []extract.User, fn func(context.Context, *runContext) error) error {
 	store := p.lake.Store()
+	// A state that cannot be read stops the command before it writes anything, the lock included.
+	if _, err := loadState(ctx, store); err != nil {
+		return err
+	}
 	lock, err := acquireLock(ctx, store, plan, sum.Kind, p.o.RunID, p.shard(), p.o.LockLease, p.o.Clock)
 	if err != nil {
 		return err
@@ -139,7 +146,7 @@ func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, fn fun
 	if err := p.checkLakeOwner(st.get()); err != nil {
 		return err
 	}
-	rc := &runContext{sum: sum, lock: lock, state: st}
+	rc := &runContext{sum: sum, lock: lock, state: st, listed: listed}
 	runErr := fn(ctx, rc)
 	if cause := context.Cause(ctx); runErr != nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		runErr = fmt.Errorf("%w (%w)", runErr, cause)

@@ -41,7 +41,11 @@ func (p *Pipeline) rangeRun(ctx context.Context, kind string, from, to time.Time
 	}
 	id := planID(kind, p.o.CustomerID, p.o.BotKey, p.selectorStrings(), sum.From, sum.To)
 	sum.Plan = id
-	err := p.locked(ctx, sum, id, func(ctx context.Context, rc *runContext) error {
+	listed, err := p.firstContact(ctx, sum, id)
+	if err != nil {
+		return sum, err
+	}
+	err = p.locked(ctx, sum, id, listed, func(ctx context.Context, rc *runContext) error {
 		if kind == "backfill" && !restart {
 			if b := rc.state.get().Backfills[id]; b != nil && !b.Finished.IsZero() {
 				p.o.Logger.Info("backfill already complete (rerun with --restart to do it again)", "from", sum.From, "to", sum.To)
@@ -83,7 +87,11 @@ func (p *Pipeline) Nightly(ctx context.Context, first time.Time) (*Summary, erro
 	sum.From, sum.To = from, to
 	id := planID("run", p.o.CustomerID, p.o.BotKey, p.selectorStrings(), from, to)
 	sum.Plan = id
-	err = p.locked(ctx, sum, id, func(ctx context.Context, rc *runContext) error {
+	listed, err := p.firstContact(ctx, sum, id)
+	if err != nil {
+		return sum, err
+	}
+	err = p.locked(ctx, sum, id, listed, func(ctx context.Context, rc *runContext) error {
 		f, t, err := p.nightlyWindow(rc.state.get(), first)
 		if err != nil {
 			return err
@@ -154,10 +162,11 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 	case !errors.Is(err, load.ErrNoPlan):
 		return nil, err
 	}
-	p.o.Logger.Info("listing users", "selectors", len(p.o.Selectors))
-	users, err := p.src.ListUsers(ctx, p.o.Selectors)
-	if err != nil {
-		return nil, fmt.Errorf("listing users: %w", err)
+	users := rc.listed
+	if users == nil {
+		if users, err = p.listUsers(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if err := p.checkUserSet(rc, users); err != nil {
 		return nil, err
@@ -209,9 +218,59 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 	return plan, nil
 }
 
+// firstContact lists the users before the lock is taken when the lake has no state and no plan
+// of id: a first run into a new lake that cannot reach the API (401, 403, a wrong bot or URL, 5xx
+// on every attempt, a closed port) or whose selectors match nobody stops before it writes
+// anything, so it leaves no lake behind (no state, no lock, no plan; a local lake's directory,
+// made when the lake was opened, stays empty). Otherwise it returns nil and the users are listed
+// under the lock, as a plan needs them.
+func (p *Pipeline) firstContact(ctx context.Context, sum *Summary, id string) ([]extract.User, error) {
+	st, err := loadState(ctx, p.lake.Store())
+	if err != nil || st.version != "" {
+		return nil, err
+	}
+	if _, err := p.lake.ReadPlan(ctx, id); !errors.Is(err, load.ErrNoPlan) {
+		return nil, err // a plan to resume (err nil), or the store failed
+	}
+	users, err := p.listUsers(ctx)
+	if err == nil {
+		err = p.unmatchedSelectors(users)
+	}
+	if err != nil {
+		p.finish(sum)
+		return nil, err
+	}
+	return users, nil
+}
+
+func (p *Pipeline) listUsers(ctx context.Context) ([]extract.User, error) {
+	p.o.Logger.Info("listing users", "selectors", len(p.o.Selectors))
+	users, err := p.src.ListUsers(ctx, p.o.Selectors)
+	if err != nil {
+		return nil, fmt.Errorf("listing users: %w", err)
+	}
+	if users == nil {
+		users = []extract.User{}
+	}
+	return users, nil
+}
+
 // checkUserSet refuses a user set that cannot be right (a selector that matches nobody) and
 // warns about one far smaller than the last run's.
 func (p *Pipeline) checkUserSet(rc *runContext, users []extract.User) error {
+	if err := p.unmatchedSelectors(users); err != nil {
+		return err
+	}
+	if prev := rc.state.get().LastUsers; prev > 0 && len(users)*2 < prev {
+		msg := fmt.Sprintf("the User API listed %d users, far fewer than the %d of the last run: a selector changed, users stopped matching, or the User API answered partly. Their rows stay in the lake.", len(users), prev)
+		p.o.Logger.Warn("fewer users than the last run", "users", len(users), "last_users", prev)
+		rc.sum.warn(msg)
+	}
+	return nil
+}
+
+// unmatchedSelectors refuses a user set in which a selector matched nobody.
+func (p *Pipeline) unmatchedSelectors(users []extract.User) error {
 	matched := map[string]int{}
 	for _, u := range users {
 		for _, s := range u.Selectors {
@@ -228,11 +287,6 @@ func (p *Pipeline) checkUserSet(rc *runContext, users []extract.User) error {
 		return badInput("--users-where %s matched no user: nothing was exported and the lake is unchanged (a typo in the attribute's name or value?)",
 			strings.Join(none, ", --users-where "))
 	}
-	if prev := rc.state.get().LastUsers; prev > 0 && len(users)*2 < prev {
-		msg := fmt.Sprintf("the User API listed %d users, far fewer than the %d of the last run: a selector changed, users stopped matching, or the User API answered partly. Their rows stay in the lake.", len(users), prev)
-		p.o.Logger.Warn("fewer users than the last run", "users", len(users), "last_users", prev)
-		rc.sum.warn(msg)
-	}
 	return nil
 }
 
@@ -240,6 +294,9 @@ func (p *Pipeline) checkUserSet(rc *runContext, users []extract.User) error {
 // last shard died before publishing, for instance). It needs no API source.
 func (p *Pipeline) Publish(ctx context.Context) (*Summary, error) {
 	sum := p.newSummary("publish", "", "")
+	if _, err := loadState(ctx, p.lake.Store()); err != nil {
+		return sum, err // a corrupt state stops it even with nothing to publish
+	}
 	ids, err := p.lake.Plans(ctx)
 	if err != nil {
 		return sum, err
@@ -268,7 +325,7 @@ func (p *Pipeline) Publish(ctx context.Context) (*Summary, error) {
 			continue
 		}
 		sum.Plan, sum.From, sum.To = id, plan.From, plan.To
-		err = p.locked(ctx, sum, id, func(ctx context.Context, rc *runContext) error {
+		err = p.locked(ctx, sum, id, nil, func(ctx context.Context, rc *runContext) error {
 			return p.publishPlan(ctx, rc, plan)
 		})
 		if err != nil {
@@ -304,7 +361,7 @@ func (p *Pipeline) Forget(ctx context.Context, ids []string) (*Summary, error) {
 	h := sha256.Sum256([]byte(strings.Join(sorted, "\x00")))
 	id := "forget-" + hex.EncodeToString(h[:6])
 	sum.Plan = id
-	err := p.locked(ctx, sum, id, func(ctx context.Context, rc *runContext) error {
+	err := p.locked(ctx, sum, id, nil, func(ctx context.Context, rc *runContext) error {
 		plans, err := p.lake.Plans(ctx)
 		if err != nil {
 			return err

@@ -96,7 +96,31 @@ type stateStore struct {
 	version string
 }
 
-// ReadState reads the lake's state; a lake without state gives an empty State.
+// CorruptStateError is a state file that does not decode (cut short, empty, not JSON, not an
+// object with a format). No command can go on from it: each stops before writing anything, with
+// this error, which names the way out (RebuildState, `chatlake state rebuild`). It matches
+// ErrCorruptState and ErrBadInput (the command exits 2).
+type CorruptStateError struct {
+	Lake string // the store's URL, for the message
+	Err  error  // why it does not decode
+}
+
+func (e *CorruptStateError) Error() string {
+	return fmt.Sprintf("reading %s: the lake's state is corrupt (%v); nothing was written. "+
+		"Rebuild it from the partitions' manifests with: chatlake state rebuild --lake %s (the bad file is kept beside it)",
+		StateName, e.Err, e.Lake)
+}
+
+func (e *CorruptStateError) Unwrap() error { return e.Err }
+
+// Is makes the error match ErrCorruptState and ErrBadInput.
+func (e *CorruptStateError) Is(target error) bool {
+	return target == ErrCorruptState || target == ErrBadInput
+}
+
+// ReadState reads the lake's state; a lake without state gives an empty State. A state that
+// does not decode is a *CorruptStateError; a state of a format this chatlake does not know (a
+// newer one) is another error.
 func ReadState(ctx context.Context, store storage.Store) (State, error) {
 	s, err := loadState(ctx, store)
 	if err != nil {
@@ -116,7 +140,10 @@ func loadState(ctx context.Context, store storage.Store) (*stateStore, error) {
 		return nil, fmt.Errorf("reading %s: %w", StateName, err)
 	}
 	if err := json.Unmarshal(data, &s.st); err != nil {
-		return nil, fmt.Errorf("reading %s: not valid state: %w", StateName, err)
+		return nil, &CorruptStateError{Lake: store.URL(), Err: err}
+	}
+	if s.st.Format == 0 {
+		return nil, &CorruptStateError{Lake: store.URL(), Err: errors.New("no format field")}
 	}
 	if s.st.Format == 1 {
 		// The first format: the same fields, and backfills recorded by unit (units are gone).

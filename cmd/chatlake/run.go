@@ -28,6 +28,7 @@ func commands() []command {
 		{"forget", "erase users: their rows leave every partition and the users table", "--lake URL --user ID...", runForget},
 		{"ddl", "print table and view definitions of a lake for DuckDB, BigQuery, Spark or Trino", "--engine duckdb|bigquery|spark|trino --lake URL", runDDL},
 		{"status", "show a lake's watermark, last run, exported days and lock", "--lake URL", runStatus},
+		{"state", "rebuild a corrupt state from the partitions' manifests; the bad file is kept aside", "rebuild --lake URL [--force]", runState},
 		{"sim", "serve the Technowiz API simulator over HTTP", "[--addr 127.0.0.1:8080] [simulator flags]", runSim},
 		{"version", "print the version, VCS commit and Go version of this binary", "[--json]", runVersion},
 	}

@@ -55,13 +55,31 @@ type listDecoder struct {
 }
 
 // decodeList decodes {"status":…, "responseObject":{"<key>":[…], paging…}} and the variants of
-// the contract: the list and paging at the top level, no status, no paging. The body is read as a
-// stream of tokens; each list element is kept as the raw bytes sent.
+// the contract: the list and paging at the top level, no status, no paging. Each list element is
+// kept as the raw bytes sent.
+//
+// The body is read whole and, when it is valid JSON of a shape the contract allows, walked once
+// (scan): each element is a slice of the body, not a copy. Anything else (invalid JSON, escaped
+// keys, a shape that is an error) is decoded again as a stream of tokens (body), whose errors
+// are the ones reported.
 func decodeList(r io.Reader, keys []string) (listPage, error) {
-	ld := &listDecoder{d: json.NewDecoder(r), keys: keys, page: listPage{pageSize: -1, total: -1}}
-	ld.d.UseNumber() // numbers in skipped values are not converted, so none overflows
-	if err := ld.body(); err != nil {
-		return listPage{pageSize: -1, total: -1}, &bodyError{err}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return listPage{pageSize: -1, total: -1}, &bodyError{unexpectedEOF(err)}
+	}
+	return decodeData(data, keys, true)
+}
+
+// decodeData is decodeList on the body data; scan false skips the one-pass way (for tests that
+// compare both).
+func decodeData(data []byte, keys []string, scan bool) (listPage, error) {
+	ld := &listDecoder{keys: keys, page: listPage{pageSize: -1, total: -1}}
+	if !scan || !ld.scan(data) {
+		ld = &listDecoder{d: json.NewDecoder(bytes.NewReader(data)), keys: keys, page: listPage{pageSize: -1, total: -1}}
+		ld.d.UseNumber() // numbers in skipped values are not converted, so none overflows
+		if err := ld.body(); err != nil {
+			return listPage{pageSize: -1, total: -1}, &bodyError{err}
+		}
 	}
 	if ld.status && ld.code != codeSuccess {
 		return listPage{pageSize: -1, total: -1}, &statusError{code: ld.code, desc: ld.desc, details: ld.details}
@@ -76,6 +94,118 @@ func decodeList(r io.Reader, keys []string) (listPage, error) {
 		return listPage{pageSize: -1, total: -1}, &bodyError{fmt.Errorf("no %q list and no success status", keys)}
 	}
 	return ld.page, nil
+}
+
+// scan decodes data in one pass when it is valid JSON, every key is plain ASCII and the body
+// has none of the shapes body reports as errors. Otherwise it returns false, and ld must be
+// discarded.
+func (ld *listDecoder) scan(data []byte) bool {
+	if !json.Valid(data) {
+		return false
+	}
+	i := skipSpace(data, 0)
+	return data[i] == '{' && ld.scanFields(data, i, true)
+}
+
+// scanFields is fields for the object at data[start].
+func (ld *listDecoder) scanFields(data []byte, start int, top bool) bool {
+	ok := true
+	eachMember(data, start, func(key []byte, vs, ve int) bool {
+		k := key[1 : len(key)-1]
+		for _, c := range k {
+			if c == '\\' || c >= 0x80 {
+				ok = false
+				return false
+			}
+		}
+		v := data[vs:ve]
+		switch {
+		case top && string(k) == "status":
+			ok = ld.scanStatus(v)
+		case top && string(k) == "responseObject":
+			switch v[0] {
+			case 'n':
+			case '{':
+				ok = ld.scanFields(data, vs, false)
+			default:
+				ok = false
+			}
+		case ld.isListKey(string(k)):
+			ok = ld.scanList(data, vs)
+		case string(k) == "page_size":
+			ld.page.pageSize = pagingInt(v)
+		case string(k) == "total_elements":
+			ld.page.total = pagingInt(v)
+		case v[0] == '[' && ld.unknown == "":
+			if data[skipSpace(data, vs+1)] != ']' {
+				ld.unknown = string(k)
+			}
+		}
+		return ok
+	})
+	return ok
+}
+
+// scanList is list for the value at data[start].
+func (ld *listDecoder) scanList(data []byte, start int) bool {
+	if ld.found {
+		return false
+	}
+	ld.found = true
+	switch data[start] {
+	case 'n':
+		return true
+	case '[':
+	default:
+		return false
+	}
+	ok := true
+	eachElement(data, start, func(vs, ve int) bool {
+		if data[vs] != '{' {
+			ok = false
+			return false
+		}
+		ld.page.items = append(ld.page.items, json.RawMessage(data[vs:ve:ve]))
+		return true
+	})
+	return ok
+}
+
+// scanStatus is statusValue for the value v.
+func (ld *listDecoder) scanStatus(v []byte) bool {
+	if v[0] == 'n' {
+		return true
+	}
+	if v[0] != '{' {
+		return false
+	}
+	var st struct {
+		Code    json.RawMessage `json:"code"`
+		Desc    json.RawMessage `json:"desc"`
+		Details json.RawMessage `json:"details"`
+	}
+	if err := json.Unmarshal(v, &st); err != nil {
+		return false
+	}
+	if len(st.Code) == 0 || bytes.Equal(st.Code, []byte("null")) {
+		return true
+	}
+	code, ok := parseInt(st.Code)
+	if !ok {
+		return false
+	}
+	ld.status, ld.code = true, code
+	ld.desc, ld.details = jsonText(st.Desc), jsonText(st.Details)
+	return true
+}
+
+// pagingInt is intValue for the value raw.
+func pagingInt(raw []byte) int {
+	n, ok := parseInt(raw)
+	if !ok || n < 0 {
+		return -1
+	}
+	return n
 }
 
 func (ld *listDecoder) body() error {
@@ -219,11 +349,7 @@ func (ld *listDecoder) intValue() (int, error) {
 	if err := ld.d.Decode(&raw); err != nil {
 		return -1, unexpectedEOF(err)
 	}
-	n, ok := parseInt(raw)
-	if !ok || n < 0 {
-		return -1, nil
-	}
-	return n, nil
+	return pagingInt(raw), nil
 }
 
 // skip reads and drops one value of any size, as a stream of tokens. It tells whether the

@@ -54,10 +54,41 @@ const (
 // data. A message that is not a JSON object (ErrNotObject), or whose timestamp is absent, null
 // or unparseable (ErrTimestamp), is an error, a *FieldError; nothing is dropped silently.
 func Flatten(src Source, u *extract.User, raw json.RawMessage) (schema.Message, error) {
-	fields, err := decodeObject(raw)
-	if err != nil {
-		return schema.Message{}, &FieldError{Field: "message", Value: clip(bytes.TrimSpace(raw)), Err: err}
+	text := bytes.TrimSpace(raw)
+	if len(text) == 0 || text[0] != '{' {
+		return schema.Message{}, &FieldError{Field: "message", Value: clip(text), Err: ErrNotObject}
 	}
+	if !json.Valid(text) {
+		var fields map[string]json.RawMessage
+		err := json.Unmarshal(text, &fields) // for encoding/json's words on what is wrong
+		return schema.Message{}, &FieldError{Field: "message", Value: clip(text), Err: fmt.Errorf("%w: %v", ErrNotObject, err)}
+	}
+	f := flattener{text: text}
+	return f.flatten(src, u)
+}
+
+// flattener holds one message's text while it is flattened. Every string of the row that needs
+// no unescaping is a substring of one copy of the text (str), and every nullable column points
+// into one array (cols): a row costs a few allocations, not one per field.
+type flattener struct {
+	text  []byte
+	str   string // string(text), made on first use
+	cols  *[numPtrCols]string
+	used  int
+	extra []extraMember
+}
+
+// numPtrCols is the number of nullable string columns of schema.Message.
+const numPtrCols = 11
+
+// extraMember is one member of extra_json: its key and its compact value.
+type extraMember struct {
+	name  []byte
+	key   []byte // the key's JSON text
+	value []byte
+}
+
+func (f *flattener) flatten(src Source, u *extract.User) (schema.Message, error) {
 	m := schema.Message{
 		CustomerID:  src.CustomerID,
 		BotKey:      src.BotKey,
@@ -67,57 +98,61 @@ func Flatten(src Source, u *extract.User, raw json.RawMessage) (schema.Message, 
 	if u != nil {
 		m.ChannelUserID = u.ID
 		if u.Channel != "" {
-			m.Channel = ptr(u.Channel)
+			m.Channel = f.ptr(u.Channel)
 		}
 	}
+	var buf [16]member
+	ms := members(buf[:0], f.text, 0)
+	var ebuf [8]extraMember
+	f.extra = ebuf[:0]
 
-	ts, ok := fields["timestamp"]
-	if !ok {
+	ts := -1
+	for i := range ms {
+		if string(ms[i].name) == "timestamp" {
+			ts = i
+		}
+	}
+	if ts < 0 {
 		return schema.Message{}, &FieldError{Field: "timestamp", Err: fmt.Errorf("%w: absent", ErrTimestamp)}
 	}
-	if m.SentAt, err = ParseTimestamp(ts); err != nil {
+	tsv := f.value(&ms[ts])
+	var err error
+	if m.SentAt, err = ParseTimestamp(tsv); err != nil {
 		return schema.Message{}, err
 	}
-	if ts[0] == '"' {
-		_ = json.Unmarshal(ts, &m.SourceTimestamp) // cannot fail: ParseTimestamp decoded it
+	if tsv[0] == '"' {
+		m.SourceTimestamp = f.stringValue(ms[ts].vStart, ms[ts].vEnd)
 	} else {
-		m.SourceTimestamp = string(ts)
+		m.SourceTimestamp = f.substr(ms[ts].vStart, ms[ts].vEnd)
 	}
 
-	extra := make(map[string]json.RawMessage)
-	for key, v := range fields {
-		switch key {
+	for i := range ms {
+		mb := &ms[i]
+		v := f.value(mb)
+		switch string(mb.name) {
 		case "timestamp":
 		case "user_id":
-			m.UserID = stringField(key, v, extra)
+			m.UserID = f.stringField(mb)
 		case "sender":
-			if s := stringField(key, v, extra); s != nil {
+			if s := f.stringField(mb); s != nil {
 				m.Sender = strings.ToLower(*s)
 			}
 		case "message_type":
-			if s := stringField(key, v, extra); s != nil {
+			if s := f.stringField(mb); s != nil {
 				m.MessageType = strings.ToUpper(*s)
 			}
 		case "response":
-			m.Text = responseText(v)
+			m.Text = f.responseText(mb)
 		case "file":
-			nestedFields(key, v, extra, map[string]**string{
-				"url":        &m.FileURL,
-				"mimeType":   &m.FileMimeType,
-				"uploadType": &m.FileUploadType,
-			})
+			f.nested(mb, [3]string{"url", "mimeType", "uploadType"}, [3]**string{&m.FileURL, &m.FileMimeType, &m.FileUploadType})
 		case "template":
-			nestedFields(key, v, extra, map[string]**string{
-				"name":         &m.TemplateName,
-				"language":     &m.TemplateLanguage,
-				"broadcast_id": &m.BroadcastID,
-			})
+			f.nested(mb, [3]string{"name", "language", "broadcast_id"}, [3]**string{&m.TemplateName, &m.TemplateLanguage, &m.BroadcastID})
 		case "attachments":
 			if !isNull(v) {
-				extra[key] = v
+				f.addExtra(mb, v)
 			}
 		default:
-			extra[key] = v
+			f.addExtra(mb, v)
 		}
 	}
 
@@ -126,128 +161,142 @@ func Flatten(src Source, u *extract.User, raw json.RawMessage) (schema.Message, 
 		case typeOptions:
 			m.Options = parseOptions(*m.Text)
 		case typeAgent:
-			m.AgentID = agentID(*m.Text)
+			if id, ok := agentID(*m.Text); ok {
+				m.AgentID = f.ptr(id)
+			}
 		}
 	}
-	if len(extra) > 0 {
-		s, err := encodeObject(extra)
-		if err != nil {
-			return schema.Message{}, fmt.Errorf("extra_json: %w", err)
-		}
-		m.ExtraJSON = &s
+	if len(f.extra) > 0 {
+		m.ExtraJSON = f.ptr(string(encodeMembers(nil, f.extra)))
 	}
 	return m, nil
 }
 
-// decodeObject decodes a JSON object into its fields, each value exactly as sent.
-func decodeObject(raw []byte) (map[string]json.RawMessage, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil, ErrNotObject
+func (f *flattener) value(m *member) []byte { return f.text[m.vStart:m.vEnd] }
+
+// substr is text[i:j] as a string sharing the message's one copy.
+func (f *flattener) substr(i, j int) string {
+	if f.str == "" {
+		f.str = string(f.text)
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotObject, err)
-	}
-	return fields, nil
+	return f.str[i:j]
 }
 
-func isNull(v json.RawMessage) bool { return string(v) == "null" }
+// stringValue is the value of the JSON string text[i:j].
+func (f *flattener) stringValue(i, j int) string {
+	if plainString(f.text[i:j]) {
+		return f.substr(i+1, j-1)
+	}
+	var s string
+	_ = json.Unmarshal(f.text[i:j], &s) // cannot fail: the text is valid
+	return s
+}
 
-// stringField returns a JSON string's value. null gives nil; any other JSON type gives nil and
-// goes to extra under key, unchanged.
-func stringField(key string, v json.RawMessage, extra map[string]json.RawMessage) *string {
+// ptr points at s, stored in the row's array of nullable columns.
+func (f *flattener) ptr(s string) *string {
+	if f.cols == nil || f.used == len(f.cols) {
+		f.cols = new([numPtrCols]string)
+		f.used = 0
+	}
+	p := &f.cols[f.used]
+	f.used++
+	*p = s
+	return p
+}
+
+// addExtra keeps member m, with value v, for extra_json.
+func (f *flattener) addExtra(m *member, v []byte) {
+	f.extra = append(f.extra, extraMember{name: m.name, key: appendKey(nil, f.text, m), value: v})
+}
+
+func isNull(v []byte) bool { return string(v) == "null" }
+
+// stringField returns the value of the member m, a JSON string. null gives nil; any other JSON
+// type gives nil and m goes to extra_json (of the object or, in a nested object, of it), as sent.
+func (f *flattener) stringField(m *member) *string {
+	v := f.value(m)
 	if isNull(v) {
 		return nil
 	}
 	if v[0] != '"' {
-		extra[key] = v
+		f.addExtra(m, v)
 		return nil
 	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil { // cannot happen on a validated string
-		extra[key] = v
-		return nil
-	}
-	return &s
+	return f.ptr(f.stringValue(m.vStart, m.vEnd))
 }
 
 // responseText is the response's text: a string as is, null as nil, any other JSON value as its
 // compact JSON text.
-func responseText(v json.RawMessage) *string {
-	if isNull(v) {
+func (f *flattener) responseText(m *member) *string {
+	v := f.value(m)
+	switch {
+	case isNull(v):
 		return nil
+	case v[0] == '"':
+		return f.ptr(f.stringValue(m.vStart, m.vEnd))
+	case bytes.IndexAny(v, " \t\n\r") < 0:
+		return f.ptr(f.substr(m.vStart, m.vEnd))
 	}
-	if v[0] == '"' {
-		var s string
-		if err := json.Unmarshal(v, &s); err == nil {
-			return &s
-		}
-	}
-	var b bytes.Buffer
-	if err := json.Compact(&b, v); err != nil { // cannot happen on a validated value
-		return ptr(string(v))
-	}
-	return ptr(b.String())
+	return f.ptr(string(appendCompact(nil, v)))
 }
 
-// nestedFields maps the string fields of the object v to columns. Keys that no column maps, and
-// mapped keys holding a non-string, go to extra[key] as an object; v itself goes to extra[key]
-// unchanged when it is not an object. null values of mapped keys are dropped.
-func nestedFields(key string, v json.RawMessage, extra map[string]json.RawMessage, cols map[string]**string) {
+// nested maps the string fields keys of the object in member m to cols. Keys that no column
+// maps, and mapped keys holding a non-string, go to extra_json under m's key as an object; m's
+// value goes there unchanged when it is not an object. null values of mapped keys are dropped.
+func (f *flattener) nested(m *member, keys [3]string, cols [3]**string) {
+	v := f.value(m)
 	if isNull(v) {
 		return
 	}
-	sub, err := decodeObject(v)
-	if err != nil {
-		extra[key] = v
+	if v[0] != '{' {
+		f.addExtra(m, v)
 		return
 	}
-	left := make(map[string]json.RawMessage)
-	for k, sv := range sub {
-		col, ok := cols[k]
-		if !ok {
-			left[k] = sv
-			continue
+	var buf [8]member
+	sub := members(buf[:0], f.text, m.vStart)
+	var lbuf [8]extraMember
+	left := lbuf[:0]
+	for i := range sub {
+		sm := &sub[i]
+		sv := f.value(sm)
+		col := -1
+		for k, name := range keys {
+			if string(sm.name) == name {
+				col = k
+			}
 		}
-		*col = stringField(k, sv, left)
+		switch {
+		case col < 0 || (!isNull(sv) && sv[0] != '"'):
+			left = append(left, extraMember{name: sm.name, key: appendKey(nil, f.text, sm), value: sv})
+		case isNull(sv):
+			*cols[col] = nil
+		default:
+			*cols[col] = f.ptr(f.stringValue(sm.vStart, sm.vEnd))
+		}
 	}
 	if len(left) > 0 {
-		s, err := encodeObject(left)
-		if err != nil { // cannot happen on validated values; keep the object as sent
-			extra[key] = v
-			return
-		}
-		extra[key] = json.RawMessage(s)
+		f.extra = append(f.extra, extraMember{name: m.name, key: appendKey(nil, f.text, m), value: encodeMembers(nil, left)})
 	}
 }
 
-// encodeObject writes fields as a compact JSON object with sorted keys and values as sent.
-func encodeObject(fields map[string]json.RawMessage) (string, error) {
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
+// encodeMembers appends a compact JSON object of ms, keys sorted, values as sent, to dst.
+func encodeMembers(dst []byte, ms []extraMember) []byte {
+	slices.SortFunc(ms, func(a, b extraMember) int { return bytes.Compare(a.name, b.name) })
+	n := 2
+	for i := range ms {
+		n += len(ms[i].key) + len(ms[i].value) + 2
 	}
-	slices.Sort(keys)
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	b.WriteByte('{')
-	for i, k := range keys {
+	dst = slices.Grow(dst, n)
+	dst = append(dst, '{')
+	for i := range ms {
 		if i > 0 {
-			b.WriteByte(',')
+			dst = append(dst, ',')
 		}
-		if err := enc.Encode(k); err != nil {
-			return "", err
-		}
-		b.Truncate(b.Len() - 1) // Encode's newline
-		b.WriteByte(':')
-		if err := json.Compact(&b, fields[k]); err != nil {
-			return "", fmt.Errorf("value of %q: %w", k, err)
-		}
+		dst = append(dst, ms[i].key...)
+		dst = append(dst, ':')
+		dst = appendCompact(dst, ms[i].value)
 	}
-	b.WriteByte('}')
-	return b.String(), nil
+	return append(dst, '}')
 }
 
 // parseOptions reads the items of an OPTIONS response: "[a, b, c]" or a JSON array of strings,
@@ -258,7 +307,7 @@ func parseOptions(text string) []string {
 		return nil
 	}
 	var items []string
-	if err := json.Unmarshal([]byte(t), &items); err != nil {
+	if b := []byte(t); !json.Valid(b) || json.Unmarshal(b, &items) != nil {
 		inner := strings.TrimSpace(t[1 : len(t)-1])
 		if inner == "" {
 			return []string{}
@@ -272,28 +321,32 @@ func parseOptions(text string) []string {
 }
 
 // agentID reads agentId from an AGENT_PARTICIPATION_STATUS response, a JSON object: a string as
-// is, a number as its JSON text. Anything else gives nil.
-func agentID(text string) *string {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(text), &obj); err != nil {
-		return nil
+// is, a number as its JSON text. Anything else gives false.
+func agentID(text string) (string, bool) {
+	b := []byte(strings.Trim(text, " \t\n\r"))
+	if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
+		return "", false
 	}
-	v, ok := obj["agentId"]
-	if !ok || len(v) == 0 {
-		return nil
-	}
-	switch c := v[0]; {
-	case c == '"':
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
-			return nil
+	var buf [8]member
+	for _, m := range members(buf[:0], b, 0) {
+		if string(m.name) != "agentId" {
+			continue
 		}
-		return &s
-	case c == '-' || (c >= '0' && c <= '9'):
-		return ptr(string(v))
-	default:
-		return nil
+		v := b[m.vStart:m.vEnd]
+		switch c := v[0]; {
+		case c == '"':
+			var s string
+			if plainString(v) {
+				return string(v[1 : len(v)-1]), true
+			}
+			if err := json.Unmarshal(v, &s); err != nil {
+				return "", false
+			}
+			return s, true
+		case c == '-' || (c >= '0' && c <= '9'):
+			return string(v), true
+		}
+		return "", false
 	}
+	return "", false
 }
-
-func ptr[T any](v T) *T { return &v }

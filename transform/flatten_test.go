@@ -284,7 +284,11 @@ func TestAgentID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got := agentID(tt.in)
+			id, ok := agentID(tt.in)
+			var got *string
+			if ok {
+				got = &id
+			}
 			if (got == nil) != (tt.want == nil) || (got != nil && *got != *tt.want) {
 				t.Errorf("agentID(%q) = %v, want %v", tt.in, deref(got), deref(tt.want))
 			}

@@ -24,29 +24,27 @@ type Identity [32]byte
 // between runs while the message stays the same. The algorithm is part of the schema: changing
 // it changes every message_key and needs a schema.MessagesVersion bump.
 func IdentityOf(m *schema.Message) Identity {
-	h := sha256.New()
-	var buf [8]byte
-	writeString := func(s string) {
-		binary.BigEndian.PutUint64(buf[:], uint64(len(s)))
-		h.Write(buf[:])
-		h.Write([]byte(s))
-	}
-	writeString(m.CustomerID)
-	writeString(m.BotKey)
-	writeString(m.ChannelUserID)
-	binary.BigEndian.PutUint64(buf[:], uint64(m.SentAt.UnixMilli()))
-	h.Write(buf[:])
-	writeString(m.Sender)
-	writeString(m.MessageType)
+	var stack [512]byte
+	b := stack[:0]
+	b = appendLenString(b, m.CustomerID)
+	b = appendLenString(b, m.BotKey)
+	b = appendLenString(b, m.ChannelUserID)
+	b = binary.BigEndian.AppendUint64(b, uint64(m.SentAt.UnixMilli()))
+	b = appendLenString(b, m.Sender)
+	b = appendLenString(b, m.MessageType)
 	if m.Text == nil {
-		h.Write([]byte{0})
+		b = append(b, 0)
 	} else {
-		h.Write([]byte{1})
-		writeString(*m.Text)
+		b = append(b, 1)
+		b = appendLenString(b, *m.Text)
 	}
-	var id Identity
-	h.Sum(id[:0])
-	return id
+	return sha256.Sum256(b)
+}
+
+// appendLenString appends s's byte length as uint64 big-endian, then s.
+func appendLenString(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 // String is the identity in lower-case hex.

@@ -46,6 +46,9 @@ func ParseTimestamp(raw json.RawMessage) (time.Time, error) {
 	if len(raw) == 0 {
 		return bad("empty")
 	}
+	if t, ok := parseCommon(raw); ok {
+		return t, nil
+	}
 	switch c := raw[0]; {
 	case c == '"':
 		var s string
@@ -96,4 +99,91 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// parseCommon parses, without allocating, a JSON string "yyyy-MM-dd HH:mm:ss[.f]Z", with '/' or
+// '-' between the date's parts, ' ' or 'T' (with '-' only) before the time, 1 to 9 fractional
+// digits or none, and Z, +hhmm or +hh:mm: the forms the API sends. Anything else, and any value
+// out of range, is not ok and goes the general way (time.Parse), which has the last word.
+func parseCommon(raw []byte) (time.Time, bool) {
+	n := len(raw)
+	if n < 22 || raw[0] != '"' || raw[n-1] != '"' {
+		return time.Time{}, false
+	}
+	s := raw[1 : n-1]
+	sep := s[4]
+	if (sep != '-' && sep != '/') || s[7] != sep || (s[10] != ' ' && (s[10] != 'T' || sep != '-')) ||
+		s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	year, ok1 := digits(s[0:4])
+	month, ok2 := digits(s[5:7])
+	day, ok3 := digits(s[8:10])
+	hour, ok4 := digits(s[11:13])
+	minute, ok5 := digits(s[14:16])
+	sec, ok6 := digits(s[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 ||
+		day > daysIn(time.Month(month), year) || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	rest := s[19:]
+	nsec := 0
+	if len(rest) > 0 && rest[0] == '.' {
+		k := 1
+		for k < len(rest) && rest[k] >= '0' && rest[k] <= '9' {
+			k++
+		}
+		if k == 1 || k > 10 {
+			return time.Time{}, false
+		}
+		f, _ := digits(rest[1:k])
+		for range 10 - k {
+			f *= 10
+		}
+		nsec = f
+		rest = rest[k:]
+	}
+	offset := 0
+	switch {
+	case len(rest) == 1 && rest[0] == 'Z':
+	case (len(rest) == 5 || (len(rest) == 6 && rest[3] == ':')) && (rest[0] == '+' || rest[0] == '-'):
+		hh, ok1 := digits(rest[1:3])
+		mm, ok2 := digits(rest[len(rest)-2:])
+		if !ok1 || !ok2 || hh > 23 || mm > 59 {
+			return time.Time{}, false
+		}
+		offset = (hh*60 + mm) * 60
+		if rest[0] == '-' {
+			offset = -offset
+		}
+	default:
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC).Add(-time.Duration(offset) * time.Second)
+	if t.Year() < 1 || t.Year() > 9999 {
+		return time.Time{}, false
+	}
+	return t.Truncate(time.Millisecond), true
+}
+
+// digits reads a string of ASCII decimal digits.
+func digits(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func daysIn(m time.Month, year int) int {
+	if m == time.February {
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return 31 - int(m-1)%7%2
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/chatlake/chatlake/extract"
@@ -87,3 +88,32 @@ func marshalString(s string) (json.RawMessage, error) {
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
+
+// encodeObject writes fields as a compact JSON object with sorted keys and values as sent.
+func encodeObject(fields map[string]json.RawMessage) (string, error) {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if err := enc.Encode(k); err != nil {
+			return "", err
+		}
+		b.Truncate(b.Len() - 1) // Encode's newline
+		b.WriteByte(':')
+		if err := json.Compact(&b, fields[k]); err != nil {
+			return "", fmt.Errorf("value of %q: %w", k, err)
+		}
+	}
+	b.WriteByte('}')
+	return b.String(), nil
+}
+func ptr[T any](v T) *T { return &v }

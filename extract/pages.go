@@ -1,76 +1,19 @@
 package extract
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
-	"slices"
 	"strconv"
 )
 
-// ListUsers returns the union of the users that match any of sels, deduplicated by id and sorted
-// by id. Each User's Selectors lists every selector that matched it, once, in the order of sels.
-// For each selector the User API is paged from page 1 as Conversations pages (see there): until
-// an empty page, total_elements complete, a page shorter than the deployment's real page size,
-// or a page that repeats the previous one (a deployment that ignores paging); more than
-// MaxPages pages is ErrTooManyPages. When a user comes back more than once, the first answer's
-// fields are kept.
-func (c *Client) ListUsers(ctx context.Context, sels []Selector) ([]User, error) {
-	if ctx == nil {
-		return nil, &InputError{Input: "context", Reason: "nil", noValue: true}
-	}
-	if len(sels) == 0 {
-		return nil, &InputError{Input: "selectors", Reason: "ListUsers needs at least one", noValue: true}
-	}
-	for _, sel := range sels {
-		if err := sel.Validate(); err != nil {
-			var ie *InputError
-			if errors.As(err, &ie) {
-				ie.Value = c.red.clean(ie.Value, 0)
-			}
-			return nil, err
-		}
-	}
-	byID := map[string]*User{}
-	done := map[Selector]bool{}
-	for _, sel := range sels {
-		if done[sel] {
-			continue
-		}
-		done[sel] = true
-		err := c.usersOf(ctx, sel, func(us []User) {
-			for _, u := range us {
-				prev, ok := byID[u.ID]
-				if !ok {
-					u.Selectors = []Selector{sel}
-					byID[u.ID] = &u
-					continue
-				}
-				if !slices.Contains(prev.Selectors, sel) {
-					prev.Selectors = append(prev.Selectors, sel)
-				}
-			}
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	users := make([]User, 0, len(byID))
-	for _, u := range byID {
-		users = append(users, *u)
-	}
-	slices.SortFunc(users, func(a, b User) int { return cmp.Compare(a.ID, b.ID) })
-	return users, nil
-}
-
-// usersOf pages the User API for one selector and hands each page's users to add.
-func (c *Client) usersOf(ctx context.Context, sel Selector, add func([]User)) error {
+// usersOf pages the User API for one selector and hands each page's users to add, until add
+// returns false.
+func (c *Client) usersOf(ctx context.Context, sel Selector, add func([]User) bool) error {
 	path := "/bot-api/v1.0/customer/" + url.PathEscape(c.o.CustomerID) + "/bot/" + url.PathEscape(c.o.BotKey) + "/users"
 	var prev [sha256.Size]byte
 	seen, confirming := 0, false
@@ -108,7 +51,9 @@ func (c *Client) usersOf(ctx context.Context, sel Selector, add func([]User)) er
 			return nil
 		}
 		prev = h
-		add(up.users)
+		if !add(up.users) {
+			return nil
+		}
 		seen += len(up.users)
 		var more bool
 		if more, confirming = c.morePages(endpointUsers, up.p, seen, op); !more {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -124,3 +125,13 @@ func (l *Lake) Days(ctx context.Context) ([]string, error) {
 }
 
 func dayOf(t time.Time) string { return schema.DayOf(t) }
+
+// SpillDir makes a local directory under Options.TempDir for a spill of kind (a word), named so
+// that SweepSpill removes it if this process is killed. The caller removes it when done.
+func (l *Lake) SpillDir(kind string) (string, error) {
+	dir, err := os.MkdirTemp(l.opts.TempDir, spillPrefix(kind))
+	if err != nil {
+		return "", fmt.Errorf("local spill: %w", err)
+	}
+	return dir, nil
+}

@@ -218,8 +218,8 @@ func TestForget(t *testing.T) {
 	publish(t, l, days, "run-1", rows...)
 	users := []schema.User{{ChannelUserID: "919000000005", AttributesJSON: "{}", RunID: "r"},
 		{ChannelUserID: "919000000006", AttributesJSON: "{}", RunID: "r"}}
-	must(t, l.WriteUsers(ctx, "2024-05-04", "plan-1", users, "run-1"))
-	must(t, l.WriteUsers(ctx, "2024-05-05", "plan-2", users[1:], "run-1"))
+	must(t, l.WriteUsers(ctx, "2024-05-04", "plan-1", UsersOf(users), "run-1"))
+	must(t, l.WriteUsers(ctx, "2024-05-05", "plan-2", UsersOf(users[1:]), "run-1"))
 	before2 := snapshot(t, inv, usersDir("2024-05-05"))
 
 	gone := map[string]bool{"919000000005": true, "919000000011": true}

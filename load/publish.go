@@ -203,11 +203,11 @@ func (l *Lake) writeMergedShards(ctx context.Context, day string, in MergeInput,
 
 	out := make([]mergedShard, p)
 	for i := range p {
-		var srcs []*parquetSource
-		var olds, news []*parquetSource
+		var ms mergedShard
+		var lazies []*lazySource
 		closeAll := func() {
-			for _, s := range srcs {
-				s.close()
+			for _, z := range lazies {
+				z.close()
 			}
 		}
 		inShard := func(m *schema.Message) bool { return p == 1 || shardOf(m.MessageKey, p) == i }
@@ -225,38 +225,37 @@ func (l *Lake) writeMergedShards(ctx context.Context, day string, in MergeInput,
 			oldOf = append(slices.Clone(foreign), o)
 		}
 		for _, o := range oldOf {
-			path, err := fetch(o)
-			if err != nil {
-				closeAll()
-				return nil, err
-			}
-			s, err := l.openParquetSource(ctx, path, o.Name, keepOld)
-			if err != nil {
-				closeAll()
-				return nil, err
-			}
-			srcs, olds = append(srcs, s), append(olds, s)
+			lazies = append(lazies, &lazySource{
+				open: func() (*parquetSource, error) {
+					path, err := fetch(o)
+					if err != nil {
+						return nil, err
+					}
+					return l.openParquetSource(ctx, path, o.Name, keepOld)
+				},
+				done: func(s *parquetSource) { ms.replaced += s.dropped },
+			})
 		}
 		var outsider string
 		for _, c := range staged {
-			s, err := l.openParquetSource(ctx, c.path, c.name, func(m *schema.Message) verdict {
-				if !inShard(m) {
-					return otherShard
-				}
-				if !in.Replace(m.ChannelUserID) && outsider == "" {
-					outsider = m.ChannelUserID
-				}
-				return keepRow
+			lazies = append(lazies, &lazySource{
+				open: func() (*parquetSource, error) {
+					return l.openParquetSource(ctx, c.path, c.name, func(m *schema.Message) verdict {
+						if !inShard(m) {
+							return otherShard
+						}
+						if !in.Replace(m.ChannelUserID) && outsider == "" {
+							outsider = m.ChannelUserID
+						}
+						return keepRow
+					})
+				},
+				done: func(s *parquetSource) { ms.staged += s.read - s.otherShard },
 			})
-			if err != nil {
-				closeAll()
-				return nil, err
-			}
-			srcs, news = append(srcs, s), append(news, s)
 		}
-		chain := make(chainSource, 0, len(srcs))
-		for _, s := range srcs {
-			chain = append(chain, s)
+		chain := make(chainSource, 0, len(lazies))
+		for _, z := range lazies {
+			chain = append(chain, z)
 		}
 		name := shardName(i, p)
 		sf, err := l.writeRows(ctx, &chain, day, stagingDir(in.RunID, day)+name, in.RunID)
@@ -268,13 +267,7 @@ func (l *Lake) writeMergedShards(ctx context.Context, day string, in MergeInput,
 			return nil, err
 		}
 		sf.shard, sf.name = i, name
-		ms := mergedShard{file: sf, written: sf.rows > 0}
-		for _, s := range olds {
-			ms.replaced += s.dropped
-		}
-		for _, s := range news {
-			ms.staged += s.read - s.otherShard
-		}
+		ms.file, ms.written = sf, sf.rows > 0
 		// Unchanged: the same-layout file alone, nothing removed from it, nothing added.
 		if o, ok := sameLayout[i]; ok && len(foreign) == 0 && ms.replaced == 0 && ms.staged == 0 {
 			if sf.rows > 0 {

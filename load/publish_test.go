@@ -432,10 +432,10 @@ func TestWriteUsers(t *testing.T) {
 				{CustomerID: "42", BotKey: "0123456789abcdef", ChannelUserID: "u2", AttributesJSON: `{}`, RunID: "run-1", ExtractedAt: created},
 				{CustomerID: "42", BotKey: "0123456789abcdef", ChannelUserID: "u3", AttributesJSON: `{}`, RunID: "run-1", ExtractedAt: created},
 			}
-			if err := l.WriteUsers(ctx, "2024-05-03", "plan-1", users, "run-1"); err != nil {
+			if err := l.WriteUsers(ctx, "2024-05-03", "plan-1", UsersOf(users), "run-1"); err != nil {
 				t.Fatal(err)
 			}
-			if err := l.WriteUsers(ctx, "2024-05-03", "plan-1", users[:2], "run-2"); err != nil {
+			if err := l.WriteUsers(ctx, "2024-05-03", "plan-1", UsersOf(users[:2]), "run-2"); err != nil {
 				t.Fatal(err)
 			}
 			name := "users/snapshot_date=2024-05-03/part-plan-1.parquet"
@@ -449,13 +449,13 @@ func TestWriteUsers(t *testing.T) {
 			if got := snapshot(t, store, stagingPrefix); len(got) != 0 {
 				t.Errorf("staging left: %v", keys(got))
 			}
-			if err := l.WriteUsers(ctx, "2024-05-04", "plan-1", nil, "run-3"); err != nil {
+			if err := l.WriteUsers(ctx, "2024-05-04", "plan-1", UsersOf(nil), "run-3"); err != nil {
 				t.Fatal(err)
 			}
 			if ids, _ := readUserIDs(t, store, "users/snapshot_date=2024-05-04/part-plan-1.parquet"); len(ids) != 0 {
 				t.Errorf("empty snapshot has %v", ids)
 			}
-			if err := l.WriteUsers(ctx, "May 3", "plan-1", users, "run-1"); err == nil {
+			if err := l.WriteUsers(ctx, "May 3", "plan-1", UsersOf(users), "run-1"); err == nil {
 				t.Error("bad snapshot date accepted")
 			}
 		})
@@ -509,11 +509,11 @@ func TestWriteUsersFaultKeepsOldSnapshot(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			store := newFaultStore(newMemStore(), noFaults())
 			l := newTestLake(t, store, Options{})
-			must(t, l.WriteUsers(ctx, "2024-05-03", "plan-1", users, "run-1"))
+			must(t, l.WriteUsers(ctx, "2024-05-03", "plan-1", UsersOf(users), "run-1"))
 			before := snapshot(t, store, "")
 			store.set(tc.f)
 			more := append(slices.Clone(users), schema.User{ChannelUserID: "u2", AttributesJSON: "{}", RunID: "run-2"})
-			if err := l.WriteUsers(ctx, "2024-05-03", "plan-1", more, "run-2"); !errors.Is(err, errInjected) {
+			if err := l.WriteUsers(ctx, "2024-05-03", "plan-1", UsersOf(more), "run-2"); !errors.Is(err, errInjected) {
 				t.Fatalf("err = %v, want the injected fault", err)
 			}
 			if after := snapshot(t, store, ""); !reflect.DeepEqual(after, before) {

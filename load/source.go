@@ -128,6 +128,47 @@ func (s *parquetSource) close() {
 	}
 }
 
+// lazySource opens its Parquet source when first read and closes it at its end, so that a
+// chain of many files holds one open reader (and one batch of decoded rows) at a time: the
+// memory of a merge does not grow with the number of files it reads. done sees the source's
+// counts when it ends.
+type lazySource struct {
+	open func() (*parquetSource, error)
+	done func(*parquetSource)
+	s    *parquetSource
+	end  bool
+}
+
+func (z *lazySource) next(m *schema.Message) error {
+	if z.end {
+		return io.EOF
+	}
+	if z.s == nil {
+		s, err := z.open()
+		if err != nil {
+			return err
+		}
+		z.s = s
+	}
+	err := z.s.next(m)
+	if err == io.EOF {
+		z.end = true
+		if z.done != nil {
+			z.done(z.s)
+		}
+		z.close()
+	}
+	return err
+}
+
+// close releases the source if it is open (after an error, or at its end).
+func (z *lazySource) close() {
+	if z.s != nil {
+		z.s.close()
+		z.s = nil
+	}
+}
+
 // chainSource reads its sources one after the other.
 type chainSource []rowSource
 

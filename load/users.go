@@ -10,14 +10,33 @@ import (
 	"github.com/chatlake/chatlake/schema"
 )
 
-// WriteUsers writes users as the users listed by run plan plan on snapshotDate (YYYY-MM-DD):
+// UserRows yields the rows of a users table one at a time, then io.EOF. The row is the
+// caller's only until the next call.
+type UserRows func() (*schema.User, error)
+
+// UsersOf yields the rows of users, in order.
+func UsersOf(users []schema.User) UserRows {
+	i := 0
+	return func() (*schema.User, error) {
+		if i == len(users) {
+			return nil, io.EOF
+		}
+		i++
+		return &users[i-1], nil
+	}
+}
+
+// WriteUsers writes the rows as the users listed by run plan plan on snapshotDate (YYYY-MM-DD):
 // one Parquet file, users/snapshot_date=YYYY-MM-DD/part-<plan>.parquet, in the order given. A
 // rerun of the same plan replaces its own file atomically (one object write); other runs'
-// files of the date stay. An empty users slice writes a file with no rows. The users are in
-// memory already; the writer holds one row group of them as Arrow data at a time.
-func (l *Lake) WriteUsers(ctx context.Context, snapshotDate, plan string, users []schema.User, runID string) (err error) {
+// files of the date stay. No rows writes a file with no rows. The writer holds one row group
+// of users (at most 16Ki) as Arrow data at a time, so any number of users is written in bounded memory.
+func (l *Lake) WriteUsers(ctx context.Context, snapshotDate, plan string, rows UserRows, runID string) (err error) {
 	if err := errors.Join(checkDay(snapshotDate), checkID("plan", plan), checkRunID(runID)); err != nil {
 		return fmt.Errorf("write users: %w", err)
+	}
+	if rows == nil {
+		rows = UsersOf(nil)
 	}
 	dst := usersPath(snapshotDate, plan)
 	defer func() {
@@ -29,32 +48,45 @@ func (l *Lake) WriteUsers(ctx context.Context, snapshotDate, plan string, users 
 	if err != nil {
 		return fmt.Errorf("create %s: %w", dst, err)
 	}
-	if err := l.writeUsersFile(w, users, runID); err != nil {
+	n, err := l.writeUsersFile(w, rows, runID)
+	if err != nil {
 		return errors.Join(err, w.Abort())
 	}
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", dst, err)
 	}
-	l.opts.Logger.Info("wrote users", "snapshot_date", snapshotDate, "rows", len(users))
+	l.opts.Logger.Info("wrote users", "snapshot_date", snapshotDate, "rows", n)
 	return nil
 }
 
-// writeUsersFile writes users as Parquet into w, without closing w, one row group of
-// Options.RowGroupRows users at a time.
-func (l *Lake) writeUsersFile(w io.Writer, users []schema.User, runID string) error {
+// usersRowGroupRows bounds a users row group: a user row (its attributes and its object as
+// sent) is larger than a message's, so it takes fewer of them to make a row group's memory.
+const usersRowGroupRows = 16 << 10
+
+// writeUsersFile writes the rows as Parquet into w, without closing w, one row group of
+// min(Options.RowGroupRows, usersRowGroupRows) users at a time, and returns how many it wrote.
+func (l *Lake) writeUsersFile(w io.Writer, rows UserRows, runID string) (int64, error) {
 	b := schema.NewUserBuilder(l.opts.Allocator)
 	defer b.Release()
-	start := 0
+	var n int64
+	eof := false
 	next := func() (arrow.RecordBatch, error) {
-		if start >= len(users) {
+		if eof {
 			return nil, nil
 		}
-		end := min(start+l.opts.RowGroupRows, len(users))
-		for i := start; i < end; i++ {
-			b.Append(&users[i])
+		for k := 0; k < min(l.opts.RowGroupRows, usersRowGroupRows); k++ {
+			u, err := rows()
+			if err == io.EOF {
+				eof = true
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			b.Append(u)
+			n++
 		}
-		start = end
 		return b.NewRecord(), nil
 	}
-	return l.writeRecords(w, schema.Users(), userDictionaryColumns(), next, runID)
+	return n, l.writeRecords(w, schema.Users(), userDictionaryColumns(), next, runID)
 }

@@ -9,13 +9,11 @@ import (
 
 	"github.com/chatlake/chatlake/extract"
 	"github.com/chatlake/chatlake/load"
-	"github.com/chatlake/chatlake/schema"
-	"github.com/chatlake/chatlake/transform"
 )
 
 // conversationSource is what a pipeline needs of the API; *extract.Client has it.
 type conversationSource interface {
-	ListUsers(ctx context.Context, sels []extract.Selector) ([]extract.User, error)
+	ScanUsers(ctx context.Context, sels []extract.Selector, fn func(extract.Selector, *extract.User) error) error
 	Conversations(ctx context.Context, userID string, w extract.Window, fn func(extract.Page) error) error
 }
 
@@ -89,20 +87,6 @@ func (p *Pipeline) shard() string {
 	return fmt.Sprintf("%d/%d", p.o.ShardIndex, p.o.ShardCount)
 }
 
-// usersTable turns the listed users into rows of the users table.
-func (p *Pipeline) usersTable(users []extract.User) ([]schema.User, error) {
-	tsrc := transform.Source{CustomerID: p.o.CustomerID, BotKey: p.o.BotKey, RunID: p.o.RunID, ExtractedAt: p.o.Clock().UTC()}
-	rows := make([]schema.User, 0, len(users))
-	for _, u := range users {
-		r, err := transform.FlattenUser(tsrc, u)
-		if err != nil {
-			return nil, fmt.Errorf("user %s: %w", u.ID, err)
-		}
-		rows = append(rows, r)
-	}
-	return rows, nil
-}
-
 // runContext is what one execution of a plan shares between its steps.
 type runContext struct {
 	sum   *Summary
@@ -110,13 +94,13 @@ type runContext struct {
 	state *stateStore
 	// listed are the users listed before the lock by a first run into a new lake (firstContact);
 	// nil when the users are to be listed under the lock.
-	listed []extract.User
+	listed *userSet
 }
 
 // locked runs fn holding (or sharing, with the other processes of the same plan) the lake's
 // lock, after sweeping what killed runs left; then it records the run's outcome in the state
 // when this process published or failed.
-func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, listed []extract.User, fn func(context.Context, *runContext) error) error {
+func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, listed *userSet, fn func(context.Context, *runContext) error) error {
 	store := p.lake.Store()
 	// A state that cannot be read stops the command before it writes anything, the lock included.
 	if _, err := loadState(ctx, store); err != nil {

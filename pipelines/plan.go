@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatlake/chatlake/extract"
 	"github.com/chatlake/chatlake/schema"
 )
 
@@ -127,22 +126,21 @@ func batchSize(n, configured int) int {
 // cutBatches makes the plan's batches: the owed users (over the union of their owed range
 // and, if they are listed, the run's range) grouped by range, then the other listed users over
 // the run's range, each group sorted by id and cut into batches of size users.
-func cutBatches(listed []extract.User, owed map[string]Owed, from, to string, size int) ([]PlanBatch, [][]planUser) {
+func cutBatches(listed *userSet, owed map[string]Owed, from, to string, size int) ([]PlanBatch, [][]planUser) {
 	type rangeKey struct{ from, to string }
 	groups := map[rangeKey][]planUser{}
-	isListed := make(map[string]bool, len(listed))
-	for _, u := range listed {
-		isListed[u.ID] = true
-	}
 	var main []planUser
-	for _, u := range listed {
+	isListed := make(map[string]bool, len(owed))
+	for i := range listed.len() {
+		u := listed.user(i)
 		o, isOwed := owed[u.ID]
 		if !isOwed {
-			main = append(main, planUser{ID: u.ID, Channel: u.Channel})
+			main = append(main, u)
 			continue
 		}
+		isListed[u.ID] = true
 		k := rangeKey{min(o.From, from), max(o.To, to)}
-		groups[k] = append(groups[k], planUser{ID: u.ID, Channel: u.Channel})
+		groups[k] = append(groups[k], u)
 	}
 	for id, o := range owed {
 		if !isListed[id] {

@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/chatlake/chatlake/extract"
 	"github.com/chatlake/chatlake/load"
+	"github.com/chatlake/chatlake/transform"
 )
 
 // Export exports the whole UTC days [from, to]: every listed user (and every user the lake
@@ -45,6 +45,7 @@ func (p *Pipeline) rangeRun(ctx context.Context, kind string, from, to time.Time
 	if err != nil {
 		return sum, err
 	}
+	defer listed.close()
 	err = p.locked(ctx, sum, id, listed, func(ctx context.Context, rc *runContext) error {
 		if kind == "backfill" && !restart {
 			if b := rc.state.get().Backfills[id]; b != nil && !b.Finished.IsZero() {
@@ -91,6 +92,7 @@ func (p *Pipeline) Nightly(ctx context.Context, first time.Time) (*Summary, erro
 	if err != nil {
 		return sum, err
 	}
+	defer listed.close()
 	err = p.locked(ctx, sum, id, listed, func(ctx context.Context, rc *runContext) error {
 		f, t, err := p.nightlyWindow(rc.state.get(), first)
 		if err != nil {
@@ -167,15 +169,16 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 		if users, err = p.listUsers(ctx); err != nil {
 			return nil, err
 		}
+		defer users.close()
 	}
 	if err := p.checkUserSet(rc, users); err != nil {
 		return nil, err
 	}
 	st := rc.state.get()
-	batches, members := cutBatches(users, st.Owed, from, to, batchSize(len(users)+len(st.Owed), p.o.BatchSize))
+	batches, members := cutBatches(users, st.Owed, from, to, batchSize(users.len()+len(st.Owed), p.o.BatchSize))
 	plan := &Plan{Format: planFormat, ID: id, Kind: kind, CustomerID: p.o.CustomerID, BotKey: p.o.BotKey,
 		Selectors: p.selectorStrings(), From: from, To: to, Attempt: p.o.RunID, Created: p.o.Clock().UTC(),
-		SnapshotDate: dayString(p.o.Clock()), Users: len(users), Batches: batches}
+		SnapshotDate: dayString(p.o.Clock()), Users: users.len(), Batches: batches}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(readUsersConcurrency)
@@ -191,12 +194,8 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	rows, err := p.usersTable(users)
-	if err != nil {
-		return nil, err
-	}
-	users = nil // the batches hold what the run needs of each user
-	if err := p.lake.WriteUsers(ctx, plan.SnapshotDate, id, rows, p.o.RunID); err != nil {
+	tsrc := transform.Source{CustomerID: p.o.CustomerID, BotKey: p.o.BotKey, RunID: p.o.RunID, ExtractedAt: p.o.Clock().UTC()}
+	if err := p.lake.WriteUsers(ctx, plan.SnapshotDate, id, users.usersTable(tsrc), p.o.RunID); err != nil {
 		return nil, err
 	}
 	data, err = json.MarshalIndent(plan, "", " ")
@@ -224,7 +223,7 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 // anything, so it leaves no lake behind (no state, no lock, no plan; a local lake's directory,
 // made when the lake was opened, stays empty). Otherwise it returns nil and the users are listed
 // under the lock, as a plan needs them.
-func (p *Pipeline) firstContact(ctx context.Context, sum *Summary, id string) ([]extract.User, error) {
+func (p *Pipeline) firstContact(ctx context.Context, sum *Summary, id string) (*userSet, error) {
 	st, err := loadState(ctx, p.lake.Store())
 	if err != nil || st.version != "" {
 		return nil, err
@@ -234,7 +233,9 @@ func (p *Pipeline) firstContact(ctx context.Context, sum *Summary, id string) ([
 	}
 	users, err := p.listUsers(ctx)
 	if err == nil {
-		err = p.unmatchedSelectors(users)
+		if err = p.unmatchedSelectors(users); err != nil {
+			users.close()
+		}
 	}
 	if err != nil {
 		p.finish(sum)
@@ -243,47 +244,32 @@ func (p *Pipeline) firstContact(ctx context.Context, sum *Summary, id string) ([
 	return users, nil
 }
 
-func (p *Pipeline) listUsers(ctx context.Context) ([]extract.User, error) {
+func (p *Pipeline) listUsers(ctx context.Context) (*userSet, error) {
 	p.o.Logger.Info("listing users", "selectors", len(p.o.Selectors))
-	users, err := p.src.ListUsers(ctx, p.o.Selectors)
+	users, err := p.listUserSet(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing users: %w", err)
-	}
-	if users == nil {
-		users = []extract.User{}
 	}
 	return users, nil
 }
 
 // checkUserSet refuses a user set that cannot be right (a selector that matches nobody) and
 // warns about one far smaller than the last run's.
-func (p *Pipeline) checkUserSet(rc *runContext, users []extract.User) error {
+func (p *Pipeline) checkUserSet(rc *runContext, users *userSet) error {
 	if err := p.unmatchedSelectors(users); err != nil {
 		return err
 	}
-	if prev := rc.state.get().LastUsers; prev > 0 && len(users)*2 < prev {
-		msg := fmt.Sprintf("the User API listed %d users, far fewer than the %d of the last run: a selector changed, users stopped matching, or the User API answered partly. Their rows stay in the lake.", len(users), prev)
-		p.o.Logger.Warn("fewer users than the last run", "users", len(users), "last_users", prev)
+	if prev := rc.state.get().LastUsers; prev > 0 && users.len()*2 < prev {
+		msg := fmt.Sprintf("the User API listed %d users, far fewer than the %d of the last run: a selector changed, users stopped matching, or the User API answered partly. Their rows stay in the lake.", users.len(), prev)
+		p.o.Logger.Warn("fewer users than the last run", "users", users.len(), "last_users", prev)
 		rc.sum.warn(msg)
 	}
 	return nil
 }
 
 // unmatchedSelectors refuses a user set in which a selector matched nobody.
-func (p *Pipeline) unmatchedSelectors(users []extract.User) error {
-	matched := map[string]int{}
-	for _, u := range users {
-		for _, s := range u.Selectors {
-			matched[s.String()]++
-		}
-	}
-	var none []string
-	for _, s := range p.selectorStrings() {
-		if matched[s] == 0 {
-			none = append(none, s)
-		}
-	}
-	if len(none) > 0 {
+func (p *Pipeline) unmatchedSelectors(users *userSet) error {
+	if none := users.unmatched(); len(none) > 0 {
 		return badInput("--users-where %s matched no user: nothing was exported and the lake is unchanged (a typo in the attribute's name or value?)",
 			strings.Join(none, ", --users-where "))
 	}

@@ -1,0 +1,231 @@
+package pipelines
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/chatlake/chatlake/extract"
+	"github.com/chatlake/chatlake/load"
+	"github.com/chatlake/chatlake/schema"
+	"github.com/chatlake/chatlake/transform"
+)
+
+// userSet is the union of the users the run's selectors matched, deduplicated by id (the first
+// answer's fields kept, as extract.ListUsers keeps them), held compactly: in memory each user
+// is its id, its channel (an index into the few channel names) and one bit per selector that
+// matched it, a few dozen bytes; the user object itself waits in a local spill file until the
+// users table is written. So listing 1M users costs tens of MB, not the GBs of their JSON.
+//
+// A userSet is used by one goroutine. close removes its spill.
+type userSet struct {
+	sels  []extract.Selector
+	words int // uint64 words of selector bits per user
+
+	byID     map[string]int32 // id -> index while listing; nil once sealed
+	ids      []string
+	channels []uint8
+	names    []string // channel names, by index
+	bits     []uint64 // words per user
+	offsets  []int64  // where each user's object starts in the spill
+	matched  []int    // users per selector
+
+	dir  string
+	file *os.File
+	w    *bufio.Writer
+	size int64
+}
+
+// maxChannels is the number of distinct channel names a userSet can hold.
+const maxChannels = 256
+
+// listUserSet lists the users of sels from src into a new userSet whose spill is under a
+// spill directory of the lake.
+func (p *Pipeline) listUserSet(ctx context.Context) (set *userSet, err error) {
+	dir, err := p.lake.SpillDir("users")
+	if err != nil {
+		return nil, err
+	}
+	set = &userSet{sels: p.o.Selectors, words: (len(p.o.Selectors) + 63) / 64, byID: map[string]int32{},
+		matched: make([]int, len(p.o.Selectors)), dir: dir}
+	defer func() {
+		if err != nil {
+			set.close()
+			set = nil
+		}
+	}()
+	if set.file, err = os.Create(filepath.Join(dir, "users.jsonl")); err != nil {
+		return nil, fmt.Errorf("local spill: %w", err)
+	}
+	set.w = bufio.NewWriterSize(set.file, 64<<10)
+	err = p.src.ScanUsers(ctx, p.o.Selectors, func(sel extract.Selector, u *extract.User) error {
+		return set.add(sel, u)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := set.seal(); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// add records that sel matched u.
+func (s *userSet) add(sel extract.Selector, u *extract.User) error {
+	k := slices.Index(s.sels, sel)
+	if k < 0 {
+		return fmt.Errorf("listing users: a user of selector %s, which the run does not have", sel)
+	}
+	i, seen := s.byID[u.ID]
+	if !seen {
+		ch := slices.Index(s.names, u.Channel)
+		if ch < 0 {
+			if len(s.names) == maxChannels {
+				return fmt.Errorf("listing users: more than %d channel names", maxChannels)
+			}
+			ch = len(s.names)
+			s.names = append(s.names, u.Channel)
+		}
+		rec, err := json.Marshal(spilledUser{ID: u.ID, Channel: u.Channel, CreatedAt: u.CreatedAt,
+			Attributes: u.Attributes, Raw: u.Raw})
+		if err != nil {
+			return fmt.Errorf("listing users: user %s: %w", u.ID, err)
+		}
+		var n [binary.MaxVarintLen64]byte
+		l := binary.PutUvarint(n[:], uint64(len(rec)))
+		if _, err := s.w.Write(n[:l]); err != nil {
+			return fmt.Errorf("local spill: %w", err)
+		}
+		if _, err := s.w.Write(rec); err != nil {
+			return fmt.Errorf("local spill: %w", err)
+		}
+		i = int32(len(s.ids))
+		s.byID[u.ID] = i
+		s.ids = append(s.ids, u.ID)
+		s.channels = append(s.channels, uint8(ch))
+		s.offsets = append(s.offsets, s.size)
+		s.bits = append(s.bits, make([]uint64, s.words)...)
+		s.size += int64(l + len(rec))
+	}
+	word, bit := int(i)*s.words+k/64, uint64(1)<<(k%64)
+	if s.bits[word]&bit == 0 {
+		s.bits[word] |= bit
+		s.matched[k]++
+	}
+	return nil
+}
+
+// spilledUser is a user object in the spill: what the users table needs of it.
+type spilledUser struct {
+	ID         string            `json:"id"`
+	Channel    string            `json:"channel,omitempty"`
+	CreatedAt  string            `json:"created_at,omitempty"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+	Raw        json.RawMessage   `json:"raw"`
+}
+
+// seal ends the listing: the users are put in id order and the index is dropped.
+func (s *userSet) seal() error {
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("local spill: %w", err)
+	}
+	s.byID = nil
+	order := make([]int32, len(s.ids))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(s.ids[a], s.ids[b]) })
+	ids := make([]string, len(order))
+	channels := make([]uint8, len(order))
+	bits := make([]uint64, len(s.bits))
+	offsets := make([]int64, len(order))
+	for j, i := range order {
+		ids[j], channels[j], offsets[j] = s.ids[i], s.channels[i], s.offsets[i]
+		copy(bits[j*s.words:(j+1)*s.words], s.bits[int(i)*s.words:(int(i)+1)*s.words])
+	}
+	s.ids, s.channels, s.bits, s.offsets = ids, channels, bits, offsets
+	return nil
+}
+
+// len is the number of users.
+func (s *userSet) len() int { return len(s.ids) }
+
+// user is the plan's view of user i (in id order).
+func (s *userSet) user(i int) planUser {
+	return planUser{ID: s.ids[i], Channel: s.names[s.channels[i]]}
+}
+
+// unmatched are the selectors that matched no user.
+func (s *userSet) unmatched() []string {
+	var none []string
+	for k, n := range s.matched {
+		// A selector given twice is listed (and counted) once, under its first place.
+		if first := slices.Index(s.sels, s.sels[k]); n == 0 && s.matched[first] == 0 && !slices.Contains(none, s.sels[k].String()) {
+			none = append(none, s.sels[k].String())
+		}
+	}
+	return none
+}
+
+// usersTable yields the row of the users table of each user, in id order (load.UserRows).
+func (s *userSet) usersTable(tsrc transform.Source) load.UserRows {
+	r := io.NewSectionReader(s.file, 0, s.size)
+	br := bufio.NewReaderSize(r, 64<<10)
+	var buf []byte
+	var row schema.User
+	i := 0
+	return func() (*schema.User, error) {
+		if i == len(s.ids) {
+			return nil, io.EOF
+		}
+		// The spill is in listing order, the rows in id order: each is read at its offset.
+		if _, err := r.Seek(s.offsets[i], io.SeekStart); err != nil {
+			return nil, fmt.Errorf("local spill: %w", err)
+		}
+		br.Reset(r)
+		n, err := binary.ReadUvarint(br)
+		if err != nil {
+			return nil, fmt.Errorf("local spill: %w", err)
+		}
+		buf = slices.Grow(buf[:0], int(n))[:n]
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return nil, fmt.Errorf("local spill: %w", err)
+		}
+		var su spilledUser
+		if err := json.Unmarshal(buf, &su); err != nil {
+			return nil, fmt.Errorf("local spill: user %s: %w", s.ids[i], err)
+		}
+		u := extract.User{ID: su.ID, Channel: su.Channel, CreatedAt: su.CreatedAt, Attributes: su.Attributes, Raw: su.Raw}
+		if u.Attributes == nil {
+			u.Attributes = map[string]string{}
+		}
+		for k, sel := range s.sels {
+			if s.bits[i*s.words+k/64]&(uint64(1)<<(k%64)) != 0 {
+				u.Selectors = append(u.Selectors, sel)
+			}
+		}
+		i++
+		if row, err = transform.FlattenUser(tsrc, u); err != nil {
+			return nil, fmt.Errorf("user %s: %w", u.ID, err)
+		}
+		return &row, nil
+	}
+}
+
+// close removes the spill.
+func (s *userSet) close() {
+	if s == nil {
+		return
+	}
+	if s.file != nil {
+		_ = s.file.Close()
+	}
+	_ = os.RemoveAll(s.dir)
+}

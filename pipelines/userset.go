@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os"
 	"path/filepath"
@@ -29,7 +30,11 @@ type userSet struct {
 	sels  []extract.Selector
 	words int // uint64 words of selector bits per user
 
-	byID     map[string]int32 // id -> index while listing; nil once sealed
+	// While listing: the index of each id, by a 64-bit hash of it (8 bytes a key instead of the
+	// id itself); ids whose hash another id has already are in collided. nil once sealed.
+	hash     func(string) uint64
+	byHash   map[uint64]int32
+	collided map[string]int32
 	ids      []string
 	channels []uint8
 	names    []string // channel names, by index
@@ -53,18 +58,16 @@ func (p *Pipeline) listUserSet(ctx context.Context) (set *userSet, err error) {
 	if err != nil {
 		return nil, err
 	}
-	set = &userSet{sels: p.o.Selectors, words: (len(p.o.Selectors) + 63) / 64, byID: map[string]int32{},
-		matched: make([]int, len(p.o.Selectors)), dir: dir}
+	if set, err = newUserSet(p.o.Selectors, dir); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			set.close()
 			set = nil
 		}
 	}()
-	if set.file, err = os.Create(filepath.Join(dir, "users.jsonl")); err != nil {
-		return nil, fmt.Errorf("local spill: %w", err)
-	}
-	set.w = bufio.NewWriterSize(set.file, 64<<10)
 	err = p.src.ScanUsers(ctx, p.o.Selectors, func(sel extract.Selector, u *extract.User) error {
 		return set.add(sel, u)
 	})
@@ -77,13 +80,25 @@ func (p *Pipeline) listUserSet(ctx context.Context) (set *userSet, err error) {
 	return set, nil
 }
 
+// newUserSet makes an empty userSet of sels whose spill is in dir (its to remove).
+func newUserSet(sels []extract.Selector, dir string) (*userSet, error) {
+	s := &userSet{sels: sels, words: (len(sels) + 63) / 64, hash: idHash(maphash.MakeSeed()), byHash: map[uint64]int32{},
+		collided: map[string]int32{}, matched: make([]int, len(sels)), dir: dir}
+	f, err := os.Create(filepath.Join(dir, "users.jsonl"))
+	if err != nil {
+		return nil, fmt.Errorf("local spill: %w", err)
+	}
+	s.file, s.w = f, bufio.NewWriterSize(f, 64<<10)
+	return s, nil
+}
+
 // add records that sel matched u.
 func (s *userSet) add(sel extract.Selector, u *extract.User) error {
 	k := slices.Index(s.sels, sel)
 	if k < 0 {
 		return fmt.Errorf("listing users: a user of selector %s, which the run does not have", sel)
 	}
-	i, seen := s.byID[u.ID]
+	i, seen := s.index(u.ID)
 	if !seen {
 		ch := slices.Index(s.names, u.Channel)
 		if ch < 0 {
@@ -107,7 +122,11 @@ func (s *userSet) add(sel extract.Selector, u *extract.User) error {
 			return fmt.Errorf("local spill: %w", err)
 		}
 		i = int32(len(s.ids))
-		s.byID[u.ID] = i
+		if h := s.hash(u.ID); s.hasHash(h) {
+			s.collided[u.ID] = i
+		} else {
+			s.byHash[h] = i
+		}
 		s.ids = append(s.ids, u.ID)
 		s.channels = append(s.channels, uint8(ch))
 		s.offsets = append(s.offsets, s.size)
@@ -120,6 +139,24 @@ func (s *userSet) add(sel extract.Selector, u *extract.User) error {
 		s.matched[k]++
 	}
 	return nil
+}
+
+func idHash(seed maphash.Seed) func(string) uint64 {
+	return func(id string) uint64 { return maphash.String(seed, id) }
+}
+
+// index finds the user of id.
+func (s *userSet) index(id string) (int32, bool) {
+	if i, ok := s.byHash[s.hash(id)]; ok && s.ids[i] == id {
+		return i, true
+	}
+	i, ok := s.collided[id]
+	return i, ok
+}
+
+func (s *userSet) hasHash(h uint64) bool {
+	_, ok := s.byHash[h]
+	return ok
 }
 
 // spilledUser is a user object in the spill: what the users table needs of it.
@@ -136,7 +173,7 @@ func (s *userSet) seal() error {
 	if err := s.w.Flush(); err != nil {
 		return fmt.Errorf("local spill: %w", err)
 	}
-	s.byID = nil
+	s.byHash, s.collided = nil, nil
 	order := make([]int32, len(s.ids))
 	for i := range order {
 		order[i] = int32(i)

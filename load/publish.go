@@ -23,7 +23,10 @@ type PublishStats struct {
 	Rows     int64 // rows in the partitions written
 	Replaced int64 // rows of replaced users that were removed (an old copy, or an erased user)
 	Staged   int64 // staged rows published
-	Bytes    int64 // Parquet bytes written
+	// Added are the staged rows whose message_key the partition did not have (of the users
+	// MergeInput.CountNew accepts): new to the lake. Keys are compared by a 64-bit hash.
+	Added int64
+	Bytes int64 // Parquet bytes written
 }
 
 func (s *PublishStats) add(o PublishStats) {
@@ -33,6 +36,7 @@ func (s *PublishStats) add(o PublishStats) {
 	s.Rows += o.Rows
 	s.Replaced += o.Replaced
 	s.Staged += o.Staged
+	s.Added += o.Added
 	s.Bytes += o.Bytes
 }
 
@@ -51,6 +55,9 @@ type MergeInput struct {
 	Instance string
 	// RunID is the run that writes, recorded in the files and the manifest.
 	RunID string
+	// CountNew tells the users whose staged rows count in PublishStats.Added when their key is
+	// new to the partition; nil counts every user's.
+	CountNew func(channelUserID string) bool
 }
 
 // Merge publishes one day: the partition keeps the rows of the users Replace refuses, and gets
@@ -173,6 +180,7 @@ type mergedShard struct {
 	kept     bool // the partition's file of this name stays as it is
 	replaced int64
 	staged   int64
+	added    int64
 }
 
 // writeMergedShards writes every shard that changes into the run's staging directory.
@@ -205,6 +213,10 @@ func (l *Lake) writeMergedShards(ctx context.Context, day string, in MergeInput,
 	for i := range p {
 		var ms mergedShard
 		var lazies []*lazySource
+		// The keys of the rows the merge replaces: a staged row whose key is not among them is
+		// new to the partition. The old files come first in the chain, so the set is complete
+		// when the staged rows are read.
+		replacedKeys := map[uint64]struct{}{}
 		closeAll := func() {
 			for _, z := range lazies {
 				z.close()
@@ -216,6 +228,7 @@ func (l *Lake) writeMergedShards(ctx context.Context, day string, in MergeInput,
 			case !inShard(m):
 				return otherShard
 			case in.Replace(m.ChannelUserID):
+				replacedKeys[keyHash(m.MessageKey)] = struct{}{}
 				return dropRow
 			}
 			return keepRow
@@ -246,6 +259,9 @@ func (l *Lake) writeMergedShards(ctx context.Context, day string, in MergeInput,
 						}
 						if !in.Replace(m.ChannelUserID) && outsider == "" {
 							outsider = m.ChannelUserID
+						}
+						if _, had := replacedKeys[keyHash(m.MessageKey)]; !had && (in.CountNew == nil || in.CountNew(m.ChannelUserID)) {
+							ms.added++
 						}
 						return keepRow
 					})
@@ -292,6 +308,7 @@ func (l *Lake) commit(ctx context.Context, day string, in MergeInput, ps *partit
 		}
 		st.Replaced += s.replaced
 		st.Staged += s.staged
+		st.Added += s.added
 	}
 
 	// An incomplete manifest first: it claims the partition (a concurrent writer fails here,

@@ -144,7 +144,10 @@ func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, listed
 	}
 	rec := &RunRecord{RunID: p.o.RunID, Kind: sum.Kind, Plan: plan, From: sum.From, To: sum.To, Outcome: "ok",
 		Started: sum.Started.UTC(), Finished: time.Now().UTC(), Messages: sum.Messages, Requests: sum.API.Requests,
-		Owed: len(sum.OwedUsers)}
+		Owed: len(sum.OwedUsers), LateMessages: sum.LateMessages}
+	if sum.LateMessages > 0 {
+		rec.LateByAge = sum.lateByAgeJSON()
+	}
 	switch {
 	case interrupted:
 		rec.Outcome = "interrupted"

@@ -114,6 +114,14 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 	var cacheKey string
 	var covered map[string]struct{}
 	replace := func(id string) bool { _, ok := covered[id]; return ok }
+	// Rows new to a day the lake exported before arrived after that export (late), unless
+	// they are of a user owed then (their rows were missing because the export failed).
+	before := rc.state.get()
+	countNew := func(id string) bool { _, owed := before.Owed[id]; return !owed }
+	today, err := ParseDay(dayString(p.o.Clock()))
+	if err != nil {
+		return err
+	}
 	for _, day := range daysBetween(from, to) {
 		var batches []int
 		var key strings.Builder
@@ -133,11 +141,22 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 			cacheKey = key.String()
 		}
 		st, err := p.lake.Merge(ctx, day, load.MergeInput{Plan: plan.ID, Instance: plan.ID + "@" + plan.Attempt,
-			Replace: replace, RunID: p.o.RunID})
+			Replace: replace, RunID: p.o.RunID, CountNew: countNew})
 		if err != nil {
 			return err
 		}
 		rc.sum.addPublished(st)
+		if _, exported := before.Days[day]; exported && st.Added > 0 {
+			d, _ := ParseDay(day)
+			age := int(today.Sub(d).Hours() / 24)
+			rc.sum.addLate(age, st.Added)
+			p.o.Logger.Info("late messages: new in a day exported before", "dt", day, "messages", st.Added, "age_days", age)
+			if plan.Kind == "run" && day == plan.From {
+				msg := fmt.Sprintf("%d late messages reached %s, the oldest day of the lookback: messages arriving later than the lookback are never exported by nightly runs. Lengthen --lookback, and recover older days with: chatlake backfill --from DAY --to %s (same --lake and --users-where)", st.Added, day, day)
+				p.o.Logger.Warn("late messages at the oldest lookback day", "dt", day, "messages", st.Added)
+				rc.sum.warn(msg)
+			}
+		}
 	}
 	if err := p.finishPlan(ctx, rc, plan, recs); err != nil {
 		return err

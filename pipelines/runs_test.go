@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,7 +21,9 @@ import (
 // TestNightlyLateMessages runs the nightly command once a simulated day, at 02:00 UTC, over ten
 // days whose messages partly arrive late. A late message is in the lake exactly once after the
 // next run that still reads its day (the lookback); one that arrives after the lookback has
-// passed is not, as documented.
+// passed is not, as documented. Each run counts the late messages it finds (new in a day an
+// earlier run exported), by age, and warns when they reached its oldest lookback day; a
+// backfill afterwards completes the lake exactly.
 func TestNightlyLateMessages(t *testing.T) {
 	so := simOptions(21, 40)
 	so.To = time.Date(2024, 5, 11, 0, 0, 0, 0, time.UTC)
@@ -27,6 +31,7 @@ func TestNightlyLateMessages(t *testing.T) {
 	first := day(t, "2024-05-01")
 	exported := map[string]time.Time{} // day -> clock of the last run that exported it
 	firstExport := map[string]time.Time{}
+	lateSeen, warned := int64(0), 0
 	for night := time.Date(2024, 5, 3, 2, 0, 0, 0, time.UTC); !night.After(time.Date(2024, 5, 13, 2, 0, 0, 0, time.UTC)); night = night.Add(24 * time.Hour) {
 		h.clock.Set(night)
 		sum, err := h.pipeline(h.client(nil), func(o *pipelines.Options) { o.Lookback = 2 }).Nightly(context.Background(), first)
@@ -35,6 +40,35 @@ func TestNightlyLateMessages(t *testing.T) {
 		}
 		if sum.From == "" {
 			t.Fatalf("night %s exported nothing", night)
+		}
+		// The late messages of this run: of the days it read that an earlier run exported,
+		// those that arrived after that run and by now.
+		wantLate, wantByAge, oldestLate := int64(0), map[int]int64{}, int64(0)
+		for d, at := range exported {
+			if d < sum.From || d > sum.To {
+				continue
+			}
+			dd := day(t, d)
+			for _, m := range h.sim.Truth(nil, dd, dd.AddDate(0, 0, 1), night) {
+				if m.ArrivesAt.After(at) {
+					wantLate++
+					wantByAge[int(night.Truncate(24*time.Hour).Sub(dd).Hours()/24)]++
+					if d == sum.From {
+						oldestLate++
+					}
+				}
+			}
+		}
+		if sum.LateMessages != wantLate || !maps.Equal(sum.LateByAge, wantByAge) {
+			t.Fatalf("night %s: late messages %d %v, want %d %v", night, sum.LateMessages, sum.LateByAge, wantLate, wantByAge)
+		}
+		lateSeen += sum.LateMessages
+		hasWarning := slices.ContainsFunc(sum.Warnings, func(w string) bool { return strings.Contains(w, "oldest day of the lookback") })
+		if hasWarning != (oldestLate > 0) {
+			t.Fatalf("night %s: %d late messages at the oldest lookback day %s, warning given %v: %q", night, oldestLate, sum.From, hasWarning, sum.Warnings)
+		}
+		if hasWarning {
+			warned++
 		}
 		st, err := pipelines.ReadState(context.Background(), h.store)
 		if err != nil {
@@ -77,7 +111,22 @@ func TestNightlyLateMessages(t *testing.T) {
 	if missedForGood == 0 {
 		t.Error("no message arrived after its lookback: the documented limit was not exercised")
 	}
-	t.Logf("late messages picked up by the lookback: %d; arrived after it (not in the lake): %d", pickedUp, missedForGood)
+	if int64(pickedUp) != lateSeen {
+		t.Errorf("the runs counted %d late messages, the truth has %d picked up by a lookback", lateSeen, pickedUp)
+	}
+	if warned == 0 {
+		t.Error("no run warned about late messages at its oldest lookback day: the case was not exercised")
+	}
+	t.Logf("late messages picked up by the lookback: %d (counted by the runs; %d runs warned); arrived after it (not in the lake): %d",
+		pickedUp, warned, missedForGood)
+
+	// A backfill once everything has arrived completes the lake exactly.
+	h.clock.Set(time.Date(2024, 6, 15, 2, 0, 0, 0, time.UTC))
+	last := day(t, "2024-05-10")
+	if _, err := h.pipeline(h.client(nil), nil).Backfill(context.Background(), first, last, false); err != nil {
+		t.Fatal(err)
+	}
+	h.check(first, last)
 }
 
 // TestNightlyNeedsFrom: a lake without state needs --from; an open day is never exported.

@@ -86,6 +86,9 @@ type RunRecord struct {
 	Messages int64     `json:"messages"`
 	Requests int64     `json:"requests"`
 	Owed     int       `json:"users_owed"`
+	// Late messages found in days exported before (see Summary.LateMessages), by age in days.
+	LateMessages int64            `json:"late_messages,omitempty"`
+	LateByAge    map[string]int64 `json:"late_messages_by_age_days,omitempty"`
 }
 
 // stateStore holds the state read at the start of a run and writes updates conditionally.

@@ -53,6 +53,12 @@ type Summary struct {
 	ForgottenMessages int64
 	ForgottenUsers    int64
 
+	// LateMessages are the messages this run found in days the lake had exported before and
+	// did not have then: they arrived after that export. LateByAge counts them by their age
+	// when found, in days from their UTC day to the run's day.
+	LateMessages int64
+	LateByAge    map[int]int64
+
 	OutsideWindow   int // messages the API sent outside the asked window (dropped: not asked for)
 	RepeatedDropped int // copies the API repeated across pages (dropped)
 	Requeries       int // 1 ms queries made to settle identical messages split by a page boundary
@@ -144,6 +150,42 @@ func (s *Summary) addPublished(st load.PublishStats) {
 	})
 }
 
+func (s *Summary) addLate(age int, n int64) {
+	if n == 0 {
+		return
+	}
+	s.with(func() {
+		if s.LateByAge == nil {
+			s.LateByAge = map[int]int64{}
+		}
+		s.LateByAge[age] += n
+		s.LateMessages += n
+	})
+}
+
+// lateByAgeText is LateByAge as "AGE: N" pairs in age order.
+func (s *Summary) lateByAgeText() string {
+	ages := make([]int, 0, len(s.LateByAge))
+	for a := range s.LateByAge {
+		ages = append(ages, a)
+	}
+	sort.Ints(ages)
+	parts := make([]string, len(ages))
+	for i, a := range ages {
+		parts[i] = fmt.Sprintf("%dd: %d", a, s.LateByAge[a])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// lateByAgeJSON is LateByAge with the ages as strings (JSON object keys).
+func (s *Summary) lateByAgeJSON() map[string]int64 {
+	out := make(map[string]int64, len(s.LateByAge))
+	for a, n := range s.LateByAge {
+		out[fmt.Sprint(a)] = n
+	}
+	return out
+}
+
 func (s *Summary) markPublished(owedTotal int) {
 	s.with(func() { s.Published, s.OwedTotal = true, owedTotal })
 }
@@ -218,6 +260,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  published  %d partitions, %d files, %d bytes; %d staged rows in, %d replaced rows out; %d users owed\n",
 			s.Partitions, s.Files, s.Bytes, s.RowsIn, s.RowsOut, s.OwedTotal)
 	}
+	if s.LateMessages > 0 {
+		fmt.Fprintf(&b, "  late       %d messages new in days exported before (by age: %s)\n", s.LateMessages, s.lateByAgeText())
+	}
 	if s.ForgottenMessages > 0 || s.ForgottenUsers > 0 {
 		fmt.Fprintf(&b, "  forgotten  %d message rows, %d users rows\n", s.ForgottenMessages, s.ForgottenUsers)
 	}
@@ -269,6 +314,7 @@ func (s *Summary) LogValue() slog.Value {
 		slog.Int64("messages", s.Messages), slog.Bool("published", s.Published),
 		slog.Int("partitions", s.Partitions), slog.Int("files", s.Files), slog.Int64("bytes", s.Bytes),
 		slog.Int64("rows_in", s.RowsIn), slog.Int64("rows_out", s.RowsOut),
+		slog.Int64("late_messages", s.LateMessages), slog.Any("late_messages_by_age_days", s.lateByAgeJSON()),
 		slog.Int64("forgotten_messages", s.ForgottenMessages), slog.Int64("forgotten_users_rows", s.ForgottenUsers),
 		slog.Int64("requests", s.API.Requests), slog.Int64("throttled_429", s.API.Throttled),
 		slog.Any("retries", s.API.Retries), slog.Float64("request_rate", s.RequestRate()),

@@ -1,0 +1,21 @@
+package main
+
+import (
+	"runtime/debug"
+)
+
+// defaultMemoryLimit is the Go runtime's soft memory limit when GOMEMLIMIT is not set. The
+// pipeline's live memory is bounded (docs/benchmarks.md); without a limit the runtime lets the
+// heap grow to twice the live heap before it collects, so the process's RSS would be about
+// twice what it needs. Near the limit the collector runs more often instead. It is a soft
+// limit: a run that needs more (very large row groups, say) still gets it.
+const defaultMemoryLimit = 200 << 20
+
+// setMemoryLimit applies defaultMemoryLimit unless GOMEMLIMIT says otherwise (the runtime has
+// read it already; GOMEMLIMIT=off removes the limit).
+func setMemoryLimit(getenv func(string) string) {
+	if getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(defaultMemoryLimit)
+}

@@ -191,7 +191,11 @@ func genUser(r *rand.Rand, o Options, i int, seen map[string]bool) *user {
 	case roleEmpty:
 		n = 0
 	default:
-		n = 5 + r.IntN(76)
+		if o.UserMessages > 0 {
+			n = 1 + r.IntN(o.UserMessages)
+		} else {
+			n = 5 + r.IntN(76)
+		}
 	}
 	g := &msgGen{r: r, o: o, u: u}
 	g.sessions(n)

@@ -41,6 +41,10 @@ type Options struct {
 	BotKey      string           // default DefaultBotKey (16 hex characters)
 	APIKey      string           // default DefaultAPIKey
 	MaxPageSize int              // cap on page_size for both endpoints, default 500
+	// UserMessages, when set, makes a regular user (not one of the fixtures with hundreds of
+	// messages) have 1 to UserMessages messages instead of the default 5 to 80: a way to many
+	// users with few messages (memory benchmarks of 1M users).
+	UserMessages int
 	Variant     Variant          // response shape, default VariantCanonical
 	Faults      Faults
 }
@@ -114,6 +118,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.Func("api-key", "API key clients must send as 'Authorization: Basic <key>' (default: the package's DefaultAPIKey)",
 		func(v string) error { o.APIKey = v; return nil })
 	fs.IntVar(&o.MaxPageSize, "max-page-size", o.MaxPageSize, "cap on page_size of both endpoints")
+	fs.IntVar(&o.UserMessages, "user-messages", o.UserMessages, "if set, a regular user has 1 to this many messages (default 5 to 80)")
 	fs.Func("variant", fmt.Sprintf("response shape, one of %s (default %s)", strings.Join(variantNames(), ", "), o.Variant),
 		func(v string) error {
 			p, err := ParseVariant(v)
@@ -235,6 +240,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, optErr("APIKey", "must not contain white space")
 	case o.MaxPageSize < 1:
 		return o, optErr("MaxPageSize", "must be positive, got %d", o.MaxPageSize)
+	case o.UserMessages < 0:
+		return o, optErr("UserMessages", "must not be negative, got %d", o.UserMessages)
 	}
 	if _, err := ParseVariant(string(o.Variant)); err != nil {
 		return o, optErr("Variant", "%v", err)

@@ -75,9 +75,12 @@
 // A Stage keeps no row in memory: rows are appended to one local spill file per day (a compact
 // length-prefixed binary encoding, codec.go), through a 32 KiB buffer per day. StageBatch and
 // Merge write one Parquet file at a time, one row group at a time; their memory is one row
-// group of rows as Go values and as Arrow data, the Parquet writer's page buffers, one decoded
-// record batch per source being read (8192 rows), and the set of keys of the file being written
-// (for ErrDuplicateKey). Disk: the stage's spill; while a day merges, a copy of its staged files
+// group of rows as Go values and as Arrow data, the Parquet writer's page buffers, one open
+// source (a Parquet reader and one decoded record batch of 8192 rows: Merge opens the staged
+// batches' files one after the other, however many there are), the set of keys of the file
+// being written (for ErrDuplicateKey) and the hashes of the replaced rows' keys (for
+// PublishStats.Added). WriteUsers takes its rows from an iterator and holds at most 16Ki users
+// as Arrow data. Disk: the stage's spill; while a day merges, a copy of its staged files
 // and of the old files being merged. Verify copies one day's files to Options.TempDir and reads
 // only message_key and sent_at, a batch at a time.
 //

@@ -201,6 +201,16 @@ func (l *Lake) RemoveRun(ctx context.Context, plan string) error {
 	return l.removeTree(ctx, runDir(plan))
 }
 
+// RemoveStaged deletes the plan's staged rows of day, once the day is published: a rerun of
+// the plan skips a published day, so they are not needed again, and the lake's storage then
+// holds each published day's rows once rather than twice until the whole plan is published.
+func (l *Lake) RemoveStaged(ctx context.Context, plan, day string) error {
+	if err := errors.Join(checkID("plan", plan), checkDay(day)); err != nil {
+		return err
+	}
+	return l.removeTree(ctx, stagedDir(plan, day))
+}
+
 // SweepRuns deletes the objects of plan directories that have no plan.json (what a cut
 // RemoveRun, or a planner that died before writing its plan, left), except those of keep. Only
 // a holder of the lake's lock may call it: a planner of another plan could be at work otherwise.

@@ -410,3 +410,36 @@ func TestOwedRangeAndRunRangeApart(t *testing.T) {
 		t.Errorf("still owed: %+v", st.Owed)
 	}
 }
+
+// TestPublishedDaysLeaveStaging: a day's staged rows go as soon as the day is published, so
+// the lake's storage does not hold a published day twice; a publish that fails part-way keeps
+// the staged rows of the days still to publish, and the rerun completes the lake.
+func TestPublishedDaysLeaveStaging(t *testing.T) {
+	h := newHarness(t, simOptions(31, 12), nil)
+	fs := &faultyStore{Store: h.store, name: "_chatlake/manifests/messages/dt=2024-05-03.json", after: 0}
+	h.lake = mustLake(t, fs)
+	from, to := day(t, "2024-05-01"), day(t, "2024-05-05")
+	if _, err := h.pipeline(h.client(nil), nil).Export(context.Background(), from, to); !errors.Is(err, errFault) {
+		t.Fatalf("error %v, want the injected fault on 2024-05-03's manifest", err)
+	}
+	objs, err := h.store.List(context.Background(), "_chatlake/runs/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged := map[string]bool{}
+	for _, o := range objs {
+		if _, rest, ok := strings.Cut(o.Name, "/staged/dt="); ok {
+			staged[rest[:len("2024-05-01")]] = true
+		}
+	}
+	for d, want := range map[string]bool{"2024-05-01": false, "2024-05-02": false, "2024-05-03": true, "2024-05-04": true, "2024-05-05": true} {
+		if staged[d] != want {
+			t.Errorf("staged rows of %s present %v, want %v (staged days %v)", d, staged[d], want, staged)
+		}
+	}
+	h.lake = mustLake(t, h.store)
+	if _, err := h.pipeline(h.client(nil), nil).Export(context.Background(), from, to); err != nil {
+		t.Fatal(err)
+	}
+	h.check(from, to)
+}

@@ -146,6 +146,9 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 			return err
 		}
 		rc.sum.addPublished(st)
+		if err := p.lake.RemoveStaged(ctx, plan.ID, day); err != nil {
+			p.o.Logger.Warn("removing a published day's staged rows failed; they go with the plan", "dt", day, "error", err.Error())
+		}
 		if _, exported := before.Days[day]; exported && st.Added > 0 {
 			d, _ := ParseDay(day)
 			age := int(today.Sub(d).Hours() / 24)

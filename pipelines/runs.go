@@ -15,6 +15,7 @@ import (
 
 	"github.com/chatlake/chatlake/extract"
 	"github.com/chatlake/chatlake/load"
+	"github.com/chatlake/chatlake/schema"
 )
 
 // Export exports the whole UTC days [from, to]: every listed user (and every user the lake
@@ -39,6 +40,9 @@ func (p *Pipeline) rangeRun(ctx context.Context, kind string, from, to time.Time
 	if err := checkRange(from, to, p.o.Clock(), p.o.Settle); err != nil {
 		return sum, err
 	}
+	if err := p.checkMode(ctx, true); err != nil {
+		return sum, err
+	}
 	id := planID(kind, p.o.CustomerID, p.o.BotKey, p.selectorStrings(), sum.From, sum.To)
 	sum.Plan = id
 	listed, err := p.firstContact(ctx, sum, id)
@@ -46,6 +50,9 @@ func (p *Pipeline) rangeRun(ctx context.Context, kind string, from, to time.Time
 		return sum, err
 	}
 	err = p.locked(ctx, sum, id, listed, func(ctx context.Context, rc *runContext) error {
+		if err := p.recordMode(ctx); err != nil {
+			return err
+		}
 		if kind == "backfill" && !restart {
 			if b := rc.state.get().Backfills[id]; b != nil && !b.Finished.IsZero() {
 				p.o.Logger.Info("backfill already complete (rerun with --restart to do it again)", "from", sum.From, "to", sum.To)
@@ -75,6 +82,9 @@ func (p *Pipeline) Nightly(ctx context.Context, first time.Time) (*Summary, erro
 	if err := p.needSource(); err != nil {
 		return sum, err
 	}
+	if err := p.checkMode(ctx, true); err != nil {
+		return sum, err
+	}
 	// The window comes from the state; bad input is refused before the lock: nothing is written.
 	st, err := ReadState(ctx, p.lake.Store())
 	if err != nil {
@@ -92,6 +102,9 @@ func (p *Pipeline) Nightly(ctx context.Context, first time.Time) (*Summary, erro
 		return sum, err
 	}
 	err = p.locked(ctx, sum, id, listed, func(ctx context.Context, rc *runContext) error {
+		if err := p.recordMode(ctx); err != nil {
+			return err
+		}
 		f, t, err := p.nightlyWindow(rc.state.get(), first)
 		if err != nil {
 			return err
@@ -141,6 +154,9 @@ func (p *Pipeline) execute(ctx context.Context, rc *runContext, kind, id, from, 
 	if err != nil {
 		return err
 	}
+	if err := p.loadBatches(ctx, plan); err != nil {
+		return err
+	}
 	if err := p.runBatches(ctx, rc, plan); err != nil {
 		return err
 	}
@@ -172,7 +188,11 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 		return nil, err
 	}
 	st := rc.state.get()
-	batches, members := cutBatches(users, st.Owed, from, to, batchSize(len(users)+len(st.Owed), p.o.BatchSize))
+	raw, owed := users, st.Owed
+	if p.pseudo.pseudonymized() {
+		users, owed = p.pseudonymizeUsers(users, owed)
+	}
+	batches, members := cutBatches(users, owed, from, to, batchSize(len(users)+len(owed), p.o.BatchSize))
 	plan := &Plan{Format: planFormat, ID: id, Kind: kind, CustomerID: p.o.CustomerID, BotKey: p.o.BotKey,
 		Selectors: p.selectorStrings(), From: from, To: to, Attempt: p.o.RunID, Created: p.o.Clock().UTC(),
 		SnapshotDate: dayString(p.o.Clock()), Users: len(users), Batches: batches}
@@ -181,7 +201,7 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 	g.SetLimit(readUsersConcurrency)
 	for b := range members {
 		g.Go(func() error {
-			data, err := json.Marshal(batchUsers{Users: members[b]})
+			data, err := p.encodeBatch(id, plan.Attempt, b, members[b])
 			if err != nil {
 				return err
 			}
@@ -191,11 +211,16 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	rows, err := p.usersTable(users)
+	var rows []schema.User
+	if p.pseudo.pseudonymized() {
+		rows, err = p.pseudonymizedUsersTable(raw)
+	} else {
+		rows, err = p.usersTable(users)
+	}
 	if err != nil {
 		return nil, err
 	}
-	users = nil // the batches hold what the run needs of each user
+	users, raw = nil, nil // the batches hold what the run needs of each user
 	if err := p.lake.WriteUsers(ctx, plan.SnapshotDate, id, rows, p.o.RunID); err != nil {
 		return nil, err
 	}
@@ -297,6 +322,9 @@ func (p *Pipeline) Publish(ctx context.Context) (*Summary, error) {
 	if _, err := loadState(ctx, p.lake.Store()); err != nil {
 		return sum, err // a corrupt state stops it even with nothing to publish
 	}
+	if err := p.checkMode(ctx, false); err != nil {
+		return sum, err
+	}
 	ids, err := p.lake.Plans(ctx)
 	if err != nil {
 		return sum, err
@@ -326,6 +354,9 @@ func (p *Pipeline) Publish(ctx context.Context) (*Summary, error) {
 		}
 		sum.Plan, sum.From, sum.To = id, plan.From, plan.To
 		err = p.locked(ctx, sum, id, nil, func(ctx context.Context, rc *runContext) error {
+			if err := p.loadBatches(ctx, plan); err != nil {
+				return err
+			}
 			return p.publishPlan(ctx, rc, plan)
 		})
 		if err != nil {
@@ -344,11 +375,15 @@ func (p *Pipeline) Forget(ctx context.Context, ids []string) (*Summary, error) {
 	if len(ids) == 0 {
 		return sum, badInput("--user: at least one user id to forget is required")
 	}
+	if slices.Contains(ids, "") {
+		return sum, badInput("--user: an empty user id")
+	}
+	if err := p.checkMode(ctx, false); err != nil {
+		return sum, err
+	}
+	ids = p.forgetIDs(ids) // a pseudonymised lake knows users by pseudonym
 	drop := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		if id == "" {
-			return sum, badInput("--user: an empty user id")
-		}
 		drop[id] = true
 	}
 	sorted := slices.Sorted(func(yield func(string) bool) {

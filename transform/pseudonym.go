@@ -57,7 +57,9 @@ func NewPseudonymizer(key []byte, piiAttributes []string) (*Pseudonymizer, error
 }
 
 // String prints no part of the key.
-func (p *Pseudonymizer) String() string { return "Pseudonymizer(key fingerprint " + p.Fingerprint() + ")" }
+func (p *Pseudonymizer) String() string {
+	return "Pseudonymizer(key fingerprint " + p.Fingerprint() + ")"
+}
 
 // GoString prints no part of the key.
 func (p *Pseudonymizer) GoString() string { return p.String() }
@@ -67,6 +69,9 @@ func (p *Pseudonymizer) mac(s string) []byte {
 	h.Write([]byte(s))
 	return h.Sum(nil)
 }
+
+// PIIAttributes are the attribute names IsPII matches, lower case.
+func (p *Pseudonymizer) PIIAttributes() []string { return slices.Clone(p.pii) }
 
 // ID is the pseudonym of a user id: hex(HMAC-SHA256(key, id)), 64 lower-case hex digits.
 func (p *Pseudonymizer) ID(id string) string { return hex.EncodeToString(p.mac(id)) }

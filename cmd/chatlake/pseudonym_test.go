@@ -1,0 +1,479 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/chatlake/chatlake/extract"
+	"github.com/chatlake/chatlake/internal/lakecheck"
+	"github.com/chatlake/chatlake/sim"
+)
+
+// testPseudonymKey is written to the key file with whitespace around it, which is trimmed.
+const testPseudonymKey = "test-pseudonym-key-0123456789"
+
+// hmacHex is HMAC-SHA256(key, s) in lower-case hex, computed here and not by the code under test.
+func hmacHex(key, s string) string {
+	h := hmac.New(sha256.New, []byte(key))
+	h.Write([]byte(s))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// secretsOf are the simulator's raw ids (channel user ids, the user_id of every message) and
+// the users' phone numbers (attributes), as the API serves them.
+func secretsOf(t *testing.T, s *testSim) []string {
+	t.Helper()
+	set := map[string]bool{}
+	for _, id := range s.UserIDs(nil) {
+		set[id] = true
+	}
+	for _, m := range s.Truth(nil, s.opts.From, s.opts.To, s.opts.To.AddDate(1, 0, 0)) {
+		var raw struct {
+			UserID string `json:"user_id"`
+		}
+		if err := json.Unmarshal(m.Raw, &raw); err == nil && raw.UserID != "" {
+			set[raw.UserID] = true
+		}
+	}
+	c, err := extract.New(extract.Options{BaseURL: s.url, CustomerID: s.opts.CustomerID, BotKey: s.opts.BotKey, APIKey: s.opts.APIKey, Rate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := c.ListUsers(context.Background(), toExtract(s.Selectors()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		for k, v := range u.Attributes {
+			if strings.Contains(k, "phone") { // names (3 letters) are too short to grep: checkUsersTable sees them hashed
+				set[v] = true
+			}
+		}
+	}
+	var out []string
+	for v := range set {
+		if len(v) < 4 {
+			t.Fatalf("secret %q is too short to grep for", v)
+		}
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func toExtract(sels []sim.Selector) []extract.Selector {
+	out := make([]extract.Selector, len(sels))
+	for i, s := range sels {
+		out[i] = extract.Selector{Name: s.Name, Value: s.Value}
+	}
+	return out
+}
+
+// forms are the ways a secret can be written in a file or a log.
+func forms(s string) []string {
+	q, _ := json.Marshal(s)
+	return slices.Compact([]string{s, url.PathEscape(s), url.QueryEscape(s), strings.Trim(string(q), `"`)})
+}
+
+// assertNoSecrets fails if any secret, in any form, is in the lake's bytes (every file, and
+// every Parquet file's rows as DuckDB reads them back) or in the logs.
+func assertNoSecrets(t *testing.T, db *sql.DB, lake string, logs string, secrets []string) {
+	t.Helper()
+	var texts []string
+	files := 0
+	err := filepath.WalkDir(lake, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files++
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		texts = append(texts, path+"\n"+string(data))
+		if strings.HasSuffix(path, ".parquet") {
+			rs, err := db.Query(fmt.Sprintf(`SELECT to_json(t)::VARCHAR FROM read_parquet('%s') t`, path))
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			defer rs.Close()
+			var b strings.Builder
+			for rs.Next() {
+				var row string
+				if err := rs.Scan(&row); err != nil {
+					return err
+				}
+				b.WriteString(row)
+				b.WriteByte('\n')
+			}
+			texts = append(texts, path+" (rows)\n"+b.String())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 5 {
+		t.Fatalf("only %d files in the lake", files)
+	}
+	texts = append(texts, "logs\n"+logs)
+	for _, text := range texts {
+		for _, s := range append(secrets, testPseudonymKey) {
+			for _, f := range forms(s) {
+				if strings.Contains(text, f) {
+					t.Errorf("%q (a raw id, PII value or the key) is in %s", f, strings.SplitN(text, "\n", 2)[0])
+				}
+			}
+		}
+	}
+}
+
+// snapshotLake reads every file of a local lake.
+func snapshotLake(t *testing.T, lake string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(lake, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		out[path] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestPseudonymizedExport: an export of the simulator with --pseudonymize leaves no raw id, PII
+// attribute value or key anywhere in the lake or the logs; its ids are HMAC-SHA256 under the
+// key; its rows are the truth under pseudonyms; an owed user is exported by the next run from
+// the encrypted state; keys are stable across runs; a run with another key or without
+// --pseudonymize is refused with exit 2 and changes nothing; forget takes the raw id.
+func TestPseudonymizedExport(t *testing.T) {
+	s := startSim(t, 11, 24, nil)
+	fx := s.Fixtures()
+	victim := fx.EscapedUsers[0] // an id with '+', ':', '/' and spaces: every written form is checked
+	var failing atomic.Bool
+	failing.Store(true)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() && strings.Contains(r.URL.EscapedPath(), "/channel-user/"+url.PathEscape(victim)+"/") {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		s.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	t.Setenv(apiKeyEnv, s.opts.APIKey)
+	t.Setenv(pseudonymKeyEnv, "")
+	keyFile := filepath.Join(t.TempDir(), "pseudonym.key")
+	if err := os.WriteFile(keyFile, []byte("  "+testPseudonymKey+"\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lake := t.TempDir()
+	args := replaceFlag(t, s.exportArgs("export", lake, "--max-attempts", "2", "--log-format", "json",
+		"--pseudonymize", "--pseudonym-key-file", keyFile), "--api-url", proxy.URL)
+	secrets := secretsOf(t, s)
+	db := lakecheck.Open(t)
+	pv := hmacHex(testPseudonymKey, victim)
+
+	// 1. The victim fails every attempt: exit 1 naming its pseudonym, owed in the state, sealed.
+	code, _, logs := runCmd(t, args...)
+	if code != exitFailed || !strings.Contains(lastLine(logs), pv) {
+		t.Fatalf("first run: exit %d, %q: want 1 naming %s", code, lastLine(logs), pv)
+	}
+	assertNoSecrets(t, db, lake, logs, secrets)
+	stateData, err := os.ReadFile(filepath.Join(lake, "_chatlake", "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Owed map[string]struct {
+			SealedID string `json:"sealed_id"`
+		} `json:"owed"`
+	}
+	if err := json.Unmarshal(stateData, &st); err != nil || len(st.Owed) != 1 || st.Owed[pv].SealedID == "" {
+		t.Fatalf("the state's owed users: %s (%v)", stateData, err)
+	}
+	mode, err := os.ReadFile(filepath.Join(lake, "_chatlake", "lake.json"))
+	if err != nil || !strings.Contains(string(mode), `"pseudonymized": true`) || !strings.Contains(string(mode), hmacHex(testPseudonymKey, "chatlake-fingerprint")[:16]) {
+		t.Fatalf("the lake's mode record: %s %v", mode, err)
+	}
+
+	// 2. The fault gone, the next run exports the owed user by its sealed raw id: the lake is the
+	// truth under pseudonyms.
+	failing.Store(false)
+	code, _, logs = runCmd(t, args...)
+	if code != exitOK {
+		t.Fatalf("second run: exit %d: %s", code, lastLine(logs))
+	}
+	assertNoSecrets(t, db, lake, logs, secrets)
+	truth := s.Truth(nil, s.opts.From, s.opts.To, s.opts.To.AddDate(1, 0, 0))
+	mapped := make([]sim.Message, len(truth))
+	victimRows := 0
+	for i, m := range truth {
+		mapped[i] = m
+		mapped[i].ChannelUserID = hmacHex(testPseudonymKey, m.ChannelUserID)
+		if m.ChannelUserID == victim {
+			victimRows++
+		}
+	}
+	if victimRows == 0 {
+		t.Fatal("the victim has no messages: the owed path is not tested")
+	}
+	rows, err := lakecheck.ReadMessages(context.Background(), db, lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := lakecheck.Compare(rows, mapped); diff != "" {
+		t.Fatal(diff)
+	}
+	wantUserIDs := map[string]bool{}
+	for _, m := range truth {
+		var raw struct {
+			UserID string `json:"user_id"`
+		}
+		_ = json.Unmarshal(m.Raw, &raw)
+		wantUserIDs[hmacHex(testPseudonymKey, raw.UserID)] = true
+	}
+	q := fmt.Sprintf(`SELECT DISTINCT user_id FROM read_parquet('%s', hive_partitioning = true)`, lakecheck.Glob(lake))
+	for _, id := range queryStrings(t, db, q) {
+		if !wantUserIDs[id] {
+			t.Errorf("user_id %s is no HMAC of a message's user_id", id)
+		}
+	}
+	checkUsersTable(t, db, lake, s)
+	keys := lakecheck.Keys(rows)
+
+	// 3. A rerun gives the same keys.
+	if code, _, logs := runCmd(t, args...); code != exitOK {
+		t.Fatalf("third run: exit %d: %s", code, lastLine(logs))
+	}
+	rows, err = lakecheck.ReadMessages(context.Background(), db, lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again := lakecheck.Keys(rows); !slices.Equal(again, keys) {
+		t.Fatalf("message keys changed between runs (%d then %d)", len(keys), len(again))
+	}
+
+	// 4. Another key, or no --pseudonymize: exit 2, not a byte changed.
+	before := snapshotLake(t, lake)
+	otherKey := filepath.Join(t.TempDir(), "other.key")
+	if err := os.WriteFile(otherKey, []byte("another-key-0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	plain := s.exportArgs("export", lake)
+	refused := map[string][]string{
+		"another key":       replaceFlag(t, args, "--pseudonym-key-file", otherKey),
+		"no --pseudonymize": plain,
+		"nightly, plain":    s.exportArgs("run", lake),
+		"forget, plain":     {"forget", "--lake", lake, "--user", victim},
+		"publish, plain":    {"publish", "--lake", lake},
+		"redact-text added": append(slices.Clone(args), "--redact-text"),
+	}
+	for name, a := range refused {
+		code, _, stderr := runCmd(t, a...)
+		if code != exitBadInput {
+			t.Errorf("%s: exit %d, want 2: %s", name, code, lastLine(stderr))
+		}
+		if strings.Contains(stderr, "another-key") || strings.Contains(stderr, testPseudonymKey) {
+			t.Errorf("%s: a key is in the error: %s", name, stderr)
+		}
+	}
+	if after := snapshotLake(t, lake); !mapsEqual(before, after) {
+		t.Fatal("a refused run changed the lake")
+	}
+
+	// 5. forget takes the raw id and hashes it.
+	code, _, logs = runCmd(t, "forget", "--lake", lake, "--user", victim, "--pseudonymize", "--pseudonym-key-file", keyFile, "--log-format", "json")
+	if code != exitOK {
+		t.Fatalf("forget: exit %d: %s", code, lastLine(logs))
+	}
+	assertNoSecrets(t, db, lake, logs, secrets)
+	rows, err = lakecheck.ReadMessages(context.Background(), db, lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(truth)-victimRows {
+		t.Fatalf("after forget: %d rows, want %d", len(rows), len(truth)-victimRows)
+	}
+	for _, r := range rows {
+		if r.ChannelUserID == pv {
+			t.Fatal("the forgotten user's rows are still in the lake")
+		}
+	}
+	uq := fmt.Sprintf(`SELECT channel_user_id FROM read_parquet('%s/users/*/*.parquet', hive_partitioning = true) WHERE channel_user_id = '%s'`, filepath.ToSlash(lake), pv)
+	if got := queryStrings(t, db, uq); len(got) != 0 {
+		t.Fatalf("the forgotten user is still in the users table (%d rows)", len(got))
+	}
+}
+
+// checkUsersTable: every user is there under its pseudonym, with its PII attributes hashed and
+// its other attributes as they are.
+func checkUsersTable(t *testing.T, db *sql.DB, lake string, s *testSim) {
+	t.Helper()
+	c, err := extract.New(extract.Options{BaseURL: s.url, CustomerID: s.opts.CustomerID, BotKey: s.opts.BotKey, APIKey: s.opts.APIKey, Rate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := c.ListUsers(context.Background(), toExtract(s.Selectors()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := fmt.Sprintf(`SELECT DISTINCT channel_user_id || ' ' || attributes_json FROM read_parquet('%s/users/*/*.parquet', hive_partitioning = true)`, filepath.ToSlash(lake))
+	got := map[string]map[string]string{}
+	for _, line := range queryStrings(t, db, q) {
+		id, attrs, _ := strings.Cut(line, " ")
+		var m map[string]string
+		if err := json.Unmarshal([]byte(attrs), &m); err != nil {
+			t.Fatal(err)
+		}
+		got[id] = m
+	}
+	if len(got) != len(users) {
+		t.Fatalf("users table: %d users, want %d", len(got), len(users))
+	}
+	for _, u := range users {
+		row, ok := got[hmacHex(testPseudonymKey, u.ID)]
+		if !ok {
+			t.Fatalf("user %s is not in the users table under its pseudonym", hmacHex(testPseudonymKey, u.ID))
+		}
+		for k, v := range u.Attributes {
+			want := v
+			if strings.Contains(k, "phone") || strings.Contains(k, "name") {
+				want = hmacHex(testPseudonymKey, v)
+			}
+			if row[k] != want {
+				t.Errorf("user %s attribute %s = %q, want %q", u.ID[:2], k, row[k], want)
+			}
+		}
+	}
+}
+
+func queryStrings(t *testing.T, db *sql.DB, q string) []string {
+	t.Helper()
+	rs, err := db.Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		var s string
+		if err := rs.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+
+// piiAPI is a deployment with one WhatsApp user whose messages hold personal data in their text.
+func piiAPI(t *testing.T, texts []string) *httptest.Server {
+	t.Helper()
+	const id = "919565428256"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		last := r.URL.Query().Get("page_number") != "1"
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/users"):
+			users := `[{"channel_user_id":"` + id + `","channel":"whatsapp","created_at":"2024-05-01 08:00:00.000+0000","attributes":{"feedback":"1","user.phone_no":"+` + id + `","user.user_name":"Asha Kumari"}}]`
+			if last {
+				users = "[]"
+			}
+			fmt.Fprintf(w, `{"status":{"code":1000,"desc":"SUCCESS"},"responseObject":{"users":%s}}`, users)
+		case strings.HasSuffix(r.URL.Path, "/channel-user/"+id+"/conversations"):
+			var msgs []string
+			for i, text := range texts {
+				q, _ := json.Marshal(text)
+				msgs = append(msgs, fmt.Sprintf(`{"user_id":"%s","sender":"user","message_type":"TEXT","response":%s,"timestamp":"2024-05-02 10:%02d:00.000+0000","file":null,"attachments":null}`, id, q, i))
+			}
+			if last {
+				msgs = nil
+			}
+			fmt.Fprintf(w, `{"status":{"code":1000,"desc":"SUCCESS"},"responseObject":{"conversations":[%s]}}`, strings.Join(msgs, ","))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestRedactTextExport: with --redact-text the text column holds the tokens in place of e-mail
+// addresses, phone numbers and Luhn-valid card numbers, and keeps other digit runs; with
+// --pseudonymize too, none of the personal data is anywhere in the lake.
+func TestRedactTextExport(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"my mail is asha.kumari@example.com", "my mail is <email>"},
+		{"call me on +91 95654 28256 after 6", "call me on <phone> after 6"},
+		{"or 9565428256", "or <phone>"},
+		{"card 4111 1111 1111 1111 please", "card <card> please"},
+		{"order 4111111111111112 and ticket 12345", "order 4111111111111112 and ticket 12345"},
+		{"see you on 2024-05-03", "see you on 2024-05-03"},
+	}
+	var texts []string
+	for _, c := range cases {
+		texts = append(texts, c.in)
+	}
+	srv := piiAPI(t, texts)
+	t.Setenv(apiKeyEnv, "test-api-key-0000")
+	t.Setenv(pseudonymKeyEnv, " "+testPseudonymKey+" ")
+	lake := t.TempDir()
+	code, _, logs := runCmd(t, "export", "--api-url", srv.URL, "--customer", sim.DefaultCustomerID, "--bot", sim.DefaultBotKey,
+		"--users-where", "feedback=1", "--from", "2024-05-01", "--to", "2024-05-07", "--lake", lake, "--log-format", "json",
+		"--redact-text", "--pseudonymize")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, lastLine(logs))
+	}
+	db := lakecheck.Open(t)
+	q := fmt.Sprintf(`SELECT text FROM read_parquet('%s', hive_partitioning = true) ORDER BY sent_at`, lakecheck.Glob(lake))
+	got := queryStrings(t, db, q)
+	if len(got) != len(cases) {
+		t.Fatalf("%d rows, want %d", len(got), len(cases))
+	}
+	for i, c := range cases {
+		if got[i] != c.want {
+			t.Errorf("text %q is %q in the lake, want %q", c.in, got[i], c.want)
+		}
+	}
+	assertNoSecrets(t, db, lake, logs, []string{"919565428256", "9565428256", "95654 28256", "asha.kumari@example.com",
+		"4111 1111 1111 1111", "Asha Kumari"})
+	mode, _ := os.ReadFile(filepath.Join(lake, "_chatlake", "lake.json"))
+	if !strings.Contains(string(mode), `"redact_text": true`) {
+		t.Fatalf("the mode record does not say the text is redacted: %s", mode)
+	}
+}

@@ -1,0 +1,414 @@
+package pipelines
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/chatlake/chatlake/extract"
+	"github.com/chatlake/chatlake/load"
+	"github.com/chatlake/chatlake/schema"
+	"github.com/chatlake/chatlake/transform"
+)
+
+// Pseudonymisation (Options.Pseudonymizer) and text redaction (Options.RedactText).
+//
+// In a pseudonymised lake the pipeline knows a user by its pseudonym everywhere: the plan's
+// batch files, the batch done records, the state's owed users, the staged and published rows,
+// the logs, the summary and the exit's errors. Only the API needs the raw id. The raw ids of a
+// run's users are kept in the lake only encrypted with AES-256-GCM under a key derived from the
+// pseudonym key (transform.Pseudonymizer.SealingKey), with a random nonce per object and the
+// object's place as additional data: in each batch file (the list of raw ids, in the order of
+// its users) and in each owed user's entry of the state (sealed_id). A run reads them back into
+// memory (pseudonym -> raw id, for the users of the plans it works on: about 150 bytes per user)
+// and pseudoSource turns pseudonyms back into raw ids for the Conversations API, and rewrites
+// each message (user ids hashed, text redacted) before Flatten sees it, so that message keys
+// derive from the pseudonym.
+
+// pseudo is a pipeline's pseudonymisation and redaction; nil when neither is on.
+type pseudo struct {
+	ps   *transform.Pseudonymizer // nil: ids as they are
+	red  *transform.Redactor      // nil: text as it is
+	aead cipher.AEAD              // nil when ps is nil
+
+	mu  sync.Mutex
+	raw map[string]string // pseudonym -> raw id
+}
+
+func newPseudo(ps *transform.Pseudonymizer, redact bool) (*pseudo, error) {
+	if ps == nil && !redact {
+		return nil, nil
+	}
+	q := &pseudo{ps: ps, raw: map[string]string{}}
+	if redact {
+		q.red = transform.NewRedactor()
+	}
+	if ps != nil {
+		block, err := aes.NewCipher(ps.SealingKey())
+		if err != nil {
+			return nil, err
+		}
+		if q.aead, err = cipher.NewGCM(block); err != nil {
+			return nil, err
+		}
+	}
+	return q, nil
+}
+
+// pseudonymized reports whether ids are pseudonymised.
+func (q *pseudo) pseudonymized() bool { return q != nil && q.ps != nil }
+
+// seal encrypts plain for the object named by aad: base64 of nonce || ciphertext.
+func (q *pseudo) seal(plain []byte, aad string) (string, error) {
+	nonce := make([]byte, q.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(q.aead.Seal(nonce, nonce, plain, []byte(aad))), nil
+}
+
+// open decrypts what seal made for aad.
+func (q *pseudo) open(sealed, aad string) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(sealed)
+	if err != nil || len(b) < q.aead.NonceSize() {
+		return nil, errors.New("not a sealed value")
+	}
+	n := q.aead.NonceSize()
+	plain, err := q.aead.Open(nil, b[:n], b[n:], []byte(aad))
+	if err != nil {
+		return nil, errors.New("it does not decrypt with this key (tampered with, or moved from elsewhere)")
+	}
+	return plain, nil
+}
+
+func (q *pseudo) remember(pseudonym, raw string) {
+	q.mu.Lock()
+	q.raw[pseudonym] = raw
+	q.mu.Unlock()
+}
+
+func (q *pseudo) rawID(pseudonym string) (string, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	r, ok := q.raw[pseudonym]
+	return r, ok
+}
+
+// Additional data of the sealed values: where each lives.
+func batchAAD(plan, attempt string, b int) string {
+	return "chatlake batch users " + plan + "/" + attempt + "/" + strconv.Itoa(b)
+}
+
+func owedAAD(pseudonym string) string { return "chatlake owed user " + pseudonym }
+
+// pseudonymizeUsers returns the listed users under their pseudonyms (shallow copies) and the
+// owed users whose raw id the run knows (listed, or sealed in the state), remembering every
+// pseudonym's raw id. An owed user whose raw id is unknown stays owed, with a warning.
+func (p *Pipeline) pseudonymizeUsers(listed []extract.User, owed map[string]Owed) ([]extract.User, map[string]Owed) {
+	q := p.pseudo
+	out := make([]extract.User, len(listed))
+	for i, u := range listed {
+		id := q.ps.ID(u.ID)
+		q.remember(id, u.ID)
+		out[i] = u
+		out[i].ID = id
+	}
+	known := make(map[string]Owed, len(owed))
+	for id, o := range owed {
+		if _, ok := q.rawID(id); ok {
+			known[id] = o
+			continue
+		}
+		raw, err := q.openOwed(id, o)
+		if err != nil {
+			p.o.Logger.Warn("an owed user cannot be exported: its raw id is not in the state; it stays owed", "user", id, "error", err.Error())
+			continue
+		}
+		q.remember(id, raw)
+		known[id] = o
+	}
+	return out, known
+}
+
+func (q *pseudo) openOwed(id string, o Owed) (string, error) {
+	if o.SealedID == "" {
+		return "", errors.New("no sealed_id")
+	}
+	raw, err := q.open(o.SealedID, owedAAD(id))
+	if err != nil {
+		return "", err
+	}
+	if q.ps.ID(string(raw)) != id {
+		return "", errors.New("the sealed id is not this user's")
+	}
+	return string(raw), nil
+}
+
+// sealOwed gives every owed user of s that has none its sealed raw id (the state is about to be
+// written). A user whose raw id this run does not know keeps none (and a warning).
+func (p *Pipeline) sealOwed(s *State) {
+	q := p.pseudo
+	for id, o := range s.Owed {
+		if o.SealedID != "" {
+			continue
+		}
+		raw, ok := q.rawID(id)
+		if !ok {
+			p.o.Logger.Warn("an owed user's raw id is not known to this run: the next run cannot export it unless the User API lists it", "user", id)
+			continue
+		}
+		sealed, err := q.seal([]byte(raw), owedAAD(id))
+		if err != nil {
+			p.o.Logger.Warn("sealing an owed user's id failed", "user", id, "error", err.Error())
+			continue
+		}
+		o.SealedID = sealed
+		s.Owed[id] = o
+	}
+}
+
+// sealedBatch is a batch's users file in a pseudonymised lake: batchUsers with the users under
+// their pseudonyms, plus their raw ids, in the same order, encrypted.
+type sealedBatch struct {
+	Users  []planUser `json:"users"`
+	Sealed string     `json:"sealed"`
+}
+
+// encodeBatch is the content of a batch's users file.
+func (p *Pipeline) encodeBatch(plan, attempt string, b int, users []planUser) ([]byte, error) {
+	if !p.pseudo.pseudonymized() {
+		return json.Marshal(batchUsers{Users: users})
+	}
+	raw := make([]string, len(users))
+	for i, u := range users {
+		r, ok := p.pseudo.rawID(u.ID)
+		if !ok {
+			return nil, fmt.Errorf("batch %d: the raw id of user %s is not known", b, u.ID)
+		}
+		raw[i] = r
+	}
+	plain, err := json.Marshal(raw)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := p.pseudo.seal(plain, batchAAD(plan, attempt, b))
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(sealedBatch{Users: users, Sealed: sealed})
+}
+
+// loadBatches reads the raw ids of every batch of plan into memory (pseudonymised lakes only),
+// checking that each is the raw id of its pseudonym.
+func (p *Pipeline) loadBatches(ctx context.Context, plan *Plan) error {
+	if !p.pseudo.pseudonymized() {
+		return nil
+	}
+	for b := range plan.Batches {
+		data, err := p.lake.ReadBatchUsers(ctx, plan.ID, plan.Attempt, b)
+		if err != nil {
+			return err
+		}
+		var sb sealedBatch
+		if err := json.Unmarshal(data, &sb); err != nil {
+			return fmt.Errorf("reading the users of batch %d: %w", b, err)
+		}
+		if sb.Sealed == "" {
+			return fmt.Errorf("reading the users of batch %d: it holds no sealed ids (written without --pseudonymize?)", b)
+		}
+		plain, err := p.pseudo.open(sb.Sealed, batchAAD(plan.ID, plan.Attempt, b))
+		if err != nil {
+			return fmt.Errorf("reading the users of batch %d: %w", b, err)
+		}
+		var raw []string
+		if err := json.Unmarshal(plain, &raw); err != nil || len(raw) != len(sb.Users) {
+			return fmt.Errorf("reading the users of batch %d: the sealed ids do not match its users", b)
+		}
+		for i, u := range sb.Users {
+			if p.pseudo.ps.ID(raw[i]) != u.ID {
+				return fmt.Errorf("reading the users of batch %d: the sealed id of user %s is not its own", b, u.ID)
+			}
+			p.pseudo.remember(u.ID, raw[i])
+		}
+	}
+	return nil
+}
+
+// pseudonymizedUsersTable is usersTable for a pseudonymised lake: each raw user is flattened,
+// then pseudonymised (transform.Pseudonymizer.User); an error names the pseudonym.
+func (p *Pipeline) pseudonymizedUsersTable(users []extract.User) ([]schema.User, error) {
+	tsrc := transform.Source{CustomerID: p.o.CustomerID, BotKey: p.o.BotKey, RunID: p.o.RunID, ExtractedAt: p.o.Clock().UTC()}
+	rows := make([]schema.User, 0, len(users))
+	for _, u := range users {
+		r, err := transform.FlattenUser(tsrc, u)
+		if err == nil {
+			err = p.pseudo.ps.User(&r)
+		}
+		if err != nil {
+			return nil, scrub(fmt.Errorf("user %s: %w", p.pseudo.ps.ID(u.ID), err), u.ID, p.pseudo.ps.ID(u.ID))
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// pseudoSource is the API source of a pipeline with pseudonymisation or redaction: the
+// pipeline asks for a user's conversations by pseudonym; the API is asked by raw id; every
+// message is rewritten (transform.RewriteMessage) before the pipeline sees it; an error names
+// the pseudonym, never the raw id.
+type pseudoSource struct {
+	inner conversationSource
+	q     *pseudo
+}
+
+func (s *pseudoSource) ListUsers(ctx context.Context, sels []extract.Selector) ([]extract.User, error) {
+	return s.inner.ListUsers(ctx, sels)
+}
+
+func (s *pseudoSource) Conversations(ctx context.Context, userID string, w extract.Window, fn func(extract.Page) error) error {
+	raw := userID
+	if s.q.pseudonymized() {
+		r, ok := s.q.rawID(userID)
+		if !ok {
+			return fmt.Errorf("user %s: this run does not know its raw id", userID)
+		}
+		raw = r
+	}
+	err := s.inner.Conversations(ctx, raw, w, func(pg extract.Page) error {
+		for i := range pg.Messages {
+			pg.Messages[i] = transform.RewriteMessage(pg.Messages[i], s.q.ps, s.q.red)
+		}
+		return fn(pg)
+	})
+	if err != nil && s.q.pseudonymized() {
+		err = scrub(err, raw, userID)
+	}
+	return err
+}
+
+// Stats passes on the inner source's counters.
+func (s *pseudoSource) Stats() extract.Stats {
+	if st, ok := s.inner.(statsSource); ok {
+		return st.Stats()
+	}
+	return extract.Stats{}
+}
+
+// scrubbedError is an error whose text names a pseudonym instead of a raw id; errors.Is and
+// errors.As see the original.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// scrub replaces every written form of raw in err's text (as is, quoted, URL-escaped) by
+// pseudonym.
+func scrub(err error, raw, pseudonym string) error {
+	msg := err.Error()
+	forms := []string{raw, url.PathEscape(raw), url.QueryEscape(raw), strings.Trim(strconv.Quote(raw), `"`),
+		strings.Trim(strconv.QuoteToASCII(raw), `"`)}
+	for _, f := range forms {
+		if f != "" {
+			msg = strings.ReplaceAll(msg, f, pseudonym)
+		}
+	}
+	return &scrubbedError{msg: msg, err: err}
+}
+
+// wantMode is the lake mode this pipeline writes.
+func (p *Pipeline) wantMode() load.LakeMode {
+	m := load.LakeMode{Created: p.o.Clock().UTC(), RunID: p.o.RunID}
+	if p.pseudo != nil {
+		m.RedactText = p.pseudo.red != nil
+	}
+	if p.pseudo.pseudonymized() {
+		m.Pseudonymized, m.KeyFingerprint = true, p.pseudo.ps.Fingerprint()
+		m.PIIAttributes = p.pseudo.ps.PIIAttributes()
+	}
+	return m
+}
+
+// checkMode refuses, before anything is written, a run whose mode is not the lake's: with or
+// without --pseudonymize, another key, or (exporting) with or without --redact-text. A lake
+// without a mode record was written with neither: a run with one of them is refused if the
+// lake holds anything (a state or a plan).
+func (p *Pipeline) checkMode(ctx context.Context, exporting bool) error {
+	have, err := p.lake.ReadMode(ctx)
+	if err != nil {
+		return err
+	}
+	want := p.wantMode()
+	if have == nil {
+		if !want.Pseudonymized && (!exporting || !want.RedactText) {
+			return nil
+		}
+		st, err := loadState(ctx, p.lake.Store())
+		if err != nil {
+			return err
+		}
+		plans, err := p.lake.Plans(ctx)
+		if err != nil {
+			return err
+		}
+		if st.version != "" || len(plans) > 0 {
+			return badInput("the lake already holds data written without --pseudonymize and --redact-text: a lake is written in one mode only; export into a new lake")
+		}
+		return nil
+	}
+	switch {
+	case have.Pseudonymized && !want.Pseudonymized:
+		return badInput("the lake is pseudonymised (key fingerprint %s): run with --pseudonymize and its key", have.KeyFingerprint)
+	case !have.Pseudonymized && want.Pseudonymized:
+		return badInput("the lake is not pseudonymised: --pseudonymize cannot be used on it")
+	case have.Pseudonymized && have.KeyFingerprint != want.KeyFingerprint:
+		return badInput("--pseudonymize: the key's fingerprint is %s, the lake's is %s: another key", want.KeyFingerprint, have.KeyFingerprint)
+	case exporting && have.RedactText != want.RedactText:
+		if have.RedactText {
+			return badInput("the lake's text is redacted: run with --redact-text")
+		}
+		return badInput("the lake's text is not redacted: --redact-text cannot be used on it")
+	}
+	return nil
+}
+
+// recordMode writes the lake's mode record when this pipeline has a mode and the lake none yet
+// (the first run into a new lake, under the lock). A record another process wrote first must
+// agree.
+func (p *Pipeline) recordMode(ctx context.Context) error {
+	want := p.wantMode()
+	if !want.Pseudonymized && !want.RedactText {
+		return nil
+	}
+	have, created, err := p.lake.CreateMode(ctx, want)
+	if err != nil || created {
+		return err
+	}
+	if have.Pseudonymized != want.Pseudonymized || have.KeyFingerprint != want.KeyFingerprint || have.RedactText != want.RedactText {
+		return badInput("another run wrote the lake's mode meanwhile, and it is not this run's")
+	}
+	return nil
+}
+
+// forgetIDs are the ids Forget looks for: the pseudonyms of the raw ids in a pseudonymised lake.
+func (p *Pipeline) forgetIDs(ids []string) []string {
+	if !p.pseudo.pseudonymized() {
+		return ids
+	}
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = p.pseudo.ps.ID(id)
+	}
+	return out
+}

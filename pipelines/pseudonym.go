@@ -29,7 +29,7 @@ import (
 // pseudonym key (transform.Pseudonymizer.SealingKey), with a random nonce per object and the
 // object's place as additional data: in each batch file (the list of raw ids, in the order of
 // its users) and in each owed user's entry of the state (sealed_id). A run reads them back into
-// memory (pseudonym -> raw id, for the users of the plans it works on: about 150 bytes per user)
+// memory (pseudonym -> raw id: one map entry per user of the plans it works on)
 // and pseudoSource turns pseudonyms back into raw ids for the Conversations API, and rewrites
 // each message (user ids hashed, text redacted) before Flatten sees it, so that message keys
 // derive from the pseudonym.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -400,7 +402,6 @@ func mapsEqual(a, b map[string]string) bool {
 	return true
 }
 
-
 // piiAPI is a deployment with one WhatsApp user whose messages hold personal data in their text.
 func piiAPI(t *testing.T, texts []string) *httptest.Server {
 	t.Helper()
@@ -476,4 +477,97 @@ func TestRedactTextExport(t *testing.T) {
 	if !strings.Contains(string(mode), `"redact_text": true`) {
 		t.Fatalf("the mode record does not say the text is redacted: %s", mode)
 	}
+}
+
+// TestPseudonymKeyFlags: where the key comes from, how it is trimmed, and the errors, which
+// name the flag or the variable and never hold the key.
+func TestPseudonymKeyFlags(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	padded := file("padded", "\n\t "+testPseudonymKey+" \r\n")
+	empty := file("empty", " \n ")
+	short := file("short", "tiny-secret\n")
+	def := strings.Join([]string{"phone", "email", "name"}, ",")
+	cases := []struct {
+		name    string
+		env     string
+		f       pseudonymFlags
+		wantErr string // "" = no error
+		wantKey string // the key whose fingerprint the result has
+	}{
+		{"off", "", pseudonymFlags{piiDefault: def, piiAttributes: def}, "", ""},
+		{"env, trimmed", "  " + testPseudonymKey + "\n", pseudonymFlags{enabled: true}, "", testPseudonymKey},
+		{"file, trimmed, beats env", "another-key-0123456789abcdef", pseudonymFlags{enabled: true, keyFile: padded}, "", testPseudonymKey},
+		{"no key", "", pseudonymFlags{enabled: true}, "set " + pseudonymKeyEnv + " or give --pseudonym-key-file", ""},
+		{"empty file", "", pseudonymFlags{enabled: true, keyFile: empty}, "--pseudonym-key-file " + empty + " is empty", ""},
+		{"missing file", "", pseudonymFlags{enabled: true, keyFile: filepath.Join(dir, "nope")}, "--pseudonym-key-file " + filepath.Join(dir, "nope"), ""},
+		{"short key", "", pseudonymFlags{enabled: true, keyFile: short}, "at least 16", ""},
+		{"key file without --pseudonymize", "", pseudonymFlags{keyFile: padded}, "--pseudonym-key-file needs --pseudonymize", ""},
+		{"pii without --pseudonymize", "", pseudonymFlags{piiDefault: def, piiAttributes: "phone"}, "--pii-attributes needs --pseudonymize", ""},
+		{"empty pii name", testPseudonymKey, pseudonymFlags{enabled: true, piiAttributes: "phone,,email"}, "--pii-attributes", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(pseudonymKeyEnv, tc.env)
+			ps, err := tc.f.pseudonymizer()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+				}
+				for _, secret := range []string{testPseudonymKey, "tiny-secret", "another-key"} {
+					if strings.Contains(err.Error(), secret) {
+						t.Fatalf("the error holds a key: %v", err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantKey == "" {
+				if ps != nil {
+					t.Fatal("a pseudonymizer without --pseudonymize")
+				}
+				return
+			}
+			if ps.Fingerprint() != hmacHex(tc.wantKey, "chatlake-fingerprint")[:16] || ps.ID("x") != hmacHex(tc.wantKey, "x") {
+				t.Fatal("the key used is not the trimmed key")
+			}
+		})
+	}
+}
+
+// TestScrubHandler: the API client's log lines name users by pseudonym, in paths and in
+// operations, in the message, in attributes and in groups.
+func TestScrubHandler(t *testing.T) {
+	ps, err := pseudonymFlagsFor(t).pseudonymizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	log := slog.New(newScrubHandler(slog.NewJSONHandler(&b, nil), ps))
+	raw := "tg:+44 20/7946 0952"
+	log.Warn("extract: giving up", "op", fmt.Sprintf("conversations of user %q in window x", raw),
+		"request", "GET /bot-api/v1.0/customer/1/bot/b/channel-user/"+url.PathEscape(raw)+"/conversations?page_number=1",
+		"err", fmt.Errorf("extract: conversations of user %q: 502", raw), slog.Group("g", "op", fmt.Sprintf("user %q", raw)))
+	out := b.String()
+	for _, f := range forms(raw) {
+		if strings.Contains(out, f) {
+			t.Fatalf("%q is in the log: %s", f, out)
+		}
+	}
+	if strings.Count(out, hmacHex(testPseudonymKey, raw)) != 4 {
+		t.Fatalf("the pseudonym is not in every place: %s", out)
+	}
+}
+
+func pseudonymFlagsFor(t *testing.T) *pseudonymFlags {
+	t.Setenv(pseudonymKeyEnv, testPseudonymKey)
+	return &pseudonymFlags{enabled: true}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -341,7 +342,8 @@ func (p *Pipeline) wantMode() load.LakeMode {
 }
 
 // checkMode refuses, before anything is written, a run whose mode is not the lake's: with or
-// without --pseudonymize, another key, or (exporting) with or without --redact-text. A lake
+// without --pseudonymize, another key, or (exporting) with or without --redact-text, or PII
+// attributes that leave out one the lake's record names. A lake
 // without a mode record was written with neither: a run with one of them is refused if the
 // lake holds anything (a state or a plan).
 func (p *Pipeline) checkMode(ctx context.Context, exporting bool) error {
@@ -374,6 +376,9 @@ func (p *Pipeline) checkMode(ctx context.Context, exporting bool) error {
 		return badInput("the lake is not pseudonymised: --pseudonymize cannot be used on it")
 	case have.Pseudonymized && have.KeyFingerprint != want.KeyFingerprint:
 		return badInput("--pseudonymize: the key's fingerprint is %s, the lake's is %s: another key", want.KeyFingerprint, have.KeyFingerprint)
+	case exporting && have.Pseudonymized && !containsAll(want.PIIAttributes, have.PIIAttributes):
+		return badInput("--pii-attributes %s leaves out names the lake hashes (%s): a run may add names, not drop them",
+			strings.Join(want.PIIAttributes, ","), strings.Join(have.PIIAttributes, ","))
 	case exporting && have.RedactText != want.RedactText:
 		if have.RedactText {
 			return badInput("the lake's text is redacted: run with --redact-text")
@@ -381,6 +386,15 @@ func (p *Pipeline) checkMode(ctx context.Context, exporting bool) error {
 		return badInput("the lake's text is not redacted: --redact-text cannot be used on it")
 	}
 	return nil
+}
+
+func containsAll(set, names []string) bool {
+	for _, n := range names {
+		if !slices.Contains(set, n) {
+			return false
+		}
+	}
+	return true
 }
 
 // recordMode writes the lake's mode record when this pipeline has a mode and the lake none yet

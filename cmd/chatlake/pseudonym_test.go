@@ -289,6 +289,7 @@ func TestPseudonymizedExport(t *testing.T) {
 		"forget, plain":     {"forget", "--lake", lake, "--user", victim},
 		"publish, plain":    {"publish", "--lake", lake},
 		"redact-text added": append(slices.Clone(args), "--redact-text"),
+		"pii name dropped":  append(slices.Clone(args), "--pii-attributes", "phone,email"),
 	}
 	for name, a := range refused {
 		code, _, stderr := runCmd(t, a...)
@@ -570,4 +571,26 @@ func TestScrubHandler(t *testing.T) {
 func pseudonymFlagsFor(t *testing.T) *pseudonymFlags {
 	t.Setenv(pseudonymKeyEnv, testPseudonymKey)
 	return &pseudonymFlags{enabled: true}
+}
+
+// TestPseudonymizeRefusedOnPlainLake: a lake exported without --pseudonymize refuses it (and
+// --redact-text) with exit 2, and not a byte of it changes.
+func TestPseudonymizeRefusedOnPlainLake(t *testing.T) {
+	s := startSim(t, 5, 6, nil)
+	t.Setenv(apiKeyEnv, s.opts.APIKey)
+	t.Setenv(pseudonymKeyEnv, testPseudonymKey)
+	lake := t.TempDir()
+	if code, _, stderr := runCmd(t, s.exportArgs("export", lake)...); code != exitOK {
+		t.Fatalf("plain export: exit %d: %s", code, lastLine(stderr))
+	}
+	before := snapshotLake(t, lake)
+	for _, extra := range [][]string{{"--pseudonymize"}, {"--redact-text"}} {
+		code, _, stderr := runCmd(t, s.exportArgs("export", lake, extra...)...)
+		if code != exitBadInput || !strings.Contains(lastLine(stderr), "without --pseudonymize") {
+			t.Errorf("%v: exit %d, %q; want 2", extra, code, lastLine(stderr))
+		}
+	}
+	if !mapsEqual(before, snapshotLake(t, lake)) {
+		t.Fatal("a refused run changed the lake")
+	}
 }

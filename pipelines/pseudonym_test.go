@@ -12,8 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chatlake/chatlake/extract"
 	"github.com/chatlake/chatlake/internal/lakecheck"
 	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/sim"
 	"github.com/chatlake/chatlake/transform"
 )
 
@@ -101,3 +103,13 @@ func TestPseudonymizedNightly(t *testing.T) {
 	}
 }
 
+// BenchmarkExportPseudonymized is BenchmarkExport with --pseudonymize and --redact-text.
+func BenchmarkExportPseudonymized(b *testing.B) {
+	so := sim.DefaultOptions()
+	so.Seed, so.Users = 1, 100
+	ps, err := transform.NewPseudonymizer([]byte(nightlyKey), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchExport(b, so, extract.Options{Rate: 100000}, pipelines.Options{Concurrency: 8, Pseudonymizer: ps, RedactText: true})
+}

@@ -47,3 +47,12 @@ func TestLuhn(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRedactorText: one chat line with an e-mail address and a phone number.
+func BenchmarkRedactorText(b *testing.B) {
+	r := NewRedactor()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = r.Text("Hi, I'm Asha, mail asha.k@example.com or call +91 95654 28256 about order 123456")
+	}
+}

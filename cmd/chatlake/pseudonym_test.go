@@ -172,11 +172,15 @@ func TestPseudonymizedExport(t *testing.T) {
 	s := startSim(t, 11, 24, nil)
 	fx := s.Fixtures()
 	victim := fx.EscapedUsers[0] // an id with '+', ':', '/' and spaces: every written form is checked
-	var failing atomic.Bool
+	var failing, hidden atomic.Bool
 	failing.Store(true)
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if failing.Load() && strings.Contains(r.URL.EscapedPath(), "/channel-user/"+url.PathEscape(victim)+"/") {
 			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		if hidden.Load() && strings.HasSuffix(r.URL.Path, "/users") {
+			hideUser(t, w, r, s, victim)
 			return
 		}
 		s.ServeHTTP(w, r)
@@ -218,12 +222,17 @@ func TestPseudonymizedExport(t *testing.T) {
 		t.Fatalf("the lake's mode record: %s %v", mode, err)
 	}
 
-	// 2. The fault gone, the next run exports the owed user by its sealed raw id: the lake is the
-	// truth under pseudonyms.
+	// 2. The fault gone, and the User API no longer listing the victim, the next run exports the
+	// owed user by the raw id sealed in the state: the lake is the truth under pseudonyms.
 	failing.Store(false)
+	hidden.Store(true)
 	code, _, logs = runCmd(t, args...)
+	hidden.Store(false)
 	if code != exitOK {
 		t.Fatalf("second run: exit %d: %s", code, lastLine(logs))
+	}
+	if !strings.Contains(logs, `"owed":1`) {
+		t.Fatalf("the second run did not plan the owed user: %s", logs)
 	}
 	assertNoSecrets(t, db, lake, logs, secrets)
 	truth := s.Truth(nil, s.opts.From, s.opts.To, s.opts.To.AddDate(1, 0, 0))
@@ -260,10 +269,10 @@ func TestPseudonymizedExport(t *testing.T) {
 			t.Errorf("user_id %s is no HMAC of a message's user_id", id)
 		}
 	}
-	checkUsersTable(t, db, lake, s)
 	keys := lakecheck.Keys(rows)
 
-	// 3. A rerun gives the same keys.
+	// 3. A rerun (which lists every user again) gives the same keys, and its users snapshot holds
+	// every user under its pseudonym.
 	if code, _, logs := runCmd(t, args...); code != exitOK {
 		t.Fatalf("third run: exit %d: %s", code, lastLine(logs))
 	}
@@ -274,6 +283,7 @@ func TestPseudonymizedExport(t *testing.T) {
 	if again := lakecheck.Keys(rows); !slices.Equal(again, keys) {
 		t.Fatalf("message keys changed between runs (%d then %d)", len(keys), len(again))
 	}
+	checkUsersTable(t, db, lake, s)
 
 	// 4. Another key, or no --pseudonymize: exit 2, not a byte changed.
 	before := snapshotLake(t, lake)
@@ -326,6 +336,30 @@ func TestPseudonymizedExport(t *testing.T) {
 	if got := queryStrings(t, db, uq); len(got) != 0 {
 		t.Fatalf("the forgotten user is still in the users table (%d rows)", len(got))
 	}
+}
+
+// hideUser serves the simulator's users page without the user id (canonical bodies).
+func hideUser(t *testing.T, w http.ResponseWriter, r *http.Request, s *testSim, id string) {
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, r)
+	var body struct {
+		Status         json.RawMessage `json:"status"`
+		ResponseObject struct {
+			Users []map[string]any `json:"users"`
+		} `json:"responseObject"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Errorf("users page: %v", err)
+	}
+	users := body.ResponseObject.Users[:0]
+	for _, u := range body.ResponseObject.Users {
+		if u["channel_user_id"] != id {
+			users = append(users, u)
+		}
+	}
+	body.ResponseObject.Users = users
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 // checkUsersTable: every user is there under its pseudonym, with its PII attributes hashed and

@@ -628,3 +628,41 @@ func TestPseudonymizeRefusedOnPlainLake(t *testing.T) {
 		t.Fatal("a refused run changed the lake")
 	}
 }
+
+// TestPseudonymizedShards: two shards share a pseudonymised run. The second never lists users:
+// it resumes the first's plan, so it knows its users' raw ids only from the sealed batch files.
+// The lake is the one a single process makes.
+func TestPseudonymizedShards(t *testing.T) {
+	s := startSim(t, 13, 20, nil)
+	t.Setenv(apiKeyEnv, s.opts.APIKey)
+	t.Setenv(pseudonymKeyEnv, testPseudonymKey)
+	single, sharded := t.TempDir(), t.TempDir()
+	if code, _, stderr := runCmd(t, s.exportArgs("backfill", single, "--pseudonymize", "--batch-size", "3")...); code != exitOK {
+		t.Fatalf("one process: exit %d: %s", code, lastLine(stderr))
+	}
+	var logs string
+	for i := range 2 {
+		code, _, stderr := runCmd(t, s.exportArgs("backfill", sharded, "--pseudonymize", "--batch-size", "3", "--log-format", "json",
+			"--shard-count", "2", "--shard-index", fmt.Sprint(i))...)
+		if code != exitOK {
+			t.Fatalf("shard %d: exit %d: %s", i, code, lastLine(stderr))
+		}
+		if i == 1 && strings.Contains(stderr, `"msg":"listing users"`) {
+			t.Fatal("the second shard listed users: the sealed batch files are not what it read")
+		}
+		logs += stderr
+	}
+	db := lakecheck.Open(t)
+	want, err := lakecheck.ReadMessages(context.Background(), db, single)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := lakecheck.ReadMessages(context.Background(), db, sharded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(lakecheck.Keys(got), lakecheck.Keys(want)) || len(got) == 0 {
+		t.Fatalf("the shards' keys (%d) differ from one process's (%d)", len(got), len(want))
+	}
+	assertNoSecrets(t, db, sharded, logs, secretsOf(t, s))
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -56,15 +57,18 @@ func NewPseudonymizer(key []byte, piiAttributes []string) (*Pseudonymizer, error
 	return p, nil
 }
 
-// String prints no part of the key.
-func (p *Pseudonymizer) String() string {
+// String prints no part of the key (a value receiver: a copy prints the same).
+func (p Pseudonymizer) String() string {
 	return "Pseudonymizer(key fingerprint " + p.Fingerprint() + ")"
 }
 
 // GoString prints no part of the key.
-func (p *Pseudonymizer) GoString() string { return p.String() }
+func (p Pseudonymizer) GoString() string { return p.String() }
 
-func (p *Pseudonymizer) mac(s string) []byte {
+// LogValue logs no part of the key.
+func (p Pseudonymizer) LogValue() slog.Value { return slog.StringValue(p.String()) }
+
+func (p Pseudonymizer) mac(s string) []byte {
 	h := hmac.New(sha256.New, p.key)
 	h.Write([]byte(s))
 	return h.Sum(nil)
@@ -78,7 +82,7 @@ func (p *Pseudonymizer) ID(id string) string { return hex.EncodeToString(p.mac(i
 
 // Fingerprint names the key without revealing it: the first 16 hex digits of
 // HMAC-SHA256(key, "chatlake-fingerprint"). Two keys with one fingerprint are, in practice, one key.
-func (p *Pseudonymizer) Fingerprint() string { return hex.EncodeToString(p.mac(fingerprintLabel))[:16] }
+func (p Pseudonymizer) Fingerprint() string { return hex.EncodeToString(p.mac(fingerprintLabel))[:16] }
 
 // SealingKey is a 32-byte key derived from the key for encrypting (HMAC-SHA256(key,
 // "chatlake-sealing-key-v1")): distinct from every pseudonym and from the fingerprint.

@@ -3,6 +3,8 @@ package transform
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -33,8 +35,11 @@ func TestPseudonymIsHMACSHA256(t *testing.T) {
 	if other.Fingerprint() == fp || other.ID("Hi There") == want {
 		t.Fatal("another key gives the same values")
 	}
-	if s := p.String() + p.GoString(); strings.Contains(s, "\x0b") {
-		t.Fatalf("String shows the key: %q", s)
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("x", "p", p, "v", *p)
+	shown := fmt.Sprintf("%v %+v %#v %s %v %+v", p, p, p, *p, *p, struct{ P *Pseudonymizer }{p}) + logged.String()
+	if strings.Contains(shown, "\x0b") || strings.Contains(shown, "[11 11") || strings.Contains(shown, "0b0b") || !strings.Contains(shown, fp) {
+		t.Fatalf("printing shows the key: %s", shown)
 	}
 }
 

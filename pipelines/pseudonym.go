@@ -9,14 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/chatlake/chatlake/extract"
-	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/schema"
 	"github.com/chatlake/chatlake/transform"
 )
@@ -30,10 +26,10 @@ import (
 // pseudonym key (transform.Pseudonymizer.SealingKey), with a random nonce per object and the
 // object's place as additional data: in each batch file (the list of raw ids, in the order of
 // its users) and in each owed user's entry of the state (sealed_id). A run reads them back into
-// memory (pseudonym -> raw id: one map entry per user of the plans it works on)
-// and pseudoSource turns pseudonyms back into raw ids for the Conversations API, and rewrites
-// each message (user ids hashed, text redacted) before Flatten sees it, so that message keys
-// derive from the pseudonym.
+// memory (pseudonym -> raw id: one map entry per user of the plans it works on), and
+// pseudoSource (pseudosource.go) turns pseudonyms back into raw ids for the Conversations API
+// and rewrites each message (user ids hashed, text redacted) before Flatten sees it, so that
+// message keys derive from the pseudonym. lakemode.go checks and records the lake's mode.
 
 // pseudo is a pipeline's pseudonymisation and redaction; nil when neither is on.
 type pseudo struct {
@@ -260,159 +256,6 @@ func (p *Pipeline) pseudonymizedUsersTable(users []extract.User) ([]schema.User,
 		rows = append(rows, r)
 	}
 	return rows, nil
-}
-
-// pseudoSource is the API source of a pipeline with pseudonymisation or redaction: the
-// pipeline asks for a user's conversations by pseudonym; the API is asked by raw id; every
-// message is rewritten (transform.RewriteMessage) before the pipeline sees it; an error names
-// the pseudonym, never the raw id.
-type pseudoSource struct {
-	inner conversationSource
-	q     *pseudo
-}
-
-func (s *pseudoSource) ListUsers(ctx context.Context, sels []extract.Selector) ([]extract.User, error) {
-	return s.inner.ListUsers(ctx, sels)
-}
-
-func (s *pseudoSource) Conversations(ctx context.Context, userID string, w extract.Window, fn func(extract.Page) error) error {
-	raw := userID
-	if s.q.pseudonymized() {
-		r, ok := s.q.rawID(userID)
-		if !ok {
-			return fmt.Errorf("user %s: this run does not know its raw id", userID)
-		}
-		raw = r
-	}
-	err := s.inner.Conversations(ctx, raw, w, func(pg extract.Page) error {
-		for i := range pg.Messages {
-			pg.Messages[i] = transform.RewriteMessage(pg.Messages[i], s.q.ps, s.q.red)
-		}
-		return fn(pg)
-	})
-	if err != nil && s.q.pseudonymized() {
-		err = scrub(err, raw, userID)
-	}
-	return err
-}
-
-// Stats passes on the inner source's counters.
-func (s *pseudoSource) Stats() extract.Stats {
-	if st, ok := s.inner.(statsSource); ok {
-		return st.Stats()
-	}
-	return extract.Stats{}
-}
-
-// scrubbedError is an error whose text names a pseudonym instead of a raw id; errors.Is and
-// errors.As see the original.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
-
-// scrub replaces every written form of raw in err's text (as is, quoted, URL-escaped) by
-// pseudonym.
-func scrub(err error, raw, pseudonym string) error {
-	msg := err.Error()
-	forms := []string{raw, url.PathEscape(raw), url.QueryEscape(raw), strings.Trim(strconv.Quote(raw), `"`),
-		strings.Trim(strconv.QuoteToASCII(raw), `"`)}
-	for _, f := range forms {
-		if f != "" {
-			msg = strings.ReplaceAll(msg, f, pseudonym)
-		}
-	}
-	return &scrubbedError{msg: msg, err: err}
-}
-
-// wantMode is the lake mode this pipeline writes.
-func (p *Pipeline) wantMode() load.LakeMode {
-	m := load.LakeMode{Created: p.o.Clock().UTC(), RunID: p.o.RunID}
-	if p.pseudo != nil {
-		m.RedactText = p.pseudo.red != nil
-	}
-	if p.pseudo.pseudonymized() {
-		m.Pseudonymized, m.KeyFingerprint = true, p.pseudo.ps.Fingerprint()
-		m.PIIAttributes = p.pseudo.ps.PIIAttributes()
-	}
-	return m
-}
-
-// checkMode refuses, before anything is written, a run whose mode is not the lake's: with or
-// without --pseudonymize, another key, or (exporting) with or without --redact-text, or PII
-// attributes that leave out one the lake's record names. A lake
-// without a mode record was written with neither: a run with one of them is refused if the
-// lake holds anything (a state or a plan).
-func (p *Pipeline) checkMode(ctx context.Context, exporting bool) error {
-	have, err := p.lake.ReadMode(ctx)
-	if err != nil {
-		return err
-	}
-	want := p.wantMode()
-	if have == nil {
-		if !want.Pseudonymized && (!exporting || !want.RedactText) {
-			return nil
-		}
-		st, err := loadState(ctx, p.lake.Store())
-		if err != nil {
-			return err
-		}
-		plans, err := p.lake.Plans(ctx)
-		if err != nil {
-			return err
-		}
-		if st.version != "" || len(plans) > 0 {
-			return badInput("the lake already holds data written without --pseudonymize and --redact-text: a lake is written in one mode only; export into a new lake")
-		}
-		return nil
-	}
-	switch {
-	case have.Pseudonymized && !want.Pseudonymized:
-		return badInput("the lake is pseudonymised (key fingerprint %s): run with --pseudonymize and its key", have.KeyFingerprint)
-	case !have.Pseudonymized && want.Pseudonymized:
-		return badInput("the lake is not pseudonymised: --pseudonymize cannot be used on it")
-	case have.Pseudonymized && have.KeyFingerprint != want.KeyFingerprint:
-		return badInput("--pseudonymize: the key's fingerprint is %s, the lake's is %s: another key", want.KeyFingerprint, have.KeyFingerprint)
-	case exporting && have.Pseudonymized && !containsAll(want.PIIAttributes, have.PIIAttributes):
-		return badInput("--pii-attributes %s leaves out names the lake hashes (%s): a run may add names, not drop them",
-			strings.Join(want.PIIAttributes, ","), strings.Join(have.PIIAttributes, ","))
-	case exporting && have.RedactText != want.RedactText:
-		if have.RedactText {
-			return badInput("the lake's text is redacted: run with --redact-text")
-		}
-		return badInput("the lake's text is not redacted: --redact-text cannot be used on it")
-	}
-	return nil
-}
-
-func containsAll(set, names []string) bool {
-	for _, n := range names {
-		if !slices.Contains(set, n) {
-			return false
-		}
-	}
-	return true
-}
-
-// recordMode writes the lake's mode record when this pipeline has a mode and the lake none yet
-// (the first run into a new lake, under the lock). A record another process wrote first must
-// agree.
-func (p *Pipeline) recordMode(ctx context.Context) error {
-	want := p.wantMode()
-	if !want.Pseudonymized && !want.RedactText {
-		return nil
-	}
-	have, created, err := p.lake.CreateMode(ctx, want)
-	if err != nil || created {
-		return err
-	}
-	if have.Pseudonymized != want.Pseudonymized || have.KeyFingerprint != want.KeyFingerprint || have.RedactText != want.RedactText {
-		return badInput("another run wrote the lake's mode meanwhile, and it is not this run's")
-	}
-	return nil
 }
 
 // forgetIDs are the ids Forget looks for: the pseudonyms of the raw ids in a pseudonymised lake.

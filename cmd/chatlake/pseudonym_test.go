@@ -52,14 +52,7 @@ func secretsOf(t *testing.T, s *testSim) []string {
 			set[raw.UserID] = true
 		}
 	}
-	c, err := extract.New(extract.Options{BaseURL: s.url, CustomerID: s.opts.CustomerID, BotKey: s.opts.BotKey, APIKey: s.opts.APIKey, Rate: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	users, err := c.ListUsers(context.Background(), toExtract(s.Selectors()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	users := simUsers(t, s)
 	for _, u := range users {
 		for k, v := range u.Attributes {
 			if strings.Contains(k, "phone") { // names (3 letters) are too short to grep: checkUsersTable sees them hashed
@@ -76,6 +69,20 @@ func secretsOf(t *testing.T, s *testSim) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// simUsers are the simulator's users as its User API lists them.
+func simUsers(t *testing.T, s *testSim) []extract.User {
+	t.Helper()
+	c, err := extract.New(extract.Options{BaseURL: s.url, CustomerID: s.opts.CustomerID, BotKey: s.opts.BotKey, APIKey: s.opts.APIKey, Rate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := c.ListUsers(context.Background(), toExtract(s.Selectors()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return users
 }
 
 func toExtract(sels []sim.Selector) []extract.Selector {
@@ -366,14 +373,7 @@ func hideUser(t *testing.T, w http.ResponseWriter, r *http.Request, s *testSim, 
 // its other attributes as they are.
 func checkUsersTable(t *testing.T, db *sql.DB, lake string, s *testSim) {
 	t.Helper()
-	c, err := extract.New(extract.Options{BaseURL: s.url, CustomerID: s.opts.CustomerID, BotKey: s.opts.BotKey, APIKey: s.opts.APIKey, Rate: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	users, err := c.ListUsers(context.Background(), toExtract(s.Selectors()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	users := simUsers(t, s)
 	q := fmt.Sprintf(`SELECT DISTINCT channel_user_id || ' ' || attributes_json FROM read_parquet('%s/users/*/*.parquet', hive_partitioning = true)`, filepath.ToSlash(lake))
 	got := map[string]map[string]string{}
 	for _, line := range queryStrings(t, db, q) {

@@ -137,3 +137,11 @@ func BenchmarkRewriteMessage(b *testing.B) {
 		i++
 	}
 }
+
+func ExampleRewriteMessage() {
+	p, _ := NewPseudonymizer([]byte("example-key-0123456789"), nil)
+	raw := json.RawMessage(`{"user_id":"919565428256","sender":"user","response":"mail me: asha@example.com","timestamp":"2024-05-02 10:15:32.123+0000"}`)
+	m, _ := Flatten(Source{}, nil, RewriteMessage(raw, p, NewRedactor()))
+	fmt.Println(*m.UserID == p.ID("919565428256"), *m.Text)
+	// Output: true mail me: <email>
+}

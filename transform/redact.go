@@ -26,8 +26,9 @@ const (
 //     runs that fail the Luhn check are left as they are.
 //
 // Phone numbers written with dots, spelt out, or of fewer than 10 digits without '+' are
-// missed; so is PII that no pattern describes (names, addresses). A run that starts like a
-// date (YYYY-MM-DD) is not a phone number.
+// missed, and so are two numbers with only a space between them (read as one run of too many
+// digits); so is PII that no pattern describes (names, addresses). A run that starts like a date
+// (YYYY-MM-DD) is not a phone number.
 //
 // A Redactor is safe for concurrent use.
 type Redactor struct{ email, number, date *regexp.Regexp }

@@ -26,6 +26,7 @@ func TestRedactorText(t *testing.T) {
 		{"16 digits not luhn kept", "tracking 4111111111111112", "tracking 4111111111111112"},
 		{"19 digits not luhn kept", "1234567890123456789", "1234567890123456789"},
 		{"20 digits kept", "12345678901234567890", "12345678901234567890"},
+		{"two numbers one space apart: one run, kept (a known limit)", "9876543210 9123456789", "9876543210 9123456789"},
 		{"mixed", "I'm asha@example.com, +919565428256, card 4111111111111111", "I'm <email>, <phone>, card <card>"},
 	}
 	for _, tc := range cases {

@@ -10,6 +10,7 @@
 //	users/snapshot_date=YYYY-MM-DD/part-<plan>.parquet      the users one run listed that day
 //	_chatlake/manifests/messages/dt=YYYY-MM-DD.json         the partition's manifest (Manifest)
 //	_chatlake/state.json, _chatlake/lock.json               owned by package pipelines
+//	_chatlake/lake.json                                     the lake's mode (LakeMode), create-only
 //	_chatlake/runs/<plan>/plan.json                         a run's plan (create-only)
 //	_chatlake/runs/<plan>/attempts/<run>/batch-NNNNNN.json  the users of each batch
 //	_chatlake/runs/<plan>/done/batch-NNNNNN.json            a finished batch (create-only)

@@ -13,6 +13,9 @@ const (
 	StatePath = chatlakeDir + "state.json"
 	// LockPath is the lake's run lock (owned by package pipelines).
 	LockPath = chatlakeDir + "lock.json"
+	// ModePath is the lake's mode record (lakemode.go): pseudonymised or not, and the key's
+	// fingerprint.
+	ModePath = chatlakeDir + "lake.json"
 
 	chatlakeDir     = "_chatlake/"
 	messagesPrefix  = schema.MessagesTable + "/"

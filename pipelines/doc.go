@@ -5,6 +5,12 @@
 // Nightly (the scheduled run) are built on it, with Publish (finish a sharded run) and Forget
 // (erase users); their state and lock live in the lake. docs/design.md explains the design.
 //
+// With Options.Pseudonymizer the pipeline knows users only by pseudonym (plans, batch files,
+// done records, state, logs, summary, errors) and keeps their raw ids, which the API needs, in
+// the lake only encrypted (pseudonym.go); Options.RedactText redacts message text. The lake's
+// mode record (load.LakeMode) is checked before anything is written: a run whose mode or key is
+// not the lake's is ErrBadInput.
+//
 // # Concurrency
 //
 // A Pipeline runs one method at a time. Within a run, at most Options.ParallelBatches batches

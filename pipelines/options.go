@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatlake/chatlake/extract"
+	"github.com/chatlake/chatlake/transform"
 )
 
 // Options configure a Pipeline. Zero values take the defaults documented on each field.
@@ -34,6 +35,11 @@ type Options struct {
 	ProgressEvery time.Duration    // default 10s
 	Terminal      bool             // Progress is a terminal: redraw one line
 	RunID         string           // default: time-based and random
+
+	// Pseudonymizer, when set, pseudonymises user ids and PII attributes (pseudonym.go);
+	// RedactText redacts e-mail addresses, phone numbers and card numbers in text.
+	Pseudonymizer *transform.Pseudonymizer
+	RedactText    bool
 }
 
 // setDefaults validates o and fills in the defaults; an error names the field.

@@ -24,9 +24,10 @@ type statsSource interface {
 
 // Pipeline exports from one API source into one lake.
 type Pipeline struct {
-	src  conversationSource
-	lake *load.Lake
-	o    Options
+	src    conversationSource
+	lake   *load.Lake
+	o      Options
+	pseudo *pseudo // nil: neither pseudonymisation nor redaction
 }
 
 // New checks the options and returns a Pipeline. src may be nil for a pipeline that only
@@ -38,7 +39,14 @@ func New(src conversationSource, lake *load.Lake, o Options) (*Pipeline, error) 
 	if err := o.setDefaults(); err != nil {
 		return nil, err
 	}
-	return &Pipeline{src: src, lake: lake, o: o}, nil
+	q, err := newPseudo(o.Pseudonymizer, o.RedactText)
+	if err != nil {
+		return nil, err
+	}
+	if q != nil && src != nil {
+		src = &pseudoSource{inner: src, q: q}
+	}
+	return &Pipeline{src: src, lake: lake, o: o, pseudo: q}, nil
 }
 
 // RunID is the id this pipeline's runs write into their rows.
@@ -126,6 +134,9 @@ func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, listed
 	st, err := loadState(ctx, store)
 	if err != nil {
 		return err
+	}
+	if p.pseudo.pseudonymized() {
+		st.beforeWrite = p.sealOwed
 	}
 	if err := p.checkLakeOwner(st.get()); err != nil {
 		return err

@@ -39,6 +39,9 @@ func (p *Pipeline) rangeRun(ctx context.Context, kind string, from, to time.Time
 	if err := checkRange(from, to, p.o.Clock(), p.o.Settle); err != nil {
 		return sum, err
 	}
+	if err := p.checkMode(ctx, true); err != nil {
+		return sum, err
+	}
 	id := planID(kind, p.o.CustomerID, p.o.BotKey, p.selectorStrings(), sum.From, sum.To)
 	sum.Plan = id
 	listed, err := p.firstContact(ctx, sum, id)
@@ -47,6 +50,9 @@ func (p *Pipeline) rangeRun(ctx context.Context, kind string, from, to time.Time
 	}
 	defer listed.close()
 	err = p.locked(ctx, sum, id, listed, func(ctx context.Context, rc *runContext) error {
+		if err := p.recordMode(ctx); err != nil {
+			return err
+		}
 		if kind == "backfill" && !restart {
 			if b := rc.state.get().Backfills[id]; b != nil && !b.Finished.IsZero() {
 				p.o.Logger.Info("backfill already complete (rerun with --restart to do it again)", "from", sum.From, "to", sum.To)
@@ -76,6 +82,9 @@ func (p *Pipeline) Nightly(ctx context.Context, first time.Time) (*Summary, erro
 	if err := p.needSource(); err != nil {
 		return sum, err
 	}
+	if err := p.checkMode(ctx, true); err != nil {
+		return sum, err
+	}
 	// The window comes from the state; bad input is refused before the lock: nothing is written.
 	st, err := ReadState(ctx, p.lake.Store())
 	if err != nil {
@@ -94,6 +103,9 @@ func (p *Pipeline) Nightly(ctx context.Context, first time.Time) (*Summary, erro
 	}
 	defer listed.close()
 	err = p.locked(ctx, sum, id, listed, func(ctx context.Context, rc *runContext) error {
+		if err := p.recordMode(ctx); err != nil {
+			return err
+		}
 		f, t, err := p.nightlyWindow(rc.state.get(), first)
 		if err != nil {
 			return err
@@ -143,6 +155,9 @@ func (p *Pipeline) execute(ctx context.Context, rc *runContext, kind, id, from, 
 	if err != nil {
 		return err
 	}
+	if err := p.loadBatches(ctx, plan); err != nil {
+		return err
+	}
 	if err := p.runBatches(ctx, rc, plan); err != nil {
 		return err
 	}
@@ -175,7 +190,11 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 		return nil, err
 	}
 	st := rc.state.get()
-	batches, members := cutBatches(users, st.Owed, from, to, batchSize(users.len()+len(st.Owed), p.o.BatchSize))
+	owed := st.Owed
+	if p.pseudo.pseudonymized() {
+		owed = p.pseudonymizeUsers(users, owed)
+	}
+	batches, members := cutBatches(users, owed, from, to, batchSize(users.len()+len(owed), p.o.BatchSize))
 	plan := &Plan{Format: planFormat, ID: id, Kind: kind, CustomerID: p.o.CustomerID, BotKey: p.o.BotKey,
 		Selectors: p.selectorStrings(), From: from, To: to, Attempt: p.o.RunID, Created: p.o.Clock().UTC(),
 		SnapshotDate: dayString(p.o.Clock()), Users: users.len(), Batches: batches}
@@ -184,7 +203,7 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 	g.SetLimit(readUsersConcurrency)
 	for b := range members {
 		g.Go(func() error {
-			data, err := json.Marshal(batchUsers{Users: members[b]})
+			data, err := p.encodeBatch(id, plan.Attempt, b, members[b])
 			if err != nil {
 				return err
 			}
@@ -195,7 +214,7 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 		return nil, err
 	}
 	tsrc := transform.Source{CustomerID: p.o.CustomerID, BotKey: p.o.BotKey, RunID: p.o.RunID, ExtractedAt: p.o.Clock().UTC()}
-	if err := p.lake.WriteUsers(ctx, plan.SnapshotDate, id, users.usersTable(tsrc), p.o.RunID); err != nil {
+	if err := p.lake.WriteUsers(ctx, plan.SnapshotDate, id, users.usersTable(tsrc, p.pseudonymizedUser()), p.o.RunID); err != nil {
 		return nil, err
 	}
 	data, err = json.MarshalIndent(plan, "", " ")
@@ -283,6 +302,9 @@ func (p *Pipeline) Publish(ctx context.Context) (*Summary, error) {
 	if _, err := loadState(ctx, p.lake.Store()); err != nil {
 		return sum, err // a corrupt state stops it even with nothing to publish
 	}
+	if err := p.checkMode(ctx, false); err != nil {
+		return sum, err
+	}
 	ids, err := p.lake.Plans(ctx)
 	if err != nil {
 		return sum, err
@@ -312,6 +334,9 @@ func (p *Pipeline) Publish(ctx context.Context) (*Summary, error) {
 		}
 		sum.Plan, sum.From, sum.To = id, plan.From, plan.To
 		err = p.locked(ctx, sum, id, nil, func(ctx context.Context, rc *runContext) error {
+			if err := p.loadBatches(ctx, plan); err != nil {
+				return err
+			}
 			return p.publishPlan(ctx, rc, plan)
 		})
 		if err != nil {
@@ -330,11 +355,15 @@ func (p *Pipeline) Forget(ctx context.Context, ids []string) (*Summary, error) {
 	if len(ids) == 0 {
 		return sum, badInput("--user: at least one user id to forget is required")
 	}
+	if slices.Contains(ids, "") {
+		return sum, badInput("--user: an empty user id")
+	}
+	if err := p.checkMode(ctx, false); err != nil {
+		return sum, err
+	}
+	ids = p.forgetIDs(ids) // a pseudonymised lake knows users by pseudonym
 	drop := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		if id == "" {
-			return sum, badInput("--user: an empty user id")
-		}
 		drop[id] = true
 	}
 	sorted := slices.Sorted(func(yield func(string) bool) {

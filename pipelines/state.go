@@ -62,6 +62,9 @@ type Owed struct {
 	Since    time.Time `json:"since"`
 	Attempts int       `json:"attempts"`
 	Error    string    `json:"error"`
+	// SealedID is the user's raw id, encrypted (pseudonym.go), in a pseudonymised lake, whose
+	// Owed map is by pseudonym.
+	SealedID string `json:"sealed_id,omitempty"`
 }
 
 // Erasure records one `forget`: how many users and rows, not who (the ids are what is erased).
@@ -97,6 +100,8 @@ type stateStore struct {
 	mu      sync.Mutex
 	st      State
 	version string
+	// beforeWrite, when set, completes a state about to be written (sealing owed users' ids).
+	beforeWrite func(*State)
 }
 
 // CorruptStateError is a state file that does not decode (cut short, empty, not JSON, not an
@@ -174,6 +179,9 @@ func (s *stateStore) update(ctx context.Context, fn func(*State)) error {
 	defer s.mu.Unlock()
 	next := cloneState(s.st)
 	fn(&next)
+	if s.beforeWrite != nil {
+		s.beforeWrite(&next)
+	}
 	next.Format = stateFormat
 	next.SchemaVersion = schema.MessagesVersion
 	data, err := json.MarshalIndent(next, "", "  ")

@@ -211,8 +211,18 @@ func (s *userSet) unmatched() []string {
 	return none
 }
 
-// usersTable yields the row of the users table of each user, in id order (load.UserRows).
-func (s *userSet) usersTable(tsrc transform.Source) load.UserRows {
+// rename gives every user the id fn makes of its id (a pseudonym). The order of the set and
+// its spill stay those of the listed ids; usersTable still reads each listed object as sent.
+func (s *userSet) rename(fn func(string) string) {
+	for i, id := range s.ids {
+		s.ids[i] = fn(id)
+	}
+}
+
+// usersTable yields the row of the users table of each user, in the listed ids' order
+// (load.UserRows). fix, if not nil, sees each row (or the error of making it) with the user's
+// listed id and returns the error to stop with (nil: the row, as fix left it, is yielded).
+func (s *userSet) usersTable(tsrc transform.Source, fix func(listedID string, row *schema.User, err error) error) load.UserRows {
 	r := io.NewSectionReader(s.file, 0, s.size)
 	br := bufio.NewReaderSize(r, 64<<10)
 	var buf []byte
@@ -248,9 +258,17 @@ func (s *userSet) usersTable(tsrc transform.Source) load.UserRows {
 				u.Selectors = append(u.Selectors, sel)
 			}
 		}
+		id := s.ids[i]
 		i++
-		if row, err = transform.FlattenUser(tsrc, u); err != nil {
-			return nil, fmt.Errorf("user %s: %w", u.ID, err)
+		row, err = transform.FlattenUser(tsrc, u)
+		if fix != nil {
+			if err := fix(u.ID, &row, err); err != nil {
+				return nil, err
+			}
+			return &row, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("user %s: %w", id, err)
 		}
 		return &row, nil
 	}

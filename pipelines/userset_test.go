@@ -84,7 +84,7 @@ func testUserSet(t *testing.T, collide bool) {
 	}
 
 	tsrc := transform.Source{CustomerID: "1", BotKey: "0123456789abcdef", RunID: "run", ExtractedAt: time.Unix(0, 0).UTC()}
-	next := set.usersTable(tsrc)
+	next := set.usersTable(tsrc, nil)
 	wantSels := map[string][]string{"u1": {"s=0", "s=66"}, "u2": {"s=66"}, "u3": {"s=0", "s=3"}}
 	wantAttrs := map[string]string{"u1": `{"name":"one"}`, "u2": `{"name":"two"}`, "u3": `{"name":"first"}`}
 	for _, id := range ids {

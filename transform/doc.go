@@ -22,9 +22,18 @@
 // counts occurrences in the order the API returned the messages. The key's derivation is part
 // of the schema: changing it needs a schema.MessagesVersion bump.
 //
+// Pseudonymisation (pseudonym.go): a Pseudonymizer maps a user id, or a PII attribute's value, to
+// the lower-case hex of HMAC-SHA256(key, value), names its key by a fingerprint and derives a
+// separate sealing key; RewriteMessage hashes the id fields of a message object before Flatten
+// sees it (so message keys derive from the pseudonym), and Pseudonymizer.User the ids and PII
+// attributes of a users row. A Redactor (redact.go) replaces e-mail addresses, phone numbers and
+// Luhn-valid card numbers in text by fixed tokens, best-effort. docs/schema.md states what each
+// hides and what it does not.
+//
 // # Concurrency
 //
 // Every function is safe for concurrent use: none keeps state, and none changes its arguments.
+// A Pseudonymizer and a Redactor are immutable once made.
 //
 // # Errors
 //

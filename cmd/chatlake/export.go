@@ -62,6 +62,7 @@ type exportFlags struct {
 	lockLease                               time.Duration
 	requestTimeout, storageTimeout          time.Duration
 	metricsFile, pushgateway                string
+	pseudo                                  pseudonymFlags
 }
 
 func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
@@ -96,6 +97,7 @@ func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
 	fs.StringVar(&f.tempDir, "temp-dir", "", "directory for the local spill of a unit of work (default: the system's temporary directory)")
 	durationVar(fs, &f.lockLease, "lock-lease", 2*time.Minute, "lease of the lake's lock, renewed while the run lives; a run that died holds the lake at most this long (at once freed when it died on this host)")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format on stderr: json, text, or auto (json unless stderr is a terminal)")
+	f.pseudo.register(fs, true)
 }
 
 // validate checks the flags that need no I/O; the error names the flag.
@@ -241,11 +243,19 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 	if err != nil {
 		return nil, err
 	}
+	ps, err := f.pseudo.pseudonymizer()
+	if err != nil {
+		return nil, err
+	}
 	runID := pipelines.NewRunID(time.Now())
 	logger := newLogger(f.logFormat, stderr).With("run_id", runID)
+	clientLogger := logger
+	if ps != nil {
+		clientLogger = slog.New(newScrubHandler(logger.Handler(), ps))
+	}
 	client, err := extract.New(extract.Options{
 		BaseURL: f.apiURL, CustomerID: f.customer, BotKey: f.bot, APIKey: key,
-		Rate: f.rate, MaxAttempts: f.maxAttempts, PageSize: f.pageSize, AttemptTimeout: f.requestTimeout, Logger: logger,
+		Rate: f.rate, MaxAttempts: f.maxAttempts, PageSize: f.pageSize, AttemptTimeout: f.requestTimeout, Logger: clientLogger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", pipelines.ErrBadInput, err)
@@ -260,6 +270,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 		ShardIndex: f.shardIndex, ShardCount: f.shardCount,
 		Settle: f.settle, Lookback: f.lookback,
 		LockLease: f.lockLease, Logger: logger, RunID: runID,
+		Pseudonymizer: ps, RedactText: f.pseudo.redactText,
 	}
 	if isTerminal(stderr) {
 		o.Progress, o.Terminal = stderr, true

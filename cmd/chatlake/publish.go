@@ -14,6 +14,7 @@ import (
 type lakeFlags struct {
 	lake, tempDir, logFormat  string
 	lockLease, storageTimeout time.Duration
+	pseudo                    pseudonymFlags
 }
 
 func (f *lakeFlags) register(fs *flag.FlagSet) {
@@ -22,6 +23,7 @@ func (f *lakeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format on stderr: json, text, or auto (json unless stderr is a terminal)")
 	durationVar(fs, &f.lockLease, "lock-lease", 2*time.Minute, "lease of the lake's lock, renewed while the command runs")
 	durationVar(fs, &f.storageTimeout, "storage-timeout", 0, "deadline of each small call to the lake's storage, retries included (default: 1m, see load/storage)")
+	f.pseudo.register(fs, false)
 }
 
 func (f *lakeFlags) pipeline(ctx context.Context, stderr io.Writer) (*setup, error) {
@@ -36,13 +38,17 @@ func (f *lakeFlags) pipeline(ctx context.Context, stderr io.Writer) (*setup, err
 	default:
 		return nil, usagef("--log-format must be json, text or auto, not %q", f.logFormat)
 	}
+	ps, err := f.pseudo.pseudonymizer()
+	if err != nil {
+		return nil, err
+	}
 	runID := pipelines.NewRunID(time.Now())
 	logger := newLogger(f.logFormat, stderr).With("run_id", runID)
 	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TempDir: f.tempDir, Logger: logger}, true, f.storageTimeout)
 	if err != nil {
 		return nil, err
 	}
-	p, err := pipelines.New(nil, lake, pipelines.Options{LockLease: f.lockLease, Logger: logger, RunID: runID})
+	p, err := pipelines.New(nil, lake, pipelines.Options{LockLease: f.lockLease, Logger: logger, RunID: runID, Pseudonymizer: ps})
 	if err != nil {
 		closeLake()
 		return nil, err

@@ -58,6 +58,11 @@ type Server struct {
 	invalid map[string]bool
 	limiter *rate.Limiter // nil without Faults.RateLimit
 
+	// The users of each selector, in User API order, made on the first page asked for: a
+	// page is then a slice of it rather than a scan of every user.
+	selMu sync.Mutex
+	bySel map[[2]string][]*user
+
 	mu    sync.Mutex
 	rng   *rand.Rand // fault and variant draws, in request order
 	stats Stats
@@ -344,12 +349,7 @@ func (s *Server) usersPage(q url.Values, v Variant) response {
 	if !ok {
 		return errResp
 	}
-	var matched []*user
-	for _, u := range s.users {
-		if u.attrs[name] == value {
-			matched = append(matched, u)
-		}
-	}
+	matched := s.usersOf(name, value)
 	lo, hi := pageBounds(number, size, len(matched))
 	if s.o.Faults.UsersIgnorePaging {
 		lo, hi = 0, len(matched)
@@ -368,6 +368,27 @@ func (s *Server) usersPage(q url.Values, v Variant) response {
 		number: number, size: size, total: len(matched),
 	})
 	return jsonResp(http.StatusOK, body)
+}
+
+// usersOf is the users whose attribute name is value, in User API order.
+func (s *Server) usersOf(name, value string) []*user {
+	s.selMu.Lock()
+	defer s.selMu.Unlock()
+	k := [2]string{name, value}
+	if m, ok := s.bySel[k]; ok {
+		return m
+	}
+	matched := []*user{}
+	for _, u := range s.users {
+		if u.attrs[name] == value {
+			matched = append(matched, u)
+		}
+	}
+	if s.bySel == nil {
+		s.bySel = map[[2]string][]*user{}
+	}
+	s.bySel[k] = matched
+	return matched
 }
 
 // parseMs parses an optional epoch-millisecond parameter.

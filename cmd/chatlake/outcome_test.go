@@ -173,6 +173,20 @@ func TestSIGTERM(t *testing.T) {
 	if rerr != nil || st.LastRun == nil || st.LastRun.Outcome != "interrupted" || !strings.Contains(st.LastRun.Error, "SIGTERM") {
 		t.Fatalf("state's last run %+v (%v)", st.LastRun, rerr)
 	}
+	// status names the unfinished run and the command that resumes it; that command, with
+	// the API's URL filled in, finishes the export.
+	_, rep, _ := statusJSON(t, lake)
+	if len(rep.Plans) != 1 || rep.Plans[0].BatchesDone >= rep.Plans[0].Batches || !strings.HasPrefix(rep.Plans[0].Resume, "chatlake export ") {
+		t.Fatalf("status after SIGTERM: unfinished runs %+v", rep.Plans)
+	}
+	resume := strings.Fields(rep.Plans[0].Resume)[1:]
+	resume = append(replaceFlag(t, resume, "--api-url", s.url), "--rate", "1000", "--log-format", "json")
+	if code, out := runChild(t, env, resume...); code != exitOK {
+		t.Fatalf("the resume command %q exits %d: %s", rep.Plans[0].Resume, code, lastLine(out))
+	}
+	if _, rep, _ := statusJSON(t, lake); len(rep.Plans) != 0 || rep.LastRun == nil || rep.LastRun.Outcome != "ok" {
+		t.Fatalf("after the resume command: unfinished %+v, last run %+v", rep.Plans, rep.LastRun)
+	}
 	if code, out := runChild(t, env, args...); code != exitOK {
 		t.Fatalf("rerun exits %d: %s", code, lastLine(out))
 	}

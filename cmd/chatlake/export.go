@@ -62,6 +62,8 @@ type exportFlags struct {
 	lockLease                               time.Duration
 	requestTimeout, storageTimeout          time.Duration
 	metricsFile, pushgateway                string
+
+	logAttrs []any // added to every log record (a multi-bot run's bot_index)
 }
 
 func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
@@ -242,7 +244,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 		return nil, err
 	}
 	runID := pipelines.NewRunID(time.Now())
-	logger := newLogger(f.logFormat, stderr).With("run_id", runID)
+	logger := newLogger(f.logFormat, stderr).With("run_id", runID).With(f.logAttrs...)
 	client, err := extract.New(extract.Options{
 		BaseURL: f.apiURL, CustomerID: f.customer, BotKey: f.bot, APIKey: key,
 		Rate: f.rate, MaxAttempts: f.maxAttempts, PageSize: f.pageSize, AttemptTimeout: f.requestTimeout, Logger: logger,
@@ -364,19 +366,29 @@ func runNightly(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var f exportFlags
 	f.register(fs, true)
-	if help, err := parseFlags(fs, args, stdout); help || err != nil {
+	var botIndex, parallel int
+	registerBotFlags(fs, &botIndex, &parallel)
+	help, bots, err := parseBotFlags(fs, args, stdout, -1)
+	if help || err != nil {
 		return err
+	}
+	if len(bots) > 0 {
+		return runBots(ctx, args, stdout, stderr, len(bots), &f, botIndex, parallel)
+	}
+	if botIndex >= 0 {
+		return usagef("--bot-index %d: %v", botIndex, errNoBots)
 	}
 	if err := f.validate(false); err != nil {
 		return err
 	}
-	var first time.Time
-	if f.from != "" {
-		d, err := pipelines.ParseDay(f.from)
-		if err != nil {
-			return usagef("--from: %v", err)
-		}
-		first = d
+	return f.nightly(ctx, stderr)
+}
+
+// nightly is the nightly run of validated flags.
+func (f *exportFlags) nightly(ctx context.Context, stderr io.Writer) error {
+	first, err := f.firstDay()
+	if err != nil {
+		return err
 	}
 	s, err := f.setup(ctx, stderr)
 	if err != nil {
@@ -385,4 +397,16 @@ func runNightly(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer s.close()
 	sum, err := s.pipeline.Nightly(ctx, first)
 	return report(ctx, s, sum, err, f.allowSkipped, stderr)
+}
+
+// firstDay is the nightly run's --from, zero when not given.
+func (f *exportFlags) firstDay() (time.Time, error) {
+	if f.from == "" {
+		return time.Time{}, nil
+	}
+	d, err := pipelines.ParseDay(f.from)
+	if err != nil {
+		return time.Time{}, usagef("--from: %v", err)
+	}
+	return d, nil
 }

@@ -245,10 +245,13 @@ func (p *Pipeline) firstContact(ctx context.Context, sum *Summary, id string) ([
 
 func (p *Pipeline) listUsers(ctx context.Context) ([]extract.User, error) {
 	p.o.Logger.Info("listing users", "selectors", len(p.o.Selectors))
+	stopProgress := p.listingProgress(ctx)
 	users, err := p.src.ListUsers(ctx, p.o.Selectors)
 	if err != nil {
+		stopProgress(-1)
 		return nil, fmt.Errorf("listing users: %w", err)
 	}
+	stopProgress(len(users))
 	if users == nil {
 		users = []extract.User{}
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,6 +211,44 @@ func TestBotTasks(t *testing.T) {
 			}
 			if !strings.Contains(got, c.want) {
 				t.Errorf("got %s, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+// TestBotSettingsPrecedence: a bot's settings replace the file's top-level ones (a list as a
+// whole), and the environment and the command line still win: flag > env > bot > file >
+// default; YAML and TOML alike.
+func TestBotSettingsPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	yml := filepath.Join(dir, "bots.yaml")
+	write(t, yml, "rate: 3\nconcurrency: 2\nlake: /top\nsettle: 3h\nusers-where: [top=1]\nbots:\n  - lake: /b0\n  - lake: /b1\n    concurrency: 9\n    users-where: [a=1, b=2]\n    rate: 4\n")
+	tml := filepath.Join(dir, "bots.toml")
+	write(t, tml, "rate = 3\nconcurrency = 2\nlake = \"/top\"\nsettle = \"3h\"\nusers-where = [\"top=1\"]\n\n[[bots]]\nlake = \"/b0\"\n\n[[bots]]\nlake = \"/b1\"\nconcurrency = 9\nusers_where = [\"a=1\", \"b=2\"]\nrate = 4\n")
+	t.Setenv("CHATLAKE_CONCURRENCY", "5")
+	for _, cfg := range []string{yml, tml} {
+		t.Run(filepath.Ext(cfg), func(t *testing.T) {
+			for _, c := range []struct {
+				bot  int
+				want map[string]string
+			}{
+				{-1, map[string]string{"lake": "/top", "rate": "7", "concurrency": "5", "settle": "3h0m0s", "users-where": "top=1", "lookback": "2"}},
+				{0, map[string]string{"lake": "/b0", "rate": "7", "concurrency": "5", "settle": "3h0m0s", "users-where": "top=1"}},
+				{1, map[string]string{"lake": "/b1", "rate": "7", "concurrency": "5", "settle": "3h0m0s", "users-where": "a=1,b=2"}},
+			} {
+				fs := flag.NewFlagSet("run", flag.ContinueOnError)
+				var f exportFlags
+				f.register(fs, true)
+				registerBotFlags(fs, new(int), new(int))
+				_, bots, err := parseBotFlags(fs, []string{"--config", cfg, "--rate", "7"}, io.Discard, c.bot)
+				if err != nil || len(bots) != 2 {
+					t.Fatalf("bot %d: %d bots, %v", c.bot, len(bots), err)
+				}
+				for k, want := range c.want {
+					if got := fs.Lookup(k).Value.String(); got != want {
+						t.Errorf("bot %d: --%s is %q, want %q", c.bot, k, got, want)
+					}
+				}
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/chatlake/chatlake/internal/lakecheck"
 	"github.com/chatlake/chatlake/pipelines"
@@ -251,5 +254,55 @@ func TestBotSettingsPrecedence(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDeployBotsConfig: the bots.yaml of deploy/kubernetes/multibot-cronjob.yaml, read by
+// chatlake's own parser with each pod's JOB_COMPLETION_INDEX, gives that pod one bot with
+// valid settings (all but the key file, which only the pod has).
+func TestDeployBotsConfig(t *testing.T) {
+	data, err := os.ReadFile("../../deploy/kubernetes/multibot-cronjob.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&cm); err != nil || cm.Data["bots.yaml"] == "" {
+		t.Fatalf("the recipe's first document has no data.bots.yaml (%v)", err)
+	}
+	cfg := filepath.Join(t.TempDir(), "bots.yaml")
+	write(t, cfg, cm.Data["bots.yaml"])
+	t.Setenv(envShardCount, "3")
+	seen := map[string]bool{}
+	for i := range 3 {
+		t.Setenv(envJobIndex, fmt.Sprint(i))
+		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		var f exportFlags
+		f.register(fs, true)
+		registerBotFlags(fs, new(int), new(int))
+		_, bots, err := parseBotFlags(fs, []string{"--config", cfg}, io.Discard, -1)
+		if err != nil || len(bots) != 3 {
+			t.Fatalf("%d bots, %v", len(bots), err)
+		}
+		tasks, err := botTasks(len(bots), -1, f.shardIndex, f.shardCount, os.Getenv)
+		if err != nil || len(tasks) != 1 || tasks[0].bot != i || tasks[0].shardCount != 1 {
+			t.Fatalf("pod %d: tasks %v, %v; want bot %d unsharded", i, tasks, err, i)
+		}
+		fs = flag.NewFlagSet("run", flag.ContinueOnError)
+		f = exportFlags{}
+		f.register(fs, true)
+		registerBotFlags(fs, new(int), new(int))
+		if _, _, err := parseBotFlags(fs, []string{"--config", cfg}, io.Discard, i); err != nil {
+			t.Fatalf("bot %d: %v", i, err)
+		}
+		f.shardIndex, f.shardCount = tasks[0].shardIndex, tasks[0].shardCount
+		if err := f.validate(false); err != nil {
+			t.Fatalf("bot %d: %v", i, err)
+		}
+		if seen[f.lake] || !strings.HasPrefix(f.apiKeyFile, "/var/run/secrets/technowiz/") || f.apiURL == "" || f.from != "2024-01-01" {
+			t.Errorf("bot %d: lake %s, key file %s, api-url %s, from %s", i, f.lake, f.apiKeyFile, f.apiURL, f.from)
+		}
+		seen[f.lake] = true
 	}
 }

@@ -61,7 +61,7 @@ func TestDeadlines(t *testing.T) {
 		{"silent GCS, status --storage-timeout 20s", gcs(hole), []string{"status", "--lake", lake, "--storage-timeout", "20s"}, exitBadInput, "timed out"},
 		{"silent API, --request-timeout 10s --max-attempts 3", env,
 			replaceFlag(t, s.exportArgs("export", t.TempDir(), "--request-timeout", "10s", "--max-attempts", "3"), "--api-url", "http://"+hole),
-			exitFailed, "timed out after 10s"},
+			exitFailed, "gave up after 3 attempts, last cause timeout"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			start := time.Now()

@@ -38,7 +38,8 @@ func startPushgateway(t *testing.T) string {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(bin, "--web.listen-address="+addr, "--persistence.interval=0")
+	// No persistence: Debian's default file (/var/lib/prometheus/pushgateway.data) is shared.
+	cmd := exec.Command(bin, "--web.listen-address="+addr, "--persistence.file=")
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

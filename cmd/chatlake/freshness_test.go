@@ -138,3 +138,16 @@ func TestStatusDeadLockHolders(t *testing.T) {
 		t.Fatalf("with a live holder: lock expired %v, dead holders %+v", rep.LockExpired, rep.DeadHolders)
 	}
 }
+
+func TestAgeText(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		26*time.Hour + 5*time.Minute + 20*time.Second: "26h5m",
+		90 * time.Second: "2m",
+		940*24*time.Hour + 3*time.Hour + time.Minute: "940d3h",
+		48 * time.Hour: "2d0h",
+	} {
+		if got := ageText(d); got != want {
+			t.Errorf("ageText(%s) = %q, want %q", d, got, want)
+		}
+	}
+}

@@ -101,7 +101,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return &staleError{msg: fmt.Sprintf("status %s: no day is fully exported (--max-lag %s)", *lakeURL, formatDuration(maxLag))}
 		}
 		return &staleError{msg: fmt.Sprintf("status %s: stale: the newest fully exported day %s ended %s ago, more than --max-lag %s",
-			*lakeURL, rep.Fresh.NewestComplete, formatDuration(time.Duration(rep.Fresh.LagSeconds)*time.Second), formatDuration(maxLag))}
+			*lakeURL, rep.Fresh.NewestComplete, ageText(time.Duration(rep.Fresh.LagSeconds)*time.Second), formatDuration(maxLag))}
 	}
 	return nil
 }
@@ -247,7 +247,7 @@ func writeStatus(w io.Writer, r *statusReport) error {
 			fmt.Fprintf(w, "freshness  no day fully exported%s\n", state)
 		} else {
 			fmt.Fprintf(w, "freshness  newest fully exported day %s, ended %s ago%s\n", f.NewestComplete,
-				formatDuration(time.Duration(f.LagSeconds)*time.Second), state)
+				ageText(time.Duration(f.LagSeconds)*time.Second), state)
 		}
 	}
 	if r.LastRun != nil {
@@ -345,6 +345,14 @@ func addDays(day string, n int) string {
 		return ""
 	}
 	return d.AddDate(0, 0, n).Format(pipelines.DayLayout)
+}
+
+// ageText shows an age to the minute, in days and hours beyond two days: 940d3h, 26h5m.
+func ageText(d time.Duration) string {
+	if d >= 48*time.Hour {
+		return fmt.Sprintf("%dd%dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
+	}
+	return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
 }
 
 func shardText(s string) string {

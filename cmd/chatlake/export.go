@@ -61,6 +61,7 @@ type exportFlags struct {
 	logFormat                               string
 	lockLease                               time.Duration
 	requestTimeout, storageTimeout          time.Duration
+	progressEvery                           time.Duration
 	metricsFile, pushgateway                string
 
 	logAttrs []any // added to every log record (a multi-bot run's bot_index)
@@ -98,6 +99,7 @@ func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
 	fs.StringVar(&f.tempDir, "temp-dir", "", "directory for the local spill of a unit of work (default: the system's temporary directory)")
 	durationVar(fs, &f.lockLease, "lock-lease", 2*time.Minute, "lease of the lake's lock, renewed while the run lives; a run that died holds the lake at most this long (at once freed when it died on this host)")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format on stderr: json, text, or auto (json unless stderr is a terminal)")
+	durationVar(fs, &f.progressEvery, "progress-every", 10*time.Second, "interval of the progress records in the log (a terminal's line is redrawn every second)")
 }
 
 // validate checks the flags that need no I/O; the error names the flag.
@@ -148,6 +150,8 @@ func (f *exportFlags) validate(needRange bool) error {
 		return usagef("--request-timeout must be positive, not %s", f.requestTimeout)
 	case f.storageTimeout < 0:
 		return usagef("--storage-timeout must not be negative")
+	case f.progressEvery <= 0:
+		return usagef("--progress-every must be positive, not %s", f.progressEvery)
 	case f.lookback < 0:
 		return usagef("--lookback must not be negative")
 	case f.targetFileSize < 1<<20:
@@ -261,7 +265,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 		Concurrency: f.concurrency, BatchSize: f.batchSize, ParallelBatches: f.parallelBatches,
 		ShardIndex: f.shardIndex, ShardCount: f.shardCount,
 		Settle: f.settle, Lookback: f.lookback,
-		LockLease: f.lockLease, Logger: logger, RunID: runID,
+		LockLease: f.lockLease, Logger: logger, RunID: runID, ProgressEvery: f.progressEvery,
 	}
 	if isTerminal(stderr) {
 		o.Progress, o.Terminal = stderr, true

@@ -197,3 +197,33 @@ func errorsAs(err error, target **exec.ExitError) bool {
 	*target = ee
 	return ok
 }
+
+// TestProgressRecordsOfAnExport: in JSON mode an export logs a progress record every
+// --progress-every, with the run's id and a numeric eta_s, the last at 0 with every user done.
+func TestProgressRecordsOfAnExport(t *testing.T) {
+	s := startSim(t, 3, 12, func(o *sim.Options) { o.Faults.Latency = 10 * time.Millisecond })
+	t.Setenv(apiKeyEnv, s.opts.APIKey)
+	code, _, stderr := runCmd(t, s.exportArgs("export", t.TempDir(), "--log-format", "json", "--progress-every", "20ms",
+		"--concurrency", "2", "--batch-size", "12")...)
+	if code != exitOK {
+		t.Fatalf("export exits %d: %s", code, lastLine(stderr))
+	}
+	recs := jsonRecords(t, stderr)
+	summaryOf(t, recs) // every record carries the run id
+	var progress []map[string]any
+	for _, r := range recs {
+		if r["msg"] == "progress" && r["phase"] == "extracting" {
+			if _, ok := r["eta_s"].(float64); !ok {
+				t.Fatalf("eta_s is not a number: %v", r)
+			}
+			progress = append(progress, r)
+		}
+	}
+	// One batch: without the interval there would be two (after the batch, at the end).
+	if len(progress) < 4 {
+		t.Fatalf("%d progress records, want one every 20ms of a run of at least 6 x 2 requests of 10ms", len(progress))
+	}
+	if last := progress[len(progress)-1]; last["eta_s"] != 0.0 || last["users_done"] != last["users"] {
+		t.Errorf("the last progress record: %v", last)
+	}
+}

@@ -632,3 +632,85 @@ func matchGlob(pat, els []string) bool {
 	ok, err := filepath.Match(pat[0], els[0])
 	return err == nil && ok && matchGlob(pat[1:], els[1:])
 }
+
+// TestMultiBotCronJob: the agency recipe, one config file of bots in a ConfigMap and one
+// Indexed Job per night whose task count is a multiple of the bots; every bot names its own
+// lake and a key file of the mounted Secret. (cmd/chatlake's TestDeployBotsConfig reads the
+// same file with chatlake's own parser.)
+func TestMultiBotCronJob(t *testing.T) {
+	docs := load(t, "kubernetes/multibot-cronjob.yaml")
+	if len(docs) != 2 || str(t, docs[0], "kind") != "ConfigMap" || str(t, docs[1], "kind") != "CronJob" {
+		t.Fatalf("want a ConfigMap then a CronJob")
+	}
+	cm, cj := docs[0], docs[1]
+	var cfg struct {
+		APIURL string           `yaml:"api-url"`
+		Bots   []map[string]any `yaml:"bots"`
+	}
+	botsYAML, _ := get(t, cm, "data").(map[string]any)["bots.yaml"].(string)
+	if err := yaml.Unmarshal([]byte(botsYAML), &cfg); err != nil {
+		t.Fatalf("bots.yaml: %v", err)
+	}
+	if len(cfg.Bots) < 2 || cfg.APIURL == "" {
+		t.Fatalf("bots.yaml: %d bots, api-url %q; want several bots and a shared api-url", len(cfg.Bots), cfg.APIURL)
+	}
+	if p := str(t, cj, "spec.concurrencyPolicy"); p != "Forbid" {
+		t.Errorf("concurrencyPolicy %q, want Forbid", p)
+	}
+	job := get(t, cj, "spec.jobTemplate.spec")
+	if m := str(t, job, "completionMode"); m != "Indexed" {
+		t.Errorf("completionMode %q, want Indexed", m)
+	}
+	completions := num(t, job, "completions")
+	if completions%len(cfg.Bots) != 0 {
+		t.Errorf("completions %d is not a multiple of the %d bots", completions, len(cfg.Bots))
+	}
+	if d := num(t, job, "activeDeadlineSeconds"); d <= 0 || d >= 24*3600 {
+		t.Errorf("activeDeadlineSeconds %d, want a budget below a day", d)
+	}
+	pod := get(t, job, "template.spec")
+	c := get(t, pod, "containers[0]")
+	checkPodFailurePolicy(t, job, str(t, c, "name"))
+	checkPodSecurity(t, pod)
+	checkWritableTmp(t, pod, c)
+	env := map[string]string{}
+	for _, v := range list(t, c, "env") {
+		env[str(t, v, "name")] = fmt.Sprint(v.(map[string]any)["value"])
+	}
+	if env["CHATLAKE_SHARD_COUNT"] != strconv.Itoa(completions) {
+		t.Errorf("CHATLAKE_SHARD_COUNT %q, want completions = %d (the task count)", env["CHATLAKE_SHARD_COUNT"], completions)
+	}
+	args := strs(t, c, "args")
+	config, ok := flag(args, "config")
+	if len(args) == 0 || args[0] != "run" || !ok {
+		t.Fatalf("args %q, want run --config FILE", args)
+	}
+	dir, base := path.Split(config)
+	mounted := false
+	for _, m := range list(t, c, "volumeMounts") {
+		if strings.TrimSuffix(str(t, m, "mountPath"), "/") == strings.TrimSuffix(dir, "/") {
+			for _, v := range list(t, pod, "volumes") {
+				if str(t, v, "name") == str(t, m, "name") {
+					mounted = str(t, v, "configMap.name") == str(t, cm, "metadata.name") && base == "bots.yaml"
+				}
+			}
+		}
+	}
+	if !mounted {
+		t.Errorf("--config %s is not the ConfigMap's bots.yaml mounted in the container", config)
+	}
+	lakes := map[string]bool{}
+	for i, b := range cfg.Bots {
+		for _, k := range []string{"customer", "bot", "users-where", "lake", "api-key-file"} {
+			if _, ok := b[k]; !ok {
+				t.Errorf("bot %d has no %s", i, k)
+			}
+		}
+		lake := fmt.Sprint(b["lake"])
+		if !strings.HasPrefix(lake, "gs://") || lakes[lake] {
+			t.Errorf("bot %d: lake %q, want its own gs:// lake", i, lake)
+		}
+		lakes[lake] = true
+		checkSecretFile(t, pod, c, fmt.Sprint(b["api-key-file"]))
+	}
+}

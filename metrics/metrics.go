@@ -60,7 +60,7 @@ func gather(r Run, labels prometheus.Labels) (*prometheus.Registry, error) {
 	gauge(nameStart, "When the last run started, in seconds since the epoch.", float64(r.Started.UnixNano())/1e9)
 	gauge(nameFinish, "When the last run finished, in seconds since the epoch.", float64(r.Finished.UnixNano())/1e9)
 	gauge(nameDuration, "How long the last run took, in seconds.", r.Finished.Sub(r.Started).Seconds())
-	gauge(nameExitCode, "The exit code of the last run: 0 ok, 1 failed or incomplete, 2 bad input, 3 the lake was locked.", float64(r.ExitCode))
+	gauge(nameExitCode, "The exit code of the last run: 0 ok, 1 failed or incomplete, 2 bad input, 3 the lake was locked, 130 or 143 stopped by SIGINT or SIGTERM.", float64(r.ExitCode))
 	gauge(nameSuccess, "1 if the last run exported everything it was asked for (exit code 0), else 0.", success)
 	vec(nameOutcome, "1 for the outcome of the last run (ok, failed, incomplete, locked, bad_input, ...).", "outcome", map[string]float64{r.Outcome: 1})
 	if !r.LastSuccess.IsZero() {

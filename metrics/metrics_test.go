@@ -238,7 +238,9 @@ func startPushgateway(t *testing.T) string {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(bin, "--web.listen-address="+addr)
+	// No persistence: Debian's default file (/var/lib/prometheus/pushgateway.data) would carry
+	// metrics from one test run (and one test) to the next.
+	cmd := exec.Command(bin, "--web.listen-address="+addr, "--persistence.file=")
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

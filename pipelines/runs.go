@@ -265,10 +265,13 @@ func (p *Pipeline) firstContact(ctx context.Context, sum *Summary, id string) (*
 
 func (p *Pipeline) listUsers(ctx context.Context) (*userSet, error) {
 	p.o.Logger.Info("listing users", "selectors", len(p.o.Selectors))
+	stopProgress := p.listingProgress(ctx)
 	users, err := p.listUserSet(ctx)
 	if err != nil {
+		stopProgress(-1)
 		return nil, fmt.Errorf("listing users: %w", err)
 	}
+	stopProgress(users.len())
 	return users, nil
 }
 

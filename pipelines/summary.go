@@ -70,6 +70,16 @@ type Summary struct {
 	Outcome  string
 	ExitCode int
 	Error    string
+
+	live func() extract.Stats // the client's counters while the run goes on (progress)
+}
+
+// liveStats are the API client's counters now.
+func (s *Summary) liveStats() extract.Stats {
+	if s.live == nil {
+		return extract.Stats{}
+	}
+	return s.live()
 }
 
 // SetOutcome records how the run ended: its outcome's name, the process's exit code and the
@@ -84,7 +94,7 @@ func (s *Summary) SetOutcome(outcome string, exitCode int, err error) {
 }
 
 func (p *Pipeline) newSummary(kind, from, to string) *Summary {
-	return &Summary{RunID: p.o.RunID, Kind: kind, From: from, To: to, Shard: p.shard(), Started: time.Now()}
+	return &Summary{RunID: p.o.RunID, Kind: kind, From: from, To: to, Shard: p.shard(), Started: time.Now(), live: p.liveStats}
 }
 
 func (s *Summary) with(fn func()) {

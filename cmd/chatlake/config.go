@@ -36,31 +36,41 @@ func envName(flagName string) string {
 // --help prints the command's flags to stdout; a wrong flag, a stray argument or a bad config
 // file is a one-line usage error naming the flag, the variable or the file's line.
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (help bool, err error) {
+	help, _, err = parseBotFlags(fs, args, stdout, -1)
+	return help, err
+}
+
+// parseBotFlags is parseFlags that also returns the config file's list of bots, and, with
+// bot >= 0, reads that bot's settings over the file's top-level ones (see bots.go).
+func parseBotFlags(fs *flag.FlagSet, args []string, stdout io.Writer, bot int) (help bool, bots []botEntry, err error) {
 	fs.SetOutput(io.Discard)
 	if fs.Lookup(configFlag) == nil {
 		fs.String(configFlag, "", "read settings from this YAML or TOML `FILE` (keys are flag names: lake: gs://b/p); the command line, then the environment, win over it")
 	}
 	if c, ok := stdout.(*flagCollector); ok {
 		fs.VisitAll(func(f *flag.Flag) { c.names[f.Name] = true })
-		return true, nil
+		return true, nil, nil
 	}
-	cp := &configParser{fs: fs}
+	cp := &configParser{fs: fs, bot: bot}
 	err = ff.Parse(fs, args, ff.WithEnvVarPrefix(envPrefix), ff.WithConfigFileFlag(configFlag), ff.WithConfigFileParser(cp.parse))
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			writeFlagHelp(fs, stdout)
-			return true, nil
+			return true, nil, nil
 		}
-		return false, flagError(fs, err)
+		return false, nil, flagError(fs, err)
 	}
 	if fs.NArg() > 0 {
-		return false, usagef("%s: unexpected argument %q (flags start with --)", fs.Name(), fs.Arg(0))
+		return false, nil, usagef("%s: unexpected argument %q (flags start with --)", fs.Name(), fs.Arg(0))
+	}
+	if bot >= len(cp.bots) {
+		return false, nil, usagef("%s: bot %d: the config file lists %d bot(s)", fs.Name(), bot, len(cp.bots))
 	}
 	if p, ok := stdout.(*flagProbe); ok {
 		fs.VisitAll(func(f *flag.Flag) { p.values[f.Name] = f.Value.String() })
-		return true, nil
+		return true, cp.bots, nil
 	}
-	return false, nil
+	return false, cp.bots, nil
 }
 
 // flagProbe, given as stdout to a command, records the flags' values after parsing and stops
@@ -164,10 +174,12 @@ type configSetting struct {
 // configParser reads a config file for ff: keys are flag names (dashes or underscores), values
 // are scalars or lists of scalars (a list sets a repeatable flag once per item). A key that is
 // a flag of another command is ignored (one file serves every command); a key that is no
-// command's flag is an error naming its line. The key "bots" is a list of per-bot settings,
-// read by the run command (multiBot).
+// command's flag is an error naming its line. The key "bots" is a list of per-bot settings
+// (bots.go): with bot >= 0, that bot's settings replace the top-level settings of the same keys.
 type configParser struct {
-	fs *flag.FlagSet
+	fs   *flag.FlagSet
+	bot  int        // the bot whose settings are read, or -1
+	bots []botEntry // the file's bots, after parse
 }
 
 func (p *configParser) path() string { return p.fs.Lookup(configFlag).Value.String() }
@@ -177,9 +189,13 @@ func (p *configParser) parse(r io.Reader, set func(name, value string) error) er
 	if err != nil {
 		return usagef("--config %s: %v", p.path(), err)
 	}
-	settings, err := readConfig(p.path(), data)
+	settings, bots, err := readConfig(p.path(), data)
 	if err != nil {
 		return err
+	}
+	p.bots = bots
+	if p.bot >= 0 && p.bot < len(bots) {
+		settings = overlay(settings, bots[p.bot].settings)
 	}
 	var known map[string]bool
 	for _, s := range settings {
@@ -218,36 +234,65 @@ func (p *configParser) parse(r io.Reader, set func(name, value string) error) er
 	return nil
 }
 
-// readConfig reads a YAML or TOML (by the extension .toml) file's top-level settings.
-func readConfig(path string, data []byte) ([]configSetting, error) {
+// readConfig reads a YAML or TOML (by the extension .toml) file's top-level settings and its
+// list of bots.
+func readConfig(path string, data []byte) ([]configSetting, []botEntry, error) {
 	if strings.EqualFold(filepath.Ext(path), ".toml") {
 		return readTOML(path, data)
 	}
 	return readYAML(path, data)
 }
 
-func readYAML(path string, data []byte) ([]configSetting, error) {
+func readYAML(path string, data []byte) ([]configSetting, []botEntry, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, usagef("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, nil, usagef("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	if len(doc.Content) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return nil, usagef("%s line %d: want settings as `name: value` lines", path, root.Line)
+		return nil, nil, usagef("%s line %d: want settings as `name: value` lines", path, root.Line)
 	}
-	return yamlSettings(path, root)
+	settings, err := yamlSettings(path, root, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	var bots []botEntry
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if k.Value != "bots" {
+			continue
+		}
+		if v.Kind != yaml.SequenceNode {
+			return nil, nil, usagef("%s line %d: bots: want a list of bots, each a mapping of settings", path, v.Line)
+		}
+		for _, item := range v.Content {
+			if item.Kind != yaml.MappingNode {
+				return nil, nil, usagef("%s line %d: bots: want each bot as a mapping of settings (customer: ..., bot: ...)", path, item.Line)
+			}
+			s, err := yamlSettings(path, item, false)
+			if err != nil {
+				return nil, nil, err
+			}
+			bots = append(bots, botEntry{line: item.Line, settings: s})
+		}
+	}
+	return settings, bots, nil
 }
 
-// yamlSettings reads a mapping's keys; "bots" keeps no values (multiBot reads it).
-func yamlSettings(path string, m *yaml.Node) ([]configSetting, error) {
+// yamlSettings reads a mapping's keys; at the top level "bots" keeps no values (readYAML
+// reads it), within a bot it is an error.
+func yamlSettings(path string, m *yaml.Node, top bool) ([]configSetting, error) {
 	var out []configSetting
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		s := configSetting{key: k.Value, line: k.Line}
 		if k.Value == "bots" {
+			if !top {
+				return nil, usagef("%s line %d: bots: a bot cannot list bots", path, k.Line)
+			}
 			out = append(out, s)
 			continue
 		}
@@ -269,21 +314,64 @@ func yamlSettings(path string, m *yaml.Node) ([]configSetting, error) {
 	return out, nil
 }
 
-func readTOML(path string, data []byte) ([]configSetting, error) {
+func readTOML(path string, data []byte) ([]configSetting, []botEntry, error) {
 	var m map[string]any
 	if _, err := toml.Decode(string(data), &m); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, usagef("%s line %d: %s", path, pe.Position.Line, pe.Message)
+			return nil, nil, usagef("%s line %d: %s", path, pe.Position.Line, pe.Message)
 		}
-		return nil, usagef("%s: %v", path, err)
+		return nil, nil, usagef("%s: %v", path, err)
 	}
 	lines := tomlKeyLines(data)
+	settings, err := tomlSettings(path, m, lines)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw, ok := m["bots"]
+	if !ok {
+		return settings, nil, nil
+	}
+	tables, ok := raw.([]map[string]any)
+	if !ok {
+		return nil, nil, usagef("%s line %d: bots: want a list of bots, each a [[bots]] table", path, lines["bots"])
+	}
+	botLines := tomlTableLines(data, "bots")
+	var bots []botEntry
+	for i, t := range tables {
+		line := lines["bots"]
+		if i < len(botLines) {
+			line = botLines[i]
+		}
+		if _, nested := t["bots"]; nested {
+			return nil, nil, usagef("%s line %d: bots: a bot cannot list bots", path, line)
+		}
+		// Keys of a bot's table are reported at the table's line.
+		tl := map[string]int{}
+		for k := range t {
+			tl[k] = line
+		}
+		s, err := tomlSettings(path, t, tl)
+		if err != nil {
+			return nil, nil, err
+		}
+		bots = append(bots, botEntry{line: line, settings: s})
+	}
+	return settings, bots, nil
+}
+
+// tomlSettings reads a table's keys in the order of their lines; "bots" keeps no values.
+func tomlSettings(path string, m map[string]any, lines map[string]int) ([]configSetting, error) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return lines[keys[i]] < lines[keys[j]] })
+	sort.Slice(keys, func(i, j int) bool {
+		if lines[keys[i]] != lines[keys[j]] {
+			return lines[keys[i]] < lines[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
 	var out []configSetting
 	for _, k := range keys {
 		s := configSetting{key: k, line: lines[k]}

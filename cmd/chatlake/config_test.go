@@ -252,3 +252,22 @@ func TestUnits(t *testing.T) {
 		t.Error("format")
 	}
 }
+
+// TestHelpNamesVariables: every command's --help states the precedence and names each flag's
+// environment variable.
+func TestHelpNamesVariables(t *testing.T) {
+	for _, c := range commands() {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, _ := runCmd(t, c.name, "--help")
+			if code != exitOK || !strings.Contains(out, "Precedence: flag > environment > config file > default") {
+				t.Fatalf("%s --help (exit %d) does not state the precedence:\n%s", c.name, code, out)
+			}
+			all, _ := commandFlags(t, c)
+			for _, n := range all {
+				if !strings.Contains(out, "[$"+envName(n)+"]") {
+					t.Errorf("%s --help does not name $%s for --%s", c.name, envName(n), n)
+				}
+			}
+		})
+	}
+}

@@ -83,9 +83,12 @@ func codeOf(err error) int {
 	var ue *usageError
 	var se *signalError
 	var stale *staleError
+	var bots *botsError
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &bots):
+		return bots.code
 	case errors.As(err, &se):
 		return signalExit(se.sig)
 	case errors.As(err, &ue), errors.Is(err, pipelines.ErrBadInput), errors.Is(err, extract.ErrInvalidInput):

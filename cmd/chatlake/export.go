@@ -61,8 +61,11 @@ type exportFlags struct {
 	logFormat                               string
 	lockLease                               time.Duration
 	requestTimeout, storageTimeout          time.Duration
+	progressEvery                           time.Duration
 	metricsFile, pushgateway                string
 	pseudo                                  pseudonymFlags
+
+	logAttrs []any // added to every log record (a multi-bot run's bot_index)
 }
 
 func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
@@ -97,6 +100,7 @@ func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
 	fs.StringVar(&f.tempDir, "temp-dir", "", "directory for the local spill of a unit of work (default: the system's temporary directory)")
 	durationVar(fs, &f.lockLease, "lock-lease", 2*time.Minute, "lease of the lake's lock, renewed while the run lives; a run that died holds the lake at most this long (at once freed when it died on this host)")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format on stderr: json, text, or auto (json unless stderr is a terminal)")
+	durationVar(fs, &f.progressEvery, "progress-every", 10*time.Second, "interval of the progress records in the log (a terminal's line is redrawn every second)")
 	f.pseudo.register(fs, true)
 }
 
@@ -148,6 +152,8 @@ func (f *exportFlags) validate(needRange bool) error {
 		return usagef("--request-timeout must be positive, not %s", f.requestTimeout)
 	case f.storageTimeout < 0:
 		return usagef("--storage-timeout must not be negative")
+	case f.progressEvery <= 0:
+		return usagef("--progress-every must be positive, not %s", f.progressEvery)
 	case f.lookback < 0:
 		return usagef("--lookback must not be negative")
 	case f.targetFileSize < 1<<20:
@@ -248,7 +254,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 		return nil, err
 	}
 	runID := pipelines.NewRunID(time.Now())
-	logger := newLogger(f.logFormat, stderr).With("run_id", runID)
+	logger := newLogger(f.logFormat, stderr).With("run_id", runID).With(f.logAttrs...)
 	clientLogger := logger
 	if ps != nil {
 		clientLogger = slog.New(newScrubHandler(logger.Handler(), ps))
@@ -269,7 +275,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 		Concurrency: f.concurrency, BatchSize: f.batchSize, ParallelBatches: f.parallelBatches,
 		ShardIndex: f.shardIndex, ShardCount: f.shardCount,
 		Settle: f.settle, Lookback: f.lookback,
-		LockLease: f.lockLease, Logger: logger, RunID: runID,
+		LockLease: f.lockLease, Logger: logger, RunID: runID, ProgressEvery: f.progressEvery,
 		Pseudonymizer: ps, RedactText: f.pseudo.redactText,
 	}
 	if isTerminal(stderr) {
@@ -375,19 +381,29 @@ func runNightly(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var f exportFlags
 	f.register(fs, true)
-	if help, err := parseFlags(fs, args, stdout); help || err != nil {
+	var botIndex, parallel int
+	registerBotFlags(fs, &botIndex, &parallel)
+	help, bots, err := parseBotFlags(fs, args, stdout, -1)
+	if help || err != nil {
 		return err
+	}
+	if len(bots) > 0 {
+		return runBots(ctx, args, stdout, stderr, len(bots), &f, botIndex, parallel)
+	}
+	if botIndex >= 0 {
+		return usagef("--bot-index %d: %v", botIndex, errNoBots)
 	}
 	if err := f.validate(false); err != nil {
 		return err
 	}
-	var first time.Time
-	if f.from != "" {
-		d, err := pipelines.ParseDay(f.from)
-		if err != nil {
-			return usagef("--from: %v", err)
-		}
-		first = d
+	return f.nightly(ctx, stderr)
+}
+
+// nightly is the nightly run of validated flags.
+func (f *exportFlags) nightly(ctx context.Context, stderr io.Writer) error {
+	first, err := f.firstDay()
+	if err != nil {
+		return err
 	}
 	s, err := f.setup(ctx, stderr)
 	if err != nil {
@@ -396,4 +412,16 @@ func runNightly(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer s.close()
 	sum, err := s.pipeline.Nightly(ctx, first)
 	return report(ctx, s, sum, err, f.allowSkipped, stderr)
+}
+
+// firstDay is the nightly run's --from, zero when not given.
+func (f *exportFlags) firstDay() (time.Time, error) {
+	if f.from == "" {
+		return time.Time{}, nil
+	}
+	d, err := pipelines.ParseDay(f.from)
+	if err != nil {
+		return time.Time{}, usagef("--from: %v", err)
+	}
+	return d, nil
 }

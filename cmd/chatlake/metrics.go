@@ -24,12 +24,16 @@ func runMetrics(s *setup, sum *pipelines.Summary, lastSuccess time.Time) metrics
 		BytesWritten:      sum.Bytes,
 		Build:             buildInfo(),
 	}
+	// Requests by outcome: the attempts retried, by cause, and the final attempts (answered,
+	// or given up after the last attempt); they add up to every request sent.
+	r.Requests = map[string]int64{}
 	var retries int64
-	for _, n := range sum.API.Retries {
+	for cause, n := range sum.API.Retries {
 		retries += n
+		r.Requests["retried_"+cause] = n
 	}
 	r.Retries = retries
-	r.Requests = map[string]int64{"total": sum.API.Requests}
+	r.Requests["final"] = sum.API.Requests - retries
 	if r.Outcome == "ok" {
 		r.LastSuccess = r.Finished
 	} else {

@@ -173,6 +173,20 @@ func TestSIGTERM(t *testing.T) {
 	if rerr != nil || st.LastRun == nil || st.LastRun.Outcome != "interrupted" || !strings.Contains(st.LastRun.Error, "SIGTERM") {
 		t.Fatalf("state's last run %+v (%v)", st.LastRun, rerr)
 	}
+	// status names the unfinished run and the command that resumes it; that command, with
+	// the API's URL filled in, finishes the export.
+	_, rep, _ := statusJSON(t, lake)
+	if len(rep.Plans) != 1 || rep.Plans[0].BatchesDone >= rep.Plans[0].Batches || !strings.HasPrefix(rep.Plans[0].Resume, "chatlake export ") {
+		t.Fatalf("status after SIGTERM: unfinished runs %+v", rep.Plans)
+	}
+	resume := strings.Fields(rep.Plans[0].Resume)[1:]
+	resume = append(replaceFlag(t, resume, "--api-url", s.url), "--rate", "1000", "--log-format", "json")
+	if code, out := runChild(t, env, resume...); code != exitOK {
+		t.Fatalf("the resume command %q exits %d: %s", rep.Plans[0].Resume, code, lastLine(out))
+	}
+	if _, rep, _ := statusJSON(t, lake); len(rep.Plans) != 0 || rep.LastRun == nil || rep.LastRun.Outcome != "ok" {
+		t.Fatalf("after the resume command: unfinished %+v, last run %+v", rep.Plans, rep.LastRun)
+	}
 	if code, out := runChild(t, env, args...); code != exitOK {
 		t.Fatalf("rerun exits %d: %s", code, lastLine(out))
 	}
@@ -182,4 +196,34 @@ func errorsAs(err error, target **exec.ExitError) bool {
 	ee, ok := err.(*exec.ExitError)
 	*target = ee
 	return ok
+}
+
+// TestProgressRecordsOfAnExport: in JSON mode an export logs a progress record every
+// --progress-every, with the run's id and a numeric eta_s, the last at 0 with every user done.
+func TestProgressRecordsOfAnExport(t *testing.T) {
+	s := startSim(t, 3, 12, func(o *sim.Options) { o.Faults.Latency = 10 * time.Millisecond })
+	t.Setenv(apiKeyEnv, s.opts.APIKey)
+	code, _, stderr := runCmd(t, s.exportArgs("export", t.TempDir(), "--log-format", "json", "--progress-every", "20ms",
+		"--concurrency", "2", "--batch-size", "12")...)
+	if code != exitOK {
+		t.Fatalf("export exits %d: %s", code, lastLine(stderr))
+	}
+	recs := jsonRecords(t, stderr)
+	summaryOf(t, recs) // every record carries the run id
+	var progress []map[string]any
+	for _, r := range recs {
+		if r["msg"] == "progress" && r["phase"] == "extracting" {
+			if _, ok := r["eta_s"].(float64); !ok {
+				t.Fatalf("eta_s is not a number: %v", r)
+			}
+			progress = append(progress, r)
+		}
+	}
+	// One batch: without the interval there would be two (after the batch, at the end).
+	if len(progress) < 4 {
+		t.Fatalf("%d progress records, want one every 20ms of a run of at least 6 x 2 requests of 10ms", len(progress))
+	}
+	if last := progress[len(progress)-1]; last["eta_s"] != 0.0 || last["users_done"] != last["users"] {
+		t.Errorf("the last progress record: %v", last)
+	}
 }

@@ -22,12 +22,12 @@ func commands() []command {
 		{"demo", "start the built-in simulator and export its whole range into ./lake", "[--lake DIR]", runDemo},
 		{"export", "export whole UTC days --from..--to: each user's rows of those days are replaced", "--api-url URL --customer ID --bot KEY --users-where NAME=VALUE... --from DAY --to DAY --lake URL", runExport},
 		{"backfill", "export a long range; a rerun resumes it, and a finished backfill is not redone", "(export's flags) [--restart]", runBackfill},
-		{"run", "the nightly run: closed days after the lake's watermark, plus a lookback", "(connection flags) --lake URL [--from DAY on the first run]", runNightly},
+		{"run", "the nightly run: closed days after the lake's watermark, plus a lookback", "(connection flags) --lake URL [--from DAY on the first run] | --config FILE listing bots [--bot-index I]", runNightly},
 		{"verify", "check a lake: manifests, files, row counts, duplicate keys, days", "--lake URL [--from DAY --to DAY]", runVerify},
 		{"publish", "publish the runs whose batches are all done (a sharded run's last step)", "--lake URL", runPublish},
 		{"forget", "erase users: their rows leave every partition and the users table", "--lake URL --user ID...", runForget},
 		{"ddl", "print table and view definitions of a lake for DuckDB, BigQuery, Spark or Trino", "--engine duckdb|bigquery|spark|trino --lake URL", runDDL},
-		{"status", "show a lake's watermark, last run, exported days and lock", "--lake URL", runStatus},
+		{"status", "show a lake's watermark, freshness, last run, exported days, lock and unfinished runs", "--lake URL [--json] [--max-lag DURATION]", runStatus},
 		{"state", "rebuild a corrupt state from the partitions' manifests; the bad file is kept aside", "rebuild --lake URL [--force]", runState},
 		{"sim", "serve the Technowiz API simulator over HTTP", "[--addr 127.0.0.1:8080] [simulator flags]", runSim},
 		{"version", "print the version, VCS commit and Go version of this binary", "[--json]", runVersion},
@@ -78,7 +78,10 @@ func writeHelp(w io.Writer) {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failed or incomplete, 2 bad input, 3 the lake is locked by another run.")
+	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failed or incomplete, 2 bad input, 3 the lake is locked by another run,")
+	fmt.Fprintln(w, "4 status --max-lag found the lake stale, 130/143 stopped by SIGINT/SIGTERM (recorded as interrupted).")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Every flag can also come from $%s_<FLAG> or a --config file; precedence: flag > environment > file > default.\n", envPrefix)
 }
 
 func writeFlagHelp(fs *flag.FlagSet, w io.Writer) {

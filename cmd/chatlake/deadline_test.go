@@ -1,0 +1,80 @@
+package main
+
+import (
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// blackHole accepts TCP connections on loopback and never answers, until the test ends.
+func blackHole(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
+// TestDeadlines: storage that refuses connections, storage that never answers and an API
+// that never answers each end a real chatlake process within 60 s, at the flags the README
+// documents, with a non-zero exit and a one-line reason.
+func TestDeadlines(t *testing.T) {
+	hole := blackHole(t)
+	s := startSim(t, 3, 3, nil)
+	env := []string{apiKeyEnv + "=" + s.opts.APIKey}
+	gcs := func(host string) []string { return append(env, "STORAGE_EMULATOR_HOST="+host) }
+	lake := "gs://acme-lake/chat"
+	for _, c := range []struct {
+		name   string
+		env    []string
+		args   []string
+		code   int
+		reason string
+	}{
+		{"unreachable GCS, export at defaults", gcs("127.0.0.1:1"), s.exportArgs("export", lake), exitBadInput, "not reachable"},
+		{"unreachable GCS, status at defaults", gcs("127.0.0.1:1"), []string{"status", "--lake", lake}, exitBadInput, "not reachable"},
+		{"silent GCS, export --storage-timeout 20s", gcs(hole), s.exportArgs("export", lake, "--storage-timeout", "20s"), exitBadInput, "timed out"},
+		{"silent GCS, status --storage-timeout 20s", gcs(hole), []string{"status", "--lake", lake, "--storage-timeout", "20s"}, exitBadInput, "timed out"},
+		{"silent API, --request-timeout 10s --max-attempts 3", env,
+			replaceFlag(t, s.exportArgs("export", t.TempDir(), "--request-timeout", "10s", "--max-attempts", "3"), "--api-url", "http://"+hole),
+			exitFailed, "gave up after 3 attempts, last cause timeout"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			code, stderr := runChild(t, c.env, c.args...)
+			took := time.Since(start)
+			last := lastLine(stderr)
+			t.Logf("exit %d after %s: %s", code, took.Round(time.Millisecond), last)
+			if took > 60*time.Second {
+				t.Errorf("took %s, want under 60 s", took)
+			}
+			if code != c.code || !strings.HasPrefix(last, "chatlake: ") || !strings.Contains(last, c.reason) {
+				t.Errorf("exit %d, last line %q; want exit %d and a line saying %q", code, last, c.code, c.reason)
+			}
+		})
+	}
+}

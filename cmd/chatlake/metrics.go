@@ -22,6 +22,7 @@ func runMetrics(s *setup, sum *pipelines.Summary, lastSuccess time.Time) metrics
 		UsersSkipped:      int64(len(sum.SkippedUsers) + len(sum.FailedUsers)),
 		UsersOwed:         int64(sum.OwedTotal),
 		BytesWritten:      sum.Bytes,
+		LateMessages:      sum.LateMessages,
 		Build:             buildInfo(),
 	}
 	// Requests by outcome: the attempts retried, by cause, and the final attempts (answered,

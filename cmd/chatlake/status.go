@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -257,6 +259,9 @@ func writeStatus(w io.Writer, r *statusReport) error {
 		if lr.Error != "" {
 			fmt.Fprintf(w, "           error: %s\n", lr.Error)
 		}
+		if lr.LateMessages > 0 {
+			fmt.Fprintf(w, "           late: %d messages new in days exported before (by age in days: %s)\n", lr.LateMessages, lateByAgeText(lr.LateByAge))
+		}
 	} else {
 		fmt.Fprintf(w, "last run   none\n")
 	}
@@ -360,4 +365,20 @@ func shardText(s string) string {
 		return ""
 	}
 	return " shard " + s
+}
+
+// lateByAgeText is a run record's late messages by age, "AGE: N" pairs in age order.
+func lateByAgeText(byAge map[string]int64) string {
+	ages := make([]int, 0, len(byAge))
+	for a := range byAge {
+		if n, err := strconv.Atoi(a); err == nil {
+			ages = append(ages, n)
+		}
+	}
+	slices.Sort(ages)
+	parts := make([]string, len(ages))
+	for i, a := range ages {
+		parts[i] = fmt.Sprintf("%d: %d", a, byAge[strconv.Itoa(a)])
+	}
+	return strings.Join(parts, ", ")
 }

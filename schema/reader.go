@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,26 @@ import (
 // name, so their order does not matter; a missing column or one of another type is an error
 // naming it. Strings are copied: the rows do not keep rec alive.
 func AppendMessages(dst []Message, rec arrow.RecordBatch) ([]Message, error) {
+	return appendMessages(dst, rec, strings.Clone)
+}
+
+// AppendMessagesShared is AppendMessages without the copies: the rows' strings are views of
+// rec's buffers. Use it only on a batch whose memory comes from a Go allocator
+// (memory.NewGoAllocator), which the garbage collector keeps while a row refers to it and never
+// reuses; Releasing rec is then harmless. It saves one allocation per string.
+func AppendMessagesShared(dst []Message, rec arrow.RecordBatch) ([]Message, error) {
+	return appendMessages(dst, rec, func(s string) string { return s })
+}
+
+// nullableMsgCols are the nullable string columns of Messages(): their values are pointers,
+// which appendMessages points into one block of strings per batch rather than allocating one
+// string per value.
+func nullableMsgCols() [11]int {
+	return [...]int{colMsgChannel, colMsgUserID, colMsgText, colMsgFileURL, colMsgFileMimeType, colMsgFileUploadType,
+		colMsgAgentID, colMsgTemplateName, colMsgTemplateLanguage, colMsgBroadcastID, colMsgExtraJSON}
+}
+
+func appendMessages(dst []Message, rec arrow.RecordBatch, own func(string) string) ([]Message, error) {
 	var cols [numMsgCols]arrow.Array
 	sch := rec.Schema()
 	want := Messages()
@@ -28,25 +49,42 @@ func AppendMessages(dst []Message, rec arrow.RecordBatch) ([]Message, error) {
 		}
 		cols[i] = col
 	}
-	str := func(c int) *array.String { return cols[c].(*array.String) }
-	val := func(c, row int) string { return strings.Clone(str(c).Value(row)) }
+	var strs [numMsgCols]*array.String
+	for i, c := range cols {
+		strs[i], _ = c.(*array.String)
+	}
+	n := int(rec.NumRows())
+	// One block for every non-null value of the nullable columns of the batch.
+	slots := 0
+	for _, c := range nullableMsgCols() {
+		slots += n - strs[c].NullN()
+	}
+	block := make([]string, slots)
+	val := func(c, row int) string { return own(strs[c].Value(row)) }
 	opt := func(c, row int) *string {
-		a := str(c)
+		a := strs[c]
 		if a.IsNull(row) {
 			return nil
 		}
-		s := strings.Clone(a.Value(row))
-		return &s
+		p := &block[0]
+		*p = own(a.Value(row))
+		block = block[1:]
+		return p
 	}
 	sentAt := cols[colMsgSentAt].(*array.Timestamp)
 	extAt := cols[colMsgExtractedAt].(*array.Timestamp)
 	options := cols[colMsgOptions].(*array.List)
 	optVals := options.ListValues().(*array.String)
 	offsets := options.Offsets()
+	// and one for the items of every list, each row's list being a full slice expression of it.
+	items := make([]string, optVals.Len())
+	for j := range items {
+		items[j] = own(optVals.Value(j))
+	}
 
-	n := int(rec.NumRows())
+	dst = slices.Grow(dst, n)
 	for row := range n {
-		m := Message{
+		dst = append(dst, Message{
 			CustomerID:       val(colMsgCustomerID, row),
 			BotKey:           val(colMsgBotKey, row),
 			ChannelUserID:    val(colMsgChannelUserID, row),
@@ -68,15 +106,11 @@ func AppendMessages(dst []Message, rec arrow.RecordBatch) ([]Message, error) {
 			MessageKey:       val(colMsgMessageKey, row),
 			RunID:            val(colMsgRunID, row),
 			ExtractedAt:      fromMS(extAt.Value(row)),
-		}
+		})
 		if !options.IsNull(row) {
 			start, end := int(offsets[row+options.Offset()]), int(offsets[row+options.Offset()+1])
-			m.Options = make([]string, 0, end-start)
-			for j := start; j < end; j++ {
-				m.Options = append(m.Options, strings.Clone(optVals.Value(j)))
-			}
+			dst[len(dst)-1].Options = items[start:end:end]
 		}
-		dst = append(dst, m)
 	}
 	return dst, nil
 }

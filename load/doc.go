@@ -25,9 +25,10 @@
 //
 // # Files
 //
-// Parquet through pqarrow: zstd; dictionary encoding for the low-cardinality columns
-// (customer_id, bot_key, channel, sender, message_type, template_name, template_language,
-// broadcast_id, run_id, file_mime_type, file_upload_type, agent_id), plain for the others;
+// Parquet through pqarrow: zstd (level 1 for messages); in messages, dictionary encoding for the
+// columns whose values repeat within a file (channel, sender, message_type, text,
+// template_name, template_language, broadcast_id, file_mime_type, file_upload_type, agent_id),
+// plain for the others (parquet.go says why);
 // timestamps TIMESTAMP(MILLIS, isAdjustedToUTC=true), with the Arrow schema stored so Arrow
 // readers keep tz=UTC; key-value metadata chatlake.table, chatlake.schema_version and
 // chatlake.run_id. Row groups hold Options.RowGroupRows rows, each sorted by (channel_user_id,

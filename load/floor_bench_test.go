@@ -157,6 +157,39 @@ func floor(b *testing.B, pages []capturedPage, src transform.Source, w extract.W
 		}
 		d.rows = d.rows[:0]
 	}
+	n := floorRows(b, pages, src, w, func(day string, m *schema.Message) {
+		d := days[day]
+		if d == nil {
+			d = &floorDay{cw: &countingWriter{w: io.Discard}}
+			var err error
+			if d.fw, err = newMessageFileWriter(d.cw, mem, DefaultRowGroupRows, src.RunID); err != nil {
+				b.Fatal(err)
+			}
+			days[day] = d
+		}
+		d.rows = append(d.rows, *m)
+		if len(d.rows) == DefaultRowGroupRows {
+			flush(d)
+		}
+	})
+	var size int64
+	for _, day := range slices.Sorted(maps.Keys(days)) {
+		d := days[day]
+		if len(d.rows) > 0 {
+			flush(d)
+		}
+		if err := d.fw.close(); err != nil {
+			b.Fatal(err)
+		}
+		size += d.cw.n
+	}
+	return n, size
+}
+
+// floorRows decodes, flattens and keys the rows of pages (pages of a user in a row, as the
+// keyer of package pipelines sees them), drops those outside w, and hands each to emit with
+// its UTC day. It returns the number of rows emitted.
+func floorRows(b *testing.B, pages []capturedPage, src transform.Source, w extract.Window, emit func(day string, m *schema.Message)) int64 {
 	var seen map[transform.Identity]int
 	var user string
 	var n int64
@@ -179,34 +212,11 @@ func floor(b *testing.B, pages []capturedPage, src transform.Source, w extract.W
 			id := transform.IdentityOf(&m)
 			m.MessageKey = transform.MessageKey(id, seen[id])
 			seen[id]++
-			day := schema.DayOf(m.SentAt)
-			d := days[day]
-			if d == nil {
-				d = &floorDay{cw: &countingWriter{w: io.Discard}}
-				if d.fw, err = newMessageFileWriter(d.cw, mem, DefaultRowGroupRows, src.RunID); err != nil {
-					b.Fatal(err)
-				}
-				days[day] = d
-			}
-			d.rows = append(d.rows, m)
-			if len(d.rows) == DefaultRowGroupRows {
-				flush(d)
-			}
+			emit(schema.DayOf(m.SentAt), &m)
 			n++
 		}
 	}
-	var size int64
-	for _, day := range slices.Sorted(maps.Keys(days)) {
-		d := days[day]
-		if len(d.rows) > 0 {
-			flush(d)
-		}
-		if err := d.fw.close(); err != nil {
-			b.Fatal(err)
-		}
-		size += d.cw.n
-	}
-	return n, size
+	return n
 }
 
 // cpuTime is the user and system CPU time of the process so far.

@@ -3,7 +3,6 @@ package schema
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -13,17 +12,46 @@ import (
 // AppendMessages decodes every row of rec, a record batch of the Messages() schema (as a
 // Parquet file of the lake reads back), and appends the rows to dst. Columns are found by
 // name, so their order does not matter; a missing column or one of another type is an error
-// naming it. Strings are copied: the rows do not keep rec alive.
+// naming it. Strings are copied: the rows do not keep rec alive. Each column's values are
+// copied at once (one allocation per column of the batch), so a row keeps its batch's copies
+// of the columns it still refers to.
 func AppendMessages(dst []Message, rec arrow.RecordBatch) ([]Message, error) {
-	return appendMessages(dst, rec, strings.Clone)
+	return appendMessages(dst, rec, false)
 }
 
 // AppendMessagesShared is AppendMessages without the copies: the rows' strings are views of
 // rec's buffers. Use it only on a batch whose memory comes from a Go allocator
 // (memory.NewGoAllocator), which the garbage collector keeps while a row refers to it and never
-// reuses; Releasing rec is then harmless. It saves one allocation per string.
+// reuses; Releasing rec is then harmless.
 func AppendMessagesShared(dst []Message, rec arrow.RecordBatch) ([]Message, error) {
-	return appendMessages(dst, rec, func(s string) string { return s })
+	return appendMessages(dst, rec, true)
+}
+
+// stringColumn reads the values of one string column of a batch: views of the array's buffer
+// when shared, else views of one copy of its value bytes.
+type stringColumn struct {
+	a     *array.String
+	share bool
+	data  string // the copy, when not shared
+	offs  []int32
+}
+
+func newStringColumn(a *array.String, share bool) stringColumn {
+	c := stringColumn{a: a, share: share, offs: a.ValueOffsets()}
+	if !share {
+		c.data = string(a.ValueBytes())
+	}
+	return c
+}
+
+func (c *stringColumn) isNull(i int) bool { return c.a.IsNull(i) }
+
+func (c *stringColumn) value(i int) string {
+	if c.share {
+		return c.a.Value(i)
+	}
+	base := c.offs[0]
+	return c.data[c.offs[i]-base : c.offs[i+1]-base]
 }
 
 // nullableMsgCols are the nullable string columns of Messages(): their values are pointers,
@@ -34,7 +62,7 @@ func nullableMsgCols() [11]int {
 		colMsgAgentID, colMsgTemplateName, colMsgTemplateLanguage, colMsgBroadcastID, colMsgExtraJSON}
 }
 
-func appendMessages(dst []Message, rec arrow.RecordBatch, own func(string) string) ([]Message, error) {
+func appendMessages(dst []Message, rec arrow.RecordBatch, share bool) ([]Message, error) {
 	var cols [numMsgCols]arrow.Array
 	sch := rec.Schema()
 	want := Messages()
@@ -49,37 +77,38 @@ func appendMessages(dst []Message, rec arrow.RecordBatch, own func(string) strin
 		}
 		cols[i] = col
 	}
-	var strs [numMsgCols]*array.String
+	var strs [numMsgCols]stringColumn
 	for i, c := range cols {
-		strs[i], _ = c.(*array.String)
+		if a, ok := c.(*array.String); ok {
+			strs[i] = newStringColumn(a, share)
+		}
 	}
 	n := int(rec.NumRows())
 	// One block for every non-null value of the nullable columns of the batch.
 	slots := 0
 	for _, c := range nullableMsgCols() {
-		slots += n - strs[c].NullN()
+		slots += n - strs[c].a.NullN()
 	}
 	block := make([]string, slots)
-	val := func(c, row int) string { return own(strs[c].Value(row)) }
+	val := func(c, row int) string { return strs[c].value(row) }
 	opt := func(c, row int) *string {
-		a := strs[c]
-		if a.IsNull(row) {
+		if strs[c].isNull(row) {
 			return nil
 		}
 		p := &block[0]
-		*p = own(a.Value(row))
+		*p = strs[c].value(row)
 		block = block[1:]
 		return p
 	}
 	sentAt := cols[colMsgSentAt].(*array.Timestamp)
 	extAt := cols[colMsgExtractedAt].(*array.Timestamp)
 	options := cols[colMsgOptions].(*array.List)
-	optVals := options.ListValues().(*array.String)
+	optVals := newStringColumn(options.ListValues().(*array.String), share)
 	offsets := options.Offsets()
 	// and one for the items of every list, each row's list being a full slice expression of it.
-	items := make([]string, optVals.Len())
+	items := make([]string, optVals.a.Len())
 	for j := range items {
-		items[j] = own(optVals.Value(j))
+		items[j] = optVals.value(j)
 	}
 
 	dst = slices.Grow(dst, n)

@@ -1,13 +1,19 @@
 package load
 
 import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/chatlake/chatlake/schema"
 	"github.com/chatlake/chatlake/sim"
 	"github.com/chatlake/chatlake/transform"
@@ -56,6 +62,12 @@ func BenchmarkLakeEncoding(b *testing.B) {
 		{"varying+text+zstd-1", with(func(f *fileFormat) { f.dictColumns, f.zstdLevel = append(varyingDictColumns(), "text"), 1 })},
 		{"varying+text+zstd-7", with(func(f *fileFormat) { f.dictColumns, f.zstdLevel = append(varyingDictColumns(), "text"), 7 })},
 		{"delta-timestamps", with(delta)},
+		{"lake+prefix-source_timestamp", func() fileFormat { f := messageFormat(); f.prefixColumns = []string{"source_timestamp"}; return f }()},
+		{"lake+prefix-source_timestamp+delta-timestamps", func() fileFormat {
+			f := messageFormat()
+			f.prefixColumns, f.deltaColumns = []string{"source_timestamp"}, []string{"sent_at", "extracted_at"}
+			return f
+		}()},
 		{"zstd-1", with(func(f *fileFormat) { f.zstdLevel = 1 })},
 		{"zstd-7", with(func(f *fileFormat) { f.zstdLevel = 7 })},
 		{"zstd-11", with(func(f *fileFormat) { f.zstdLevel = 11 })},
@@ -89,6 +101,9 @@ func BenchmarkLakeEncoding(b *testing.B) {
 					size += cw.n
 				}
 			}
+			if v.name == "lake" {
+				logColumnSizes(b, days, src.RunID, v.f, n)
+			}
 			b.ReportMetric(float64(size)/float64(jsonBytes), "lake/json")
 			b.ReportMetric(float64(size)/float64(n), "bytes/msg")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*int64(b.N)), "ns/msg")
@@ -111,4 +126,43 @@ func varyingDictColumns() []string {
 	return slices.DeleteFunc(beforeFormat().dictColumns, func(c string) bool {
 		return c == "customer_id" || c == "bot_key" || c == "run_id"
 	})
+}
+
+// logColumnSizes logs the compressed bytes per message of each column of the messages in
+// format f, largest first: where the lake's bytes go.
+func logColumnSizes(b *testing.B, days map[string][]schema.Message, runID string, f fileFormat, n int64) {
+	b.Helper()
+	sizes := map[string]int64{}
+	for _, rows := range days {
+		var buf bytes.Buffer
+		fw, err := newMessageFileWriterFormat(&buf, memory.NewGoAllocator(), DefaultRowGroupRows, runID, f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := errors.Join(fw.writeRowGroup(slices.Clone(rows)), fw.close()); err != nil {
+			b.Fatal(err)
+		}
+		r, err := file.NewParquetReader(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		md := r.MetaData()
+		for g := range md.NumRowGroups() {
+			rg := md.RowGroup(g)
+			for c := range rg.NumColumns() {
+				cc, err := rg.ColumnChunk(c)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sizes[cc.PathInSchema().String()] += cc.TotalCompressedSize()
+			}
+		}
+		r.Close()
+	}
+	cols := slices.SortedFunc(maps.Keys(sizes), func(x, y string) int { return cmp.Compare(sizes[y], sizes[x]) })
+	var line strings.Builder
+	for _, c := range cols {
+		fmt.Fprintf(&line, " %s %.2f", c, float64(sizes[c])/float64(n))
+	}
+	b.Logf("compressed bytes/msg by column:%s", line.String())
 }

@@ -23,10 +23,11 @@ const metaRunID = "chatlake.run_id"
 // fileFormat is how a table's Parquet files are encoded, beyond what every file shares (zstd,
 // statistics, the stored Arrow schema).
 type fileFormat struct {
-	dictColumns  []string // dictionary encoded; every other column is plain unless in deltaColumns
-	deltaColumns []string // DELTA_BINARY_PACKED (integer and timestamp columns only)
-	zstdLevel    int      // 0: the codec's default (3)
-	pageSize     int64    // target data page size; 0: the writer's default (1 MiB)
+	dictColumns   []string // dictionary encoded; every other column is plain unless in deltaColumns
+	deltaColumns  []string // DELTA_BINARY_PACKED (integer and timestamp columns only)
+	prefixColumns []string // DELTA_BYTE_ARRAY (string columns: each value stored as its prefix shared with the previous one and the rest)
+	zstdLevel     int      // 0: the codec's default (3)
+	pageSize      int64    // target data page size; 0: the writer's default (1 MiB)
 }
 
 // messageFormat is the encoding of the messages table, chosen by BenchmarkLakeEncoding (see
@@ -71,6 +72,9 @@ func writerProperties(mem memory.Allocator, rowGroupRows int, f fileFormat) (*pa
 	}
 	for _, c := range f.deltaColumns {
 		opts = append(opts, parquet.WithEncodingFor(c, parquet.Encodings.DeltaBinaryPacked))
+	}
+	for _, c := range f.prefixColumns {
+		opts = append(opts, parquet.WithEncodingFor(c, parquet.Encodings.DeltaByteArray))
 	}
 	// The Arrow schema is stored so that readers keep timestamp[ms, tz=UTC]; Parquet itself
 	// gets TIMESTAMP(MILLIS, isAdjustedToUTC=true).

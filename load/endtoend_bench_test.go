@@ -2,9 +2,9 @@ package load_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io/fs"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -122,7 +122,8 @@ func startSim(b *testing.B, bin string, so sim.Options, now time.Time) (string, 
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	var stderr bytes.Buffer // its last words ("interrupted by SIGTERM") are no news
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func startSim(b *testing.B, bin string, so sim.Options, now time.Time) (string, 
 		}
 	}
 	if url == "" || len(sels) == 0 {
-		b.Fatalf("chatlake sim printed no address or selectors (%v)", sc.Err())
+		b.Fatalf("chatlake sim printed no address or selectors (%v): %s", sc.Err(), stderr.String())
 	}
 	go func() { // keep the pipe drained
 		for sc.Scan() {

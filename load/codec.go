@@ -13,24 +13,30 @@ import (
 
 // The spill format of a Stage: one Arrow IPC stream per day (the streaming format of the Arrow
 // columnar specification, uncompressed), of the schema.Messages() schema, holding record
-// batches of up to spillBatchRows rows in the order they were added. Any Arrow library reads
-// it. It keeps what the lake's files keep: NULL apart from an empty string or list, and times
-// as UTC milliseconds (finer digits are dropped here rather than when the Parquet is written).
-// A stream has no end-of-stream marker until its stage is closed: a reader stops at the end of
-// the last whole batch, and a cut batch is an error.
+// batches of up to spillBatchRows rows (fewer when rows are large) in the order they were
+// added. Any Arrow library reads it. It keeps what the lake's files keep: NULL apart from an
+// empty string or list, and times as UTC milliseconds (finer digits are dropped here rather
+// than when the Parquet is written). A stream has no end-of-stream marker until its stage is
+// closed: a reader stops at the end of the last whole batch, and a cut batch is an error.
 
-// spillBatchRows is the number of rows of one day a Stage buffers in Arrow builders before it
-// writes them to the day's stream as one record batch.
-const spillBatchRows = 512
+// A Stage buffers the rows of one day in Arrow builders until spillBatchRows rows or about
+// spillBatchBytes bytes of values, then writes them to the day's stream as one record batch.
+// The byte bound is for large rows: smaller batches cost more per row (a 32 KiB bound made
+// BenchmarkStageRoundTrip about 4 times slower, see docs/benchmarks.md).
+const (
+	spillBatchRows  = 512
+	spillBatchBytes = 256 << 10
+)
 
 // errCorruptSpill: a spill stream could not be decoded.
 var errCorruptSpill = errors.New("corrupt spill stream")
 
 // spillWriter buffers one day's rows and appends them to the day's IPC stream.
 type spillWriter struct {
-	b   *schema.MessageBuilder
-	bw  *bufio.Writer
-	ipc *ipc.Writer
+	b     *schema.MessageBuilder
+	bytes int // about how many bytes of values b holds
+	bw    *bufio.Writer
+	ipc   *ipc.Writer
 }
 
 func newSpillWriter(w io.Writer, mem memory.Allocator) *spillWriter {
@@ -42,13 +48,32 @@ func newSpillWriter(w io.Writer, mem memory.Allocator) *spillWriter {
 	}
 }
 
-// add appends one row, writing a record batch when spillBatchRows are buffered.
+// add appends one row, writing a record batch when spillBatchRows rows or spillBatchBytes
+// bytes are buffered.
 func (w *spillWriter) add(m *schema.Message) error {
 	w.b.Append(m)
-	if w.b.Len() >= spillBatchRows {
+	w.bytes += valueBytes(m)
+	if w.b.Len() >= spillBatchRows || w.bytes >= spillBatchBytes {
 		return w.writeBatch()
 	}
 	return nil
+}
+
+// valueBytes is about what m takes in Arrow builders: its strings, and 8 bytes for each other
+// value and offset.
+func valueBytes(m *schema.Message) int {
+	n := len(m.CustomerID) + len(m.BotKey) + len(m.ChannelUserID) + len(m.Sender) + len(m.MessageType) +
+		len(m.SourceTimestamp) + len(m.MessageKey) + len(m.RunID) + 22*8
+	for _, p := range []*string{m.Channel, m.UserID, m.Text, m.FileURL, m.FileMimeType, m.FileUploadType,
+		m.AgentID, m.TemplateName, m.TemplateLanguage, m.BroadcastID, m.ExtraJSON} {
+		if p != nil {
+			n += len(*p)
+		}
+	}
+	for _, o := range m.Options {
+		n += len(o) + 8
+	}
+	return n
 }
 
 // writeBatch writes the buffered rows as one record batch.
@@ -58,6 +83,7 @@ func (w *spillWriter) writeBatch() error {
 	}
 	rec := w.b.NewRecord()
 	defer rec.Release()
+	w.bytes = 0
 	return w.ipc.Write(rec)
 }
 

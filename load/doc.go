@@ -74,8 +74,8 @@
 // # Memory and disk
 //
 // A Stage keeps few rows in memory: rows are appended to one local spill file per day, an Arrow
-// IPC stream of the messages schema (codec.go), through Arrow builders of up to 512 rows and a
-// 32 KiB buffer per day. StageBatch and
+// IPC stream of the messages schema (codec.go), through Arrow builders of up to 512 rows or
+// about 256 KiB of values and a 32 KiB buffer per day. StageBatch and
 // Merge write one Parquet file at a time, one row group at a time; their memory is one row
 // group of rows as Go values and as Arrow data, the Parquet writer's page buffers, one decoded
 // record batch per source being read (8192 rows), and the set of keys of the file being written

@@ -19,8 +19,8 @@ const spillBufferSize = 32 << 10
 
 // Stage is a local spill area for the rows of one unit of work, routed by day. Rows go to disk
 // as they are added (one Arrow IPC stream per day, codec.go), so a Stage holds few rows in
-// memory: per day staged, up to spillBatchRows rows in Arrow builders and a 32 KiB write
-// buffer. It also keeps one open file per staged day.
+// memory: per day staged, up to spillBatchRows rows or about spillBatchBytes (256 KiB) of
+// values in Arrow builders, and a 32 KiB write buffer. It also keeps one open file per staged day.
 //
 // Add is safe for concurrent use. Publish reads the stage and must not run concurrently with
 // Add or Close. Close removes every spill file.

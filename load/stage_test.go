@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -68,6 +69,38 @@ func TestSpillCodecRoundTrip(t *testing.T) {
 	}
 	if err := r.next(&m); err != io.EOF {
 		t.Errorf("after the end: %v, want io.EOF", err)
+	}
+}
+
+// TestSpillWriterBoundsBytes: large rows are written out once about spillBatchBytes of them are
+// buffered, long before spillBatchRows, and read back whole.
+func TestSpillWriterBoundsBytes(t *testing.T) {
+	var buf bytes.Buffer
+	w := newSpillWriter(&buf, memory.NewGoAllocator())
+	defer w.release()
+	big := testMessage("2024-05-02", 1)
+	big.Text = ptr(strings.Repeat("x", spillBatchBytes/4))
+	var want []schema.Message
+	for i := range 10 {
+		m := big
+		m.MessageKey = fmt.Sprint(i)
+		want = append(want, m)
+		if err := w.add(&m); err != nil {
+			t.Fatal(err)
+		}
+		if w.b.Len() >= 4 {
+			t.Fatalf("after %d rows of %d bytes, %d rows are buffered", i+1, len(*big.Text), w.b.Len())
+		}
+	}
+	if err := w.flush(); err != nil {
+		t.Fatal(err)
+	}
+	r := newSpillReader(&buf)
+	for i := range want {
+		var got schema.Message
+		if err := r.next(&got); err != nil || !reflect.DeepEqual(got, want[i]) {
+			t.Fatalf("row %d: %v, equal %v", i, err, reflect.DeepEqual(got, want[i]))
+		}
 	}
 }
 

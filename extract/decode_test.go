@@ -78,6 +78,31 @@ func TestDecodeConversationsVariants(t *testing.T) {
 	}
 }
 
+// TestDecodeConversationsExported: the exported decoder gives every variant's messages and
+// total as Conversations sees them, page number 0, and refuses what Conversations refuses.
+func TestDecodeConversationsExported(t *testing.T) {
+	for _, v := range conversationVariants() {
+		t.Run(v.name, func(t *testing.T) {
+			p, err := DecodeConversations(strings.NewReader(fill(v.body, canonMessages())))
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			if got := rawStrings(p.Messages); !slices.Equal(got, canonMessages()) || p.Total != v.total || p.Number != 0 {
+				t.Errorf("got %q, total %d, number %d; want %q, total %d, number 0", got, p.Total, p.Number, canonMessages(), v.total)
+			}
+		})
+	}
+	for _, body := range []string{
+		`{"status":{"code":1003,"desc":"INVALID_INPUT_DATE_VALUE"}}`,
+		`{"conversations":[{"a":1},`,
+		`<html>502</html>`,
+	} {
+		if p, err := DecodeConversations(strings.NewReader(body)); err == nil {
+			t.Errorf("%s: decoded %+v, want an error", body, p)
+		}
+	}
+}
+
 func TestDecodeConversationsKeepsMessageBytes(t *testing.T) {
 	// White space, key order, escapes and unknown fields inside a message are kept as sent.
 	msg := "{ \"z\":1,\n\t\"sender\":\"BOT\", \"response\":\"a\\u00e9\\\"b\", \"nested\":{\"k\":[1, 2.50, null]} }"

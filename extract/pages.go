@@ -201,3 +201,14 @@ func hashItems(items []json.RawMessage) [sha256.Size]byte {
 	h.Sum(out[:0])
 	return out
 }
+
+// DecodeConversations decodes one Conversations API body as Conversations does, for tools and
+// benchmarks that read captured pages without a Client. The Page's Number is 0. An error is a
+// body that Conversations would retry, or a status other than success.
+func DecodeConversations(r io.Reader) (Page, error) {
+	p, err := decodeConversations(r)
+	if err != nil {
+		return Page{}, err
+	}
+	return Page{Messages: p.items, Total: p.total}, nil
+}

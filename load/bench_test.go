@@ -2,6 +2,8 @@ package load
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"runtime"
 	"testing"
 
@@ -56,4 +58,56 @@ func BenchmarkStageAdd(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(batch)*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkStageRoundTrip stages 100k rows over 14 days in batches of 500 (as pages come in),
+// then reads every day back as StageBatch does: the cost of the spill format alone.
+func BenchmarkStageRoundTrip(b *testing.B) {
+	const n, days = 100_000, 14
+	rows := make([]schema.Message, n)
+	for i := range rows {
+		rows[i] = testMessage(fmt.Sprintf("2024-05-%02d", 1+i%days), i)
+	}
+	l, err := NewLake(newMemStore(), &Options{TempDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := l.NewStage()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < n; i += 500 {
+			if err := s.Add(rows[i:min(i+500, n)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.flush(); err != nil {
+			b.Fatal(err)
+		}
+		read := 0
+		for _, day := range s.sortedDays() {
+			f, _, _, _, err := s.open(day)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := newSpillReader(f)
+			var m schema.Message
+			for err = r.next(&m); err == nil; err = r.next(&m) {
+				read++
+			}
+			f.Close()
+			if err != io.EOF {
+				b.Fatal(err)
+			}
+		}
+		if read != n {
+			b.Fatalf("read %d rows, staged %d", read, n)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N), "ns/row")
 }

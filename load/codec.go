@@ -2,234 +2,158 @@ package load
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/chatlake/chatlake/schema"
 )
 
-// The spill encoding of one schema.Message, used by Stage and by the per-shard spill of Publish.
-// A spill file is a plain concatenation of records, with no header, each record being:
-//
-//	uvarint record length, then the fields in the order of schema.Message:
-//	string      uvarint length + bytes
-//	*string     one byte 0 (NULL) or 1 (present), then a string when present
-//	time.Time   varint Unix seconds, uvarint nanoseconds (the location is dropped: rows are UTC)
-//	[]string    uvarint count+1 (0 is NULL, 1 is an empty list), then the strings
-//
-// It is lossless for every value schema.Message can hold, including the difference between a
-// NULL and an empty string or list (gob is not: it drops zero values). The length prefix lets a
-// reader detect a truncated file.
-const maxSpillRecord = 64 << 20 // a record above this is refused as corrupt
+// The spill format of a Stage: one Arrow IPC stream per day (the streaming format of the Arrow
+// columnar specification, uncompressed), of the schema.Messages() schema, holding record
+// batches of up to spillBatchRows rows (fewer when rows are large) in the order they were
+// added. Any Arrow library reads it. It keeps what the lake's files keep: NULL apart from an
+// empty string or list, and times as UTC milliseconds (finer digits are dropped here rather
+// than when the Parquet is written). A stream has no end-of-stream marker until its stage is
+// closed: a reader stops at the end of the last whole batch, and a cut batch is an error.
 
-// appendMessage appends the encoding of m (without its length prefix) to b.
-func appendMessage(b []byte, m *schema.Message) []byte {
-	b = appendString(b, m.CustomerID)
-	b = appendString(b, m.BotKey)
-	b = appendString(b, m.ChannelUserID)
-	b = appendNullString(b, m.Channel)
-	b = appendNullString(b, m.UserID)
-	b = appendString(b, m.Sender)
-	b = appendString(b, m.MessageType)
-	b = appendNullString(b, m.Text)
-	b = appendTime(b, m.SentAt)
-	b = appendString(b, m.SourceTimestamp)
-	b = appendNullString(b, m.FileURL)
-	b = appendNullString(b, m.FileMimeType)
-	b = appendNullString(b, m.FileUploadType)
-	b = appendNullString(b, m.AgentID)
-	if m.Options == nil {
-		b = binary.AppendUvarint(b, 0)
-	} else {
-		b = binary.AppendUvarint(b, uint64(len(m.Options))+1)
-		for _, o := range m.Options {
-			b = appendString(b, o)
+// A Stage buffers the rows of one day in Arrow builders until spillBatchRows rows or about
+// spillBatchBytes bytes of values, then writes them to the day's stream as one record batch.
+// The byte bound is for large rows: smaller batches cost more per row (a 32 KiB bound made
+// BenchmarkStageRoundTrip about 4 times slower, see docs/benchmarks.md).
+const (
+	spillBatchRows  = 512
+	spillBatchBytes = 256 << 10
+)
+
+// errCorruptSpill: a spill stream could not be decoded.
+var errCorruptSpill = errors.New("corrupt spill stream")
+
+// spillWriter buffers one day's rows and appends them to the day's IPC stream.
+type spillWriter struct {
+	b     *schema.MessageBuilder
+	bytes int // about how many bytes of values b holds
+	bw    *bufio.Writer
+	ipc   *ipc.Writer
+}
+
+func newSpillWriter(w io.Writer, mem memory.Allocator) *spillWriter {
+	bw := bufio.NewWriterSize(w, spillBufferSize)
+	return &spillWriter{
+		b:   schema.NewMessageBuilder(mem),
+		bw:  bw,
+		ipc: ipc.NewWriter(bw, ipc.WithSchema(schema.Messages()), ipc.WithAllocator(mem)),
+	}
+}
+
+// add appends one row, writing a record batch when spillBatchRows rows or spillBatchBytes
+// bytes are buffered.
+func (w *spillWriter) add(m *schema.Message) error {
+	w.b.Append(m)
+	w.bytes += valueBytes(m)
+	if w.b.Len() >= spillBatchRows || w.bytes >= spillBatchBytes {
+		return w.writeBatch()
+	}
+	return nil
+}
+
+// valueBytes is about what m takes in Arrow builders: its strings, and 8 bytes for each other
+// value and offset.
+func valueBytes(m *schema.Message) int {
+	n := len(m.CustomerID) + len(m.BotKey) + len(m.ChannelUserID) + len(m.Sender) + len(m.MessageType) +
+		len(m.SourceTimestamp) + len(m.MessageKey) + len(m.RunID) + 22*8
+	for _, p := range []*string{m.Channel, m.UserID, m.Text, m.FileURL, m.FileMimeType, m.FileUploadType,
+		m.AgentID, m.TemplateName, m.TemplateLanguage, m.BroadcastID, m.ExtraJSON} {
+		if p != nil {
+			n += len(*p)
 		}
 	}
-	b = appendNullString(b, m.TemplateName)
-	b = appendNullString(b, m.TemplateLanguage)
-	b = appendNullString(b, m.BroadcastID)
-	b = appendNullString(b, m.ExtraJSON)
-	b = appendString(b, m.MessageKey)
-	b = appendString(b, m.RunID)
-	b = appendTime(b, m.ExtractedAt)
-	return b
-}
-
-// appendRecord appends m with its length prefix to b; scratch is reused between calls.
-func appendRecord(b, scratch []byte, m *schema.Message) ([]byte, []byte) {
-	scratch = appendMessage(scratch[:0], m)
-	b = binary.AppendUvarint(b, uint64(len(scratch)))
-	return append(b, scratch...), scratch
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendNullString(b []byte, s *string) []byte {
-	if s == nil {
-		return append(b, 0)
+	for _, o := range m.Options {
+		n += len(o) + 8
 	}
-	return appendString(append(b, 1), *s)
+	return n
 }
 
-func appendTime(b []byte, t time.Time) []byte {
-	b = binary.AppendVarint(b, t.Unix())
-	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
+// writeBatch writes the buffered rows as one record batch.
+func (w *spillWriter) writeBatch() error {
+	if w.b.Len() == 0 {
+		return nil
+	}
+	rec := w.b.NewRecord()
+	defer rec.Release()
+	w.bytes = 0
+	return w.ipc.Write(rec)
 }
 
-// errCorruptSpill: a spill record could not be decoded.
-var errCorruptSpill = errors.New("corrupt spill record")
+// flush writes the buffered rows and the write buffer to the file, so that a reader sees every
+// row added so far.
+func (w *spillWriter) flush() error {
+	if err := w.writeBatch(); err != nil {
+		return err
+	}
+	return w.bw.Flush()
+}
 
-// spillReader decodes the records of one spill file.
+// release frees the builder; the stream is not completed (the file is being removed).
+func (w *spillWriter) release() { w.b.Release() }
+
+// spillReader yields the rows of one day's spill stream (a rowSource). It decodes one record
+// batch at a time; the rows' strings share the batch's memory (one allocation per batch, not
+// one per string).
 type spillReader struct {
-	r   *bufio.Reader
-	buf []byte
+	r    io.Reader
+	ipc  *ipc.Reader
+	rows []schema.Message
+	i    int
+	err  error
 }
 
 func newSpillReader(r io.Reader) *spillReader {
 	return &spillReader{r: bufio.NewReaderSize(r, 64<<10)}
 }
 
-// next decodes the next record into m; io.EOF at a clean end of the file.
+// next decodes the next row into m; io.EOF at the end of the stream.
 func (s *spillReader) next(m *schema.Message) error {
-	n, err := binary.ReadUvarint(s.r)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return io.EOF
+	for s.i == len(s.rows) {
+		if s.err != nil {
+			return s.err
 		}
-		return fmt.Errorf("%w: length: %w", errCorruptSpill, err)
+		s.err = s.fill()
 	}
-	if n > maxSpillRecord {
-		return fmt.Errorf("%w: record of %d bytes", errCorruptSpill, n)
-	}
-	if uint64(cap(s.buf)) < n {
-		s.buf = make([]byte, n)
-	}
-	s.buf = s.buf[:n]
-	if _, err := io.ReadFull(s.r, s.buf); err != nil {
-		return fmt.Errorf("%w: %w", errCorruptSpill, err)
-	}
-	d := decoder{b: s.buf}
-	d.message(m)
-	if d.err != nil {
-		return d.err
-	}
-	if len(d.b) != 0 {
-		return fmt.Errorf("%w: %d trailing bytes", errCorruptSpill, len(d.b))
-	}
+	*m = s.rows[s.i]
+	s.rows[s.i] = schema.Message{}
+	s.i++
 	return nil
 }
 
-// decoder reads fields from one record; the first error sticks.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) message(m *schema.Message) {
-	*m = schema.Message{}
-	m.CustomerID = d.string()
-	m.BotKey = d.string()
-	m.ChannelUserID = d.string()
-	m.Channel = d.nullString()
-	m.UserID = d.nullString()
-	m.Sender = d.string()
-	m.MessageType = d.string()
-	m.Text = d.nullString()
-	m.SentAt = d.time()
-	m.SourceTimestamp = d.string()
-	m.FileURL = d.nullString()
-	m.FileMimeType = d.nullString()
-	m.FileUploadType = d.nullString()
-	m.AgentID = d.nullString()
-	if n := d.uvarint(); n > 0 && d.err == nil {
-		if n-1 > uint64(len(d.b)) { // every item takes at least one byte
-			d.fail("options count")
-		} else {
-			m.Options = make([]string, n-1)
-			for i := range m.Options {
-				m.Options[i] = d.string()
+// fill decodes the next record batch into s.rows.
+func (s *spillReader) fill() error {
+	if s.ipc == nil {
+		// A Go allocator of its own: the rows' strings are views of the batches' buffers
+		// (schema.AppendMessagesShared), which the garbage collector keeps while rows use them.
+		r, err := ipc.NewReader(s.r, ipc.WithSchema(schema.Messages()), ipc.WithAllocator(memory.NewGoAllocator()))
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return io.EOF
 			}
+			return fmt.Errorf("%w: %w", errCorruptSpill, err)
 		}
+		s.ipc = r
 	}
-	m.TemplateName = d.nullString()
-	m.TemplateLanguage = d.nullString()
-	m.BroadcastID = d.nullString()
-	m.ExtraJSON = d.nullString()
-	m.MessageKey = d.string()
-	m.RunID = d.string()
-	m.ExtractedAt = d.time()
-}
-
-func (d *decoder) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", errCorruptSpill, what)
+	rec, err := s.ipc.Read()
+	if err != nil {
+		s.ipc.Release()
+		if errors.Is(err, io.EOF) {
+			return io.EOF
+		}
+		return fmt.Errorf("%w: %w", errCorruptSpill, err)
 	}
-	d.b = nil
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("uvarint")
-		return 0
+	s.rows, s.i = s.rows[:0], 0
+	s.rows, err = schema.AppendMessagesShared(s.rows, rec)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errCorruptSpill, err)
 	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) string() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail("string length")
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *decoder) nullString() *string {
-	if len(d.b) == 0 {
-		d.fail("null flag")
-		return nil
-	}
-	flag := d.b[0]
-	d.b = d.b[1:]
-	switch flag {
-	case 0:
-		return nil
-	case 1:
-		s := d.string()
-		return &s
-	default:
-		d.fail("null flag")
-		return nil
-	}
-}
-
-func (d *decoder) time() time.Time {
-	sec := d.varint()
-	nsec := d.uvarint()
-	if nsec >= 1e9 {
-		d.fail("nanoseconds")
-		return time.Time{}
-	}
-	return time.Unix(sec, int64(nsec)).UTC()
+	return nil
 }

@@ -26,9 +26,10 @@
 //
 // # Files
 //
-// Parquet through pqarrow: zstd; dictionary encoding for the low-cardinality columns
-// (customer_id, bot_key, channel, sender, message_type, template_name, template_language,
-// broadcast_id, run_id, file_mime_type, file_upload_type, agent_id), plain for the others;
+// Parquet through pqarrow: zstd (level 1 for messages); in messages, dictionary encoding for the
+// columns whose values repeat within a file (channel, sender, message_type, text,
+// template_name, template_language, broadcast_id, file_mime_type, file_upload_type, agent_id),
+// plain for the others (parquet.go says why);
 // timestamps TIMESTAMP(MILLIS, isAdjustedToUTC=true), with the Arrow schema stored so Arrow
 // readers keep tz=UTC; key-value metadata chatlake.table, chatlake.schema_version and
 // chatlake.run_id. Row groups hold Options.RowGroupRows rows, each sorted by (channel_user_id,
@@ -73,8 +74,9 @@
 //
 // # Memory and disk
 //
-// A Stage keeps no row in memory: rows are appended to one local spill file per day (a compact
-// length-prefixed binary encoding, codec.go), through a 32 KiB buffer per day. StageBatch and
+// A Stage keeps few rows in memory: rows are appended to one local spill file per day, an Arrow
+// IPC stream of the messages schema (codec.go), through Arrow builders of up to 512 rows or
+// about 256 KiB of values and a 32 KiB buffer per day. StageBatch and
 // Merge write one Parquet file at a time, one row group at a time; their memory is one row
 // group of rows as Go values and as Arrow data, the Parquet writer's page buffers, one open
 // source (a Parquet reader and one decoded record batch of 8192 rows: Merge opens the staged

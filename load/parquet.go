@@ -20,22 +20,40 @@ import (
 // metadata, which pqarrow copies into the file's key-value metadata.
 const metaRunID = "chatlake.run_id"
 
-// Columns of the messages table whose values repeat a lot: dictionary encoded. Every other
-// column (message_key, text, extra_json, source_timestamp, channel_user_id, user_id, file_url,
-// the timestamps and options) is written plain, where a dictionary would only cost memory.
-func dictionaryColumns() []string {
-	return []string{
-		"customer_id", "bot_key", "channel", "sender", "message_type", "template_name",
-		"template_language", "broadcast_id", "run_id", "file_mime_type", "file_upload_type", "agent_id",
+// fileFormat is how a table's Parquet files are encoded, beyond what every file shares (zstd,
+// statistics, the stored Arrow schema).
+type fileFormat struct {
+	dictColumns   []string // dictionary encoded; every other column is plain unless in deltaColumns
+	deltaColumns  []string // DELTA_BINARY_PACKED (integer and timestamp columns only)
+	prefixColumns []string // DELTA_BYTE_ARRAY (string columns: each value stored as its prefix shared with the previous one and the rest)
+	zstdLevel     int      // 0: the codec's default (3)
+	pageSize      int64    // target data page size; 0: the writer's default (1 MiB)
+}
+
+// messageFormat is the encoding of the messages table, chosen by BenchmarkLakeEncoding (see
+// docs/benchmarks.md, issue 10): dictionaries for the columns whose values repeat within a
+// file but are not one value per file (channel, sender, message_type, text, the template and
+// file columns, broadcast_id, agent_id); plain for the rest: customer_id, bot_key and run_id
+// hold one value per file, which zstd stores as cheaply as a dictionary without a hash lookup
+// per value, and message_key, extra_json, source_timestamp, channel_user_id, user_id, file_url,
+// the timestamps and options gain nothing from one. zstd at level 1: smaller and no slower
+// than the default level on these files.
+func messageFormat() fileFormat {
+	return fileFormat{
+		dictColumns: []string{
+			"channel", "sender", "message_type", "text", "template_name", "template_language",
+			"broadcast_id", "file_mime_type", "file_upload_type", "agent_id",
+		},
+		zstdLevel: 1,
 	}
 }
 
 // Columns of the users table written with a dictionary.
 func userDictionaryColumns() []string { return []string{"customer_id", "bot_key", "channel", "run_id"} }
 
-// writerProperties are the Parquet properties of the lake's files: zstd, dictionaries only for
-// dictColumns, row groups of rowGroupRows, statistics on (the default).
-func writerProperties(mem memory.Allocator, rowGroupRows int, dictColumns []string) (*parquet.WriterProperties, pqarrow.ArrowWriterProperties) {
+// writerProperties are the Parquet properties of the lake's files: zstd, f's encodings, row
+// groups of rowGroupRows, statistics on (the default).
+func writerProperties(mem memory.Allocator, rowGroupRows int, f fileFormat) (*parquet.WriterProperties, pqarrow.ArrowWriterProperties) {
 	opts := []parquet.WriterProperty{
 		parquet.WithAllocator(mem),
 		parquet.WithCompression(compress.Codecs.Zstd),
@@ -43,8 +61,20 @@ func writerProperties(mem memory.Allocator, rowGroupRows int, dictColumns []stri
 		parquet.WithMaxRowGroupLength(int64(rowGroupRows)),
 		parquet.WithCreatedBy("chatlake"),
 	}
-	for _, c := range dictColumns {
+	if f.zstdLevel != 0 {
+		opts = append(opts, parquet.WithCompressionLevel(f.zstdLevel))
+	}
+	if f.pageSize != 0 {
+		opts = append(opts, parquet.WithDataPageSize(f.pageSize))
+	}
+	for _, c := range f.dictColumns {
 		opts = append(opts, parquet.WithDictionaryFor(c, true))
+	}
+	for _, c := range f.deltaColumns {
+		opts = append(opts, parquet.WithEncodingFor(c, parquet.Encodings.DeltaBinaryPacked))
+	}
+	for _, c := range f.prefixColumns {
+		opts = append(opts, parquet.WithEncodingFor(c, parquet.Encodings.DeltaByteArray))
 	}
 	// The Arrow schema is stored so that readers keep timestamp[ms, tz=UTC]; Parquet itself
 	// gets TIMESTAMP(MILLIS, isAdjustedToUTC=true).
@@ -92,7 +122,11 @@ type messageFileWriter struct {
 }
 
 func newMessageFileWriter(w io.Writer, mem memory.Allocator, rowGroupRows int, runID string) (*messageFileWriter, error) {
-	props, arrProps := writerProperties(mem, rowGroupRows, dictionaryColumns())
+	return newMessageFileWriterFormat(w, mem, rowGroupRows, runID, messageFormat())
+}
+
+func newMessageFileWriterFormat(w io.Writer, mem memory.Allocator, rowGroupRows int, runID string, f fileFormat) (*messageFileWriter, error) {
+	props, arrProps := writerProperties(mem, rowGroupRows, f)
 	cw := &countingWriter{w: w}
 	fw, err := pqarrow.NewFileWriter(schema.Messages(), cw, props, arrProps)
 	if err != nil {
@@ -155,7 +189,7 @@ func compareMessages(a, b schema.Message) int {
 // re-wrapped in sch, so batches read back from a file (whose schema carries the file's
 // metadata) can be written again.
 func (l *Lake) writeRecords(w io.Writer, sch *arrow.Schema, dictColumns []string, next func() (arrow.RecordBatch, error), runID string) (err error) {
-	props, arrProps := writerProperties(l.opts.Allocator, l.opts.RowGroupRows, dictColumns)
+	props, arrProps := writerProperties(l.opts.Allocator, l.opts.RowGroupRows, fileFormat{dictColumns: dictColumns})
 	cw := &countingWriter{w: w}
 	fw, err := pqarrow.NewFileWriter(sch, cw, props, arrProps)
 	if err != nil {

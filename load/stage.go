@@ -1,7 +1,6 @@
 package load
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +8,9 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/chatlake/chatlake/schema"
 )
 
@@ -17,14 +18,15 @@ import (
 const spillBufferSize = 32 << 10
 
 // Stage is a local spill area for the rows of one unit of work, routed by day. Rows go to disk
-// as they are added (one file per day, in the encoding documented in codec.go), so a Stage holds
-// no row in memory: its memory is one 32 KiB write buffer per day staged (about 12 MiB for a
-// year). It also keeps one open file per staged day.
+// as they are added (one Arrow IPC stream per day, codec.go), so a Stage holds few rows in
+// memory: per day staged, up to spillBatchRows rows or about spillBatchBytes (256 KiB) of
+// values in Arrow builders, and a 32 KiB write buffer. It also keeps one open file per staged day.
 //
 // Add is safe for concurrent use. Publish reads the stage and must not run concurrently with
 // Add or Close. Close removes every spill file.
 type Stage struct {
 	dir string
+	mem memory.Allocator
 
 	mu     sync.Mutex
 	days   map[string]*spillFile
@@ -34,7 +36,7 @@ type Stage struct {
 
 type spillFile struct {
 	f    *os.File
-	w    *bufio.Writer
+	w    *spillWriter
 	rows int64
 }
 
@@ -44,35 +46,17 @@ func (l *Lake) NewStage() (*Stage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new stage: %w", err)
 	}
-	return &Stage{dir: dir, days: make(map[string]*spillFile)}, nil
+	return &Stage{dir: dir, mem: l.opts.Allocator, days: make(map[string]*spillFile)}, nil
 }
 
 // Dir is the stage's local directory.
 func (s *Stage) Dir() string { return s.dir }
 
-// Add stages rows, each under the UTC date of its SentAt. Rows are encoded outside the lock, then
-// appended to the day files under it, so concurrent callers mostly run in parallel.
+// Add stages rows, each under the UTC date of its SentAt.
 func (s *Stage) Add(rows []schema.Message) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	type batch struct {
-		buf  []byte
-		rows int64
-	}
-	byDay := make(map[string]*batch)
-	var scratch []byte
-	for i := range rows {
-		day := dayOf(rows[i].SentAt)
-		b := byDay[day]
-		if b == nil {
-			b = &batch{}
-			byDay[day] = b
-		}
-		b.buf, scratch = appendRecord(b.buf, scratch, &rows[i])
-		b.rows++
-	}
-
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -81,19 +65,36 @@ func (s *Stage) Add(rows []schema.Message) error {
 	if s.err != nil {
 		return s.err
 	}
-	for day, b := range byDay {
-		sf, err := s.dayFile(day)
-		if err != nil {
-			s.err = err
-			return err
+	var day string
+	var sf *spillFile
+	var unixDay int64 // of day: rows come in runs of one day, and a day's name costs an allocation
+	for i := range rows {
+		if d := utcDayNumber(rows[i].SentAt); sf == nil || d != unixDay {
+			day = dayOf(rows[i].SentAt)
+			var err error
+			if sf, err = s.dayFile(day); err != nil {
+				s.err = err
+				return err
+			}
+			unixDay = d
 		}
-		if _, err := sf.w.Write(b.buf); err != nil {
+		if err := sf.w.add(&rows[i]); err != nil {
 			s.err = fmt.Errorf("stage day %s: %w", day, err)
 			return s.err
 		}
-		sf.rows += b.rows
+		sf.rows++
 	}
 	return nil
+}
+
+// utcDayNumber is the number of the UTC day of t since 1970-01-01 (negative before).
+func utcDayNumber(t time.Time) int64 {
+	sec := t.Unix()
+	d := sec / 86400
+	if sec%86400 < 0 {
+		d--
+	}
+	return d
 }
 
 // dayFile returns the open spill file of day, creating it. s.mu is held.
@@ -105,12 +106,12 @@ func (s *Stage) dayFile(day string) (*spillFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stage day %s: %w", day, err)
 	}
-	sf := &spillFile{f: f, w: bufio.NewWriterSize(f, spillBufferSize)}
+	sf := &spillFile{f: f, w: newSpillWriter(f, s.mem)}
 	s.days[day] = sf
 	return sf, nil
 }
 
-func (s *Stage) dayPath(day string) string { return filepath.Join(s.dir, "dt="+day+".spill") }
+func (s *Stage) dayPath(day string) string { return filepath.Join(s.dir, "dt="+day+".arrows") }
 
 // Days returns the number of rows staged per day.
 func (s *Stage) Days() map[string]int64 {
@@ -146,7 +147,7 @@ func (s *Stage) flush() error {
 		return s.err
 	}
 	for day, sf := range s.days {
-		if err := sf.w.Flush(); err != nil {
+		if err := sf.w.flush(); err != nil {
 			s.err = fmt.Errorf("stage day %s: %w", day, err)
 			return s.err
 		}
@@ -185,6 +186,7 @@ func (s *Stage) Close() error {
 	s.closed = true
 	var errs []error
 	for _, sf := range s.days {
+		sf.w.release()
 		if err := sf.f.Close(); err != nil {
 			errs = append(errs, err)
 		}
@@ -209,7 +211,7 @@ func (s *Stage) Filter(keep func(*schema.Message) bool) (*Stage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filter stage: %w", err)
 	}
-	out := &Stage{dir: dir, days: make(map[string]*spillFile)}
+	out := &Stage{dir: dir, mem: s.mem, days: make(map[string]*spillFile)}
 	for _, day := range s.sortedDays() {
 		f, _, _, ok, err := s.open(day)
 		if err != nil || !ok {

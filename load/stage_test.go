@@ -2,75 +2,171 @@ package load
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/chatlake/chatlake/schema"
 )
 
 func TestSpillCodecRoundTrip(t *testing.T) {
-	sent := time.Date(2024, 5, 2, 10, 15, 32, 123456789, time.UTC)
+	sent := time.Date(2024, 5, 2, 10, 15, 32, 123000000, time.UTC)
 	tests := []struct {
 		name string
 		m    schema.Message
 	}{
-		{"zero", schema.Message{}},
+		{"zero", schema.Message{SentAt: time.UnixMilli(0).UTC(), ExtractedAt: time.UnixMilli(0).UTC()}},
 		{"nulls", schema.Message{MessageKey: "k", SentAt: sent, ExtractedAt: sent}},
-		{"empty string and empty list are not null", schema.Message{Text: ptr(""), Channel: ptr(""), Options: []string{}, MessageKey: "k", SentAt: sent}},
+		{"empty string and empty list are not null", schema.Message{Text: ptr(""), Channel: ptr(""), Options: []string{}, MessageKey: "k", SentAt: sent, ExtractedAt: sent}},
 		{"every field", testMessage("2024-05-02", 5)},
-		{"unicode and long text", schema.Message{Text: ptr(string(bytes.Repeat([]byte("⭐ é\x00"), 5000))), Options: []string{"", "a", "⭐⭐"}, SentAt: sent}},
-		{"before 1970", schema.Message{SentAt: time.Date(1969, 12, 31, 23, 59, 59, 999000000, time.UTC)}},
+		{"unicode and long text", schema.Message{Text: ptr(string(bytes.Repeat([]byte("⭐ é\x00"), 5000))), Options: []string{"", "a", "⭐⭐"}, SentAt: sent, ExtractedAt: sent}},
+		{"before 1970", schema.Message{SentAt: time.Date(1969, 12, 31, 23, 59, 59, 999000000, time.UTC), ExtractedAt: sent}},
 	}
-	var buf, scratch []byte
-	for _, tc := range tests {
-		buf, scratch = appendRecord(buf, scratch, &tc.m)
+	// Enough rows for several record batches, a flush in the middle (the stream goes on after
+	// it, as a stage's does when StageBatch reads it and rows keep coming), and a last partial
+	// batch.
+	var want []schema.Message
+	for i := range 2*spillBatchRows + 7 {
+		want = append(want, tests[i%len(tests)].m)
 	}
-	r := newSpillReader(bytes.NewReader(buf))
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var got schema.Message
-			if err := r.next(&got); err != nil {
+	var buf bytes.Buffer
+	w := newSpillWriter(&buf, memory.NewGoAllocator())
+	defer w.release()
+	for i := range want {
+		if err := w.add(&want[i]); err != nil {
+			t.Fatal(err)
+		}
+		if i == spillBatchRows/2 {
+			if err := w.flush(); err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(got, tc.m) {
-				t.Errorf("decoded %+v, want %+v", got, tc.m)
-			}
-		})
+		}
+	}
+	if err := w.flush(); err != nil {
+		t.Fatal(err)
+	}
+	r := newSpillReader(bytes.NewReader(buf.Bytes()))
+	for i := range want {
+		var got schema.Message
+		if err := r.next(&got); err != nil {
+			t.Fatalf("row %d: %v", i, err)
+		}
+		if !reflect.DeepEqual(got, want[i]) {
+			t.Fatalf("row %d (%s): decoded %+v, want %+v", i, tests[i%len(tests)].name, got, want[i])
+		}
 	}
 	var m schema.Message
 	if err := r.next(&m); err != io.EOF {
 		t.Errorf("at the end: %v, want io.EOF", err)
 	}
+	if err := r.next(&m); err != io.EOF {
+		t.Errorf("after the end: %v, want io.EOF", err)
+	}
+}
+
+// TestSpillWriterBoundsBytes: large rows are written out once about spillBatchBytes of them are
+// buffered, long before spillBatchRows, and read back whole.
+func TestSpillWriterBoundsBytes(t *testing.T) {
+	var buf bytes.Buffer
+	w := newSpillWriter(&buf, memory.NewGoAllocator())
+	defer w.release()
+	big := testMessage("2024-05-02", 1)
+	big.Text = ptr(strings.Repeat("x", spillBatchBytes/4))
+	var want []schema.Message
+	for i := range 10 {
+		m := big
+		m.MessageKey = fmt.Sprint(i)
+		want = append(want, m)
+		if err := w.add(&m); err != nil {
+			t.Fatal(err)
+		}
+		if w.b.Len() >= 4 {
+			t.Fatalf("after %d rows of %d bytes, %d rows are buffered", i+1, len(*big.Text), w.b.Len())
+		}
+	}
+	if err := w.flush(); err != nil {
+		t.Fatal(err)
+	}
+	r := newSpillReader(&buf)
+	for i := range want {
+		var got schema.Message
+		if err := r.next(&got); err != nil || !reflect.DeepEqual(got, want[i]) {
+			t.Fatalf("row %d: %v, equal %v", i, err, reflect.DeepEqual(got, want[i]))
+		}
+	}
+}
+
+// TestSpillCodecTruncatesToMillis: the spill keeps what the lake keeps, UTC milliseconds.
+func TestSpillCodecTruncatesToMillis(t *testing.T) {
+	in := testMessage("2024-05-02", 5)
+	in.SentAt = in.SentAt.Add(999999 * time.Nanosecond)
+	var buf bytes.Buffer
+	w := newSpillWriter(&buf, memory.NewGoAllocator())
+	defer w.release()
+	if err := errors.Join(w.add(&in), w.flush()); err != nil {
+		t.Fatal(err)
+	}
+	var got schema.Message
+	if err := newSpillReader(&buf).next(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := in.SentAt.Truncate(time.Millisecond); !got.SentAt.Equal(want) {
+		t.Errorf("sent_at %s, want %s", got.SentAt, want)
+	}
 }
 
 func TestSpillCodecCorrupt(t *testing.T) {
-	one := testMessage("2024-05-02", 3)
-	rec, _ := appendRecord(nil, nil, &one)
-	body := appendMessage(nil, &one)
-	frame := func(b []byte) []byte { return append(binary.AppendUvarint(nil, uint64(len(b))), b...) }
+	var buf bytes.Buffer
+	w := newSpillWriter(&buf, memory.NewGoAllocator())
+	defer w.release()
+	for i := range 3 {
+		m := testMessage("2024-05-02", i)
+		if err := w.add(&m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.flush(); err != nil {
+		t.Fatal(err)
+	}
+	stream := buf.Bytes()
+	// A stream of another schema: an Arrow stream, but not of messages.
+	var other bytes.Buffer
+	ob := schema.NewUserBuilder(memory.NewGoAllocator())
+	ob.Append(&schema.User{CustomerID: "42"})
+	rec := ob.NewRecord()
+	ow := ipc.NewWriter(&other, ipc.WithSchema(rec.Schema()))
+	if err := errors.Join(ow.Write(rec), ow.Close()); err != nil {
+		t.Fatal(err)
+	}
+	rec.Release()
+	ob.Release()
 	tests := []struct {
 		name string
 		data []byte
 	}{
-		{"truncated record", rec[:len(rec)-3]},
-		{"truncated length", []byte{0x80}},
-		{"huge length", []byte{0xff, 0xff, 0xff, 0xff, 0x7f}},
-		{"record shorter than its fields", frame(body[:5])},
-		{"trailing bytes", frame(append(body, 0))},
-		{"bad null flag", frame([]byte{0, 0, 0, 7})},
-		{"nanoseconds out of range", frame(append(body[:len(body)-1], 0xff, 0xff, 0xff, 0xff, 0x0f))},
+		{"cut in the batch", stream[:len(stream)-3]},
+		{"cut in the schema", stream[:20]},
+		{"not a stream", []byte("dt,text\n2024-05-02,hello\n")},
+		{"another schema", other.Bytes()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var m schema.Message
-			err := newSpillReader(bytes.NewReader(tc.data)).next(&m)
+			r := newSpillReader(bytes.NewReader(tc.data))
+			var err error
+			for range 10 {
+				var m schema.Message
+				if err = r.next(&m); err != nil {
+					break
+				}
+			}
 			if !errors.Is(err, errCorruptSpill) {
 				t.Errorf("err = %v, want errCorruptSpill", err)
 			}
@@ -204,5 +300,26 @@ func TestOptions(t *testing.T) {
 	}
 	if _, err := NewLake(nil, nil); err == nil {
 		t.Error("nil store accepted")
+	}
+}
+
+// TestUTCDayNumber: two times have the same day number exactly when they have the same UTC
+// date, before 1970 too.
+func TestUTCDayNumber(t *testing.T) {
+	times := []time.Time{
+		time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 999000000, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1970, 1, 1, 23, 59, 59, 0, time.UTC),
+		time.Date(2024, 5, 2, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 5, 2, 1, 30, 0, 0, time.FixedZone("+0200", 7200)), // 2024-05-01 UTC
+		time.Date(2024, 5, 1, 23, 59, 59, 999999999, time.UTC),
+	}
+	for _, a := range times {
+		for _, b := range times {
+			if same := dayOf(a) == dayOf(b); same != (utcDayNumber(a) == utcDayNumber(b)) {
+				t.Errorf("%s and %s: same day %v, day numbers %d and %d", a, b, same, utcDayNumber(a), utcDayNumber(b))
+			}
+		}
 	}
 }

@@ -246,6 +246,54 @@ func TestMessageBuilderRoundTrip(t *testing.T) {
 	})
 }
 
+// TestAppendMessagesBatch: every row of a batch of several rows, with NULLs, empty strings and
+// lists between them, decodes as it was appended, from the whole batch and from a slice of it,
+// with and without shared memory.
+func TestAppendMessagesBatch(t *testing.T) {
+	sent := time.Date(2024, 5, 2, 10, 0, 0, 0, time.UTC)
+	var rows []Message
+	for i := range 9 {
+		m := Message{CustomerID: "42", BotKey: "b", ChannelUserID: fmt.Sprintf("u%d", i%3), Sender: "user",
+			MessageType: "TEXT", SentAt: sent.Add(time.Duration(i) * time.Second), SourceTimestamp: fmt.Sprint(i),
+			MessageKey: fmt.Sprintf("k-%d", i), RunID: "r", ExtractedAt: sent}
+		switch i % 3 {
+		case 0:
+			m.Text, m.Options, m.ExtraJSON = ptr(fmt.Sprintf("text %d", i)), []string{"a", fmt.Sprint(i)}, ptr("{}")
+		case 1:
+			m.Text, m.Options, m.Channel = ptr(""), []string{}, ptr("whatsapp")
+		}
+		rows = append(rows, m)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	b := NewMessageBuilder(mem)
+	defer b.Release()
+	for i := range rows {
+		b.Append(&rows[i])
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	slice := rec.NewSlice(2, 7)
+	defer slice.Release()
+	for _, tc := range []struct {
+		name string
+		rec  arrow.RecordBatch
+		want []Message
+	}{{"whole", rec, rows}, {"slice", slice, rows[2:7]}} {
+		for name, decode := range map[string]func([]Message, arrow.RecordBatch) ([]Message, error){
+			"AppendMessages": AppendMessages, "AppendMessagesShared": AppendMessagesShared,
+		} {
+			got, err := decode(nil, tc.rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("%s of the %s batch:\ngot  %s\nwant %s", name, tc.name, asJSON(got), asJSON(tc.want))
+			}
+		}
+	}
+}
+
 func TestUserBuilderRoundTrip(t *testing.T) {
 	ist := time.FixedZone("IST", 5*3600+30*60)
 	extracted := time.Date(2024, 5, 4, 1, 2, 3, 0, time.UTC)

@@ -2,7 +2,7 @@ package schema
 
 import (
 	"fmt"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -12,8 +12,57 @@ import (
 // AppendMessages decodes every row of rec, a record batch of the Messages() schema (as a
 // Parquet file of the lake reads back), and appends the rows to dst. Columns are found by
 // name, so their order does not matter; a missing column or one of another type is an error
-// naming it. Strings are copied: the rows do not keep rec alive.
+// naming it. Strings are copied: the rows do not keep rec alive. Each column's values are
+// copied at once (one allocation per column of the batch), so a row keeps its batch's copies
+// of the columns it still refers to.
 func AppendMessages(dst []Message, rec arrow.RecordBatch) ([]Message, error) {
+	return appendMessages(dst, rec, false)
+}
+
+// AppendMessagesShared is AppendMessages without the copies: the rows' strings are views of
+// rec's buffers. Use it only on a batch whose memory comes from a Go allocator
+// (memory.NewGoAllocator), which the garbage collector keeps while a row refers to it and never
+// reuses; Releasing rec is then harmless.
+func AppendMessagesShared(dst []Message, rec arrow.RecordBatch) ([]Message, error) {
+	return appendMessages(dst, rec, true)
+}
+
+// stringColumn reads the values of one string column of a batch: views of the array's buffer
+// when shared, else views of one copy of its value bytes.
+type stringColumn struct {
+	a     *array.String
+	share bool
+	data  string // the copy, when not shared
+	offs  []int32
+}
+
+func newStringColumn(a *array.String, share bool) stringColumn {
+	c := stringColumn{a: a, share: share, offs: a.ValueOffsets()}
+	if !share {
+		c.data = string(a.ValueBytes())
+	}
+	return c
+}
+
+func (c *stringColumn) isNull(i int) bool { return c.a.IsNull(i) }
+
+func (c *stringColumn) value(i int) string {
+	if c.share {
+		return c.a.Value(i)
+	}
+	base := c.offs[0]
+	return c.data[c.offs[i]-base : c.offs[i+1]-base]
+}
+
+// nullableMsgCols are the nullable string columns of Messages(): their values are pointers,
+// which appendMessages points into one block of strings per batch rather than allocating one
+// string per value.
+func nullableMsgCols() [11]int {
+	return [...]int{colMsgChannel, colMsgUserID, colMsgText, colMsgFileURL, colMsgFileMimeType, colMsgFileUploadType,
+		colMsgAgentID, colMsgTemplateName, colMsgTemplateLanguage, colMsgBroadcastID, colMsgExtraJSON}
+}
+
+func appendMessages(dst []Message, rec arrow.RecordBatch, share bool) ([]Message, error) {
 	var cols [numMsgCols]arrow.Array
 	sch := rec.Schema()
 	want := Messages()
@@ -28,25 +77,43 @@ func AppendMessages(dst []Message, rec arrow.RecordBatch) ([]Message, error) {
 		}
 		cols[i] = col
 	}
-	str := func(c int) *array.String { return cols[c].(*array.String) }
-	val := func(c, row int) string { return strings.Clone(str(c).Value(row)) }
+	var strs [numMsgCols]stringColumn
+	for i, c := range cols {
+		if a, ok := c.(*array.String); ok {
+			strs[i] = newStringColumn(a, share)
+		}
+	}
+	n := int(rec.NumRows())
+	// One block for every non-null value of the nullable columns of the batch.
+	slots := 0
+	for _, c := range nullableMsgCols() {
+		slots += n - strs[c].a.NullN()
+	}
+	block := make([]string, slots)
+	val := func(c, row int) string { return strs[c].value(row) }
 	opt := func(c, row int) *string {
-		a := str(c)
-		if a.IsNull(row) {
+		if strs[c].isNull(row) {
 			return nil
 		}
-		s := strings.Clone(a.Value(row))
-		return &s
+		p := &block[0]
+		*p = strs[c].value(row)
+		block = block[1:]
+		return p
 	}
 	sentAt := cols[colMsgSentAt].(*array.Timestamp)
 	extAt := cols[colMsgExtractedAt].(*array.Timestamp)
 	options := cols[colMsgOptions].(*array.List)
-	optVals := options.ListValues().(*array.String)
+	optVals := newStringColumn(options.ListValues().(*array.String), share)
 	offsets := options.Offsets()
+	// and one for the items of every list, each row's list being a full slice expression of it.
+	items := make([]string, optVals.a.Len())
+	for j := range items {
+		items[j] = optVals.value(j)
+	}
 
-	n := int(rec.NumRows())
+	dst = slices.Grow(dst, n)
 	for row := range n {
-		m := Message{
+		dst = append(dst, Message{
 			CustomerID:       val(colMsgCustomerID, row),
 			BotKey:           val(colMsgBotKey, row),
 			ChannelUserID:    val(colMsgChannelUserID, row),
@@ -68,15 +135,11 @@ func AppendMessages(dst []Message, rec arrow.RecordBatch) ([]Message, error) {
 			MessageKey:       val(colMsgMessageKey, row),
 			RunID:            val(colMsgRunID, row),
 			ExtractedAt:      fromMS(extAt.Value(row)),
-		}
+		})
 		if !options.IsNull(row) {
 			start, end := int(offsets[row+options.Offset()]), int(offsets[row+options.Offset()+1])
-			m.Options = make([]string, 0, end-start)
-			for j := start; j < end; j++ {
-				m.Options = append(m.Options, strings.Clone(optVals.Value(j)))
-			}
+			dst[len(dst)-1].Options = items[start:end:end]
 		}
-		dst = append(dst, m)
 	}
 	return dst, nil
 }

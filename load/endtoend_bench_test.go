@@ -1,0 +1,189 @@
+package load_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io/fs"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chatlake/chatlake/extract"
+	"github.com/chatlake/chatlake/load"
+	"github.com/chatlake/chatlake/load/storage"
+	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/sim"
+)
+
+// endToEndSizes are BenchmarkFloor's sizes (benchSizes in floor_bench_test.go): the same
+// simulator users, so the same messages.
+var endToEndSizes = []struct {
+	name  string
+	users int
+}{{"200k", 5100}, {"1M", 25500}}
+
+// BenchmarkEndToEnd is the export BenchmarkFloor is the floor of: `chatlake sim` runs as a
+// child process (so its CPU and allocations are not counted), and the whole pipeline exports
+// its 14 days over loopback HTTP with the rate limit off and default options (real client,
+// flatten, keys, stage, staged batches, merge publishing, manifests, state) into a local
+// lake. Reports msgs/s, ns/msg, cpu-s/Mmsgs (user+system CPU of this process, by getrusage),
+// allocs/msg and lake-bytes/msg.
+//
+//	go test -run '^$' -bench 'Floor|EndToEnd' -benchtime 1x -count 3 ./load/
+func BenchmarkEndToEnd(b *testing.B) {
+	bin := buildChatlake(b)
+	for _, size := range endToEndSizes {
+		b.Run(size.name, func(b *testing.B) {
+			so := sim.DefaultOptions()
+			so.Seed, so.Users = 1, size.users
+			now := so.To.AddDate(0, 0, 30)
+			url, sels := startSim(b, bin, so, now)
+			co := extract.Options{BaseURL: url, CustomerID: so.CustomerID, BotKey: so.BotKey, APIKey: so.APIKey, Rate: 100000}
+			po := pipelines.Options{CustomerID: so.CustomerID, BotKey: so.BotKey, Selectors: sels, Clock: func() time.Time { return now }}
+
+			var messages, lakeBytes int64
+			var mallocs uint64
+			var cpu time.Duration
+			var before, after runtime.MemStats
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				dir := b.TempDir()
+				store, err := storage.NewLocal(filepath.Join(dir, "lake"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				lake, err := load.NewLake(store, &load.Options{TempDir: dir})
+				if err != nil {
+					b.Fatal(err)
+				}
+				c, err := extract.New(co)
+				if err != nil {
+					b.Fatal(err)
+				}
+				p, err := pipelines.New(c, lake, po)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				b.StartTimer()
+				c0 := cpuTime()
+				sum, err := p.Export(context.Background(), so.From, so.To.AddDate(0, 0, -1))
+				cpu += cpuTime() - c0
+				b.StopTimer()
+				runtime.ReadMemStats(&after)
+				if err != nil {
+					b.Fatal(err)
+				}
+				messages += sum.Messages
+				lakeBytes = parquetBytes(b, filepath.Join(dir, "lake", "messages"))
+				mallocs += after.Mallocs - before.Mallocs
+				b.StartTimer()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(messages)/b.Elapsed().Seconds(), "msgs/s")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(messages), "ns/msg")
+			b.ReportMetric(cpu.Seconds()/(float64(messages)/1e6), "cpu-s/Mmsgs")
+			b.ReportMetric(float64(mallocs)/float64(messages), "allocs/msg")
+			b.ReportMetric(float64(messages)/float64(b.N), "msgs/op")
+			b.ReportMetric(float64(lakeBytes)/float64(messages/int64(b.N)), "lake-bytes/msg")
+		})
+	}
+}
+
+// buildChatlake builds the command into a temporary directory (setup, not measured).
+func buildChatlake(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "chatlake")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/chatlake/chatlake/cmd/chatlake")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startSim runs `chatlake sim` with so's seed and users on a free loopback port, its clock at
+// now, and returns its URL and the selectors that cover every user. The process is killed at
+// the end of the benchmark.
+func startSim(b *testing.B, bin string, so sim.Options, now time.Time) (string, []extract.Selector) {
+	b.Helper()
+	cmd := exec.Command(bin, "sim", "--addr", "127.0.0.1:0",
+		"--seed", strconv.FormatInt(so.Seed, 10), "--users", strconv.Itoa(so.Users),
+		"--now", now.Format(time.RFC3339))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var stderr bytes.Buffer // its last words ("interrupted by SIGTERM") are no news
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	// "Technowiz simulator on http://ADDR ...", then the export line, then the selectors.
+	sc := bufio.NewScanner(out)
+	var url string
+	var sels []extract.Selector
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, "Technowiz simulator on "); ok {
+			url, _, _ = strings.Cut(rest, " ")
+		}
+		if rest, ok := strings.CutPrefix(line, "Selectors covering every user:"); ok {
+			for _, f := range strings.Fields(rest) {
+				if name, value, ok := strings.Cut(f, "="); ok && f != "--users-where" {
+					sels = append(sels, extract.Selector{Name: name, Value: value})
+				}
+			}
+			break
+		}
+	}
+	if url == "" || len(sels) == 0 {
+		b.Fatalf("chatlake sim printed no address or selectors (%v): %s", sc.Err(), stderr.String())
+	}
+	go func() { // keep the pipe drained
+		for sc.Scan() {
+		}
+	}()
+	return url, sels
+}
+
+// parquetBytes is the size of the Parquet files under dir.
+func parquetBytes(b *testing.B, dir string) int64 {
+	var n int64
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(path) != ".parquet" {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		n += fi.Size()
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// cpuTime is the user and system CPU time of this process so far (not of its children).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

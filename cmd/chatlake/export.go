@@ -248,7 +248,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 		Rate: f.rate, MaxAttempts: f.maxAttempts, PageSize: f.pageSize, AttemptTimeout: f.requestTimeout, Logger: logger,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", pipelines.ErrBadInput, err)
+		return nil, extractFlagError(fmt.Errorf("%w: %w", pipelines.ErrBadInput, err))
 	}
 	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger}, false, f.storageTimeout)
 	if err != nil {

@@ -70,3 +70,64 @@ func TestFlagValueEqualToFileKeyNotEchoed(t *testing.T) {
 		}
 	}
 }
+
+// TestBadValuesNameTheFlag: values that cannot be right are refused before any request, exit 2,
+// the flag named, nothing written into a lake that did not exist.
+func TestBadValuesNameTheFlag(t *testing.T) {
+	s := startSim(t, 1, 3, nil)
+	t.Setenv(apiKeyEnv, s.opts.APIKey)
+	for _, tc := range []struct {
+		cmd, flag, value string
+		want             string // in the error line, beside the flag
+	}{
+		{"export", "--users-where", "user.channel=", ""},
+		{"export", "--users-where", "=web", ""},
+		{"export", "--users-where", "=", ""},
+		{"export", "--from", "0001-01-01", "1970"},
+		{"backfill", "--from", "1969-12-31", "1970"},
+		{"export", "--to", "9999-12-31", "outside the API's range"},
+		{"export", "--to", "2999-12-31", "not a closed day"},
+		{"export", "--from", "2024-05-08", "before --from"},
+		{"export", "--page-size", "0", ""},
+		{"export", "--page-size", "501", ""},
+		{"export", "--page-size", "-1", ""},
+		{"export", "--rate", "-1", ""},
+		{"export", "--rate", "NaN", ""},
+		{"export", "--max-attempts", "-1", ""},
+		{"export", "--concurrency", "-1", ""},
+		{"export", "--batch-size", "-1", ""},
+		{"export", "--parallel-batches", "-1", ""},
+		{"export", "--lock-lease", "-1s", ""},
+		{"export", "--lock-lease", "1s", ""},
+		{"export", "--settle", "-1h", ""},
+		{"export", "--request-timeout", "-1s", ""},
+		{"export", "--target-file-size", "-1", ""},
+		{"export", "--shard-count", "-1", ""},
+		{"export", "--shard-index", "3", ""},
+		{"run", "--lookback", "-1", ""},
+		{"export", "--api-url", "ftp://x", ""},
+		{"export", "--customer", "12a", ""},
+		{"export", "--bot", "0123", ""},
+	} {
+		t.Run(tc.cmd+tc.flag+"="+tc.value, func(t *testing.T) {
+			lake := filepath.Join(t.TempDir(), "lake")
+			args := s.exportArgs(tc.cmd, lake, "--log-format", "json")
+			if slicesIndex(args, tc.flag) >= 0 && tc.flag != "--users-where" {
+				args = replaceFlag(t, args, tc.flag, tc.value)
+			} else {
+				args = append(args, tc.flag, tc.value)
+			}
+			if tc.cmd == "run" {
+				args = append(args, "--from", "2024-05-01")
+			}
+			code, _, stderr := runCmd(t, args...)
+			last := lastLine(stderr)
+			if code != exitBadInput || !strings.Contains(last, tc.flag[1:]) || !strings.Contains(last, tc.want) {
+				t.Fatalf("exit %d, %q; want exit %d naming %s (and %q)", code, last, exitBadInput, tc.flag, tc.want)
+			}
+			if entries, _ := os.ReadDir(lake); len(entries) != 0 {
+				t.Fatalf("bad input wrote %v", names(entries))
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chatlake/chatlake/load"
+	"github.com/chatlake/chatlake/schema"
 )
 
 // readUsersConcurrency bounds the concurrent reads of batch users files while publishing.
@@ -272,7 +273,7 @@ func (p *Pipeline) owedError(sum *Summary) error {
 }
 
 func nextDay(day string) string {
-	d, err := ParseDay(day)
+	d, err := schema.ParseDay(day)
 	if err != nil {
 		return day
 	}

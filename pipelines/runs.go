@@ -15,6 +15,7 @@ import (
 
 	"github.com/chatlake/chatlake/extract"
 	"github.com/chatlake/chatlake/load"
+	"github.com/chatlake/chatlake/schema"
 )
 
 // Export exports the whole UTC days [from, to]: every listed user (and every user the lake
@@ -119,7 +120,7 @@ func (p *Pipeline) nightlyWindow(st State, first time.Time) (from, to string, er
 		}
 		return dayString(first), dayString(last), nil
 	}
-	wm, err := ParseDay(st.Watermark)
+	wm, err := schema.ParseDay(st.Watermark)
 	if err != nil {
 		return "", "", fmt.Errorf("the state's watermark: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/schema"
 )
 
 // apiKeyEnv is the environment variable that holds the Technowiz API key.
@@ -332,11 +333,11 @@ func runRange(ctx context.Context, name string, args []string, stdout, stderr io
 	if err := f.validate(true); err != nil {
 		return err
 	}
-	from, err := pipelines.ParseDay(f.from)
+	from, err := schema.ParseDay(f.from)
 	if err != nil {
 		return usagef("--from: %v", err)
 	}
-	to, err := pipelines.ParseDay(f.to)
+	to, err := schema.ParseDay(f.to)
 	if err != nil {
 		return usagef("--to: %v", err)
 	}
@@ -372,7 +373,7 @@ func runNightly(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	var first time.Time
 	if f.from != "" {
-		d, err := pipelines.ParseDay(f.from)
+		d, err := schema.ParseDay(f.from)
 		if err != nil {
 			return usagef("--from: %v", err)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/schema"
 )
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -28,11 +29,11 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("give both --from and --to, or neither")
 	}
 	if *from != "" {
-		f, err := pipelines.ParseDay(*from)
+		f, err := schema.ParseDay(*from)
 		if err != nil {
 			return usagef("--from: %v", err)
 		}
-		t, err := pipelines.ParseDay(*to)
+		t, err := schema.ParseDay(*to)
 		if err != nil {
 			return usagef("--to: %v", err)
 		}
@@ -220,11 +221,11 @@ func daysText(days []string) string {
 }
 
 func next(day string) string {
-	d, err := pipelines.ParseDay(day)
+	d, err := schema.ParseDay(day)
 	if err != nil {
 		return ""
 	}
-	return d.AddDate(0, 0, 1).Format(pipelines.DayLayout)
+	return d.AddDate(0, 0, 1).Format(schema.DayLayout)
 }
 
 func shardText(s string) string {

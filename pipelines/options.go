@@ -50,23 +50,23 @@ const (
 func (o *Options) setDefaults() error {
 	switch {
 	case o.Concurrency < 0 || o.Concurrency > maxConcurrency:
-		return badInput("Options.Concurrency %d must be between 0 (the default) and %d", o.Concurrency, maxConcurrency)
+		return optErr("Concurrency", "%d must be between 0 (the default) and %d", o.Concurrency, maxConcurrency)
 	case o.BatchSize < 0 || o.BatchSize > maxBatchSize:
-		return badInput("Options.BatchSize %d must be between 0 (the default) and %d", o.BatchSize, maxBatchSize)
+		return optErr("BatchSize", "%d must be between 0 (the default) and %d", o.BatchSize, maxBatchSize)
 	case o.ParallelBatches < 0 || o.ParallelBatches > maxConcurrency:
-		return badInput("Options.ParallelBatches %d must be between 0 (the default) and %d", o.ParallelBatches, maxConcurrency)
+		return optErr("ParallelBatches", "%d must be between 0 (the default) and %d", o.ParallelBatches, maxConcurrency)
 	case o.Lookback < 0 || o.Lookback > maxLookback:
-		return badInput("Options.Lookback %d must be between 0 and %d days", o.Lookback, maxLookback)
+		return optErr("Lookback", "%d must be between 0 and %d days", o.Lookback, maxLookback)
 	case o.Settle < 0 || o.Settle > maxDuration:
-		return badInput("Options.Settle %s must be between 0 (the default) and %s", o.Settle, maxDuration)
+		return optErr("Settle", "%s must be between 0 (the default) and %s", o.Settle, maxDuration)
 	case o.LockLease < 0 || (o.LockLease > 0 && o.LockLease < 3*time.Second) || o.LockLease > maxDuration:
-		return badInput("Options.LockLease %s must be between 3s and %s (0: the default)", o.LockLease, maxDuration)
+		return optErr("LockLease", "%s must be between 3s and %s (0: the default)", o.LockLease, maxDuration)
 	case o.ProgressEvery < 0 || (o.ProgressEvery > 0 && o.ProgressEvery < time.Millisecond):
-		return badInput("Options.ProgressEvery %s must be at least 1ms (0: the default)", o.ProgressEvery)
+		return optErr("ProgressEvery", "%s must be at least 1ms (0: the default)", o.ProgressEvery)
 	case o.ShardCount < 0 || o.ShardCount > maxShards:
-		return badInput("Options.ShardCount %d must be between 0 (the default, 1) and %d", o.ShardCount, maxShards)
+		return optErr("ShardCount", "%d must be between 0 (the default, 1) and %d", o.ShardCount, maxShards)
 	case o.ShardIndex < 0 || (o.ShardIndex > 0 && o.ShardIndex >= max(o.ShardCount, 1)):
-		return badInput("Options.ShardIndex %d is not below the shard count %d", o.ShardIndex, max(o.ShardCount, 1))
+		return optErr("ShardIndex", "%d is not below the shard count %d", o.ShardIndex, max(o.ShardCount, 1))
 	}
 	if o.Concurrency == 0 {
 		o.Concurrency = 8

@@ -63,8 +63,10 @@ func TestNewValidatesOptions(t *testing.T) {
 			}
 			continue
 		}
-		if !errors.Is(err, pipelines.ErrBadInput) || !strings.Contains(err.Error(), "Options."+tc.field+" ") {
-			t.Errorf("%s: error %v, want ErrBadInput naming Options.%s", tc.field, err, tc.field)
+		var oe *pipelines.OptionError
+		if !errors.As(err, &oe) || oe.Field != tc.field || !errors.Is(err, pipelines.ErrBadInput) ||
+			!strings.Contains(err.Error(), "Options."+tc.field+" ") {
+			t.Errorf("%s: error %v, want an *OptionError matching ErrBadInput naming Options.%s", tc.field, err, tc.field)
 		}
 	}
 	if _, err := pipelines.New(nil, nil, pipelines.Options{}); err == nil {

@@ -268,7 +268,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 	p, err := pipelines.New(client, lake, o)
 	if err != nil {
 		closeLake()
-		return nil, err
+		return nil, pipelineFlagError(err)
 	}
 	return &setup{client: client, lake: lake, pipeline: p, logger: logger, close: closeLake,
 		metricsFile: f.metricsFile, pushgateway: f.pushgateway, customer: f.customer, bot: f.bot}, nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/chatlake/chatlake/extract"
+	"github.com/chatlake/chatlake/pipelines"
 )
 
 // extractFlagError names the flag behind an invalid field of extract.Options, so that a person
@@ -23,4 +24,22 @@ func extractFlagError(err error) error {
 		return err
 	}
 	return usagef("%s: %s", name, oe.Reason)
+}
+
+// pipelineFlagError names the flag behind an invalid field of pipelines.Options.
+func pipelineFlagError(err error) error {
+	var oe *pipelines.OptionError
+	if !errors.As(err, &oe) {
+		return err
+	}
+	flags := map[string]string{
+		"Concurrency": "--concurrency", "BatchSize": "--batch-size", "ParallelBatches": "--parallel-batches",
+		"Settle": "--settle", "Lookback": "--lookback", "LockLease": "--lock-lease",
+		"ShardIndex": "--shard-index", "ShardCount": "--shard-count",
+	}
+	name, ok := flags[oe.Field]
+	if !ok {
+		return err
+	}
+	return usagef("%s %s", name, oe.Reason)
 }

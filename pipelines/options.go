@@ -44,6 +44,8 @@ const (
 	maxShards      = 10000
 	maxLookback    = 3660 // days
 	maxDuration    = 30 * 24 * time.Hour
+	// maxSettle is a century: tests and replays of old data set a settle of years.
+	maxSettle = 100 * 365 * 24 * time.Hour
 )
 
 // setDefaults validates o and fills in the defaults; an error names the field.
@@ -57,8 +59,8 @@ func (o *Options) setDefaults() error {
 		return optErr("ParallelBatches", "%d must be between 0 (the default) and %d", o.ParallelBatches, maxConcurrency)
 	case o.Lookback < 0 || o.Lookback > maxLookback:
 		return optErr("Lookback", "%d must be between 0 and %d days", o.Lookback, maxLookback)
-	case o.Settle < 0 || o.Settle > maxDuration:
-		return optErr("Settle", "%s must be between 0 (the default) and %s", o.Settle, maxDuration)
+	case o.Settle < 0 || o.Settle > maxSettle:
+		return optErr("Settle", "%s must be between 0 (the default) and %s", o.Settle, maxSettle)
 	case o.LockLease < 0 || (o.LockLease > 0 && o.LockLease < 3*time.Second) || o.LockLease > maxDuration:
 		return optErr("LockLease", "%s must be between 3s and %s (0: the default)", o.LockLease, maxDuration)
 	case o.ProgressEvery < 0 || (o.ProgressEvery > 0 && o.ProgressEvery < time.Millisecond):

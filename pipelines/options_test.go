@@ -31,7 +31,7 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"", func(*pipelines.Options) {}},
 		{"", func(o *pipelines.Options) {
 			o.Concurrency, o.BatchSize, o.ParallelBatches, o.ShardCount, o.ShardIndex = 10000, 1000000, 10000, 10000, 9999
-			o.Lookback, o.Settle, o.LockLease, o.ProgressEvery = 3660, 30*24*time.Hour, 30*24*time.Hour, time.Millisecond
+			o.Lookback, o.Settle, o.LockLease, o.ProgressEvery = 3660, 100*365*24*time.Hour, 30*24*time.Hour, time.Millisecond
 		}},
 		{"Concurrency", func(o *pipelines.Options) { o.Concurrency = -1 }},
 		{"Concurrency", func(o *pipelines.Options) { o.Concurrency = math.MaxInt }},

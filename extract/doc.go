@@ -70,5 +70,6 @@
 // redacted before it is cut, cut with Clip, and redacted again: every run that holds an 8-byte
 // part of the key as it is, Go-quoted (%q, %+q), JSON-escaped (with or without HTML and
 // non-ASCII escapes), URL-escaped or HTML-escaped becomes "[REDACTED]"; a text that would still
-// hold a part is withheld whole.
+// hold a part is withheld whole. RedactKey does the same for text that did not come through a
+// Client (a command's error that echoes a flag's value).
 package extract

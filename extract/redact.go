@@ -223,3 +223,8 @@ func Clip(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// RedactKey returns s with every part of key (every 8-byte window of it, in any of the forms
+// a text may carry it) replaced by "[REDACTED]": for text that did not come through a Client,
+// such as a command's error that echoes a flag's value.
+func RedactKey(key, s string) string { return newRedactor(key).clean(s, 0) }

@@ -1,13 +1,16 @@
 package extract
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,18 +20,24 @@ import (
 )
 
 // Keys that quoting changes: quotes, backslashes, HTML characters, '/', non-ASCII (2, 3 and 4
-// bytes), and the cut marker "…" itself. Every one passes Options' checks.
+// bytes, printable or not), and the cut marker "…" itself. Every one passes Options' checks.
 func hardKeys() []string {
 	return []string{
 		testKey,
 		`3f2c9a7e-5b1d-"4c2a"-9e8f\0123\456789ab-SECRET`,
 		`9e8f0123-<a&b>'x'/y/z-Zoë-€uro-🙂smile-中文键-KEY`,
 		`a1b2c…d3e4f5g6h7…i8j9k0-"\…/-END`,
+		// Within 8 bytes of each other: HTML characters, '/', printable and non-printable
+		// (U+00AD, U+200B) non-ASCII, quotes and backslashes, so that each quoted form has
+		// windows of its own.
+		"k1<é/\u00ad\"ü&\\ö>\u200b/ä'Ω\u00ad<é/-é<é>é&é</é-END-7",
 	}
 }
 
-// keyForms are the forms a server may write the key in: as it is, Go-quoted, JSON-escaped
-// ASCII-only, URL-escaped.
+// keyForms are the forms a server may write the key in: as it is, Go-quoted, JSON-escaped (with
+// and without HTML escapes, "/" as "\/", ASCII-only in either case of hex, escaped twice),
+// URL-escaped (query and path) and HTML-escaped. Written here independently of newRedactor,
+// except for the upper-case hex, which only changes the case of escapes.
 func keyForms(key string) map[string]string {
 	q := strconv.Quote(key)
 	a := strconv.QuoteToASCII(key)
@@ -46,13 +55,26 @@ func keyForms(key string) map[string]string {
 			}
 		}
 	}
+	var plain bytes.Buffer // JSON as JavaScript's JSON.stringify writes it: no HTML escapes
+	enc := json.NewEncoder(&plain)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(key)
+	p := strings.TrimSuffix(plain.String(), "\n")
+	twice, _ := json.Marshal(ja.String())
 	return map[string]string{
-		"json-ascii": ja.String(),
-		"raw":        key,
-		"go-quoted":  q[1 : len(q)-1],
-		"ascii":      a[1 : len(a)-1],
-		"json":       string(j[1 : len(j)-1]),
-		"url":        url.QueryEscape(key),
+		"json-plain":         p[1 : len(p)-1],
+		"json-slashes":       strings.ReplaceAll(string(j[1:len(j)-1]), "/", `\/`),
+		"json-ascii-upper":   upperHexEscapes(ja.String()),
+		"json-ascii-twice":   string(twice[1 : len(twice)-1]),
+		"json-ascii-slashes": strings.ReplaceAll(ja.String(), "/", `\/`),
+		"html":               html.EscapeString(key),
+		"url-path":           url.PathEscape(key),
+		"json-ascii":         ja.String(),
+		"raw":                key,
+		"go-quoted":          q[1 : len(q)-1],
+		"ascii":              a[1 : len(a)-1],
+		"json":               string(j[1 : len(j)-1]),
+		"url":                url.QueryEscape(key),
 	}
 }
 
@@ -98,6 +120,11 @@ func TestRedactorClean(t *testing.T) {
 						assertNoKeyWindow(t, key, out)
 						if !utf8.ValidString(out) {
 							t.Errorf("%s form, cut %d, pad %d: invalid UTF-8 %q", name, n, pad, out)
+						}
+						if len(out) > n+len("…") {
+							// Redacting after the cut would also leave no window, but could
+							// replace an 8-byte prefix by the longer marker: the cut comes last.
+							t.Errorf("%s form, cut %d, pad %d: %d bytes, over the cut: %q", name, n, pad, len(out), out)
 						}
 						if !strings.HasPrefix(out, strings.Repeat("y", min(pad, n))) {
 							t.Errorf("%s form, cut %d, pad %d: the text before the key is lost: %q", name, n, pad, out)
@@ -188,9 +215,14 @@ func keyEchoes() []keyEcho {
 // No 8-byte window of the key, in any form, reaches an error or a log line, whatever a server
 // echoes where, for keys that quoting changes, with the key placed around every cut.
 func TestKeyNeverShownQuotedOrCut(t *testing.T) {
+	// The forms echoed here; the redactor's own test covers every form.
+	echoedForms := []string{"raw", "go-quoted", "ascii", "json", "json-plain", "json-ascii", "url"}
 	for _, key := range hardKeys() {
 		for _, e := range keyEchoes() {
 			for name, f := range keyForms(key) {
+				if !slices.Contains(echoedForms, name) {
+					continue
+				}
 				if e.name == "429 Retry-After header" && name == "raw" && strings.ContainsFunc(key, func(r rune) bool { return r > 0x7e }) {
 					continue // not a header value a server can send
 				}

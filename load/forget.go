@@ -86,6 +86,12 @@ func (l *Lake) ForgetUsers(ctx context.Context, drop func(channelUserID string) 
 // filterUsersFile rewrites the users file name (a local copy at path) without the rows drop
 // accepts, and returns how many it removed; with none it writes nothing.
 func (l *Lake) filterUsersFile(ctx context.Context, path, name string, drop func(string) bool, runID string) (removed int64, err error) {
+	// A corrupt file can make the Parquet reader panic: an error naming the file, not a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("users file %s: corrupt parquet: %v", name, r)
+		}
+	}()
 	var recs []arrow.RecordBatch
 	defer func() {
 		for _, r := range recs {

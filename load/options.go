@@ -12,6 +12,11 @@ import (
 const (
 	DefaultTargetFileSize = 128 << 20
 	DefaultRowGroupRows   = 64 << 10
+
+	// Bounds beyond which a value is a typo: a larger TargetFileSize overflows the shard count's
+	// arithmetic, a larger row group would hold gigabytes in memory.
+	maxTargetFileSize = 1 << 40
+	maxRowGroupRows   = 16 << 20
 )
 
 // Options tune a Lake. The zero value (or nil) means the defaults.
@@ -40,14 +45,14 @@ func (o *Options) withDefaults() (Options, error) {
 		r = *o
 	}
 	switch {
-	case r.TargetFileSize < 0:
-		return r, fmt.Errorf("load options: TargetFileSize %d is negative", r.TargetFileSize)
+	case r.TargetFileSize < 0 || r.TargetFileSize > maxTargetFileSize:
+		return r, fmt.Errorf("load options: TargetFileSize %d must be between 0 (the default) and %d", r.TargetFileSize, int64(maxTargetFileSize))
 	case r.TargetFileSize == 0:
 		r.TargetFileSize = DefaultTargetFileSize
 	}
 	switch {
-	case r.RowGroupRows < 0:
-		return r, fmt.Errorf("load options: RowGroupRows %d is negative", r.RowGroupRows)
+	case r.RowGroupRows < 0 || r.RowGroupRows > maxRowGroupRows:
+		return r, fmt.Errorf("load options: RowGroupRows %d must be between 0 (the default) and %d", r.RowGroupRows, maxRowGroupRows)
 	case r.RowGroupRows == 0:
 		r.RowGroupRows = DefaultRowGroupRows
 	}

@@ -342,6 +342,13 @@ func (l *Lake) confirmDuplicates(ctx context.Context, day string, paths, names [
 // checkFile reads the message_key and sent_at columns of a local Parquet file, calling onKey
 // for every key. An error means the file is unreadable (or ctx ended).
 func (l *Lake) checkFile(ctx context.Context, path, day string, onKey func(string)) (fc fileCheck, err error) {
+	// A corrupt file can make the reader panic, its footer's decoding included; it is reported
+	// as unreadable, not a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("corrupt parquet: %v", r)
+		}
+	}()
 	f, err := os.Open(path)
 	if err != nil {
 		return fc, err
@@ -352,12 +359,6 @@ func (l *Lake) checkFile(ctx context.Context, path, day string, onKey func(strin
 		return fc, err
 	}
 	defer pf.Close()
-	// A corrupt file can make the reader panic; it is reported as unreadable, not a crash.
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("corrupt parquet: %v", r)
-		}
-	}()
 	md := pf.MetaData()
 	if v := md.KeyValueMetadata().FindValue(schema.MetaSchemaVersion); v != nil {
 		fc.schemaVersion = *v

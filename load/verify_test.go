@@ -3,15 +3,20 @@ package load
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"flag"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/schema"
 )
@@ -51,6 +56,16 @@ func TestVerifyCatchesCorruption(t *testing.T) {
 				data := getObject(t, s, name)
 				copy(data[8:], bytes.Repeat([]byte{0xff}, len(data)/2))
 				putObject(t, s, name, data)
+			}},
+		{name: "footer counts a row its row groups do not hold", want: []string{ProblemUnreadableFile},
+			damage: func(t *testing.T, l *Lake, s storage.Store, files []string) {
+				name := partitionDir(day2) + shardName(0, 1)
+				putObject(t, s, name, footerRowsPlusOne(t, getObject(t, s, name), 10))
+			}},
+		{name: "footer that makes the Parquet reader panic", want: []string{ProblemUnreadableFile},
+			damage: func(t *testing.T, l *Lake, s storage.Store, files []string) {
+				name := partitionDir(day2) + shardName(0, 1)
+				putObject(t, s, name, panickingFooter(t, getObject(t, s, name)))
 			}},
 		{name: "duplicated file", want: []string{ProblemDuplicateKey, ProblemUnlistedFile},
 			damage: func(t *testing.T, l *Lake, s storage.Store, files []string) {
@@ -251,5 +266,82 @@ func TestVerifyArguments(t *testing.T) {
 	rep, err := l.Verify(context.Background(), "", "")
 	if err != nil || !rep.OK() || rep.Days != 0 {
 		t.Errorf("empty lake: %+v, %v", rep, err)
+	}
+}
+
+// footer returns the offset of a Parquet file's footer (its thrift FileMetaData).
+func footer(t *testing.T, data []byte) int {
+	t.Helper()
+	if len(data) < 12 || string(data[len(data)-4:]) != "PAR1" {
+		t.Fatal("not a Parquet file")
+	}
+	return len(data) - 8 - int(binary.LittleEndian.Uint32(data[len(data)-8:]))
+}
+
+// footerRowsPlusOne raises the file-level num_rows of a Parquet footer from rows (below 63) to
+// rows+1, leaving the row groups as they are. In the thrift compact encoding num_rows is field 3
+// (header 0x16, a zigzag varint), right before field 4, the row groups list (header 0x19).
+func footerRowsPlusOne(t *testing.T, data []byte, rows int) []byte {
+	t.Helper()
+	out := bytes.Clone(data)
+	pattern := []byte{0x16, byte(rows << 1), 0x19}
+	at := footer(t, out)
+	i := bytes.Index(out[at:], pattern)
+	if i < 0 || bytes.Contains(out[at+i+1:], pattern) {
+		t.Fatalf("num_rows %d not found once in the footer", rows)
+	}
+	out[at+i+1] = byte((rows + 1) << 1)
+	return out
+}
+
+// panickingFooter returns data with the first one-byte change of its footer that makes
+// file.NewParquetReader panic (the reader trusts the footer's counts).
+func panickingFooter(t *testing.T, data []byte) []byte {
+	t.Helper()
+	panics := func(d []byte) (p bool) {
+		defer func() { p = recover() != nil }()
+		if r, err := file.NewParquetReader(bytes.NewReader(d)); err == nil {
+			r.Close()
+		}
+		return false
+	}
+	for off := footer(t, data); off < len(data)-8; off++ {
+		for _, b := range []byte{0x7f, 0x15, 0x00} {
+			d := bytes.Clone(data)
+			d[off] = b
+			if panics(d) {
+				return d
+			}
+		}
+	}
+	t.Fatal("no one-byte change of the footer makes the reader panic")
+	return nil
+}
+
+// failingOpens fails every Open of a Parquet file with err.
+type failingOpens struct {
+	storage.Store
+	err error
+}
+
+func (f failingOpens) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	if strings.HasSuffix(name, ".parquet") {
+		return nil, f.err
+	}
+	return f.Store.Open(ctx, name)
+}
+
+// TestVerifyStoreFailureIsAnError: a file the store fails to give (not a missing one) is an
+// error of Verify, not a problem of the lake: the lake may be fine.
+func TestVerifyStoreFailureIsAnError(t *testing.T) {
+	store := newMemStore()
+	publish(t, newTestLake(t, store, Options{}), []string{"2024-05-03"}, "run-1", testDay("2024-05-03", 0, 10))
+	errDown := errors.New("store is down")
+	rep, err := newTestLake(t, failingOpens{store, errDown}, Options{}).Verify(context.Background(), "", "")
+	if !errors.Is(err, errDown) {
+		t.Fatalf("error %v, want the store's; report %+v", err, rep)
+	}
+	if rep != nil && len(rep.Problems) > 0 {
+		t.Fatalf("a store failure reported as problems of the lake: %+v", rep.Problems)
 	}
 }

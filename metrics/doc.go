@@ -11,6 +11,11 @@
 //
 //	time() - chatlake_last_success_timestamp_seconds{kind="nightly"} > 2 * 86400
 //
+// # Concurrency
+//
+// Gather, WriteTextfile and Push keep no state between calls and may be called concurrently
+// (for distinct files: two WriteTextfile calls on one path race, and the last rename wins).
+//
 // # Errors
 //
 // An invalid Run (no kind or outcome, a finish before the start, a negative count) is an

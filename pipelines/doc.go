@@ -26,7 +26,12 @@
 // ErrBadInput: the request cannot be right (flags, dates, a selector matching no user, missing
 // state); nothing was written. ErrLocked (as *LockedError): another run holds the lake.
 // ErrIncomplete: the run published what it could, but users failed (owed, named in the error)
-// or were skipped. Errors of the API that no user can escape (401, 403, 1002 on the User API,
-// 1003, 1004) and storage errors stop the run and are returned wrapped with the batch or day.
-// Options are validated by New, with errors naming the field.
+// or were skipped. ErrCorruptState (as *CorruptStateError, which also matches ErrBadInput): the
+// lake's state file does not decode; every method stops before writing anything (the lock
+// included), and the error names the way out, `chatlake state rebuild --lake URL`, which is
+// RebuildState: the state rebuilt from the manifests, the bad file kept beside it. Errors of
+// the API that no user can escape (401, 403, 1002 on the User API, 1003, 1004) and storage
+// errors stop the run and are returned wrapped with the batch or day.
+// Options are validated by New: an invalid one is an *OptionError naming the field (it matches
+// ErrBadInput). No public function panics on bad input.
 package pipelines

@@ -19,3 +19,18 @@ var (
 func badInput(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
 }
+
+// OptionError is an invalid field of Options, returned by New. It matches ErrBadInput.
+type OptionError struct {
+	Field  string // the field of Options, e.g. "LockLease"
+	Reason string // what is wrong, with the value
+}
+
+func (e *OptionError) Error() string { return "bad input: Options." + e.Field + " " + e.Reason }
+
+// Is matches ErrBadInput.
+func (e *OptionError) Is(target error) bool { return target == ErrBadInput }
+
+func optErr(field, format string, args ...any) error {
+	return &OptionError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}

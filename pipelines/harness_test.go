@@ -18,6 +18,7 @@ import (
 	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/schema"
 	"github.com/chatlake/chatlake/sim"
 )
 
@@ -41,7 +42,7 @@ func (c *clock) Set(t time.Time) {
 
 func day(t *testing.T, s string) time.Time {
 	t.Helper()
-	d, err := pipelines.ParseDay(s)
+	d, err := schema.ParseDay(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +158,7 @@ func (h *harness) check(from, to time.Time) []lakecheck.Row {
 	if diff := lakecheck.Compare(rows, h.truth(from, to)); diff != "" {
 		h.t.Fatal(diff)
 	}
-	rep, err := h.lake.Verify(context.Background(), from.Format(pipelines.DayLayout), to.Format(pipelines.DayLayout))
+	rep, err := h.lake.Verify(context.Background(), from.Format(schema.DayLayout), to.Format(schema.DayLayout))
 	if err != nil {
 		h.t.Fatal(err)
 	}

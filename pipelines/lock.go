@@ -270,3 +270,26 @@ func (l *lakeLock) release(ctx context.Context) error {
 		return true, nil
 	})
 }
+
+// holdLock takes the lake's lock for plan (see acquireLock) and keeps it renewed. The returned
+// context is cancelled, with the renewal's error as its cause, when a renewal fails; release
+// stops the renewals and releases the lock with a deadline of its own (a failure is logged:
+// the lease expires by itself).
+func (p *Pipeline) holdLock(ctx context.Context, plan, kind, shard string) (held context.Context, lock *lakeLock, release func(), err error) {
+	lock, err = acquireLock(ctx, p.lake.Store(), plan, kind, p.o.RunID, shard, p.o.LockLease, p.o.Clock)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	held, cancel := context.WithCancelCause(ctx)
+	stopKeeping := lock.keep(held, func(err error) { cancel(err) })
+	release = func() {
+		stopKeeping()
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(held), 30*time.Second)
+		defer rcancel()
+		if err := lock.release(rctx); err != nil {
+			p.o.Logger.Warn("the lake's lock was not released; it expires by itself", "error", err.Error())
+		}
+		cancel(nil)
+	}
+	return held, lock, release, nil
+}

@@ -260,21 +260,21 @@ func TestLockRenewedEveryThird(t *testing.T) {
 }
 
 // faultyStore fails the writes of one object after the first n, or lets a hook run first;
-// afterGet runs once, right after the first read of the object.
+// afterGet runs right after each read of the object until it returns true.
 type faultyStore struct {
 	storage.Store
 	name     string
 	after    int
 	n        atomic.Int64
 	onWrite  func(ctx context.Context, s storage.Store)
-	afterGet func(ctx context.Context, s storage.Store)
+	afterGet func(ctx context.Context, s storage.Store) bool
 	got      atomic.Bool
 }
 
 func (f *faultyStore) Get(ctx context.Context, name string) ([]byte, string, error) {
 	data, v, err := f.Store.Get(ctx, name)
-	if name == f.name && f.afterGet != nil && !f.got.Swap(true) {
-		f.afterGet(ctx, f.Store)
+	if name == f.name && f.afterGet != nil && !f.got.Load() && f.afterGet(ctx, f.Store) {
+		f.got.Store(true)
 	}
 	return data, v, err
 }
@@ -313,9 +313,13 @@ func TestLockAndStateFaultsStopTheRun(t *testing.T) {
 	})
 	t.Run("state changed by another writer", func(t *testing.T) {
 		h := newHarness(t, simOptions(29, 10), nil)
-		// Another writer changes the state just after this run read it.
+		// Another writer changes the state just after this run read it under the lock (the
+		// reads before the lock only check that it can be read).
 		fs := &faultyStore{Store: h.store, name: pipelines.StateName, after: 1 << 30,
-			afterGet: func(ctx context.Context, s storage.Store) {
+			afterGet: func(ctx context.Context, s storage.Store) bool {
+				if _, _, err := s.Get(ctx, pipelines.LockName); err != nil {
+					return false
+				}
 				data, v, err := s.Get(ctx, pipelines.StateName)
 				if err != nil {
 					data, v = []byte(`{"format":2}`), ""
@@ -323,6 +327,7 @@ func TestLockAndStateFaultsStopTheRun(t *testing.T) {
 				if _, err := s.PutIf(ctx, pipelines.StateName, data, v); err != nil {
 					t.Error(err)
 				}
+				return true
 			}}
 		h.lake = mustLake(t, fs)
 		_, err := h.pipeline(h.client(nil), nil).Export(context.Background(), day(t, "2024-05-01"), day(t, "2024-05-02"))

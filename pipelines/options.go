@@ -42,27 +42,39 @@ type Options struct {
 	RedactText    bool
 }
 
+// Bounds of Options beyond which a value is a typo (and could exhaust memory: Concurrency
+// sizes a channel).
+const (
+	maxConcurrency = 10000
+	maxBatchSize   = 1000000
+	maxShards      = 10000
+	maxLookback    = 3660 // days
+	maxDuration    = 30 * 24 * time.Hour
+	// maxSettle is a century: tests and replays of old data set a settle of years.
+	maxSettle = 100 * 365 * 24 * time.Hour
+)
+
 // setDefaults validates o and fills in the defaults; an error names the field.
 func (o *Options) setDefaults() error {
 	switch {
-	case o.Concurrency < 0:
-		return badInput("Options.Concurrency %d is negative", o.Concurrency)
-	case o.BatchSize < 0:
-		return badInput("Options.BatchSize %d is negative", o.BatchSize)
-	case o.ParallelBatches < 0:
-		return badInput("Options.ParallelBatches %d is negative", o.ParallelBatches)
-	case o.Lookback < 0:
-		return badInput("Options.Lookback %d is negative", o.Lookback)
-	case o.Settle < 0:
-		return badInput("Options.Settle %s is negative", o.Settle)
-	case o.LockLease < 0 || (o.LockLease > 0 && o.LockLease < 3*time.Second):
-		return badInput("Options.LockLease %s must be at least 3s", o.LockLease)
-	case o.ProgressEvery < 0:
-		return badInput("Options.ProgressEvery %s is negative", o.ProgressEvery)
-	case o.ShardCount < 0:
-		return badInput("Options.ShardCount %d is negative", o.ShardCount)
+	case o.Concurrency < 0 || o.Concurrency > maxConcurrency:
+		return optErr("Concurrency", "%d must be between 0 (the default) and %d", o.Concurrency, maxConcurrency)
+	case o.BatchSize < 0 || o.BatchSize > maxBatchSize:
+		return optErr("BatchSize", "%d must be between 0 (the default) and %d", o.BatchSize, maxBatchSize)
+	case o.ParallelBatches < 0 || o.ParallelBatches > maxConcurrency:
+		return optErr("ParallelBatches", "%d must be between 0 (the default) and %d", o.ParallelBatches, maxConcurrency)
+	case o.Lookback < 0 || o.Lookback > maxLookback:
+		return optErr("Lookback", "%d must be between 0 and %d days", o.Lookback, maxLookback)
+	case o.Settle < 0 || o.Settle > maxSettle:
+		return optErr("Settle", "%s must be between 0 (the default) and %s", o.Settle, maxSettle)
+	case o.LockLease < 0 || (o.LockLease > 0 && o.LockLease < 3*time.Second) || o.LockLease > maxDuration:
+		return optErr("LockLease", "%s must be between 3s and %s (0: the default)", o.LockLease, maxDuration)
+	case o.ProgressEvery < 0 || (o.ProgressEvery > 0 && o.ProgressEvery < time.Millisecond):
+		return optErr("ProgressEvery", "%s must be at least 1ms (0: the default)", o.ProgressEvery)
+	case o.ShardCount < 0 || o.ShardCount > maxShards:
+		return optErr("ShardCount", "%d must be between 0 (the default, 1) and %d", o.ShardCount, maxShards)
 	case o.ShardIndex < 0 || (o.ShardIndex > 0 && o.ShardIndex >= max(o.ShardCount, 1)):
-		return badInput("shard index %d is not below the shard count %d", o.ShardIndex, max(o.ShardCount, 1))
+		return optErr("ShardIndex", "%d is not below the shard count %d", o.ShardIndex, max(o.ShardCount, 1))
 	}
 	if o.Concurrency == 0 {
 		o.Concurrency = 8

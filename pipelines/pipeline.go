@@ -114,22 +114,12 @@ func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, listed
 	if _, err := loadState(ctx, store); err != nil {
 		return err
 	}
-	lock, err := acquireLock(ctx, store, plan, sum.Kind, p.o.RunID, p.shard(), p.o.LockLease, p.o.Clock)
+	parent := ctx
+	ctx, lock, release, err := p.holdLock(ctx, plan, sum.Kind, p.shard())
 	if err != nil {
 		return err
 	}
-	parent := ctx
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stopKeeping := lock.keep(ctx, func(err error) { cancel(err) })
-	defer func() {
-		stopKeeping()
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer rcancel()
-		if err := lock.release(rctx); err != nil {
-			p.o.Logger.Warn("the lake's lock was not released; it expires by itself", "error", err.Error())
-		}
-	}()
+	defer release()
 	p.sweep(ctx, plan)
 	st, err := loadState(ctx, store)
 	if err != nil {

@@ -195,12 +195,6 @@ func (p *Plan) hull() (from, to string) {
 	return from, to
 }
 
-// ParseDay reads a UTC day "YYYY-MM-DD" (see schema.ParseDay).
-func ParseDay(s string) (time.Time, error) { return schema.ParseDay(s) }
-
-// DayLayout is how days are written (see schema.DayLayout).
-const DayLayout = schema.DayLayout
-
 func dayString(d time.Time) string { return d.UTC().Format(schema.DayLayout) }
 
 // lastClosedDay is the last day whose end is at least settle before now: the newest day that

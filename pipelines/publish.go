@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chatlake/chatlake/load"
+	"github.com/chatlake/chatlake/schema"
 )
 
 // readUsersConcurrency bounds the concurrent reads of batch users files while publishing.
@@ -118,7 +119,7 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 	// they are of a user owed then (their rows were missing because the export failed).
 	before := rc.state.get()
 	countNew := func(id string) bool { _, owed := before.Owed[id]; return !owed }
-	today, err := ParseDay(dayString(p.o.Clock()))
+	today, err := schema.ParseDay(dayString(p.o.Clock()))
 	if err != nil {
 		return err
 	}
@@ -150,7 +151,7 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 			p.o.Logger.Warn("removing a published day's staged rows failed; they go with the plan", "dt", day, "error", err.Error())
 		}
 		if _, exported := before.Days[day]; exported && st.Added > 0 {
-			d, _ := ParseDay(day)
+			d, _ := schema.ParseDay(day)
 			age := int(today.Sub(d).Hours() / 24)
 			rc.sum.addLate(age, st.Added)
 			p.o.Logger.Info("late messages: new in a day exported before", "dt", day, "messages", st.Added, "age_days", age)
@@ -294,7 +295,7 @@ func (p *Pipeline) owedError(sum *Summary) error {
 }
 
 func nextDay(day string) string {
-	d, err := ParseDay(day)
+	d, err := schema.ParseDay(day)
 	if err != nil {
 		return day
 	}

@@ -40,21 +40,11 @@ type Rebuilt struct {
 // on the version of the file it replaces.
 func (p *Pipeline) RebuildState(ctx context.Context, force bool) (*Rebuilt, error) {
 	store := p.lake.Store()
-	lock, err := acquireLock(ctx, store, "state-rebuild", "state-rebuild", p.o.RunID, "", p.o.LockLease, p.o.Clock)
+	ctx, _, release, err := p.holdLock(ctx, "state-rebuild", "state-rebuild", "")
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stopKeeping := lock.keep(ctx, func(err error) { cancel(err) })
-	defer func() {
-		stopKeeping()
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer rcancel()
-		if err := lock.release(rctx); err != nil {
-			p.o.Logger.Warn("the lake's lock was not released; it expires by itself", "error", err.Error())
-		}
-	}()
+	defer release()
 
 	data, version, err := store.Get(ctx, StateName)
 	switch {

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,6 +51,13 @@ func TestCorruptStateRebuild(t *testing.T) {
 			bad := tc.bad(good)
 			putRaw(t, h, pipelines.StateName, bad)
 			listing := snapshot(t, h)
+			// Every write of the commands below is recorded: none may write, not even the lock
+			// that it would remove again.
+			rec := &writeRecorder{Store: h.store}
+			corruptLake := h.lake
+			h.lake = mustLake(t, rec)
+			pc := h.pipeline(h.client(nil), nil)
+			h.lake = corruptLake
 
 			checkCorrupt := func(what string, err error) {
 				t.Helper()
@@ -61,14 +70,19 @@ func TestCorruptStateRebuild(t *testing.T) {
 			}
 			_, err = pipelines.ReadState(ctx, h.store)
 			checkCorrupt("ReadState", err)
-			_, err = p.Nightly(ctx, day(t, "2024-05-01"))
+			_, err = pc.Nightly(ctx, day(t, "2024-05-01"))
 			checkCorrupt("Nightly", err)
-			_, err = p.Export(ctx, day(t, "2024-05-02"), day(t, "2024-05-03"))
+			_, err = pc.Export(ctx, day(t, "2024-05-02"), day(t, "2024-05-03"))
 			checkCorrupt("Export", err)
-			_, err = p.Backfill(ctx, day(t, "2024-05-02"), day(t, "2024-05-03"), false)
+			_, err = pc.Backfill(ctx, day(t, "2024-05-02"), day(t, "2024-05-03"), false)
 			checkCorrupt("Backfill", err)
-			_, err = p.Forget(ctx, []string{"someone"})
+			_, err = pc.Forget(ctx, []string{"someone"})
 			checkCorrupt("Forget", err)
+			_, err = pc.Publish(ctx)
+			checkCorrupt("Publish", err)
+			if w := rec.written(); len(w) > 0 {
+				t.Fatalf("commands on a corrupt state wrote %v", w)
+			}
 			if got := snapshot(t, h); got != listing {
 				t.Fatalf("a command wrote into the lake with a corrupt state:\nbefore %s\nafter  %s", listing, got)
 			}
@@ -174,4 +188,48 @@ func snapshot(t *testing.T, h *harness) string {
 		fmt.Fprintf(&b, "%s@%s ", o.Name, o.Version)
 	}
 	return b.String()
+}
+
+// writeRecorder records the names of every write, move and delete made through it.
+type writeRecorder struct {
+	storage.Store
+	mu    sync.Mutex
+	names []string
+}
+
+func (w *writeRecorder) record(name string) {
+	w.mu.Lock()
+	w.names = append(w.names, name)
+	w.mu.Unlock()
+}
+
+func (w *writeRecorder) written() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.names)
+}
+
+func (w *writeRecorder) Create(ctx context.Context, name string) (storage.Writer, error) {
+	w.record(name)
+	return w.Store.Create(ctx, name)
+}
+
+func (w *writeRecorder) Move(ctx context.Context, src, dst string) error {
+	w.record(dst)
+	return w.Store.Move(ctx, src, dst)
+}
+
+func (w *writeRecorder) Delete(ctx context.Context, name string) error {
+	w.record(name)
+	return w.Store.Delete(ctx, name)
+}
+
+func (w *writeRecorder) PutIf(ctx context.Context, name string, data []byte, ifVersion string) (string, error) {
+	w.record(name)
+	return w.Store.PutIf(ctx, name, data, ifVersion)
+}
+
+func (w *writeRecorder) DeleteIf(ctx context.Context, name string, ifVersion string) error {
+	w.record(name)
+	return w.Store.DeleteIf(ctx, name, ifVersion)
 }

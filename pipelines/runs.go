@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chatlake/chatlake/load"
+	"github.com/chatlake/chatlake/schema"
 	"github.com/chatlake/chatlake/transform"
 )
 
@@ -133,7 +134,7 @@ func (p *Pipeline) nightlyWindow(st State, first time.Time) (from, to string, er
 		}
 		return dayString(first), dayString(last), nil
 	}
-	wm, err := ParseDay(st.Watermark)
+	wm, err := schema.ParseDay(st.Watermark)
 	if err != nil {
 		return "", "", fmt.Errorf("the state's watermark: %w", err)
 	}

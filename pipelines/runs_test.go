@@ -15,6 +15,7 @@ import (
 
 	"github.com/chatlake/chatlake/internal/lakecheck"
 	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/schema"
 	"github.com/chatlake/chatlake/sim"
 )
 
@@ -82,7 +83,7 @@ func TestNightlyLateMessages(t *testing.T) {
 				}
 			}
 		}
-		if want := night.Add(-time.Hour).AddDate(0, 0, -1).Format(pipelines.DayLayout); st.Watermark != want {
+		if want := night.Add(-time.Hour).AddDate(0, 0, -1).Format(schema.DayLayout); st.Watermark != want {
 			t.Fatalf("night %s: watermark %s, want %s", night, st.Watermark, want)
 		}
 	}

@@ -24,4 +24,10 @@
 // # Concurrency
 //
 // Messages and Users may be called concurrently. A builder is not safe for concurrent use.
+//
+// # Errors
+//
+// ParseDay's error quotes the input, and callers add the flag or field it came from.
+// AppendMessages returns an error naming the column that is missing or of another type, with
+// the rows decoded before it appended. Nothing in this package panics on bad input.
 package schema

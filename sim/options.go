@@ -45,8 +45,8 @@ type Options struct {
 	// messages) have 1 to UserMessages messages instead of the default 5 to 80: a way to many
 	// users with few messages (memory benchmarks of 1M users).
 	UserMessages int
-	Variant     Variant          // response shape, default VariantCanonical
-	Faults      Faults
+	Variant      Variant // response shape, default VariantCanonical
+	Faults       Faults
 }
 
 // Faults are injected misbehaviours. The zero value injects none.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chatlake/chatlake/internal/lakecheck"
 	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/schema"
 	"github.com/chatlake/chatlake/sim"
 )
 
@@ -82,7 +83,7 @@ func (b *threeBots) exported(t *testing.T) []int {
 		if err != nil {
 			t.Fatal(err)
 		}
-		to, _ := pipelines.ParseDay(st.Watermark)
+		to, _ := schema.ParseDay(st.Watermark)
 		if diff := lakecheck.Compare(rows, s.Truth(nil, s.opts.From, to.AddDate(0, 0, 1), to.AddDate(1, 0, 0))); diff != "" {
 			t.Fatalf("lake %d: %s", i, diff)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/chatlake/chatlake/extract"
 	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/schema"
 	"github.com/chatlake/chatlake/sim"
 )
 
@@ -66,7 +67,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	from, to := so.From.UTC(), so.To.UTC().AddDate(0, 0, -1)
 	fmt.Fprintf(stdout, "Simulator on %s: %d users, days %s..%s. Exporting into %s ...\n",
-		apiURL, so.Users, from.Format(pipelines.DayLayout), to.Format(pipelines.DayLayout), abs)
+		apiURL, so.Users, from.Format(schema.DayLayout), to.Format(schema.DayLayout), abs)
 	sum, err := p.Export(ctx, from, to)
 	s := &setup{logger: logger}
 	if err := report(ctx, s, sum, err, false, stderr); err != nil {

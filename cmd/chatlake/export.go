@@ -17,6 +17,7 @@ import (
 	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/schema"
 )
 
 // apiKeyEnv is the environment variable that holds the Technowiz API key.
@@ -264,7 +265,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 		Rate: f.rate, MaxAttempts: f.maxAttempts, PageSize: f.pageSize, AttemptTimeout: f.requestTimeout, Logger: clientLogger,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", pipelines.ErrBadInput, err)
+		return nil, extractFlagError(fmt.Errorf("%w: %w", pipelines.ErrBadInput, err))
 	}
 	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger}, false, f.storageTimeout)
 	if err != nil {
@@ -284,7 +285,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 	p, err := pipelines.New(client, lake, o)
 	if err != nil {
 		closeLake()
-		return nil, err
+		return nil, pipelineFlagError(err)
 	}
 	return &setup{client: client, lake: lake, pipeline: p, logger: logger, close: closeLake,
 		metricsFile: f.metricsFile, pushgateway: f.pushgateway, customer: f.customer, bot: f.bot}, nil
@@ -349,11 +350,11 @@ func runRange(ctx context.Context, name string, args []string, stdout, stderr io
 	if err := f.validate(true); err != nil {
 		return err
 	}
-	from, err := pipelines.ParseDay(f.from)
+	from, err := schema.ParseDay(f.from)
 	if err != nil {
 		return usagef("--from: %v", err)
 	}
-	to, err := pipelines.ParseDay(f.to)
+	to, err := schema.ParseDay(f.to)
 	if err != nil {
 		return usagef("--to: %v", err)
 	}
@@ -419,7 +420,7 @@ func (f *exportFlags) firstDay() (time.Time, error) {
 	if f.from == "" {
 		return time.Time{}, nil
 	}
-	d, err := pipelines.ParseDay(f.from)
+	d, err := schema.ParseDay(f.from)
 	if err != nil {
 		return time.Time{}, usagef("--from: %v", err)
 	}

@@ -178,7 +178,7 @@ func TestBadInput(t *testing.T) {
 		{"missing flags", []string{"export", "--lake", lake}, "missing required flag(s): --api-url, --customer, --bot, --users-where, --from, --to"},
 		{"bad selector", base("export", "--users-where", "novalue", "--from", "2024-05-01", "--to", "2024-05-02"), "novalue"},
 		{"bad bot key", []string{"export", "--api-url", s.url, "--customer", "1001", "--bot", "xyz", "--lake", lake,
-			"--users-where", "a=b", "--from", "2024-05-01", "--to", "2024-05-02"}, "BotKey"},
+			"--users-where", "a=b", "--from", "2024-05-01", "--to", "2024-05-02"}, `--bot: must be 16 hex characters, got "xyz"`},
 		{"no state, no --from", base("run"), "needs --from"},
 		{"lake is a file", append(base("export", "--from", "2024-05-01", "--to", "2024-05-02")[:0:0],
 			"export", "--api-url", s.url, "--customer", "1001", "--bot", s.opts.BotKey, "--lake", notDir,

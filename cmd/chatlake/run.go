@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, c := range commands() {
 		if c.name == name {
-			return interrupted(ctx, c.run(ctx, args[1:], stdout, stderr))
+			return redactKeys(interrupted(ctx, c.run(ctx, args[1:], stdout, stderr)), args)
 		}
 	}
 	var names []string

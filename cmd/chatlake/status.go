@@ -18,6 +18,7 @@ import (
 
 	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/schema"
 )
 
 // statusReport is what `chatlake status` prints, also as JSON with --json.
@@ -171,7 +172,7 @@ func freshnessOf(st *pipelines.State, now time.Time, maxLag time.Duration) *fres
 		f.Stale = maxLag > 0 // nothing fully exported yet
 		return f
 	}
-	end, err := pipelines.ParseDay(day)
+	end, err := schema.ParseDay(day)
 	if err != nil {
 		f.Stale = maxLag > 0
 		return f
@@ -345,11 +346,11 @@ func next(day string) string { return addDays(day, 1) }
 func prev(day string) string { return addDays(day, -1) }
 
 func addDays(day string, n int) string {
-	d, err := pipelines.ParseDay(day)
+	d, err := schema.ParseDay(day)
 	if err != nil {
 		return ""
 	}
-	return d.AddDate(0, 0, n).Format(pipelines.DayLayout)
+	return d.AddDate(0, 0, n).Format(schema.DayLayout)
 }
 
 // ageText shows an age to the minute, in days and hours beyond two days: 940d3h, 26h5m.

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/schema"
 )
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -24,11 +24,11 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("give both --from and --to, or neither")
 	}
 	if *from != "" {
-		f, err := pipelines.ParseDay(*from)
+		f, err := schema.ParseDay(*from)
 		if err != nil {
 			return usagef("--from: %v", err)
 		}
-		t, err := pipelines.ParseDay(*to)
+		t, err := schema.ParseDay(*to)
 		if err != nil {
 			return usagef("--to: %v", err)
 		}

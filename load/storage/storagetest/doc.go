@@ -10,4 +10,14 @@
 //
 // Every subtest checks observable state, not the backend's calls, so a backend that skips a
 // precondition fails even when its server does not enforce one.
+//
+// # Concurrency
+//
+// Run's subtests call newStore once each and may use the store from several goroutines (the
+// racing-writer and concurrent-reader cases): the backend must be safe for concurrent use.
+//
+// # Errors
+//
+// What the suite finds is reported through t (t.Error, t.Fatal), never returned. StartFakeGCS
+// fails t if the fake server cannot start, and stops it when the test ends.
 package storagetest

@@ -38,8 +38,10 @@ func (p *Pipeline) doneRecords(ctx context.Context, plan *Plan) ([]batchDone, er
 }
 
 // coveredUsers is the set of users whose rows of a day the plan replaces: the users of the
-// batches whose range holds the day, less those whose export failed or was skipped.
-func (p *Pipeline) coveredUsers(ctx context.Context, plan *Plan, recs []batchDone, batches []int) (map[string]struct{}, error) {
+// batches whose range holds the day, less those whose export failed or was skipped. It is a
+// sorted slice of ids (16 bytes a user beside the ids' bytes, against some 60 for a map), as
+// publishing holds it for the whole plan.
+func (p *Pipeline) coveredUsers(ctx context.Context, plan *Plan, recs []batchDone, batches []int) (userIDs, error) {
 	lists := make([][]planUser, len(batches))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(readUsersConcurrency)
@@ -57,7 +59,7 @@ func (p *Pipeline) coveredUsers(ctx context.Context, plan *Plan, recs []batchDon
 	for _, l := range lists {
 		n += len(l)
 	}
-	set := make(map[string]struct{}, n)
+	set := make(userIDs, 0, n)
 	for i, b := range batches {
 		out := map[string]bool{}
 		for _, f := range recs[b].Failed {
@@ -68,11 +70,21 @@ func (p *Pipeline) coveredUsers(ctx context.Context, plan *Plan, recs []batchDon
 		}
 		for _, u := range lists[i] {
 			if !out[u.ID] {
-				set[u.ID] = struct{}{}
+				set = append(set, u.ID)
 			}
 		}
+		lists[i] = nil
 	}
-	return set, nil
+	slices.Sort(set)
+	return slices.Compact(set), nil
+}
+
+// userIDs is a sorted set of user ids.
+type userIDs []string
+
+func (s userIDs) has(id string) bool {
+	_, ok := slices.BinarySearch(s, id)
+	return ok
 }
 
 // publishPlan publishes the plan's days once every batch is done, then records the run in
@@ -113,8 +125,8 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 	from, to := plan.hull()
 	p.o.Logger.Info("publishing", "plan", plan.ID, "from", from, "to", to)
 	var cacheKey string
-	var covered map[string]struct{}
-	replace := func(id string) bool { _, ok := covered[id]; return ok }
+	var covered userIDs
+	replace := func(id string) bool { return covered.has(id) }
 	// Rows new to a day the lake exported before arrived after that export (late), unless
 	// they are of a user owed then (their rows were missing because the export failed).
 	before := rc.state.get()

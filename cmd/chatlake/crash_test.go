@@ -51,7 +51,8 @@ func gcsCrashLake(t *testing.T) crashLake {
 // runChild runs chatlake to completion and returns its exit code and stderr.
 func runChild(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// A generous bound: a rerun on fake-gcs-server took over 3 minutes on a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	cmd := child(ctx, env, args...)
 	var stderr bytes.Buffer

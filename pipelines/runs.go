@@ -218,6 +218,10 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 	if err := p.lake.WriteUsers(ctx, plan.SnapshotDate, id, users.usersTable(tsrc, p.pseudonymizedUser()), p.o.RunID); err != nil {
 		return nil, err
 	}
+	// The batches hold what the run needs of each user from here on: the set and its spill go
+	// now rather than when the run ends.
+	users.close()
+	rc.listed = nil
 	data, err = json.MarshalIndent(plan, "", " ")
 	if err != nil {
 		return nil, err

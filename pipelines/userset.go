@@ -274,13 +274,15 @@ func (s *userSet) usersTable(tsrc transform.Source, fix func(listedID string, ro
 	}
 }
 
-// close removes the spill.
+// close removes the spill and lets go of the users; closing twice is harmless.
 func (s *userSet) close() {
 	if s == nil {
 		return
 	}
 	if s.file != nil {
 		_ = s.file.Close()
+		s.file = nil
 	}
 	_ = os.RemoveAll(s.dir)
+	s.ids, s.channels, s.bits, s.offsets, s.byHash, s.collided = nil, nil, nil, nil, nil, nil
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 	"strconv"
+
+	"github.com/chatlake/chatlake/internal/jsonscan"
 )
 
 // listPage is one decoded page of the User or Conversations API.
@@ -103,14 +105,14 @@ func (ld *listDecoder) scan(data []byte) bool {
 	if !json.Valid(data) {
 		return false
 	}
-	i := skipSpace(data, 0)
+	i := jsonscan.SkipSpace(data, 0)
 	return data[i] == '{' && ld.scanFields(data, i, true)
 }
 
 // scanFields is fields for the object at data[start].
 func (ld *listDecoder) scanFields(data []byte, start int, top bool) bool {
 	ok := true
-	eachMember(data, start, func(key []byte, vs, ve int) bool {
+	jsonscan.EachMember(data, start, func(key []byte, vs, ve int) bool {
 		k := key[1 : len(key)-1]
 		for _, c := range k {
 			if c == '\\' || c >= 0x80 {
@@ -137,7 +139,7 @@ func (ld *listDecoder) scanFields(data []byte, start int, top bool) bool {
 		case string(k) == "total_elements":
 			ld.page.total = pagingInt(v)
 		case v[0] == '[' && ld.unknown == "":
-			if data[skipSpace(data, vs+1)] != ']' {
+			if data[jsonscan.SkipSpace(data, vs+1)] != ']' {
 				ld.unknown = string(k)
 			}
 		}
@@ -160,7 +162,7 @@ func (ld *listDecoder) scanList(data []byte, start int) bool {
 		return false
 	}
 	ok := true
-	eachElement(data, start, func(vs, ve int) bool {
+	jsonscan.EachElement(data, start, func(vs, ve int) bool {
 		if data[vs] != '{' {
 			ok = false
 			return false

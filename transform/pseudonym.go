@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/chatlake/chatlake/internal/jsonscan"
 	"github.com/chatlake/chatlake/schema"
 )
 
@@ -164,7 +165,7 @@ func (p *Pseudonymizer) hashObject(obj string, hash func(string) bool) (string, 
 // message that is not a JSON object is returned unchanged (Flatten reports it).
 func RewriteMessage(raw json.RawMessage, p *Pseudonymizer, r *Redactor) json.RawMessage {
 	text := raw
-	i := skipSpace(text, 0)
+	i := jsonscan.SkipSpace(text, 0)
 	if i >= len(text) || text[i] != '{' || !json.Valid(text) {
 		return raw
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"unicode/utf8"
+
+	"github.com/chatlake/chatlake/internal/jsonscan"
 )
 
 // The scanner below walks JSON text that json.Valid accepted, in one pass, without allocating:
@@ -21,90 +23,30 @@ type member struct {
 	simpleName bool // the key is ASCII without escapes: its JSON text is text[kStart:kEnd] as is
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index after the string that starts at b[i] (a quote).
-func skipString(b []byte, i int) int {
-	i++
-	for i < len(b) {
-		switch b[i] {
-		case '\\':
-			i += 2
-		case '"':
-			return i + 1
-		default:
-			i++
-		}
-	}
-	return i
-}
-
-// skipValue returns the index after the value that starts at b[i].
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return i
-	default: // a number, true, false or null
-		for i < len(b) {
-			switch b[i] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				return i
-			}
-			i++
-		}
-		return i
-	}
-}
-
 // members appends the members of the object b[start:] (valid JSON, b[start] == '{') to dst,
 // in the order sent, and keeps only the last of members with the same key (as encoding/json
 // does when it decodes an object into a map).
 func members(dst []member, b []byte, start int) []member {
 	first := len(dst)
-	i := skipSpace(b, start+1)
+	i := jsonscan.SkipSpace(b, start+1)
 	if i < len(b) && b[i] == '}' {
 		return dst
 	}
 	for i < len(b) {
 		var m member
 		m.kStart = i
-		m.kEnd = skipString(b, i)
+		m.kEnd = jsonscan.SkipString(b, i)
 		m.name, m.simpleName = keyName(b[m.kStart:m.kEnd])
-		i = skipSpace(b, m.kEnd)
-		i = skipSpace(b, i+1) // the colon
+		i = jsonscan.SkipSpace(b, m.kEnd)
+		i = jsonscan.SkipSpace(b, i+1) // the colon
 		m.vStart = i
-		m.vEnd = skipValue(b, i)
-		i = skipSpace(b, m.vEnd)
+		m.vEnd = jsonscan.SkipValue(b, i)
+		i = jsonscan.SkipSpace(b, m.vEnd)
 		dst = appendUnique(dst, first, m)
 		if i >= len(b) || b[i] == '}' {
 			break
 		}
-		i = skipSpace(b, i+1) // the comma
+		i = jsonscan.SkipSpace(b, i+1) // the comma
 	}
 	return dst
 }
@@ -160,10 +102,10 @@ func appendCompact(dst, v []byte) []byte {
 	for i := 0; i < len(v); {
 		switch c := v[i]; {
 		case c == '"':
-			j := skipString(v, i)
+			j := jsonscan.SkipString(v, i)
 			dst = append(dst, v[i:j]...)
 			i = j
-		case isSpace(c):
+		case jsonscan.IsSpace(c):
 			i++
 		default:
 			dst = append(dst, c)

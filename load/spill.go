@@ -53,7 +53,7 @@ func spillPID(name string) (int, bool) {
 		return 0, false
 	}
 	switch parts[0] {
-	case "stage", "merge", "forget", "verify":
+	case "stage", "merge", "forget", "verify", "users":
 	default:
 		return 0, false
 	}

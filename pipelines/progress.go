@@ -120,7 +120,7 @@ func (p *progress) report(final bool) {
 	etaS := -1.0
 	etaText := "unknown"
 	if f.eta >= 0 {
-		etaS, etaText = f.eta.Round(time.Second).Seconds(), f.eta.Round(time.Second).String()
+		etaS, etaText = f.eta.Round(time.Millisecond).Seconds(), f.eta.Round(time.Second).String()
 	}
 	if p.o.Progress == nil {
 		p.o.Logger.Info("progress", "phase", "extracting",

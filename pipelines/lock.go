@@ -31,6 +31,9 @@ type LockRecord struct {
 	Kind      string       `json:"kind"`
 	Holders   []LockHolder `json:"holders"`
 	Publisher string       `json:"publisher,omitempty"` // the holder (run id) publishing the plan's partitions
+	// Published says the plan was published and recorded in the state: a holder that finishes
+	// its batches later does not publish it again (its state write would fail on the version).
+	Published bool `json:"published,omitempty"`
 }
 
 // LockHolder is one process holding the lock.
@@ -242,6 +245,9 @@ func (l *lakeLock) claimPublisher(ctx context.Context) (bool, error) {
 		if !slices.ContainsFunc(rec.Holders, func(h LockHolder) bool { return h.RunID == l.me.RunID }) {
 			return false, errLockLost
 		}
+		if rec.Published {
+			return false, nil
+		}
 		switch rec.Publisher {
 		case l.me.RunID:
 			claimed = true
@@ -253,6 +259,21 @@ func (l *lakeLock) claimPublisher(ctx context.Context) (bool, error) {
 		return false, nil
 	})
 	return claimed, err
+}
+
+// markPublished records in the lock that the plan is published, before the publisher leaves
+// it, so that no other holder claims the publisher role for it again.
+func (l *lakeLock) markPublished(ctx context.Context) error {
+	return l.update(ctx, func(rec *LockRecord) (bool, error) {
+		if !slices.ContainsFunc(rec.Holders, func(h LockHolder) bool { return h.RunID == l.me.RunID }) {
+			return false, errLockLost
+		}
+		if rec.Published {
+			return false, nil
+		}
+		rec.Published = true
+		return true, nil
+	})
 }
 
 // release removes this holder from the lock; the lock object goes with its last holder. It

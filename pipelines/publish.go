@@ -108,7 +108,7 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 		return err
 	}
 	if !claimed {
-		p.o.Logger.Info("another process of this run is publishing it", "plan", plan.ID)
+		p.o.Logger.Info("another process of this run published it, or is publishing it", "plan", plan.ID)
 		return nil
 	}
 	recs, err := p.doneRecords(ctx, plan)
@@ -176,6 +176,9 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 	}
 	if err := p.finishPlan(ctx, rc, plan, recs); err != nil {
 		return err
+	}
+	if err := rc.lock.markPublished(ctx); err != nil {
+		p.o.Logger.Warn("could not record in the lock that the run is published; a shard that finishes later may try to publish it again and fail", "error", err.Error())
 	}
 	return p.owedError(rc.sum)
 }

@@ -31,9 +31,11 @@ type LockRecord struct {
 	Kind      string       `json:"kind"`
 	Holders   []LockHolder `json:"holders"`
 	Publisher string       `json:"publisher,omitempty"` // the holder (run id) publishing the plan's partitions
-	// Published says the plan was published and recorded in the state: a holder that finishes
-	// its batches later does not publish it again (its state write would fail on the version).
-	Published bool `json:"published,omitempty"`
+	// Published names the instance of the plan (plan@attempt) that was published and recorded
+	// in the state: a holder of that instance that finishes its batches later does not publish
+	// it again (its state write would fail on the version). A new instance of the same plan id
+	// (a rerun after the plan finished) has another attempt and publishes.
+	Published string `json:"published,omitempty"`
 }
 
 // LockHolder is one process holding the lock.
@@ -239,13 +241,13 @@ func (l *lakeLock) keep(ctx context.Context, lost func(error)) (stop func()) {
 }
 
 // claimPublisher makes this holder the plan's publisher, unless another live holder is.
-func (l *lakeLock) claimPublisher(ctx context.Context) (bool, error) {
+func (l *lakeLock) claimPublisher(ctx context.Context, attempt string) (bool, error) {
 	claimed := false
 	err := l.update(ctx, func(rec *LockRecord) (bool, error) {
 		if !slices.ContainsFunc(rec.Holders, func(h LockHolder) bool { return h.RunID == l.me.RunID }) {
 			return false, errLockLost
 		}
-		if rec.Published {
+		if rec.Published == attempt {
 			return false, nil
 		}
 		switch rec.Publisher {
@@ -263,15 +265,15 @@ func (l *lakeLock) claimPublisher(ctx context.Context) (bool, error) {
 
 // markPublished records in the lock that the plan is published, before the publisher leaves
 // it, so that no other holder claims the publisher role for it again.
-func (l *lakeLock) markPublished(ctx context.Context) error {
+func (l *lakeLock) markPublished(ctx context.Context, attempt string) error {
 	return l.update(ctx, func(rec *LockRecord) (bool, error) {
 		if !slices.ContainsFunc(rec.Holders, func(h LockHolder) bool { return h.RunID == l.me.RunID }) {
 			return false, errLockLost
 		}
-		if rec.Published {
+		if rec.Published == attempt {
 			return false, nil
 		}
-		rec.Published = true
+		rec.Published = attempt
 		return true, nil
 	})
 }

@@ -103,7 +103,7 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 			"plan", plan.ID, "batches_left", missing)
 		return nil
 	}
-	claimed, err := rc.lock.claimPublisher(ctx)
+	claimed, err := rc.lock.claimPublisher(ctx, plan.ID+"@"+plan.Attempt)
 	if err != nil {
 		return err
 	}
@@ -177,7 +177,7 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 	if err := p.finishPlan(ctx, rc, plan, recs); err != nil {
 		return err
 	}
-	if err := rc.lock.markPublished(ctx); err != nil {
+	if err := rc.lock.markPublished(ctx, plan.ID+"@"+plan.Attempt); err != nil {
 		p.o.Logger.Warn("could not record in the lock that the run is published; a shard that finishes later may try to publish it again and fail", "error", err.Error())
 	}
 	return p.owedError(rc.sum)

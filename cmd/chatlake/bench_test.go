@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
-	"syscall"
 	"testing"
 	"time"
 
@@ -68,7 +67,7 @@ func killedBackfill(b *testing.B, kills int) (total, minimum, killed, attempts i
 	}
 	// A full run on a scratch lake times the command (its requests are not counted).
 	start := time.Now()
-	if code := runBenchChild(b, env, args(b.TempDir())); code != 0 {
+	if code, _ := runChild(b, env, args(b.TempDir())...); code != 0 {
 		b.Fatalf("full run exits %d", code)
 	}
 	full := time.Since(start)
@@ -86,7 +85,7 @@ func killedBackfill(b *testing.B, kills int) (total, minimum, killed, attempts i
 		slot := int64(full) / int64(kills+1)
 		d := time.Duration(slot/2 + rand.Int64N(slot))
 		attempts++
-		if !killAfterB(b, env, d, args(lake)) {
+		if !killAfter(b, env, d, args(lake)...) {
 			finished = true
 			break
 		}
@@ -102,7 +101,7 @@ func killedBackfill(b *testing.B, kills int) (total, minimum, killed, attempts i
 	}
 	if !finished {
 		attempts++
-		if code := runBenchChild(b, env, args(lake)); code != 0 {
+		if code, _ := runChild(b, env, args(lake)...); code != 0 {
 			b.Fatalf("the rerun after %d kills exits %d", killed, code)
 		}
 	}
@@ -126,38 +125,4 @@ func startBenchSim(b *testing.B, o sim.Options) *benchSim {
 	ts := httptest.NewServer(s)
 	b.Cleanup(ts.Close)
 	return &benchSim{Server: s, url: ts.URL}
-}
-
-func runBenchChild(b *testing.B, env, args []string) int {
-	b.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := child(ctx, env, args...)
-	if err := cmd.Run(); err != nil {
-		if cmd.ProcessState != nil {
-			return cmd.ProcessState.ExitCode()
-		}
-		b.Fatal(err)
-	}
-	return 0
-}
-
-// killAfterB starts chatlake and kills it with SIGKILL after d; it reports whether the child
-// was still running when killed.
-func killAfterB(b *testing.B, env []string, d time.Duration, args []string) bool {
-	b.Helper()
-	cmd := child(context.Background(), env, args...)
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-		return false
-	case <-time.After(d):
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		<-done
-		return true
-	}
 }

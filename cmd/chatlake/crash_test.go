@@ -49,7 +49,7 @@ func gcsCrashLake(t *testing.T) crashLake {
 }
 
 // runChild runs chatlake to completion and returns its exit code and stderr.
-func runChild(t *testing.T, env []string, args ...string) (int, string) {
+func runChild(t testing.TB, env []string, args ...string) (int, string) {
 	t.Helper()
 	// A generous bound: a rerun on fake-gcs-server took over 3 minutes on a loaded machine.
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
@@ -72,7 +72,7 @@ func runChild(t *testing.T, env []string, args ...string) (int, string) {
 
 // killAfter starts chatlake and kills it with SIGKILL after d. It reports whether the child
 // was still running when killed.
-func killAfter(t *testing.T, env []string, d time.Duration, args ...string) bool {
+func killAfter(t testing.TB, env []string, d time.Duration, args ...string) bool {
 	t.Helper()
 	cmd := child(context.Background(), env, args...)
 	if err := cmd.Start(); err != nil {

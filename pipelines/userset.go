@@ -223,8 +223,7 @@ func (s *userSet) rename(fn func(string) string) {
 // (load.UserRows). fix, if not nil, sees each row (or the error of making it) with the user's
 // listed id and returns the error to stop with (nil: the row, as fix left it, is yielded).
 func (s *userSet) usersTable(tsrc transform.Source, fix func(listedID string, row *schema.User, err error) error) load.UserRows {
-	r := io.NewSectionReader(s.file, 0, s.size)
-	br := bufio.NewReaderSize(r, 64<<10)
+	var hdr [binary.MaxVarintLen64]byte
 	var buf []byte
 	var row schema.User
 	i := 0
@@ -232,17 +231,19 @@ func (s *userSet) usersTable(tsrc transform.Source, fix func(listedID string, ro
 		if i == len(s.ids) {
 			return nil, io.EOF
 		}
-		// The spill is in listing order, the rows in id order: each is read at its offset.
-		if _, err := r.Seek(s.offsets[i], io.SeekStart); err != nil {
+		// The spill is in listing order, the rows in id order: each record is read at its
+		// offset, its length first, with two positioned reads and no read-ahead.
+		off := s.offsets[i]
+		h, err := s.file.ReadAt(hdr[:min(len(hdr), int(s.size-off))], off)
+		if err != nil && err != io.EOF {
 			return nil, fmt.Errorf("local spill: %w", err)
 		}
-		br.Reset(r)
-		n, err := binary.ReadUvarint(br)
-		if err != nil {
-			return nil, fmt.Errorf("local spill: %w", err)
+		n, l := binary.Uvarint(hdr[:h])
+		if l <= 0 || off+int64(l)+int64(n) > s.size {
+			return nil, fmt.Errorf("local spill: a bad record at offset %d", off)
 		}
 		buf = slices.Grow(buf[:0], int(n))[:n]
-		if _, err := io.ReadFull(br, buf); err != nil {
+		if _, err := s.file.ReadAt(buf, off+int64(l)); err != nil {
 			return nil, fmt.Errorf("local spill: %w", err)
 		}
 		var su spilledUser

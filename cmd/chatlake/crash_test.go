@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -159,13 +161,22 @@ func TestCrashDuringExport(t *testing.T) {
 			if killed < 4 {
 				t.Fatalf("only %d of 8 runs were still running when killed: the kills hit nothing", killed)
 			}
-			if code, stderr := runChild(t, env, args...); code != 0 {
-				t.Fatalf("the rerun after the kills exits %d: %s", code, lastLine(stderr))
+			code, rerun := runChild(t, env, args...)
+			if code != 0 {
+				t.Fatalf("the rerun after the kills exits %d: %s", code, lastLine(rerun))
 			}
 			dir := lake.dir(t)
 			rows, err := lakecheck.ReadMessages(context.Background(), lakecheck.Open(t), dir)
 			if err != nil {
-				t.Fatal(err)
+				// What the lake held, and what the rerun logged, to find why.
+				var names []string
+				_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+					if err == nil && !d.IsDir() {
+						names = append(names, strings.TrimPrefix(p, dir))
+					}
+					return nil
+				})
+				t.Fatalf("reading the lake after the rerun: %v\nlake objects: %s\nrerun's log:\n%s", err, strings.Join(names, " "), rerun)
 			}
 			if diff := lakecheck.Compare(rows, truth); diff != "" {
 				t.Fatal(diff)

@@ -3,6 +3,7 @@ package lakecheck
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -142,7 +143,31 @@ func Keys(rows []Row) []string {
 // Download copies every object of a store into dir, so DuckDB can read a GCS lake the way it
 // reads a local one (DuckDB's own gs:// support needs an extension download, which tests do not
 // make).
+//
+// An object listed but gone when opened makes Download start over, up to a few times: a
+// process killed by a test may have sent a request (the delete of a move, a cleanup) that the
+// emulator carries out after the kill, while the lake is being copied. A reader that lists a
+// bucket being written sees the same, and lists again.
 func Download(ctx context.Context, store storage.Store, dir string) error {
+	const attempts = 5
+	var err error
+	for range attempts {
+		if err = downloadAll(ctx, store, dir); !errors.Is(err, storage.ErrNotExist) {
+			return err
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%d listings in a row named an object that was gone: %w", attempts, err)
+}
+
+func downloadAll(ctx context.Context, store storage.Store, dir string) error {
 	objs, err := store.List(ctx, "")
 	if err != nil {
 		return err

@@ -15,7 +15,8 @@
 //
 // A Pipeline runs one method at a time. Within a run, at most Options.ParallelBatches batches
 // are extracted at once, with at most Options.Concurrency users in flight across them (an
-// errgroup each, bounded), all sharing the source's rate limiter; publishing is sequential.
+// errgroup each, bounded), all sharing the source's rate limiter. Publishing merges up to
+// Options.ParallelPublish days at once (each its own partition; load.Lake is safe for that).
 // Across processes, the lake's lock (lock.go) admits one plan at a time: one process, or the
 // shards of one sharded run, which coordinate only through create-only and conditional writes
 // (the plan, batch done records, the publisher claim in the lock record). A lock renewal that

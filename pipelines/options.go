@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/chatlake/chatlake/extract"
@@ -18,8 +19,9 @@ type Options struct {
 	Selectors  []extract.Selector // required to export: the union of their users is exported
 
 	Concurrency     int           // users fetched at once; default 8
-	BatchSize       int           // users per batch; default about users/100, within 10..1000
+	BatchSize       int           // users per batch; default about users/100, within 10..10000
 	ParallelBatches int           // batches extracted at once (they share Concurrency); default 2
+	ParallelPublish int           // days merged at once when publishing; default GOMAXPROCS, at most 4
 	Settle          time.Duration // a day is closed this long after its end; default 1h
 	Lookback        int           // nightly: days already exported that are read again (late messages); 0 = none
 	LockLease       time.Duration // lease of the lake's lock, renewed every third of it; default 2m, at least 3s
@@ -42,14 +44,21 @@ type Options struct {
 	RedactText    bool
 }
 
+// defaultMaxParallelPublish caps the default of ParallelPublish: a merge is CPU-bound (Parquet
+// encoding and zstd), so more days at once than cores only add memory.
+const defaultMaxParallelPublish = 4
+
 // Bounds of Options beyond which a value is a typo (and could exhaust memory: Concurrency
 // sizes a channel).
 const (
 	maxConcurrency = 10000
-	maxBatchSize   = 1000000
-	maxShards      = 10000
-	maxLookback    = 3660 // days
-	maxDuration    = 30 * 24 * time.Hour
+	// maxParallelPublish: each day merged at once holds up to about two row groups of rows
+	// (load.Options.RowGroupRows), tens of MiB.
+	maxParallelPublish = 64
+	maxBatchSize       = 1000000
+	maxShards          = 10000
+	maxLookback        = 3660 // days
+	maxDuration        = 30 * 24 * time.Hour
 	// maxSettle is a century: tests and replays of old data set a settle of years.
 	maxSettle = 100 * 365 * 24 * time.Hour
 )
@@ -63,6 +72,8 @@ func (o *Options) setDefaults() error {
 		return optErr("BatchSize", "%d must be between 0 (the default) and %d", o.BatchSize, maxBatchSize)
 	case o.ParallelBatches < 0 || o.ParallelBatches > maxConcurrency:
 		return optErr("ParallelBatches", "%d must be between 0 (the default) and %d", o.ParallelBatches, maxConcurrency)
+	case o.ParallelPublish < 0 || o.ParallelPublish > maxParallelPublish:
+		return optErr("ParallelPublish", "%d must be between 0 (the default) and %d", o.ParallelPublish, maxParallelPublish)
 	case o.Lookback < 0 || o.Lookback > maxLookback:
 		return optErr("Lookback", "%d must be between 0 and %d days", o.Lookback, maxLookback)
 	case o.Settle < 0 || o.Settle > maxSettle:
@@ -81,6 +92,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.ParallelBatches == 0 {
 		o.ParallelBatches = 2
+	}
+	if o.ParallelPublish == 0 {
+		o.ParallelPublish = min(runtime.GOMAXPROCS(0), defaultMaxParallelPublish)
 	}
 	if o.ShardCount == 0 {
 		o.ShardCount = 1

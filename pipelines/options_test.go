@@ -31,6 +31,7 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"", func(*pipelines.Options) {}},
 		{"", func(o *pipelines.Options) {
 			o.Concurrency, o.BatchSize, o.ParallelBatches, o.ShardCount, o.ShardIndex = 10000, 1000000, 10000, 10000, 9999
+			o.ParallelPublish = 64
 			o.Lookback, o.Settle, o.LockLease, o.ProgressEvery = 3660, 100*365*24*time.Hour, 30*24*time.Hour, time.Millisecond
 		}},
 		{"Concurrency", func(o *pipelines.Options) { o.Concurrency = -1 }},
@@ -39,6 +40,8 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"BatchSize", func(o *pipelines.Options) { o.BatchSize = math.MaxInt }},
 		{"ParallelBatches", func(o *pipelines.Options) { o.ParallelBatches = -1 }},
 		{"ParallelBatches", func(o *pipelines.Options) { o.ParallelBatches = math.MaxInt }},
+		{"ParallelPublish", func(o *pipelines.Options) { o.ParallelPublish = -1 }},
+		{"ParallelPublish", func(o *pipelines.Options) { o.ParallelPublish = 65 }},
 		{"Lookback", func(o *pipelines.Options) { o.Lookback = -1 }},
 		{"Lookback", func(o *pipelines.Options) { o.Lookback = math.MaxInt }},
 		{"Settle", func(o *pipelines.Options) { o.Settle = -time.Second }},

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -126,7 +127,6 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 	p.o.Logger.Info("publishing", "plan", plan.ID, "from", from, "to", to)
 	var cacheKey string
 	var covered userIDs
-	replace := func(id string) bool { return covered.has(id) }
 	// Rows new to a day the lake exported before arrived after that export (late), unless
 	// they are of a user owed then (their rows were missing because the export failed).
 	before := rc.state.get()
@@ -135,7 +135,14 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 	if err != nil {
 		return err
 	}
+	// Days are merged ParallelPublish at a time (each is its own partition); the users they
+	// replace are read here, in day order, once per distinct set of batches.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(p.o.ParallelPublish)
 	for _, day := range daysBetween(from, to) {
+		if gctx.Err() != nil {
+			break // a merge failed: g.Wait returns its error
+		}
 		var batches []int
 		var key strings.Builder
 		for b, pb := range plan.Batches {
@@ -148,31 +155,20 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 			continue // a day between owed ranges and the run's: no batch exported it
 		}
 		if key.String() != cacheKey || covered == nil {
-			if covered, err = p.coveredUsers(ctx, plan, recs, batches); err != nil {
-				return err
+			c, err := p.coveredUsers(gctx, plan, recs, batches)
+			if err != nil {
+				g.Go(func() error { return err })
+				break
 			}
-			cacheKey = key.String()
+			covered, cacheKey = c, key.String()
 		}
-		st, err := p.lake.Merge(ctx, day, load.MergeInput{Plan: plan.ID, Instance: plan.ID + "@" + plan.Attempt,
-			Replace: replace, RunID: p.o.RunID, CountNew: countNew})
-		if err != nil {
-			return err
-		}
-		rc.sum.addPublished(st)
-		if err := p.lake.RemoveStaged(ctx, plan.ID, day); err != nil {
-			p.o.Logger.Warn("removing a published day's staged rows failed; they go with the plan", "dt", day, "error", err.Error())
-		}
-		if _, exported := before.Days[day]; exported && st.Added > 0 {
-			d, _ := schema.ParseDay(day)
-			age := int(today.Sub(d).Hours() / 24)
-			rc.sum.addLate(age, st.Added)
-			p.o.Logger.Info("late messages: new in a day exported before", "dt", day, "messages", st.Added, "age_days", age)
-			if plan.Kind == "run" && day == plan.From {
-				msg := fmt.Sprintf("%d late messages reached %s, the oldest day of the lookback: messages arriving later than the lookback are never exported by nightly runs. Lengthen --lookback, and recover older days with: chatlake backfill --from DAY --to %s (same --lake and --users-where)", st.Added, day, day)
-				p.o.Logger.Warn("late messages at the oldest lookback day", "dt", day, "messages", st.Added)
-				rc.sum.warn(msg)
-			}
-		}
+		cov := covered
+		g.Go(func() error {
+			return p.publishDay(gctx, rc, plan, day, cov, countNew, &before, today)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	if err := p.finishPlan(ctx, rc, plan, recs); err != nil {
 		return err
@@ -181,6 +177,34 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 		p.o.Logger.Warn("could not record in the lock that the run is published; a shard that finishes later may try to publish it again and fail", "error", err.Error())
 	}
 	return p.owedError(rc.sum)
+}
+
+// publishDay merges the plan's staged rows of day into its partition, replacing the rows of
+// the covered users, and counts the rows that are late. It runs concurrently with the
+// publishing of other days.
+func (p *Pipeline) publishDay(ctx context.Context, rc *runContext, plan *Plan, day string, covered userIDs,
+	countNew func(string) bool, before *State, today time.Time) error {
+	st, err := p.lake.Merge(ctx, day, load.MergeInput{Plan: plan.ID, Instance: plan.ID + "@" + plan.Attempt,
+		Replace: covered.has, RunID: p.o.RunID, CountNew: countNew})
+	if err != nil {
+		return err
+	}
+	rc.sum.addPublished(st)
+	if err := p.lake.RemoveStaged(ctx, plan.ID, day); err != nil {
+		p.o.Logger.Warn("removing a published day's staged rows failed; they go with the plan", "dt", day, "error", err.Error())
+	}
+	if _, exported := before.Days[day]; exported && st.Added > 0 {
+		d, _ := schema.ParseDay(day)
+		age := int(today.Sub(d).Hours() / 24)
+		rc.sum.addLate(age, st.Added)
+		p.o.Logger.Info("late messages: new in a day exported before", "dt", day, "messages", st.Added, "age_days", age)
+		if plan.Kind == "run" && day == plan.From {
+			msg := fmt.Sprintf("%d late messages reached %s, the oldest day of the lookback: messages arriving later than the lookback are never exported by nightly runs. Lengthen --lookback, and recover older days with: chatlake backfill --from DAY --to %s (same --lake and --users-where)", st.Added, day, day)
+			p.o.Logger.Warn("late messages at the oldest lookback day", "dt", day, "messages", st.Added)
+			rc.sum.warn(msg)
+		}
+	}
+	return nil
 }
 
 // finishPlan records a published plan in the state (days, watermark, what is owed, the

@@ -101,6 +101,8 @@ func TestBadValuesNameTheFlag(t *testing.T) {
 		{"export", "--lock-lease", "1000h", ""},
 		{"export", "--batch-size", "-1", ""},
 		{"export", "--parallel-batches", "-1", ""},
+		{"export", "--parallel-publish", "-1", ""},
+		{"export", "--parallel-publish", "65", ""},
 		{"export", "--lock-lease", "-1s", ""},
 		{"export", "--lock-lease", "1s", ""},
 		{"export", "--settle", "-1h", ""},

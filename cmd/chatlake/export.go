@@ -51,6 +51,7 @@ type exportFlags struct {
 	from, to                          string
 
 	concurrency, batchSize, parallelBatches int
+	parallelPublish                         int
 	shardIndex, shardCount                  int
 	rate                                    float64
 	maxAttempts, pageSize                   int
@@ -91,8 +92,9 @@ func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
 	durationVar(fs, &f.storageTimeout, "storage-timeout", 0, "deadline of each small call to the lake's storage (reads, conditional writes, listings), retries included (default: 1m, see load/storage)")
 	fs.StringVar(&f.metricsFile, "metrics-file", "", "write the run's metrics in the Prometheus text format to this `PATH` when it ends (node_exporter's textfile collector reads *.prom)")
 	fs.StringVar(&f.pushgateway, "pushgateway", "", "push the run's metrics to this Prometheus Pushgateway `URL` (http://host:9091) when it ends")
-	fs.IntVar(&f.batchSize, "batch-size", 0, "users per batch, the unit of durable progress (a kill redoes the batches in flight); 0: about users/100, within 10..1000")
+	fs.IntVar(&f.batchSize, "batch-size", 0, "users per batch, the unit of durable progress (a kill redoes the batches in flight); 0: about users/100, within 10..10000")
 	fs.IntVar(&f.parallelBatches, "parallel-batches", 2, "batches extracted at once (they share --concurrency and --rate)")
+	fs.IntVar(&f.parallelPublish, "parallel-publish", 0, "days merged into the lake at once when the run publishes (each holds up to two row groups in memory); 0: the number of CPUs, at most 4")
 	fs.IntVar(&f.shardIndex, "shard-index", -1, "this process's shard of a run shared by --shard-count processes (0-based); default: $"+envCloudRunIndex+" or $"+envJobIndex+", else 0")
 	fs.IntVar(&f.shardCount, "shard-count", 0, "processes that share the run, each taking its own batches; default: $"+envCloudRunCount+" or $"+envShardCount+", else 1")
 	durationVar(fs, &f.settle, "settle", time.Hour, "a UTC day is closed, and may be exported, this long after it ends")
@@ -145,6 +147,8 @@ func (f *exportFlags) validate(needRange bool) error {
 		return usagef("--batch-size must not be negative, not %d", f.batchSize)
 	case f.parallelBatches < 1:
 		return usagef("--parallel-batches must be at least 1, not %d", f.parallelBatches)
+	case f.parallelPublish < 0:
+		return usagef("--parallel-publish must not be negative, not %d", f.parallelPublish)
 	case f.settle < 0:
 		return usagef("--settle must not be negative")
 	case f.lockLease < 3*time.Second:
@@ -274,7 +278,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 	o := pipelines.Options{
 		CustomerID: f.customer, BotKey: f.bot, Selectors: f.selectors,
 		Concurrency: f.concurrency, BatchSize: f.batchSize, ParallelBatches: f.parallelBatches,
-		ShardIndex: f.shardIndex, ShardCount: f.shardCount,
+		ParallelPublish: f.parallelPublish, ShardIndex: f.shardIndex, ShardCount: f.shardCount,
 		Settle: f.settle, Lookback: f.lookback,
 		LockLease: f.lockLease, Logger: logger, RunID: runID, ProgressEvery: f.progressEvery,
 		Pseudonymizer: ps, RedactText: f.pseudo.redactText,

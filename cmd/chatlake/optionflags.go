@@ -34,7 +34,8 @@ func pipelineFlagError(err error) error {
 	}
 	flags := map[string]string{
 		"Concurrency": "--concurrency", "BatchSize": "--batch-size", "ParallelBatches": "--parallel-batches",
-		"Settle": "--settle", "Lookback": "--lookback", "LockLease": "--lock-lease",
+		"ParallelPublish": "--parallel-publish",
+		"Settle":          "--settle", "Lookback": "--lookback", "LockLease": "--lock-lease",
 		"ShardIndex": "--shard-index", "ShardCount": "--shard-count",
 	}
 	name, ok := flags[oe.Field]

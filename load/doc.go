@@ -12,10 +12,15 @@
 //	_chatlake/state.json, _chatlake/lock.json               owned by package pipelines
 //	_chatlake/lake.json                                     the lake's mode (LakeMode), create-only
 //	_chatlake/runs/<plan>/plan.json                         a run's plan (create-only)
-//	_chatlake/runs/<plan>/attempts/<run>/batch-NNNNNN.json  the users of each batch
-//	_chatlake/runs/<plan>/done/batch-NNNNNN.json            a finished batch (create-only)
-//	_chatlake/runs/<plan>/staged/dt=YYYY-MM-DD/batch-NNNNNN.parquet  a finished batch's rows of a day
+//	_chatlake/runs/<plan>/attempts/<attempt>/batch-NNNNNN.json  the users of each batch
+//	_chatlake/runs/<plan>/attempts/<attempt>/done/batch-NNNNNN.json  a finished batch (create-only)
+//	_chatlake/runs/<plan>/attempts/<attempt>/staged/dt=YYYY-MM-DD/batch-NNNNNN.parquet  its rows of a day
 //	_chatlake/staging/<run>/messages/dt=YYYY-MM-DD/...      shards being merged, before the move
+//
+// <attempt> is the run id of the planner that wrote plan.json: one instance of the plan. A
+// plan id comes back when the same command runs again after its plan was published and
+// removed; a removal cut short leaves the old instance's objects behind, and since every
+// record of progress is named by its attempt, none of them counts for the new instance.
 //
 // A message's shard is fnv-1a-64(message_key) mod P. P is chosen the first time a day gets
 // files, as max(1, ceil(staged Parquet bytes / Options.TargetFileSize)), and then kept: it is

@@ -317,11 +317,11 @@ func readColumn(t testing.TB, s storage.Store, name, column string) []string {
 func publishStage(l *Lake, ctx context.Context, s *Stage, days []string, runID string) (PublishStats, error) {
 	var total PublishStats
 	plan := "plan-" + runID
-	if _, err := l.StageBatch(ctx, plan, 0, s, runID); err != nil {
+	if _, err := l.StageBatch(ctx, plan, "a1", 0, s, runID); err != nil {
 		return total, err
 	}
 	for _, d := range days {
-		st, err := l.Merge(ctx, d, MergeInput{Plan: plan, Replace: func(string) bool { return true }, RunID: runID})
+		st, err := l.Merge(ctx, d, MergeInput{Plan: plan, Attempt: "a1", Replace: func(string) bool { return true }, RunID: runID})
 		if err != nil {
 			return total, err
 		}

@@ -61,37 +61,46 @@ func usersPath(snapshotDate, plan string) string {
 	return usersDir(snapshotDate) + "part-" + plan + ".parquet"
 }
 
-// runDir holds everything of one run plan: the plan, its batches' users, the batches' done
-// records and their staged rows.
+// runDir holds everything of one run plan: the plan, and under attemptDir the batches' users,
+// done records and staged rows of each instance of the plan.
 func runDir(plan string) string { return runsPrefix + plan + "/" }
 
 func planPath(plan string) string { return runDir(plan) + "plan.json" }
 
+// attemptDir holds what one instance of plan wrote: the instance whose planner (attempt) wrote
+// plan.json. A plan id comes back when its command is run again after the plan was published
+// and removed; a removal cut short leaves objects of the old instance behind, and they must not
+// count for the new one (a done record without its staged rows would lose that batch's users'
+// rows). So every record of progress is named by the attempt the plan names.
+func attemptDir(plan, attempt string) string { return runDir(plan) + "attempts/" + attempt + "/" }
+
 // batchUsersPath holds the users of one batch as the planner (attempt) wrote them; the plan
 // names its attempt, so two planners racing never mix their batches.
 func batchUsersPath(plan, attempt string, batch int) string {
-	return fmt.Sprintf("%sattempts/%s/batch-%06d.json", runDir(plan), attempt, batch)
+	return fmt.Sprintf("%sbatch-%06d.json", attemptDir(plan, attempt), batch)
 }
 
-func batchDoneDir(plan string) string { return runDir(plan) + "done/" }
+func batchDoneDir(plan, attempt string) string { return attemptDir(plan, attempt) + "done/" }
 
-func batchDonePath(plan string, batch int) string {
-	return fmt.Sprintf("%sbatch-%06d.json", batchDoneDir(plan), batch)
+func batchDonePath(plan, attempt string, batch int) string {
+	return fmt.Sprintf("%sbatch-%06d.json", batchDoneDir(plan, attempt), batch)
 }
 
-func parseBatchDone(plan, name string) (int, bool) {
+func parseBatchDone(plan, attempt, name string) (int, bool) {
 	var b int
-	if n, err := fmt.Sscanf(name, batchDoneDir(plan)+"batch-%06d.json", &b); err != nil || n != 1 {
+	if n, err := fmt.Sscanf(name, batchDoneDir(plan, attempt)+"batch-%06d.json", &b); err != nil || n != 1 {
 		return 0, false
 	}
-	return b, batchDonePath(plan, b) == name
+	return b, batchDonePath(plan, attempt, b) == name
 }
 
-// stagedDir holds the staged rows of day of every finished batch of plan.
-func stagedDir(plan, day string) string { return runDir(plan) + "staged/dt=" + day + "/" }
+// stagedDir holds the staged rows of day of every finished batch of one instance of plan.
+func stagedDir(plan, attempt, day string) string {
+	return attemptDir(plan, attempt) + "staged/dt=" + day + "/"
+}
 
-func stagedPath(plan, day string, batch int) string {
-	return fmt.Sprintf("%sbatch-%06d.parquet", stagedDir(plan, day), batch)
+func stagedPath(plan, attempt, day string, batch int) string {
+	return fmt.Sprintf("%sbatch-%06d.parquet", stagedDir(plan, attempt, day), batch)
 }
 
 // checkDay validates a YYYY-MM-DD day.

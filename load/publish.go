@@ -49,15 +49,24 @@ type MergeInput struct {
 	// other user's rows stay as they are. Staged rows of a user that Replace refuses are an
 	// error. Replace is called from one goroutine.
 	Replace func(channelUserID string) bool
-	// Instance names this instance of the plan (a plan id can come back after its run finished
-	// and was removed): the manifest records it, and a day whose complete manifest names it was
-	// published by this instance already and is skipped. Default: Plan.
-	Instance string
+	// Attempt names the instance of the plan whose staged rows come in (the planner's run id
+	// that the plan records): a plan id can come back after its run finished and was removed.
+	// The manifest records the instance as Plan@Attempt, and a day whose complete manifest
+	// names it was published by this instance already and is skipped. Required with Plan.
+	Attempt string
 	// RunID is the run that writes, recorded in the files and the manifest.
 	RunID string
 	// CountNew tells the users whose staged rows count in PublishStats.Added when their key is
 	// new to the partition; nil counts every user's.
 	CountNew func(channelUserID string) bool
+}
+
+// instance is the plan instance a manifest records: Plan@Attempt, "" for an erasure.
+func (in MergeInput) instance() string {
+	if in.Plan == "" {
+		return ""
+	}
+	return in.Plan + "@" + in.Attempt
 }
 
 // Merge publishes one day: the partition keeps the rows of the users Replace refuses, and gets
@@ -74,15 +83,12 @@ func (l *Lake) Merge(ctx context.Context, day string, in MergeInput) (PublishSta
 		return st, fmt.Errorf("merge %s: %w", day, err)
 	}
 	if in.Plan != "" {
-		if err := checkID("plan", in.Plan); err != nil {
+		if err := errors.Join(checkID("plan", in.Plan), checkID("attempt", in.Attempt)); err != nil {
 			return st, fmt.Errorf("merge %s: %w", day, err)
 		}
 	}
 	if in.Replace == nil {
 		return st, fmt.Errorf("merge %s: no Replace function", day)
-	}
-	if in.Instance == "" {
-		in.Instance = in.Plan
 	}
 	st, err := l.merge(ctx, day, in)
 	if err != nil {
@@ -132,7 +138,7 @@ func (l *Lake) merge(ctx context.Context, day string, in MergeInput) (PublishSta
 	if err != nil {
 		return st, err
 	}
-	if in.Plan != "" && ps.old != nil && ps.old.Complete && ps.old.Plan == in.Instance {
+	if in.Plan != "" && ps.old != nil && ps.old.Complete && ps.old.Plan == in.instance() {
 		st.Skipped = 1
 		return st, nil
 	}
@@ -147,7 +153,7 @@ func (l *Lake) merge(ctx context.Context, day string, in MergeInput) (PublishSta
 	var staged []stagedCopy
 	var stagedBytes int64
 	if in.Plan != "" {
-		objs, err := l.stagedFiles(ctx, in.Plan, day)
+		objs, err := l.stagedFiles(ctx, in.Plan, in.Attempt, day)
 		if err != nil {
 			return st, err
 		}
@@ -314,7 +320,7 @@ func (l *Lake) commit(ctx context.Context, day string, in MergeInput, ps *partit
 	// An incomplete manifest first: it claims the partition (a concurrent writer fails here,
 	// before it touches a file) and tells readers of manifests that the files are in flux.
 	m := newManifest(day, in.RunID, p, files)
-	m.Plan, m.Complete = in.Instance, false
+	m.Plan, m.Complete = in.instance(), false
 	version, err := l.putManifest(ctx, day, m, ps.oldVersion)
 	if err != nil {
 		l.removeStaging(ctx, in.RunID, day)

@@ -109,12 +109,12 @@ type BatchStats struct {
 	Bytes int64 // Parquet bytes staged
 }
 
-// StageBatch writes the rows of s, a finished batch of plan, into the lake's storage: one
-// Parquet file per day, sorted within row groups like the partitions. Rerunning it replaces
-// the files it wrote. It must not run concurrently with s.Add or s.Close.
-func (l *Lake) StageBatch(ctx context.Context, plan string, batch int, s *Stage, runID string) (BatchStats, error) {
+// StageBatch writes the rows of s, a finished batch of the instance attempt of plan, into the
+// lake's storage: one Parquet file per day, sorted within row groups like the partitions.
+// Rerunning it replaces the files it wrote. It must not run concurrently with s.Add or s.Close.
+func (l *Lake) StageBatch(ctx context.Context, plan, attempt string, batch int, s *Stage, runID string) (BatchStats, error) {
 	var st BatchStats
-	if err := errors.Join(checkID("plan", plan), checkBatch(batch), checkRunID(runID)); err != nil {
+	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch), checkRunID(runID)); err != nil {
 		return st, fmt.Errorf("stage batch: %w", err)
 	}
 	if s == nil {
@@ -131,7 +131,7 @@ func (l *Lake) StageBatch(ctx context.Context, plan string, batch int, s *Stage,
 		if !ok {
 			continue
 		}
-		sf, err := l.writeRows(ctx, newSpillReader(f), day, stagedPath(plan, day, batch), runID)
+		sf, err := l.writeRows(ctx, newSpillReader(f), day, stagedPath(plan, attempt, day, batch), runID)
 		f.Close()
 		if err != nil {
 			return st, fmt.Errorf("stage batch %d, day %s: %w", batch, day, err)
@@ -145,31 +145,32 @@ func (l *Lake) StageBatch(ctx context.Context, plan string, batch int, s *Stage,
 	return st, nil
 }
 
-// MarkBatchDone records that batch of plan is finished, with data (the pipeline's record of
-// it). It is create-only: a batch already marked keeps its first record, and that is no error.
-func (l *Lake) MarkBatchDone(ctx context.Context, plan string, batch int, data []byte) error {
-	if err := errors.Join(checkID("plan", plan), checkBatch(batch)); err != nil {
+// MarkBatchDone records that batch of the instance attempt of plan is finished, with data (the
+// pipeline's record of it). It is create-only: a batch already marked keeps its first record,
+// and that is no error.
+func (l *Lake) MarkBatchDone(ctx context.Context, plan, attempt string, batch int, data []byte) error {
+	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
 		return err
 	}
-	_, err := l.store.PutIf(ctx, batchDonePath(plan, batch), data, "")
+	_, err := l.store.PutIf(ctx, batchDonePath(plan, attempt, batch), data, "")
 	if err != nil && !errors.Is(err, storage.ErrPrecondition) {
 		return fmt.Errorf("mark batch %d done: %w", batch, err)
 	}
 	return nil
 }
 
-// BatchesDone lists the finished batches of plan, sorted.
-func (l *Lake) BatchesDone(ctx context.Context, plan string) ([]int, error) {
-	if err := checkID("plan", plan); err != nil {
+// BatchesDone lists the finished batches of the instance attempt of plan, sorted.
+func (l *Lake) BatchesDone(ctx context.Context, plan, attempt string) ([]int, error) {
+	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt)); err != nil {
 		return nil, err
 	}
-	objs, err := l.store.List(ctx, batchDoneDir(plan))
+	objs, err := l.store.List(ctx, batchDoneDir(plan, attempt))
 	if err != nil {
 		return nil, fmt.Errorf("list the finished batches: %w", err)
 	}
 	var done []int
 	for _, o := range objs {
-		if b, ok := parseBatchDone(plan, o.Name); ok {
+		if b, ok := parseBatchDone(plan, attempt, o.Name); ok {
 			done = append(done, b)
 		}
 	}
@@ -178,11 +179,11 @@ func (l *Lake) BatchesDone(ctx context.Context, plan string) ([]int, error) {
 }
 
 // ReadBatchDone reads the record MarkBatchDone stored for batch.
-func (l *Lake) ReadBatchDone(ctx context.Context, plan string, batch int) ([]byte, error) {
-	if err := errors.Join(checkID("plan", plan), checkBatch(batch)); err != nil {
+func (l *Lake) ReadBatchDone(ctx context.Context, plan, attempt string, batch int) ([]byte, error) {
+	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
 		return nil, err
 	}
-	data, _, err := l.store.Get(ctx, batchDonePath(plan, batch))
+	data, _, err := l.store.Get(ctx, batchDonePath(plan, attempt, batch))
 	if err != nil {
 		return nil, fmt.Errorf("read the record of batch %d: %w", batch, err)
 	}
@@ -201,14 +202,15 @@ func (l *Lake) RemoveRun(ctx context.Context, plan string) error {
 	return l.removeTree(ctx, runDir(plan))
 }
 
-// RemoveStaged deletes the plan's staged rows of day, once the day is published: a rerun of
-// the plan skips a published day, so they are not needed again, and the lake's storage then
-// holds each published day's rows once rather than twice until the whole plan is published.
-func (l *Lake) RemoveStaged(ctx context.Context, plan, day string) error {
-	if err := errors.Join(checkID("plan", plan), checkDay(day)); err != nil {
+// RemoveStaged deletes the staged rows of day of the instance attempt of plan, once the day is
+// published: a rerun of the plan skips a published day, so they are not needed again, and the
+// lake's storage then holds each published day's rows once rather than twice until the whole
+// plan is published.
+func (l *Lake) RemoveStaged(ctx context.Context, plan, attempt, day string) error {
+	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkDay(day)); err != nil {
 		return err
 	}
-	return l.removeTree(ctx, stagedDir(plan, day))
+	return l.removeTree(ctx, stagedDir(plan, attempt, day))
 }
 
 // SweepRuns deletes the objects of plan directories that have no plan.json (what a cut
@@ -252,9 +254,10 @@ func (l *Lake) removeTree(ctx context.Context, prefix string) error {
 	return nil
 }
 
-// stagedFiles lists the staged rows of day of plan: one object per batch that had rows.
-func (l *Lake) stagedFiles(ctx context.Context, plan, day string) ([]storage.Object, error) {
-	objs, err := l.store.List(ctx, stagedDir(plan, day))
+// stagedFiles lists the staged rows of day of the instance attempt of plan: one object per
+// batch that had rows.
+func (l *Lake) stagedFiles(ctx context.Context, plan, attempt, day string) ([]storage.Object, error) {
+	objs, err := l.store.List(ctx, stagedDir(plan, attempt, day))
 	if err != nil {
 		return nil, fmt.Errorf("list the staged rows of %s: %w", day, err)
 	}

@@ -18,7 +18,7 @@ import (
 
 // myBatches is the batches of the plan that this shard works on and that no process finished.
 func (p *Pipeline) myBatches(ctx context.Context, plan *Plan) (todo []int, mine int, err error) {
-	done, err := p.lake.BatchesDone(ctx, plan.ID)
+	done, err := p.lake.BatchesDone(ctx, plan.ID, plan.Attempt)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -163,7 +163,7 @@ func (p *Pipeline) runBatch(ctx context.Context, sum *Summary, plan *Plan, b int
 			return err
 		}
 	}
-	st, err := p.lake.StageBatch(ctx, plan.ID, b, stage, p.o.RunID)
+	st, err := p.lake.StageBatch(ctx, plan.ID, plan.Attempt, b, stage, p.o.RunID)
 	if err != nil {
 		return err
 	}
@@ -172,7 +172,7 @@ func (p *Pipeline) runBatch(ctx context.Context, sum *Summary, plan *Plan, b int
 	if err != nil {
 		return err
 	}
-	if err := p.lake.MarkBatchDone(ctx, plan.ID, b, data); err != nil {
+	if err := p.lake.MarkBatchDone(ctx, plan.ID, plan.Attempt, b, data); err != nil {
 		return err
 	}
 	sum.batchDone(st)

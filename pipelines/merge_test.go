@@ -455,3 +455,59 @@ func TestPublishedDaysLeaveStaging(t *testing.T) {
 	}
 	h.check(from, to)
 }
+
+// cutRemovalStore fails every delete under _chatlake/runs/ once a plan.json was deleted: a
+// RemoveRun cut short right after it removed the plan (a kill, or a lost connection).
+type cutRemovalStore struct {
+	storage.Store
+	cut atomic.Bool
+}
+
+func (c *cutRemovalStore) Delete(ctx context.Context, name string) error {
+	if strings.HasPrefix(name, "_chatlake/runs/") {
+		if c.cut.Load() {
+			return errFault
+		}
+		if strings.HasSuffix(name, "/plan.json") {
+			c.cut.Store(true)
+		}
+	}
+	return c.Store.Delete(ctx, name)
+}
+
+// TestRerunAfterCutRemovalLosesNothing: the same command run again after the removal of its
+// finished plan was cut short gets the same plan id; what the old instance left (done records
+// whose staged rows were removed when their days were published) must not count for the new
+// one, or the new instance would skip those batches and publish their users' rows as empty.
+func TestRerunAfterCutRemovalLosesNothing(t *testing.T) {
+	h := newHarness(t, simOptions(62, 16), nil)
+	from, to := day(t, "2024-05-01"), day(t, "2024-05-05")
+	opts := func(o *pipelines.Options) { o.BatchSize = 4 }
+	cs := &cutRemovalStore{Store: h.store}
+	h.lake = mustLake(t, cs)
+	if _, err := h.pipeline(h.client(nil), opts).Export(context.Background(), from, to); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := h.store.List(context.Background(), "_chatlake/runs/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := 0
+	for _, o := range objs {
+		if strings.Contains(o.Name, "/done/") {
+			done++
+		}
+	}
+	if !cs.cut.Load() || done == 0 {
+		t.Fatalf("the removal was not cut with done records left (cut %v, %d done records)", cs.cut.Load(), done)
+	}
+	h.lake = mustLake(t, h.store)
+	sum, err := h.pipeline(h.client(nil), opts).Export(context.Background(), from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.BatchesDone != sum.Batches {
+		t.Errorf("the rerun extracted %d of its %d batches: it took the old instance's records for its own", sum.BatchesDone, sum.Batches)
+	}
+	h.check(from, to)
+}

@@ -251,7 +251,7 @@ func PendingPlans(ctx context.Context, lake *load.Lake) ([]PlanStatus, error) {
 		if err != nil {
 			return nil, err
 		}
-		done, err := lake.BatchesDone(ctx, id)
+		done, err := lake.BatchesDone(ctx, id, plan.Attempt)
 		if err != nil {
 			return nil, err
 		}

@@ -25,7 +25,7 @@ func (p *Pipeline) doneRecords(ctx context.Context, plan *Plan) ([]batchDone, er
 	g.SetLimit(readUsersConcurrency)
 	for b := range plan.Batches {
 		g.Go(func() error {
-			data, err := p.lake.ReadBatchDone(gctx, plan.ID, b)
+			data, err := p.lake.ReadBatchDone(gctx, plan.ID, plan.Attempt, b)
 			if err != nil {
 				return err
 			}
@@ -93,7 +93,7 @@ func (s userIDs) has(id string) bool {
 // publisher role publishes; the others return (their part is done). A plan already partly
 // published (a killed publisher) continues where it stopped: days it published are skipped.
 func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) error {
-	done, err := p.lake.BatchesDone(ctx, plan.ID)
+	done, err := p.lake.BatchesDone(ctx, plan.ID, plan.Attempt)
 	if err != nil {
 		return err
 	}
@@ -184,13 +184,13 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 // publishing of other days.
 func (p *Pipeline) publishDay(ctx context.Context, rc *runContext, plan *Plan, day string, covered userIDs,
 	countNew func(string) bool, before *State, today time.Time) error {
-	st, err := p.lake.Merge(ctx, day, load.MergeInput{Plan: plan.ID, Instance: plan.ID + "@" + plan.Attempt,
+	st, err := p.lake.Merge(ctx, day, load.MergeInput{Plan: plan.ID, Attempt: plan.Attempt,
 		Replace: covered.has, RunID: p.o.RunID, CountNew: countNew})
 	if err != nil {
 		return err
 	}
 	rc.sum.addPublished(st)
-	if err := p.lake.RemoveStaged(ctx, plan.ID, day); err != nil {
+	if err := p.lake.RemoveStaged(ctx, plan.ID, plan.Attempt, day); err != nil {
 		p.o.Logger.Warn("removing a published day's staged rows failed; they go with the plan", "dt", day, "error", err.Error())
 	}
 	if _, exported := before.Days[day]; exported && st.Added > 0 {

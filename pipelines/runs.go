@@ -329,7 +329,7 @@ func (p *Pipeline) Publish(ctx context.Context) (*Summary, error) {
 			errs = append(errs, err)
 			continue
 		}
-		done, err := p.lake.BatchesDone(ctx, id)
+		done, err := p.lake.BatchesDone(ctx, id, plan.Attempt)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -38,19 +38,23 @@ func (p *Pipeline) myBatches(ctx context.Context, plan *Plan) (todo []int, mine 
 	return todo, mine, nil
 }
 
-// runBatches extracts this shard's unfinished batches, ParallelBatches at a time, with at
-// most Concurrency users in flight across them. A batch is durable once done: its rows are
-// staged in the lake and its record written. Errors that stop the run (configuration, the
-// API refusing the key, a lost lock, storage) are returned; a user that fails is recorded
-// in its batch and owed.
+// runBatches extracts this shard's unfinished batches with at most Concurrency users in flight
+// across them. One dispatcher hands out users in batch order: the next batch starts as soon as
+// the users of the one before are all in flight, so a batch's last users and its staging do not
+// leave the API idle. At most ParallelBatches + ceil(Concurrency / batch size) batches are
+// alive at once (dispatching, waiting for their last users, or staging). A batch is durable
+// once done: its rows are staged in the lake and its record written. Errors that stop the run
+// (configuration, the API refusing the key, a lost lock, storage) are returned; a user that
+// fails is recorded in its batch and owed.
 func (p *Pipeline) runBatches(ctx context.Context, rc *runContext, plan *Plan) error {
 	todo, mine, err := p.myBatches(ctx, plan)
 	if err != nil {
 		return err
 	}
-	users := 0
+	users, size := 0, 1
 	for _, b := range todo {
 		users += plan.Batches[b].Users
+		size = max(size, plan.Batches[b].Users)
 	}
 	rc.sum.setBatches(len(plan.Batches), mine, mine-len(todo), users)
 	if len(todo) == 0 {
@@ -62,12 +66,24 @@ func (p *Pipeline) runBatches(ctx context.Context, rc *runContext, plan *Plan) e
 	stop := prog.start(ctx)
 	defer stop()
 
-	sem := make(chan struct{}, p.o.Concurrency)
+	sem := make(chan struct{}, p.o.Concurrency)                                     // users in flight
+	alive := make(chan struct{}, p.o.ParallelBatches+(p.o.Concurrency+size-1)/size) // batches alive
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(p.o.ParallelBatches)
 	for _, b := range todo {
+		select {
+		case alive <- struct{}{}:
+		case <-gctx.Done():
+			return g.Wait()
+		}
+		br, err := p.startBatch(gctx, rc.sum, plan, b, sem)
+		if err != nil {
+			<-alive
+			g.Go(func() error { return fmt.Errorf("batch %d: %w", b, err) })
+			break
+		}
 		g.Go(func() error {
-			if err := p.runBatch(gctx, rc.sum, plan, b, sem); err != nil {
+			defer func() { <-alive }()
+			if err := p.finishBatch(gctx, rc.sum, plan, br); err != nil {
 				return fmt.Errorf("batch %d: %w", b, err)
 			}
 			prog.report(false)
@@ -89,46 +105,55 @@ func (p *Pipeline) readBatchUsers(ctx context.Context, plan *Plan, b int) ([]pla
 	return bu.Users, nil
 }
 
-// runBatch extracts one batch into a local stage, stages its rows in the lake and marks it
-// done.
-func (p *Pipeline) runBatch(ctx context.Context, sum *Summary, plan *Plan, b int, sem chan struct{}) error {
+// batchRun is one batch being extracted: its users in flight, its local stage and its record.
+type batchRun struct {
+	b     int
+	users int
+	stage *load.Stage
+	g     *errgroup.Group // the batch's users; its context ends on a user's fatal error
+	err   error           // why dispatching stopped early (the run's context ended)
+
+	mu  sync.Mutex
+	rec batchDone
+}
+
+// startBatch reads the users of batch b and puts each in flight as a slot of sem frees up. It
+// returns once every user is in flight (or the context ended); finishBatch waits for them.
+func (p *Pipeline) startBatch(ctx context.Context, sum *Summary, plan *Plan, b int, sem chan struct{}) (*batchRun, error) {
 	users, err := p.readBatchUsers(ctx, plan, b)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	pb := plan.Batches[b]
 	from, err1 := schema.ParseDay(pb.From)
 	to, err2 := schema.ParseDay(pb.To)
 	if err := errors.Join(err1, err2); err != nil {
-		return fmt.Errorf("the plan's batch range: %w", err)
+		return nil, fmt.Errorf("the plan's batch range: %w", err)
 	}
 	w := extract.Window{Start: from, End: to.AddDate(0, 0, 1)}
 	stage, err := p.lake.NewStage()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer stage.Close()
 	tsrc := transform.Source{CustomerID: p.o.CustomerID, BotKey: p.o.BotKey, RunID: p.o.RunID, ExtractedAt: p.o.Clock().UTC()}
-
-	var mu sync.Mutex
-	rec := batchDone{RunID: p.o.RunID}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(p.o.Concurrency)
+	br := &batchRun{b: b, users: len(users), stage: stage, g: g, rec: batchDone{RunID: p.o.RunID}}
 	for i := range users {
+		select {
+		case sem <- struct{}{}:
+		case <-gctx.Done():
+			br.err = gctx.Err()
+			return br, nil
+		}
 		u := &extract.User{ID: users[i].ID, Channel: users[i].Channel}
 		g.Go(func() error {
-			select {
-			case sem <- struct{}{}:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
 			n, err := p.exportUser(gctx, tsrc, u, w, stage, sum)
 			<-sem
 			switch {
 			case err == nil:
-				mu.Lock()
-				rec.Messages += int64(n)
-				mu.Unlock()
+				br.mu.Lock()
+				br.rec.Messages += int64(n)
+				br.mu.Unlock()
 				sum.userDone(n)
 				return nil
 			case gctx.Err() != nil:
@@ -137,33 +162,41 @@ func (p *Pipeline) runBatch(ctx context.Context, sum *Summary, plan *Plan, b int
 				return fmt.Errorf("conversations of user %s in %s: %w", u.ID, w, err)
 			case errors.Is(err, extract.ErrInvalidUser):
 				p.o.Logger.Warn("user skipped: the API says the user id is invalid (1002); its rows stay as they were", "user", u.ID)
-				mu.Lock()
-				rec.Skipped = append(rec.Skipped, u.ID)
-				mu.Unlock()
+				br.mu.Lock()
+				br.rec.Skipped = append(br.rec.Skipped, u.ID)
+				br.mu.Unlock()
 				sum.userSkipped(u.ID)
 				return nil
 			default:
 				p.o.Logger.Error("user failed: its rows stay as they were, and the next run exports it again",
 					"user", u.ID, "from", pb.From, "to", pb.To, "error", err.Error())
-				mu.Lock()
-				rec.Failed = append(rec.Failed, failedUser{ID: u.ID, Error: err.Error()})
-				mu.Unlock()
+				br.mu.Lock()
+				br.rec.Failed = append(br.rec.Failed, failedUser{ID: u.ID, Error: err.Error()})
+				br.mu.Unlock()
 				sum.userFailed(u.ID)
 				return nil
 			}
 		})
 	}
-	if err := g.Wait(); err != nil {
+	return br, nil
+}
+
+// finishBatch waits for the batch's users, stages its rows in the lake and marks it done. It
+// always closes the batch's stage.
+func (p *Pipeline) finishBatch(ctx context.Context, sum *Summary, plan *Plan, br *batchRun) error {
+	defer func() { br.stage.Close() }()
+	if err := errors.Join(br.g.Wait(), br.err); err != nil {
 		return err
 	}
+	rec := &br.rec
 	// Rows of a failed or skipped user that were staged before it failed are not published:
 	// the merge keeps those users' previous rows, and refuses staged rows of users it keeps.
 	if len(rec.Failed) > 0 || len(rec.Skipped) > 0 {
-		if err := restage(&stage, &rec); err != nil {
+		if err := restage(&br.stage, rec); err != nil {
 			return err
 		}
 	}
-	st, err := p.lake.StageBatch(ctx, plan.ID, plan.Attempt, b, stage, p.o.RunID)
+	st, err := p.lake.StageBatch(ctx, plan.ID, plan.Attempt, br.b, br.stage, p.o.RunID)
 	if err != nil {
 		return err
 	}
@@ -172,11 +205,11 @@ func (p *Pipeline) runBatch(ctx context.Context, sum *Summary, plan *Plan, b int
 	if err != nil {
 		return err
 	}
-	if err := p.lake.MarkBatchDone(ctx, plan.ID, plan.Attempt, b, data); err != nil {
+	if err := p.lake.MarkBatchDone(ctx, plan.ID, plan.Attempt, br.b, data); err != nil {
 		return err
 	}
 	sum.batchDone(st)
-	p.o.Logger.Info("batch done", "batch", b, "users", len(users), "messages", rec.Messages,
+	p.o.Logger.Info("batch done", "batch", br.b, "users", br.users, "messages", rec.Messages,
 		"failed", len(rec.Failed), "skipped", len(rec.Skipped))
 	return nil
 }

@@ -21,13 +21,18 @@ import (
 // requests per run and requests / the minimum a correct client needs.
 func benchExport(b *testing.B, so sim.Options, co extract.Options, po pipelines.Options) {
 	b.Helper()
+	benchExportWindow(b, so, co, po, new(apiWindow))
+}
+
+// benchExportWindow is benchExport recording the API's requests in window.
+func benchExportWindow(b *testing.B, so sim.Options, co extract.Options, po pipelines.Options, window *apiWindow) {
+	b.Helper()
 	now := so.To.AddDate(0, 0, 30)
 	so.Clock = func() time.Time { return now }
 	s, err := sim.New(so)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var window apiWindow
 	ts := httptest.NewServer(window.wrap(s))
 	defer ts.Close()
 	co.BaseURL, co.CustomerID, co.BotKey, co.APIKey = ts.URL, so.CustomerID, so.BotKey, so.APIKey
@@ -153,4 +158,21 @@ func BenchmarkExportFaults(b *testing.B) {
 	so.Faults = sim.Faults{P5xx: 0.10, P429: 0.05, PCutOff: 0.02, InclusiveEnd: true, RetryAfter: time.Second}
 	benchExport(b, so, extract.Options{Rate: 100000, MinBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxAttempts: 20},
 		pipelines.Options{Concurrency: 8})
+}
+
+// BenchmarkExportLatency (issue 10): every API answer takes 100 ms, as a distant real API does;
+// 2000 users over 14 days, no rate limit. The client cannot do better than concurrency / 0.1 s
+// requests per second; "of-ideal" is the share of that it sustains (api-req/s over the span from
+// the first to the last request).
+func BenchmarkExportLatency(b *testing.B) {
+	for _, c := range []int{16, 32} {
+		b.Run(fmt.Sprintf("concurrency%d", c), func(b *testing.B) {
+			so := sim.DefaultOptions()
+			so.Seed, so.Users = 4, 2000
+			so.Faults.Latency = 100 * time.Millisecond
+			var window apiWindow
+			benchExportWindow(b, so, extract.Options{Rate: 1e6}, pipelines.Options{Concurrency: c}, &window)
+			b.ReportMetric(float64(window.n.Load())/window.span().Seconds()/(float64(c)/0.1), "of-ideal")
+		})
+	}
 }

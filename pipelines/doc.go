@@ -13,9 +13,11 @@
 //
 // # Concurrency
 //
-// A Pipeline runs one method at a time. Within a run, at most Options.ParallelBatches batches
-// are extracted at once, with at most Options.Concurrency users in flight across them (an
-// errgroup each, bounded), all sharing the source's rate limiter. Publishing merges up to
+// A Pipeline runs one method at a time. Within a run, at most Options.Concurrency users are in
+// flight, handed out by one dispatcher in batch order (the next batch starts when the users of
+// the one before are all in flight), all sharing the source's rate limiter; at most
+// ParallelBatches + ceil(Concurrency / batch size) batches are alive at once, each with its
+// local stage (batch.go). Publishing merges up to
 // Options.ParallelPublish days at once (each its own partition; load.Lake is safe for that).
 // Across processes, the lake's lock (lock.go) admits one plan at a time: one process, or the
 // shards of one sharded run, which coordinate only through create-only and conditional writes

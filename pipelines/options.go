@@ -20,7 +20,7 @@ type Options struct {
 
 	Concurrency     int           // users fetched at once; default 8
 	BatchSize       int           // users per batch; default about users/100, within 10..10000
-	ParallelBatches int           // batches extracted at once (they share Concurrency); default 2
+	ParallelBatches int           // batches alive beyond those the users in flight need (finishing, staging); default 2
 	ParallelPublish int           // days merged at once when publishing; default GOMAXPROCS, at most 4
 	Settle          time.Duration // a day is closed this long after its end; default 1h
 	Lookback        int           // nightly: days already exported that are read again (late messages); 0 = none

@@ -143,11 +143,16 @@ func TestCrashDuringExport(t *testing.T) {
 			from, to := s.opts.From, s.opts.To
 			truth := s.Truth(nil, from, to, to.AddDate(1, 0, 0))
 
-			start := time.Now()
-			if code, stderr := runChild(t, env, args...); code != 0 {
-				t.Fatalf("first export exits %d: %s", code, lastLine(stderr))
+			// The kills are spread over the time of a rerun, the shorter of two (on a loaded
+			// machine one run's time says little about the next).
+			full := time.Duration(1<<63 - 1)
+			for range 2 {
+				start := time.Now()
+				if code, stderr := runChild(t, env, args...); code != 0 {
+					t.Fatalf("export exits %d: %s", code, lastLine(stderr))
+				}
+				full = min(full, time.Since(start))
 			}
-			full := time.Since(start)
 
 			killed := 0
 			for i := 1; i <= 8; i++ {

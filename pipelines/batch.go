@@ -75,7 +75,7 @@ func (p *Pipeline) runBatches(ctx context.Context, rc *runContext, plan *Plan) e
 		case <-gctx.Done():
 			return g.Wait()
 		}
-		br, err := p.startBatch(gctx, rc.sum, plan, b, sem)
+		br, err := p.startBatch(gctx, g, rc.sum, plan, b, sem)
 		if err != nil {
 			<-alive
 			g.Go(func() error { return fmt.Errorf("batch %d: %w", b, err) })
@@ -107,19 +107,20 @@ func (p *Pipeline) readBatchUsers(ctx context.Context, plan *Plan, b int) ([]pla
 
 // batchRun is one batch being extracted: its users in flight, its local stage and its record.
 type batchRun struct {
-	b     int
-	users int
-	stage *load.Stage
-	g     *errgroup.Group // the batch's users; its context ends on a user's fatal error
-	err   error           // why dispatching stopped early (the run's context ended)
+	b       int
+	users   int
+	stage   *load.Stage
+	pending sync.WaitGroup // the batch's users in flight
+	err     error          // why dispatching stopped early (the run's context ended)
 
 	mu  sync.Mutex
 	rec batchDone
 }
 
-// startBatch reads the users of batch b and puts each in flight as a slot of sem frees up. It
-// returns once every user is in flight (or the context ended); finishBatch waits for them.
-func (p *Pipeline) startBatch(ctx context.Context, sum *Summary, plan *Plan, b int, sem chan struct{}) (*batchRun, error) {
+// startBatch reads the users of batch b and puts each in flight in g (the run's group: a user's
+// fatal error stops the whole run at once) as a slot of sem frees up. It returns once every
+// user is in flight (or ctx, g's context, ended); finishBatch waits for them.
+func (p *Pipeline) startBatch(ctx context.Context, g *errgroup.Group, sum *Summary, plan *Plan, b int, sem chan struct{}) (*batchRun, error) {
 	users, err := p.readBatchUsers(ctx, plan, b)
 	if err != nil {
 		return nil, err
@@ -136,18 +137,19 @@ func (p *Pipeline) startBatch(ctx context.Context, sum *Summary, plan *Plan, b i
 		return nil, err
 	}
 	tsrc := transform.Source{CustomerID: p.o.CustomerID, BotKey: p.o.BotKey, RunID: p.o.RunID, ExtractedAt: p.o.Clock().UTC()}
-	g, gctx := errgroup.WithContext(ctx)
-	br := &batchRun{b: b, users: len(users), stage: stage, g: g, rec: batchDone{RunID: p.o.RunID}}
+	br := &batchRun{b: b, users: len(users), stage: stage, rec: batchDone{RunID: p.o.RunID}}
 	for i := range users {
 		select {
 		case sem <- struct{}{}:
-		case <-gctx.Done():
-			br.err = gctx.Err()
+		case <-ctx.Done():
+			br.err = ctx.Err()
 			return br, nil
 		}
 		u := &extract.User{ID: users[i].ID, Channel: users[i].Channel}
+		br.pending.Add(1)
 		g.Go(func() error {
-			n, err := p.exportUser(gctx, tsrc, u, w, stage, sum)
+			defer br.pending.Done()
+			n, err := p.exportUser(ctx, tsrc, u, w, stage, sum)
 			<-sem
 			switch {
 			case err == nil:
@@ -156,8 +158,8 @@ func (p *Pipeline) startBatch(ctx context.Context, sum *Summary, plan *Plan, b i
 				br.mu.Unlock()
 				sum.userDone(n)
 				return nil
-			case gctx.Err() != nil:
-				return gctx.Err()
+			case ctx.Err() != nil:
+				return ctx.Err()
 			case fatal(err):
 				return fmt.Errorf("conversations of user %s in %s: %w", u.ID, w, err)
 			case errors.Is(err, extract.ErrInvalidUser):
@@ -185,8 +187,12 @@ func (p *Pipeline) startBatch(ctx context.Context, sum *Summary, plan *Plan, b i
 // always closes the batch's stage.
 func (p *Pipeline) finishBatch(ctx context.Context, sum *Summary, plan *Plan, br *batchRun) error {
 	defer func() { br.stage.Close() }()
-	if err := errors.Join(br.g.Wait(), br.err); err != nil {
-		return err
+	br.pending.Wait()
+	if br.err != nil {
+		return br.err
+	}
+	if err := ctx.Err(); err != nil {
+		return err // the run stopped (its group returns why)
 	}
 	rec := &br.rec
 	// Rows of a failed or skipped user that were staged before it failed are not published:

@@ -22,7 +22,7 @@ type listPage struct {
 // decodeConversations reads a Conversations API body. Errors are *bodyError (retryable) or
 // *statusError (the body's status.code is not 1000).
 func decodeConversations(r io.Reader) (listPage, error) {
-	return decodeList(r, []string{"conversations", "messages"})
+	return decodeList(r, conversationKeys())
 }
 
 // decodeUsers reads a User API body; errors as decodeConversations. Each user is also parsed, so
@@ -75,9 +75,14 @@ func decodeList(r io.Reader, keys []string) (listPage, error) {
 // decodeData is decodeList on the body data; scan false skips the one-pass way (for tests that
 // compare both).
 func decodeData(data []byte, keys []string, scan bool) (listPage, error) {
-	ld := &listDecoder{keys: keys, page: listPage{pageSize: -1, total: -1}}
+	return decodeInto(nil, data, keys, scan)
+}
+
+// decodeInto is decodeData appending the elements to items[:0], whose memory it reuses.
+func decodeInto(items []json.RawMessage, data []byte, keys []string, scan bool) (listPage, error) {
+	ld := &listDecoder{keys: keys, page: listPage{items: items[:0], pageSize: -1, total: -1}}
 	if !scan || !ld.scan(data) {
-		ld = &listDecoder{d: json.NewDecoder(bytes.NewReader(data)), keys: keys, page: listPage{pageSize: -1, total: -1}}
+		ld = &listDecoder{d: json.NewDecoder(bytes.NewReader(data)), keys: keys, page: listPage{items: items[:0], pageSize: -1, total: -1}}
 		ld.d.UseNumber() // numbers in skipped values are not converted, so none overflows
 		if err := ld.body(); err != nil {
 			return listPage{pageSize: -1, total: -1}, &bodyError{err}
@@ -102,7 +107,7 @@ func decodeData(data []byte, keys []string, scan bool) (listPage, error) {
 // has none of the shapes body reports as errors. Otherwise it returns false, and ld must be
 // discarded.
 func (ld *listDecoder) scan(data []byte) bool {
-	if !json.Valid(data) {
+	if !jsonscan.Valid(data) {
 		return false
 	}
 	i := jsonscan.SkipSpace(data, 0)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/chatlake/chatlake/internal/jsonscan"
 )
@@ -178,7 +179,9 @@ func (ld *listDecoder) scanList(data []byte, start int) bool {
 	return ok
 }
 
-// scanStatus is statusValue for the value v.
+// scanStatus is statusValue for the value v. Its keys are matched as encoding/json matches
+// them (the last of a key wins, letter case aside); a status with a key that is escaped or not
+// ASCII is left to encoding/json.
 func (ld *listDecoder) scanStatus(v []byte) bool {
 	if v[0] == 'n' {
 		return true
@@ -186,23 +189,46 @@ func (ld *listDecoder) scanStatus(v []byte) bool {
 	if v[0] != '{' {
 		return false
 	}
-	var st struct {
-		Code    json.RawMessage `json:"code"`
-		Desc    json.RawMessage `json:"desc"`
-		Details json.RawMessage `json:"details"`
+	var codeRaw, desc, details []byte
+	plain := true
+	jsonscan.EachMember(v, 0, func(key []byte, vs, ve int) bool {
+		k := key[1 : len(key)-1]
+		for _, c := range k {
+			if c == '\\' || c >= 0x80 {
+				plain = false
+				return false
+			}
+		}
+		switch {
+		case strings.EqualFold(string(k), "code"):
+			codeRaw = v[vs:ve]
+		case strings.EqualFold(string(k), "desc"):
+			desc = v[vs:ve]
+		case strings.EqualFold(string(k), "details"):
+			details = v[vs:ve]
+		}
+		return true
+	})
+	if !plain {
+		var st struct {
+			Code    json.RawMessage `json:"code"`
+			Desc    json.RawMessage `json:"desc"`
+			Details json.RawMessage `json:"details"`
+		}
+		if err := json.Unmarshal(v, &st); err != nil {
+			return false
+		}
+		codeRaw, desc, details = st.Code, st.Desc, st.Details
 	}
-	if err := json.Unmarshal(v, &st); err != nil {
-		return false
-	}
-	if len(st.Code) == 0 || bytes.Equal(st.Code, []byte("null")) {
+	if len(codeRaw) == 0 || bytes.Equal(codeRaw, []byte("null")) {
 		return true
 	}
-	code, ok := parseInt(st.Code)
+	code, ok := parseInt(codeRaw)
 	if !ok {
 		return false
 	}
 	ld.status, ld.code = true, code
-	ld.desc, ld.details = jsonText(st.Desc), jsonText(st.Details)
+	ld.desc, ld.details = jsonText(desc), jsonText(details)
 	return true
 }
 

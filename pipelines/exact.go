@@ -53,14 +53,18 @@ type identityState struct {
 
 func newKeyer(src transform.Source, user *extract.User, w extract.Window,
 	count func(ctx context.Context, at time.Time, id transform.Identity) (int, error)) *keyer {
-	return &keyer{src: src, user: user, window: w, count: count, seen: make(map[transform.Identity]identityState),
-		perPage: make(map[transform.Identity]int)}
+	return &keyer{src: src, user: user, window: w, count: count}
 }
 
 // add flattens one page and returns its rows that are new, with their keys set. The rows are
 // valid until the next add: the caller copies what it keeps (load.Stage.Add does).
 func (k *keyer) add(ctx context.Context, p extract.Page) ([]schema.Message, error) {
 	k.page++
+	if k.seen == nil { // sized by the first page: most users' windows have one
+		n := len(p.Messages)
+		k.seen, k.perPage = make(map[transform.Identity]identityState, n), make(map[transform.Identity]int, n)
+		k.ids, k.keys, k.keyEnds = make([]transform.Identity, 0, n), make([]byte, 0, n*36), make([]int, 0, n)
+	}
 	rows, err := transform.FlattenPage(k.rows[:0], k.src, k.user, p.Messages)
 	k.rows = rows[:0]
 	if err != nil {

@@ -55,7 +55,7 @@ const (
 // data. A message that is not a JSON object (ErrNotObject), or whose timestamp is absent, null
 // or unparseable (ErrTimestamp), is an error, a *FieldError; nothing is dropped silently.
 func Flatten(src Source, u *extract.User, raw json.RawMessage) (schema.Message, error) {
-	f := flattener{str: string(raw), left: 1, ms: make([]member, 0, 12)}
+	f := flattener{str: string(raw), left: 1, ms: make([]member, 0, 8)}
 	return f.message(src, u, raw)
 }
 

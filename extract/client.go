@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -34,6 +35,8 @@ type Client struct {
 	// pageSizes are the largest page sizes seen (page lengths, or page_size reported), for the
 	// users and the conversations endpoint: the deployment's real cap is at least that.
 	pageSizes [2]atomic.Int64
+	// bodies holds a *pageBuffer per goroutine paging conversations, reused from page to page.
+	bodies sync.Pool
 }
 
 // causes lists the retry causes in the order of Client.retries.

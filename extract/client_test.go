@@ -142,6 +142,10 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 func collect(c *Client, ctx context.Context, id string, w Window) ([]Page, error) {
 	var pages []Page
 	err := c.Conversations(ctx, id, w, func(p Page) error {
+		p.Messages = slices.Clone(p.Messages) // valid only until fn returns
+		for i := range p.Messages {
+			p.Messages[i] = bytes.Clone(p.Messages[i])
+		}
 		pages = append(pages, p)
 		return nil
 	})

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/chatlake/chatlake/internal/jsonscan"
 )
@@ -22,7 +23,7 @@ type listPage struct {
 // decodeConversations reads a Conversations API body. Errors are *bodyError (retryable) or
 // *statusError (the body's status.code is not 1000).
 func decodeConversations(r io.Reader) (listPage, error) {
-	return decodeList(r, []string{"conversations", "messages"})
+	return decodeList(r, conversationKeys())
 }
 
 // decodeUsers reads a User API body; errors as decodeConversations. Each user is also parsed, so
@@ -75,9 +76,14 @@ func decodeList(r io.Reader, keys []string) (listPage, error) {
 // decodeData is decodeList on the body data; scan false skips the one-pass way (for tests that
 // compare both).
 func decodeData(data []byte, keys []string, scan bool) (listPage, error) {
-	ld := &listDecoder{keys: keys, page: listPage{pageSize: -1, total: -1}}
+	return decodeInto(nil, data, keys, scan)
+}
+
+// decodeInto is decodeData appending the elements to items[:0], whose memory it reuses.
+func decodeInto(items []json.RawMessage, data []byte, keys []string, scan bool) (listPage, error) {
+	ld := &listDecoder{keys: keys, page: listPage{items: items[:0], pageSize: -1, total: -1}}
 	if !scan || !ld.scan(data) {
-		ld = &listDecoder{d: json.NewDecoder(bytes.NewReader(data)), keys: keys, page: listPage{pageSize: -1, total: -1}}
+		ld = &listDecoder{d: json.NewDecoder(bytes.NewReader(data)), keys: keys, page: listPage{items: items[:0], pageSize: -1, total: -1}}
 		ld.d.UseNumber() // numbers in skipped values are not converted, so none overflows
 		if err := ld.body(); err != nil {
 			return listPage{pageSize: -1, total: -1}, &bodyError{err}
@@ -102,7 +108,7 @@ func decodeData(data []byte, keys []string, scan bool) (listPage, error) {
 // has none of the shapes body reports as errors. Otherwise it returns false, and ld must be
 // discarded.
 func (ld *listDecoder) scan(data []byte) bool {
-	if !json.Valid(data) {
+	if !jsonscan.Valid(data) {
 		return false
 	}
 	i := jsonscan.SkipSpace(data, 0)
@@ -173,7 +179,9 @@ func (ld *listDecoder) scanList(data []byte, start int) bool {
 	return ok
 }
 
-// scanStatus is statusValue for the value v.
+// scanStatus is statusValue for the value v. Its keys are matched as encoding/json matches
+// them (the last of a key wins, letter case aside); a status with a key that is escaped or not
+// ASCII is left to encoding/json.
 func (ld *listDecoder) scanStatus(v []byte) bool {
 	if v[0] == 'n' {
 		return true
@@ -181,23 +189,46 @@ func (ld *listDecoder) scanStatus(v []byte) bool {
 	if v[0] != '{' {
 		return false
 	}
-	var st struct {
-		Code    json.RawMessage `json:"code"`
-		Desc    json.RawMessage `json:"desc"`
-		Details json.RawMessage `json:"details"`
+	var codeRaw, desc, details []byte
+	plain := true
+	jsonscan.EachMember(v, 0, func(key []byte, vs, ve int) bool {
+		k := key[1 : len(key)-1]
+		for _, c := range k {
+			if c == '\\' || c >= 0x80 {
+				plain = false
+				return false
+			}
+		}
+		switch {
+		case strings.EqualFold(string(k), "code"):
+			codeRaw = v[vs:ve]
+		case strings.EqualFold(string(k), "desc"):
+			desc = v[vs:ve]
+		case strings.EqualFold(string(k), "details"):
+			details = v[vs:ve]
+		}
+		return true
+	})
+	if !plain {
+		var st struct {
+			Code    json.RawMessage `json:"code"`
+			Desc    json.RawMessage `json:"desc"`
+			Details json.RawMessage `json:"details"`
+		}
+		if err := json.Unmarshal(v, &st); err != nil {
+			return false
+		}
+		codeRaw, desc, details = st.Code, st.Desc, st.Details
 	}
-	if err := json.Unmarshal(v, &st); err != nil {
-		return false
-	}
-	if len(st.Code) == 0 || bytes.Equal(st.Code, []byte("null")) {
+	if len(codeRaw) == 0 || bytes.Equal(codeRaw, []byte("null")) {
 		return true
 	}
-	code, ok := parseInt(st.Code)
+	code, ok := parseInt(codeRaw)
 	if !ok {
 		return false
 	}
 	ld.status, ld.code = true, code
-	ld.desc, ld.details = jsonText(st.Desc), jsonText(st.Details)
+	ld.desc, ld.details = jsonText(desc), jsonText(details)
 	return true
 }
 

@@ -38,7 +38,9 @@
 // time. Successes raise the rate back slowly toward the ceiling (+4% of it per second while the
 // limiter is the bottleneck). The page size learned from the deployment is shared too: what one
 // goroutine's pages show spares the others' confirmations. Conversations calls fn from the
-// calling goroutine, one page at a time, in order. Nothing is kept per user between calls.
+// calling goroutine, one page at a time, in order. Nothing is kept per user between calls. A
+// page's Messages are slices of a body buffer the Client reuses (one per goroutine paging at a
+// time): they are valid until fn returns, and fn copies what it keeps.
 //
 // # Errors
 //

@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -75,7 +76,8 @@ func (c *Client) usersOf(ctx context.Context, sel Selector, add func([]User) boo
 // paging and is returned wrapped.
 //
 // A retried request never calls fn twice for the same page: a page is decoded in full before fn
-// sees it.
+// sees it. A Page's Messages are valid only until fn returns: they are slices of a body buffer
+// that the Client reuses; fn copies what it keeps (transform.FlattenPage does).
 func (c *Client) Conversations(ctx context.Context, userID string, w Window, fn func(Page) error) error {
 	what := c.red.clean(fmt.Sprintf("conversations of user %q in window %s", userID, w), 0)
 	switch {
@@ -108,31 +110,71 @@ func (c *Client) Conversations(ctx context.Context, userID string, w Window, fn 
 			q.Set("end_date", strconv.FormatInt(w.End.UnixMilli(), 10))
 		}
 		op := fmt.Sprintf("%s, page %d", what, n)
-		p, err := get(ctx, c, call{op: op, endpoint: endpointConversations, path: path, query: q}, decodeConversations)
-		if err != nil {
+		more, err := c.conversationsPage(ctx, call{op: op, endpoint: endpointConversations, path: path, query: q},
+			func(p listPage) (bool, error) {
+				if len(p.items) == 0 {
+					c.confirmed(confirming)
+					return false, nil
+				}
+				h := hashItems(p.items)
+				if n > 1 && h == prev {
+					c.confirmed(confirming)
+					c.log.Warn("extract: page repeats the previous one; the deployment ignores paging", "op", op)
+					return false, nil
+				}
+				prev = h
+				seen += len(p.items)
+				if err := fn(Page{Number: n, Messages: p.items, Total: p.total}); err != nil {
+					return false, fmt.Errorf("extract: %s: %w", op, err)
+				}
+				var more bool
+				more, confirming = c.morePages(endpointConversations, p, seen, op)
+				return more, nil
+			})
+		if err != nil || !more {
 			return err
-		}
-		if len(p.items) == 0 {
-			c.confirmed(confirming)
-			return nil
-		}
-		h := hashItems(p.items)
-		if n > 1 && h == prev {
-			c.confirmed(confirming)
-			c.log.Warn("extract: page repeats the previous one; the deployment ignores paging", "op", op)
-			return nil
-		}
-		prev = h
-		seen += len(p.items)
-		if err := fn(Page{Number: n, Messages: p.items, Total: p.total}); err != nil {
-			return fmt.Errorf("extract: %s: %w", op, err)
-		}
-		var more bool
-		if more, confirming = c.morePages(endpointConversations, p, seen, op); !more {
-			return nil
 		}
 	}
 }
+
+// conversationsPage gets one page of conversations into a body buffer of the Client's and
+// hands it to use; the buffer is reused once use returns.
+func (c *Client) conversationsPage(ctx context.Context, cl call, use func(listPage) (bool, error)) (bool, error) {
+	pb, _ := c.bodies.Get().(*pageBuffer)
+	if pb == nil {
+		pb = new(pageBuffer)
+	}
+	defer func() {
+		if pb.body.Cap() <= maxPooledBody {
+			clear(pb.items) // no reference to the body outlives the page
+			c.bodies.Put(pb)
+		}
+	}()
+	p, err := get(ctx, c, cl, func(r io.Reader) (listPage, error) {
+		pb.body.Reset()
+		if _, err := pb.body.ReadFrom(r); err != nil {
+			return listPage{pageSize: -1, total: -1}, &bodyError{unexpectedEOF(err)}
+		}
+		return decodeInto(pb.items[:0], pb.body.Bytes(), conversationKeys(), true)
+	})
+	if err != nil {
+		return false, err
+	}
+	pb.items = p.items[:0]
+	return use(p)
+}
+
+// pageBuffer is the memory of one Conversations page: the body as read, and its elements.
+type pageBuffer struct {
+	body  bytes.Buffer
+	items []json.RawMessage
+}
+
+// maxPooledBody bounds the body buffers a Client keeps for reuse: a rare huge page is not held.
+const maxPooledBody = 4 << 20
+
+// conversationKeys are the keys of a Conversations API body's list.
+func conversationKeys() []string { return []string{"conversations", "messages"} }
 
 // morePages tells whether paging goes on after page p, with seen elements delivered so far
 // (p's included). It ends after an empty page, when total_elements are all seen, or after a

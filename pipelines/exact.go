@@ -21,7 +21,8 @@ import (
 // user (a window of 1 ms, one short page) and takes that count as the truth. It never emits more
 // copies of an identity than that count, and never more than it received.
 //
-// Memory: one small entry per distinct identity of the user in the window.
+// Memory: one small entry per distinct identity of the user in the window, and the scratch of
+// the largest page.
 type keyer struct {
 	src    transform.Source
 	user   *extract.User
@@ -29,11 +30,18 @@ type keyer struct {
 	count  func(ctx context.Context, at time.Time, id transform.Identity) (int, error)
 
 	page int
-	seen map[transform.Identity]*identityState
+	seen map[transform.Identity]identityState
 
 	outside  int // messages the API sent outside the window (inclusive end bounds)
 	repeated int // copies dropped as repeats across pages
 	requery  int // 1 ms queries made to settle an identity seen on two pages
+
+	// Scratch of add, reused from page to page.
+	rows    []schema.Message
+	ids     []transform.Identity
+	perPage map[transform.Identity]int // then how many of this page's copies may still be emitted
+	keys    []byte
+	keyEnds []int
 }
 
 type identityState struct {
@@ -45,39 +53,47 @@ type identityState struct {
 
 func newKeyer(src transform.Source, user *extract.User, w extract.Window,
 	count func(ctx context.Context, at time.Time, id transform.Identity) (int, error)) *keyer {
-	return &keyer{src: src, user: user, window: w, count: count, seen: make(map[transform.Identity]*identityState)}
+	return &keyer{src: src, user: user, window: w, count: count}
 }
 
-// add flattens one page and returns its rows that are new, with their keys set.
+// add flattens one page and returns its rows that are new, with their keys set. The rows are
+// valid until the next add: the caller copies what it keeps (load.Stage.Add does).
 func (k *keyer) add(ctx context.Context, p extract.Page) ([]schema.Message, error) {
 	k.page++
-	rows := make([]schema.Message, 0, len(p.Messages))
-	ids := make([]transform.Identity, 0, len(p.Messages))
-	perPage := make(map[transform.Identity]int, len(p.Messages))
-	for i, raw := range p.Messages {
-		m, err := transform.Flatten(k.src, k.user, raw)
-		if err != nil {
-			return nil, fmt.Errorf("page %d, message %d: %w", p.Number, i+1, err)
-		}
-		if m.SentAt.Before(k.window.Start) || !m.SentAt.Before(k.window.End) {
+	if k.seen == nil { // sized by the first page: most users' windows have one
+		n := len(p.Messages)
+		k.seen, k.perPage = make(map[transform.Identity]identityState, n), make(map[transform.Identity]int, n)
+		k.ids, k.keys, k.keyEnds = make([]transform.Identity, 0, n), make([]byte, 0, n*36), make([]int, 0, n)
+	}
+	rows, err := transform.FlattenPage(k.rows[:0], k.src, k.user, p.Messages)
+	k.rows = rows[:0]
+	if err != nil {
+		return nil, fmt.Errorf("page %d, %w", p.Number, err)
+	}
+	ids := k.ids[:0]
+	clear(k.perPage)
+	in := rows[:0]
+	for i := range rows {
+		if rows[i].SentAt.Before(k.window.Start) || !rows[i].SentAt.Before(k.window.End) {
 			k.outside++
 			continue
 		}
-		id := transform.IdentityOf(&m)
-		rows = append(rows, m)
+		id := transform.IdentityOf(&rows[i])
+		in = append(in, rows[i])
 		ids = append(ids, id)
-		perPage[id]++
+		k.perPage[id]++
 	}
+	rows = in
+	k.ids = ids
 
-	// allowed[id] is how many of this page's copies of id may still be emitted.
-	allowed := make(map[transform.Identity]int, len(perPage))
-	for id, n := range perPage {
-		st := k.seen[id]
+	// perPage[id] becomes how many of this page's copies of id may still be emitted.
+	allowed := k.perPage
+	for id, n := range allowed {
+		st, ok := k.seen[id]
 		switch {
-		case st == nil:
-			k.seen[id] = &identityState{lastPage: k.page}
-			allowed[id] = n
-			continue
+		case !ok:
+			k.seen[id] = identityState{lastPage: k.page}
+			continue // all n copies
 		case !st.settled && st.lastPage != k.page:
 			total, err := k.count(ctx, rows[indexOf(ids, id)].SentAt, id)
 			if err != nil {
@@ -87,9 +103,12 @@ func (k *keyer) add(ctx context.Context, p extract.Page) ([]schema.Message, erro
 			st.settled, st.total = true, total
 		}
 		st.lastPage = k.page
+		k.seen[id] = st
 		allowed[id] = min(n, max(0, st.total-st.emitted))
 	}
 
+	// The keys of the page share one string.
+	k.keys, k.keyEnds = k.keys[:0], k.keyEnds[:0]
 	out := rows[:0]
 	for i := range rows {
 		id := ids[i]
@@ -99,9 +118,16 @@ func (k *keyer) add(ctx context.Context, p extract.Page) ([]schema.Message, erro
 		}
 		allowed[id]--
 		st := k.seen[id]
-		rows[i].MessageKey = transform.MessageKey(id, st.emitted)
+		k.keys = transform.AppendMessageKey(k.keys, id, st.emitted)
+		k.keyEnds = append(k.keyEnds, len(k.keys))
 		st.emitted++
+		k.seen[id] = st
 		out = append(out, rows[i])
+	}
+	keys, at := string(k.keys), 0
+	for i, end := range k.keyEnds {
+		out[i].MessageKey = keys[at:end]
+		at = end
 	}
 	return out, nil
 }
@@ -122,13 +148,14 @@ func countAt(ctx context.Context, src conversationSource, tsrc transform.Source,
 	at time.Time, id transform.Identity) (int, error) {
 	w := extract.Window{Start: at, End: at.Add(time.Millisecond)}
 	n := 0
+	var rows []schema.Message
 	err := src.Conversations(ctx, user.ID, w, func(p extract.Page) error {
-		for i, raw := range p.Messages {
-			m, err := transform.Flatten(tsrc, user, raw)
-			if err != nil {
-				return fmt.Errorf("page %d, message %d: %w", p.Number, i+1, err)
-			}
-			if m.SentAt.Equal(at) && transform.IdentityOf(&m) == id {
+		var err error
+		if rows, err = transform.FlattenPage(rows[:0], tsrc, user, p.Messages); err != nil {
+			return fmt.Errorf("page %d, %w", p.Number, err)
+		}
+		for i := range rows {
+			if rows[i].SentAt.Equal(at) && transform.IdentityOf(&rows[i]) == id {
 				n++
 			}
 		}

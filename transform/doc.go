@@ -10,6 +10,12 @@
 // UTC, truncated to the millisecond (ParseTimestamp). sender is lower-cased and message_type
 // upper-cased; nothing else is changed. docs/schema.md describes every column for analysts.
 //
+// FlattenPage flattens a page's messages as Flatten does each: each message is checked and
+// walked in one pass (no map, no encoding/json for the fields the API sends), and the rows of a
+// page share one copy of the page's text and one block of nullable columns, so that a page
+// costs a few allocations rather than a few per message. The rows own their memory: they do not
+// alias the messages given.
+//
 // A user object's layout (which key holds the id, nested or flat attributes, which fields no
 // column holds) has its one home in package extract: FlattenUser maps extract.User, and
 // User.Extra, to columns.

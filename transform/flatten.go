@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatlake/chatlake/extract"
+	"github.com/chatlake/chatlake/internal/jsonscan"
 	"github.com/chatlake/chatlake/schema"
 )
 
@@ -54,28 +55,72 @@ const (
 // data. A message that is not a JSON object (ErrNotObject), or whose timestamp is absent, null
 // or unparseable (ErrTimestamp), is an error, a *FieldError; nothing is dropped silently.
 func Flatten(src Source, u *extract.User, raw json.RawMessage) (schema.Message, error) {
-	text := bytes.TrimSpace(raw)
-	if len(text) == 0 || text[0] != '{' {
-		return schema.Message{}, &FieldError{Field: "message", Value: clip(text), Err: ErrNotObject}
-	}
-	if !json.Valid(text) {
-		var fields map[string]json.RawMessage
-		err := json.Unmarshal(text, &fields) // for encoding/json's words on what is wrong
-		return schema.Message{}, &FieldError{Field: "message", Value: clip(text), Err: fmt.Errorf("%w: %v", ErrNotObject, err)}
-	}
-	f := flattener{text: text}
-	return f.flatten(src, u)
+	f := flattener{str: string(raw), left: 1, ms: make([]member, 0, 8)}
+	return f.message(src, u, raw)
 }
 
-// flattener holds one message's text while it is flattened. Every string of the row that needs
-// no unescaping is a substring of one copy of the text (str), and every nullable column points
-// into one array (cols): a row costs a few allocations, not one per field.
+// FlattenPage flattens msgs, the messages of one page, as Flatten flattens each, and appends
+// their rows to dst in order. The rows share one copy of the page's text and one block of
+// nullable columns: a page costs a few allocations, not a few per message. An error says which
+// message (from 1) and wraps Flatten's *FieldError; the rows before it are appended.
+func FlattenPage(dst []schema.Message, src Source, u *extract.User, msgs []json.RawMessage) ([]schema.Message, error) {
+	n := 0
+	for _, raw := range msgs {
+		n += len(raw)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, raw := range msgs {
+		b.Write(raw)
+	}
+	f := flattener{str: b.String(), left: len(msgs)}
+	var s scratch
+	f.use(&s)
+	dst = slices.Grow(dst, len(msgs))
+	for i, raw := range msgs {
+		m, err := f.message(src, u, raw)
+		if err != nil {
+			return dst, fmt.Errorf("message %d: %w", i+1, err)
+		}
+		dst = append(dst, m)
+		f.base += len(raw)
+		f.left--
+	}
+	return dst, nil
+}
+
+// flattener flattens the messages of one page, one after the other. Every string of a row that
+// needs no unescaping is a substring of one copy of the page's text (str), and every nullable
+// column points into a block shared by the page's rows (cols): a page costs a few allocations,
+// not a few per field or per message. The scratch slices are reused from message to message.
 type flattener struct {
-	text  []byte
-	str   string // string(text), made on first use
-	cols  *[numPtrCols]string
-	used  int
+	str  string // the page's messages, one after the other
+	base int    // where the message's raw text starts in str
+	left int    // messages left in the page, this one included
+	text []byte // the message, without surrounding white space
+	off  int    // where text starts in str
+
+	cols  []string // unused nullable column values
+	opts  []string // unused options items
+	ms    []member
+	sub   []member
 	extra []extraMember
+	buf   []byte // extra_json being encoded
+	tmp   []byte // nested objects' leftovers, and unescaped strings
+}
+
+// scratch is the first scratch space of a page's flattener, one allocation: most messages
+// need no more.
+type scratch struct {
+	ms    [16]member
+	sub   [8]member
+	extra [8]extraMember
+	buf   [512]byte
+	tmp   [512]byte
+}
+
+func (f *flattener) use(s *scratch) {
+	f.ms, f.sub, f.extra, f.buf, f.tmp = s.ms[:0], s.sub[:0], s.extra[:0], s.buf[:0], s.tmp[:0]
 }
 
 // numPtrCols is the number of nullable string columns of schema.Message.
@@ -88,7 +133,22 @@ type extraMember struct {
 	value []byte
 }
 
-func (f *flattener) flatten(src Source, u *extract.User) (schema.Message, error) {
+func (f *flattener) message(src Source, u *extract.User, raw json.RawMessage) (schema.Message, error) {
+	f.text = bytes.TrimSpace(raw)
+	if len(f.text) == 0 || f.text[0] != '{' {
+		return schema.Message{}, &FieldError{Field: "message", Value: clip(f.text), Err: ErrNotObject}
+	}
+	f.off = f.base + len(raw) - len(bytes.TrimLeft(raw, " \t\n\r"))
+	var end int
+	var ok bool
+	f.ms, end, ok = members(f.ms[:0], f.text, 0)
+	if !ok || end != len(f.text) {
+		var fields map[string]json.RawMessage
+		err := json.Unmarshal(f.text, &fields) // for encoding/json's words on what is wrong
+		return schema.Message{}, &FieldError{Field: "message", Value: clip(f.text), Err: fmt.Errorf("%w: %v", ErrNotObject, err)}
+	}
+	f.extra, f.tmp = f.extra[:0], f.tmp[:0]
+
 	m := schema.Message{
 		CustomerID:  src.CustomerID,
 		BotKey:      src.BotKey,
@@ -101,11 +161,7 @@ func (f *flattener) flatten(src Source, u *extract.User) (schema.Message, error)
 			m.Channel = f.ptr(u.Channel)
 		}
 	}
-	var buf [16]member
-	ms := members(buf[:0], f.text, 0)
-	var ebuf [8]extraMember
-	f.extra = ebuf[:0]
-
+	ms := f.ms
 	ts := -1
 	for i := range ms {
 		if string(ms[i].name) == "timestamp" {
@@ -121,11 +177,12 @@ func (f *flattener) flatten(src Source, u *extract.User) (schema.Message, error)
 		return schema.Message{}, err
 	}
 	if tsv[0] == '"' {
-		m.SourceTimestamp = f.stringValue(ms[ts].vStart, ms[ts].vEnd)
+		m.SourceTimestamp, _ = f.stringValue(&ms[ts])
 	} else {
 		m.SourceTimestamp = f.substr(ms[ts].vStart, ms[ts].vEnd)
 	}
 
+	var textBytes []byte // the bytes of m.Text
 	for i := range ms {
 		mb := &ms[i]
 		v := f.value(mb)
@@ -135,14 +192,16 @@ func (f *flattener) flatten(src Source, u *extract.User) (schema.Message, error)
 			m.UserID = f.stringField(mb)
 		case "sender":
 			if s := f.stringField(mb); s != nil {
-				m.Sender = strings.ToLower(*s)
+				k := knownSenders()
+				m.Sender = foldKnown(*s, k[:], strings.ToLower)
 			}
 		case "message_type":
 			if s := f.stringField(mb); s != nil {
-				m.MessageType = strings.ToUpper(*s)
+				k := knownTypes()
+				m.MessageType = foldKnown(*s, k[:], strings.ToUpper)
 			}
 		case "response":
-			m.Text = f.responseText(mb)
+			m.Text, textBytes = f.responseText(mb)
 		case "file":
 			f.nested(mb, [3]string{"url", "mimeType", "uploadType"}, [3]**string{&m.FileURL, &m.FileMimeType, &m.FileUploadType})
 		case "template":
@@ -159,54 +218,72 @@ func (f *flattener) flatten(src Source, u *extract.User) (schema.Message, error)
 	if m.Text != nil {
 		switch m.MessageType {
 		case typeOptions:
-			m.Options = parseOptions(*m.Text)
+			m.Options = f.parseOptions(*m.Text)
 		case typeAgent:
-			if id, ok := agentID(*m.Text); ok {
+			if id, ok := f.agentID(textBytes, *m.Text); ok {
 				m.AgentID = f.ptr(id)
 			}
 		}
 	}
 	if len(f.extra) > 0 {
-		m.ExtraJSON = f.ptr(string(encodeMembers(nil, f.extra)))
+		f.buf = encodeMembers(f.buf[:0], f.extra)
+		m.ExtraJSON = f.ptr(string(f.buf))
 	}
 	return m, nil
 }
 
+// knownSenders and knownTypes are the senders and message types the API is known to send, in
+// the letter case of the row.
+func knownSenders() [3]string { return [...]string{"user", "bot", "agent"} }
+func knownTypes() [12]string {
+	return [...]string{"TEXT", "OPTIONS", typeAgent, "FILE_RECEIVED", "IMAGE", "VIDEO", "AUDIO",
+		"DOCUMENT", "TEMPLATE", "CAROUSEL", "BUTTON", "LOCATION"}
+}
+
+// foldKnown is fold(s), without allocating when s is one of known in another letter case. A
+// string of the same byte length as an ASCII one that EqualFold matches is ASCII itself, so
+// that fold(s) is then that known value.
+func foldKnown(s string, known []string, fold func(string) string) string {
+	for _, k := range known {
+		if len(s) == len(k) && strings.EqualFold(s, k) {
+			return k
+		}
+	}
+	return fold(s)
+}
+
 func (f *flattener) value(m *member) []byte { return f.text[m.vStart:m.vEnd] }
 
-// substr is text[i:j] as a string sharing the message's one copy.
-func (f *flattener) substr(i, j int) string {
-	if f.str == "" {
-		f.str = string(f.text)
+// substr is text[i:j] as a string sharing the page's one copy.
+func (f *flattener) substr(i, j int) string { return f.str[f.off+i : f.off+j] }
+
+// stringValue is the value of the JSON string of member m, and its bytes.
+func (f *flattener) stringValue(m *member) (string, []byte) {
+	v := f.value(m)
+	if plainString(v, m.vFlags) {
+		return f.substr(m.vStart+1, m.vEnd-1), v[1 : len(v)-1]
 	}
-	return f.str[i:j]
+	start := len(f.tmp)
+	f.tmp = appendUnquoted(f.tmp, v)
+	b := f.tmp[start:]
+	return string(b), b
 }
 
-// stringValue is the value of the JSON string text[i:j].
-func (f *flattener) stringValue(i, j int) string {
-	if plainString(f.text[i:j]) {
-		return f.substr(i+1, j-1)
-	}
-	var s string
-	_ = json.Unmarshal(f.text[i:j], &s) // cannot fail: the text is valid
-	return s
-}
-
-// ptr points at s, stored in the row's array of nullable columns.
+// ptr points at s, stored in the page's block of nullable columns.
 func (f *flattener) ptr(s string) *string {
-	if f.cols == nil || f.used == len(f.cols) {
-		f.cols = new([numPtrCols]string)
-		f.used = 0
+	if len(f.cols) == 0 {
+		// Three to five nullable columns of a message are set: one block for the page's rows.
+		f.cols = make([]string, max(numPtrCols, 5*f.left))
 	}
-	p := &f.cols[f.used]
-	f.used++
+	p := &f.cols[0]
+	f.cols = f.cols[1:]
 	*p = s
 	return p
 }
 
 // addExtra keeps member m, with value v, for extra_json.
 func (f *flattener) addExtra(m *member, v []byte) {
-	f.extra = append(f.extra, extraMember{name: m.name, key: appendKey(nil, f.text, m), value: v})
+	f.extra = append(f.extra, extraMember{name: m.name, key: keyText(f.text, m), value: v})
 }
 
 func isNull(v []byte) bool { return string(v) == "null" }
@@ -222,22 +299,27 @@ func (f *flattener) stringField(m *member) *string {
 		f.addExtra(m, v)
 		return nil
 	}
-	return f.ptr(f.stringValue(m.vStart, m.vEnd))
+	s, _ := f.stringValue(m)
+	return f.ptr(s)
 }
 
-// responseText is the response's text: a string as is, null as nil, any other JSON value as its
-// compact JSON text.
-func (f *flattener) responseText(m *member) *string {
+// responseText is the response's text, and its bytes: a string as is, null as nil, any other
+// JSON value as its compact JSON text.
+func (f *flattener) responseText(m *member) (*string, []byte) {
 	v := f.value(m)
 	switch {
 	case isNull(v):
-		return nil
+		return nil, nil
 	case v[0] == '"':
-		return f.ptr(f.stringValue(m.vStart, m.vEnd))
+		s, b := f.stringValue(m)
+		return f.ptr(s), b
 	case bytes.IndexAny(v, " \t\n\r") < 0:
-		return f.ptr(f.substr(m.vStart, m.vEnd))
+		return f.ptr(f.substr(m.vStart, m.vEnd)), v
 	}
-	return f.ptr(string(appendCompact(nil, v)))
+	start := len(f.tmp)
+	f.tmp = appendCompact(f.tmp, v)
+	b := f.tmp[start:]
+	return f.ptr(string(b)), b
 }
 
 // nested maps the string fields keys of the object in member m to cols. Keys that no column
@@ -252,12 +334,11 @@ func (f *flattener) nested(m *member, keys [3]string, cols [3]**string) {
 		f.addExtra(m, v)
 		return
 	}
-	var buf [8]member
-	sub := members(buf[:0], f.text, m.vStart)
+	f.sub, _, _ = members(f.sub[:0], f.text, m.vStart) // valid: the message was checked
 	var lbuf [8]extraMember
 	left := lbuf[:0]
-	for i := range sub {
-		sm := &sub[i]
+	for i := range f.sub {
+		sm := &f.sub[i]
 		sv := f.value(sm)
 		col := -1
 		for k, name := range keys {
@@ -267,15 +348,18 @@ func (f *flattener) nested(m *member, keys [3]string, cols [3]**string) {
 		}
 		switch {
 		case col < 0 || (!isNull(sv) && sv[0] != '"'):
-			left = append(left, extraMember{name: sm.name, key: appendKey(nil, f.text, sm), value: sv})
+			left = append(left, extraMember{name: sm.name, key: keyText(f.text, sm), value: sv})
 		case isNull(sv):
 			*cols[col] = nil
 		default:
-			*cols[col] = f.ptr(f.stringValue(sm.vStart, sm.vEnd))
+			s, _ := f.stringValue(sm)
+			*cols[col] = f.ptr(s)
 		}
 	}
 	if len(left) > 0 {
-		f.extra = append(f.extra, extraMember{name: m.name, key: appendKey(nil, f.text, m), value: encodeMembers(nil, left)})
+		start := len(f.tmp)
+		f.tmp = encodeMembers(f.tmp, left)
+		f.extra = append(f.extra, extraMember{name: m.name, key: keyText(f.text, m), value: f.tmp[start:]})
 	}
 }
 
@@ -300,51 +384,74 @@ func encodeMembers(dst []byte, ms []extraMember) []byte {
 }
 
 // parseOptions reads the items of an OPTIONS response: "[a, b, c]" or a JSON array of strings,
-// each item trimmed of spaces; "[]" is an empty, non-nil list. Anything else gives nil.
-func parseOptions(text string) []string {
+// each item trimmed of spaces; "[]" is an empty, non-nil list. Anything else gives nil. Items
+// that need no unescaping are substrings of text, in a block shared by the page's rows.
+func (f *flattener) parseOptions(text string) []string {
 	t := strings.TrimSpace(text)
 	if len(t) < 2 || t[0] != '[' || t[len(t)-1] != ']' {
 		return nil
 	}
-	var items []string
-	if b := []byte(t); !json.Valid(b) || json.Unmarshal(b, &items) != nil {
-		inner := strings.TrimSpace(t[1 : len(t)-1])
-		if inner == "" {
-			return []string{}
+	// Only an array whose first item is a string or null can decode as a JSON array of strings.
+	i := 1
+	for jsonscan.IsSpace(t[i]) { // t ends with ']'
+		i++
+	}
+	if c := t[i]; c == '"' || c == 'n' {
+		var items []string
+		if b := []byte(t); jsonscan.Valid(b) && json.Unmarshal(b, &items) == nil {
+			for i := range items {
+				items[i] = strings.TrimSpace(items[i])
+			}
+			return items
 		}
-		items = strings.Split(inner, ",")
 	}
-	for i := range items {
-		items[i] = strings.TrimSpace(items[i])
+	inner := strings.TrimSpace(t[1 : len(t)-1])
+	if inner == "" {
+		return []string{}
 	}
-	return items
+	n := strings.Count(inner, ",") + 1
+	if len(f.opts) < n {
+		f.opts = make([]string, max(n, 4*f.left))
+	}
+	items := f.opts[:0:n]
+	f.opts = f.opts[n:]
+	for {
+		item, rest, more := strings.Cut(inner, ",")
+		items = append(items, strings.TrimSpace(item))
+		if !more {
+			return items
+		}
+		inner = rest
+	}
 }
 
 // agentID reads agentId from an AGENT_PARTICIPATION_STATUS response, a JSON object: a string as
-// is, a number as its JSON text. Anything else gives false.
-func agentID(text string) (string, bool) {
-	b := []byte(strings.Trim(text, " \t\n\r"))
-	if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
+// is, a number as its JSON text. Anything else gives false. b holds text's bytes; the id is a
+// substring of text when it needs no unescaping.
+func (f *flattener) agentID(b []byte, text string) (string, bool) {
+	lead := len(b) - len(bytes.TrimLeft(b, " \t\n\r"))
+	b = bytes.TrimRight(b[lead:], " \t\n\r")
+	if len(b) == 0 || b[0] != '{' {
 		return "", false
 	}
 	var buf [8]member
-	for _, m := range members(buf[:0], b, 0) {
+	ms, end, ok := members(buf[:0], b, 0)
+	if !ok || end != len(b) {
+		return "", false
+	}
+	for _, m := range ms {
 		if string(m.name) != "agentId" {
 			continue
 		}
 		v := b[m.vStart:m.vEnd]
 		switch c := v[0]; {
 		case c == '"':
-			var s string
-			if plainString(v) {
-				return string(v[1 : len(v)-1]), true
+			if plainString(v, m.vFlags) {
+				return text[lead+m.vStart+1 : lead+m.vEnd-1], true
 			}
-			if err := json.Unmarshal(v, &s); err != nil {
-				return "", false
-			}
-			return s, true
+			return string(appendUnquoted(nil, v)), true
 		case c == '-' || (c >= '0' && c <= '9'):
-			return string(v), true
+			return text[lead+m.vStart : lead+m.vEnd], true
 		}
 		return "", false
 	}

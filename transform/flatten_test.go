@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -253,7 +255,7 @@ func TestParseOptions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got := parseOptions(tt.in)
+			got := (&flattener{left: 1}).parseOptions(tt.in)
 			if (got == nil) != (tt.want == nil) || len(got) != len(tt.want) {
 				t.Fatalf("parseOptions(%q) = %#v, want %#v", tt.in, got, tt.want)
 			}
@@ -284,7 +286,7 @@ func TestAgentID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			id, ok := agentID(tt.in)
+			id, ok := (&flattener{}).agentID([]byte(tt.in), tt.in)
 			var got *string
 			if ok {
 				got = &id
@@ -333,4 +335,72 @@ func BenchmarkFlatten(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// TestFlattenPage: a page's rows are the rows Flatten gives each message, and an error names
+// the message.
+func TestFlattenPage(t *testing.T) {
+	src, u := testSource(), testUser()
+	msgs := append(realisticMix(), realisticMix()...)
+	var want []schema.Message
+	for _, raw := range msgs {
+		m, err := Flatten(src, u, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, m)
+	}
+	got, err := FlattenPage([]schema.Message{{RunID: "before"}}, src, u, msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got[1:], want) || got[0].RunID != "before" {
+		t.Fatalf("FlattenPage differs from Flatten:\n got %+v\nwant %+v", got, want)
+	}
+	bad := []json.RawMessage{msgs[0], json.RawMessage(` {"sender":"x"} `), msgs[1]}
+	got, err = FlattenPage(nil, src, u, bad)
+	var fe *FieldError
+	if !errors.As(err, &fe) || !errors.Is(err, ErrTimestamp) || !strings.HasPrefix(err.Error(), "message 2: ") || len(got) != 1 {
+		t.Fatalf("FlattenPage of a page with a bad second message: %d rows, %v", len(got), err)
+	}
+}
+
+// TestFlattenPageAllocations: a page of the realistic mix costs a few allocations, not a few
+// per message.
+func TestFlattenPageAllocations(t *testing.T) {
+	src, u := testSource(), testUser()
+	var msgs []json.RawMessage
+	for range 8 {
+		msgs = append(msgs, realisticMix()...)
+	}
+	dst := make([]schema.Message, 0, len(msgs))
+	n := testing.AllocsPerRun(20, func() {
+		if _, err := FlattenPage(dst[:0], src, u, msgs); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if perMsg := n / float64(len(msgs)); perMsg > 0.5 {
+		t.Errorf("%v allocations per page of %d messages (%.2f per message), want at most 0.5 per message", n, len(msgs), perMsg)
+	}
+}
+
+func BenchmarkFlattenPage(b *testing.B) {
+	var msgs []json.RawMessage
+	for range 5 {
+		msgs = append(msgs, realisticMix()...)
+	}
+	src, u := testSource(), testUser()
+	var size int64
+	for _, m := range msgs {
+		size += int64(len(m))
+	}
+	b.SetBytes(size / int64(len(msgs)))
+	b.ReportAllocs()
+	dst := make([]schema.Message, 0, len(msgs))
+	for b.Loop() {
+		if _, err := FlattenPage(dst[:0], src, u, msgs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(msgs)), "ns/msg")
 }

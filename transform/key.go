@@ -56,10 +56,17 @@ func (id Identity) String() string { return hex.EncodeToString(id[:]) }
 // (128 bits) of the identity, "-", and the occurrence number in decimal, e.g.
 // "3f9a0c...e1-0". The format is stable forever: changing it needs a schema.MessagesVersion bump.
 func MessageKey(id Identity, occurrence int) string {
-	const hexLen = 32
-	b := make([]byte, 0, hexLen+1+20)
-	b = hex.AppendEncode(b, id[:hexLen/2])
-	b = append(b, '-')
-	b = strconv.AppendInt(b, int64(occurrence), 10)
-	return string(b)
+	var b [keyHexLen + 1 + 20]byte
+	return string(AppendMessageKey(b[:0], id, occurrence))
+}
+
+// keyHexLen is the number of hex digits of the identity in a message key (128 bits).
+const keyHexLen = 32
+
+// AppendMessageKey appends MessageKey(id, occurrence) to dst: the keys of a page can share one
+// string.
+func AppendMessageKey(dst []byte, id Identity, occurrence int) []byte {
+	dst = hex.AppendEncode(dst, id[:keyHexLen/2])
+	dst = append(dst, '-')
+	return strconv.AppendInt(dst, int64(occurrence), 10)
 }

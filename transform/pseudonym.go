@@ -166,11 +166,11 @@ func (p *Pseudonymizer) hashObject(obj string, hash func(string) bool) (string, 
 func RewriteMessage(raw json.RawMessage, p *Pseudonymizer, r *Redactor) json.RawMessage {
 	text := raw
 	i := jsonscan.SkipSpace(text, 0)
-	if i >= len(text) || text[i] != '{' || !json.Valid(text) {
+	if i >= len(text) || text[i] != '{' || !jsonscan.Valid(text) {
 		return raw
 	}
 	var buf [16]member
-	ms := members(buf[:0], text, i)
+	ms, _, _ := members(buf[:0], text, i) // valid: checked above
 	type splice struct {
 		start, end int
 		value      []byte

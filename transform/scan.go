@@ -3,14 +3,15 @@ package transform
 import (
 	"bytes"
 	"encoding/json"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/chatlake/chatlake/internal/jsonscan"
 )
 
-// The scanner below walks JSON text that json.Valid accepted, in one pass, without allocating:
-// it finds where values end and where an object's members are. It does not validate; every
-// caller checks the text with json.Valid first.
+// The scanner below walks a message's JSON text in one pass, checking it as json.Valid does
+// and finding where an object's members are, without allocating (but for keys with escapes).
 
 // member is one member of an object: its key, unescaped, and its value as sent (offsets into
 // the object's text, so that callers can take substrings of one copy of it).
@@ -20,35 +21,56 @@ type member struct {
 	kEnd       int
 	vStart     int // the value: text[vStart:vEnd]
 	vEnd       int
-	simpleName bool // the key is ASCII without escapes: its JSON text is text[kStart:kEnd] as is
+	simpleName bool                 // the key is ASCII without escapes: its JSON text is text[kStart:kEnd] as is
+	vFlags     jsonscan.StringFlags // what a string value holds
 }
 
-// members appends the members of the object b[start:] (valid JSON, b[start] == '{') to dst,
-// in the order sent, and keeps only the last of members with the same key (as encoding/json
-// does when it decodes an object into a map).
-func members(dst []member, b []byte, start int) []member {
+// members appends the members of the object at b[start] (b[start] == '{') to dst, in the
+// order sent, and keeps only the last of members with the same key (as encoding/json does when
+// it decodes an object into a map). It checks the object as json.Valid does: ok is false when
+// it is not valid JSON. end is the index after the object.
+func members(dst []member, b []byte, start int) (out []member, end int, ok bool) {
 	first := len(dst)
 	i := jsonscan.SkipSpace(b, start+1)
 	if i < len(b) && b[i] == '}' {
-		return dst
+		return dst, i + 1, true
 	}
-	for i < len(b) {
-		var m member
-		m.kStart = i
-		m.kEnd = jsonscan.SkipString(b, i)
-		m.name, m.simpleName = keyName(b[m.kStart:m.kEnd])
-		i = jsonscan.SkipSpace(b, m.kEnd)
-		i = jsonscan.SkipSpace(b, i+1) // the colon
-		m.vStart = i
-		m.vEnd = jsonscan.SkipValue(b, i)
-		i = jsonscan.SkipSpace(b, m.vEnd)
-		dst = appendUnique(dst, first, m)
-		if i >= len(b) || b[i] == '}' {
-			break
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return dst, i, false
 		}
-		i = jsonscan.SkipSpace(b, i+1) // the comma
+		var m member
+		var kFlags jsonscan.StringFlags
+		m.kStart = i
+		if m.kEnd, kFlags, ok = jsonscan.String(b, i); !ok {
+			return dst, m.kEnd, false
+		}
+		if i = jsonscan.SkipSpace(b, m.kEnd); i >= len(b) || b[i] != ':' {
+			return dst, i, false
+		}
+		m.vStart = jsonscan.SkipSpace(b, i+1)
+		if m.vStart < len(b) && b[m.vStart] == '"' {
+			m.vEnd, m.vFlags, ok = jsonscan.String(b, m.vStart)
+		} else {
+			m.vEnd, ok = jsonscan.Value(b, m.vStart)
+		}
+		if !ok {
+			return dst, m.vEnd, false
+		}
+		m.name, m.simpleName = keyName(b[m.kStart:m.kEnd], kFlags)
+		dst = appendUnique(dst, first, m)
+		if i = jsonscan.SkipSpace(b, m.vEnd); i >= len(b) {
+			return dst, i, false
+		}
+		switch b[i] {
+		case '}':
+			return dst, i + 1, true
+		case ',':
+			i = jsonscan.SkipSpace(b, i+1)
+		default:
+			return dst, i, false
+		}
 	}
-	return dst
 }
 
 // appendUnique appends m to dst, replacing an earlier member (from dst[first:]) with its key.
@@ -63,34 +85,102 @@ func appendUnique(dst []member, first int, m member) []member {
 	return append(dst, m)
 }
 
-// keyName is the value of the JSON string key. simple: the key is printable ASCII without
-// escapes, so its JSON encoding is key itself.
-func keyName(key []byte) (name []byte, simple bool) {
-	inner := key[1 : len(key)-1]
-	for _, c := range inner {
-		if c == '\\' || c >= utf8.RuneSelf {
-			var s string
-			_ = json.Unmarshal(key, &s) // cannot fail: the text is valid
-			return []byte(s), false
-		}
+// keyName is the value of the JSON string key, which holds flags. simple: the key is ASCII
+// without escapes, so its JSON encoding is key itself.
+func keyName(key []byte, flags jsonscan.StringFlags) (name []byte, simple bool) {
+	if flags == 0 {
+		return key[1 : len(key)-1], true
 	}
-	return inner, true
+	return appendUnquoted(nil, key), false
 }
 
-// plainString tells whether the JSON string s (with its quotes) means its bytes between the
-// quotes exactly: no escapes and valid UTF-8 (encoding/json replaces invalid bytes).
-func plainString(s []byte) bool {
-	inner := s[1 : len(s)-1]
-	ascii := true
-	for _, c := range inner {
-		if c == '\\' {
-			return false
-		}
-		if c >= utf8.RuneSelf {
-			ascii = false
+// plainString tells whether the JSON string s (with its quotes), which holds flags, means its
+// bytes between the quotes exactly: no escapes and valid UTF-8 (encoding/json replaces invalid
+// bytes).
+func plainString(s []byte, flags jsonscan.StringFlags) bool {
+	return flags&jsonscan.Escaped == 0 && (flags&jsonscan.NonASCII == 0 || utf8.Valid(s[1:len(s)-1]))
+}
+
+// appendUnquoted appends the value of the valid JSON string s (with its quotes) to dst, as
+// encoding/json decodes it: escapes resolved, each invalid UTF-8 byte and each unpaired
+// surrogate replaced by U+FFFD.
+func appendUnquoted(dst, s []byte) []byte {
+	s = s[1 : len(s)-1]
+	for r := 0; r < len(s); {
+		c := s[r]
+		switch {
+		case c == '\\':
+			r++
+			switch e := s[r]; e {
+			case 'b':
+				dst = append(dst, '\b')
+			case 'f':
+				dst = append(dst, '\f')
+			case 'n':
+				dst = append(dst, '\n')
+			case 'r':
+				dst = append(dst, '\r')
+			case 't':
+				dst = append(dst, '\t')
+			case 'u':
+				rr := hex4(s[r+1 : r+5])
+				r += 5
+				if utf16.IsSurrogate(rr) {
+					if len(s)-r >= 6 && s[r] == '\\' && s[r+1] == 'u' && isHex4(s[r+2:r+6]) {
+						if dec := utf16.DecodeRune(rr, hex4(s[r+2:r+6])); dec != unicode.ReplacementChar {
+							dst = utf8.AppendRune(dst, dec)
+							r += 6
+							continue
+						}
+					}
+					rr = unicode.ReplacementChar
+				}
+				dst = utf8.AppendRune(dst, rr)
+				continue
+			default: // '"', '\\', '/'
+				dst = append(dst, e)
+			}
+			r++
+		case c < utf8.RuneSelf:
+			dst = append(dst, c)
+			r++
+		default:
+			rr, size := utf8.DecodeRune(s[r:])
+			if rr == utf8.RuneError && size == 1 {
+				dst = utf8.AppendRune(dst, utf8.RuneError)
+			} else {
+				dst = append(dst, s[r:r+size]...)
+			}
+			r += size
 		}
 	}
-	return ascii || utf8.Valid(inner)
+	return dst
+}
+
+func isHex4(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// hex4 is the value of four hex digits.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		default:
+			c = c - 'A' + 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 // appendCompact appends the valid JSON value v without insignificant white space, as
@@ -115,15 +205,15 @@ func appendCompact(dst, v []byte) []byte {
 	return dst
 }
 
-// appendKey appends the JSON encoding of a member's key, as json.Encoder with SetEscapeHTML(false)
-// writes a map key.
-func appendKey(dst []byte, text []byte, m *member) []byte {
+// keyText is the JSON encoding of a member's key, as json.Encoder with SetEscapeHTML(false)
+// writes a map key: a slice of text when the key is simple.
+func keyText(text []byte, m *member) []byte {
 	if m.simpleName {
-		return append(dst, text[m.kStart:m.kEnd]...)
+		return text[m.kStart:m.kEnd]
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(string(m.name)) // cannot fail on a string
-	return append(dst, bytes.TrimSuffix(b.Bytes(), []byte("\n"))...)
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }

@@ -66,7 +66,7 @@ func (l *Lake) writeFile(ctx context.Context, src rowSource, day, dst string, si
 		return sf, fmt.Errorf("%s: %w", dst, err)
 	}
 	dayNumber := utcDayNumber(dayStart)
-	keys := make(map[string]struct{}, min(sizeHint, int64(l.opts.RowGroupRows)))
+	keys := make(map[string]struct{}, sizeHint)
 	var batch []schema.Message
 	if sizeHint > 0 {
 		batch = make([]schema.Message, 0, min(sizeHint, int64(l.opts.RowGroupRows)))

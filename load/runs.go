@@ -257,16 +257,29 @@ func (l *Lake) removeTree(ctx context.Context, prefix string) error {
 
 // stagedFiles lists the staged rows of day of the instance attempt of plan: one object per
 // batch that had rows, an Arrow IPC file, or a Parquet file if a binary before staged it (a
-// plan staged before an upgrade still publishes).
+// plan staged before an upgrade still publishes). A batch staged by a binary before and staged
+// again after the upgrade (it had no done record yet) has both, of the same rows: its Arrow
+// file alone counts.
 func (l *Lake) stagedFiles(ctx context.Context, plan, attempt, day string) ([]storage.Object, error) {
 	objs, err := l.store.List(ctx, stagedDir(plan, attempt, day))
 	if err != nil {
 		return nil, fmt.Errorf("list the staged rows of %s: %w", day, err)
 	}
+	restaged := map[string]bool{}
+	for _, o := range objs {
+		if path.Ext(o.Name) == stagedExt {
+			restaged[strings.TrimSuffix(o.Name, stagedExt)] = true
+		}
+	}
 	out := objs[:0]
 	for _, o := range objs {
-		if ext := path.Ext(o.Name); ext == stagedExt || ext == legacyStagedExt {
+		switch path.Ext(o.Name) {
+		case stagedExt:
 			out = append(out, o)
+		case legacyStagedExt:
+			if !restaged[strings.TrimSuffix(o.Name, legacyStagedExt)] {
+				out = append(out, o)
+			}
 		}
 	}
 	return out, nil

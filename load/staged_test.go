@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"path"
 	"reflect"
@@ -271,6 +272,35 @@ func TestStagedLegacyParquet(t *testing.T) {
 	}
 	if want := int((est + 8<<10 - 1) / (8 << 10)); m.Shards != want || want < 2 {
 		t.Errorf("shards %d, want %d (estimate %d bytes)", m.Shards, want, est)
+	}
+}
+
+// TestStagedLegacyRestaged: a batch staged as Parquet by a binary before, then staged again
+// after the upgrade (it had no done record), has both files: its rows are published once.
+func TestStagedLegacyRestaged(t *testing.T) {
+	ctx := context.Background()
+	const day = "2024-05-02"
+	store := newMemStore()
+	l := newTestLake(t, store, Options{})
+	rows, other := testDay(day, 0, 300), testDay(day, 300, 400)
+	for _, f := range []struct {
+		batch int
+		rows  []schema.Message
+	}{{2, rows}, {1, other}} {
+		name := stagedDir("plan-1", "a1", day) + fmt.Sprintf("batch-%06d.parquet", f.batch)
+		if _, err := l.writeRows(ctx, &sliceSource{rows: slices.Clone(f.rows)}, day, name, "run-old"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.StageBatch(ctx, "plan-1", "a1", 2, stage(t, l, rows), "run-1"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := l.Merge(ctx, day, MergeInput{Plan: "plan-1", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Staged != 400 || st.Rows != 400 {
+		t.Errorf("stats %+v, want 400 rows staged and published", st)
 	}
 }
 

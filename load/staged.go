@@ -200,14 +200,14 @@ func (d *ipcDecoder) close() { _ = d.r.Close() }
 
 // stagedToParquet is about the size of rows as staged files over their size as the lake's
 // Parquet, by which the shard count of a day is chosen (Options.TargetFileSize). Measured by
-// BenchmarkStagedFormat on the simulator's messages: 4.5 at 140 rows per staged file, 3.4 at
-// 700, 3.1 at 2,800 (a staged file has a fixed cost of about 8 KB, schema, footer and LZ4
+// BenchmarkStagedFormat on the simulator's messages: 4.5 at 143 rows per staged file, 3.4 at
+// 714, 3.1 at 2,856 (a staged file has a fixed cost of about 8 KB, schema, footer and LZ4
 // frames, then about 124 bytes per row against 40 as Parquet); 5.5 on the tests' very
 // repetitive rows. 3 is right for the large files where the shard count matters (a small day
 // gets one shard either way) and errs toward more, smaller shards on small files, as the
-// Parquet staged files did (their size was 2.5 times the lake's at 140 rows per file). LZ4
-// compresses long texts as Parquet's zstd does, so the estimate follows the rows' content, not
-// only their number.
+// Parquet staged files did (their size was 2.5 times the lake's at 140 rows per file). The
+// staged bytes are compressed (LZ4, less than Parquet's zstd), so the estimate follows the
+// rows' content, not only their number.
 const stagedToParquet = 3
 
 // parquetEstimate is about how many bytes the rows of the staged object o make as the lake's

@@ -49,11 +49,12 @@ const (
 
 // stagedCompression is the compression staged files are written with (the reader takes any):
 // LZ4 frame, chosen by BenchmarkStagedFormat (docs/benchmarks.md, issue 10). Against no
-// compression it costs about 2 µs more CPU per row written and read at 140 rows per file, and
-// stages 45% fewer bytes (178 against 324 per row; Parquet staged 101); zstd stages 15% fewer
-// bytes than LZ4 for 3 to 4 times its CPU (arrow-go makes a zstd encoder per file and a decoder
-// per record batch). Compressed buffers also decode into one allocation each, so a row kept by
-// its message_key (Merge's set of keys) keeps that column alone, not its whole batch.
+// compression it costs 2.6 µs more CPU per row written and read at 143 rows per file (1.2 at
+// 714), and stages 45% fewer bytes (178 against 324 per row; Parquet staged 101); zstd stages
+// 14 to 17% fewer bytes than LZ4 for 2.4 to 3.7 times its CPU (arrow-go makes a zstd encoder
+// per file and a decoder per record batch). Compressed buffers also decode into one allocation
+// each, so a row kept by its message_key (Merge's set of keys) keeps that column alone, not
+// its whole batch.
 const stagedCompression = stagedLZ4
 
 func (c stagedCodec) options() []ipc.Option {

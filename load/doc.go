@@ -14,7 +14,7 @@
 //	_chatlake/runs/<plan>/plan.json                         a run's plan (create-only)
 //	_chatlake/runs/<plan>/attempts/<attempt>/batch-NNNNNN.json  the users of each batch
 //	_chatlake/runs/<plan>/attempts/<attempt>/done/batch-NNNNNN.json  a finished batch (create-only)
-//	_chatlake/runs/<plan>/attempts/<attempt>/staged/dt=YYYY-MM-DD/batch-NNNNNN.parquet  its rows of a day
+//	_chatlake/runs/<plan>/attempts/<attempt>/staged/dt=YYYY-MM-DD/batch-NNNNNN.arrow  its rows of a day
 //	_chatlake/staging/<run>/messages/dt=YYYY-MM-DD/...      shards being merged, before the move
 //
 // <attempt> is the run id of the planner that wrote plan.json: one instance of the plan. A
@@ -23,8 +23,10 @@
 // record of progress is named by its attempt, none of them counts for the new instance.
 //
 // A message's shard is fnv-1a-64(message_key) mod P. P is chosen the first time a day gets
-// files, as max(1, ceil(staged Parquet bytes / Options.TargetFileSize)), and then kept: it is
-// read from the manifest (or, without one, from the names of the partition's files when they
+// files, as max(1, ceil(estimated Parquet bytes of the staged rows / Options.TargetFileSize)),
+// the estimate being a third of the size of the staged Arrow files (measured, staged.go) plus
+// the size of any Parquet staged file of a binary before, and then kept: it is read from the
+// manifest (or, without one, from the names of the partition's files when they
 // agree), so a message always lands in the same file name. A shard with no rows has no file; a
 // day with no rows has no file and a manifest with rows 0. Analysts glob
 // messages/dt=*/*.parquet; nothing under _chatlake matches.
@@ -38,7 +40,12 @@
 // timestamps TIMESTAMP(MILLIS, isAdjustedToUTC=true), with the Arrow schema stored so Arrow
 // readers keep tz=UTC; key-value metadata chatlake.table, chatlake.schema_version and
 // chatlake.run_id. Row groups hold Options.RowGroupRows rows, each sorted by (channel_user_id,
-// sent_at, message_key). Staged batches are the same format.
+// sent_at, message_key).
+//
+// Staged batches are Arrow IPC files (the file format, with its footer) of the same schema,
+// LZ4-frame body compression, record batches of up to 8192 rows, sorted like row groups
+// (staged.go). Merge still reads the Parquet staged files (batch-NNNNNN.parquet) that binaries
+// before this format wrote, so a plan staged before an upgrade publishes after it.
 //
 // # Merge publishing
 //
@@ -81,13 +88,15 @@
 //
 // A Stage keeps few rows in memory: rows are appended to one local spill file per day, an Arrow
 // IPC stream of the messages schema (codec.go), through Arrow builders of up to 512 rows or
-// about 256 KiB of values and a 32 KiB buffer per day. StageBatch and
-// Merge write one Parquet file at a time, one row group at a time; their memory is one row
-// group of rows as Go values and as Arrow data, the Parquet writer's page buffers, one open
-// source (a Parquet reader and one decoded record batch of 8192 rows: Merge opens the staged
+// about 256 KiB of values and a 32 KiB buffer per day. StageBatch writes one staged file at a
+// time and Merge one Parquet file at a time, one row group (Options.RowGroupRows rows, or the
+// day's rows of the batch if fewer) at a time; their memory is one row group of rows as Go
+// values and as Arrow data, the writer's buffers (Parquet pages, or one record batch), one open
+// source (a reader and one decoded record batch of up to 8192 rows: Merge opens the staged
 // batches' files one after the other, however many there are), the set of keys of the file
-// being written (for ErrDuplicateKey) and the hashes of the replaced rows' keys (for
-// PublishStats.Added). WriteUsers takes its rows from an iterator and holds at most 16Ki users
+// being written (for ErrDuplicateKey; a staged row's key keeps its batch's message_key column,
+// as a Parquet row's keeps its batch's copy of it) and the hashes of the replaced rows' keys
+// (for PublishStats.Added). WriteUsers takes its rows from an iterator and holds at most 16Ki users
 // as Arrow data. Disk: the stage's spill; while a day merges, a copy of its staged files
 // and of the old files being merged. Verify copies one day's files to Options.TempDir and reads
 // only message_key and sent_at, a batch at a time.
@@ -103,5 +112,6 @@
 // # Errors
 //
 // ErrDuplicateKey, ErrConcurrentWrite, ErrNoManifest, ErrNoPlan and ErrStageClosed are matched
-// with errors.Is. Store errors are wrapped with the day, the object and the step.
+// with errors.Is. Store errors are wrapped with the day, the object and the step; so is a staged
+// or partition file that does not decode.
 package load

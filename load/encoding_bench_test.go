@@ -90,7 +90,7 @@ func BenchmarkLakeEncoding(b *testing.B) {
 					}
 					for rows := days[day]; len(rows) > 0; {
 						k := min(len(rows), DefaultRowGroupRows)
-						if err := fw.writeRowGroup(rows[:k]); err != nil {
+						if err := fw.write(rows[:k]); err != nil {
 							b.Fatal(err)
 						}
 						rows = rows[k:]
@@ -139,7 +139,7 @@ func logColumnSizes(b *testing.B, days map[string][]schema.Message, runID string
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := errors.Join(fw.writeRowGroup(slices.Clone(rows)), fw.close()); err != nil {
+		if err := errors.Join(fw.write(slices.Clone(rows)), fw.close()); err != nil {
 			b.Fatal(err)
 		}
 		r, err := file.NewParquetReader(bytes.NewReader(buf.Bytes()))

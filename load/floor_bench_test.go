@@ -152,7 +152,7 @@ type floorDay struct {
 func floor(b *testing.B, pages []capturedPage, src transform.Source, w extract.Window, mem memory.Allocator) (int64, int64) {
 	days := map[string]*floorDay{}
 	flush := func(d *floorDay) {
-		if err := d.fw.writeRowGroup(d.rows); err != nil {
+		if err := d.fw.write(d.rows); err != nil {
 			b.Fatal(err)
 		}
 		d.rows = d.rows[:0]

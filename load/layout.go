@@ -99,8 +99,10 @@ func stagedDir(plan, attempt, day string) string {
 	return attemptDir(plan, attempt) + "staged/dt=" + day + "/"
 }
 
+// stagedPath is the staged file of batch's rows of day (staged.go). The binaries before named
+// theirs batch-NNNNNN.parquet (legacyStagedExt), which Merge still reads.
 func stagedPath(plan, attempt, day string, batch int) string {
-	return fmt.Sprintf("%sbatch-%06d.parquet", stagedDir(plan, attempt, day), batch)
+	return fmt.Sprintf("%sbatch-%06d%s", stagedDir(plan, attempt, day), batch, stagedExt)
 }
 
 // checkDay validates a YYYY-MM-DD day.

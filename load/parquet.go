@@ -114,7 +114,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// messageFileWriter writes one Parquet file of messages, one row group per writeRowGroup.
+// messageFileWriter writes one Parquet file of messages, one row group per write.
 type messageFileWriter struct {
 	cw *countingWriter
 	fw *pqarrow.FileWriter
@@ -138,9 +138,8 @@ func newMessageFileWriterFormat(w io.Writer, mem memory.Allocator, rowGroupRows 
 	return &messageFileWriter{cw: cw, fw: fw, b: schema.NewMessageBuilder(mem)}, nil
 }
 
-// writeRowGroup sorts rows by (channel_user_id, sent_at, message_key) and writes them as one
-// row group.
-func (w *messageFileWriter) writeRowGroup(rows []schema.Message) error {
+// write sorts rows by (channel_user_id, sent_at, message_key) and writes them as one row group.
+func (w *messageFileWriter) write(rows []schema.Message) error {
 	slices.SortFunc(rows, compareMessages)
 	for i := range rows {
 		w.b.Append(&rows[i])
@@ -167,6 +166,9 @@ func (w *messageFileWriter) close() error {
 	}
 	return nil
 }
+
+// size is the number of bytes written.
+func (w *messageFileWriter) size() int64 { return w.cw.n }
 
 // abort releases the writer's memory after a failure.
 func (w *messageFileWriter) abort() {

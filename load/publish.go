@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -151,19 +152,19 @@ func (l *Lake) merge(ctx context.Context, day string, in MergeInput) (PublishSta
 
 	// The staged rows of the day, downloaded once: every shard reads them.
 	var staged []stagedCopy
-	var stagedBytes int64
+	var stagedBytes int64 // about the Parquet bytes of the staged rows
 	if in.Plan != "" {
 		objs, err := l.stagedFiles(ctx, in.Plan, in.Attempt, day)
 		if err != nil {
 			return st, err
 		}
 		for i, o := range objs {
-			local := filepath.Join(tmp, fmt.Sprintf("staged-%d.parquet", i))
+			local := filepath.Join(tmp, fmt.Sprintf("staged-%d%s", i, path.Ext(o.Name)))
 			if err := l.download(ctx, o.Name, local); err != nil {
 				return st, err
 			}
 			staged = append(staged, stagedCopy{name: o.Name, path: local})
-			stagedBytes += o.Size
+			stagedBytes += parquetEstimate(o)
 		}
 	}
 
@@ -245,21 +246,21 @@ func (l *Lake) writeMergedShards(ctx context.Context, day string, in MergeInput,
 		}
 		for _, o := range oldOf {
 			lazies = append(lazies, &lazySource{
-				open: func() (*parquetSource, error) {
+				open: func() (*fileSource, error) {
 					path, err := fetch(o)
 					if err != nil {
 						return nil, err
 					}
-					return l.openParquetSource(ctx, path, o.Name, keepOld)
+					return l.openSource(ctx, path, o.Name, keepOld)
 				},
-				done: func(s *parquetSource) { ms.replaced += s.dropped },
+				done: func(s *fileSource) { ms.replaced += s.dropped },
 			})
 		}
 		var outsider string
 		for _, c := range staged {
 			lazies = append(lazies, &lazySource{
-				open: func() (*parquetSource, error) {
-					return l.openParquetSource(ctx, c.path, c.name, func(m *schema.Message) verdict {
+				open: func() (*fileSource, error) {
+					return l.openSource(ctx, c.path, c.name, func(m *schema.Message) verdict {
 						if !inShard(m) {
 							return otherShard
 						}
@@ -272,7 +273,7 @@ func (l *Lake) writeMergedShards(ctx context.Context, day string, in MergeInput,
 						return keepRow
 					})
 				},
-				done: func(s *parquetSource) { ms.staged += s.read - s.otherShard },
+				done: func(s *fileSource) { ms.staged += s.read - s.otherShard },
 			})
 		}
 		chain := make(chainSource, 0, len(lazies))
@@ -412,7 +413,7 @@ func (l *Lake) commit(ctx context.Context, day string, in MergeInput, ps *partit
 
 // shardCount is the day's number of shards: kept from the partition's files when it has any
 // (from its manifest, or else from the file names if they agree), else chosen from the size of
-// the staged rows.
+// the staged rows as Parquet, stagedBytes (parquetEstimate).
 func (l *Lake) shardCount(day string, ps *partitionState, stagedBytes int64) int {
 	if ps.old != nil && len(ps.old.Files) > 0 && ps.old.Shards >= 1 && ps.old.Shards <= maxShards {
 		return ps.old.Shards

@@ -13,7 +13,7 @@ import (
 
 // A run plan is the durable description of one run (pipelines decides its content; this file
 // only stores it): plan.json, the users of each batch, a done record per finished batch, and
-// the finished batches' rows staged as Parquet per day, all under _chatlake/runs/<plan>/.
+// the finished batches' rows staged per day (staged.go), all under _chatlake/runs/<plan>/.
 // Every object is written whole; plan.json and the done records are create-only, so of two
 // processes racing to write one, exactly one wins and both then agree on its content.
 
@@ -106,12 +106,13 @@ func (l *Lake) put(ctx context.Context, name string, data []byte) error {
 type BatchStats struct {
 	Days  int   // days with rows
 	Rows  int64 // rows staged
-	Bytes int64 // Parquet bytes staged
+	Bytes int64 // bytes staged (Arrow IPC files)
 }
 
 // StageBatch writes the rows of s, a finished batch of the instance attempt of plan, into the
-// lake's storage: one Parquet file per day, sorted within row groups like the partitions.
-// Rerunning it replaces the files it wrote. It must not run concurrently with s.Add or s.Close.
+// lake's storage: one staged file per day (an Arrow IPC file, staged.go), sorted like the
+// partitions' row groups. Rerunning it replaces the files it wrote. It must not run
+// concurrently with s.Add or s.Close.
 func (l *Lake) StageBatch(ctx context.Context, plan, attempt string, batch int, s *Stage, runID string) (BatchStats, error) {
 	var st BatchStats
 	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch), checkRunID(runID)); err != nil {
@@ -124,14 +125,14 @@ func (l *Lake) StageBatch(ctx context.Context, plan, attempt string, batch int, 
 		return st, fmt.Errorf("stage batch %d: %w", batch, err)
 	}
 	for _, day := range s.sortedDays() {
-		f, _, _, ok, err := s.open(day)
+		f, _, rows, ok, err := s.open(day)
 		if err != nil {
 			return st, fmt.Errorf("stage batch %d: %w", batch, err)
 		}
 		if !ok {
 			continue
 		}
-		sf, err := l.writeRows(ctx, newSpillReader(f), day, stagedPath(plan, attempt, day, batch), runID)
+		sf, err := l.writeStaged(ctx, newSpillReader(f), day, stagedPath(plan, attempt, day, batch), rows)
 		f.Close()
 		if err != nil {
 			return st, fmt.Errorf("stage batch %d, day %s: %w", batch, day, err)
@@ -255,16 +256,30 @@ func (l *Lake) removeTree(ctx context.Context, prefix string) error {
 }
 
 // stagedFiles lists the staged rows of day of the instance attempt of plan: one object per
-// batch that had rows.
+// batch that had rows, an Arrow IPC file, or a Parquet file if a binary before staged it (a
+// plan staged before an upgrade still publishes). A batch staged by a binary before and staged
+// again after the upgrade (it had no done record yet) has both, of the same rows: its Arrow
+// file alone counts.
 func (l *Lake) stagedFiles(ctx context.Context, plan, attempt, day string) ([]storage.Object, error) {
 	objs, err := l.store.List(ctx, stagedDir(plan, attempt, day))
 	if err != nil {
 		return nil, fmt.Errorf("list the staged rows of %s: %w", day, err)
 	}
+	restaged := map[string]bool{}
+	for _, o := range objs {
+		if path.Ext(o.Name) == stagedExt {
+			restaged[strings.TrimSuffix(o.Name, stagedExt)] = true
+		}
+	}
 	out := objs[:0]
 	for _, o := range objs {
-		if path.Ext(o.Name) == ".parquet" {
+		switch path.Ext(o.Name) {
+		case stagedExt:
 			out = append(out, o)
+		case legacyStagedExt:
+			if !restaged[strings.TrimSuffix(o.Name, legacyStagedExt)] {
+				out = append(out, o)
+			}
 		}
 	}
 	return out, nil

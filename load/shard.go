@@ -10,7 +10,7 @@ import (
 	"github.com/chatlake/chatlake/schema"
 )
 
-// shardFile is one Parquet file written (to staging, or as a batch's staged rows of a day).
+// shardFile is one file written: a Parquet shard (to staging), or a batch's staged rows of a day.
 type shardFile struct {
 	shard    int
 	name     string // base name
@@ -24,18 +24,59 @@ func shardOf(key string, p int) int {
 	return int(keyHash(key) % uint64(p))
 }
 
+// rowWriter writes the rows of one file: a Parquet file of the messages table
+// (messageFileWriter) or a staged batch file (stagedWriter).
+type rowWriter interface {
+	// write sorts rows and writes them (a row group, or record batches).
+	write(rows []schema.Message) error
+	// close completes the file (not the object writer under it).
+	close() error
+	// abort frees the writer's memory after a failure.
+	abort()
+	// size is the number of bytes written.
+	size() int64
+}
+
 // writeRows streams the rows of src into the object dst as one Parquet file of day's rows,
 // one sorted row group at a time. A row of another day, or a message_key twice, is an error
 // and nothing is written. Without rows nothing is written and the result has rows 0.
-func (l *Lake) writeRows(ctx context.Context, src rowSource, day, dst, runID string) (sf shardFile, err error) {
-	keys := make(map[string]struct{})
-	batch := make([]schema.Message, 0, min(l.opts.RowGroupRows, 4096))
+func (l *Lake) writeRows(ctx context.Context, src rowSource, day, dst, runID string) (shardFile, error) {
+	return l.writeFile(ctx, src, day, dst, 0, func(w io.Writer) (rowWriter, error) {
+		return newMessageFileWriter(w, l.opts.Allocator, l.opts.RowGroupRows, runID)
+	})
+}
+
+// writeStaged streams the rows of src (rows of them, or about) into the object dst as one staged
+// batch file of day's rows (staged.go), under the checks of writeRows.
+func (l *Lake) writeStaged(ctx context.Context, src rowSource, day, dst string, rows int64) (shardFile, error) {
+	return l.writeFile(ctx, src, day, dst, rows, func(w io.Writer) (rowWriter, error) {
+		return newStagedWriter(w, l.opts.Allocator, stagedCompression)
+	})
+}
+
+// writeFile streams the rows of src into the object dst through the writer newWriter makes,
+// Options.RowGroupRows rows at a time, sorted by the writer. A row of another day, or a
+// message_key twice, is an error and nothing is written. Without rows nothing is written and
+// the result has rows 0. sizeHint, if not 0, is about how many rows src holds: the buffer of
+// rows is sized to it (else it grows as rows come).
+func (l *Lake) writeFile(ctx context.Context, src rowSource, day, dst string, sizeHint int64,
+	newWriter func(io.Writer) (rowWriter, error)) (sf shardFile, err error) {
+	dayStart, err := schema.ParseDay(day)
+	if err != nil {
+		return sf, fmt.Errorf("%s: %w", dst, err)
+	}
+	dayNumber := utcDayNumber(dayStart)
+	keys := make(map[string]struct{}, sizeHint)
+	var batch []schema.Message
+	if sizeHint > 0 {
+		batch = make([]schema.Message, 0, min(sizeHint, int64(l.opts.RowGroupRows)))
+	}
 
 	var w storage.Writer
-	var pw *messageFileWriter
+	var rw rowWriter
 	defer func() {
-		if err != nil && pw != nil {
-			pw.abort()
+		if err != nil && rw != nil {
+			rw.abort()
 		}
 		if err != nil && w != nil {
 			_ = w.Abort() // nothing becomes visible; a later run sweeps what is left
@@ -59,7 +100,7 @@ func (l *Lake) writeRows(ctx context.Context, src rowSource, day, dst, runID str
 			if err != nil {
 				return sf, err
 			}
-			if got := dayOf(m.SentAt); got != day {
+			if utcDayNumber(m.SentAt) != dayNumber {
 				return sf, fmt.Errorf("message %s sent at %s is not of day %s", m.MessageKey, m.SentAt, day)
 			}
 			if _, dup := keys[m.MessageKey]; dup {
@@ -82,23 +123,23 @@ func (l *Lake) writeRows(ctx context.Context, src rowSource, day, dst, runID str
 				w = nil
 				return sf, fmt.Errorf("create %s: %w", dst, err)
 			}
-			if pw, err = newMessageFileWriter(w, l.opts.Allocator, l.opts.RowGroupRows, runID); err != nil {
-				pw = nil
+			if rw, err = newWriter(w); err != nil {
+				rw = nil
 				return sf, err
 			}
 		}
-		if err := pw.writeRowGroup(batch); err != nil {
+		if err := rw.write(batch); err != nil {
 			return sf, fmt.Errorf("%s: %w", dst, err)
 		}
 	}
 	if w == nil {
 		return sf, nil
 	}
-	if err := pw.close(); err != nil {
+	if err := rw.close(); err != nil {
 		return sf, fmt.Errorf("%s: %w", dst, err)
 	}
-	sf.bytes = pw.cw.n
-	pw = nil
+	sf.bytes = rw.size()
+	rw = nil
 	if err := w.Close(); err != nil {
 		w = nil // a failed Close leaves nothing to abort
 		return sf, fmt.Errorf("close %s: %w", dst, err)

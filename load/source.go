@@ -7,12 +7,13 @@ import (
 	"io"
 	"os"
 
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/chatlake/chatlake/schema"
 )
 
-// sourceBatchRows is the number of rows a Parquet source decodes at a time.
+// sourceBatchRows is the number of rows a Parquet decoder decodes at a time.
 const sourceBatchRows = 8 << 10
 
 // rowSource yields rows one at a time; next returns io.EOF after the last row.
@@ -29,13 +30,20 @@ const (
 	otherShard         // not for this shard (counted in otherShard)
 )
 
-// parquetSource reads the rows of one local Parquet file of the messages table that its filter
-// keeps, one record batch at a time. It counts the rows it read and those it left out, by cause.
-type parquetSource struct {
+// batchDecoder decodes the rows of one local file of the messages table a record batch at a
+// time: a Parquet file (parquetDecoder) or a staged Arrow IPC file (ipcDecoder, staged.go).
+type batchDecoder interface {
+	// decode appends the rows of the next record batch to dst; io.EOF after the last.
+	decode(dst []schema.Message) ([]schema.Message, error)
+	close()
+}
+
+// fileSource reads the rows of one local file of the messages table that its filter keeps, one
+// record batch at a time. It counts the rows it read and those it left out, by cause.
+type fileSource struct {
 	name   string // the object the file was downloaded from, for errors
 	f      *os.File
-	pf     *file.Reader
-	rr     pqarrow.RecordReader
+	dec    batchDecoder
 	filter func(*schema.Message) verdict
 
 	buf        []schema.Message
@@ -45,41 +53,27 @@ type parquetSource struct {
 	otherShard int64
 }
 
-// openParquetSource opens the local file path (a copy of object name). A nil filter keeps
-// every row.
-func (l *Lake) openParquetSource(ctx context.Context, path, name string, filter func(*schema.Message) verdict) (s *parquetSource, err error) {
-	s = &parquetSource{name: name, filter: filter}
-	defer func() {
-		if r := recover(); r != nil { // a corrupt file can make the reader panic
-			s.close()
-			s, err = nil, fmt.Errorf("read %s: corrupt parquet: %v", name, r)
-		}
-	}()
+// openSource opens the local file path, a copy of the object name, as a Parquet file, or as a
+// staged Arrow IPC file if name says so. A nil filter keeps every row.
+func (l *Lake) openSource(ctx context.Context, path, name string, filter func(*schema.Message) verdict) (*fileSource, error) {
+	s := &fileSource{name: name, filter: filter}
+	var err error
 	if s.f, err = os.Open(path); err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	if s.pf, err = file.NewParquetReader(s.f); err != nil {
-		s.close()
-		return nil, fmt.Errorf("read %s: %w", name, err)
+	if isStagedIPC(name) {
+		s.dec, err = newIPCDecoder(s.f)
+	} else {
+		s.dec, err = l.newParquetDecoder(ctx, s.f)
 	}
-	fr, err := pqarrow.NewFileReader(s.pf, pqarrow.ArrowReadProperties{BatchSize: sourceBatchRows}, l.opts.Allocator)
 	if err != nil {
-		s.close()
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	if s.rr, err = fr.GetRecordReader(ctx, nil, nil); err != nil {
-		s.close()
+		s.f.Close()
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return s, nil
 }
 
-func (s *parquetSource) next(m *schema.Message) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("read %s: corrupt parquet: %v", s.name, r)
-		}
-	}()
+func (s *fileSource) next(m *schema.Message) error {
 	for {
 		for s.i < len(s.buf) {
 			row := &s.buf[s.i]
@@ -97,17 +91,11 @@ func (s *parquetSource) next(m *schema.Message) (err error) {
 			*m = *row
 			return nil
 		}
-		if !s.rr.Next() {
-			if err := s.rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-				return fmt.Errorf("read %s: %w", s.name, err)
-			}
-			if s.read != s.pf.NumRows() {
-				return fmt.Errorf("read %s: %d rows, the footer says %d", s.name, s.read, s.pf.NumRows())
-			}
+		var err error
+		s.buf, err = s.dec.decode(s.buf[:0])
+		if err == io.EOF {
 			return io.EOF
 		}
-		rec := s.rr.RecordBatch()
-		s.buf, err = schema.AppendMessages(s.buf[:0], rec)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", s.name, err)
 		}
@@ -116,26 +104,88 @@ func (s *parquetSource) next(m *schema.Message) (err error) {
 	}
 }
 
-func (s *parquetSource) close() {
-	if s.rr != nil {
-		s.rr.Release()
-	}
-	if s.pf != nil {
-		_ = s.pf.Close()
+func (s *fileSource) close() {
+	if s.dec != nil {
+		s.dec.close()
 	}
 	if s.f != nil {
 		_ = s.f.Close()
 	}
 }
 
-// lazySource opens its Parquet source when first read and closes it at its end, so that a
+// parquetDecoder decodes a Parquet file of the messages table sourceBatchRows rows at a time,
+// copying the strings (schema.AppendMessages: the reader reuses its memory).
+type parquetDecoder struct {
+	pf   *file.Reader
+	rr   pqarrow.RecordReader
+	read int64
+}
+
+func (l *Lake) newParquetDecoder(ctx context.Context, r parquet.ReaderAtSeeker) (d *parquetDecoder, err error) {
+	d = &parquetDecoder{}
+	defer func() {
+		if p := recover(); p != nil { // a corrupt file can make the reader panic
+			d.close()
+			d, err = nil, fmt.Errorf("corrupt parquet: %v", p)
+		}
+	}()
+	if d.pf, err = file.NewParquetReader(r); err != nil {
+		return nil, err
+	}
+	fr, err := pqarrow.NewFileReader(d.pf, pqarrow.ArrowReadProperties{BatchSize: sourceBatchRows}, l.opts.Allocator)
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	if d.rr, err = fr.GetRecordReader(ctx, nil, nil); err != nil {
+		d.close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *parquetDecoder) decode(dst []schema.Message) (out []schema.Message, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = dst, fmt.Errorf("corrupt parquet: %v", p)
+		}
+	}()
+	if !d.rr.Next() {
+		if err := d.rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+			return dst, err
+		}
+		if d.read != d.pf.NumRows() {
+			return dst, fmt.Errorf("%d rows, the footer says %d", d.read, d.pf.NumRows())
+		}
+		return dst, io.EOF
+	}
+	n := len(dst)
+	if dst, err = schema.AppendMessages(dst, d.rr.RecordBatch()); err != nil {
+		return dst, err
+	}
+	d.read += int64(len(dst) - n)
+	return dst, nil
+}
+
+func (d *parquetDecoder) close() {
+	if d.rr != nil {
+		d.rr.Release()
+		d.rr = nil
+	}
+	if d.pf != nil {
+		_ = d.pf.Close()
+		d.pf = nil
+	}
+}
+
+// lazySource opens its file source when first read and closes it at its end, so that a
 // chain of many files holds one open reader (and one batch of decoded rows) at a time: the
 // memory of a merge does not grow with the number of files it reads. done sees the source's
 // counts when it ends.
 type lazySource struct {
-	open func() (*parquetSource, error)
-	done func(*parquetSource)
-	s    *parquetSource
+	open func() (*fileSource, error)
+	done func(*fileSource)
+	s    *fileSource
 	end  bool
 }
 

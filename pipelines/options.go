@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"math"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/chatlake/chatlake/extract"
@@ -21,7 +23,7 @@ type Options struct {
 	Concurrency     int           // users fetched at once; default 8
 	BatchSize       int           // users per batch; default about users/100, within 10..10000
 	ParallelBatches int           // batches alive beyond those the users in flight need (finishing, staging); default 2
-	ParallelPublish int           // days merged at once when publishing; default GOMAXPROCS, at most 4
+	ParallelPublish int           // days merged at once when publishing; default: as many as the cores (at most 4) and the memory limit allow
 	Settle          time.Duration // a day is closed this long after its end; default 1h
 	Lookback        int           // nightly: days already exported that are read again (late messages); 0 = none
 	LockLease       time.Duration // lease of the lake's lock, renewed every third of it; default 2m, at least 3s
@@ -47,6 +49,27 @@ type Options struct {
 // defaultMaxParallelPublish caps the default of ParallelPublish: a merge is CPU-bound (Parquet
 // encoding and zstd), so more days at once than cores only add memory.
 const defaultMaxParallelPublish = 4
+
+// mergeMemory is about what one day being merged holds at the default row group of 64Ki rows,
+// and publishMemory what the rest of a run holds meanwhile (heap profiles of a 1M-message
+// export, docs/benchmarks.md: the row group as Go values and as Arrow data, the Parquet
+// writer's pages and zstd windows). The default of ParallelPublish keeps that many merges
+// within the Go runtime's memory limit: with the command's default limit, one.
+const (
+	mergeMemory   = 100 << 20
+	publishMemory = 60 << 20
+)
+
+// defaultParallelPublish is ParallelPublish's default under the memory limit limit (bytes;
+// math.MaxInt64 for none): the cores, at most defaultMaxParallelPublish, and no more merges
+// than the limit holds, at least one.
+func defaultParallelPublish(limit int64) int {
+	n := min(runtime.GOMAXPROCS(0), defaultMaxParallelPublish)
+	if limit < math.MaxInt64 {
+		n = min(n, max(1, int((limit-publishMemory)/mergeMemory)))
+	}
+	return n
+}
 
 // Bounds of Options beyond which a value is a typo (and could exhaust memory: Concurrency
 // sizes a channel).
@@ -94,7 +117,7 @@ func (o *Options) setDefaults() error {
 		o.ParallelBatches = 2
 	}
 	if o.ParallelPublish == 0 {
-		o.ParallelPublish = min(runtime.GOMAXPROCS(0), defaultMaxParallelPublish)
+		o.ParallelPublish = defaultParallelPublish(debug.SetMemoryLimit(-1))
 	}
 	if o.ShardCount == 0 {
 		o.ShardCount = 1

@@ -94,7 +94,7 @@ func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
 	fs.StringVar(&f.pushgateway, "pushgateway", "", "push the run's metrics to this Prometheus Pushgateway `URL` (http://host:9091) when it ends")
 	fs.IntVar(&f.batchSize, "batch-size", 0, "users per batch, the unit of durable progress (a kill redoes the batches in flight); 0: about users/100, within 10..10000")
 	fs.IntVar(&f.parallelBatches, "parallel-batches", 2, "batches that may be finishing (their last users, their staging) while the next ones are extracted; at most this + ceil(--concurrency / batch size) batches are alive at once, each with its local spill")
-	fs.IntVar(&f.parallelPublish, "parallel-publish", 0, "days merged into the lake at once when the run publishes (each holds up to two row groups in memory); 0: the number of CPUs, at most 4")
+	fs.IntVar(&f.parallelPublish, "parallel-publish", 0, "days merged into the lake at once when the run publishes, about 100 MiB each at the default row groups; 0: the CPUs (at most 4) that the memory limit (GOMEMLIMIT, default 160MiB) holds, one at the default")
 	fs.IntVar(&f.shardIndex, "shard-index", -1, "this process's shard of a run shared by --shard-count processes (0-based); default: $"+envCloudRunIndex+" or $"+envJobIndex+", else 0")
 	fs.IntVar(&f.shardCount, "shard-count", 0, "processes that share the run, each taking its own batches; default: $"+envCloudRunCount+" or $"+envShardCount+", else 1")
 	durationVar(fs, &f.settle, "settle", time.Hour, "a UTC day is closed, and may be exported, this long after it ends")

@@ -8,8 +8,11 @@ import (
 // pipeline's live memory is bounded (docs/benchmarks.md); without a limit the runtime lets the
 // heap grow to twice the live heap before it collects, so the process's RSS would be about
 // twice what it needs. Near the limit the collector runs more often instead. It is a soft
-// limit: a run that needs more (very large row groups, say) still gets it.
-const defaultMemoryLimit = 200 << 20
+// limit: a run that needs more (very large row groups, say) still gets it. 160 MiB keeps the
+// process's RSS (the limit, plus the binary's own pages) near 200 MiB; it also makes the
+// pipeline publish one day at a time (pipelines.Options.ParallelPublish): a larger GOMEMLIMIT
+// lets it merge several days at once, about 100 MiB each.
+const defaultMemoryLimit = 160 << 20
 
 // setMemoryLimit applies defaultMemoryLimit unless GOMEMLIMIT says otherwise (the runtime has
 // read it already; GOMEMLIMIT=off removes the limit).

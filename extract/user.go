@@ -28,6 +28,10 @@ func isUserIDKey(k string) bool {
 	return false
 }
 
+// ParseUser reads one user object as the User API sends it, as ScanUsers does with each user of
+// a page: a User kept as its Raw bytes alone can be had again whole.
+func ParseUser(raw json.RawMessage) (User, error) { return parseUser(raw) }
+
 // parseUser reads one user object: the id under channel_user_id, user_id or userId (a string or
 // a number), channel and created_at, and attributes nested under "attributes" and/or flat beside
 // the id. Nested attributes win over flat fields of the same name.

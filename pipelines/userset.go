@@ -2,10 +2,10 @@ package pipelines
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"io"
@@ -108,10 +108,11 @@ func (s *userSet) add(sel extract.Selector, u *extract.User) error {
 			ch = len(s.names)
 			s.names = append(s.names, u.Channel)
 		}
-		rec, err := json.Marshal(spilledUser{ID: u.ID, Channel: u.Channel, CreatedAt: u.CreatedAt,
-			Attributes: u.Attributes, Raw: u.Raw})
-		if err != nil {
-			return fmt.Errorf("listing users: user %s: %w", u.ID, err)
+		// The object as sent is all the spill keeps: the user is parsed from it again when the
+		// users table is written (extract.ParseUser, as the listing parsed it).
+		rec := []byte(u.Raw)
+		if len(rec) == 0 {
+			return fmt.Errorf("listing users: user %s came without its object as sent", u.ID)
 		}
 		var n [binary.MaxVarintLen64]byte
 		l := binary.PutUvarint(n[:], uint64(len(rec)))
@@ -157,15 +158,6 @@ func (s *userSet) index(id string) (int32, bool) {
 func (s *userSet) hasHash(h uint64) bool {
 	_, ok := s.byHash[h]
 	return ok
-}
-
-// spilledUser is a user object in the spill: what the users table needs of it.
-type spilledUser struct {
-	ID         string            `json:"id"`
-	Channel    string            `json:"channel,omitempty"`
-	CreatedAt  string            `json:"created_at,omitempty"`
-	Attributes map[string]string `json:"attributes,omitempty"`
-	Raw        json.RawMessage   `json:"raw"`
 }
 
 // seal ends the listing: the users are put in id order and the index is dropped.
@@ -246,11 +238,10 @@ func (s *userSet) usersTable(tsrc transform.Source, fix func(listedID string, ro
 		if _, err := s.file.ReadAt(buf, off+int64(l)); err != nil {
 			return nil, fmt.Errorf("local spill: %w", err)
 		}
-		var su spilledUser
-		if err := json.Unmarshal(buf, &su); err != nil {
+		u, err := extract.ParseUser(bytes.Clone(buf))
+		if err != nil {
 			return nil, fmt.Errorf("local spill: user %s: %w", s.ids[i], err)
 		}
-		u := extract.User{ID: su.ID, Channel: su.Channel, CreatedAt: su.CreatedAt, Attributes: su.Attributes, Raw: su.Raw}
 		if u.Attributes == nil {
 			u.Attributes = map[string]string{}
 		}

@@ -45,7 +45,8 @@
 // Staged batches are Arrow IPC files (the file format, with its footer) of the same schema,
 // LZ4-frame body compression, record batches of up to 8192 rows, sorted like row groups
 // (staged.go). Merge still reads the Parquet staged files (batch-NNNNNN.parquet) that binaries
-// before this format wrote, so a plan staged before an upgrade publishes after it.
+// before this format (and after the attempts layout) wrote, so such a plan publishes after an
+// upgrade; a plan staged before the attempts layout is extracted again (docs/design.md).
 //
 // # Merge publishing
 //

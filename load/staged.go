@@ -16,11 +16,11 @@ import (
 )
 
 // Staged batch files: a finished batch's rows of one day, kept in the lake's storage until the
-// day is published (_chatlake/runs/<plan>/staged/dt=DAY/batch-NNNNNN.arrow, layout.go). They
-// are Arrow IPC files (the file format of the Arrow columnar specification: the stream format
-// with a footer that indexes the record batches, so any Arrow library reads them) of the
-// schema.Messages() schema, holding record batches of up to stagedBatchRows rows or about
-// stagedBatchBytes of values. Rows are sorted by (channel_user_id, sent_at, message_key) within
+// day is published (_chatlake/runs/<plan>/attempts/<attempt>/staged/dt=DAY/batch-NNNNNN.arrow,
+// layout.go). They are Arrow IPC files (the file format of the Arrow columnar specification:
+// the stream format with a footer that indexes the record batches, so any Arrow library reads
+// them) of the schema.Messages() schema, holding record batches of up to stagedBatchRows rows
+// or about stagedBatchBytes of values. Rows are sorted by (channel_user_id, sent_at, message_key) within
 // each run of Options.RowGroupRows rows, as a partition's row groups are.
 //
 // A staged file is written and read once per publish of its day (and read once per shard of

@@ -140,8 +140,12 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(p.o.ParallelPublish)
 	for _, day := range daysBetween(from, to) {
-		if gctx.Err() != nil {
-			break // a merge failed: g.Wait returns its error
+		if err := gctx.Err(); err != nil {
+			// A merge failed (g.Wait returns its error: the first one stands) or the run
+			// ended: either way no day after this one is published, and the plan is not
+			// recorded as published.
+			g.Go(func() error { return err })
+			break
 		}
 		var batches []int
 		var key strings.Builder

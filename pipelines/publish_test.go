@@ -81,3 +81,30 @@ func TestPublishMergesDaysInParallel(t *testing.T) {
 		})
 	}
 }
+
+// TestPublishStoppedByTheRunsEnd: a run whose context ends while it publishes (a signal, a lost
+// lock) between two days returns an error and records nothing as published: the days after
+// are not merged, and the state does not list them.
+func TestPublishStoppedByTheRunsEnd(t *testing.T) {
+	h := newHarness(t, simOptions(63, 10), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The second write of the first day's manifest is the one marking it complete.
+	fs := &faultyStore{Store: h.store, name: "_chatlake/manifests/messages/dt=2024-05-01.json", after: 1,
+		onWrite: func(context.Context, storage.Store) { cancel() }}
+	h.lake = mustLake(t, fs)
+	p := h.pipeline(h.client(nil), func(o *pipelines.Options) { o.ParallelPublish = 1 })
+	if _, err := p.Export(ctx, day(t, "2024-05-01"), day(t, "2024-05-05")); err == nil {
+		t.Fatal("the export whose context ended while it published returned no error")
+	}
+	st, err := pipelines.ReadState(context.Background(), h.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := st.Days["2024-05-05"]; ok {
+		t.Fatalf("the state lists 2024-05-05 as exported, but publishing stopped after 2024-05-01 (days %v)", st.Days)
+	}
+	if _, err := h.store.Stat(context.Background(), "_chatlake/manifests/messages/dt=2024-05-05.json"); err == nil {
+		t.Fatal("2024-05-05 was merged after the run's context ended")
+	}
+}

@@ -264,7 +264,7 @@ func (f *flattener) stringValue(m *member) (string, []byte) {
 		return f.substr(m.vStart+1, m.vEnd-1), v[1 : len(v)-1]
 	}
 	start := len(f.tmp)
-	f.tmp = appendUnquoted(f.tmp, v)
+	f.tmp = jsonscan.AppendUnquoted(f.tmp, v)
 	b := f.tmp[start:]
 	return string(b), b
 }
@@ -317,7 +317,7 @@ func (f *flattener) responseText(m *member) (*string, []byte) {
 		return f.ptr(f.substr(m.vStart, m.vEnd)), v
 	}
 	start := len(f.tmp)
-	f.tmp = appendCompact(f.tmp, v)
+	f.tmp = jsonscan.AppendCompact(f.tmp, v)
 	b := f.tmp[start:]
 	return f.ptr(string(b)), b
 }
@@ -378,7 +378,7 @@ func encodeMembers(dst []byte, ms []extraMember) []byte {
 		}
 		dst = append(dst, ms[i].key...)
 		dst = append(dst, ':')
-		dst = appendCompact(dst, ms[i].value)
+		dst = jsonscan.AppendCompact(dst, ms[i].value)
 	}
 	return append(dst, '}')
 }
@@ -449,7 +449,7 @@ func (f *flattener) agentID(b []byte, text string) (string, bool) {
 			if plainString(v, m.vFlags) {
 				return text[lead+m.vStart+1 : lead+m.vEnd-1], true
 			}
-			return string(appendUnquoted(nil, v)), true
+			return string(jsonscan.AppendUnquoted(nil, v)), true
 		case c == '-' || (c >= '0' && c <= '9'):
 			return text[lead+m.vStart : lead+m.vEnd], true
 		}

@@ -7,5 +7,7 @@
 // allocating): the page decoder checks a body with Valid, and the flattener checks each message
 // as it walks it. The Skip and Each functions do not validate: on text that is not valid JSON
 // their results are meaningless (but they do not panic past the end of the text, and they
-// never allocate). Every function is safe for concurrent use; none keeps state.
+// never allocate). AppendUnquoted and AppendCompact turn a valid string or value into its Go
+// text or its compact JSON, as encoding/json does. Every function is safe for concurrent use;
+// none keeps state.
 package jsonscan

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/chatlake/chatlake/schema"
@@ -31,32 +32,55 @@ const (
 // errCorruptSpill: a spill stream could not be decoded.
 var errCorruptSpill = errors.New("corrupt spill stream")
 
+// batchBuilder buffers rows in Arrow builders and writes them to an IPC writer (a stream or a
+// file) as one record batch every maxRows rows or about maxBytes bytes of values: the writer
+// of a Stage's spill and of staged batch files.
+type batchBuilder struct {
+	b        *schema.MessageBuilder
+	bytes    int // about how many bytes of values b holds
+	maxRows  int
+	maxBytes int
+	w        interface{ Write(arrow.RecordBatch) error }
+}
+
+func newBatchBuilder(mem memory.Allocator, maxRows, maxBytes int, w interface{ Write(arrow.RecordBatch) error }) batchBuilder {
+	return batchBuilder{b: schema.NewMessageBuilder(mem), maxRows: maxRows, maxBytes: maxBytes, w: w}
+}
+
+// add appends one row, writing a record batch when the builders are full.
+func (bb *batchBuilder) add(m *schema.Message) error {
+	bb.b.Append(m)
+	bb.bytes += valueBytes(m)
+	if bb.b.Len() >= bb.maxRows || bb.bytes >= bb.maxBytes {
+		return bb.writeBatch()
+	}
+	return nil
+}
+
+// writeBatch writes the buffered rows as one record batch.
+func (bb *batchBuilder) writeBatch() error {
+	if bb.b.Len() == 0 {
+		return nil
+	}
+	rec := bb.b.NewRecord()
+	defer rec.Release()
+	bb.bytes = 0
+	return bb.w.Write(rec)
+}
+
+// release frees the builders.
+func (bb *batchBuilder) release() { bb.b.Release() }
+
 // spillWriter buffers one day's rows and appends them to the day's IPC stream.
 type spillWriter struct {
-	b     *schema.MessageBuilder
-	bytes int // about how many bytes of values b holds
-	bw    *bufio.Writer
-	ipc   *ipc.Writer
+	batchBuilder
+	bw *bufio.Writer
 }
 
 func newSpillWriter(w io.Writer, mem memory.Allocator) *spillWriter {
 	bw := bufio.NewWriterSize(w, spillBufferSize)
-	return &spillWriter{
-		b:   schema.NewMessageBuilder(mem),
-		bw:  bw,
-		ipc: ipc.NewWriter(bw, ipc.WithSchema(schema.Messages()), ipc.WithAllocator(mem)),
-	}
-}
-
-// add appends one row, writing a record batch when spillBatchRows rows or spillBatchBytes
-// bytes are buffered.
-func (w *spillWriter) add(m *schema.Message) error {
-	w.b.Append(m)
-	w.bytes += valueBytes(m)
-	if w.b.Len() >= spillBatchRows || w.bytes >= spillBatchBytes {
-		return w.writeBatch()
-	}
-	return nil
+	stream := ipc.NewWriter(bw, ipc.WithSchema(schema.Messages()), ipc.WithAllocator(mem))
+	return &spillWriter{batchBuilder: newBatchBuilder(mem, spillBatchRows, spillBatchBytes, stream), bw: bw}
 }
 
 // valueBytes is about what m takes in Arrow builders: its strings, and 8 bytes for each other
@@ -76,17 +100,6 @@ func valueBytes(m *schema.Message) int {
 	return n
 }
 
-// writeBatch writes the buffered rows as one record batch.
-func (w *spillWriter) writeBatch() error {
-	if w.b.Len() == 0 {
-		return nil
-	}
-	rec := w.b.NewRecord()
-	defer rec.Release()
-	w.bytes = 0
-	return w.ipc.Write(rec)
-}
-
 // flush writes the buffered rows and the write buffer to the file, so that a reader sees every
 // row added so far.
 func (w *spillWriter) flush() error {
@@ -95,9 +108,6 @@ func (w *spillWriter) flush() error {
 	}
 	return w.bw.Flush()
 }
-
-// release frees the builder; the stream is not completed (the file is being removed).
-func (w *spillWriter) release() { w.b.Release() }
 
 // spillReader yields the rows of one day's spill stream (a rowSource). It decodes one record
 // batch at a time; the rows' strings share the batch's memory (one allocation per batch, not

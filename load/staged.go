@@ -67,14 +67,13 @@ func (c stagedCodec) options() []ipc.Option {
 	return nil
 }
 
-// stagedWriter writes one staged file into w: rows go through a MessageBuilder, which becomes a
-// record batch every stagedBatchRows rows or stagedBatchBytes bytes of values.
+// stagedWriter writes one staged file into w: rows become a record batch every stagedBatchRows
+// rows or stagedBatchBytes bytes of values.
 type stagedWriter struct {
-	cw    *countingWriter
-	bw    *bufio.Writer
-	fw    *ipc.FileWriter
-	b     *schema.MessageBuilder
-	bytes int // about how many bytes of values b holds
+	batchBuilder
+	cw *countingWriter
+	bw *bufio.Writer
+	fw *ipc.FileWriter
 }
 
 func newStagedWriter(w io.Writer, mem memory.Allocator, codec stagedCodec) (*stagedWriter, error) {
@@ -85,33 +84,16 @@ func newStagedWriter(w io.Writer, mem memory.Allocator, codec stagedCodec) (*sta
 	if err != nil {
 		return nil, fmt.Errorf("arrow writer: %w", err)
 	}
-	return &stagedWriter{cw: cw, bw: bw, fw: fw, b: schema.NewMessageBuilder(mem)}, nil
+	return &stagedWriter{batchBuilder: newBatchBuilder(mem, stagedBatchRows, stagedBatchBytes, fw), cw: cw, bw: bw, fw: fw}, nil
 }
 
 // write sorts rows by (channel_user_id, sent_at, message_key) and appends them.
 func (w *stagedWriter) write(rows []schema.Message) error {
 	slices.SortFunc(rows, compareMessages)
 	for i := range rows {
-		w.b.Append(&rows[i])
-		w.bytes += valueBytes(&rows[i])
-		if w.b.Len() >= stagedBatchRows || w.bytes >= stagedBatchBytes {
-			if err := w.writeBatch(); err != nil {
-				return err
-			}
+		if err := w.add(&rows[i]); err != nil {
+			return fmt.Errorf("write record batch: %w", err)
 		}
-	}
-	return nil
-}
-
-func (w *stagedWriter) writeBatch() error {
-	if w.b.Len() == 0 {
-		return nil
-	}
-	rec := w.b.NewRecord()
-	defer rec.Release()
-	w.bytes = 0
-	if err := w.fw.Write(rec); err != nil {
-		return fmt.Errorf("write record batch: %w", err)
 	}
 	if w.cw.err != nil {
 		return fmt.Errorf("write record batch: %w", w.cw.err)
@@ -123,7 +105,7 @@ func (w *stagedWriter) writeBatch() error {
 // object writer.
 func (w *stagedWriter) close() error {
 	err := w.writeBatch()
-	w.b.Release()
+	w.release()
 	if err != nil {
 		_ = w.fw.Close()
 		return err
@@ -145,7 +127,7 @@ func (w *stagedWriter) size() int64 { return w.cw.n }
 
 // abort releases the writer's memory after a failure.
 func (w *stagedWriter) abort() {
-	w.b.Release()
+	w.release()
 	_ = w.fw.Close() // the file is discarded; this only frees buffers
 }
 

@@ -288,13 +288,17 @@ func TestKilledRepeatedly(t *testing.T) {
 				truth := s.Truth(nil, s.opts.From, s.opts.To, s.opts.To.AddDate(1, 0, 0))
 				minimum := minConversationRequests(s.UserIDs(nil), truth)
 
-				// A full run on a scratch local lake times the command.
-				scratch := t.TempDir()
-				start := time.Now()
-				if code, stderr := runChild(t, env, replaceFlag(t, args, "--lake", scratch)...); code != 0 {
-					t.Fatalf("full run exits %d: %s", code, lastLine(stderr))
+				// Full runs on scratch local lakes time the command: the shorter of two, as one
+				// run's time on a loaded machine says little about the next (a slow first run
+				// spread the kills so wide that the work was done after 7).
+				full := time.Duration(1<<63 - 1)
+				for range 2 {
+					start := time.Now()
+					if code, stderr := runChild(t, env, replaceFlag(t, args, "--lake", t.TempDir())...); code != 0 {
+						t.Fatalf("full run exits %d: %s", code, lastLine(stderr))
+					}
+					full = min(full, time.Since(start))
 				}
-				full := time.Since(start)
 				before := s.Stats().ByEndpoint[sim.EndpointConversations]
 
 				// Kill at random moments until 10 kills happened or an attempt finished the work.

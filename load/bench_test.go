@@ -88,16 +88,15 @@ func BenchmarkStageRoundTrip(b *testing.B) {
 		}
 		read := 0
 		for _, day := range s.sortedDays() {
-			f, _, _, _, err := s.open(day)
+			r, _, closeDay, _, err := s.open(day)
 			if err != nil {
 				b.Fatal(err)
 			}
-			r := newSpillReader(f)
 			var m schema.Message
 			for err = r.next(&m); err == nil; err = r.next(&m) {
 				read++
 			}
-			f.Close()
+			closeDay()
 			if err != io.EOF {
 				b.Fatal(err)
 			}

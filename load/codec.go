@@ -27,6 +27,8 @@ import (
 const (
 	spillBatchRows  = 512
 	spillBatchBytes = 256 << 10
+	// spillBufferSize is the write buffer of one day's spill file.
+	spillBufferSize = 32 << 10
 )
 
 // errCorruptSpill: a spill stream could not be decoded.
@@ -71,17 +73,22 @@ func (bb *batchBuilder) writeBatch() error {
 // release frees the builders.
 func (bb *batchBuilder) release() { bb.b.Release() }
 
-// spillWriter buffers one day's rows and appends them to the day's IPC stream.
-type spillWriter struct {
-	batchBuilder
+// spillStream is one day's IPC stream in a spill file, through a write buffer.
+type spillStream struct {
 	bw *bufio.Writer
+	w  *ipc.Writer
 }
 
-func newSpillWriter(w io.Writer, mem memory.Allocator) *spillWriter {
+func newSpillStream(w io.Writer, mem memory.Allocator) *spillStream {
 	bw := bufio.NewWriterSize(w, spillBufferSize)
-	stream := ipc.NewWriter(bw, ipc.WithSchema(schema.Messages()), ipc.WithAllocator(mem))
-	return &spillWriter{batchBuilder: newBatchBuilder(mem, spillBatchRows, spillBatchBytes, stream), bw: bw}
+	return &spillStream{bw: bw, w: ipc.NewWriter(bw, ipc.WithSchema(schema.Messages()), ipc.WithAllocator(mem))}
 }
+
+// Write appends one record batch to the stream.
+func (s *spillStream) Write(rec arrow.RecordBatch) error { return s.w.Write(rec) }
+
+// flush writes the buffer out, so that a reader of the file sees every batch written.
+func (s *spillStream) flush() error { return s.bw.Flush() }
 
 // valueBytes is about what m takes in Arrow builders: its strings, and 8 bytes for each other
 // value and offset.
@@ -98,15 +105,6 @@ func valueBytes(m *schema.Message) int {
 		n += len(o) + 8
 	}
 	return n
-}
-
-// flush writes the buffered rows and the write buffer to the file, so that a reader sees every
-// row added so far.
-func (w *spillWriter) flush() error {
-	if err := w.writeBatch(); err != nil {
-		return err
-	}
-	return w.bw.Flush()
 }
 
 // spillReader yields the rows of one day's spill stream (a rowSource). It decodes one record

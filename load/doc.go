@@ -87,9 +87,11 @@
 //
 // # Memory and disk
 //
-// A Stage keeps few rows in memory: rows are appended to one local spill file per day, an Arrow
-// IPC stream of the messages schema (codec.go), through Arrow builders of up to 512 rows or
-// about 256 KiB of values and a 32 KiB buffer per day. StageBatch writes one staged file at a
+// A Stage turns rows into Arrow record batches of up to 512 rows or about 256 KiB of values per
+// day, and holds them in memory while the lake's stages together hold less than
+// Options.StageMemory (16 MiB); past it, a stage that adds rows spills: each of its days
+// becomes a local spill file, an Arrow IPC stream of the messages schema (codec.go) with a
+// 32 KiB buffer, and the rows that come later go there. StageBatch writes one staged file at a
 // time and Merge one Parquet file at a time, one row group (Options.RowGroupRows rows, or the
 // day's rows of the batch if fewer) at a time; their memory is one row group of rows as Go
 // values and as Arrow data, the writer's buffers (Parquet pages, or one record batch), one open

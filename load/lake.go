@@ -18,8 +18,9 @@ import (
 // calls for the same day must not run at once (the second fails with ErrConcurrentWrite, or
 // one of them fails on a staging file the other removed; the lake stays consistent).
 type Lake struct {
-	store storage.Store
-	opts  Options
+	store  storage.Store
+	opts   Options
+	stages *stageBudget // the memory its stages hold, together
 }
 
 // NewLake returns the lake on store; o may be nil for the defaults.
@@ -31,7 +32,7 @@ func NewLake(store storage.Store, o *Options) (*Lake, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Lake{store: store, opts: opts}, nil
+	return &Lake{store: store, opts: opts, stages: &stageBudget{limit: opts.StageMemory}}, nil
 }
 
 // Store is the lake's store.

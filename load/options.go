@@ -12,6 +12,7 @@ import (
 const (
 	DefaultTargetFileSize = 128 << 20
 	DefaultRowGroupRows   = 64 << 10
+	DefaultStageMemory    = 16 << 20
 
 	// Bounds beyond which a value is a typo: a larger TargetFileSize overflows the shard count's
 	// arithmetic, a larger row group would hold gigabytes in memory.
@@ -32,6 +33,10 @@ type Options struct {
 	RowGroupRows int
 	// TempDir holds the local spill files of stages and of Verify. Default os.TempDir().
 	TempDir string
+	// StageMemory is how many bytes of rows (as Arrow record batches) the lake's stages hold in
+	// memory together before a stage that adds rows spills them to TempDir (Stage). Default
+	// 16 MiB: the batches of a nightly run stay in memory; -1 spills every stage's rows.
+	StageMemory int64
 	// Allocator allocates Arrow memory. Default memory.DefaultAllocator.
 	Allocator memory.Allocator
 	// Logger receives one line per published day and per repaired leftover. Default: discard.
@@ -55,6 +60,14 @@ func (o *Options) withDefaults() (Options, error) {
 		return r, fmt.Errorf("load options: RowGroupRows %d must be between 0 (the default) and %d", r.RowGroupRows, maxRowGroupRows)
 	case r.RowGroupRows == 0:
 		r.RowGroupRows = DefaultRowGroupRows
+	}
+	switch {
+	case r.StageMemory < -1:
+		return r, fmt.Errorf("load options: StageMemory %d must be -1 (spill every row), 0 (the default) or more", r.StageMemory)
+	case r.StageMemory == 0:
+		r.StageMemory = DefaultStageMemory
+	case r.StageMemory == -1:
+		r.StageMemory = 0
 	}
 	if r.TempDir == "" {
 		r.TempDir = os.TempDir()

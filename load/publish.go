@@ -150,7 +150,8 @@ func (l *Lake) merge(ctx context.Context, day string, in MergeInput) (PublishSta
 	}
 	defer os.RemoveAll(tmp)
 
-	// The staged rows of the day, downloaded once: every shard reads them.
+	// The staged rows of the day, downloaded once (read in place from a local store): every
+	// shard reads them.
 	var staged []stagedCopy
 	var stagedBytes int64 // about the Parquet bytes of the staged rows
 	if in.Plan != "" {
@@ -159,8 +160,8 @@ func (l *Lake) merge(ctx context.Context, day string, in MergeInput) (PublishSta
 			return st, err
 		}
 		for i, o := range objs {
-			local := filepath.Join(tmp, fmt.Sprintf("staged-%d%s", i, path.Ext(o.Name)))
-			if err := l.download(ctx, o.Name, local); err != nil {
+			local, err := l.readable(ctx, o.Name, filepath.Join(tmp, fmt.Sprintf("staged-%d%s", i, path.Ext(o.Name))))
+			if err != nil {
 				return st, err
 			}
 			staged = append(staged, stagedCopy{name: o.Name, path: local})
@@ -208,8 +209,8 @@ func (l *Lake) writeMergedShards(ctx context.Context, day string, in MergeInput,
 		if path, ok := local[o.Name]; ok {
 			return path, nil
 		}
-		path := filepath.Join(tmp, fmt.Sprintf("old-%d.parquet", len(local)))
-		if err := l.download(ctx, o.Name, path); err != nil {
+		path, err := l.readable(ctx, o.Name, filepath.Join(tmp, fmt.Sprintf("old-%d.parquet", len(local))))
+		if err != nil {
 			return "", err
 		}
 		local[o.Name] = path

@@ -125,15 +125,15 @@ func (l *Lake) StageBatch(ctx context.Context, plan, attempt string, batch int, 
 		return st, fmt.Errorf("stage batch %d: %w", batch, err)
 	}
 	for _, day := range s.sortedDays() {
-		f, _, rows, ok, err := s.open(day)
+		r, rows, closeDay, ok, err := s.open(day)
 		if err != nil {
 			return st, fmt.Errorf("stage batch %d: %w", batch, err)
 		}
 		if !ok {
 			continue
 		}
-		sf, err := l.writeStaged(ctx, newSpillReader(f), day, stagedPath(plan, attempt, day, batch), rows)
-		f.Close()
+		sf, err := l.writeStaged(ctx, r, day, stagedPath(plan, attempt, day, batch), rows)
+		closeDay()
 		if err != nil {
 			return st, fmt.Errorf("stage batch %d, day %s: %w", batch, day, err)
 		}

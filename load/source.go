@@ -233,6 +233,24 @@ func (c *chainSource) next(m *schema.Message) error {
 	return io.EOF
 }
 
+// localFiles is a store whose objects are local files (storage.Local).
+type localFiles interface {
+	LocalPath(name string) (string, error)
+}
+
+// readable returns a local file with the content of the object name for reading: the store's
+// own file if its objects are local files, else a copy downloaded into path. The file must
+// not be written to.
+func (l *Lake) readable(ctx context.Context, name, path string) (string, error) {
+	if lf, ok := l.store.(localFiles); ok {
+		return lf.LocalPath(name)
+	}
+	if err := l.download(ctx, name, path); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
 // download copies the object name into the local file path.
 func (l *Lake) download(ctx context.Context, name, path string) error {
 	r, err := l.store.Open(ctx, name)

@@ -6,13 +6,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/chatlake/chatlake/schema"
 )
 
 // TestSweepSpill: the spill of a process that no longer exists is removed; the spill of a live
 // process (this one) and unrelated directories stay.
 func TestSweepSpill(t *testing.T) {
 	tmp := t.TempDir()
-	l, err := NewLake(newMemStore(), &Options{TempDir: tmp})
+	l, err := NewLake(newMemStore(), &Options{TempDir: tmp, StageMemory: -1}) // stages spill at once
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,6 +38,9 @@ func TestSweepSpill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer live.Close()
+	if err := live.Add([]schema.Message{testMessage("2024-05-01", 1)}); err != nil || live.Dir() == "" {
+		t.Fatalf("a stage that spills has no directory: %q, %v", live.Dir(), err)
+	}
 	other := mk("chatlake-something-" + itoa(dead) + "-1")
 	unrelated := mk("not-ours")
 

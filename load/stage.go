@@ -8,49 +8,134 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/chatlake/chatlake/schema"
 )
 
-// spillBufferSize is the write buffer of one day's spill file of a Stage.
-const spillBufferSize = 32 << 10
-
-// Stage is a local spill area for the rows of one unit of work, routed by day. Rows go to disk
-// as they are added (one Arrow IPC stream per day, codec.go), so a Stage holds few rows in
-// memory: per day staged, up to spillBatchRows rows or about spillBatchBytes (256 KiB) of
-// values in Arrow builders, and a 32 KiB write buffer. It also keeps one open file per staged day.
+// Stage is the rows of one unit of work, routed by day. Each day's rows become Arrow record
+// batches (of up to spillBatchRows rows or about spillBatchBytes of values, codec.go) as they
+// are added; the stage holds them in memory while the lake's stages together hold less than
+// Options.StageMemory, and otherwise spills: from then on each of its days is a local spill
+// file (an Arrow IPC stream, codec.go) under Options.TempDir, its batches held so far written
+// there first. So a small unit of work costs no file, and a large one holds about
+// StageMemory, plus per day staged up to one batch in builders and a 32 KiB write buffer.
 //
 // Add is safe for concurrent use. Publish reads the stage and must not run concurrently with
-// Add or Close. Close removes every spill file.
+// Add or Close. Close removes every spill file and frees what the stage holds.
 type Stage struct {
-	dir string
-	mem memory.Allocator
+	tempDir string // where its spill directory goes
+	dir     string // its spill directory, made when it first spills
+	mem     memory.Allocator
+	budget  *stageBudget
 
-	mu     sync.Mutex
-	days   map[string]*spillFile
-	closed bool
-	err    error // sticky: a failed write leaves the stage unusable
+	mu      sync.Mutex
+	days    map[string]*stageDay
+	spilled bool  // the stage writes to files: it spilled once
+	held    int64 // bytes of the record batches its days hold in memory
+	closed  bool
+	err     error // sticky: a failed write leaves the stage unusable
 }
 
-type spillFile struct {
-	f    *os.File
-	w    *spillWriter
+// stageBudget is the memory the stages of one Lake hold record batches in, together.
+type stageBudget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// stageDay is the rows of one day of a Stage: record batches held in memory, or, once the
+// stage spilled, a spill file with the stream written into it.
+type stageDay struct {
+	path string       // of its spill file, once the stage spilled
+	b    batchBuilder // writes each full batch to the stageDay (Write)
 	rows int64
+
+	held      []arrow.RecordBatch
+	heldBytes int64
+
+	f      *os.File
+	stream *spillStream
 }
 
-// NewStage creates an empty stage in a new directory under Options.TempDir.
-func (l *Lake) NewStage() (*Stage, error) {
-	dir, err := os.MkdirTemp(l.opts.TempDir, spillPrefix("stage"))
-	if err != nil {
-		return nil, fmt.Errorf("new stage: %w", err)
+// Write takes one record batch of the day: into the spill stream once the day has one,
+// else held in memory.
+func (d *stageDay) Write(rec arrow.RecordBatch) error {
+	if d.stream != nil {
+		return d.stream.Write(rec)
 	}
-	return &Stage{dir: dir, mem: l.opts.Allocator, days: make(map[string]*spillFile)}, nil
+	rec.Retain()
+	d.held = append(d.held, rec)
+	d.heldBytes += recordBytes(rec)
+	return nil
 }
 
-// Dir is the stage's local directory.
-func (s *Stage) Dir() string { return s.dir }
+// recordBytes is the size of the buffers of rec's columns.
+func recordBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, col := range rec.Columns() {
+		n += dataBytes(col.Data())
+	}
+	return n
+}
+
+func dataBytes(d arrow.ArrayData) int64 {
+	var n int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += int64(b.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		n += dataBytes(c)
+	}
+	return n
+}
+
+// spill opens the day's spill file and writes the batches it holds into it, releasing them;
+// it returns how many bytes it released.
+func (d *stageDay) spill(mem memory.Allocator) (int64, error) {
+	if d.stream != nil {
+		return 0, nil
+	}
+	f, err := os.OpenFile(d.path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	d.f = f
+	d.stream = newSpillStream(f, mem)
+	for _, rec := range d.held {
+		if err := d.stream.Write(rec); err != nil {
+			return 0, err
+		}
+	}
+	released := d.heldBytes
+	d.release()
+	return released, nil
+}
+
+// release frees the batches the day holds in memory.
+func (d *stageDay) release() {
+	for _, rec := range d.held {
+		rec.Release()
+	}
+	d.held, d.heldBytes = nil, 0
+}
+
+// NewStage creates an empty stage. Its spill directory, if it spills, is a new directory under
+// Options.TempDir.
+func (l *Lake) NewStage() (*Stage, error) {
+	return &Stage{tempDir: l.opts.TempDir, mem: l.opts.Allocator, budget: l.stages, days: make(map[string]*stageDay)}, nil
+}
+
+// Dir is the stage's spill directory, "" if it has not spilled.
+func (s *Stage) Dir() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dir
+}
 
 // Add stages rows, each under the UTC date of its SentAt.
 func (s *Stage) Add(rows []schema.Message) error {
@@ -66,23 +151,54 @@ func (s *Stage) Add(rows []schema.Message) error {
 		return s.err
 	}
 	var day string
-	var sf *spillFile
+	var sd *stageDay
 	var unixDay int64 // of day: rows come in runs of one day, and a day's name costs an allocation
 	for i := range rows {
-		if d := utcDayNumber(rows[i].SentAt); sf == nil || d != unixDay {
+		if d := utcDayNumber(rows[i].SentAt); sd == nil || d != unixDay {
 			day = dayOf(rows[i].SentAt)
 			var err error
-			if sf, err = s.dayFile(day); err != nil {
+			if sd, err = s.day(day); err != nil {
 				s.err = err
 				return err
 			}
 			unixDay = d
 		}
-		if err := sf.w.add(&rows[i]); err != nil {
+		before := sd.heldBytes
+		if err := sd.b.add(&rows[i]); err != nil {
 			s.err = fmt.Errorf("stage day %s: %w", day, err)
 			return s.err
 		}
-		sf.rows++
+		if grown := sd.heldBytes - before; grown != 0 {
+			s.held += grown
+			s.budget.used.Add(grown)
+		}
+		sd.rows++
+	}
+	if !s.spilled && (s.budget.limit == 0 || s.budget.used.Load() > s.budget.limit) {
+		if err := s.spill(); err != nil {
+			s.err = err
+			return err
+		}
+	}
+	return nil
+}
+
+// spill writes what every day of the stage holds in memory to its spill file, and makes the
+// stage write to files from then on. s.mu is held.
+func (s *Stage) spill() error {
+	dir, err := os.MkdirTemp(s.tempDir, spillPrefix("stage"))
+	if err != nil {
+		return fmt.Errorf("stage: %w", err)
+	}
+	s.dir, s.spilled = dir, true
+	for day, sd := range s.days {
+		sd.path = filepath.Join(dir, "dt="+day+".arrows")
+		released, err := sd.spill(s.mem)
+		s.held -= released
+		s.budget.used.Add(-released)
+		if err != nil {
+			return fmt.Errorf("stage day %s: %w", day, err)
+		}
 	}
 	return nil
 }
@@ -97,21 +213,27 @@ func utcDayNumber(t time.Time) int64 {
 	return d
 }
 
-// dayFile returns the open spill file of day, creating it. s.mu is held.
-func (s *Stage) dayFile(day string) (*spillFile, error) {
-	if sf := s.days[day]; sf != nil {
-		return sf, nil
+// day returns the stageDay of day, creating it (with its spill file if the stage spilled).
+// s.mu is held.
+func (s *Stage) day(day string) (*stageDay, error) {
+	if sd := s.days[day]; sd != nil {
+		return sd, nil
 	}
-	f, err := os.OpenFile(s.dayPath(day), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("stage day %s: %w", day, err)
+	sd := &stageDay{}
+	sd.b = newBatchBuilder(s.mem, spillBatchRows, spillBatchBytes, sd)
+	if s.spilled {
+		sd.path = filepath.Join(s.dir, "dt="+day+".arrows")
+		if _, err := sd.spill(s.mem); err != nil {
+			if sd.f != nil {
+				sd.f.Close()
+			}
+			sd.b.release()
+			return nil, fmt.Errorf("stage day %s: %w", day, err)
+		}
 	}
-	sf := &spillFile{f: f, w: newSpillWriter(f, s.mem)}
-	s.days[day] = sf
-	return sf, nil
+	s.days[day] = sd
+	return sd, nil
 }
-
-func (s *Stage) dayPath(day string) string { return filepath.Join(s.dir, "dt="+day+".arrows") }
 
 // Days returns the number of rows staged per day.
 func (s *Stage) Days() map[string]int64 {
@@ -136,7 +258,8 @@ func (s *Stage) sortedDays() []string {
 	return days
 }
 
-// flush writes every buffered row to the spill files, so they can be read.
+// flush makes every row added so far readable: the rows in builders become a batch, and the
+// write buffers of spill files are written out.
 func (s *Stage) flush() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -146,8 +269,17 @@ func (s *Stage) flush() error {
 	if s.err != nil {
 		return s.err
 	}
-	for day, sf := range s.days {
-		if err := sf.w.flush(); err != nil {
+	for day, sd := range s.days {
+		before := sd.heldBytes
+		err := sd.b.writeBatch()
+		if grown := sd.heldBytes - before; grown != 0 {
+			s.held += grown
+			s.budget.used.Add(grown)
+		}
+		if err == nil && sd.stream != nil {
+			err = sd.stream.flush()
+		}
+		if err != nil {
 			s.err = fmt.Errorf("stage day %s: %w", day, err)
 			return s.err
 		}
@@ -155,28 +287,53 @@ func (s *Stage) flush() error {
 	return nil
 }
 
-// open opens day's spill file for reading, with its size and row count; ok is false if
-// nothing was staged for day. flush must have been called.
-func (s *Stage) open(day string) (f *os.File, size, rows int64, ok bool, err error) {
+// open returns a reader of day's rows and their count; ok is false if nothing was staged for
+// day. flush must have been called, and Add not since. The rows' strings are views of record
+// batches that stay valid until Close; close releases the reader.
+func (s *Stage) open(day string) (r rowSource, rows int64, close func(), ok bool, err error) {
 	s.mu.Lock()
-	sf := s.days[day]
+	sd := s.days[day]
 	s.mu.Unlock()
-	if sf == nil {
-		return nil, 0, 0, false, nil
+	if sd == nil {
+		return nil, 0, nil, false, nil
 	}
-	f, err = os.Open(s.dayPath(day))
+	if sd.stream == nil {
+		return &heldReader{batches: sd.held}, sd.rows, func() {}, true, nil
+	}
+	f, err := os.Open(sd.path)
 	if err != nil {
-		return nil, 0, 0, false, fmt.Errorf("stage day %s: %w", day, err)
+		return nil, 0, nil, false, fmt.Errorf("stage day %s: %w", day, err)
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, 0, 0, false, fmt.Errorf("stage day %s: %w", day, err)
-	}
-	return f, fi.Size(), sf.rows, true, nil
+	return newSpillReader(f), sd.rows, func() { f.Close() }, true, nil
 }
 
-// Close closes and removes every spill file of the stage. It is safe to call more than once.
+// heldReader yields the rows of record batches in memory, in order (a rowSource), their
+// strings views of the batches.
+type heldReader struct {
+	batches []arrow.RecordBatch
+	rows    []schema.Message
+	i       int
+}
+
+func (h *heldReader) next(m *schema.Message) error {
+	for h.i == len(h.rows) {
+		if len(h.batches) == 0 {
+			return io.EOF
+		}
+		var err error
+		if h.rows, err = schema.AppendMessagesShared(h.rows[:0], h.batches[0]); err != nil {
+			return fmt.Errorf("%w: %w", errCorruptSpill, err)
+		}
+		h.batches, h.i = h.batches[1:], 0
+	}
+	*m = h.rows[h.i]
+	h.rows[h.i] = schema.Message{}
+	h.i++
+	return nil
+}
+
+// Close frees what the stage holds and removes its spill files. It is safe to call more
+// than once.
 func (s *Stage) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -185,15 +342,22 @@ func (s *Stage) Close() error {
 	}
 	s.closed = true
 	var errs []error
-	for _, sf := range s.days {
-		sf.w.release()
-		if err := sf.f.Close(); err != nil {
-			errs = append(errs, err)
+	for _, sd := range s.days {
+		sd.b.release()
+		sd.release()
+		if sd.f != nil {
+			if err := sd.f.Close(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
+	s.budget.used.Add(-s.held)
+	s.held = 0
 	s.days = nil
-	if err := os.RemoveAll(s.dir); err != nil {
-		errs = append(errs, err)
+	if s.dir != "" {
+		if err := os.RemoveAll(s.dir); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close stage: %w", err)
@@ -207,13 +371,9 @@ func (s *Stage) Filter(keep func(*schema.Message) bool) (*Stage, error) {
 	if err := s.flush(); err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(filepath.Dir(s.dir), spillPrefix("stage"))
-	if err != nil {
-		return nil, fmt.Errorf("filter stage: %w", err)
-	}
-	out := &Stage{dir: dir, mem: s.mem, days: make(map[string]*spillFile)}
+	out := &Stage{tempDir: s.tempDir, mem: s.mem, budget: s.budget, days: make(map[string]*stageDay)}
 	for _, day := range s.sortedDays() {
-		f, _, _, ok, err := s.open(day)
+		r, _, closeDay, ok, err := s.open(day)
 		if err != nil || !ok {
 			if err != nil {
 				out.Close()
@@ -221,7 +381,6 @@ func (s *Stage) Filter(keep func(*schema.Message) bool) (*Stage, error) {
 			}
 			continue
 		}
-		r := newSpillReader(f)
 		var rows []schema.Message
 		for {
 			var m schema.Message
@@ -230,7 +389,7 @@ func (s *Stage) Filter(keep func(*schema.Message) bool) (*Stage, error) {
 				break
 			}
 			if err != nil {
-				f.Close()
+				closeDay()
 				out.Close()
 				return nil, fmt.Errorf("filter stage day %s: %w", day, err)
 			}
@@ -239,14 +398,14 @@ func (s *Stage) Filter(keep func(*schema.Message) bool) (*Stage, error) {
 			}
 			if len(rows) == 4096 {
 				if err := out.Add(rows); err != nil {
-					f.Close()
+					closeDay()
 					out.Close()
 					return nil, err
 				}
 				rows = rows[:0]
 			}
 		}
-		f.Close()
+		closeDay()
 		if err := out.Add(rows); err != nil {
 			out.Close()
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -174,8 +175,25 @@ func TestSpillCodecCorrupt(t *testing.T) {
 	}
 }
 
+// TestStageConcurrentAdd: rows added from many goroutines are each read back once, intact,
+// whether the stage holds them in memory, spills from the start, or spills on the way (the
+// lake's budget passed while rows come in).
 func TestStageConcurrentAdd(t *testing.T) {
-	l := newTestLake(t, newMemStore(), Options{})
+	for _, tc := range []struct {
+		name   string
+		memory int64
+		files  bool // spill files at the end
+	}{
+		{"in memory", 0, false},
+		{"spilled", -1, true},
+		{"spills on the way", 64 << 10, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testStageConcurrentAdd(t, tc.memory, tc.files) })
+	}
+}
+
+func testStageConcurrentAdd(t *testing.T, stageMemory int64, files bool) {
+	l := newTestLake(t, newMemStore(), Options{StageMemory: stageMemory})
 	s, err := l.NewStage()
 	if err != nil {
 		t.Fatal(err)
@@ -215,17 +233,28 @@ func TestStageConcurrentAdd(t *testing.T) {
 	if got := s.Days(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Days() = %v, want %v", got, want)
 	}
-	// Every row is in its day's spill file once, intact.
+	// Every row is in its day once, intact.
 	if err := s.flush(); err != nil {
 		t.Fatal(err)
 	}
+	var spillFiles []string
+	if s.Dir() != "" { // made when the stage first spills
+		if spillFiles, err = filepath.Glob(filepath.Join(s.Dir(), "*")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(spillFiles) > 0; got != files {
+		t.Errorf("spill files %v, want files: %v", spillFiles, files)
+	}
+	if held := l.stages.used.Load(); (held == 0) != files {
+		t.Errorf("the lake's stages hold %d bytes in memory, want some: %v", held, !files)
+	}
 	seen := make(map[string]bool)
 	for _, day := range days {
-		f, _, rows, ok, err := s.open(day)
+		r, rows, closeDay, ok, err := s.open(day)
 		if err != nil || !ok {
 			t.Fatalf("open %s: %v %v", day, ok, err)
 		}
-		r := newSpillReader(f)
 		var n int64
 		for {
 			var m schema.Message
@@ -246,7 +275,7 @@ func TestStageConcurrentAdd(t *testing.T) {
 			seen[m.MessageKey] = true
 			n++
 		}
-		f.Close()
+		closeDay()
 		if n != rows {
 			t.Errorf("%s: %d rows in the file, %d counted", day, n, rows)
 		}
@@ -262,11 +291,84 @@ func TestStageConcurrentAdd(t *testing.T) {
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("stage dir after Close: %v", err)
 	}
+	if held := l.stages.used.Load(); held != 0 {
+		t.Errorf("after Close the lake's stages hold %d bytes", held)
+	}
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
 	if err := s.Add([]schema.Message{testMessage(days[0], 1)}); !errors.Is(err, ErrStageClosed) {
 		t.Errorf("Add after Close: %v", err)
+	}
+}
+
+// TestStageBudgetIsTheLakes: the budget is shared by the lake's stages: a stage that adds rows
+// when the stages together hold more than it spills what it holds, and the others keep theirs.
+func TestStageBudgetIsTheLakes(t *testing.T) {
+	l := newTestLake(t, newMemStore(), Options{StageMemory: 1 << 20})
+	rows := func(day string, from, n int) []schema.Message {
+		var out []schema.Message
+		for i := range n {
+			out = append(out, testMessage(day, from+i))
+		}
+		return out
+	}
+	a, err := l.NewStage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := l.NewStage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	// a holds 3 batches of 512 rows of these messages (about 500 KiB, under the budget)...
+	if err := errors.Join(a.Add(rows("2024-05-01", 0, 3*spillBatchRows)), a.flush()); err != nil {
+		t.Fatal(err)
+	}
+	heldA := l.stages.used.Load()
+	if heldA == 0 || heldA > l.opts.StageMemory || a.spilled {
+		t.Fatalf("a holds %d bytes (spilled %v), want some, at most %d", heldA, a.spilled, l.opts.StageMemory)
+	}
+	// ...then b's rows pass the lake's budget: b spills, a keeps its rows in memory.
+	for i := 0; !b.spilled; i++ {
+		if i == 100 {
+			t.Fatalf("b never spilled: the lake's stages hold %d bytes", l.stages.used.Load())
+		}
+		if err := b.Add(rows("2024-05-02", i*spillBatchRows, spillBatchRows)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := l.stages.used.Load(); got != heldA || a.spilled {
+		t.Errorf("after b spilled the stages hold %d bytes (a spilled %v), want a's %d", got, a.spilled, heldA)
+	}
+	// b's rows are all read back, those held before it spilled and those written after.
+	if err := b.flush(); err != nil {
+		t.Fatal(err)
+	}
+	r, n, closeDay, ok, err := b.open("2024-05-02")
+	if err != nil || !ok {
+		t.Fatalf("open: %v %v", ok, err)
+	}
+	defer closeDay()
+	var read int64
+	for {
+		var m schema.Message
+		err := r.next(&m)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := testMessage("2024-05-02", int(read)).MessageKey; m.MessageKey != want {
+			t.Fatalf("row %d has key %s, want %s", read, m.MessageKey, want)
+		}
+		read++
+	}
+	if read != n || n == 0 {
+		t.Errorf("read %d rows, staged %d", read, n)
 	}
 }
 
@@ -284,6 +386,8 @@ func TestOptions(t *testing.T) {
 		{"zero", &Options{}, true},
 		{"negative size", &Options{TargetFileSize: -1}, false},
 		{"negative row group", &Options{RowGroupRows: -1}, false},
+		{"stage memory -1", &Options{StageMemory: -1}, true},
+		{"stage memory below -1", &Options{StageMemory: -2}, false},
 		{"missing temp dir", &Options{TempDir: t.TempDir() + "/nope"}, false},
 		{"temp dir is a file", &Options{TempDir: file}, false},
 	}
@@ -322,4 +426,24 @@ func TestUTCDayNumber(t *testing.T) {
 			}
 		}
 	}
+}
+
+// spillWriter is a day's spill as a stage writes it once spilled: builders over a stream.
+type spillWriter struct {
+	batchBuilder
+	stream *spillStream
+}
+
+func newSpillWriter(w io.Writer, mem memory.Allocator) *spillWriter {
+	sw := &spillWriter{stream: newSpillStream(w, mem)}
+	sw.batchBuilder = newBatchBuilder(mem, spillBatchRows, spillBatchBytes, sw.stream)
+	return sw
+}
+
+// flush writes the buffered rows and the write buffer.
+func (w *spillWriter) flush() error {
+	if err := w.writeBatch(); err != nil {
+		return err
+	}
+	return w.stream.flush()
 }

@@ -74,6 +74,11 @@ func NewLocalWithOptions(dir string, o *LocalOptions) (*Local, error) {
 // URL returns the absolute directory path.
 func (l *Local) URL() string { return l.root }
 
+// LocalPath is the file that holds the object name, for a reader that wants the file itself
+// (to read it in place rather than through Open). The file may not exist; it must not be
+// written to.
+func (l *Local) LocalPath(name string) (string, error) { return l.path(name) }
+
 // path maps a validated object name to its file.
 func (l *Local) path(name string) (string, error) {
 	if err := checkName(name); err != nil {

@@ -43,8 +43,8 @@
 // sent_at, message_key).
 //
 // Staged batches are Arrow IPC files (the file format, with its footer) of the same schema,
-// LZ4-frame body compression, record batches of up to 8192 rows, sorted like row groups
-// (staged.go). Merge still reads the Parquet staged files (batch-NNNNNN.parquet) that binaries
+// LZ4-frame body compression, holding the record batches their Stage made (up to 512 rows
+// each), in the order the rows were added (staged.go). Merge still reads the Parquet staged files (batch-NNNNNN.parquet) that binaries
 // before this format (and after the attempts layout) wrote, so such a plan publishes after an
 // upgrade; a plan staged before the attempts layout is extracted again (docs/design.md).
 //
@@ -92,16 +92,17 @@
 // Options.StageMemory (16 MiB); past it, a stage that adds rows spills: each of its days
 // becomes a local spill file, an Arrow IPC stream of the messages schema (codec.go) with a
 // 32 KiB buffer, and the rows that come later go there. StageBatch writes one staged file at a
-// time and Merge one Parquet file at a time, one row group (Options.RowGroupRows rows, or the
-// day's rows of the batch if fewer) at a time; their memory is one row group of rows as Go
-// values and as Arrow data, the writer's buffers (Parquet pages, or one record batch), one open
-// source (a reader and one decoded record batch of up to 8192 rows: Merge opens the staged
-// batches' files one after the other, however many there are), the set of keys of the file
+// time, a record batch at a time, as the stage holds or spilled them. Merge writes one Parquet
+// file at a time, one row group (Options.RowGroupRows rows, or the day's rows if fewer) at a
+// time; its memory is one row group of rows as Go values and as Arrow data, the writer's
+// buffers (Parquet pages), one open source (a reader and one decoded record batch: Merge opens
+// the staged batches' files one after the other, however many there are), the set of keys of the file
 // being written (for ErrDuplicateKey; a staged row's key keeps its batch's message_key column,
 // as a Parquet row's keeps its batch's copy of it) and the hashes of the replaced rows' keys
 // (for PublishStats.Added). WriteUsers takes its rows from an iterator and holds at most 16Ki users
-// as Arrow data. Disk: the stage's spill; while a day merges, a copy of its staged files
-// and of the old files being merged. Verify copies one day's files to Options.TempDir and reads
+// as Arrow data. Disk: the stages' spill past Options.StageMemory; while a day merges, a copy
+// of its staged files and of the old files being merged, unless the store's objects are local
+// files (storage.Local), which are read in place. Verify copies one day's files to Options.TempDir and reads
 // only message_key and sent_at, a batch at a time.
 //
 // # Concurrency

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -259,7 +261,11 @@ func TestPublishErrors(t *testing.T) {
 			if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
-			if after := snapshot(t, store, ""); !reflect.DeepEqual(after, before) {
+			// The partition and its manifest are as they were (a staged batch file, the run's
+			// progress, may stay: a duplicate key is found when the merge reads it).
+			after := snapshot(t, store, "")
+			maps.DeleteFunc(after, func(name string, _ string) bool { return strings.HasPrefix(name, "_chatlake/runs/") })
+			if !reflect.DeepEqual(after, before) {
 				t.Errorf("store changed: before %v, after %v", keys(before), keys(after))
 			}
 		})

@@ -110,8 +110,8 @@ type BatchStats struct {
 }
 
 // StageBatch writes the rows of s, a finished batch of the instance attempt of plan, into the
-// lake's storage: one staged file per day (an Arrow IPC file, staged.go), sorted like the
-// partitions' row groups. Rerunning it replaces the files it wrote. It must not run
+// lake's storage: one staged file per day (an Arrow IPC file, staged.go) of the record batches
+// the stage made. Rerunning it replaces the files it wrote. It must not run
 // concurrently with s.Add or s.Close.
 func (l *Lake) StageBatch(ctx context.Context, plan, attempt string, batch int, s *Stage, runID string) (BatchStats, error) {
 	var st BatchStats
@@ -125,22 +125,22 @@ func (l *Lake) StageBatch(ctx context.Context, plan, attempt string, batch int, 
 		return st, fmt.Errorf("stage batch %d: %w", batch, err)
 	}
 	for _, day := range s.sortedDays() {
-		r, rows, closeDay, ok, err := s.open(day)
+		next, rows, closeDay, ok, err := s.batches(day)
 		if err != nil {
 			return st, fmt.Errorf("stage batch %d: %w", batch, err)
 		}
 		if !ok {
 			continue
 		}
-		sf, err := l.writeStaged(ctx, r, day, stagedPath(plan, attempt, day, batch), rows)
+		size, err := l.writeStaged(ctx, next, stagedPath(plan, attempt, day, batch))
 		closeDay()
 		if err != nil {
 			return st, fmt.Errorf("stage batch %d, day %s: %w", batch, day, err)
 		}
-		if sf.rows > 0 {
+		if size > 0 {
 			st.Days++
-			st.Rows += sf.rows
-			st.Bytes += sf.bytes
+			st.Rows += rows
+			st.Bytes += size
 		}
 	}
 	return st, nil

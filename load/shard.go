@@ -25,7 +25,7 @@ func shardOf(key string, p int) int {
 }
 
 // rowWriter writes the rows of one file: a Parquet file of the messages table
-// (messageFileWriter) or a staged batch file (stagedWriter).
+// (messageFileWriter).
 type rowWriter interface {
 	// write sorts rows and writes them (a row group, or record batches).
 	write(rows []schema.Message) error
@@ -41,36 +41,24 @@ type rowWriter interface {
 // one sorted row group at a time. A row of another day, or a message_key twice, is an error
 // and nothing is written. Without rows nothing is written and the result has rows 0.
 func (l *Lake) writeRows(ctx context.Context, src rowSource, day, dst, runID string) (shardFile, error) {
-	return l.writeFile(ctx, src, day, dst, 0, func(w io.Writer) (rowWriter, error) {
+	return l.writeFile(ctx, src, day, dst, func(w io.Writer) (rowWriter, error) {
 		return newMessageFileWriter(w, l.opts.Allocator, l.opts.RowGroupRows, runID)
-	})
-}
-
-// writeStaged streams the rows of src (rows of them, or about) into the object dst as one staged
-// batch file of day's rows (staged.go), under the checks of writeRows.
-func (l *Lake) writeStaged(ctx context.Context, src rowSource, day, dst string, rows int64) (shardFile, error) {
-	return l.writeFile(ctx, src, day, dst, rows, func(w io.Writer) (rowWriter, error) {
-		return newStagedWriter(w, l.opts.Allocator, stagedCompression)
 	})
 }
 
 // writeFile streams the rows of src into the object dst through the writer newWriter makes,
 // Options.RowGroupRows rows at a time, sorted by the writer. A row of another day, or a
 // message_key twice, is an error and nothing is written. Without rows nothing is written and
-// the result has rows 0. sizeHint, if not 0, is about how many rows src holds: the buffer of
-// rows is sized to it (else it grows as rows come).
-func (l *Lake) writeFile(ctx context.Context, src rowSource, day, dst string, sizeHint int64,
+// the result has rows 0.
+func (l *Lake) writeFile(ctx context.Context, src rowSource, day, dst string,
 	newWriter func(io.Writer) (rowWriter, error)) (sf shardFile, err error) {
 	dayStart, err := schema.ParseDay(day)
 	if err != nil {
 		return sf, fmt.Errorf("%s: %w", dst, err)
 	}
 	dayNumber := utcDayNumber(dayStart)
-	keys := make(map[string]struct{}, sizeHint)
-	var batch []schema.Message
-	if sizeHint > 0 {
-		batch = make([]schema.Message, 0, min(sizeHint, int64(l.opts.RowGroupRows)))
-	}
+	keys := make(map[string]struct{})
+	var batch []schema.Message // grows as rows come, up to a row group
 
 	var w storage.Writer
 	var rw rowWriter

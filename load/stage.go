@@ -1,6 +1,7 @@
 package load
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/chatlake/chatlake/schema"
 )
@@ -305,6 +307,58 @@ func (s *Stage) open(day string) (r rowSource, rows int64, close func(), ok bool
 		return nil, 0, nil, false, fmt.Errorf("stage day %s: %w", day, err)
 	}
 	return newSpillReader(f), sd.rows, func() { f.Close() }, true, nil
+}
+
+// batches returns a function that yields day's record batches in order (io.EOF after the
+// last), and the day's row count; ok is false if nothing was staged for day. flush must have
+// been called, and Add not since. A batch is valid until the next call; close releases the
+// reader.
+func (s *Stage) batches(day string) (next func() (arrow.RecordBatch, error), rows int64, close func(), ok bool, err error) {
+	s.mu.Lock()
+	sd := s.days[day]
+	s.mu.Unlock()
+	if sd == nil {
+		return nil, 0, nil, false, nil
+	}
+	if sd.stream == nil {
+		held := sd.held
+		return func() (arrow.RecordBatch, error) {
+			if len(held) == 0 {
+				return nil, io.EOF
+			}
+			rec := held[0]
+			held = held[1:]
+			return rec, nil
+		}, sd.rows, func() {}, true, nil
+	}
+	f, err := os.Open(sd.path)
+	if err != nil {
+		return nil, 0, nil, false, fmt.Errorf("stage day %s: %w", day, err)
+	}
+	var r *ipc.Reader
+	next = func() (arrow.RecordBatch, error) {
+		if r == nil {
+			sr, err := ipc.NewReader(bufio.NewReaderSize(f, 64<<10), ipc.WithSchema(schema.Messages()), ipc.WithAllocator(s.mem))
+			if err != nil {
+				return nil, fmt.Errorf("stage day %s: %w: %w", day, errCorruptSpill, err)
+			}
+			r = sr
+		}
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return nil, io.EOF
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stage day %s: %w: %w", day, errCorruptSpill, err)
+		}
+		return rec, nil
+	}
+	return next, sd.rows, func() {
+		if r != nil {
+			r.Release()
+		}
+		f.Close()
+	}, true, nil
 }
 
 // heldReader yields the rows of record batches in memory, in order (a rowSource), their

@@ -2,11 +2,11 @@ package load
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"path"
-	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -19,9 +19,9 @@ import (
 // day is published (_chatlake/runs/<plan>/attempts/<attempt>/staged/dt=DAY/batch-NNNNNN.arrow,
 // layout.go). They are Arrow IPC files (the file format of the Arrow columnar specification:
 // the stream format with a footer that indexes the record batches, so any Arrow library reads
-// them) of the schema.Messages() schema, holding record batches of up to stagedBatchRows rows
-// or about stagedBatchBytes of values. Rows are sorted by (channel_user_id, sent_at, message_key) within
-// each run of Options.RowGroupRows rows, as a partition's row groups are.
+// them) of the schema.Messages() schema: the record batches the batch's Stage made of the day's
+// rows (up to spillBatchRows rows or about spillBatchBytes of values each, codec.go), in the
+// order the rows were added. They are not sorted: a merge sorts each row group it writes.
 //
 // A staged file is written and read once per publish of its day (and read once per shard of
 // the day), and most are small (a batch's rows of one day: 140 to 700 rows in the benchmarks),
@@ -31,8 +31,6 @@ const (
 	stagedExt       = ".arrow"
 	legacyStagedExt = ".parquet"
 
-	stagedBatchRows  = 8 << 10
-	stagedBatchBytes = 4 << 20
 	// stagedBufferSize buffers the writes of the IPC writer (a few small writes per buffer of
 	// each column) on their way to the store.
 	stagedBufferSize = 64 << 10
@@ -67,10 +65,8 @@ func (c stagedCodec) options() []ipc.Option {
 	return nil
 }
 
-// stagedWriter writes one staged file into w: rows become a record batch every stagedBatchRows
-// rows or stagedBatchBytes bytes of values.
+// stagedWriter writes record batches as one staged file into w.
 type stagedWriter struct {
-	batchBuilder
 	cw *countingWriter
 	bw *bufio.Writer
 	fw *ipc.FileWriter
@@ -84,16 +80,13 @@ func newStagedWriter(w io.Writer, mem memory.Allocator, codec stagedCodec) (*sta
 	if err != nil {
 		return nil, fmt.Errorf("arrow writer: %w", err)
 	}
-	return &stagedWriter{batchBuilder: newBatchBuilder(mem, stagedBatchRows, stagedBatchBytes, fw), cw: cw, bw: bw, fw: fw}, nil
+	return &stagedWriter{cw: cw, bw: bw, fw: fw}, nil
 }
 
-// write sorts rows by (channel_user_id, sent_at, message_key) and appends them.
-func (w *stagedWriter) write(rows []schema.Message) error {
-	slices.SortFunc(rows, compareMessages)
-	for i := range rows {
-		if err := w.add(&rows[i]); err != nil {
-			return fmt.Errorf("write record batch: %w", err)
-		}
+// write appends one record batch of the messages schema.
+func (w *stagedWriter) write(rec arrow.RecordBatch) error {
+	if err := w.fw.Write(rec); err != nil {
+		return fmt.Errorf("write record batch: %w", err)
 	}
 	if w.cw.err != nil {
 		return fmt.Errorf("write record batch: %w", w.cw.err)
@@ -101,15 +94,8 @@ func (w *stagedWriter) write(rows []schema.Message) error {
 	return nil
 }
 
-// close writes the last batch and the footer, and flushes; it does not close the underlying
-// object writer.
+// close writes the footer and flushes; it does not close the underlying object writer.
 func (w *stagedWriter) close() error {
-	err := w.writeBatch()
-	w.release()
-	if err != nil {
-		_ = w.fw.Close()
-		return err
-	}
 	if err := w.fw.Close(); err != nil {
 		return fmt.Errorf("arrow footer: %w", err)
 	}
@@ -126,9 +112,55 @@ func (w *stagedWriter) close() error {
 func (w *stagedWriter) size() int64 { return w.cw.n }
 
 // abort releases the writer's memory after a failure.
-func (w *stagedWriter) abort() {
-	w.release()
-	_ = w.fw.Close() // the file is discarded; this only frees buffers
+func (w *stagedWriter) abort() { _ = w.fw.Close() } // the file is discarded; this only frees buffers
+
+// writeStaged writes the record batches next returns (until io.EOF) into the object dst as one
+// staged file, and returns its size. Nothing is written if next returns nothing.
+func (l *Lake) writeStaged(ctx context.Context, next func() (arrow.RecordBatch, error), dst string) (size int64, err error) {
+	var w storage.Writer
+	var sw *stagedWriter
+	defer func() {
+		if err != nil && sw != nil {
+			sw.abort()
+		}
+		if err != nil && w != nil {
+			_ = w.Abort() // nothing becomes visible; a later run sweeps what is left
+		}
+	}()
+	for {
+		rec, err := next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+		if w == nil {
+			if w, err = l.store.Create(ctx, dst); err != nil {
+				w = nil
+				return 0, fmt.Errorf("create %s: %w", dst, err)
+			}
+			if sw, err = newStagedWriter(w, l.opts.Allocator, stagedCompression); err != nil {
+				sw = nil
+				return 0, err
+			}
+		}
+		if err := sw.write(rec); err != nil {
+			return 0, fmt.Errorf("%s: %w", dst, err)
+		}
+	}
+	if w == nil {
+		return 0, nil
+	}
+	if err := sw.close(); err != nil {
+		return 0, fmt.Errorf("%s: %w", dst, err)
+	}
+	size, sw = sw.size(), nil
+	if err := w.Close(); err != nil {
+		w = nil // a failed Close leaves nothing to abort
+		return 0, fmt.Errorf("close %s: %w", dst, err)
+	}
+	return size, nil
 }
 
 // errCorruptStaged: a staged file could not be decoded.

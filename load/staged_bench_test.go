@@ -72,9 +72,9 @@ func BenchmarkStagedFormat(b *testing.B) {
 		{"parquet", func(w io.Writer) (rowWriter, error) {
 			return newMessageFileWriter(w, mem, DefaultRowGroupRows, src.RunID)
 		}, true},
-		{"ipc", func(w io.Writer) (rowWriter, error) { return newStagedWriter(w, mem, stagedUncompressed) }, false},
-		{"ipc-lz4", func(w io.Writer) (rowWriter, error) { return newStagedWriter(w, mem, stagedLZ4) }, false},
-		{"ipc-zstd", func(w io.Writer) (rowWriter, error) { return newStagedWriter(w, mem, stagedZstd) }, false},
+		{"ipc", func(w io.Writer) (rowWriter, error) { return newStagedRows(w, mem, stagedUncompressed) }, false},
+		{"ipc-lz4", func(w io.Writer) (rowWriter, error) { return newStagedRows(w, mem, stagedLZ4) }, false},
+		{"ipc-zstd", func(w io.Writer) (rowWriter, error) { return newStagedRows(w, mem, stagedZstd) }, false},
 	}
 	l := &Lake{opts: Options{Allocator: mem, RowGroupRows: DefaultRowGroupRows}}
 	for _, batches := range []int{100, 20, 5} {

@@ -19,7 +19,7 @@ func main() {
 		<-sigs // a second signal does not wait for the cleanup
 		os.Exit(signalExit(s.(syscall.Signal)))
 	}()
-	setMemoryLimit(os.Getenv)
+	setMemoryLimit(os.Getenv, os.Args[1:])
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	signal.Stop(sigs)
 	os.Exit(exitCode(err, os.Stderr))

@@ -18,9 +18,10 @@ import (
 // calls for the same day must not run at once (the second fails with ErrConcurrentWrite, or
 // one of them fails on a staging file the other removed; the lake stays consistent).
 type Lake struct {
-	store  storage.Store
-	opts   Options
-	stages *stageBudget // the memory its stages hold, together
+	store   storage.Store
+	opts    Options
+	stages  *stageBudget // the memory its stages hold, together
+	rowBufs rowBuffers   // writeFile's buffers of rows
 }
 
 // NewLake returns the lake on store; o may be nil for the defaults.

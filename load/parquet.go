@@ -141,9 +141,7 @@ func newMessageFileWriterFormat(w io.Writer, mem memory.Allocator, rowGroupRows 
 // write sorts rows by (channel_user_id, sent_at, message_key) and writes them as one row group.
 func (w *messageFileWriter) write(rows []schema.Message) error {
 	slices.SortFunc(rows, compareMessages)
-	for i := range rows {
-		w.b.Append(&rows[i])
-	}
+	w.b.AppendRows(rows)
 	rec := w.b.NewRecord()
 	defer rec.Release()
 	if err := w.fw.Write(rec); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/chatlake/chatlake/load/storage"
@@ -58,7 +59,12 @@ func (l *Lake) writeFile(ctx context.Context, src rowSource, day, dst string,
 	}
 	dayNumber := utcDayNumber(dayStart)
 	keys := make(map[string]struct{})
-	var batch []schema.Message // grows as rows come, up to a row group
+	// Up to a row group of rows, in a buffer the lake's merges share: a row group of 64Ki rows
+	// is about 25 MB of Go values, too much to grow afresh for every file.
+	buf := l.rowBufs.get()
+	defer l.rowBufs.put(buf)
+	batch := (*buf)[:0]
+	defer func() { *buf = batch }()
 
 	var w storage.Writer
 	var rw rowWriter
@@ -134,4 +140,21 @@ func (l *Lake) writeFile(ctx context.Context, src rowSource, day, dst string,
 	}
 	w = nil
 	return sf, nil
+}
+
+// rowBuffers lends buffers of rows to writeFile, one per file being written at a time.
+type rowBuffers struct{ pool sync.Pool }
+
+func (r *rowBuffers) get() *[]schema.Message {
+	if b, ok := r.pool.Get().(*[]schema.Message); ok {
+		return b
+	}
+	return new([]schema.Message)
+}
+
+// put takes a buffer back, cleared so that it keeps no row's strings alive.
+func (r *rowBuffers) put(b *[]schema.Message) {
+	clear((*b)[:cap(*b)])
+	*b = (*b)[:0]
+	r.pool.Put(b)
 }

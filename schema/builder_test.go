@@ -228,6 +228,29 @@ func TestMessageBuilderRoundTrip(t *testing.T) {
 		})
 	}
 
+	t.Run("AppendRows makes the record that Append row by row makes", func(t *testing.T) {
+		var rows []Message
+		for range 40 {
+			for _, tt := range tests {
+				rows = append(rows, tt.in)
+			}
+		}
+		// Row by row.
+		for i := range rows {
+			b.Append(&rows[i])
+		}
+		want := b.NewRecord()
+		defer want.Release()
+		// One row first, then the rest at once: the reservation adds to what is there.
+		b.Append(&rows[0])
+		b.AppendRows(rows[1:])
+		got := b.NewRecord()
+		defer got.Release()
+		if !array.RecordEqual(got, want) {
+			t.Errorf("AppendRows:\n%v\nrow by row:\n%v", got, want)
+		}
+	})
+
 	t.Run("several rows in one batch keep their order", func(t *testing.T) {
 		for i := range 3 {
 			b.Append(&Message{MessageKey: fmt.Sprintf("k-%d", i), SentAt: full.SentAt, ExtractedAt: full.SentAt})

@@ -78,6 +78,7 @@ func BenchmarkLakeEncoding(b *testing.B) {
 	for _, v := range variants {
 		b.Run(v.name, func(b *testing.B) {
 			var size int64
+			var scratch []schema.Message
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
@@ -90,7 +91,8 @@ func BenchmarkLakeEncoding(b *testing.B) {
 					}
 					for rows := days[day]; len(rows) > 0; {
 						k := min(len(rows), DefaultRowGroupRows)
-						if err := fw.write(rows[:k]); err != nil {
+						scratch = append(scratch[:0], rows[:k]...) // write consumes its rows
+						if err := fw.write(scratch); err != nil {
 							b.Fatal(err)
 						}
 						rows = rows[k:]

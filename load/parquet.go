@@ -142,6 +142,10 @@ func newMessageFileWriterFormat(w io.Writer, mem memory.Allocator, rowGroupRows 
 func (w *messageFileWriter) write(rows []schema.Message) error {
 	slices.SortFunc(rows, compareMessages)
 	w.b.AppendRows(rows)
+	// The rows are in the builders now: dropping them lets the collector take the memory their
+	// strings point into (decoded staged batches, about a row group's worth) while the row
+	// group is encoded.
+	clear(rows)
 	rec := w.b.NewRecord()
 	defer rec.Release()
 	if err := w.fw.Write(rec); err != nil {

@@ -28,7 +28,7 @@ func shardOf(key string, p int) int {
 // rowWriter writes the rows of one file: a Parquet file of the messages table
 // (messageFileWriter).
 type rowWriter interface {
-	// write sorts rows and writes them (a row group, or record batches).
+	// write sorts rows and writes them (a row group); it consumes them: rows may be cleared.
 	write(rows []schema.Message) error
 	// close completes the file (not the object writer under it).
 	close() error

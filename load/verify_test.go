@@ -211,7 +211,7 @@ func writeParquet(t *testing.T, l *Lake, s storage.Store, name string, rows []sc
 	must(t, err)
 	pw, err := newMessageFileWriter(w, l.opts.Allocator, len(rows), "run-x")
 	must(t, err)
-	must(t, pw.write(rows))
+	must(t, pw.write(slices.Clone(rows))) // write consumes its rows
 	must(t, pw.close())
 	must(t, w.Close())
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/chatlake/chatlake/schema"
 )
 
-// The spill format of a Stage: one Arrow IPC stream per day (the streaming format of the Arrow
+// The spill format of a Stage that spilled (stage.go): one Arrow IPC stream per day (the streaming format of the Arrow
 // columnar specification, uncompressed), of the schema.Messages() schema, holding record
 // batches of up to spillBatchRows rows (fewer when rows are large) in the order they were
 // added. Any Arrow library reads it. It keeps what the lake's files keep: NULL apart from an
@@ -21,9 +21,11 @@ import (
 // closed: a reader stops at the end of the last whole batch, and a cut batch is an error.
 
 // A Stage buffers the rows of one day in Arrow builders until spillBatchRows rows or about
-// spillBatchBytes bytes of values, then writes them to the day's stream as one record batch.
-// The byte bound is for large rows: smaller batches cost more per row (a 32 KiB bound made
-// BenchmarkStageRoundTrip about 4 times slower, see docs/benchmarks.md).
+// spillBatchBytes bytes of values, then makes them one record batch: held in memory, or
+// written to the day's stream once the stage spilled; StageBatch writes these batches as
+// they are into the staged file. The byte bound is for large rows: smaller batches cost more
+// per row (a 32 KiB bound made BenchmarkStageRoundTrip about 4 times slower, see
+// docs/benchmarks.md).
 const (
 	spillBatchRows  = 512
 	spillBatchBytes = 256 << 10

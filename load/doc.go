@@ -57,7 +57,8 @@
 //  1. Remove what failed runs left in staging for the day.
 //  2. Read the manifest and its version, and list the partition. A complete manifest naming
 //     this plan instance means the day is published already: nothing more is done.
-//  3. Download the day's staged files, and for each shard the old files it needs; write every
+//  3. Download the day's staged files, and for each shard the old files it needs (a local
+//     store's files are read in place); write every
 //     changed shard (kept old rows + staged rows of its keys, sorted by row group) to
 //     _chatlake/staging/<run>/..., checking every Close. A duplicate key, or staged rows of a
 //     user Replace refuses, fails here. A shard with nothing removed and nothing added is kept.

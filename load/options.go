@@ -35,7 +35,8 @@ type Options struct {
 	TempDir string
 	// StageMemory is how many bytes of rows (as Arrow record batches) the lake's stages hold in
 	// memory together before a stage that adds rows spills them to TempDir (Stage). Default
-	// 16 MiB: the batches of a nightly run stay in memory; -1 spills every stage's rows.
+	// 16 MiB (the batches in flight of a 1M-message run, about 10k messages each, stay in
+	// memory); -1 spills every stage's rows.
 	StageMemory int64
 	// Allocator allocates Arrow memory. Default memory.DefaultAllocator.
 	Allocator memory.Allocator

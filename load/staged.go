@@ -215,8 +215,9 @@ func (d *ipcDecoder) close() { _ = d.r.Close() }
 
 // stagedToParquet is about the size of rows as staged files over their size as the lake's
 // Parquet, by which the shard count of a day is chosen (Options.TargetFileSize). Measured by
-// BenchmarkStagedFormat on the simulator's messages: 4.5 at 143 rows per staged file, 3.4 at
-// 714, 3.1 at 2,856 (a staged file has a fixed cost of about 8 KB, schema, footer and LZ4
+// BenchmarkStagedFormat on the simulator's messages, in record batches of up to 512 rows as a
+// Stage makes them: 4.5 at 143 rows per staged file, 3.6 at 714, 3.4 at 2,856 (3.4 and 3.1 in
+// batches of 8192 rows; a staged file has a fixed cost of about 8 KB, schema, footer and LZ4
 // frames, then about 124 bytes per row against 40 as Parquet); 5.5 on the tests' very
 // repetitive rows. 3 is right for the large files where the shard count matters (a small day
 // gets one shard either way) and errs toward more, smaller shards on small files, as the

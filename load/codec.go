@@ -109,61 +109,69 @@ func valueBytes(m *schema.Message) int {
 	return n
 }
 
-// spillReader yields the rows of one day's spill stream (a rowSource). It decodes one record
-// batch at a time; the rows' strings share the batch's memory (one allocation per batch, not
-// one per string).
-type spillReader struct {
-	r    io.Reader
-	ipc  *ipc.Reader
-	rows []schema.Message
-	i    int
-	err  error
-}
-
-func newSpillReader(r io.Reader) *spillReader {
-	return &spillReader{r: bufio.NewReaderSize(r, 64<<10)}
-}
-
-// next decodes the next row into m; io.EOF at the end of the stream.
-func (s *spillReader) next(m *schema.Message) error {
-	for s.i == len(s.rows) {
-		if s.err != nil {
-			return s.err
-		}
-		s.err = s.fill()
-	}
-	*m = s.rows[s.i]
-	s.rows[s.i] = schema.Message{}
-	s.i++
-	return nil
-}
-
-// fill decodes the next record batch into s.rows.
-func (s *spillReader) fill() error {
-	if s.ipc == nil {
-		// A Go allocator of its own: the rows' strings are views of the batches' buffers
-		// (schema.AppendMessagesShared), which the garbage collector keeps while rows use them.
-		r, err := ipc.NewReader(s.r, ipc.WithSchema(schema.Messages()), ipc.WithAllocator(memory.NewGoAllocator()))
-		if err != nil {
+// spillBatches returns a function that yields the record batches of the spill stream r, in
+// order, then io.EOF (also for an empty stream); a cut or foreign stream is errCorruptSpill.
+// The batches' buffers come from a Go allocator of their own, so rows that view them
+// (schema.AppendMessagesShared) stay valid after the next call: the garbage collector keeps
+// what they use. release frees the reader.
+func spillBatches(r io.Reader) (next func() (arrow.RecordBatch, error), release func()) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var ir *ipc.Reader
+	next = func() (arrow.RecordBatch, error) {
+		if ir == nil {
+			sr, err := ipc.NewReader(br, ipc.WithSchema(schema.Messages()), ipc.WithAllocator(memory.NewGoAllocator()))
 			if errors.Is(err, io.EOF) {
-				return io.EOF
+				return nil, io.EOF
 			}
-			return fmt.Errorf("%w: %w", errCorruptSpill, err)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", errCorruptSpill, err)
+			}
+			ir = sr
 		}
-		s.ipc = r
-	}
-	rec, err := s.ipc.Read()
-	if err != nil {
-		s.ipc.Release()
+		rec, err := ir.Read()
 		if errors.Is(err, io.EOF) {
-			return io.EOF
+			return nil, io.EOF
 		}
-		return fmt.Errorf("%w: %w", errCorruptSpill, err)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errCorruptSpill, err)
+		}
+		return rec, nil
 	}
-	s.rows, s.i = s.rows[:0], 0
-	s.rows, err = schema.AppendMessagesShared(s.rows, rec)
-	if err != nil {
-		return fmt.Errorf("%w: %w", errCorruptSpill, err)
+	return next, func() {
+		if ir != nil {
+			ir.Release()
+		}
 	}
+}
+
+// batchRows yields the rows of the record batches batch returns, in order (a rowSource); the
+// rows' strings are views of the batches (one allocation per batch, not one per string). The
+// first error, io.EOF included, is returned from then on.
+type batchRows struct {
+	batch func() (arrow.RecordBatch, error)
+	rows  []schema.Message
+	i     int
+	err   error
+}
+
+func (b *batchRows) next(m *schema.Message) error {
+	for b.i == len(b.rows) {
+		if b.err != nil {
+			return b.err
+		}
+		rec, err := b.batch()
+		if err != nil {
+			b.err = err
+			return err
+		}
+		if b.rows, err = schema.AppendMessagesShared(b.rows[:0], rec); err != nil {
+			b.err = fmt.Errorf("%w: %w", errCorruptSpill, err)
+			return b.err
+		}
+		b.i = 0
+	}
+	*m = b.rows[b.i]
+	b.rows[b.i] = schema.Message{}
+	b.i++
 	return nil
 }

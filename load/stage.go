@@ -1,7 +1,6 @@
 package load
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/chatlake/chatlake/schema"
 )
@@ -289,30 +287,19 @@ func (s *Stage) flush() error {
 	return nil
 }
 
-// open returns a reader of day's rows and their count; ok is false if nothing was staged for
-// day. flush must have been called, and Add not since. The rows' strings are views of record
-// batches that stay valid until Close; close releases the reader.
+// open returns a reader of day's rows and their count (batches, read as rows).
 func (s *Stage) open(day string) (r rowSource, rows int64, close func(), ok bool, err error) {
-	s.mu.Lock()
-	sd := s.days[day]
-	s.mu.Unlock()
-	if sd == nil {
-		return nil, 0, nil, false, nil
+	next, rows, close, ok, err := s.batches(day)
+	if !ok || err != nil {
+		return nil, 0, nil, ok, err
 	}
-	if sd.stream == nil {
-		return &heldReader{batches: sd.held}, sd.rows, func() {}, true, nil
-	}
-	f, err := os.Open(sd.path)
-	if err != nil {
-		return nil, 0, nil, false, fmt.Errorf("stage day %s: %w", day, err)
-	}
-	return newSpillReader(f), sd.rows, func() { f.Close() }, true, nil
+	return &batchRows{batch: next}, rows, close, true, nil
 }
 
 // batches returns a function that yields day's record batches in order (io.EOF after the
 // last), and the day's row count; ok is false if nothing was staged for day. flush must have
-// been called, and Add not since. A batch is valid until the next call; close releases the
-// reader.
+// been called, and Add not since. The batches, and rows that view them, stay valid until
+// Close; close releases the reader.
 func (s *Stage) batches(day string) (next func() (arrow.RecordBatch, error), rows int64, close func(), ok bool, err error) {
 	s.mu.Lock()
 	sd := s.days[day]
@@ -335,55 +322,15 @@ func (s *Stage) batches(day string) (next func() (arrow.RecordBatch, error), row
 	if err != nil {
 		return nil, 0, nil, false, fmt.Errorf("stage day %s: %w", day, err)
 	}
-	var r *ipc.Reader
+	read, release := spillBatches(f)
 	next = func() (arrow.RecordBatch, error) {
-		if r == nil {
-			sr, err := ipc.NewReader(bufio.NewReaderSize(f, 64<<10), ipc.WithSchema(schema.Messages()), ipc.WithAllocator(s.mem))
-			if err != nil {
-				return nil, fmt.Errorf("stage day %s: %w: %w", day, errCorruptSpill, err)
-			}
-			r = sr
+		rec, err := read()
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("stage day %s: %w", day, err)
 		}
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return nil, io.EOF
-		}
-		if err != nil {
-			return nil, fmt.Errorf("stage day %s: %w: %w", day, errCorruptSpill, err)
-		}
-		return rec, nil
+		return rec, err
 	}
-	return next, sd.rows, func() {
-		if r != nil {
-			r.Release()
-		}
-		f.Close()
-	}, true, nil
-}
-
-// heldReader yields the rows of record batches in memory, in order (a rowSource), their
-// strings views of the batches.
-type heldReader struct {
-	batches []arrow.RecordBatch
-	rows    []schema.Message
-	i       int
-}
-
-func (h *heldReader) next(m *schema.Message) error {
-	for h.i == len(h.rows) {
-		if len(h.batches) == 0 {
-			return io.EOF
-		}
-		var err error
-		if h.rows, err = schema.AppendMessagesShared(h.rows[:0], h.batches[0]); err != nil {
-			return fmt.Errorf("%w: %w", errCorruptSpill, err)
-		}
-		h.batches, h.i = h.batches[1:], 0
-	}
-	*m = h.rows[h.i]
-	h.rows[h.i] = schema.Message{}
-	h.i++
-	return nil
+	return next, sd.rows, func() { release(); f.Close() }, true, nil
 }
 
 // Close frees what the stage holds and removes its spill files. It is safe to call more

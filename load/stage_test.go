@@ -251,20 +251,8 @@ func testStageConcurrentAdd(t *testing.T, stageMemory int64, files bool) {
 	}
 	seen := make(map[string]bool)
 	for _, day := range days {
-		r, rows, closeDay, ok, err := s.open(day)
-		if err != nil || !ok {
-			t.Fatalf("open %s: %v %v", day, ok, err)
-		}
-		var n int64
-		for {
-			var m schema.Message
-			err := r.next(&m)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		got, rows := readStageDay(t, s, day)
+		for _, m := range got {
 			var i int
 			if _, err := fmt.Sscanf(m.MessageKey[len("k-2024-05-01-"):], "%d", &i); err != nil {
 				t.Fatal(err)
@@ -273,11 +261,9 @@ func testStageConcurrentAdd(t *testing.T, stageMemory int64, files bool) {
 				t.Errorf("row %s: %+v, want %+v once", m.MessageKey, m, want)
 			}
 			seen[m.MessageKey] = true
-			n++
 		}
-		closeDay()
-		if n != rows {
-			t.Errorf("%s: %d rows in the file, %d counted", day, n, rows)
+		if int64(len(got)) != rows {
+			t.Errorf("%s: %d rows read, %d counted", day, len(got), rows)
 		}
 	}
 	if len(seen) != total {
@@ -347,28 +333,37 @@ func TestStageBudgetIsTheLakes(t *testing.T) {
 	if err := b.flush(); err != nil {
 		t.Fatal(err)
 	}
-	r, n, closeDay, ok, err := b.open("2024-05-02")
+	got, n := readStageDay(t, b, "2024-05-02")
+	for i, m := range got {
+		if want := testMessage("2024-05-02", i).MessageKey; m.MessageKey != want {
+			t.Fatalf("row %d has key %s, want %s", i, m.MessageKey, want)
+		}
+	}
+	if int64(len(got)) != n || n == 0 {
+		t.Errorf("read %d rows, staged %d", len(got), n)
+	}
+}
+
+// readStageDay reads every row s holds for day (flush must have been called) and the count s
+// keeps of them. The rows stay valid until s is closed.
+func readStageDay(t *testing.T, s *Stage, day string) ([]schema.Message, int64) {
+	t.Helper()
+	r, rows, closeDay, ok, err := s.open(day)
 	if err != nil || !ok {
-		t.Fatalf("open: %v %v", ok, err)
+		t.Fatalf("open %s: %v %v", day, ok, err)
 	}
 	defer closeDay()
-	var read int64
+	var out []schema.Message
 	for {
 		var m schema.Message
 		err := r.next(&m)
 		if err == io.EOF {
-			break
+			return out, rows
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := testMessage("2024-05-02", int(read)).MessageKey; m.MessageKey != want {
-			t.Fatalf("row %d has key %s, want %s", read, m.MessageKey, want)
-		}
-		read++
-	}
-	if read != n || n == 0 {
-		t.Errorf("read %d rows, staged %d", read, n)
+		out = append(out, m)
 	}
 }
 
@@ -446,4 +441,10 @@ func (w *spillWriter) flush() error {
 		return err
 	}
 	return w.stream.flush()
+}
+
+// newSpillReader reads the rows of a spill stream, as a stage that spilled reads a day.
+func newSpillReader(r io.Reader) rowSource {
+	next, _ := spillBatches(r) // a Go allocator's reader: nothing to release in a test
+	return &batchRows{batch: next}
 }

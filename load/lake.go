@@ -21,7 +21,7 @@ type Lake struct {
 	store   storage.Store
 	opts    Options
 	stages  *stageBudget // the memory its stages hold, together
-	rowBufs rowBuffers   // writeFile's buffers of rows
+	rowBufs rowBuffers   // writeRows's buffers of rows
 }
 
 // NewLake returns the lake on store; o may be nil for the defaults.

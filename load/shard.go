@@ -25,34 +25,11 @@ func shardOf(key string, p int) int {
 	return int(keyHash(key) % uint64(p))
 }
 
-// rowWriter writes the rows of one file: a Parquet file of the messages table
-// (messageFileWriter).
-type rowWriter interface {
-	// write sorts rows and writes them (a row group); it consumes them: rows may be cleared.
-	write(rows []schema.Message) error
-	// close completes the file (not the object writer under it).
-	close() error
-	// abort frees the writer's memory after a failure.
-	abort()
-	// size is the number of bytes written.
-	size() int64
-}
-
 // writeRows streams the rows of src into the object dst as one Parquet file of day's rows,
-// one sorted row group at a time. A row of another day, or a message_key twice, is an error
-// and nothing is written. Without rows nothing is written and the result has rows 0.
-func (l *Lake) writeRows(ctx context.Context, src rowSource, day, dst, runID string) (shardFile, error) {
-	return l.writeFile(ctx, src, day, dst, func(w io.Writer) (rowWriter, error) {
-		return newMessageFileWriter(w, l.opts.Allocator, l.opts.RowGroupRows, runID)
-	})
-}
-
-// writeFile streams the rows of src into the object dst through the writer newWriter makes,
-// Options.RowGroupRows rows at a time, sorted by the writer. A row of another day, or a
+// Options.RowGroupRows rows at a time, each sorted into a row group. A row of another day, or a
 // message_key twice, is an error and nothing is written. Without rows nothing is written and
 // the result has rows 0.
-func (l *Lake) writeFile(ctx context.Context, src rowSource, day, dst string,
-	newWriter func(io.Writer) (rowWriter, error)) (sf shardFile, err error) {
+func (l *Lake) writeRows(ctx context.Context, src rowSource, day, dst, runID string) (sf shardFile, err error) {
 	dayStart, err := schema.ParseDay(day)
 	if err != nil {
 		return sf, fmt.Errorf("%s: %w", dst, err)
@@ -67,7 +44,7 @@ func (l *Lake) writeFile(ctx context.Context, src rowSource, day, dst string,
 	defer func() { *buf = batch }()
 
 	var w storage.Writer
-	var rw rowWriter
+	var rw *messageFileWriter
 	defer func() {
 		if err != nil && rw != nil {
 			rw.abort()
@@ -117,7 +94,7 @@ func (l *Lake) writeFile(ctx context.Context, src rowSource, day, dst string,
 				w = nil
 				return sf, fmt.Errorf("create %s: %w", dst, err)
 			}
-			if rw, err = newWriter(w); err != nil {
+			if rw, err = newMessageFileWriter(w, l.opts.Allocator, l.opts.RowGroupRows, runID); err != nil {
 				rw = nil
 				return sf, err
 			}
@@ -142,7 +119,7 @@ func (l *Lake) writeFile(ctx context.Context, src rowSource, day, dst string,
 	return sf, nil
 }
 
-// rowBuffers lends buffers of rows to writeFile, one per file being written at a time.
+// rowBuffers lends buffers of rows to writeRows, one per file being written at a time.
 type rowBuffers struct{ pool sync.Pool }
 
 func (r *rowBuffers) get() *[]schema.Message {

@@ -17,6 +17,19 @@ import (
 	"github.com/chatlake/chatlake/transform"
 )
 
+// rowWriter writes the rows of one file in one of the formats BenchmarkStagedFormat compares:
+// the lake's Parquet (messageFileWriter) or a staged Arrow IPC file (stagedRows).
+type rowWriter interface {
+	// write writes rows; it consumes them: rows may be cleared.
+	write(rows []schema.Message) error
+	// close completes the file (not the object writer under it).
+	close() error
+	// abort frees the writer's memory after a failure.
+	abort()
+	// size is the number of bytes written.
+	size() int64
+}
+
 // BenchmarkStagedFormat writes and reads back staged batch files as StageBatch and Merge do, in
 // each candidate format: BenchmarkFloor's 200k messages (the simulator's seed 1 over 14 days,
 // decoded, flattened and keyed before the clock starts) split by user into 100 batches (the

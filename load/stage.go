@@ -72,7 +72,8 @@ func (d *stageDay) Write(rec arrow.RecordBatch) error {
 	return nil
 }
 
-// recordBytes is the size of the buffers of rec's columns.
+// recordBytes is the size of the buffers of rec's columns (arrow/util.TotalRecordSize would do,
+// but that package brings a protobuf dependency with it).
 func recordBytes(rec arrow.RecordBatch) int64 {
 	var n int64
 	for _, col := range rec.Columns() {

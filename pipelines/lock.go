@@ -244,6 +244,7 @@ func (l *lakeLock) keep(ctx context.Context, lost func(error)) (stop func()) {
 func (l *lakeLock) claimPublisher(ctx context.Context, attempt string) (bool, error) {
 	claimed := false
 	err := l.update(ctx, func(rec *LockRecord) (bool, error) {
+		claimed = false // update may call this again, after another holder's write won
 		if !slices.ContainsFunc(rec.Holders, func(h LockHolder) bool { return h.RunID == l.me.RunID }) {
 			return false, errLockLost
 		}

@@ -92,6 +92,16 @@ func killAfter(t testing.TB, env []string, d time.Duration, args ...string) bool
 	}
 }
 
+// killDelay is how long the next attempt lives when left of a full run's time is still to do
+// and kills more kills are wanted: a random 0.5 to 1.5 x left/(kills+1), u in [0, 1) being the
+// draw. Every attempt lives a share of what is left rather than of the full run, so that the
+// kills, however the draws fall, never add up to a full run: after the last one at least 1.6%
+// of it is left, and more in truth, as each attempt also spends time starting and resuming
+// (fixed shares of the full run let ten long draws finish the work after nine kills, on CI).
+func killDelay(left time.Duration, kills int, u float64) time.Duration {
+	return time.Duration((0.5 + u) * float64(left) / float64(kills+1))
+}
+
 // checkReadable: a DuckDB read of the glob succeeds, finds no duplicate key and no row outside
 // its dt, and finds only messages of the truth.
 func checkReadable(t *testing.T, dir string, truth []sim.Message) int {
@@ -302,13 +312,13 @@ func TestKilledRepeatedly(t *testing.T) {
 				before := s.Stats().ByEndpoint[sim.EndpointConversations]
 
 				// Kill at random moments until 10 kills happened or an attempt finished the work.
-				// Each attempt lives a random 0.5 to 1.5 x full/(kills+1), so that the kills fall
-				// all along the run rather than all in its first part (a resumed attempt has less
-				// left to do than a full run).
+				// The kills fall all along the run rather than all in its first part (a resumed
+				// attempt has less left to do than a full run); see killDelay.
 				killed, finished := 0, false
-				slot := int64(full) / (kills + 1)
+				left := full
 				for attempt := 0; killed < kills && attempt < 3*kills; attempt++ {
-					d := time.Duration(slot/2 + rand.Int64N(slot))
+					d := killDelay(left, kills-killed, rand.Float64())
+					left -= d
 					if !killAfter(t, env, d, args...) {
 						finished = true
 						break
@@ -345,6 +355,24 @@ func TestKilledRepeatedly(t *testing.T) {
 						total, killed, minimum, killed, bound)
 				}
 			})
+		}
+	}
+}
+
+// TestKillDelay: ten kills never add up to the full run, even when every draw is the longest.
+func TestKillDelay(t *testing.T) {
+	const full, kills = time.Second, 10
+	for _, draw := range []func() float64{
+		func() float64 { return 0.999999 },
+		func() float64 { return 0 },
+		rand.Float64,
+	} {
+		left := time.Duration(full)
+		for k := kills; k > 0; k-- {
+			left -= killDelay(left, k, draw())
+		}
+		if left < full*16/1000 {
+			t.Errorf("after %d kills %s of a %s run is left; want at least 1.6%%", kills, left, full)
 		}
 	}
 }

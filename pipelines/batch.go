@@ -145,11 +145,21 @@ func (p *Pipeline) startBatch(ctx context.Context, g *errgroup.Group, sum *Summa
 			br.err = ctx.Err()
 			return br, nil
 		}
+		if err := ctx.Err(); err != nil { // the slot and the end came at once: select picks either
+			<-sem
+			br.err = err
+			return br, nil
+		}
 		u := &extract.User{ID: users[i].ID, Channel: users[i].Channel}
 		br.pending.Add(1)
 		g.Go(func() error {
 			defer br.pending.Done()
 			n, err := p.exportUser(ctx, tsrc, u, w, stage, sum)
+			if err != nil && ctx.Err() == nil && fatal(err) {
+				// The slot stays taken: freed now, it could start another user's requests
+				// before g, seeing this error, ends the run's context.
+				return fmt.Errorf("conversations of user %s in %s: %w", u.ID, w, err)
+			}
 			<-sem
 			switch {
 			case err == nil:
@@ -160,8 +170,6 @@ func (p *Pipeline) startBatch(ctx context.Context, g *errgroup.Group, sum *Summa
 				return nil
 			case ctx.Err() != nil:
 				return ctx.Err()
-			case fatal(err):
-				return fmt.Errorf("conversations of user %s in %s: %w", u.ID, w, err)
 			case errors.Is(err, extract.ErrInvalidUser):
 				p.o.Logger.Warn("user skipped: the API says the user id is invalid (1002); its rows stay as they were", "user", u.ID)
 				br.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -180,6 +181,35 @@ func TestUserErrors(t *testing.T) {
 		}
 		if diff := lakecheck.Compare(h.read(), want); diff != "" {
 			t.Fatal(diff)
+		}
+	})
+	t.Run("a fatal error starts no other user", func(t *testing.T) {
+		// Every conversations request is answered 1003. With one user in flight, the first
+		// answer stops the run: no user may start between the failed user freeing its slot and
+		// the run's context ending. The window is short, so the run is repeated.
+		var conversations atomic.Int64
+		h := newHarness(t, simOptions(9, 12), func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !strings.HasSuffix(r.URL.Path, "/conversations") {
+					next.ServeHTTP(w, r)
+					return
+				}
+				conversations.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprint(w, `{"status":{"code":1003,"desc":"INVALID_INPUT_DATE_VALUE","details":"rejected by the test"}}`)
+			})
+		})
+		from, to := day(t, "2024-05-01"), day(t, "2024-05-07")
+		for run := range 200 {
+			conversations.Store(0)
+			p := h.pipeline(h.client(nil), func(o *pipelines.Options) { o.Concurrency, o.ParallelBatches, o.BatchSize = 1, 1, 2 })
+			if _, err := p.Export(context.Background(), from, to); !errors.Is(err, extract.ErrInvalidDate) {
+				t.Fatalf("run %d: error %v, want ErrInvalidDate", run, err)
+			}
+			if n := conversations.Load(); n != 1 {
+				t.Fatalf("run %d: %d conversations requests after a 1003, want 1: the run went on", run, n)
+			}
 		}
 	})
 	t.Run("a failing user holds no one back", func(t *testing.T) {

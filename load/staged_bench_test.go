@@ -46,12 +46,8 @@ func BenchmarkStagedFormat(b *testing.B) {
 	so.Seed, so.Users = 1, benchSizes[0].users
 	pages, _, w := capturePages(b, so)
 	src := transform.Source{CustomerID: so.CustomerID, BotKey: so.BotKey, RunID: "run-staged", ExtractedAt: time.Now()}
-	type dayRow struct {
-		day string
-		m   schema.Message
-	}
-	var all []dayRow // in the order of the pages: by user
-	n := floorRows(b, pages, src, w, func(day string, m *schema.Message) { all = append(all, dayRow{day, *m}) })
+	var all []dayMessage // in the order of the pages: by user
+	n := floorRows(b, pages, src, w, func(day string, m *schema.Message) { all = append(all, dayMessage{day, *m}) })
 	pages = nil
 	mem := memory.NewGoAllocator()
 
@@ -90,6 +86,9 @@ func BenchmarkStagedFormat(b *testing.B) {
 		{"ipc-zstd", func(w io.Writer) (rowWriter, error) { return newStagedRows(w, mem, stagedZstd) }, false},
 	}
 	l := &Lake{opts: Options{Allocator: mem, RowGroupRows: DefaultRowGroupRows}}
+	b.Run("ipc-lz4/one-file-per-batch/batches=100", func(b *testing.B) {
+		benchStagedPerBatch(b, all, n, mem)
+	})
 	for _, batches := range []int{100, 20, 5} {
 		// The files: batch b of users, day d. Users come in order, so a batch is a run of them.
 		files := map[string][]schema.Message{}
@@ -184,4 +183,68 @@ func BenchmarkStagedFormat(b *testing.B) {
 			})
 		}
 	}
+}
+
+// dayMessage is a row and its day.
+type dayMessage struct {
+	day string
+	m   schema.Message
+}
+
+// benchStagedPerBatch writes the rows (in the order of the pages: by user) as 100 batches of
+// users, each one staged file holding its days one after the other, a record batch (or more)
+// per day, as a layout of one staged object per batch would: against the line
+// ipc-lz4/batches=100 (one file per batch and day, the same record batches), it tells what
+// a staged file costs beyond its record batches. Only writing is timed: a merge would still
+// open each batch's file once per day.
+func benchStagedPerBatch(b *testing.B, all []dayMessage, n int64, mem memory.Allocator) {
+	const batches = 100
+	users, user := 0, ""
+	for _, r := range all {
+		if r.m.ChannelUserID != user {
+			user, users = r.m.ChannelUserID, users+1
+		}
+	}
+	files := make([]map[string][]schema.Message, batches)
+	i, user := -1, ""
+	for _, r := range all {
+		if r.m.ChannelUserID != user {
+			user, i = r.m.ChannelUserID, i+1
+		}
+		bt := i * batches / users
+		if files[bt] == nil {
+			files[bt] = map[string][]schema.Message{}
+		}
+		files[bt][r.day] = append(files[bt][r.day], r.m)
+	}
+	var wcpu time.Duration
+	var size int64
+	b.ResetTimer()
+	for range b.N {
+		size = 0
+		c0 := cpuTime()
+		for _, days := range files {
+			var buf bytes.Buffer
+			rw, err := newStagedRows(&buf, mem, stagedLZ4)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, day := range slices.Sorted(maps.Keys(days)) {
+				if err := rw.write(slices.Clone(days[day])); err != nil {
+					b.Fatal(err)
+				}
+				if err := rw.bb.writeBatch(); err != nil { // a day's rows end its record batch
+					b.Fatal(err)
+				}
+			}
+			if err := rw.close(); err != nil {
+				b.Fatal(err)
+			}
+			size += rw.size()
+		}
+		wcpu += cpuTime() - c0
+	}
+	b.ReportMetric(float64(wcpu.Nanoseconds())/float64(n)/float64(b.N), "write-cpu-ns/row")
+	b.ReportMetric(float64(size)/float64(n), "bytes/row")
+	b.ReportMetric(float64(n)/float64(batches), "rows/file")
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"flag"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -29,6 +30,10 @@ var endToEndSizes = []struct {
 	users int
 }{{"200k", 5100}, {"1M", 25500}}
 
+// e2eBatchSize sets BenchmarkEndToEnd's users per batch (0: the pipeline's default, users/100),
+// to measure what batching costs: go test -bench EndToEnd ./load/ -args -e2e.batch-size 204
+var e2eBatchSize = flag.Int("e2e.batch-size", 0, "users per batch in BenchmarkEndToEnd (0: the default)")
+
 // BenchmarkEndToEnd is the export BenchmarkFloor is the floor of: `chatlake sim` runs as a
 // child process (so its CPU and allocations are not counted), and the whole pipeline exports
 // its 14 days over loopback HTTP with the rate limit off and default options (real client,
@@ -46,7 +51,8 @@ func BenchmarkEndToEnd(b *testing.B) {
 			now := so.To.AddDate(0, 0, 30)
 			url, sels, simCPU := startSim(b, bin, so, now)
 			co := extract.Options{BaseURL: url, CustomerID: so.CustomerID, BotKey: so.BotKey, APIKey: so.APIKey, Rate: 100000}
-			po := pipelines.Options{CustomerID: so.CustomerID, BotKey: so.BotKey, Selectors: sels, Clock: func() time.Time { return now }}
+			po := pipelines.Options{CustomerID: so.CustomerID, BotKey: so.BotKey, Selectors: sels, Clock: func() time.Time { return now },
+				BatchSize: *e2eBatchSize}
 
 			var messages, lakeBytes int64
 			var mallocs uint64

@@ -34,7 +34,8 @@
 // included), and the error names the way out, `chatlake state rebuild --lake URL`, which is
 // RebuildState: the state rebuilt from the manifests, the bad file kept beside it. Errors of
 // the API that no user can escape (401, 403, 1002 on the User API, 1003, 1004) and storage
-// errors stop the run and are returned wrapped with the batch or day.
+// errors stop the run and are returned wrapped with the batch or day; once such an error is
+// seen no other user starts (the users already in flight end with the run's context).
 // Options are validated by New: an invalid one is an *OptionError naming the field (it matches
 // ErrBadInput). No public function panics on bad input.
 package pipelines

@@ -36,10 +36,11 @@ var e2eBatchSize = flag.Int("e2e.batch-size", 0, "users per batch in BenchmarkEn
 
 // BenchmarkEndToEnd is the export BenchmarkFloor is the floor of: `chatlake sim` runs as a
 // child process (so its CPU and allocations are not counted), and the whole pipeline exports
-// its 14 days over loopback HTTP with the rate limit off and default options (real client,
-// flatten, keys, stage, staged batches, merge publishing, manifests, state) into a local
-// lake. Reports msgs/s, ns/msg, cpu-s/Mmsgs (user+system CPU of this process, by getrusage),
-// allocs/msg and lake-bytes/msg.
+// its 14 days over loopback HTTP with the rate limit off and default options but the batch
+// size of -e2e.batch-size (real client, flatten, keys, stage, staged batches, merge
+// publishing, manifests, state) into a local lake. Reports msgs/s, ns/msg, cpu-s/Mmsgs
+// (user+system CPU of this process, by getrusage), sim-cpu-s/Mmsgs, allocs/msg and
+// lake-bytes/msg.
 //
 //	go test -run '^$' -bench 'Floor|EndToEnd' -benchtime 1x -count 3 ./load/
 func BenchmarkEndToEnd(b *testing.B) {

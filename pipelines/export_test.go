@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,27 +186,17 @@ func TestUserErrors(t *testing.T) {
 		// Every conversations request is answered 1003. With one user in flight, the first
 		// answer stops the run: no user may start between the failed user freeing its slot and
 		// the run's context ending. The window is short, so the run is repeated.
-		var conversations atomic.Int64
-		h := newHarness(t, simOptions(9, 12), func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if !strings.HasSuffix(r.URL.Path, "/conversations") {
-					next.ServeHTTP(w, r)
-					return
-				}
-				conversations.Add(1)
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusBadRequest)
-				fmt.Fprint(w, `{"status":{"code":1003,"desc":"INVALID_INPUT_DATE_VALUE","details":"rejected by the test"}}`)
-			})
-		})
+		so := simOptions(9, 12)
+		so.Faults.RejectConversations = 1003
+		h := newHarness(t, so, nil)
 		from, to := day(t, "2024-05-01"), day(t, "2024-05-07")
 		for run := range 200 {
-			conversations.Store(0)
+			before := h.sim.Stats().ByEndpoint[sim.EndpointConversations]
 			p := h.pipeline(h.client(nil), func(o *pipelines.Options) { o.Concurrency, o.ParallelBatches, o.BatchSize = 1, 1, 2 })
 			if _, err := p.Export(context.Background(), from, to); !errors.Is(err, extract.ErrInvalidDate) {
 				t.Fatalf("run %d: error %v, want ErrInvalidDate", run, err)
 			}
-			if n := conversations.Load(); n != 1 {
+			if n := h.sim.Stats().ByEndpoint[sim.EndpointConversations] - before; n != 1 {
 				t.Fatalf("run %d: %d conversations requests after a 1003, want 1: the run went on", run, n)
 			}
 		}

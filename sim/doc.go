@@ -55,7 +55,8 @@
 // order: latency and spikes; the server-side rate limit (429 + Retry-After); unknown path 404
 // (plain text); method other than GET 405; Authorization exactly "Basic <APIKey>" else 401;
 // Faults.Forbidden 403; random 429 (Retry-After: whole seconds, at least 1) and random
-// 500/502/503/504 (an nginx-like HTML body); wrong customerId or botKey 400 1002; then:
+// 500/502/503/504 (an nginx-like HTML body); wrong customerId or botKey 400 1002;
+// Faults.RejectConversations 400 with its code on the conversations endpoint; then:
 //
 //   - users: attribute_name and attribute_value must both be present and non-empty, else 400
 //     with status code 1002 INVALID_BOT_OR_CUSTOMER_ID and details naming the parameters (a

@@ -68,6 +68,10 @@ type Faults struct {
 	InvalidUsers []string
 	// Forbidden makes every authenticated call answer 403.
 	Forbidden bool
+	// RejectConversations, 1003 or 1004, makes every conversations request for the right
+	// customer and bot answer 400 with that status code (INVALID_INPUT_DATE_VALUE,
+	// INVALID_PAGE_NUMBER), as a deployment would that rejects what the client sends; 0: none.
+	RejectConversations int
 }
 
 // DefaultOptions returns the defaults, with Seed 1.
@@ -150,6 +154,8 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 			return nil
 		})
 	fs.BoolVar(&f.Forbidden, "forbidden", f.Forbidden, "every authenticated call answers 403")
+	fs.IntVar(&f.RejectConversations, "reject-conversations", f.RejectConversations,
+		"every conversations request answers 400 with this status code, 1003 or 1004 (0: none)")
 }
 
 func parseDateFlag(v string, dst *time.Time) error {
@@ -267,6 +273,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if f.RateBurst < 0 {
 		return o, optErr("Faults.RateBurst", "must not be negative, got %d", f.RateBurst)
+	}
+	if c := f.RejectConversations; c != 0 && c != codeInvalidDate && c != codeInvalidPage {
+		return o, optErr("Faults.RejectConversations", "must be 0, %d or %d, got %d", codeInvalidDate, codeInvalidPage, c)
 	}
 	return o, nil
 }

@@ -22,7 +22,7 @@ func TestRegisterFlags(t *testing.T) {
 		"-customer", "77", "-bot", "fedcba9876543210", "-api-key", "k-1", "-max-page-size", "9", "-user-messages", "3",
 		"-variant", "no-paging", "-p429", "0.1", "-retry-after", "3s", "-p5xx", "0.2", "-pcutoff", "0.3",
 		"-latency", "5ms", "-pspike", "0.4", "-spike", "1s", "-rate-limit", "20", "-rate-burst", "5",
-		"-inclusive-end", "-users-ignore-paging", "-invalid-users", "a, b", "-forbidden",
+		"-inclusive-end", "-users-ignore-paging", "-invalid-users", "a, b", "-forbidden", "-reject-conversations", "1004",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -36,13 +36,14 @@ func TestRegisterFlags(t *testing.T) {
 	}
 	if f.P429 != 0.1 || f.RetryAfter != 3*time.Second || f.P5xx != 0.2 || f.PCutOff != 0.3 || f.Latency != 5*time.Millisecond ||
 		f.PSpike != 0.4 || f.Spike != time.Second || f.RateLimit != 20 || f.RateBurst != 5 || !f.InclusiveEnd ||
-		!f.UsersIgnorePaging || !slices.Equal(f.InvalidUsers, []string{"a", "b"}) || !f.Forbidden {
+		!f.UsersIgnorePaging || !slices.Equal(f.InvalidUsers, []string{"a", "b"}) || !f.Forbidden ||
+		f.RejectConversations != 1004 {
 		t.Errorf("faults %+v", f)
 	}
 	fs.PrintDefaults()
 	help := usage.String()
 	for _, name := range []string{"seed", "users", "from", "to", "now", "variant", "p429", "retry-after", "p5xx", "pcutoff",
-		"latency", "pspike", "spike", "rate-limit", "inclusive-end", "users-ignore-paging", "max-page-size", "invalid-users"} {
+		"latency", "pspike", "spike", "rate-limit", "inclusive-end", "users-ignore-paging", "max-page-size", "invalid-users", "reject-conversations"} {
 		if !strings.Contains(help, "-"+name+" ") && !strings.Contains(help, "-"+name+"\n") {
 			t.Errorf("no flag -%s in\n%s", name, help)
 		}

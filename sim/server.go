@@ -33,6 +33,7 @@ const (
 	FaultSpike           = "spike"        // latency spike (Faults.PSpike)
 	FaultForbidden       = "forbidden"    // 403 (Faults.Forbidden)
 	FaultInvalidUser     = "invalid-user" // 400 1002 for a listed user (Faults.InvalidUsers)
+	FaultRejected        = "rejected"     // 400 1003 or 1004 (Faults.RejectConversations)
 )
 
 // Stats count what the server answered.
@@ -277,6 +278,15 @@ func (s *Server) answer(r *http.Request, rt route, d draws) response {
 	}
 	if rt.customer != s.o.CustomerID || rt.bot != s.o.BotKey {
 		return jsonResp(http.StatusBadRequest, errorBody(codeInvalidBot, descInvalidBot, detailsBot))
+	}
+	if c := f.RejectConversations; c != 0 && rt.endpoint == EndpointConversations {
+		desc, details := descInvalidDate, detailsDate
+		if c == codeInvalidPage {
+			desc, details = descInvalidPage, detailsPage
+		}
+		resp := jsonResp(http.StatusBadRequest, errorBody(c, desc, details))
+		resp.fault = FaultRejected
+		return resp
 	}
 	v := s.o.Variant
 	if v == VariantMixed {

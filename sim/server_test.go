@@ -45,6 +45,7 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"spike negative", func(o *sim.Options) { o.Faults.Spike = -time.Second }, "Faults.Spike"},
 		{"max page size negative", func(o *sim.Options) { o.MaxPageSize = -1 }, "MaxPageSize"},
 		{"burst", func(o *sim.Options) { o.Faults.RateBurst = -1 }, "Faults.RateBurst"},
+		{"reject with 1002", func(o *sim.Options) { o.Faults.RejectConversations = 1002 }, "Faults.RejectConversations"},
 		{"invalid users", func(o *sim.Options) { o.Faults.InvalidUsers = []string{"nobody"} }, "Faults.InvalidUsers"},
 	}
 	for _, tc := range tests {
@@ -136,6 +137,8 @@ func toRaw(ms []sim.Message) (out []json.RawMessage) {
 func TestErrorResponses(t *testing.T) {
 	base := newHarness(t, sim.Options{Seed: 3})
 	forbidden := newHarness(t, sim.Options{Seed: 3, Faults: sim.Faults{Forbidden: true}})
+	badDates := newHarness(t, sim.Options{Seed: 3, Faults: sim.Faults{RejectConversations: 1003}})
+	badPages := newHarness(t, sim.Options{Seed: 3, Faults: sim.Faults{RejectConversations: 1004}})
 	id := base.s.UserIDs(nil)[0]
 	str := func(s string) *string { return &s }
 	good := "/bot-api/v1.0/customer/" + sim.DefaultCustomerID + "/bot/" + sim.DefaultBotKey
@@ -167,6 +170,9 @@ func TestErrorResponses(t *testing.T) {
 		{"page negative", base, usersPath(), url.Values{"attribute_name": {"feedback"}, "attribute_value": {"1"}, "page_number": {"-2"}}, nil, 400, 1004, "INVALID_PAGE_NUMBER"},
 		{"page not a number", base, convPath(id), url.Values{"page_number": {"two"}}, nil, 400, 1004, "INVALID_PAGE_NUMBER"},
 		{"page size zero", base, convPath(id), url.Values{"page_size": {"0"}}, nil, 400, 1004, "INVALID_PAGE_NUMBER"},
+		{"conversations rejected 1003", badDates, convPath(id), nil, nil, 400, 1003, "INVALID_INPUT_DATE_VALUE"},
+		{"conversations rejected 1004", badPages, convPath(id), nil, nil, 400, 1004, "INVALID_PAGE_NUMBER"},
+		{"rejected conversations, wrong bot first", badDates, "/bot-api/v1.0/customer/9/bot/" + sim.DefaultBotKey + "/channel-user/" + url.PathEscape(id) + "/conversations", nil, nil, 400, 1002, "INVALID_BOT_OR_CUSTOMER_ID"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -189,6 +195,14 @@ func TestErrorResponses(t *testing.T) {
 			}
 		})
 	}
+	t.Run("rejecting conversations leaves users alone", func(t *testing.T) {
+		if r := badDates.do(usersPath(), url.Values{"attribute_name": {"feedback"}, "attribute_value": {"1"}}, nil); r.status != 200 {
+			t.Errorf("users with RejectConversations: %d %s", r.status, r.body)
+		}
+		if n := badDates.s.Stats().Faults[sim.FaultRejected]; n == 0 {
+			t.Error("rejected conversations not counted in Stats.Faults")
+		}
+	})
 	t.Run("not found and method", func(t *testing.T) {
 		if r := base.do("/bot-api/v1.0/customer/1001/bot/"+sim.DefaultBotKey+"/nothing", nil, nil); r.status != 404 {
 			t.Errorf("unknown path: %d", r.status)

@@ -5,13 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -322,21 +320,9 @@ func TestProtocolErrorsStopTheRun(t *testing.T) {
 		desc string
 	}{{1003, "INVALID_INPUT_DATE_VALUE"}, {1004, "INVALID_PAGE_NUMBER"}} {
 		t.Run(tc.desc, func(t *testing.T) {
-			s := startSim(t, 2, 6, nil)
-			var conversations atomic.Int64
-			bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if !strings.HasSuffix(r.URL.Path, "/conversations") {
-					s.ServeHTTP(w, r)
-					return
-				}
-				conversations.Add(1)
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusBadRequest)
-				fmt.Fprintf(w, `{"status":{"code":%d,"desc":%q,"details":"rejected by the test server"}}`, tc.code, tc.desc)
-			}))
-			t.Cleanup(bad.Close)
+			s := startSim(t, 2, 6, func(o *sim.Options) { o.Faults.RejectConversations = tc.code })
 			t.Setenv(apiKeyEnv, s.opts.APIKey)
-			args := replaceFlag(t, s.exportArgs("export", t.TempDir(), "--parallel-batches", "1", "--concurrency", "1", "--log-format", "json"), "--api-url", bad.URL)
+			args := s.exportArgs("export", t.TempDir(), "--parallel-batches", "1", "--concurrency", "1", "--log-format", "json")
 			code, _, stderr := runCmd(t, args...)
 			if code != exitFailed {
 				t.Fatalf("exit %d, want %d", code, exitFailed)
@@ -345,7 +331,7 @@ func TestProtocolErrorsStopTheRun(t *testing.T) {
 			if !strings.Contains(last, fmt.Sprint(tc.code)) || !strings.Contains(last, "2024-05-01") {
 				t.Fatalf("error line %q does not name the code and the window", last)
 			}
-			if n := conversations.Load(); n != 1 {
+			if n := s.Stats().ByEndpoint[sim.EndpointConversations]; n != 1 {
 				t.Fatalf("%d conversations requests after a %d: the run went on", n, tc.code)
 			}
 		})

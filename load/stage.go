@@ -28,16 +28,15 @@ import (
 // Add or Close. Close removes every spill file and frees what the stage holds.
 type Stage struct {
 	tempDir string // where its spill directory goes
-	dir     string // its spill directory, made when it first spills
 	mem     memory.Allocator
 	budget  *stageBudget
 
-	mu      sync.Mutex
-	days    map[string]*stageDay
-	spilled bool  // the stage writes to files: it spilled once
-	held    int64 // bytes of the record batches its days hold in memory
-	closed  bool
-	err     error // sticky: a failed write leaves the stage unusable
+	mu     sync.Mutex
+	dir    string // its spill directory, made when it first spills: "" until the stage spilled
+	days   map[string]*stageDay
+	held   int64 // bytes of the record batches its days hold in memory
+	closed bool
+	err    error // sticky: a failed write leaves the stage unusable
 }
 
 // stageBudget is the memory the stages of one Lake hold record batches in, together.
@@ -175,7 +174,7 @@ func (s *Stage) Add(rows []schema.Message) error {
 		}
 		sd.rows++
 	}
-	if !s.spilled && (s.budget.limit == 0 || s.budget.used.Load() > s.budget.limit) {
+	if !s.spilled() && (s.budget.limit == 0 || s.budget.used.Load() > s.budget.limit) {
 		if err := s.spill(); err != nil {
 			s.err = err
 			return err
@@ -191,9 +190,9 @@ func (s *Stage) spill() error {
 	if err != nil {
 		return fmt.Errorf("stage: %w", err)
 	}
-	s.dir, s.spilled = dir, true
+	s.dir = dir
 	for day, sd := range s.days {
-		sd.path = filepath.Join(dir, "dt="+day+".arrows")
+		sd.path = s.spillPath(day)
 		released, err := sd.spill(s.mem)
 		s.held -= released
 		s.budget.used.Add(-released)
@@ -203,6 +202,12 @@ func (s *Stage) spill() error {
 	}
 	return nil
 }
+
+// spilled tells whether the stage writes to files (it spilled once). s.mu is held.
+func (s *Stage) spilled() bool { return s.dir != "" }
+
+// spillPath is the spill file of day, in the stage's spill directory.
+func (s *Stage) spillPath(day string) string { return filepath.Join(s.dir, "dt="+day+".arrows") }
 
 // utcDayNumber is the number of the UTC day of t since 1970-01-01 (negative before).
 func utcDayNumber(t time.Time) int64 {
@@ -222,8 +227,8 @@ func (s *Stage) day(day string) (*stageDay, error) {
 	}
 	sd := &stageDay{}
 	sd.b = newBatchBuilder(s.mem, spillBatchRows, spillBatchBytes, sd)
-	if s.spilled {
-		sd.path = filepath.Join(s.dir, "dt="+day+".arrows")
+	if s.spilled() {
+		sd.path = s.spillPath(day)
 		if _, err := sd.spill(s.mem); err != nil {
 			if sd.f != nil {
 				sd.f.Close()

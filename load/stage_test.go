@@ -314,11 +314,11 @@ func TestStageBudgetIsTheLakes(t *testing.T) {
 		t.Fatal(err)
 	}
 	heldA := l.stages.used.Load()
-	if heldA == 0 || heldA > l.opts.StageMemory || a.spilled {
-		t.Fatalf("a holds %d bytes (spilled %v), want some, at most %d", heldA, a.spilled, l.opts.StageMemory)
+	if heldA == 0 || heldA > l.opts.StageMemory || a.spilled() {
+		t.Fatalf("a holds %d bytes (spilled %v), want some, at most %d", heldA, a.spilled(), l.opts.StageMemory)
 	}
 	// ...then b's rows pass the lake's budget: b spills, a keeps its rows in memory.
-	for i := 0; !b.spilled; i++ {
+	for i := 0; !b.spilled(); i++ {
 		if i == 100 {
 			t.Fatalf("b never spilled: the lake's stages hold %d bytes", l.stages.used.Load())
 		}
@@ -326,8 +326,8 @@ func TestStageBudgetIsTheLakes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := l.stages.used.Load(); got != heldA || a.spilled {
-		t.Errorf("after b spilled the stages hold %d bytes (a spilled %v), want a's %d", got, a.spilled, heldA)
+	if got := l.stages.used.Load(); got != heldA || a.spilled() {
+		t.Errorf("after b spilled the stages hold %d bytes (a spilled %v), want a's %d", got, a.spilled(), heldA)
 	}
 	// b's rows are all read back, those held before it spilled and those written after.
 	if err := b.flush(); err != nil {

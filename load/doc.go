@@ -13,8 +13,8 @@
 //	_chatlake/lake.json                                     the lake's mode (LakeMode), create-only
 //	_chatlake/runs/<plan>/plan.json                         a run's plan (create-only)
 //	_chatlake/runs/<plan>/attempts/<attempt>/batch-NNNNNN.json  the users of each batch
-//	_chatlake/runs/<plan>/attempts/<attempt>/done/batch-NNNNNN.json  a finished batch (create-only)
-//	_chatlake/runs/<plan>/attempts/<attempt>/staged/dt=YYYY-MM-DD/batch-NNNNNN.arrow  its rows of a day
+//	_chatlake/runs/<plan>/attempts/<attempt>/done/batch-NNNNNN.json  a finished batch (BatchDone, create-only)
+//	_chatlake/runs/<plan>/attempts/<attempt>/staged/batch-NNNNNN-PPP.arrow  its rows, every day (part PPP)
 //	_chatlake/staging/<run>/messages/dt=YYYY-MM-DD/...      shards being merged, before the move
 //
 // <attempt> is the run id of the planner that wrote plan.json: one instance of the plan. A
@@ -24,8 +24,8 @@
 //
 // A message's shard is fnv-1a-64(message_key) mod P. P is chosen the first time a day gets
 // files, as max(1, ceil(estimated Parquet bytes of the staged rows / Options.TargetFileSize)),
-// the estimate being a third of the size of the staged Arrow files (measured, staged.go) plus
-// the size of any Parquet staged file of a binary before, and then kept: it is read from the
+// the estimate being a third of the size of the day's staged Arrow bytes (measured, staged.go)
+// plus the size of any Parquet staged file of a binary before, and then kept: it is read from the
 // manifest (or, without one, from the names of the partition's files when they
 // agree), so a message always lands in the same file name. A shard with no rows has no file; a
 // day with no rows has no file and a manifest with rows 0. Analysts glob
@@ -42,11 +42,16 @@
 // chatlake.run_id. Row groups hold Options.RowGroupRows rows, each sorted by (channel_user_id,
 // sent_at, message_key).
 //
-// Staged batches are Arrow IPC files (the file format, with its footer) of the same schema,
-// LZ4-frame body compression, holding the record batches their Stage made (up to 512 rows
-// each), in the order the rows were added (staged.go). Merge still reads the Parquet staged files (batch-NNNNNN.parquet) that binaries
-// before this format (and after the attempts layout) wrote, so such a plan publishes after an
-// upgrade; a plan staged before the attempts layout is extracted again (docs/design.md).
+// A finished batch is staged as one object (a further part past 64 MiB), an Arrow IPC file
+// (the file format, with its footer) of the same schema, LZ4-frame body compression, holding
+// the record batches its Stage made (up to 512 rows each), grouped by day in day order
+// (staged.go). Its done record (BatchDone) holds the index: for each part, the size of its
+// header and each day's byte range, so a publisher reads one day's rows of a batch with one
+// ranged read (storage.Store.OpenRange), and a run stages about one object per batch whatever
+// its number of days. Merge still reads what binaries before staged, one file per batch and day
+// (staged/dt=YYYY-MM-DD/batch-NNNNNN.arrow, or .parquet), for the batches whose done record has
+// no index, so such a plan publishes after an upgrade; a plan staged before the attempts
+// layout is extracted again (docs/design.md).
 //
 // # Merge publishing
 //
@@ -57,8 +62,8 @@
 //  1. Remove what failed runs left in staging for the day.
 //  2. Read the manifest and its version, and list the partition. A complete manifest naming
 //     this plan instance means the day is published already: nothing more is done.
-//  3. Download the day's staged files, and for each shard the old files it needs (a local
-//     store's files are read in place); write every
+//  3. Read the day's range of each staged batch (MergeInput.Staged; downloaded 16 at a time,
+//     or read in place from a local store), and for each shard the old files it needs; write every
 //     changed shard (kept old rows + staged rows of its keys, sorted by row group) to
 //     _chatlake/staging/<run>/..., checking every Close. A duplicate key, or staged rows of a
 //     user Replace refuses, fails here. A shard with nothing removed and nothing added is kept.
@@ -92,17 +97,18 @@
 // day, and holds them in memory while the lake's stages together hold less than
 // Options.StageMemory (16 MiB); past it, a stage that adds rows spills: each of its days
 // becomes a local spill file, an Arrow IPC stream of the messages schema (codec.go) with a
-// 32 KiB buffer, and the rows that come later go there. StageBatch writes one staged file at a
-// time, a record batch at a time, as the stage holds or spilled them. Merge writes one Parquet
+// 32 KiB buffer, and the rows that come later go there. StageBatch writes one staged object at
+// a time, a record batch at a time, as the stage holds or spilled them. Merge writes one Parquet
 // file at a time, one row group (Options.RowGroupRows rows, or the day's rows if fewer) at a
 // time; its memory is one row group of rows as Go values and as Arrow data, the writer's
 // buffers (Parquet pages), one open source (a reader and one decoded record batch: Merge opens
-// the staged batches' files one after the other, however many there are), the set of keys of the file
+// the day's staged segments one after the other, however many there are), the set of keys of the file
 // being written (for ErrDuplicateKey; a staged row's key keeps its batch's message_key column,
 // as a Parquet row's keeps its batch's copy of it) and the hashes of the replaced rows' keys
 // (for PublishStats.Added). WriteUsers takes its rows from an iterator and holds at most 16Ki users
-// as Arrow data. Disk: the stages' spill past Options.StageMemory; while a day merges, a copy
-// of its staged files and of the old files being merged, unless the store's objects are local
+// as Arrow data; the Lake keeps each staged part's header (about 1.4 KB) until its plan is
+// removed. Disk: the stages' spill past Options.StageMemory; while a day merges, a copy of its
+// staged segments and of the old files being merged, unless the store's objects are local
 // files (storage.Local), which are read in place. Verify copies one day's files to Options.TempDir and reads
 // only message_key and sent_at, a batch at a time.
 //

@@ -45,13 +45,14 @@ func ExampleLake_Merge() {
 	ctx := context.Background()
 	// The stage is the first (and only) batch of plan "plan-1"; publishing merges its rows into
 	// each day, replacing the rows of the plan's user.
-	if _, err := lake.StageBatch(ctx, "plan-1", "a1", 0, stage, "run-1"); err != nil {
+	idx, _, err := lake.StageBatch(ctx, "plan-1", "a1", 0, stage)
+	if err != nil {
 		log.Fatal(err)
 	}
 	replace := func(user string) bool { return user == "919565428256" }
 	var rows int64
 	for _, day := range []string{"2024-05-01", "2024-05-02"} {
-		stats, err := lake.Merge(ctx, day, load.MergeInput{Plan: "plan-1", Attempt: "a1", Replace: replace, RunID: "run-1"})
+		stats, err := lake.Merge(ctx, day, load.MergeInput{Plan: "plan-1", Attempt: "a1", Replace: replace, RunID: "run-1", Staged: []*load.StagedBatch{idx}})
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -15,8 +15,11 @@ var errInjected = errors.New("injected fault")
 type faults struct {
 	writeAfter int64 // > 0: a Create'd writer fails once it has been given this many bytes
 	failClose  bool  // every Create'd writer's Close fails (and the object is not written)
-	moveAfter  int   // >= 0: that many Moves succeed, every later one fails; < 0: off
-	putIfAfter int   // >= 0: that many PutIfs succeed, every later one fails; < 0: off
+	// closeCommits: a writer's Close commits what it was given even after a failed Write (a
+	// store that does not remember a failed write: only the writer's caller can tell).
+	closeCommits bool
+	moveAfter    int // >= 0: that many Moves succeed, every later one fails; < 0: off
+	putIfAfter   int // >= 0: that many PutIfs succeed, every later one fails; < 0: off
 }
 
 func noFaults() faults { return faults{moveAfter: -1, putIfAfter: -1} }
@@ -47,7 +50,7 @@ func (s *faultStore) Create(ctx context.Context, name string) (storage.Writer, e
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return &faultWriter{w: w, limit: s.f.writeAfter, failClose: s.f.failClose}, nil
+	return &faultWriter{w: w, limit: s.f.writeAfter, failClose: s.f.failClose, closeCommits: s.f.closeCommits}, nil
 }
 
 func (s *faultStore) Move(ctx context.Context, src, dst string) error {
@@ -74,11 +77,12 @@ func (s *faultStore) PutIf(ctx context.Context, name string, data []byte, ifVers
 
 // faultWriter fails after limit bytes, or at Close.
 type faultWriter struct {
-	w         storage.Writer
-	limit     int64
-	n         int64
-	failClose bool
-	failed    bool
+	w            storage.Writer
+	limit        int64
+	n            int64
+	failClose    bool
+	closeCommits bool
+	failed       bool
 }
 
 func (w *faultWriter) Write(p []byte) (int, error) {
@@ -91,7 +95,7 @@ func (w *faultWriter) Write(p []byte) (int, error) {
 }
 
 func (w *faultWriter) Close() error {
-	if w.failed || w.failClose {
+	if (w.failed && !w.closeCommits) || w.failClose {
 		_ = w.w.Abort()
 		return errInjected
 	}

@@ -317,11 +317,12 @@ func readColumn(t testing.TB, s storage.Store, name, column string) []string {
 func publishStage(l *Lake, ctx context.Context, s *Stage, days []string, runID string) (PublishStats, error) {
 	var total PublishStats
 	plan := "plan-" + runID
-	if _, err := l.StageBatch(ctx, plan, "a1", 0, s, runID); err != nil {
+	idx, _, err := l.StageBatch(ctx, plan, "a1", 0, s)
+	if err != nil {
 		return total, err
 	}
 	for _, d := range days {
-		st, err := l.Merge(ctx, d, MergeInput{Plan: plan, Attempt: "a1", Replace: func(string) bool { return true }, RunID: runID})
+		st, err := l.Merge(ctx, d, MergeInput{Plan: plan, Attempt: "a1", Replace: func(string) bool { return true }, RunID: runID, Staged: []*StagedBatch{idx}})
 		if err != nil {
 			return total, err
 		}
@@ -339,4 +340,28 @@ func (s *sliceSource) next(m *schema.Message) error {
 	}
 	*m, s.rows = s.rows[0], s.rows[1:]
 	return nil
+}
+
+// newLocalStore is a storage.Local in a new temporary directory.
+func newLocalStore(t testing.TB) *storage.Local {
+	t.Helper()
+	s, err := storage.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// names lists the names of the objects under prefix.
+func names(t testing.TB, s storage.Store, prefix string) []string {
+	t.Helper()
+	objs, err := s.List(context.Background(), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, o := range objs {
+		out = append(out, o.Name)
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chatlake/chatlake/load/storage"
@@ -22,6 +23,9 @@ type Lake struct {
 	opts    Options
 	stages  *stageBudget // the memory its stages hold, together
 	rowBufs rowBuffers   // writeRows's buffers of rows
+	headers sync.Map     // staged part name -> its header (stagedHeader)
+	// partBytes is about the largest staged object (stagedPartBytes; tests make it smaller).
+	partBytes int64
 }
 
 // NewLake returns the lake on store; o may be nil for the defaults.
@@ -33,7 +37,7 @@ func NewLake(store storage.Store, o *Options) (*Lake, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Lake{store: store, opts: opts, stages: &stageBudget{limit: opts.StageMemory}}, nil
+	return &Lake{store: store, opts: opts, stages: &stageBudget{limit: opts.StageMemory}, partBytes: stagedPartBytes}, nil
 }
 
 // Store is the lake's store.

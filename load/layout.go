@@ -26,6 +26,7 @@ const (
 
 	maxShards  = 99999  // five digits in a partition file's name
 	maxBatches = 999999 // six digits in a batch's names
+	maxParts   = 999    // three digits in a staged part's name
 )
 
 // partitionDir is the directory of day's partition of the messages table.
@@ -94,15 +95,24 @@ func parseBatchDone(plan, attempt, name string) (int, bool) {
 	return b, batchDonePath(plan, attempt, b) == name
 }
 
-// stagedDir holds the staged rows of day of every finished batch of one instance of plan.
-func stagedDir(plan, attempt, day string) string {
+// stagedBatchPath is part part of the staged rows of batch (staged.go): an Arrow IPC file of
+// the batch's rows of every day, grouped by day, which the batch's done record indexes.
+func stagedBatchPath(plan, attempt string, batch, part int) string {
+	return fmt.Sprintf("%sstaged/batch-%06d-%03d%s", attemptDir(plan, attempt), batch, part, stagedExt)
+}
+
+// legacyStagedDir holds the staged rows of day of every finished batch of one instance of
+// plan, as the binaries before the one-object-per-batch layout staged them (one file per batch
+// and day); Merge still reads them, so that a plan staged before an upgrade publishes.
+func legacyStagedDir(plan, attempt, day string) string {
 	return attemptDir(plan, attempt) + "staged/dt=" + day + "/"
 }
 
-// stagedPath is the staged file of batch's rows of day (staged.go). The binaries before named
-// theirs batch-NNNNNN.parquet (legacyStagedExt), which Merge still reads.
-func stagedPath(plan, attempt, day string, batch int) string {
-	return fmt.Sprintf("%sbatch-%06d%s", stagedDir(plan, attempt, day), batch, stagedExt)
+// legacyStagedPath is the staged file of batch's rows of day in the layout before
+// (legacyStagedDir): batch-NNNNNN.arrow, or batch-NNNNNN.parquet (legacyStagedExt) from the
+// binaries before Arrow staging.
+func legacyStagedPath(plan, attempt, day string, batch int) string {
+	return fmt.Sprintf("%sbatch-%06d%s", legacyStagedDir(plan, attempt, day), batch, stagedExt)
 }
 
 // checkDay validates a YYYY-MM-DD day.

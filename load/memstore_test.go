@@ -99,6 +99,19 @@ func (s *memStore) Open(ctx context.Context, name string) (io.ReadCloser, error)
 	return io.NopCloser(bytes.NewReader(o.data)), nil
 }
 
+func (s *memStore) OpenRange(ctx context.Context, name string, offset, length int64) (io.ReadCloser, error) {
+	if offset < 0 || length < 0 {
+		return nil, fmt.Errorf("open %s: %w", name, storage.ErrBadRange)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.objs[name]
+	if !ok {
+		return nil, fmt.Errorf("open %s: %w", name, storage.ErrNotExist)
+	}
+	return io.NopCloser(io.NewSectionReader(bytes.NewReader(o.data), offset, length)), nil
+}
+
 func (s *memStore) Stat(ctx context.Context, name string) (storage.Object, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -92,10 +92,11 @@ func merge(t testing.TB, l *Lake, day, plan string, replace func(string) bool, r
 	t.Helper()
 	ctx := context.Background()
 	s := stage(t, l, rows)
-	if _, err := l.StageBatch(ctx, plan, "a1", 0, s, "run-"+plan); err != nil {
+	idx, _, err := l.StageBatch(ctx, plan, "a1", 0, s)
+	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := l.Merge(ctx, day, MergeInput{Plan: plan, Attempt: "a1", Replace: replace, RunID: "run-" + plan})
+	st, err := l.Merge(ctx, day, MergeInput{Plan: plan, Attempt: "a1", Replace: replace, RunID: "run-" + plan, Staged: []*StagedBatch{idx}})
 	if err != nil {
 		t.Fatalf("merge %s: %v", day, err)
 	}
@@ -172,10 +173,11 @@ func TestMergeRefusesStagedRowsOfKeptUsers(t *testing.T) {
 	publish(t, l, []string{day}, "run-1", testDay(day, 0, 20))
 	before := snapshot(t, l.store, partitionDir(day))
 	s := stage(t, l, testDay(day, 100, 110))
-	if _, err := l.StageBatch(ctx, "plan-x", "a1", 0, s, "run-x"); err != nil {
+	idx, _, err := l.StageBatch(ctx, "plan-x", "a1", 0, s)
+	if err != nil {
 		t.Fatal(err)
 	}
-	_, err := l.Merge(ctx, day, MergeInput{Plan: "plan-x", Attempt: "a1", Replace: func(string) bool { return false }, RunID: "run-x"})
+	_, err = l.Merge(ctx, day, MergeInput{Plan: "plan-x", Attempt: "a1", Replace: func(string) bool { return false }, RunID: "run-x", Staged: []*StagedBatch{idx}})
 	if err == nil || !strings.Contains(err.Error(), "does not replace") {
 		t.Fatalf("err = %v, want a refusal of staged rows of a kept user", err)
 	}
@@ -189,15 +191,16 @@ func TestMergeSkipsADayItsPlanPublished(t *testing.T) {
 	ctx := context.Background()
 	l := newTestLake(t, newMemStore(), Options{})
 	s := stage(t, l, testDay(day, 0, 20))
-	if _, err := l.StageBatch(ctx, "plan-1", "a1", 0, s, "run-1"); err != nil {
+	idx, _, err := l.StageBatch(ctx, "plan-1", "a1", 0, s)
+	if err != nil {
 		t.Fatal(err)
 	}
 	all := func(string) bool { return true }
-	if st, err := l.Merge(ctx, day, MergeInput{Plan: "plan-1", Attempt: "a1", Replace: all, RunID: "run-1"}); err != nil || st.Days != 1 {
+	if st, err := l.Merge(ctx, day, MergeInput{Plan: "plan-1", Attempt: "a1", Replace: all, RunID: "run-1", Staged: []*StagedBatch{idx}}); err != nil || st.Days != 1 {
 		t.Fatalf("first merge %+v, %v", st, err)
 	}
 	before := snapshot(t, l.store, "")
-	st, err := l.Merge(ctx, day, MergeInput{Plan: "plan-1", Attempt: "a1", Replace: all, RunID: "run-2"})
+	st, err := l.Merge(ctx, day, MergeInput{Plan: "plan-1", Attempt: "a1", Replace: all, RunID: "run-2", Staged: []*StagedBatch{idx}})
 	if err != nil || st.Skipped != 1 || st.Days != 0 {
 		t.Fatalf("second merge of the same plan %+v, %v: want it skipped", st, err)
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/schema"
 )
@@ -60,6 +62,12 @@ type MergeInput struct {
 	// CountNew tells the users whose staged rows count in PublishStats.Added when their key is
 	// new to the partition; nil counts every user's.
 	CountNew func(channelUserID string) bool
+	// Staged are the indexes of the plan's staged batches that may hold rows of the day (from
+	// their done records: BatchDone.Staged); Merge reads the day's part of each.
+	Staged []*StagedBatch
+	// LegacyBatches are the plan's batches whose rows a binary before staged per day (their
+	// done records have no index): Merge lists and reads the day's files of those.
+	LegacyBatches []int
 }
 
 // instance is the plan instance a manifest records: Plan@Attempt, "" for an erasure.
@@ -152,21 +160,9 @@ func (l *Lake) merge(ctx context.Context, day string, in MergeInput) (PublishSta
 
 	// The staged rows of the day, downloaded once (read in place from a local store): every
 	// shard reads them.
-	var staged []stagedCopy
-	var stagedBytes int64 // about the Parquet bytes of the staged rows
-	if in.Plan != "" {
-		objs, err := l.stagedFiles(ctx, in.Plan, in.Attempt, day)
-		if err != nil {
-			return st, err
-		}
-		for i, o := range objs {
-			local, err := l.readable(ctx, o.Name, filepath.Join(tmp, fmt.Sprintf("staged-%d%s", i, path.Ext(o.Name))))
-			if err != nil {
-				return st, err
-			}
-			staged = append(staged, stagedCopy{name: o.Name, path: local})
-			stagedBytes += parquetEstimate(o)
-		}
+	staged, stagedBytes, err := l.stagedSources(ctx, day, in, tmp)
+	if err != nil {
+		return st, err
 	}
 
 	p := l.shardCount(day, ps, stagedBytes)
@@ -178,7 +174,76 @@ func (l *Lake) merge(ctx context.Context, day string, in MergeInput) (PublishSta
 	return l.commit(ctx, day, in, ps, p, shards)
 }
 
-type stagedCopy struct{ name, path string }
+// stagedSource is one source of a day's staged rows: a segment of a staged batch, or a file of
+// the layout before.
+type stagedSource struct {
+	name string // for errors
+	open func(filter func(*schema.Message) verdict) (*fileSource, error)
+}
+
+// stagedReadConcurrency bounds the concurrent ranged reads of one day's staged segments: on a
+// cloud store each is a round trip, which this many hide behind each other.
+const stagedReadConcurrency = 16
+
+// stagedSources returns the sources of day's staged rows of in.Plan and about their size as the
+// lake's Parquet. From a store whose objects are local files they are read in place; from
+// another, each segment is downloaded into tmp first (stagedReadConcurrency at once), since
+// every shard of the day reads it.
+func (l *Lake) stagedSources(ctx context.Context, day string, in MergeInput, tmp string) ([]stagedSource, int64, error) {
+	if in.Plan == "" {
+		return nil, 0, nil
+	}
+	segs := segmentsOf(in.Staged, day)
+	out := make([]stagedSource, len(segs))
+	var est int64
+	_, local := l.store.(localFiles)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(stagedReadConcurrency)
+	for i, seg := range segs {
+		est += seg.day.Length / stagedToParquet
+		name := seg.part.Name + " (" + day + ")"
+		if local {
+			out[i] = stagedSource{name: name, open: func(filter func(*schema.Message) verdict) (*fileSource, error) {
+				r, err := l.segmentStream(ctx, seg)
+				if err != nil {
+					return nil, err
+				}
+				return openStreamSource(r, name, seg.day.Rows, filter)
+			}}
+			continue
+		}
+		path := filepath.Join(tmp, fmt.Sprintf("staged-%d.arrows", i))
+		g.Go(func() error { return l.downloadSegment(gctx, seg, path) })
+		out[i] = stagedSource{name: name, open: func(filter func(*schema.Message) verdict) (*fileSource, error) {
+			f, err := os.Open(path)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", name, err)
+			}
+			return openStreamSource(f, name, seg.day.Rows, filter)
+		}}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, 0, err
+	}
+	if len(in.LegacyBatches) == 0 {
+		return out, est, nil
+	}
+	objs, err := l.legacyStagedFiles(ctx, in.Plan, in.Attempt, day, in.LegacyBatches)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i, o := range objs {
+		local, err := l.readable(ctx, o.Name, filepath.Join(tmp, fmt.Sprintf("legacy-%d%s", i, path.Ext(o.Name))))
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, stagedSource{name: o.Name, open: func(filter func(*schema.Message) verdict) (*fileSource, error) {
+			return l.openSource(ctx, local, o.Name, filter)
+		}})
+		est += parquetEstimate(o)
+	}
+	return out, est, nil
+}
 
 // mergedShard is the outcome of one shard of a merge: a new file in staging, the old file
 // kept as it was, or nothing (the shard is empty).
@@ -193,7 +258,7 @@ type mergedShard struct {
 
 // writeMergedShards writes every shard that changes into the run's staging directory.
 func (l *Lake) writeMergedShards(ctx context.Context, day string, in MergeInput, ps *partitionState,
-	staged []stagedCopy, p int, tmp string) ([]mergedShard, error) {
+	staged []stagedSource, p int, tmp string) ([]mergedShard, error) {
 	dir := partitionDir(day)
 	sameLayout := map[int]storage.Object{} // old files of the layout kept, by shard
 	var foreign []storage.Object           // old files of another layout: read for every shard
@@ -261,7 +326,7 @@ func (l *Lake) writeMergedShards(ctx context.Context, day string, in MergeInput,
 		for _, c := range staged {
 			lazies = append(lazies, &lazySource{
 				open: func() (*fileSource, error) {
-					return l.openSource(ctx, c.path, c.name, func(m *schema.Message) verdict {
+					return c.open(func(m *schema.Message) verdict {
 						if !inShard(m) {
 							return otherShard
 						}

@@ -2,11 +2,16 @@ package load
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/chatlake/chatlake/load/storage"
 )
@@ -109,51 +114,59 @@ type BatchStats struct {
 	Bytes int64 // bytes staged (Arrow IPC files)
 }
 
-// StageBatch writes the rows of s, a finished batch of the instance attempt of plan, into the
-// lake's storage: one staged file per day (an Arrow IPC file, staged.go) of the record batches
-// the stage made. Rerunning it replaces the files it wrote. It must not run
-// concurrently with s.Add or s.Close.
-func (l *Lake) StageBatch(ctx context.Context, plan, attempt string, batch int, s *Stage, runID string) (BatchStats, error) {
-	var st BatchStats
-	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch), checkRunID(runID)); err != nil {
-		return st, fmt.Errorf("stage batch: %w", err)
-	}
-	if s == nil {
-		return st, errors.New("stage batch: nil stage")
-	}
-	if err := s.flush(); err != nil {
-		return st, fmt.Errorf("stage batch %d: %w", batch, err)
-	}
-	for _, day := range s.sortedDays() {
-		next, rows, closeDay, ok, err := s.batches(day)
-		if err != nil {
-			return st, fmt.Errorf("stage batch %d: %w", batch, err)
-		}
-		if !ok {
-			continue
-		}
-		size, err := l.writeStaged(ctx, next, stagedPath(plan, attempt, day, batch))
-		closeDay()
-		if err != nil {
-			return st, fmt.Errorf("stage batch %d, day %s: %w", batch, day, err)
-		}
-		if size > 0 {
-			st.Days++
-			st.Rows += rows
-			st.Bytes += size
-		}
-	}
-	return st, nil
+// BatchDone is the record of a finished batch: who failed or was skipped, and where its rows
+// are staged. It is written create-only once the rows are staged, so a batch with a record is
+// done for good.
+type BatchDone struct {
+	RunID    string       `json:"run_id"`
+	Finished time.Time    `json:"finished"`
+	Messages int64        `json:"messages"`
+	Failed   []FailedUser `json:"failed,omitempty"`  // owed: their previous rows stay
+	Skipped  []string     `json:"skipped,omitempty"` // the API called their id invalid (1002): their rows stay
+	// Staged is the index of the batch's staged rows (StageBatch). A record without one is of
+	// a binary before the one-object-per-batch layout: the batch's rows are staged per day
+	// (legacyStagedDir), and MergeInput.Legacy reads them.
+	Staged *StagedBatch `json:"staged,omitempty"`
 }
 
-// MarkBatchDone records that batch of the instance attempt of plan is finished, with data (the
-// pipeline's record of it). It is create-only: a batch already marked keeps its first record,
-// and that is no error.
-func (l *Lake) MarkBatchDone(ctx context.Context, plan, attempt string, batch int, data []byte) error {
+// FailedUser is a user whose export failed, with why.
+type FailedUser struct {
+	ID    string `json:"id"`
+	Error string `json:"error"`
+}
+
+// StageBatch writes the rows of s, a finished batch of the instance attempt of plan, into the
+// lake's storage as one staged object (a few past stagedPartBytes: staged.go) holding its rows
+// grouped by day, and returns their index, which goes into the batch's done record. Rerunning
+// it replaces the objects it wrote. It must not run concurrently with s.Add or s.Close.
+func (l *Lake) StageBatch(ctx context.Context, plan, attempt string, batch int, s *Stage) (*StagedBatch, BatchStats, error) {
+	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
+		return nil, BatchStats{}, fmt.Errorf("stage batch: %w", err)
+	}
+	if s == nil {
+		return nil, BatchStats{}, errors.New("stage batch: nil stage")
+	}
+	if err := s.flush(); err != nil {
+		return nil, BatchStats{}, fmt.Errorf("stage batch %d: %w", batch, err)
+	}
+	idx, st, err := l.writeStagedBatch(ctx, s, plan, attempt, batch)
+	if err != nil {
+		return nil, st, fmt.Errorf("stage batch %d: %w", batch, err)
+	}
+	return &idx, st, nil
+}
+
+// MarkBatchDone records that batch of the instance attempt of plan is finished. It is
+// create-only: a batch already marked keeps its first record, and that is no error.
+func (l *Lake) MarkBatchDone(ctx context.Context, plan, attempt string, batch int, rec *BatchDone) error {
 	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
 		return err
 	}
-	_, err := l.store.PutIf(ctx, batchDonePath(plan, attempt, batch), data, "")
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("mark batch %d done: %w", batch, err)
+	}
+	_, err = l.store.PutIf(ctx, batchDonePath(plan, attempt, batch), data, "")
 	if err != nil && !errors.Is(err, storage.ErrPrecondition) {
 		return fmt.Errorf("mark batch %d done: %w", batch, err)
 	}
@@ -179,8 +192,9 @@ func (l *Lake) BatchesDone(ctx context.Context, plan, attempt string) ([]int, er
 	return done, nil
 }
 
-// ReadBatchDone reads the record MarkBatchDone stored for batch.
-func (l *Lake) ReadBatchDone(ctx context.Context, plan, attempt string, batch int) ([]byte, error) {
+// ReadBatchDone reads the record MarkBatchDone stored for batch, with its index of staged rows
+// checked against the batch's object names.
+func (l *Lake) ReadBatchDone(ctx context.Context, plan, attempt string, batch int) (*BatchDone, error) {
 	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
 		return nil, err
 	}
@@ -188,7 +202,16 @@ func (l *Lake) ReadBatchDone(ctx context.Context, plan, attempt string, batch in
 	if err != nil {
 		return nil, fmt.Errorf("read the record of batch %d: %w", batch, err)
 	}
-	return data, nil
+	var rec BatchDone
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, fmt.Errorf("the record of batch %d: %w", batch, err)
+	}
+	if rec.Staged != nil {
+		if err := rec.Staged.check(plan, attempt, batch); err != nil {
+			return nil, fmt.Errorf("the record of batch %d: %w", batch, err)
+		}
+	}
+	return &rec, nil
 }
 
 // RemoveRun deletes everything of plan, plan.json first: once it is gone the plan no longer
@@ -200,18 +223,19 @@ func (l *Lake) RemoveRun(ctx context.Context, plan string) error {
 	if err := l.store.Delete(ctx, planPath(plan)); err != nil {
 		return fmt.Errorf("remove plan %s: %w", plan, err)
 	}
+	l.forgetHeaders(runDir(plan))
 	return l.removeTree(ctx, runDir(plan))
 }
 
-// RemoveStaged deletes the staged rows of day of the instance attempt of plan, once the day is
-// published: a rerun of the plan skips a published day, so they are not needed again, and the
-// lake's storage then holds each published day's rows once rather than twice until the whole
-// plan is published.
-func (l *Lake) RemoveStaged(ctx context.Context, plan, attempt, day string) error {
+// RemoveLegacyStaged deletes the rows of day of the instance attempt of plan that binaries
+// before staged per day (legacyStagedDir), once the day is published: a rerun of the plan
+// skips a published day, so they are not needed again. Staged objects of the current layout
+// hold many days and go with the plan (RemoveRun).
+func (l *Lake) RemoveLegacyStaged(ctx context.Context, plan, attempt, day string) error {
 	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkDay(day)); err != nil {
 		return err
 	}
-	return l.removeTree(ctx, stagedDir(plan, attempt, day))
+	return l.removeTree(ctx, legacyStagedDir(plan, attempt, day))
 }
 
 // SweepRuns deletes the objects of plan directories that have no plan.json (what a cut
@@ -242,45 +266,63 @@ func (l *Lake) SweepRuns(ctx context.Context, keep string) (int, error) {
 	return n, nil
 }
 
+// removeConcurrency bounds the concurrent deletes of removeTree: on a cloud store each is a
+// round trip, and a run's directory holds an object per batch or more.
+const removeConcurrency = 16
+
 func (l *Lake) removeTree(ctx context.Context, prefix string) error {
 	objs, err := l.store.List(ctx, prefix)
 	if err != nil {
 		return fmt.Errorf("list %s: %w", prefix, err)
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(removeConcurrency)
 	for _, o := range objs {
-		if err := l.store.Delete(ctx, o.Name); err != nil {
-			return fmt.Errorf("delete %s: %w", o.Name, err)
-		}
+		g.Go(func() error {
+			if err := l.store.Delete(gctx, o.Name); err != nil {
+				return fmt.Errorf("delete %s: %w", o.Name, err)
+			}
+			return nil
+		})
 	}
-	return nil
+	return g.Wait()
 }
 
-// stagedFiles lists the staged rows of day of the instance attempt of plan: one object per
-// batch that had rows, an Arrow IPC file, or a Parquet file if a binary before staged it (a
-// plan staged before an upgrade still publishes). A batch staged by a binary before and staged
-// again after the upgrade (it had no done record yet) has both, of the same rows: its Arrow
-// file alone counts.
-func (l *Lake) stagedFiles(ctx context.Context, plan, attempt, day string) ([]storage.Object, error) {
-	objs, err := l.store.List(ctx, stagedDir(plan, attempt, day))
+// legacyStagedFiles lists the rows of day of the instance attempt of plan that binaries before
+// staged per day (legacyStagedDir) for the given batches (those whose done record has no
+// index): one object per batch that had rows, an Arrow IPC file, or a Parquet file if a binary
+// before that staged it. A batch staged as Parquet and staged again as Arrow before its done
+// record was written has both, of the same rows: its Arrow file alone counts. Files of other
+// batches (staged per day, then staged again by this binary) are not its rows.
+func (l *Lake) legacyStagedFiles(ctx context.Context, plan, attempt, day string, batches []int) ([]storage.Object, error) {
+	objs, err := l.store.List(ctx, legacyStagedDir(plan, attempt, day))
 	if err != nil {
 		return nil, fmt.Errorf("list the staged rows of %s: %w", day, err)
 	}
-	restaged := map[string]bool{}
+	byBatch := map[int]storage.Object{}
 	for _, o := range objs {
-		if path.Ext(o.Name) == stagedExt {
-			restaged[strings.TrimSuffix(o.Name, stagedExt)] = true
+		var b int
+		ext := path.Ext(o.Name)
+		base := strings.TrimSuffix(path.Base(o.Name), ext)
+		if n, err := fmt.Sscanf(base, "batch-%06d", &b); err != nil || n != 1 || fmt.Sprintf("batch-%06d", b) != base {
+			continue
 		}
-	}
-	out := objs[:0]
-	for _, o := range objs {
-		switch path.Ext(o.Name) {
+		if !slices.Contains(batches, b) {
+			continue
+		}
+		switch ext {
 		case stagedExt:
-			out = append(out, o)
+			byBatch[b] = o
 		case legacyStagedExt:
-			if !restaged[strings.TrimSuffix(o.Name, legacyStagedExt)] {
-				out = append(out, o)
+			if prev, ok := byBatch[b]; !ok || path.Ext(prev.Name) != stagedExt {
+				byBatch[b] = o
 			}
 		}
 	}
+	out := make([]storage.Object, 0, len(byBatch))
+	for _, o := range byBatch {
+		out = append(out, o)
+	}
+	slices.SortFunc(out, func(a, b storage.Object) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }

@@ -41,8 +41,8 @@ type batchDecoder interface {
 // fileSource reads the rows of one local file of the messages table that its filter keeps, one
 // record batch at a time. It counts the rows it read and those it left out, by cause.
 type fileSource struct {
-	name   string // the object the file was downloaded from, for errors
-	f      *os.File
+	name   string    // the object the file was downloaded from, for errors
+	f      io.Closer // the file read
 	dec    batchDecoder
 	filter func(*schema.Message) verdict
 
@@ -57,20 +57,32 @@ type fileSource struct {
 // staged Arrow IPC file if name says so. A nil filter keeps every row.
 func (l *Lake) openSource(ctx context.Context, path, name string, filter func(*schema.Message) verdict) (*fileSource, error) {
 	s := &fileSource{name: name, filter: filter}
-	var err error
-	if s.f, err = os.Open(path); err != nil {
+	f, err := os.Open(path)
+	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
+	s.f = f
 	if isStagedIPC(name) {
-		s.dec, err = newIPCDecoder(s.f)
+		s.dec, err = newIPCDecoder(f)
 	} else {
-		s.dec, err = l.newParquetDecoder(ctx, s.f)
+		s.dec, err = l.newParquetDecoder(ctx, f)
 	}
 	if err != nil {
-		s.f.Close()
+		f.Close()
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return s, nil
+}
+
+// openStreamSource reads a staged segment's Arrow IPC stream from r (closed with the source),
+// which must hold rows rows. A nil filter keeps every row.
+func openStreamSource(r io.ReadCloser, name string, rows int64, filter func(*schema.Message) verdict) (*fileSource, error) {
+	dec, err := newStreamDecoder(r, rows)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return &fileSource{name: name, f: r, dec: dec, filter: filter}, nil
 }
 
 func (s *fileSource) next(m *schema.Message) error {

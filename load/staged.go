@@ -2,11 +2,14 @@ package load
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -15,18 +18,26 @@ import (
 	"github.com/chatlake/chatlake/schema"
 )
 
-// Staged batch files: a finished batch's rows of one day, kept in the lake's storage until the
-// day is published (_chatlake/runs/<plan>/attempts/<attempt>/staged/dt=DAY/batch-NNNNNN.arrow,
-// layout.go). They are Arrow IPC files (the file format of the Arrow columnar specification:
-// the stream format with a footer that indexes the record batches, so any Arrow library reads
-// them) of the schema.Messages() schema: the record batches the batch's Stage made of the day's
-// rows (up to spillBatchRows rows or about spillBatchBytes of values each, codec.go), in the
-// order the rows were added. They are not sorted: a merge sorts each row group it writes.
+// Staged batches: a finished batch's rows, kept in the lake's storage until its plan is
+// published (_chatlake/runs/<plan>/attempts/<attempt>/staged/batch-NNNNNN-PPP.arrow,
+// layout.go). A batch is one object, or a few when its rows pass stagedPartBytes: each an
+// Arrow IPC file (the file format of the Arrow columnar specification: the stream format with
+// a footer that indexes the record batches, so any Arrow library reads it whole) of the
+// schema.Messages() schema, holding the record batches the batch's Stage made (up to
+// spillBatchRows rows or about spillBatchBytes of values each, codec.go), grouped by day in
+// day order, each day's in the order its rows were added. They are not sorted: a merge sorts
+// each row group it writes.
 //
-// A staged file is written and read once per publish of its day (and read once per shard of
-// the day), and most are small (a batch's rows of one day: 140 to 700 rows in the benchmarks),
-// so what counts is the fixed cost per file, which Parquet's is high (see docs/benchmarks.md,
-// issue 10). Staged files of the binaries before, Parquet files named .parquet, are still read.
+// What the publisher of a day needs to read that day's rows of a batch and nothing else is the
+// StagedBatch index, kept in the batch's done record (BatchDone): for each part, the size of
+// its header (the file's magic and schema message) and, for each day, the byte range of its
+// record batches. The header followed by a day's range is an Arrow IPC stream of the day's
+// rows, read with two ranged reads (the header once per part and process). So a run stages
+// about one object per batch whatever its number of days, and a publisher reads each object
+// once per day it holds, with one request.
+//
+// The binaries before staged one file per batch and day (staged/dt=DAY/batch-NNNNNN.arrow, or
+// .parquet before that); a plan staged so before an upgrade still publishes (legacy.go).
 const (
 	stagedExt       = ".arrow"
 	legacyStagedExt = ".parquet"
@@ -34,6 +45,14 @@ const (
 	// stagedBufferSize buffers the writes of the IPC writer (a few small writes per buffer of
 	// each column) on their way to the store.
 	stagedBufferSize = 64 << 10
+
+	// stagedPartBytes is about the largest staged object: a batch whose staged rows pass it
+	// goes on in a new part, after the record batch that passed it.
+	stagedPartBytes = 64 << 20
+
+	// ipcMagicLen is the Arrow file's leading magic ("ARROW1" and two bytes of padding); the
+	// stream format starts after it.
+	ipcMagicLen = 8
 )
 
 // stagedCodec is the body compression of staged files.
@@ -65,22 +84,42 @@ func (c stagedCodec) options() []ipc.Option {
 	return nil
 }
 
-// stagedWriter writes record batches as one staged file into w.
+// stagedWriter writes record batches as one staged Arrow IPC file into w, and knows the
+// position in the file after each (the IPC writer writes each message at once, into a count
+// in front of the write buffer).
 type stagedWriter struct {
-	cw *countingWriter
-	bw *bufio.Writer
-	fw *ipc.FileWriter
+	cw     *countingWriter
+	bw     *bufio.Writer
+	fw     *ipc.FileWriter
+	header int64 // the size of the file's magic and schema message
 }
 
 func newStagedWriter(w io.Writer, mem memory.Allocator, codec stagedCodec) (*stagedWriter, error) {
-	cw := &countingWriter{w: w}
-	bw := bufio.NewWriterSize(cw, stagedBufferSize)
+	bw := bufio.NewWriterSize(w, stagedBufferSize)
+	cw := &countingWriter{w: bw}
 	opts := append([]ipc.Option{ipc.WithSchema(schema.Messages()), ipc.WithAllocator(mem)}, codec.options()...)
-	fw, err := ipc.NewFileWriter(bw, opts...)
+	fw, err := ipc.NewFileWriter(cw, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("arrow writer: %w", err)
 	}
-	return &stagedWriter{cw: cw, bw: bw, fw: fw}, nil
+	header, err := stagedHeaderSize(mem)
+	if err != nil {
+		return nil, err
+	}
+	return &stagedWriter{cw: cw, bw: bw, fw: fw, header: header}, nil
+}
+
+// stagedHeaderSize is the size of what an Arrow IPC file of the messages schema holds before
+// its first record batch: the magic, then the schema message (the file writer writes it
+// with its first record batch).
+func stagedHeaderSize(mem memory.Allocator) (int64, error) {
+	p := ipc.GetSchemaPayload(schema.Messages(), mem)
+	defer p.Release()
+	n, err := p.WritePayload(io.Discard)
+	if err != nil {
+		return 0, fmt.Errorf("arrow schema: %w", err)
+	}
+	return ipcMagicLen + int64(n), nil
 }
 
 // write appends one record batch of the messages schema.
@@ -108,60 +147,320 @@ func (w *stagedWriter) close() error {
 	return nil
 }
 
-// size is the number of bytes written.
+// size is the number of bytes written: after close, the file's size.
 func (w *stagedWriter) size() int64 { return w.cw.n }
 
 // abort releases the writer's memory after a failure.
 func (w *stagedWriter) abort() { _ = w.fw.Close() } // the file is discarded; this only frees buffers
 
-// writeStaged writes the record batches next returns (until io.EOF) into the object dst as one
-// staged file, and returns its size. Nothing is written if next returns nothing.
-func (l *Lake) writeStaged(ctx context.Context, next func() (arrow.RecordBatch, error), dst string) (size int64, err error) {
+// StagedBatch is the index of one batch's staged rows: its parts (objects) in order, and in
+// each the byte range of each day's record batches. It is kept in the batch's done record
+// (BatchDone.Staged) and read by Merge.
+type StagedBatch struct {
+	Parts []StagedPart `json:"parts"`
+}
+
+// StagedPart is one staged object of a batch.
+type StagedPart struct {
+	Name   string      `json:"name"`   // the object, relative to the lake's root
+	Bytes  int64       `json:"bytes"`  // its size
+	Header int64       `json:"header"` // bytes before its first record batch: magic and schema
+	Days   []StagedDay `json:"days"`   // in day order
+}
+
+// StagedDay is where one day's rows are in a staged part: the record batches in
+// [Offset, Offset+Length) of the object, Rows rows in all.
+type StagedDay struct {
+	Day    string `json:"day"`
+	Rows   int64  `json:"rows"`
+	Offset int64  `json:"offset"`
+	Length int64  `json:"length"`
+}
+
+// stagedSegment is one day's rows in one staged part.
+type stagedSegment struct {
+	part StagedPart
+	day  StagedDay
+}
+
+// segments returns the staged segments of day of the batches, in batch and part order.
+func segmentsOf(batches []*StagedBatch, day string) []stagedSegment {
+	var out []stagedSegment
+	for _, b := range batches {
+		if b == nil {
+			continue
+		}
+		for _, p := range b.Parts {
+			for _, d := range p.Days {
+				if d.Day == day {
+					out = append(out, stagedSegment{part: p, day: d})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// check validates an index read from a done record: names of the run's staged objects,
+// ranges inside their object, days in order.
+func (b *StagedBatch) check(plan, attempt string, batch int) error {
+	for i, p := range b.Parts {
+		if want := stagedBatchPath(plan, attempt, batch, i); p.Name != want {
+			return fmt.Errorf("%w: part %d is %q, want %q", errBadIndex, i, p.Name, want)
+		}
+		prev := ""
+		end := p.Header
+		for _, d := range p.Days {
+			if err := checkDay(d.Day); err != nil || d.Day <= prev {
+				return fmt.Errorf("%w: %s: day %q out of order", errBadIndex, p.Name, d.Day)
+			}
+			if d.Offset < end || d.Length <= 0 || d.Rows <= 0 || d.Offset+d.Length > p.Bytes {
+				return fmt.Errorf("%w: %s: day %s at [%d, +%d) of %d bytes", errBadIndex, p.Name, d.Day, d.Offset, d.Length, p.Bytes)
+			}
+			prev, end = d.Day, d.Offset+d.Length
+		}
+	}
+	return nil
+}
+
+// errBadIndex: a done record's index of staged rows does not describe staged objects.
+var errBadIndex = errors.New("bad index of staged rows")
+
+// writeStagedBatch writes the rows of s, day after day, as the staged objects of batch (parts
+// of about stagedPartBytes at most) and returns their index. Nothing is written for a stage
+// without rows. Every object is closed, and its Close checked, before the index is returned.
+func (l *Lake) writeStagedBatch(ctx context.Context, s *Stage, plan, attempt string, batch int) (idx StagedBatch, st BatchStats, err error) {
 	var w storage.Writer
 	var sw *stagedWriter
+	var part *StagedPart
 	defer func() {
 		if err != nil && sw != nil {
 			sw.abort()
 		}
 		if err != nil && w != nil {
-			_ = w.Abort() // nothing becomes visible; a later run sweeps what is left
+			_ = w.Abort() // nothing becomes visible; a rerun of the batch writes it again
 		}
 	}()
-	for {
-		rec, err := next()
-		if err == io.EOF {
-			break
+	// closePart writes the open part's footer and commits it.
+	closePart := func() error {
+		if err := sw.close(); err != nil {
+			return fmt.Errorf("%s: %w", part.Name, err)
 		}
-		if err != nil {
-			return 0, err
-		}
-		if w == nil {
-			if w, err = l.store.Create(ctx, dst); err != nil {
-				w = nil
-				return 0, fmt.Errorf("create %s: %w", dst, err)
-			}
-			if sw, err = newStagedWriter(w, l.opts.Allocator, stagedCompression); err != nil {
-				sw = nil
-				return 0, err
-			}
-		}
-		if err := sw.write(rec); err != nil {
-			return 0, fmt.Errorf("%s: %w", dst, err)
-		}
-	}
-	if w == nil {
-		return 0, nil
-	}
-	if err := sw.close(); err != nil {
-		return 0, fmt.Errorf("%s: %w", dst, err)
-	}
-	size, sw = sw.size(), nil
-	if err := w.Close(); err != nil {
+		part.Bytes, sw = sw.size(), nil
+		err := w.Close()
 		w = nil // a failed Close leaves nothing to abort
-		return 0, fmt.Errorf("close %s: %w", dst, err)
+		if err != nil {
+			return fmt.Errorf("close %s: %w", part.Name, err)
+		}
+		st.Bytes += part.Bytes
+		idx.Parts = append(idx.Parts, *part)
+		part = nil
+		return nil
 	}
-	return size, nil
+	for _, day := range s.sortedDays() {
+		next, _, closeDay, ok, err := s.batches(day)
+		if err != nil {
+			return idx, st, err
+		}
+		if !ok {
+			continue
+		}
+		err = func() error {
+			defer closeDay()
+			var seg *StagedDay // of the open part
+			var dayRows int64
+			for {
+				rec, err := next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return err
+				}
+				if rec.NumRows() == 0 {
+					continue
+				}
+				if part == nil {
+					if len(idx.Parts) > maxParts {
+						return fmt.Errorf("more than %d staged parts of %d bytes", maxParts, l.partBytes)
+					}
+					part = &StagedPart{Name: stagedBatchPath(plan, attempt, batch, len(idx.Parts))}
+					if w, err = l.store.Create(ctx, part.Name); err != nil {
+						w = nil
+						return fmt.Errorf("create %s: %w", part.Name, err)
+					}
+					if sw, err = newStagedWriter(w, l.opts.Allocator, stagedCompression); err != nil {
+						sw = nil
+						return err
+					}
+					part.Header = sw.header
+				}
+				if seg == nil {
+					part.Days = append(part.Days, StagedDay{Day: day, Offset: max(sw.size(), sw.header)})
+					seg = &part.Days[len(part.Days)-1]
+				}
+				if err := sw.write(rec); err != nil {
+					return fmt.Errorf("%s: %w", part.Name, err)
+				}
+				seg.Rows += rec.NumRows()
+				dayRows += rec.NumRows()
+				seg.Length = sw.size() - seg.Offset
+				st.Rows += rec.NumRows()
+				if sw.size() >= l.partBytes {
+					if err := closePart(); err != nil {
+						return err
+					}
+					seg = nil
+				}
+			}
+			if dayRows > 0 {
+				st.Days++
+			}
+			return nil
+		}()
+		if err != nil {
+			return idx, st, fmt.Errorf("day %s: %w", day, err)
+		}
+	}
+	if part != nil {
+		if err := closePart(); err != nil {
+			return idx, st, err
+		}
+	}
+	return idx, st, nil
 }
+
+// ipcEOS is the Arrow IPC stream's end-of-stream marker.
+var ipcEOS = []byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}
+
+// stagedHeader returns the first p.Header bytes of the staged part p (its magic and schema
+// message), read once per part and process.
+func (l *Lake) stagedHeader(ctx context.Context, p StagedPart) ([]byte, error) {
+	if h, ok := l.headers.Load(p.Name); ok {
+		return h.([]byte), nil
+	}
+	rc, err := l.store.OpenRange(ctx, p.Name, 0, p.Header)
+	if err != nil {
+		return nil, fmt.Errorf("read the header of %s: %w", p.Name, err)
+	}
+	h, err := io.ReadAll(rc)
+	if cerr := rc.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the header of %s: %w", p.Name, err)
+	}
+	if int64(len(h)) != p.Header || !bytes.HasPrefix(h, []byte("ARROW1")) {
+		return nil, fmt.Errorf("%w: %s: no Arrow file header of %d bytes", errCorruptStaged, p.Name, p.Header)
+	}
+	l.headers.Store(p.Name, h)
+	return h, nil
+}
+
+// forgetHeaders drops the cached headers of the staged parts under prefix.
+func (l *Lake) forgetHeaders(prefix string) {
+	l.headers.Range(func(k, _ any) bool {
+		if strings.HasPrefix(k.(string), prefix) {
+			l.headers.Delete(k)
+		}
+		return true
+	})
+}
+
+// segmentStream opens one day's rows of a staged part as an Arrow IPC stream: the part's
+// schema message, the day's record batches (one ranged read), an end-of-stream marker.
+func (l *Lake) segmentStream(ctx context.Context, seg stagedSegment) (io.ReadCloser, error) {
+	h, err := l.stagedHeader(ctx, seg.part)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := l.store.OpenRange(ctx, seg.part.Name, seg.day.Offset, seg.day.Length)
+	if err != nil {
+		return nil, fmt.Errorf("read day %s of %s: %w", seg.day.Day, seg.part.Name, err)
+	}
+	return &segmentReader{Reader: io.MultiReader(bytes.NewReader(h[ipcMagicLen:]), rc, bytes.NewReader(ipcEOS)), c: rc}, nil
+}
+
+type segmentReader struct {
+	io.Reader
+	c io.Closer
+}
+
+func (r *segmentReader) Close() error { return r.c.Close() }
+
+// downloadSegment copies the stream of one staged segment into the local file path.
+func (l *Lake) downloadSegment(ctx context.Context, seg stagedSegment, path string) error {
+	r, err := l.segmentStream(ctx, seg)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n != seg.part.Header-ipcMagicLen+seg.day.Length+int64(len(ipcEOS)) {
+		err = fmt.Errorf("%w: %d bytes, the index says %d", errCorruptStaged, n-seg.part.Header+ipcMagicLen-int64(len(ipcEOS)), seg.day.Length)
+	}
+	if err != nil {
+		return fmt.Errorf("download day %s of %s: %w", seg.day.Day, seg.part.Name, err)
+	}
+	return nil
+}
+
+// streamDecoder decodes the record batches of one staged segment's stream, in order, into
+// rows whose strings are views of the batches (schema.AppendMessagesShared), and checks that
+// they are as many as the index says.
+type streamDecoder struct {
+	r    *ipc.Reader
+	rows int64
+	want int64
+}
+
+func newStreamDecoder(r io.Reader, want int64) (d *streamDecoder, err error) {
+	defer func() {
+		if p := recover(); p != nil { // a corrupt stream can make the reader panic
+			d, err = nil, fmt.Errorf("%w: %v", errCorruptStaged, p)
+		}
+	}()
+	// A Go allocator of its own: the rows' strings are views of the batches' buffers, which
+	// the garbage collector keeps while rows use them.
+	sr, err := ipc.NewReader(r, ipc.WithSchema(schema.Messages()), ipc.WithAllocator(memory.NewGoAllocator()))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errCorruptStaged, err)
+	}
+	return &streamDecoder{r: sr, want: want}, nil
+}
+
+// decode appends the rows of the next record batch to dst; io.EOF after the last.
+func (d *streamDecoder) decode(dst []schema.Message) (out []schema.Message, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = dst, fmt.Errorf("%w: %v", errCorruptStaged, p)
+		}
+	}()
+	if !d.r.Next() {
+		if err := d.r.Err(); err != nil {
+			return dst, fmt.Errorf("%w: %w", errCorruptStaged, err)
+		}
+		if d.rows != d.want {
+			return dst, fmt.Errorf("%w: %d rows, the index says %d", errCorruptStaged, d.rows, d.want)
+		}
+		return dst, io.EOF
+	}
+	rec := d.r.RecordBatch()
+	d.rows += rec.NumRows()
+	if dst, err = schema.AppendMessagesShared(dst, rec); err != nil {
+		return dst, fmt.Errorf("%w: %w", errCorruptStaged, err)
+	}
+	return dst, nil
+}
+
+func (d *streamDecoder) close() { d.r.Release() }
 
 // errCorruptStaged: a staged file could not be decoded.
 var errCorruptStaged = errors.New("corrupt staged file")

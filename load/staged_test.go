@@ -91,9 +91,11 @@ func readStaged(t *testing.T, s storage.Store, name string) ([]schema.Message, [
 	return rows, sizes
 }
 
-// TestStagedRoundTrip: StageBatch writes each day's rows, in the order they were staged, as an
-// Arrow IPC file any Arrow reader reads, from a stage that held them in memory or spilled them;
-// Merge publishes them.
+// TestStagedRoundTrip: StageBatch writes a batch's rows of every day as one Arrow IPC file
+// that any Arrow reader reads whole, each day's rows in the order they were staged and after
+// the day before; the index's range of each day, behind the file's header, is an Arrow IPC
+// stream of that day's rows alone; Merge publishes them. From a stage that held its rows in
+// memory or spilled them.
 func TestStagedRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -105,66 +107,186 @@ func TestStagedRoundTrip(t *testing.T) {
 
 func testStagedRoundTrip(t *testing.T, stageMemory int64) {
 	ctx := context.Background()
-	const day1, day2 = "2024-05-01", "2024-05-02"
+	const day1, day2, day3 = "2024-05-01", "2024-05-02", "2024-05-04"
 	store := newMemStore()
 	l := newTestLake(t, store, Options{RowGroupRows: 300, StageMemory: stageMemory})
-	want1 := testDay(day1, 0, 2*spillBatchRows+100) // more than a record batch
-	want2 := testDay(day2, 0, 7)
-	s := stage(t, l, want1, want2)
+	want := map[string][]schema.Message{
+		day1: testDay(day1, 0, 2*spillBatchRows+100), // more than a record batch
+		day2: testDay(day2, 0, 7),
+		day3: testDay(day3, 0, 1),
+	}
+	s := stage(t, l, want[day2], want[day1], want[day3])
 	if spilled := s.Dir() != ""; spilled != (stageMemory < 0) {
 		t.Fatalf("the stage spilled: %v, want %v", spilled, stageMemory < 0)
 	}
-	st, err := l.StageBatch(ctx, "plan-1", "a1", 3, s, "run-1")
+	idx, st, err := l.StageBatch(ctx, "plan-1", "a1", 3, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Days != 2 || st.Rows != int64(len(want1)+len(want2)) {
+	if err := idx.check("plan-1", "a1", 3); err != nil {
+		t.Fatal(err)
+	}
+	total := int64(len(want[day1]) + len(want[day2]) + len(want[day3]))
+	if st.Days != 3 || st.Rows != total {
 		t.Errorf("stats %+v", st)
 	}
-	var bytes int64
-	for _, tc := range []struct {
-		day  string
-		want []schema.Message
-	}{{day1, want1}, {day2, want2}} {
-		name := stagedPath("plan-1", "a1", tc.day, 3)
-		if !strings.HasSuffix(name, "/attempts/a1/staged/dt="+tc.day+"/batch-000003.arrow") {
-			t.Errorf("staged file %s", name)
+	objs := names(t, store, "_chatlake/runs/")
+	if wantObjs := []string{"_chatlake/runs/plan-1/attempts/a1/staged/batch-000003-000.arrow"}; !slices.Equal(objs, wantObjs) {
+		t.Fatalf("objects %q, want %q", objs, wantObjs)
+	}
+	if len(idx.Parts) != 1 || idx.Parts[0].Name != objs[0] {
+		t.Fatalf("index %+v", idx)
+	}
+	part := idx.Parts[0]
+	obj, err := store.Stat(ctx, part.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Bytes != obj.Size || part.Bytes != obj.Size {
+		t.Errorf("stats say %d bytes, the index %d, the object has %d", st.Bytes, part.Bytes, obj.Size)
+	}
+
+	// Whole, by a plain Arrow file reader: the days one after the other, each in staged order.
+	got, sizes := readStaged(t, store, part.Name)
+	all := slices.Concat(want[day1], want[day2], want[day3])
+	if !reflect.DeepEqual(got, all) {
+		t.Errorf("rows differ from the days in order; first difference: %s", firstDiff(got, all))
+	}
+	for _, n := range sizes {
+		if n > spillBatchRows {
+			t.Errorf("a record batch of %d rows, more than %d", n, spillBatchRows)
 		}
-		got, sizes := readStaged(t, store, name)
-		if !reflect.DeepEqual(sortByKey(got), sortByKey(tc.want)) {
-			t.Errorf("%s: rows differ; first difference: %s", tc.day, firstDiff(sortByKey(got), sortByKey(tc.want)))
-		}
-		for _, n := range sizes {
-			if n > spillBatchRows {
-				t.Errorf("%s: a record batch of %d rows, more than %d", tc.day, n, spillBatchRows)
-			}
-		}
-		// In the order the rows were added (the merge sorts each row group it writes).
-		if !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("%s: rows are not in the order they were staged", tc.day)
-		}
-		obj, err := store.Stat(ctx, name)
+	}
+	// Each day alone: its index entry, read as a stream behind the header by a plain reader.
+	var days []string
+	for _, d := range part.Days {
+		days = append(days, d.Day)
+		data, _, err := store.Get(ctx, part.Name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		bytes += obj.Size
+		stream := slices.Concat(data[ipcMagicLen:part.Header], data[d.Offset:d.Offset+d.Length])
+		r, err := ipc.NewReader(bytes.NewReader(stream), ipc.WithAllocator(memory.NewGoAllocator()))
+		if err != nil {
+			t.Fatalf("%s: %v", d.Day, err)
+		}
+		var rows []schema.Message
+		for r.Next() {
+			if rows, err = schema.AppendMessages(rows, r.RecordBatch()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := r.Err(); err != nil && !errors.Is(err, io.EOF) && !strings.Contains(err.Error(), "EOF") {
+			t.Fatalf("%s: %v", d.Day, err)
+		}
+		r.Release()
+		if !reflect.DeepEqual(rows, want[d.Day]) || d.Rows != int64(len(rows)) {
+			t.Errorf("%s: %d rows in its range (index says %d), want %d as staged", d.Day, len(rows), d.Rows, len(want[d.Day]))
+		}
 	}
-	if st.Bytes != bytes {
-		t.Errorf("stats say %d bytes, the objects have %d", st.Bytes, bytes)
+	if !slices.Equal(days, []string{day1, day2, day3}) {
+		t.Errorf("index days %v", days)
 	}
 
 	// Merge publishes them.
-	for _, d := range []string{day1, day2} {
-		if _, err := l.Merge(ctx, d, MergeInput{Plan: "plan-1", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-1"}); err != nil {
+	for _, d := range days {
+		if _, err := l.Merge(ctx, d, MergeInput{Plan: "plan-1", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-1", Staged: []*StagedBatch{idx}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var got []schema.Message
-	for _, rows := range readPartition(t, store, day1) {
-		got = append(got, rows...)
+	for _, d := range days {
+		var got []schema.Message
+		for _, rows := range readPartition(t, store, d) {
+			got = append(got, rows...)
+		}
+		if !reflect.DeepEqual(sortByKey(got), sortByKey(want[d])) {
+			t.Errorf("%s: published rows differ from staged: %s", d, firstDiff(sortByKey(got), sortByKey(want[d])))
+		}
 	}
-	if !reflect.DeepEqual(sortByKey(got), sortByKey(want1)) {
-		t.Errorf("published rows differ from staged: %s", firstDiff(sortByKey(got), sortByKey(want1)))
+}
+
+// TestStagedParts: a batch whose staged rows pass the part size goes on in further objects, a
+// day's rows may span two of them, and the index still gives each day exactly its rows, from a
+// local store (read in place) and another (segments downloaded).
+func TestStagedParts(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T) storage.Store
+	}{
+		{"memory", func(*testing.T) storage.Store { return newMemStore() }},
+		{"local", func(t *testing.T) storage.Store { return newLocalStore(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			store := tc.store(t)
+			l := newTestLake(t, store, Options{TargetFileSize: 1 << 30})
+			l.partBytes = 40 << 10
+			days := []string{"2024-05-01", "2024-05-02", "2024-05-03"}
+			want := map[string][]schema.Message{}
+			var rows [][]schema.Message
+			for i, d := range days {
+				want[d] = testDay(d, 0, 1000*(i+1))
+				rows = append(rows, want[d])
+			}
+			idx, st, err := l.StageBatch(ctx, "plan-1", "a1", 0, stage(t, l, rows...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := idx.check("plan-1", "a1", 0); err != nil {
+				t.Fatal(err)
+			}
+			objs := names(t, store, "_chatlake/runs/")
+			if len(objs) != len(idx.Parts) || len(objs) < 3 {
+				t.Fatalf("%d objects, %d parts in the index, want the same and at least 3", len(objs), len(idx.Parts))
+			}
+			// At most one part per part size, plus the last.
+			if limit := st.Bytes/l.partBytes + 1; int64(len(objs)) > limit {
+				t.Errorf("%d parts for %d bytes, want at most %d", len(objs), st.Bytes, limit)
+			}
+			spans := 0
+			for _, d := range days {
+				if n := len(segmentsOf([]*StagedBatch{idx}, d)); n > 1 {
+					spans++
+				}
+			}
+			if spans == 0 {
+				t.Errorf("no day spans two parts: %+v", idx)
+			}
+			for _, d := range days {
+				if _, err := l.Merge(ctx, d, MergeInput{Plan: "plan-1", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-1", Staged: []*StagedBatch{idx}}); err != nil {
+					t.Fatal(err)
+				}
+				var got []schema.Message
+				for _, rows := range readPartition(t, store, d) {
+					got = append(got, rows...)
+				}
+				if !reflect.DeepEqual(sortByKey(got), sortByKey(want[d])) {
+					t.Errorf("%s: published rows differ from staged: %s", d, firstDiff(sortByKey(got), sortByKey(want[d])))
+				}
+			}
+		})
+	}
+}
+
+// TestStagedWriteErrors: a staged object whose writes fail is an error of StageBatch, even where
+// the store's Close would commit what it was given (only the staged writer knows that its
+// footer did not get through), and whatever the step that fails.
+func TestStagedWriteErrors(t *testing.T) {
+	for _, after := range []int64{10, 1000, 20000} {
+		t.Run(fmt.Sprint(after), func(t *testing.T) {
+			ctx := context.Background()
+			mem := newMemStore()
+			fs := newFaultStore(mem, noFaults())
+			l := newTestLake(t, fs, Options{})
+			s := stage(t, l, testDay("2024-05-01", 0, 100), testDay("2024-05-02", 0, 20))
+			f := noFaults()
+			f.writeAfter, f.closeCommits = after, true
+			fs.set(f)
+			idx, _, err := l.StageBatch(ctx, "plan-1", "a1", 0, s)
+			if err == nil || !errors.Is(err, errInjected) {
+				t.Fatalf("StageBatch = %+v, %v; want the injected write error", idx, err)
+			}
+		})
 	}
 }
 
@@ -208,39 +330,46 @@ func TestStagedCodecs(t *testing.T) {
 	}
 }
 
-// TestStagedCorrupt: a staged file that does not decode fails the merge with an error that
-// names the object, and the partition is left as it was.
+// TestStagedCorrupt: a staged object that does not decode as its index says fails the merge
+// with an error that names the object, and the partition is left as it was.
 func TestStagedCorrupt(t *testing.T) {
 	ctx := context.Background()
 	const day = "2024-05-02"
-	good := func() []byte {
+	name := stagedBatchPath("plan-2", "a1", 0, 0)
+	var good []byte
+	var goodIdx *StagedBatch
+	{
 		store := newMemStore()
 		l := newTestLake(t, store, Options{})
-		if _, err := l.StageBatch(ctx, "p", "a1", 0, stage(t, l, testDay(day, 0, 500)), "run-x"); err != nil {
-			t.Fatal(err)
-		}
-		data, _, err := store.Get(ctx, stagedPath("p", "a1", day, 0))
+		idx, _, err := l.StageBatch(ctx, "plan-2", "a1", 0, stage(t, l, testDay("2024-05-01", 0, 50), testDay(day, 100, 1200)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return data
-	}()
-	flip := func(data []byte, at int) []byte {
+		if good, _, err = store.Get(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		goodIdx = idx
+	}
+	seg := segmentsOf([]*StagedBatch{goodIdx}, day)[0]
+	flip := func(data []byte, at int64) []byte {
 		data = slices.Clone(data)
-		for i := at; i < min(at+64, len(data)); i++ {
+		for i := at; i < min(at+64, int64(len(data))); i++ {
 			data[i] ^= 0xa5
 		}
 		return data
 	}
 	tests := []struct {
-		name string
-		data []byte
+		name  string
+		data  []byte
+		index func(*StagedBatch)
 	}{
-		{"empty", nil},
-		{"not arrow", []byte("PAR1 certainly not an Arrow file, but long enough to have a footer")},
-		{"cut", good[:len(good)/2]},
-		{"footer damaged", flip(good, len(good)-80)},
-		{"body damaged", flip(good, len(good)/3)},
+		{name: "empty", data: []byte{}},
+		{name: "not arrow", data: slices.Repeat([]byte("PAR1 certainly not an Arrow file. "), 2000)},
+		{name: "cut", data: good[:seg.day.Offset+seg.day.Length/2]},
+		{name: "header damaged", data: flip(good, ipcMagicLen)},
+		{name: "body damaged", data: flip(good, seg.day.Offset+seg.day.Length/3)},
+		{name: "index counts other rows", index: func(b *StagedBatch) { b.Parts[0].Days[1].Rows++ }},
+		{name: "index range short", index: func(b *StagedBatch) { b.Parts[0].Days[1].Length -= 200 }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -248,19 +377,24 @@ func TestStagedCorrupt(t *testing.T) {
 			l := newTestLake(t, store, Options{})
 			publish(t, l, []string{day}, "run-1", testDay(day, 0, 100))
 			before := snapshot(t, store, partitionDir(day))
-			if _, err := l.StageBatch(ctx, "plan-2", "a1", 0, stage(t, l, testDay(day, 100, 200)), "run-2"); err != nil {
+			data := good
+			if tc.data != nil {
+				data = tc.data
+			}
+			if err := l.put(ctx, name, data); err != nil {
 				t.Fatal(err)
 			}
-			name := stagedPath("plan-2", "a1", day, 1)
-			if err := l.put(ctx, name, tc.data); err != nil {
-				t.Fatal(err)
+			idx := &StagedBatch{Parts: slices.Clone(goodIdx.Parts)}
+			idx.Parts[0].Days = slices.Clone(idx.Parts[0].Days)
+			if tc.index != nil {
+				tc.index(idx)
 			}
-			_, err := l.Merge(ctx, day, MergeInput{Plan: "plan-2", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-2"})
+			_, err := l.Merge(ctx, day, MergeInput{Plan: "plan-2", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-2", Staged: []*StagedBatch{idx}})
 			if err == nil {
 				// A damaged body can still decode (the IPC format has no checksums); the rows
 				// must then be whole rows of the day, or the merge fails on them.
 				if tc.name != "body damaged" {
-					t.Fatal("merge of a corrupt staged file succeeded")
+					t.Fatal("merge of a corrupt staged object succeeded")
 				}
 				return
 			}
@@ -277,22 +411,55 @@ func TestStagedCorrupt(t *testing.T) {
 	}
 }
 
-// TestStagedLegacyParquet: a plan staged by a binary before this format (Parquet staged files,
-// batch-NNNNNN.parquet) still publishes after an upgrade, beside batches staged since.
+// TestStagedBadIndex: a done record's index that does not describe the batch's own staged
+// objects is refused when the record is read.
+func TestStagedBadIndex(t *testing.T) {
+	ok := func() *StagedBatch {
+		return &StagedBatch{Parts: []StagedPart{{Name: stagedBatchPath("p", "a1", 4, 0), Bytes: 1000, Header: 100,
+			Days: []StagedDay{{Day: "2024-05-01", Rows: 3, Offset: 100, Length: 200}, {Day: "2024-05-02", Rows: 1, Offset: 300, Length: 100}}}}}
+	}
+	if err := ok().check("p", "a1", 4); err != nil {
+		t.Fatalf("a good index: %v", err)
+	}
+	for name, spoil := range map[string]func(b *StagedBatch){
+		"another batch's object": func(b *StagedBatch) { b.Parts[0].Name = stagedBatchPath("p", "a1", 5, 0) },
+		"another plan's object":  func(b *StagedBatch) { b.Parts[0].Name = stagedBatchPath("q", "a1", 4, 0) },
+		"a partition file":       func(b *StagedBatch) { b.Parts[0].Name = "messages/dt=2024-05-01/part-00000-of-00001.parquet" },
+		"days out of order":      func(b *StagedBatch) { b.Parts[0].Days[1].Day = "2024-04-30" },
+		"not a day":              func(b *StagedBatch) { b.Parts[0].Days[0].Day = "../x" },
+		"range in the header":    func(b *StagedBatch) { b.Parts[0].Days[0].Offset = 50 },
+		"ranges overlap":         func(b *StagedBatch) { b.Parts[0].Days[1].Offset = 250 },
+		"range past the end":     func(b *StagedBatch) { b.Parts[0].Days[1].Length = 701 },
+		"no rows":                func(b *StagedBatch) { b.Parts[0].Days[0].Rows = 0 },
+	} {
+		b := ok()
+		spoil(b)
+		if err := b.check("p", "a1", 4); !errors.Is(err, errBadIndex) {
+			t.Errorf("%s: check = %v, want errBadIndex", name, err)
+		}
+	}
+}
+
+// TestStagedLegacyParquet: a plan staged by binaries before (one file per batch and day, Arrow
+// or Parquet) still publishes after an upgrade, beside batches staged since.
 func TestStagedLegacyParquet(t *testing.T) {
 	ctx := context.Background()
 	const day = "2024-05-02"
 	store := newMemStore()
 	l := newTestLake(t, store, Options{TargetFileSize: 8 << 10, RowGroupRows: 500})
-	old, fresh := testDay(day, 0, 700), testDay(day, 700, 1000)
-	legacy := stagedDir("plan-1", "a1", day) + "batch-000000.parquet"
+	old, older, fresh := testDay(day, 0, 700), testDay(day, 700, 800), testDay(day, 800, 1100)
+	legacy := legacyStagedDir("plan-1", "a1", day) + "batch-000000.parquet"
 	if sf, err := l.writeRows(ctx, &sliceSource{rows: slices.Clone(old)}, day, legacy, "run-old"); err != nil || sf.rows != 700 {
 		t.Fatalf("legacy staged file: %+v, %v", sf, err)
 	}
-	if _, err := l.StageBatch(ctx, "plan-1", "a1", 1, stage(t, l, fresh), "run-1"); err != nil {
+	if err := l.writeLegacyArrow(ctx, legacyStagedPath("plan-1", "a1", day, 2), older); err != nil {
 		t.Fatal(err)
 	}
-	objs, err := l.stagedFiles(ctx, "plan-1", "a1", day)
+	idx, _, err := l.StageBatch(ctx, "plan-1", "a1", 1, stage(t, l, fresh))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := l.legacyStagedFiles(ctx, "plan-1", "a1", day, []int{0, 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,30 +468,31 @@ func TestStagedLegacyParquet(t *testing.T) {
 		exts = append(exts, path.Ext(o.Name))
 	}
 	if !slices.Equal(exts, []string{".parquet", ".arrow"}) {
-		t.Fatalf("staged files %v", objs)
+		t.Fatalf("legacy staged files %v", objs)
 	}
-	st, err := l.Merge(ctx, day, MergeInput{Plan: "plan-1", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-1"})
+	st, err := l.Merge(ctx, day, MergeInput{Plan: "plan-1", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-1",
+		Staged: []*StagedBatch{idx}, LegacyBatches: []int{0, 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Staged != 1000 || st.Rows != 1000 {
-		t.Errorf("stats %+v, want 1000 rows staged and published", st)
+	if st.Staged != 1100 || st.Rows != 1100 {
+		t.Errorf("stats %+v, want 1100 rows staged and published", st)
 	}
 	var got []schema.Message
 	for _, rows := range readPartition(t, store, day) {
 		got = append(got, rows...)
 	}
-	want := append(slices.Clone(old), fresh...)
+	want := slices.Concat(old, older, fresh)
 	if !reflect.DeepEqual(sortByKey(got), sortByKey(want)) {
 		t.Errorf("published rows differ: %s", firstDiff(sortByKey(got), sortByKey(want)))
 	}
-	// The shard count counts the legacy file's Parquet bytes as they are, the new one's as
+	// The shard count counts the legacy Parquet file's bytes as they are, the Arrow ones' as
 	// estimated.
 	m, err := l.Manifest(ctx, day)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var est int64
+	est := idx.Parts[0].Days[0].Length / stagedToParquet
 	for _, o := range objs {
 		est += parquetEstimate(o)
 	}
@@ -333,8 +501,30 @@ func TestStagedLegacyParquet(t *testing.T) {
 	}
 }
 
-// TestStagedLegacyRestaged: a batch staged as Parquet by a binary before, then staged again
-// after the upgrade (it had no done record), has both files: its rows are published once.
+// writeLegacyArrow writes rows as a staged file of the layout before (one Arrow IPC file per
+// batch and day).
+func (l *Lake) writeLegacyArrow(ctx context.Context, name string, rows []schema.Message) error {
+	w, err := l.store.Create(ctx, name)
+	if err != nil {
+		return err
+	}
+	sr, err := newStagedRows(w, l.opts.Allocator, stagedLZ4)
+	if err != nil {
+		return err
+	}
+	if err := sr.write(slices.Clone(rows)); err != nil {
+		return err
+	}
+	if err := sr.close(); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// TestStagedLegacyRestaged: a batch staged per day by a binary before, then staged again after
+// the upgrade (it had no done record), has both: its rows are published once, from the new
+// object its done record indexes. A batch staged as Parquet and again as Arrow per day counts
+// its Arrow file alone.
 func TestStagedLegacyRestaged(t *testing.T) {
 	ctx := context.Background()
 	const day = "2024-05-02"
@@ -345,15 +535,20 @@ func TestStagedLegacyRestaged(t *testing.T) {
 		batch int
 		rows  []schema.Message
 	}{{2, rows}, {1, other}} {
-		name := stagedDir("plan-1", "a1", day) + fmt.Sprintf("batch-%06d.parquet", f.batch)
+		name := legacyStagedDir("plan-1", "a1", day) + fmt.Sprintf("batch-%06d.parquet", f.batch)
 		if _, err := l.writeRows(ctx, &sliceSource{rows: slices.Clone(f.rows)}, day, name, "run-old"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := l.StageBatch(ctx, "plan-1", "a1", 2, stage(t, l, rows), "run-1"); err != nil {
+	if err := l.writeLegacyArrow(ctx, legacyStagedPath("plan-1", "a1", day, 1), other); err != nil {
 		t.Fatal(err)
 	}
-	st, err := l.Merge(ctx, day, MergeInput{Plan: "plan-1", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-1"})
+	idx, _, err := l.StageBatch(ctx, "plan-1", "a1", 2, stage(t, l, rows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := l.Merge(ctx, day, MergeInput{Plan: "plan-1", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-1",
+		Staged: []*StagedBatch{idx}, LegacyBatches: []int{1}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,7 +114,7 @@ type batchRun struct {
 	err     error          // why dispatching stopped early (the run's context ended)
 
 	mu  sync.Mutex
-	rec batchDone
+	rec load.BatchDone
 }
 
 // startBatch reads the users of batch b and puts each in flight in g (the run's group: a user's
@@ -137,7 +137,7 @@ func (p *Pipeline) startBatch(ctx context.Context, g *errgroup.Group, sum *Summa
 		return nil, err
 	}
 	tsrc := transform.Source{CustomerID: p.o.CustomerID, BotKey: p.o.BotKey, RunID: p.o.RunID, ExtractedAt: p.o.Clock().UTC()}
-	br := &batchRun{b: b, users: len(users), stage: stage, rec: batchDone{RunID: p.o.RunID}}
+	br := &batchRun{b: b, users: len(users), stage: stage, rec: load.BatchDone{RunID: p.o.RunID}}
 	for i := range users {
 		select {
 		case sem <- struct{}{}:
@@ -181,7 +181,7 @@ func (p *Pipeline) startBatch(ctx context.Context, g *errgroup.Group, sum *Summa
 				p.o.Logger.Error("user failed: its rows stay as they were, and the next run exports it again",
 					"user", u.ID, "from", pb.From, "to", pb.To, "error", err.Error())
 				br.mu.Lock()
-				br.rec.Failed = append(br.rec.Failed, failedUser{ID: u.ID, Error: err.Error()})
+				br.rec.Failed = append(br.rec.Failed, load.FailedUser{ID: u.ID, Error: err.Error()})
 				br.mu.Unlock()
 				sum.userFailed(u.ID)
 				return nil
@@ -210,16 +210,13 @@ func (p *Pipeline) finishBatch(ctx context.Context, sum *Summary, plan *Plan, br
 			return err
 		}
 	}
-	st, err := p.lake.StageBatch(ctx, plan.ID, plan.Attempt, br.b, br.stage, p.o.RunID)
+	idx, st, err := p.lake.StageBatch(ctx, plan.ID, plan.Attempt, br.b, br.stage)
 	if err != nil {
 		return err
 	}
 	rec.Finished = p.o.Clock().UTC()
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	if err := p.lake.MarkBatchDone(ctx, plan.ID, plan.Attempt, br.b, data); err != nil {
+	rec.Staged = idx
+	if err := p.lake.MarkBatchDone(ctx, plan.ID, plan.Attempt, br.b, rec); err != nil {
 		return err
 	}
 	sum.batchDone(st)
@@ -229,7 +226,7 @@ func (p *Pipeline) finishBatch(ctx context.Context, sum *Summary, plan *Plan, br
 }
 
 // restage drops the rows of the batch's failed and skipped users from the stage.
-func restage(stage **load.Stage, rec *batchDone) error {
+func restage(stage **load.Stage, rec *load.BatchDone) error {
 	drop := map[string]bool{}
 	for _, f := range rec.Failed {
 		drop[f.ID] = true

@@ -423,39 +423,62 @@ func TestOwedRangeAndRunRangeApart(t *testing.T) {
 	}
 }
 
-// TestPublishedDaysLeaveStaging: a day's staged rows go as soon as the day is published, so
-// the lake's storage does not hold a published day twice; a publish that fails part-way keeps
-// the staged rows of the days still to publish, and the rerun completes the lake.
-func TestPublishedDaysLeaveStaging(t *testing.T) {
-	h := newHarness(t, simOptions(31, 12), nil)
-	fs := &faultyStore{Store: h.store, name: "_chatlake/manifests/messages/dt=2024-05-03.json", after: 0}
+// countingStore counts the staged objects written (Creates under a run's staged/).
+type countingStore struct {
+	storage.Store
+	staged atomic.Int64
+}
+
+func (c *countingStore) Create(ctx context.Context, name string) (storage.Writer, error) {
+	if strings.HasPrefix(name, "_chatlake/runs/") && strings.Contains(name, "/staged/") {
+		c.staged.Add(1)
+	}
+	return c.Store.Create(ctx, name)
+}
+
+// TestStagedObjectsPerBatch: a run stages one object per batch, whatever its number of days
+// (the bound: batches + staged bytes / 64 MiB + 10); a publish that fails part-way keeps the
+// staged rows of every day until the plan is published, and the rerun completes the lake; the
+// published plan leaves no staged object behind.
+func TestStagedObjectsPerBatch(t *testing.T) {
+	so := simOptions(31, 12)
+	so.From = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC) // 68 days
+	h := newHarness(t, so, nil)
+	cs := &countingStore{Store: h.store}
+	fs := &faultyStore{Store: cs, name: "_chatlake/manifests/messages/dt=2024-05-03.json", after: 0}
 	h.lake = mustLake(t, fs)
-	from, to := day(t, "2024-05-01"), day(t, "2024-05-05")
-	// One day at a time, so that the days after the failing one are known to be unpublished.
-	oneDay := func(o *pipelines.Options) { o.ParallelPublish = 1 }
-	if _, err := h.pipeline(h.client(nil), oneDay).Export(context.Background(), from, to); !errors.Is(err, errFault) {
+	from, to := day(t, "2024-03-01"), day(t, "2024-05-07")
+	opts := func(o *pipelines.Options) { o.ParallelPublish, o.BatchSize = 1, 5 } // 3 batches
+	if _, err := h.pipeline(h.client(nil), opts).Export(context.Background(), from, to); !errors.Is(err, errFault) {
 		t.Fatalf("error %v, want the injected fault on 2024-05-03's manifest", err)
+	}
+	if n := cs.staged.Load(); n != 3 {
+		t.Errorf("%d staged objects written for 3 batches over 68 days, want 3", n)
 	}
 	objs, err := h.store.List(context.Background(), "_chatlake/runs/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	staged := map[string]bool{}
+	staged := 0
 	for _, o := range objs {
-		if _, rest, ok := strings.Cut(o.Name, "/staged/dt="); ok {
-			staged[rest[:len("2024-05-01")]] = true
+		if strings.Contains(o.Name, "/staged/") {
+			staged++
 		}
 	}
-	for d, want := range map[string]bool{"2024-05-01": false, "2024-05-02": false, "2024-05-03": true, "2024-05-04": true, "2024-05-05": true} {
-		if staged[d] != want {
-			t.Errorf("staged rows of %s present %v, want %v (staged days %v)", d, staged[d], want, staged)
-		}
+	if staged != 3 {
+		t.Errorf("%d staged objects after a failed publish, want the 3 batches' (%v)", staged, objs)
 	}
-	h.lake = mustLake(t, h.store)
-	if _, err := h.pipeline(h.client(nil), nil).Export(context.Background(), from, to); err != nil {
+	h.lake = mustLake(t, cs)
+	if _, err := h.pipeline(h.client(nil), opts).Export(context.Background(), from, to); err != nil {
 		t.Fatal(err)
 	}
 	h.check(from, to)
+	if n := cs.staged.Load(); n != 3 {
+		t.Errorf("%d staged objects written in all, want 3: the rerun only publishes", n)
+	}
+	if objs, err := h.store.List(context.Background(), "_chatlake/runs/"); err != nil || len(objs) != 0 {
+		t.Errorf("objects of the published run left: %v, %v", objs, err)
+	}
 }
 
 // cutRemovalStore fails every delete under _chatlake/runs/ once a plan.json was deleted: a

@@ -68,20 +68,6 @@ type planUser struct {
 	Channel string `json:"channel,omitempty"`
 }
 
-// batchDone is the record of a finished batch.
-type batchDone struct {
-	RunID    string       `json:"run_id"`
-	Finished time.Time    `json:"finished"`
-	Messages int64        `json:"messages"`
-	Failed   []failedUser `json:"failed,omitempty"`  // owed: their previous rows stay
-	Skipped  []string     `json:"skipped,omitempty"` // the API called their id invalid (1002): their rows stay
-}
-
-type failedUser struct {
-	ID    string `json:"id"`
-	Error string `json:"error"`
-}
-
 // days of the plan's range.
 func (p *Plan) days() []string { return daysBetween(p.From, p.To) }
 

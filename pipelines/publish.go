@@ -2,7 +2,6 @@ package pipelines
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -19,20 +18,15 @@ import (
 const readUsersConcurrency = 16
 
 // doneRecords reads the done records of every batch of the plan.
-func (p *Pipeline) doneRecords(ctx context.Context, plan *Plan) ([]batchDone, error) {
-	recs := make([]batchDone, len(plan.Batches))
+func (p *Pipeline) doneRecords(ctx context.Context, plan *Plan) ([]*load.BatchDone, error) {
+	recs := make([]*load.BatchDone, len(plan.Batches))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(readUsersConcurrency)
 	for b := range plan.Batches {
 		g.Go(func() error {
-			data, err := p.lake.ReadBatchDone(gctx, plan.ID, plan.Attempt, b)
-			if err != nil {
-				return err
-			}
-			if err := json.Unmarshal(data, &recs[b]); err != nil {
-				return fmt.Errorf("the record of batch %d: %w", b, err)
-			}
-			return nil
+			rec, err := p.lake.ReadBatchDone(gctx, plan.ID, plan.Attempt, b)
+			recs[b] = rec
+			return err
 		})
 	}
 	return recs, g.Wait()
@@ -42,7 +36,7 @@ func (p *Pipeline) doneRecords(ctx context.Context, plan *Plan) ([]batchDone, er
 // batches whose range holds the day, less those whose export failed or was skipped. It is a
 // sorted slice of ids (16 bytes a user beside the ids' bytes, against some 60 for a map), as
 // publishing holds it for the whole plan.
-func (p *Pipeline) coveredUsers(ctx context.Context, plan *Plan, recs []batchDone, batches []int) (userIDs, error) {
+func (p *Pipeline) coveredUsers(ctx context.Context, plan *Plan, recs []*load.BatchDone, batches []int) (userIDs, error) {
 	lists := make([][]planUser, len(batches))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(readUsersConcurrency)
@@ -167,8 +161,16 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 			covered, cacheKey = c, key.String()
 		}
 		cov := covered
+		in := load.MergeInput{Plan: plan.ID, Attempt: plan.Attempt, Replace: cov.has, RunID: p.o.RunID, CountNew: countNew}
+		for _, b := range batches {
+			if recs[b].Staged != nil {
+				in.Staged = append(in.Staged, recs[b].Staged)
+			} else {
+				in.LegacyBatches = append(in.LegacyBatches, b)
+			}
+		}
 		g.Go(func() error {
-			return p.publishDay(gctx, rc, plan, day, cov, countNew, &before, today)
+			return p.publishDay(gctx, rc, plan, day, in, &before, today)
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -186,16 +188,17 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 // publishDay merges the plan's staged rows of day into its partition, replacing the rows of
 // the covered users, and counts the rows that are late. It runs concurrently with the
 // publishing of other days.
-func (p *Pipeline) publishDay(ctx context.Context, rc *runContext, plan *Plan, day string, covered userIDs,
-	countNew func(string) bool, before *State, today time.Time) error {
-	st, err := p.lake.Merge(ctx, day, load.MergeInput{Plan: plan.ID, Attempt: plan.Attempt,
-		Replace: covered.has, RunID: p.o.RunID, CountNew: countNew})
+func (p *Pipeline) publishDay(ctx context.Context, rc *runContext, plan *Plan, day string, in load.MergeInput,
+	before *State, today time.Time) error {
+	st, err := p.lake.Merge(ctx, day, in)
 	if err != nil {
 		return err
 	}
 	rc.sum.addPublished(st)
-	if err := p.lake.RemoveStaged(ctx, plan.ID, plan.Attempt, day); err != nil {
-		p.o.Logger.Warn("removing a published day's staged rows failed; they go with the plan", "dt", day, "error", err.Error())
+	if len(in.LegacyBatches) > 0 {
+		if err := p.lake.RemoveLegacyStaged(ctx, plan.ID, plan.Attempt, day); err != nil {
+			p.o.Logger.Warn("removing a published day's staged rows failed; they go with the plan", "dt", day, "error", err.Error())
+		}
 	}
 	if _, exported := before.Days[day]; exported && st.Added > 0 {
 		d, _ := schema.ParseDay(day)
@@ -213,7 +216,7 @@ func (p *Pipeline) publishDay(ctx context.Context, rc *runContext, plan *Plan, d
 
 // finishPlan records a published plan in the state (days, watermark, what is owed, the
 // backfill) and removes the plan and the unfinished plans it makes stale.
-func (p *Pipeline) finishPlan(ctx context.Context, rc *runContext, plan *Plan, recs []batchDone) error {
+func (p *Pipeline) finishPlan(ctx context.Context, rc *runContext, plan *Plan, recs []*load.BatchDone) error {
 	paid := map[string]PlanBatch{} // owed users exported, by the range they were exported over
 	for b, pb := range plan.Batches {
 		if !pb.Owed {

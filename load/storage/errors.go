@@ -1,6 +1,9 @@
 package storage
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrNotExist: the object does not exist.
@@ -16,3 +19,14 @@ var (
 // (OpenOptions.OpTimeout, ProbeTimeout, ChunkTimeout). The error also carries the last
 // failure the call saw, if any ("connection refused").
 var ErrTimeout = errors.New("storage call timed out")
+
+// ErrBadRange: a ranged read with a negative offset or length.
+var ErrBadRange = errors.New("invalid byte range")
+
+// checkRange validates the range of a ranged read.
+func checkRange(offset, length int64) error {
+	if offset < 0 || length < 0 {
+		return fmt.Errorf("%w: offset %d, length %d", ErrBadRange, offset, length)
+	}
+	return nil
+}

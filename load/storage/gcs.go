@@ -200,6 +200,31 @@ func (w *gcsWriter) Abort() error {
 
 // Open reads name. Opening and then each Read may take OpTimeout.
 func (g *GCS) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	return g.open(ctx, name, 0, -1)
+}
+
+// OpenRange reads length bytes of name from offset, in one ranged request. Opening and then
+// each Read may take OpTimeout.
+func (g *GCS) OpenRange(ctx context.Context, name string, offset, length int64) (io.ReadCloser, error) {
+	if err := checkRange(offset, length); err != nil {
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	if length == 0 { // GCS reads a zero length as "to the end"
+		if _, err := g.Stat(ctx, name); err != nil {
+			return nil, err
+		}
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	r, err := g.open(ctx, name, offset, length)
+	var ge *googleapi.Error
+	if errors.As(err, &ge) && ge.Code == http.StatusRequestedRangeNotSatisfiable {
+		return io.NopCloser(strings.NewReader("")), nil // the offset is at or past the end
+	}
+	return r, err
+}
+
+// open reads length bytes of name from offset (length -1: to the end).
+func (g *GCS) open(ctx context.Context, name string, offset, length int64) (io.ReadCloser, error) {
 	o, err := g.object(name)
 	if err != nil {
 		return nil, fmt.Errorf("open: %w", err)
@@ -208,7 +233,7 @@ func (g *GCS) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	var r *storage.Reader
 	err = wd.guard(g.opts.OpTimeout, "no answer", func() error {
 		var err error
-		r, err = o.NewReader(wd.ctx)
+		r, err = o.NewRangeReader(wd.ctx, offset, length)
 		return err
 	})
 	if err != nil {

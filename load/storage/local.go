@@ -131,6 +131,27 @@ func (l *Local) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	return f, nil
 }
 
+// OpenRange reads length bytes of name from offset.
+func (l *Local) OpenRange(ctx context.Context, name string, offset, length int64) (io.ReadCloser, error) {
+	if err := checkRange(offset, length); err != nil {
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	r, err := l.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	f := r.(*os.File)
+	return &sectionFile{SectionReader: io.NewSectionReader(f, offset, length), f: f}, nil
+}
+
+// sectionFile reads a section of an open file and closes the file.
+type sectionFile struct {
+	*io.SectionReader
+	f *os.File
+}
+
+func (s *sectionFile) Close() error { return s.f.Close() }
+
 // Stat describes name.
 func (l *Local) Stat(ctx context.Context, name string) (Object, error) {
 	p, err := l.path(name)

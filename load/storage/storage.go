@@ -30,6 +30,11 @@ type Store interface {
 	Create(ctx context.Context, name string) (Writer, error)
 	// Open reads name. A missing object gives an error matching ErrNotExist.
 	Open(ctx context.Context, name string) (io.ReadCloser, error)
+	// OpenRange reads length bytes of name from offset (a ranged read: one request on a cloud
+	// store, whatever the object's size). A range past the object's end is cut at the end; an
+	// offset past it reads nothing. A negative offset or length is ErrBadRange; a missing
+	// object, ErrNotExist.
+	OpenRange(ctx context.Context, name string, offset, length int64) (io.ReadCloser, error)
 	// Stat describes name, or an error matching ErrNotExist.
 	Stat(ctx context.Context, name string) (Object, error)
 	// List returns every object whose name starts with prefix, recursively, sorted by name.

@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"AbandonedWriter", testAbandonedWriter},
 		{"List", testList},
 		{"Missing", testMissing},
+		{"OpenRange", testOpenRange},
 		{"PutIf", testPutIf},
 		{"PutIfRace", testPutIfRace},
 		{"DeleteIf", testDeleteIf},
@@ -505,6 +506,41 @@ func testMissing(t *testing.T, s storage.Store) {
 	mustNotExist(t, s, "dt=2024-05-01/x.parquet")
 	if got := names(t, s, ""); len(got) != 0 {
 		t.Fatalf("List after Delete = %q, want nothing", got)
+	}
+}
+
+func testOpenRange(t *testing.T, s storage.Store) {
+	data := content(7, 3<<20+17) // more than one buffer of any reader
+	write(t, s, "staged/batch-000001.arrow", data, 1<<20)
+	size := int64(len(data))
+	for _, tc := range []struct{ off, n int64 }{
+		{0, 1}, {0, size}, {1, 10}, {size - 1, 1}, {1 << 20, 2 << 20}, {size / 3, 12345},
+		{size - 5, 100}, // cut at the end
+		{size, 0}, {size, 10}, {0, 0}, {17, 0},
+	} {
+		r, err := s.OpenRange(t.Context(), "staged/batch-000001.arrow", tc.off, tc.n)
+		if err != nil {
+			t.Fatalf("OpenRange(%d, %d): %v", tc.off, tc.n, err)
+		}
+		got, err := io.ReadAll(r)
+		if cerr := r.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatalf("OpenRange(%d, %d): read: %v", tc.off, tc.n, err)
+		}
+		end := min(tc.off+tc.n, size)
+		if want := data[tc.off:end]; !bytes.Equal(got, want) {
+			t.Fatalf("OpenRange(%d, %d) = %d bytes %s, want %d bytes %s", tc.off, tc.n, len(got), head(got), len(want), head(want))
+		}
+	}
+	for _, tc := range []struct{ off, n int64 }{{-1, 10}, {0, -1}} {
+		if _, err := s.OpenRange(t.Context(), "staged/batch-000001.arrow", tc.off, tc.n); !errors.Is(err, storage.ErrBadRange) {
+			t.Fatalf("OpenRange(%d, %d) = %v, want ErrBadRange", tc.off, tc.n, err)
+		}
+	}
+	if _, err := s.OpenRange(t.Context(), "staged/nope.arrow", 0, 10); !errors.Is(err, storage.ErrNotExist) {
+		t.Fatalf("OpenRange(missing) = %v, want ErrNotExist", err)
 	}
 }
 

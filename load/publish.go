@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/schema"
@@ -68,6 +69,12 @@ type MergeInput struct {
 	// LegacyBatches are the plan's batches whose rows a binary before staged per day (their
 	// done records have no index): Merge lists and reads the day's files of those.
 	LegacyBatches []int
+	// Writing, if not nil, bounds the step of merges that holds rows in memory (writing the
+	// day's shards: about 100 MiB at most, doc.go): Merge holds one unit of it for that step
+	// alone. Its other steps are object reads and writes (listing, manifests, the staged rows'
+	// ranged reads, moves), so a caller that merges many days at once under one Writing of N
+	// overlaps their I/O while it holds at most N days' rows.
+	Writing *semaphore.Weighted
 }
 
 // instance is the plan instance a manifest records: Plan@Attempt, "" for an erasure.
@@ -166,7 +173,15 @@ func (l *Lake) merge(ctx context.Context, day string, in MergeInput) (PublishSta
 	}
 
 	p := l.shardCount(day, ps, stagedBytes)
+	if in.Writing != nil {
+		if err := in.Writing.Acquire(ctx, 1); err != nil {
+			return st, err
+		}
+	}
 	shards, err := l.writeMergedShards(ctx, day, in, ps, staged, p, tmp)
+	if in.Writing != nil {
+		in.Writing.Release(1)
+	}
 	if err != nil {
 		l.removeStaging(ctx, in.RunID, day)
 		return st, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/schema"
@@ -16,6 +17,12 @@ import (
 
 // readUsersConcurrency bounds the concurrent reads of batch users files while publishing.
 const readUsersConcurrency = 16
+
+// publishDaysInFlight is how many days are published at once at the least: a day's publish is
+// mostly object reads and writes (a round trip each on a cloud store: listing, manifests, the
+// staged rows' ranged reads, moves), and only its writing step holds rows in memory, which
+// ParallelPublish bounds (load.MergeInput.Writing). So the I/O of this many days overlaps.
+const publishDaysInFlight = 8
 
 // doneRecords reads the done records of every batch of the plan.
 func (p *Pipeline) doneRecords(ctx context.Context, plan *Plan) ([]*load.BatchDone, error) {
@@ -129,10 +136,12 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 	if err != nil {
 		return err
 	}
-	// Days are merged ParallelPublish at a time (each is its own partition); the users they
-	// replace are read here, in day order, once per distinct set of batches.
+	// Days are published publishDaysInFlight at a time (each is its own partition), of which
+	// ParallelPublish write their shards at once; the users they replace are read here, in day
+	// order, once per distinct set of batches.
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(p.o.ParallelPublish)
+	g.SetLimit(max(p.o.ParallelPublish, publishDaysInFlight))
+	writing := semaphore.NewWeighted(int64(p.o.ParallelPublish))
 	for _, day := range daysBetween(from, to) {
 		if err := gctx.Err(); err != nil {
 			// A merge failed (g.Wait returns its error: the first one stands) or the run
@@ -161,7 +170,8 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 			covered, cacheKey = c, key.String()
 		}
 		cov := covered
-		in := load.MergeInput{Plan: plan.ID, Attempt: plan.Attempt, Replace: cov.has, RunID: p.o.RunID, CountNew: countNew}
+		in := load.MergeInput{Plan: plan.ID, Attempt: plan.Attempt, Replace: cov.has, RunID: p.o.RunID, CountNew: countNew,
+			Writing: writing}
 		for _, b := range batches {
 			if recs[b].Staged != nil {
 				in.Staged = append(in.Staged, recs[b].Staged)

@@ -1,0 +1,126 @@
+package pipelines_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/chatlake/chatlake/load"
+	"github.com/chatlake/chatlake/load/storage"
+	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/sim"
+)
+
+// TestPublishesAPlanStagedPerBatchAndDay: a plan whose batches a binary before staged as one
+// file per batch and day (done records without an index) publishes after the upgrade, beside
+// batches staged as one object each, and leaves nothing of the run behind.
+func TestPublishesAPlanStagedPerBatchAndDay(t *testing.T) {
+	h := newHarness(t, simOptions(41, 20), nil)
+	ctx := context.Background()
+	from, to := day(t, "2024-05-01"), day(t, "2024-05-07")
+	fs := &faultyStore{Store: h.store, name: "_chatlake/manifests/messages/dt=2024-05-01.json", after: 0}
+	h.lake = mustLake(t, fs)
+	opts := func(o *pipelines.Options) { o.BatchSize = 5 } // 4 batches
+	if _, err := h.pipeline(h.client(nil), opts).Export(ctx, from, to); err == nil {
+		t.Fatal("the export whose first manifest fails succeeded")
+	}
+	// What a binary before would have left: the even batches staged per day.
+	downgraded := 0
+	objs, err := h.store.List(ctx, "_chatlake/runs/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		dir, base := path.Split(o.Name)
+		var b int
+		if !strings.HasSuffix(dir, "/done/") || func() bool { _, err := fmt.Sscanf(base, "batch-%06d.json", &b); return err != nil }() || b%2 != 0 {
+			continue
+		}
+		stageBatchPerDay(t, h.store, o.Name, strings.TrimSuffix(dir, "done/"), b)
+		downgraded++
+	}
+	if downgraded < 2 {
+		t.Fatalf("%d batches staged per day, want at least 2", downgraded)
+	}
+
+	h.lake = mustLake(t, h.store)
+	requests := h.sim.Stats().ByEndpoint[sim.EndpointConversations]
+	if _, err := h.pipeline(h.client(nil), opts).Export(ctx, from, to); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.sim.Stats().ByEndpoint[sim.EndpointConversations] - requests; n != 0 {
+		t.Errorf("the rerun made %d conversations requests, want 0: every batch was done", n)
+	}
+	h.check(from, to)
+	if objs, err := h.store.List(ctx, "_chatlake/runs/"); err != nil || len(objs) != 0 {
+		t.Errorf("objects of the published run left: %v, %v", objs, err)
+	}
+}
+
+// stageBatchPerDay rewrites batch b, staged as one object by this binary, as a binary before
+// staged it: one Arrow IPC file per day under staged/dt=DAY/, and a done record without index.
+func stageBatchPerDay(t *testing.T, s storage.Store, donePath, attemptDir string, b int) {
+	t.Helper()
+	ctx := context.Background()
+	data, version, err := s.Get(ctx, donePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]json.RawMessage
+	if err := json.Unmarshal(data, &rec); err != nil {
+		t.Fatal(err)
+	}
+	var idx load.StagedBatch
+	if err := json.Unmarshal(rec["staged"], &idx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range idx.Parts {
+		obj, _, err := s.Get(ctx, p.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range p.Days {
+			stream := append(append([]byte{}, obj[8:p.Header]...), obj[d.Offset:d.Offset+d.Length]...)
+			r, err := ipc.NewReader(bytes.NewReader(stream), ipc.WithAllocator(memory.NewGoAllocator()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			fw, err := ipc.NewFileWriter(&buf, ipc.WithSchema(r.Schema()), ipc.WithLZ4())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r.Next() {
+				if err := fw.Write(r.RecordBatch()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r.Release()
+			if err := fw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			name := fmt.Sprintf("%sstaged/dt=%s/batch-%06d.arrow", attemptDir, d.Day, b)
+			if _, err := s.PutIf(ctx, name, buf.Bytes(), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Delete(ctx, p.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	delete(rec, "staged")
+	old, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutIf(ctx, donePath, old, version); err != nil {
+		t.Fatal(err)
+	}
+}

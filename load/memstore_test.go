@@ -135,6 +135,23 @@ func (s *memStore) List(ctx context.Context, prefix string) ([]storage.Object, e
 	return out, nil
 }
 
+func (s *memStore) ListPage(ctx context.Context, prefix, after string, pageSize int) ([]storage.Object, string, error) {
+	if pageSize < 1 {
+		return nil, "", storage.ErrBadRange
+	}
+	objs, _ := s.List(ctx, prefix)
+	var out []storage.Object
+	for _, o := range objs {
+		if o.Name > after {
+			out = append(out, o)
+		}
+		if len(out) == pageSize {
+			return out, o.Name, nil
+		}
+	}
+	return out, "", nil
+}
+
 func (s *memStore) Move(ctx context.Context, src, dst string) error {
 	if err := checkMemName(dst); err != nil {
 		return err

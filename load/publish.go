@@ -567,21 +567,23 @@ func (l *Lake) cleanStaging(ctx context.Context, day string) error {
 
 // cleanStagingOf removes every run's staging objects under dir (a partition directory).
 func (l *Lake) cleanStagingOf(ctx context.Context, dir string) error {
-	objs, err := l.store.List(ctx, stagingPrefix)
+	suffix := "/" + dir
+	err := storage.Walk(ctx, l.store, stagingPrefix, func(objs []storage.Object) error {
+		for _, o := range objs {
+			rest := strings.TrimPrefix(o.Name, stagingPrefix)
+			slash := strings.IndexByte(rest, '/')
+			if slash < 0 || !strings.HasPrefix(rest[slash:], suffix) {
+				continue
+			}
+			if err := l.store.Delete(ctx, o.Name); err != nil {
+				return fmt.Errorf("clean staging: %w", err)
+			}
+			l.opts.Logger.Info("removed leftover staging file", "file", o.Name)
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("list staging: %w", err)
-	}
-	suffix := "/" + dir
-	for _, o := range objs {
-		rest := strings.TrimPrefix(o.Name, stagingPrefix)
-		slash := strings.IndexByte(rest, '/')
-		if slash < 0 || !strings.HasPrefix(rest[slash:], suffix) {
-			continue
-		}
-		if err := l.store.Delete(ctx, o.Name); err != nil {
-			return fmt.Errorf("clean staging: %w", err)
-		}
-		l.opts.Logger.Info("removed leftover staging file", "file", o.Name)
 	}
 	return nil
 }

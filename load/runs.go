@@ -56,16 +56,18 @@ func (l *Lake) ReadPlan(ctx context.Context, plan string) ([]byte, error) {
 
 // Plans lists the ids of the plans in the lake (runs not finished, or whose cleanup was cut).
 func (l *Lake) Plans(ctx context.Context) ([]string, error) {
-	objs, err := l.store.List(ctx, runsPrefix)
+	var plans []string
+	err := storage.Walk(ctx, l.store, runsPrefix, func(objs []storage.Object) error {
+		for _, o := range objs {
+			id, rest, ok := strings.Cut(strings.TrimPrefix(o.Name, runsPrefix), "/")
+			if ok && rest == "plan.json" {
+				plans = append(plans, id)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list plans: %w", err)
-	}
-	var plans []string
-	for _, o := range objs {
-		id, rest, ok := strings.Cut(strings.TrimPrefix(o.Name, runsPrefix), "/")
-		if ok && rest == "plan.json" {
-			plans = append(plans, id)
-		}
 	}
 	sort.Strings(plans)
 	return plans, nil
@@ -178,15 +180,17 @@ func (l *Lake) BatchesDone(ctx context.Context, plan, attempt string) ([]int, er
 	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt)); err != nil {
 		return nil, err
 	}
-	objs, err := l.store.List(ctx, batchDoneDir(plan, attempt))
+	var done []int
+	err := storage.Walk(ctx, l.store, batchDoneDir(plan, attempt), func(objs []storage.Object) error {
+		for _, o := range objs {
+			if b, ok := parseBatchDone(plan, attempt, o.Name); ok {
+				done = append(done, b)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list the finished batches: %w", err)
-	}
-	var done []int
-	for _, o := range objs {
-		if b, ok := parseBatchDone(plan, attempt, o.Name); ok {
-			done = append(done, b)
-		}
 	}
 	sort.Ints(done)
 	return done, nil
@@ -242,28 +246,29 @@ func (l *Lake) RemoveLegacyStaged(ctx context.Context, plan, attempt, day string
 // RemoveRun, or a planner that died before writing its plan, left), except those of keep. Only
 // a holder of the lake's lock may call it: a planner of another plan could be at work otherwise.
 func (l *Lake) SweepRuns(ctx context.Context, keep string) (int, error) {
-	objs, err := l.store.List(ctx, runsPrefix)
+	plans, err := l.Plans(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("list plans: %w", err)
+		return 0, err
 	}
 	live := map[string]bool{keep: true}
-	for _, o := range objs {
-		if id, rest, ok := strings.Cut(strings.TrimPrefix(o.Name, runsPrefix), "/"); ok && rest == "plan.json" {
-			live[id] = true
-		}
+	for _, id := range plans {
+		live[id] = true
 	}
 	n := 0
-	for _, o := range objs {
-		id, _, _ := strings.Cut(strings.TrimPrefix(o.Name, runsPrefix), "/")
-		if live[id] {
-			continue
+	err = storage.Walk(ctx, l.store, runsPrefix, func(objs []storage.Object) error {
+		for _, o := range objs {
+			id, _, _ := strings.Cut(strings.TrimPrefix(o.Name, runsPrefix), "/")
+			if live[id] {
+				continue
+			}
+			if err := l.store.Delete(ctx, o.Name); err != nil {
+				return fmt.Errorf("sweep %s: %w", o.Name, err)
+			}
+			n++
 		}
-		if err := l.store.Delete(ctx, o.Name); err != nil {
-			return n, fmt.Errorf("sweep %s: %w", o.Name, err)
-		}
-		n++
-	}
-	return n, nil
+		return nil
+	})
+	return n, err
 }
 
 // removeConcurrency bounds the concurrent deletes of removeTree: on a cloud store each is a
@@ -271,21 +276,23 @@ func (l *Lake) SweepRuns(ctx context.Context, keep string) (int, error) {
 const removeConcurrency = 16
 
 func (l *Lake) removeTree(ctx context.Context, prefix string) error {
-	objs, err := l.store.List(ctx, prefix)
+	err := storage.Walk(ctx, l.store, prefix, func(objs []storage.Object) error {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(removeConcurrency)
+		for _, o := range objs {
+			g.Go(func() error {
+				if err := l.store.Delete(gctx, o.Name); err != nil {
+					return fmt.Errorf("delete %s: %w", o.Name, err)
+				}
+				return nil
+			})
+		}
+		return g.Wait()
+	})
 	if err != nil {
-		return fmt.Errorf("list %s: %w", prefix, err)
+		return fmt.Errorf("remove %s: %w", prefix, err)
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(removeConcurrency)
-	for _, o := range objs {
-		g.Go(func() error {
-			if err := l.store.Delete(gctx, o.Name); err != nil {
-				return fmt.Errorf("delete %s: %w", o.Name, err)
-			}
-			return nil
-		})
-	}
-	return g.Wait()
+	return nil
 }
 
 // legacyStagedFiles lists the rows of day of the instance attempt of plan that binaries before

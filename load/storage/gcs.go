@@ -287,18 +287,40 @@ func (g *GCS) Stat(ctx context.Context, name string) (Object, error) {
 
 // List lists the objects below the store's prefix + prefix.
 func (g *GCS) List(ctx context.Context, prefix string) ([]Object, error) {
+	out, _, err := g.list(ctx, prefix, "", 0)
+	return out, err
+}
+
+// ListPage lists up to pageSize objects below the store's prefix + prefix after the name after,
+// with one request (the listing starts at after: GCS's StartOffset).
+func (g *GCS) ListPage(ctx context.Context, prefix, after string, pageSize int) ([]Object, string, error) {
+	if pageSize < 1 {
+		return nil, "", fmt.Errorf("list: page size %d: %w", pageSize, ErrBadRange)
+	}
+	return g.list(ctx, prefix, after, pageSize)
+}
+
+// list lists the objects below the store's prefix + prefix after the name after, up to limit
+// of them (0: all), and returns the last name when it stopped at the limit.
+func (g *GCS) list(ctx context.Context, prefix, after string, limit int) ([]Object, string, error) {
 	if err := checkPrefix(prefix); err != nil {
-		return nil, fmt.Errorf("list: %w", err)
+		return nil, "", fmt.Errorf("list: %w", err)
 	}
 	q := &storage.Query{Prefix: g.prefix + prefix}
+	if after != "" {
+		q.StartOffset = g.prefix + after
+	}
 	if err := q.SetAttrSelection([]string{"Name", "Size", "Generation", "Updated"}); err != nil {
-		return nil, fmt.Errorf("list %s %q: %w", g.URL(), prefix, err)
+		return nil, "", fmt.Errorf("list %s %q: %w", g.URL(), prefix, err)
 	}
 	wd := newWatchdog(ctx)
 	defer wd.stop()
 	it := g.bucket.Objects(wd.ctx, q)
+	if limit > 0 {
+		it.PageInfo().MaxSize = limit + 1 // after itself may come first
+	}
 	var out []Object
-	for {
+	for limit == 0 || len(out) < limit {
 		var a *storage.ObjectAttrs
 		err := wd.guard(g.opts.OpTimeout, "no answer", func() error {
 			var err error
@@ -309,16 +331,19 @@ func (g *GCS) List(ctx context.Context, prefix string) ([]Object, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("list %s %q: %w", g.URL(), prefix, err)
+			return nil, "", fmt.Errorf("list %s %q: %w", g.URL(), prefix, err)
 		}
 		name := strings.TrimPrefix(a.Name, g.prefix)
-		if checkName(name) != nil {
-			continue // folder placeholders ("dir/") and names this store cannot address
+		if checkName(name) != nil || (after != "" && name <= after) {
+			continue // folder placeholders ("dir/"), names this store cannot address, after itself
 		}
 		out = append(out, Object{Name: name, Size: a.Size, Version: strconv.FormatInt(a.Generation, 10), Updated: a.Updated.UTC()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	if limit > 0 && len(out) == limit {
+		return out, out[len(out)-1].Name, nil
+	}
+	return out, "", nil
 }
 
 // Move copies src's current generation to dst on the server, then deletes src if it still is

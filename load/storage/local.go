@@ -168,6 +168,19 @@ func (l *Local) Stat(ctx context.Context, name string) (Object, error) {
 	return object(name, fi), nil
 }
 
+// ListPage returns a page of List (the directory below prefix is walked for each page).
+func (l *Local) ListPage(ctx context.Context, prefix, after string, pageSize int) ([]Object, string, error) {
+	if pageSize < 1 {
+		return nil, "", fmt.Errorf("list: page size %d: %w", pageSize, ErrBadRange)
+	}
+	objs, err := l.List(ctx, prefix)
+	if err != nil {
+		return nil, "", err
+	}
+	page, next := pageOf(objs, after, pageSize)
+	return page, next, nil
+}
+
 // List walks the directory below prefix, skipping temporary and lock files.
 func (l *Local) List(ctx context.Context, prefix string) ([]Object, error) {
 	if err := checkPrefix(prefix); err != nil {

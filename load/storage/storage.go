@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"io"
+	"sort"
 	"time"
 )
 
@@ -40,6 +41,12 @@ type Store interface {
 	// List returns every object whose name starts with prefix, recursively, sorted by name.
 	// Temporary objects of unfinished writes are never listed.
 	List(ctx context.Context, prefix string) ([]Object, error)
+	// ListPage returns, sorted by name, up to pageSize objects whose name starts with prefix
+	// and comes after the name after ("" for the first page), and the after of the next page:
+	// the last name returned when the page is full, "" when it is not (there are no more). Listing page by page holds one
+	// page of a large prefix in memory, and objects deleted or written between pages are
+	// seen as at the moment each page is read. A pageSize below 1 is ErrBadRange.
+	ListPage(ctx context.Context, prefix, after string, pageSize int) ([]Object, string, error)
 	// Move replaces dst with src's content in one atomic step (readers of dst see the old or the
 	// new object, never a mix) and then removes src. Local: rename. GCS: server-side copy, then
 	// delete of src. A missing src gives an error matching ErrNotExist.
@@ -56,4 +63,39 @@ type Store interface {
 	DeleteIf(ctx context.Context, name string, ifVersion string) error
 	// URL names the store's root for messages and queries (a directory path or gs://bucket/prefix).
 	URL() string
+}
+
+// ListPageSize is the page size of Walk: the most objects one GCS listing request returns.
+const ListPageSize = 1000
+
+// Walk calls fn with the objects under prefix, a page (ListPage) at a time, in name order,
+// until fn returns an error or the objects end. fn may delete the objects it is given.
+func Walk(ctx context.Context, s Store, prefix string, fn func([]Object) error) error {
+	after := ""
+	for {
+		objs, next, err := s.ListPage(ctx, prefix, after, ListPageSize)
+		if err != nil {
+			return err
+		}
+		if len(objs) > 0 {
+			if err := fn(objs); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		after = next
+	}
+}
+
+// pageOf is the page of the sorted objs that ListPage returns.
+func pageOf(objs []Object, after string, pageSize int) ([]Object, string) {
+	i := sort.Search(len(objs), func(i int) bool { return objs[i].Name > after })
+	objs = objs[i:]
+	if len(objs) <= pageSize {
+		return objs, ""
+	}
+	objs = objs[:pageSize]
+	return objs, objs[len(objs)-1].Name
 }

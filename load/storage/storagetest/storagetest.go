@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"List", testList},
 		{"Missing", testMissing},
 		{"OpenRange", testOpenRange},
+		{"ListPage", testListPage},
 		{"PutIf", testPutIf},
 		{"PutIfRace", testPutIfRace},
 		{"DeleteIf", testDeleteIf},
@@ -541,6 +542,75 @@ func testOpenRange(t *testing.T, s storage.Store) {
 	}
 	if _, err := s.OpenRange(t.Context(), "staged/nope.arrow", 0, 10); !errors.Is(err, storage.ErrNotExist) {
 		t.Fatalf("OpenRange(missing) = %v, want ErrNotExist", err)
+	}
+}
+
+func testListPage(t *testing.T, s storage.Store) {
+	ctx := t.Context()
+	var want []string
+	for i := range 23 {
+		name := fmt.Sprintf("runs/p%02d/plan.json", i)
+		if i%3 == 0 {
+			name = fmt.Sprintf("runs/p%02d/staged/batch-000000-000.arrow", i)
+		}
+		write(t, s, name, content(byte(i), 10), 10)
+		want = append(want, name)
+	}
+	write(t, s, "runsx/other.json", content(1, 3), 3)
+	write(t, s, "a.json", content(2, 3), 3)
+	slices.Sort(want)
+	for _, size := range []int{1, 5, 23, 24, 1000} {
+		var got []string
+		after, pages := "", 0
+		for {
+			objs, next, err := s.ListPage(ctx, "runs/", after, size)
+			if err != nil {
+				t.Fatalf("ListPage(size %d, after %q): %v", size, after, err)
+			}
+			if len(objs) > size {
+				t.Fatalf("ListPage(size %d) = %d objects", size, len(objs))
+			}
+			for _, o := range objs {
+				got = append(got, o.Name)
+			}
+			pages++
+			if next == "" {
+				break
+			}
+			if next != objs[len(objs)-1].Name {
+				t.Fatalf("ListPage(size %d): next %q, want the page's last name", size, next)
+			}
+			after = next
+			if pages > len(want)+1 {
+				t.Fatalf("ListPage(size %d) does not end", size)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("pages of %d: %q, want %q", size, got, want)
+		}
+	}
+	// Deleting what a page returned does not disturb the next page.
+	var got []string
+	err := storage.Walk(ctx, s, "runs/", func(objs []storage.Object) error {
+		for _, o := range objs {
+			got = append(got, o.Name)
+			if err := s.Delete(ctx, o.Name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Walk deleting: %q, want %q", got, want)
+	}
+	if left := names(t, s, "runs/"); len(left) != 0 {
+		t.Fatalf("left after Walk deleted every object: %q", left)
+	}
+	if _, _, err := s.ListPage(ctx, "runs/", "", 0); !errors.Is(err, storage.ErrBadRange) {
+		t.Fatalf("ListPage(size 0) = %v, want ErrBadRange", err)
 	}
 }
 

@@ -6,13 +6,15 @@ import (
 	"io"
 	"strings"
 
+	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/schema"
 )
 
-// Partition columns: path columns of the lake, not columns of the files.
+// Partition columns: path columns of the lake (package load names them), not columns of the
+// files.
 const (
-	messagesPartition = "dt"
-	usersPartition    = "snapshot_date"
+	messagesPartition = load.MessagesPartition
+	usersPartition    = load.UsersPartition
 )
 
 // View names.
@@ -90,7 +92,14 @@ func (g *gen) table(name string) string {
 }
 
 // dir is the directory of a table under the lake's root.
-func (g *gen) dir(table string) string { return strings.TrimSuffix(g.lake.root, "/") + "/" + table }
+func (g *gen) dir(table string) string {
+	return strings.TrimSuffix(g.lake.root, "/") + "/" + load.TableDir(table)
+}
+
+// glob matches every data file of a table under the lake's root.
+func (g *gen) glob(table string) string {
+	return strings.TrimSuffix(g.lake.root, "/") + "/" + load.TableGlob(table)
+}
 
 func (g *gen) duckdb(b *bytes.Buffer, msgCols, userCols []column) {
 	if strings.HasPrefix(g.lake.root, "gs://") {
@@ -103,7 +112,7 @@ func (g *gen) duckdb(b *bytes.Buffer, msgCols, userCols []column) {
 	view := func(table, part string, cols []column) {
 		fmt.Fprintf(b, "\nCREATE OR REPLACE VIEW %s AS\nSELECT\n  %s,\n  %s\nFROM read_parquet(%s, hive_partitioning = true, hive_types = {'%s': DATE});\n",
 			g.table(table), strings.Join(names(cols), ",\n  "), part,
-			quote(g.dir(table)+"/"+part+"=*/*.parquet"), part)
+			quote(g.glob(table)), part)
 	}
 	view(schema.MessagesTable, messagesPartition, msgCols)
 	view(schema.UsersTable, usersPartition, userCols)
@@ -149,7 +158,7 @@ func (g *gen) trino(b *bytes.Buffer, msgCols, userCols []column) {
 }
 
 func (g *gen) lakeLocation(table string) string {
-	return strings.TrimSuffix(g.lake.location(), "/") + "/" + table
+	return strings.TrimSuffix(g.lake.location(), "/") + "/" + load.TableDir(table)
 }
 
 func colDefs(cols []column, sep string) string {

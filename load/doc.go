@@ -2,14 +2,38 @@
 // (messages/dt=YYYY-MM-DD/*.parquet, dt being the UTC date of sent_at), a manifest per
 // partition, the users table, and the durable pieces of a run (plans, staged batches) onto a
 // storage.Store (a local directory or GCS). It is the one owner of the lake's layout:
-// layout.go makes every object name; callers pass days, plan ids and batch numbers.
+// layout.go makes and parses every object name (other packages take names and globs from its
+// exported constants and functions: StatePath, TableGlob, TableDir, ...); callers pass days,
+// plan ids and batch numbers.
+//
+// # Owned objects
+//
+// Each object under _chatlake/ that a run reads back has one typed home here, with its
+// encoding, its format check and its conditional write; other packages use these types and
+// methods and never the store or the bytes:
+//
+//   - the state (state.go): State, ReadState (format check; ErrCorruptState for a file that does
+//     not decode), WriteState (conditional on the version read: ErrStateChanged), and
+//     KeepStateAside (the bad file copied before a rebuild replaces it). Package pipelines
+//     decides what the state says and when it is written.
+//   - the lock (lock.go): LockRecord, ReadLock, AcquireLock, which admits one plan, or the shards
+//     of one sharded plan, and gives a Lock whose Renew, Release, ClaimPublisher (of holders
+//     that claim at once exactly one wins) and MarkPublished are each a read-modify-write
+//     conditional on the version read. Package pipelines decides when to take it and renews it.
+//   - the lake's mode (lakemode.go): LakeMode, ReadMode, CreateMode (create-only).
+//   - the partitions' manifests (lake.go, publish.go): Manifest, written by Merge.
+//
+// Plans, batch users and done records are stored here (runs.go: create-only writes, listing)
+// but still encoded by package pipelines.
 //
 // # Layout
 //
 //	messages/dt=YYYY-MM-DD/part-SSSSS-of-PPPPP.parquet     the partition's shards
 //	users/snapshot_date=YYYY-MM-DD/part-<plan>.parquet      the users one run listed that day
 //	_chatlake/manifests/messages/dt=YYYY-MM-DD.json         the partition's manifest (Manifest)
-//	_chatlake/state.json, _chatlake/lock.json               owned by package pipelines
+//	_chatlake/state.json                                    the lake's state (State)
+//	_chatlake/state.json.corrupt-<UTC time>                 a state put aside by a rebuild (KeepStateAside)
+//	_chatlake/lock.json                                     the run lock (LockRecord)
 //	_chatlake/lake.json                                     the lake's mode (LakeMode), create-only
 //	_chatlake/runs/<plan>/plan.json                         a run's plan (create-only)
 //	_chatlake/runs/<plan>/attempts/<attempt>/batch-NNNNNN.json  the users of each batch
@@ -116,13 +140,15 @@
 //
 // A Lake is safe for concurrent use, but one day must be merged by one run at a time (a
 // second one fails with ErrConcurrentWrite or on a staging file the other removed; the
-// partition stays consistent): package pipelines serialises runs with its lock. Stage.Add is
+// partition stays consistent): package pipelines serialises runs with the lock (AcquireLock).
+// A Lock is safe for concurrent use; its holder renews it (Renew) before its lease runs out. Stage.Add is
 // safe for concurrent use; StageBatch and Filter must not run concurrently with Add or Close of
 // the same Stage. Merge calls Replace from one goroutine.
 //
 // # Errors
 //
-// ErrDuplicateKey, ErrConcurrentWrite, ErrNoManifest, ErrNoPlan and ErrStageClosed are matched
-// with errors.Is. Store errors are wrapped with the day, the object and the step; so is a staged
+// ErrDuplicateKey, ErrConcurrentWrite, ErrNoManifest, ErrNoPlan, ErrStageClosed,
+// ErrCorruptState, ErrStateChanged, ErrUnknownFormat, ErrLocked (as *LockedError, naming the
+// holders) and ErrLockLost are matched with errors.Is. Store errors are wrapped with the day, the object and the step; so is a staged
 // or partition file that does not decode.
 package load

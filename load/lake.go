@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -40,8 +39,44 @@ func NewLake(store storage.Store, o *Options) (*Lake, error) {
 	return &Lake{store: store, opts: opts, stages: &stageBudget{limit: opts.StageMemory}, partBytes: stagedPartBytes}, nil
 }
 
-// Store is the lake's store.
+// Store is the lake's store, for package load's own tests and tools that copy a whole lake
+// (internal/lakecheck). Other packages read and write the lake through the Lake's methods.
 func (l *Lake) Store() storage.Store { return l.store }
+
+// URL is the lake's location, as its store names it (gs://BUCKET/PREFIX, file:///DIR).
+func (l *Lake) URL() string { return l.store.URL() }
+
+// SweepTemporary removes what killed writes left in the store (the temporary files of a local
+// directory's unfinished writes) older than olderThan, when the store has such a thing, and
+// returns how many.
+func (l *Lake) SweepTemporary(ctx context.Context, olderThan time.Duration) (int, error) {
+	sw, ok := l.store.(temporarySweeper)
+	if !ok {
+		return 0, nil
+	}
+	return sw.SweepTemporary(ctx, olderThan)
+}
+
+// temporarySweeper is the optional ability of a store to remove what killed writes left.
+type temporarySweeper interface {
+	SweepTemporary(ctx context.Context, olderThan time.Duration) (int, error)
+}
+
+// MessageFiles lists the data files of the messages table (every partition's), sorted by name.
+func (l *Lake) MessageFiles(ctx context.Context) ([]storage.Object, error) {
+	objs, err := l.store.List(ctx, messagesPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	files := objs[:0]
+	for _, o := range objs {
+		if _, ok := parsePartitionDay(o.Name); ok && isDataFile(o.Name) {
+			files = append(files, o)
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	return files, nil
+}
 
 // Manifest describes one published partition of the messages table. It is written after the
 // partition's files; Complete is false while Publish is replacing them.
@@ -115,16 +150,9 @@ func (l *Lake) Days(ctx context.Context) ([]string, error) {
 	}
 	var days []string
 	for _, o := range objs {
-		name := strings.TrimPrefix(o.Name, manifestsPrefix)
-		day, ok := strings.CutPrefix(name, "dt=")
-		if !ok {
-			continue
+		if day, ok := parseManifestPath(o.Name); ok {
+			days = append(days, day)
 		}
-		day, ok = strings.CutSuffix(day, ".json")
-		if !ok || checkDay(day) != nil {
-			continue
-		}
-		days = append(days, day)
 	}
 	sort.Strings(days)
 	return days, nil

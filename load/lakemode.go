@@ -45,7 +45,7 @@ func (l *Lake) ReadMode(ctx context.Context) (*LakeMode, error) {
 		return nil, fmt.Errorf("reading %s: %w", ModePath, err)
 	}
 	if m.Format != lakeModeFormat {
-		return nil, fmt.Errorf("reading %s: format %d is not known to this chatlake (it reads %d)", ModePath, m.Format, lakeModeFormat)
+		return nil, fmt.Errorf("reading %s: format %d: %w (it reads %d)", ModePath, m.Format, ErrUnknownFormat, lakeModeFormat)
 	}
 	return &m, nil
 }

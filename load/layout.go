@@ -2,20 +2,28 @@ package load
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/chatlake/chatlake/schema"
 )
 
-// The lake's layout: every object name of the lake is made here and nowhere else. doc.go
-// documents it for people.
+// The lake's layout: every object name of the lake is made or parsed here and nowhere else:
+// other packages take names (and globs) from the functions and constants below, and read and
+// write the objects through the Lake's methods. doc.go documents the layout for people.
 const (
-	// StatePath is the lake's state (owned by package pipelines, which writes it conditionally).
+	// StatePath is the lake's state (state.go: State, ReadState, WriteState).
 	StatePath = chatlakeDir + "state.json"
-	// LockPath is the lake's run lock (owned by package pipelines).
+	// LockPath is the lake's run lock (lock.go: LockRecord, AcquireLock).
 	LockPath = chatlakeDir + "lock.json"
 	// ModePath is the lake's mode record (lakemode.go): pseudonymised or not, and the key's
 	// fingerprint.
 	ModePath = chatlakeDir + "lake.json"
+
+	// MessagesPartition is the path column of the messages table's partitions (dt=YYYY-MM-DD).
+	MessagesPartition = "dt"
+	// UsersPartition is the path column of the users table's partitions.
+	UsersPartition = "snapshot_date"
 
 	chatlakeDir     = "_chatlake/"
 	messagesPrefix  = schema.MessagesTable + "/"
@@ -29,14 +37,79 @@ const (
 	maxParts   = 999    // three digits in a staged part's name
 )
 
+// TableGlob is the glob, relative to the lake's root, that matches every data file of table
+// (schema.MessagesTable or schema.UsersTable, "" for another name): what analysts read, e.g.
+// messages/dt=*/*.parquet. Nothing under _chatlake matches it.
+func TableGlob(table string) string {
+	switch table {
+	case schema.MessagesTable:
+		return messagesPrefix + MessagesPartition + "=*/*" + dataExt
+	case schema.UsersTable:
+		return usersPrefix + UsersPartition + "=*/*" + dataExt
+	}
+	return ""
+}
+
+// TableDir is the directory, relative to the lake's root and without a trailing slash, of
+// table (schema.MessagesTable or schema.UsersTable, "" for another name): the location of an
+// external table over it.
+func TableDir(table string) string {
+	switch table {
+	case schema.MessagesTable:
+		return strings.TrimSuffix(messagesPrefix, "/")
+	case schema.UsersTable:
+		return strings.TrimSuffix(usersPrefix, "/")
+	}
+	return ""
+}
+
+// dataExt ends the name of every data file of the tables.
+const dataExt = ".parquet"
+
 // partitionDir is the directory of day's partition of the messages table.
-func partitionDir(day string) string { return messagesPrefix + "dt=" + day + "/" }
+func partitionDir(day string) string { return messagesPrefix + MessagesPartition + "=" + day + "/" }
+
+// parsePartitionDay returns the day of an object under messagesPrefix that is in a partition
+// directory (messages/dt=DAY/...).
+func parsePartitionDay(name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, messagesPrefix+MessagesPartition+"=")
+	if !ok {
+		return "", false
+	}
+	day, _, ok := strings.Cut(rest, "/")
+	return day, ok && checkDay(day) == nil
+}
+
+// isDataFile tells a partition's data file by its base name.
+func isDataFile(base string) bool { return strings.HasSuffix(base, dataExt) }
 
 // manifestPath is the manifest of day's partition.
-func manifestPath(day string) string { return manifestsPrefix + "dt=" + day + ".json" }
+func manifestPath(day string) string {
+	return manifestsPrefix + MessagesPartition + "=" + day + ".json"
+}
+
+// parseManifestPath returns the day of a manifest's name.
+func parseManifestPath(name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, manifestsPrefix+MessagesPartition+"=")
+	if !ok {
+		return "", false
+	}
+	day, ok := strings.CutSuffix(rest, ".json")
+	return day, ok && checkDay(day) == nil && manifestPath(day) == name
+}
+
+// stateAsidePath is the i-th (from 1) name under which KeepStateAside keeps a replaced state
+// file at now: _chatlake/state.json.corrupt-<UTC time>[-i].
+func stateAsidePath(now time.Time, i int) string {
+	name := StatePath + ".corrupt-" + now.UTC().Format("20060102T150405.000Z")
+	if i > 1 {
+		name = fmt.Sprintf("%s-%d", name, i)
+	}
+	return name
+}
 
 // shardName is the base name of shard i of a partition of p shards.
-func shardName(i, p int) string { return fmt.Sprintf("part-%05d-of-%05d.parquet", i, p) }
+func shardName(i, p int) string { return fmt.Sprintf("part-%05d-of-%05d"+dataExt, i, p) }
 
 // parseShardName returns the shard and shard count of a file name of the current layout.
 func parseShardName(name string) (i, p int, ok bool) {
@@ -54,12 +127,14 @@ func parseShardName(name string) (i, p int, ok bool) {
 func stagingDir(runID, day string) string { return stagingPrefix + runID + "/" + partitionDir(day) }
 
 // usersDir is the directory of one snapshot date of the users table.
-func usersDir(snapshotDate string) string { return usersPrefix + "snapshot_date=" + snapshotDate + "/" }
+func usersDir(snapshotDate string) string {
+	return usersPrefix + UsersPartition + "=" + snapshotDate + "/"
+}
 
 // usersPath is the file a run (by its plan id) writes into a snapshot date of the users table:
 // one file per plan, so a run never replaces the users another run listed.
 func usersPath(snapshotDate, plan string) string {
-	return usersDir(snapshotDate) + "part-" + plan + ".parquet"
+	return usersDir(snapshotDate) + "part-" + plan + dataExt
 }
 
 // runDir holds everything of one run plan: the plan, and under attemptDir the batches' users,

@@ -2,7 +2,6 @@ package load
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,7 +69,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		return err
 	}
 	for _, p := range r.Problems {
-		where := "dt=" + p.Day
+		where := MessagesPartition + "=" + p.Day
 		switch {
 		case p.Day == "":
 			where = p.File
@@ -140,9 +139,8 @@ func (l *Lake) Verify(ctx context.Context, from, to string) (*Report, error) {
 	return rep, nil
 }
 
-// verifyState reports a state file that does not decode; a lake without one is fine. The
-// state's full decoding is the pipelines' (pipelines.ReadState): this checks the shape every
-// format has, a JSON object with a positive format.
+// verifyState reports a state file that does not decode (ErrCorruptState, as ReadState
+// decides); a lake without one is fine, and so is a state of a newer format.
 func (l *Lake) verifyState(ctx context.Context, rep *Report) error {
 	data, _, err := l.store.Get(ctx, StatePath)
 	if errors.Is(err, storage.ErrNotExist) {
@@ -151,13 +149,8 @@ func (l *Lake) verifyState(ctx context.Context, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("read state: %w", err)
 	}
-	var head struct {
-		Format *int `json:"format"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		rep.add("", StatePath, ProblemUnreadableState, "does not decode (%d bytes): %v", len(data), err)
-	} else if head.Format == nil || *head.Format < 1 {
-		rep.add("", StatePath, ProblemUnreadableState, "has no format (%d bytes)", len(data))
+	if _, err := decodeState(data); errors.Is(err, ErrCorruptState) {
+		rep.add("", StatePath, ProblemUnreadableState, "%d bytes: %v", len(data), err)
 	}
 	return nil
 }
@@ -177,12 +170,7 @@ func (l *Lake) foundDays(ctx context.Context) (map[string]bool, error) {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
 	for _, o := range objs {
-		rest := strings.TrimPrefix(o.Name, messagesPrefix+"dt=")
-		if len(rest) == len(o.Name) {
-			continue
-		}
-		day, _, ok := strings.Cut(rest, "/")
-		if ok && checkDay(day) == nil {
+		if day, ok := parsePartitionDay(o.Name); ok {
 			days[day] = true
 		}
 	}
@@ -240,7 +228,7 @@ func (l *Lake) verifyDay(ctx context.Context, day string, rep *Report) error {
 	for _, o := range objs {
 		base := strings.TrimPrefix(o.Name, dir)
 		present[base] = true
-		if !strings.HasSuffix(base, ".parquet") {
+		if !isDataFile(base) {
 			continue
 		}
 		toRead = append(toRead, base)

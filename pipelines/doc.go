@@ -3,7 +3,10 @@
 // one conversations query per user over the whole range, stages each finished batch durably in
 // the lake, and publishes the days by merging when every batch is done. Export, Backfill and
 // Nightly (the scheduled run) are built on it, with Publish (finish a sharded run) and Forget
-// (erase users); their state and lock live in the lake. docs/design.md explains the design.
+// (erase users). The lake's state and lock are package load's objects (load.State, load.Lock:
+// their encoding, format check and conditional writes); this package decides what the state
+// says and when it changes (state.go), when the lock is taken and how its lease is kept
+// (lock.go), and never touches the store. docs/design.md explains the design.
 //
 // With Options.Pseudonymizer the pipeline knows users only by pseudonym (plans, batch files,
 // done records, state, logs, summary, errors) and keeps their raw ids, which the API needs, in
@@ -19,7 +22,7 @@
 // ParallelBatches + ceil(Concurrency / batch size) batches are alive at once, each with its
 // local stage (batch.go). Publishing merges up to
 // Options.ParallelPublish days at once (each its own partition; load.Lake is safe for that).
-// Across processes, the lake's lock (lock.go) admits one plan at a time: one process, or the
+// Across processes, the lake's lock (load.Lake.AcquireLock) admits one plan at a time: one process, or the
 // shards of one sharded run, which coordinate only through create-only and conditional writes
 // (the plan, batch done records, the publisher claim in the lock record). A lock renewal that
 // fails cancels the run.
@@ -27,7 +30,7 @@
 // # Errors
 //
 // ErrBadInput: the request cannot be right (flags, dates, a selector matching no user, missing
-// state); nothing was written. ErrLocked (as *LockedError): another run holds the lake.
+// state); nothing was written. ErrLocked (load.ErrLocked, as *load.LockedError): another run holds the lake.
 // ErrIncomplete: the run published what it could, but users failed (owed, named in the error)
 // or were skipped. ErrCorruptState (as *CorruptStateError, which also matches ErrBadInput): the
 // lake's state file does not decode; every method stops before writing anything (the lock

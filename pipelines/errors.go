@@ -3,15 +3,18 @@ package pipelines
 import (
 	"errors"
 	"fmt"
+
+	"github.com/chatlake/chatlake/load"
 )
 
 var (
-	// ErrLocked: another run holds the lake's lock.
-	ErrLocked = errors.New("another chatlake run holds the lake's lock")
+	// ErrLocked: another run holds the lake's lock (load.ErrLocked, as a *load.LockedError).
+	ErrLocked = load.ErrLocked
 	// ErrBadInput: the request itself is wrong (flags, dates, missing state); nothing was written.
 	ErrBadInput = errors.New("bad input")
-	// ErrCorruptState: the lake's state file does not decode (see CorruptStateError).
-	ErrCorruptState = errors.New("corrupt state")
+	// ErrCorruptState: the lake's state file does not decode (load.ErrCorruptState; see
+	// CorruptStateError).
+	ErrCorruptState = load.ErrCorruptState
 	// ErrIncomplete: the run finished but did not export everything asked for.
 	ErrIncomplete = errors.New("export incomplete")
 )

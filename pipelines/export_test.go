@@ -251,7 +251,7 @@ func TestUserErrors(t *testing.T) {
 		if len(victimBefore) == 0 || !slices.Equal(lakecheck.Keys(victimRows), lakecheck.Keys(victimBefore)) {
 			t.Fatalf("the failing user's rows changed: %d before, %d after", len(victimBefore), len(victimRows))
 		}
-		st, err := pipelines.ReadState(context.Background(), h.store)
+		st, err := pipelines.ReadState(context.Background(), h.lake)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -265,7 +265,7 @@ func TestUserErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.check(from, to)
-		if st, _ := pipelines.ReadState(context.Background(), h.store); len(st.Owed) != 0 {
+		if st, _ := pipelines.ReadState(context.Background(), h.lake); len(st.Owed) != 0 {
 			t.Fatalf("still owed after the fault went: %+v", st.Owed)
 		}
 	})

@@ -39,7 +39,7 @@ func (p *Pipeline) checkMode(ctx context.Context, exporting bool) error {
 		if !want.Pseudonymized && (!exporting || !want.RedactText) {
 			return nil
 		}
-		st, err := loadState(ctx, p.lake.Store())
+		st, err := loadState(ctx, p.lake)
 		if err != nil {
 			return err
 		}
@@ -47,7 +47,7 @@ func (p *Pipeline) checkMode(ctx context.Context, exporting bool) error {
 		if err != nil {
 			return err
 		}
-		if st.version != "" || len(plans) > 0 {
+		if st.exists() || len(plans) > 0 {
 			return badInput("the lake already holds data written without --pseudonymize and --redact-text: a lake is written in one mode only; export into a new lake")
 		}
 		return nil

@@ -198,7 +198,7 @@ func TestForget(t *testing.T) {
 	if nUsers != len(ids)-2 {
 		t.Errorf("the users table has %d users, want %d", nUsers, len(ids)-2)
 	}
-	st, _ := pipelines.ReadState(ctx, h.store)
+	st, _ := pipelines.ReadState(ctx, h.lake)
 	if len(st.Erasures) != 1 || st.Erasures[0].Users != 2 {
 		t.Errorf("state erasures %+v", st.Erasures)
 	}
@@ -226,7 +226,7 @@ func TestLockRenewedEveryThird(t *testing.T) {
 		defer close(watched)
 		for ctx.Err() == nil {
 			time.Sleep(20 * time.Millisecond)
-			rec, err := pipelines.ReadLock(context.Background(), h.store)
+			rec, err := h.lake.ReadLock(context.Background())
 			if err != nil || rec == nil || len(rec.Holders) == 0 {
 				continue
 			}
@@ -302,7 +302,7 @@ func TestLockAndStateFaultsStopTheRun(t *testing.T) {
 		so := simOptions(28, 20)
 		so.Faults.Latency = 40 * time.Millisecond
 		h := newHarness(t, so, nil)
-		fs := &faultyStore{Store: h.store, name: pipelines.LockName, after: 1}
+		fs := &faultyStore{Store: h.store, name: load.LockPath, after: 1}
 		h.lake = mustLake(t, fs)
 		p := h.pipeline(h.client(nil), func(o *pipelines.Options) { o.LockLease, o.Clock, o.Concurrency = 3*time.Second, time.Now, 1 })
 		h.clock.Set(time.Now())
@@ -315,16 +315,16 @@ func TestLockAndStateFaultsStopTheRun(t *testing.T) {
 		h := newHarness(t, simOptions(29, 10), nil)
 		// Another writer changes the state just after this run read it under the lock (the
 		// reads before the lock only check that it can be read).
-		fs := &faultyStore{Store: h.store, name: pipelines.StateName, after: 1 << 30,
+		fs := &faultyStore{Store: h.store, name: load.StatePath, after: 1 << 30,
 			afterGet: func(ctx context.Context, s storage.Store) bool {
-				if _, _, err := s.Get(ctx, pipelines.LockName); err != nil {
+				if _, _, err := s.Get(ctx, load.LockPath); err != nil {
 					return false
 				}
-				data, v, err := s.Get(ctx, pipelines.StateName)
+				data, v, err := s.Get(ctx, load.StatePath)
 				if err != nil {
 					data, v = []byte(`{"format":2}`), ""
 				}
-				if _, err := s.PutIf(ctx, pipelines.StateName, data, v); err != nil {
+				if _, err := s.PutIf(ctx, load.StatePath, data, v); err != nil {
 					t.Error(err)
 				}
 				return true
@@ -339,23 +339,23 @@ func TestLockAndStateFaultsStopTheRun(t *testing.T) {
 		h := newHarness(t, simOptions(30, 10), nil)
 		// Another holder joins the lock while this run works (as another shard would).
 		var joined atomic.Bool
-		fs := &faultyStore{Store: h.store, name: pipelines.StateName, after: 0, onWrite: func(ctx context.Context, s storage.Store) {
+		fs := &faultyStore{Store: h.store, name: load.StatePath, after: 0, onWrite: func(ctx context.Context, s storage.Store) {
 			if joined.Swap(true) {
 				return
 			}
-			data, v, err := s.Get(ctx, pipelines.LockName)
+			data, v, err := s.Get(ctx, load.LockPath)
 			if err != nil {
 				t.Error(err)
 				return
 			}
-			var rec pipelines.LockRecord
+			var rec load.LockRecord
 			if err := json.Unmarshal(data, &rec); err != nil {
 				t.Error(err)
 				return
 			}
-			rec.Holders = append(rec.Holders, pipelines.LockHolder{RunID: "other", Host: "elsewhere", PID: 1, Expires: time.Now().Add(time.Hour)})
+			rec.Holders = append(rec.Holders, load.LockHolder{RunID: "other", Host: "elsewhere", PID: 1, Expires: time.Now().Add(time.Hour)})
 			data, _ = json.Marshal(rec)
-			if _, err := s.PutIf(ctx, pipelines.LockName, data, v); err != nil {
+			if _, err := s.PutIf(ctx, load.LockPath, data, v); err != nil {
 				t.Error(err)
 			}
 		}}
@@ -363,7 +363,7 @@ func TestLockAndStateFaultsStopTheRun(t *testing.T) {
 		if _, err := h.pipeline(h.client(nil), nil).Export(context.Background(), day(t, "2024-05-01"), day(t, "2024-05-02")); err != nil {
 			t.Fatal(err)
 		}
-		rec, err := pipelines.ReadLock(context.Background(), h.store)
+		rec, err := h.lake.ReadLock(context.Background())
 		if err != nil || rec == nil || len(rec.Holders) != 1 || rec.Holders[0].RunID != "other" {
 			t.Fatalf("lock after release: %+v, %v; want only the other holder left", rec, err)
 		}
@@ -418,7 +418,7 @@ func TestOwedRangeAndRunRangeApart(t *testing.T) {
 		t.Errorf("the day between the ranges was published again: %+v -> %+v", gap, after)
 	}
 	h.check(day(t, "2024-05-01"), day(t, "2024-05-07"))
-	if st, _ := pipelines.ReadState(ctx, h.store); len(st.Owed) != 0 {
+	if st, _ := pipelines.ReadState(ctx, h.lake); len(st.Owed) != 0 {
 		t.Errorf("still owed: %+v", st.Owed)
 	}
 }

@@ -109,9 +109,8 @@ type runContext struct {
 // lock, after sweeping what killed runs left; then it records the run's outcome in the state
 // when this process published or failed.
 func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, listed *userSet, fn func(context.Context, *runContext) error) error {
-	store := p.lake.Store()
 	// A state that cannot be read stops the command before it writes anything, the lock included.
-	if _, err := loadState(ctx, store); err != nil {
+	if _, err := loadState(ctx, p.lake); err != nil {
 		return err
 	}
 	parent := ctx
@@ -121,7 +120,7 @@ func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, listed
 	}
 	defer release()
 	p.sweep(ctx, plan)
-	st, err := loadState(ctx, store)
+	st, err := loadState(ctx, p.lake)
 	if err != nil {
 		return err
 	}
@@ -143,7 +142,7 @@ func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, listed
 	if errors.Is(runErr, ErrBadInput) || (ctx.Err() != nil && !interrupted) || (runErr == nil && !sum.isPublished() && !interrupted) {
 		return runErr
 	}
-	rec := &RunRecord{RunID: p.o.RunID, Kind: sum.Kind, Plan: plan, From: sum.From, To: sum.To, Outcome: "ok",
+	rec := &load.RunRecord{RunID: p.o.RunID, Kind: sum.Kind, Plan: plan, From: sum.From, To: sum.To, Outcome: "ok",
 		Started: sum.Started.UTC(), Finished: time.Now().UTC(), Messages: sum.Messages, Requests: sum.API.Requests,
 		Owed: len(sum.OwedUsers), LateMessages: sum.LateMessages}
 	if sum.LateMessages > 0 {
@@ -163,7 +162,7 @@ func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, listed
 	}
 	uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer ucancel()
-	if err := st.update(uctx, func(s *State) { s.LastRun = rec }); err != nil && runErr == nil {
+	if err := st.update(uctx, func(s *load.State) { s.LastRun = rec }); err != nil && runErr == nil {
 		return err
 	}
 	return runErr
@@ -172,12 +171,10 @@ func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, listed
 // sweep removes what killed runs left: temporaries of unfinished local writes, local spill,
 // and plan directories without a plan. Only a lock holder sweeps; failures are logged.
 func (p *Pipeline) sweep(ctx context.Context, plan string) {
-	if sw, ok := p.lake.Store().(temporarySweeper); ok {
-		if n, err := sw.SweepTemporary(ctx, p.o.LockLease); err != nil {
-			p.o.Logger.Warn("sweeping temporary files of killed runs failed", "error", err.Error())
-		} else if n > 0 {
-			p.o.Logger.Info("swept temporary files of killed runs", "files", n)
-		}
+	if n, err := p.lake.SweepTemporary(ctx, p.o.LockLease); err != nil {
+		p.o.Logger.Warn("sweeping temporary files of killed runs failed", "error", err.Error())
+	} else if n > 0 {
+		p.o.Logger.Info("swept temporary files of killed runs", "files", n)
 	}
 	if n, err := p.lake.SweepSpill(); err != nil {
 		p.o.Logger.Warn("sweeping the local spill of killed runs failed", "error", err.Error())
@@ -191,11 +188,6 @@ func (p *Pipeline) sweep(ctx context.Context, plan string) {
 	}
 }
 
-// temporarySweeper is the optional ability of a store to remove what killed writes left.
-type temporarySweeper interface {
-	SweepTemporary(ctx context.Context, olderThan time.Duration) (int, error)
-}
-
 // finish fills the summary's totals.
 func (p *Pipeline) finish(sum *Summary) {
 	sum.mu.Lock()
@@ -207,7 +199,7 @@ func (p *Pipeline) finish(sum *Summary) {
 }
 
 // checkLakeOwner refuses to mix two bots in one lake.
-func (p *Pipeline) checkLakeOwner(s State) error {
+func (p *Pipeline) checkLakeOwner(s load.State) error {
 	if (s.CustomerID == "" && s.BotKey == "") || p.o.CustomerID == "" {
 		return nil // a new lake, or a command that does not export (publish, forget)
 	}

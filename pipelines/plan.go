@@ -116,7 +116,7 @@ func batchSize(n, configured int) int {
 // cutBatches makes the plan's batches: the owed users (over the union of their owed range
 // and, if they are listed, the run's range) grouped by range, then the other listed users over
 // the run's range, each group sorted by id and cut into batches of size users.
-func cutBatches(listed *userSet, owed map[string]Owed, from, to string, size int) ([]PlanBatch, [][]planUser) {
+func cutBatches(listed *userSet, owed map[string]load.Owed, from, to string, size int) ([]PlanBatch, [][]planUser) {
 	type rangeKey struct{ from, to string }
 	groups := map[rangeKey][]planUser{}
 	main := make([]planUser, 0, listed.len())

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/schema"
 	"github.com/chatlake/chatlake/transform"
 )
@@ -109,14 +110,14 @@ func owedAAD(pseudonym string) string { return "chatlake owed user " + pseudonym
 // pseudonymizeUsers renames the listed users to their pseudonyms, remembering each raw id for
 // the API calls and the sealed batch files, and returns the owed users whose raw id the state
 // holds sealed (the others cannot be exported: they stay owed, with a warning).
-func (p *Pipeline) pseudonymizeUsers(listed *userSet, owed map[string]Owed) map[string]Owed {
+func (p *Pipeline) pseudonymizeUsers(listed *userSet, owed map[string]load.Owed) map[string]load.Owed {
 	q := p.pseudo
 	listed.rename(func(raw string) string {
 		id := q.ps.ID(raw)
 		q.remember(id, raw)
 		return id
 	})
-	known := make(map[string]Owed, len(owed))
+	known := make(map[string]load.Owed, len(owed))
 	for id, o := range owed {
 		if _, ok := q.rawID(id); ok {
 			known[id] = o
@@ -133,7 +134,7 @@ func (p *Pipeline) pseudonymizeUsers(listed *userSet, owed map[string]Owed) map[
 	return known
 }
 
-func (q *pseudo) openOwed(id string, o Owed) (string, error) {
+func (q *pseudo) openOwed(id string, o load.Owed) (string, error) {
 	if o.SealedID == "" {
 		return "", errors.New("no sealed_id")
 	}
@@ -149,7 +150,7 @@ func (q *pseudo) openOwed(id string, o Owed) (string, error) {
 
 // sealOwed gives every owed user of s that has none its sealed raw id (the state is about to be
 // written). A user whose raw id this run does not know keeps none (and a warning).
-func (p *Pipeline) sealOwed(s *State) {
+func (p *Pipeline) sealOwed(s *load.State) {
 	q := p.pseudo
 	for id, o := range s.Owed {
 		if o.SealedID != "" {

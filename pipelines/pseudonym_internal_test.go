@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/chatlake/chatlake/extract"
+	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/transform"
 )
 
@@ -64,15 +65,15 @@ func TestOpenOwedChecksThePseudonym(t *testing.T) {
 	q := testPseudo(t, "key-one-0123456789abcdef")
 	id := q.ps.ID("alice")
 	sealed, _ := q.seal([]byte("alice"), owedAAD(id))
-	if raw, err := q.openOwed(id, Owed{SealedID: sealed}); err != nil || raw != "alice" {
+	if raw, err := q.openOwed(id, load.Owed{SealedID: sealed}); err != nil || raw != "alice" {
 		t.Fatalf("%q %v", raw, err)
 	}
 	bob := q.ps.ID("bob")
 	wrong, _ := q.seal([]byte("alice"), owedAAD(bob))
-	if _, err := q.openOwed(bob, Owed{SealedID: wrong}); err == nil {
+	if _, err := q.openOwed(bob, load.Owed{SealedID: wrong}); err == nil {
 		t.Fatal("alice's id opened as bob's")
 	}
-	if _, err := q.openOwed(bob, Owed{}); err == nil {
+	if _, err := q.openOwed(bob, load.Owed{}); err == nil {
 		t.Fatal("no sealed id opened")
 	}
 }

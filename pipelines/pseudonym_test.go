@@ -45,7 +45,7 @@ func TestPseudonymizedNightly(t *testing.T) {
 	if !errors.Is(err, pipelines.ErrIncomplete) || !strings.Contains(err.Error(), ps.ID(victim)) || strings.Contains(err.Error(), victim) {
 		t.Fatalf("first night: %v; want incomplete, naming %s", err, ps.ID(victim))
 	}
-	st, err := pipelines.ReadState(context.Background(), h.store)
+	st, err := pipelines.ReadState(context.Background(), h.lake)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestPseudonymizedNightly(t *testing.T) {
 	if diff := lakecheck.Compare(h.read(), truth); diff != "" {
 		t.Fatal(diff)
 	}
-	if st, _ := pipelines.ReadState(context.Background(), h.store); len(st.Owed) != 0 {
+	if st, _ := pipelines.ReadState(context.Background(), h.lake); len(st.Owed) != 0 {
 		t.Fatalf("still owed: %+v", st.Owed)
 	}
 

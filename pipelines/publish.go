@@ -105,7 +105,7 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 			"plan", plan.ID, "batches_left", missing)
 		return nil
 	}
-	claimed, err := rc.lock.claimPublisher(ctx, plan.ID+"@"+plan.Attempt)
+	claimed, err := rc.lock.ClaimPublisher(ctx, plan.ID+"@"+plan.Attempt)
 	if err != nil {
 		return err
 	}
@@ -189,7 +189,7 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 	if err := p.finishPlan(ctx, rc, plan, recs); err != nil {
 		return err
 	}
-	if err := rc.lock.markPublished(ctx, plan.ID+"@"+plan.Attempt); err != nil {
+	if err := rc.lock.MarkPublished(ctx, plan.ID+"@"+plan.Attempt); err != nil {
 		p.o.Logger.Warn("could not record in the lock that the run is published; a shard that finishes later may try to publish it again and fail", "error", err.Error())
 	}
 	return p.owedError(rc.sum)
@@ -199,7 +199,7 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 // the covered users, and counts the rows that are late. It runs concurrently with the
 // publishing of other days.
 func (p *Pipeline) publishDay(ctx context.Context, rc *runContext, plan *Plan, day string, in load.MergeInput,
-	before *State, today time.Time) error {
+	before *load.State, today time.Time) error {
 	st, err := p.lake.Merge(ctx, day, in)
 	if err != nil {
 		return err
@@ -241,21 +241,21 @@ func (p *Pipeline) finishPlan(ctx context.Context, rc *runContext, plan *Plan, r
 		}
 	}
 	now := p.o.Clock().UTC()
-	err := rc.state.update(ctx, func(s *State) {
+	err := rc.state.update(ctx, func(s *load.State) {
 		if plan.CustomerID != "" {
 			s.CustomerID, s.BotKey = plan.CustomerID, plan.BotKey
 		}
 		if s.Days == nil {
-			s.Days = map[string]DayState{}
+			s.Days = map[string]load.DayState{}
 		}
 		for _, d := range plan.exportedDays() {
-			s.Days[d] = DayState{RunID: p.o.RunID, ExportedAt: now}
+			s.Days[d] = load.DayState{RunID: p.o.RunID, ExportedAt: now}
 		}
 		if s.Watermark == "" || plan.From <= nextDay(s.Watermark) {
 			s.Watermark = max(s.Watermark, plan.To)
 		}
 		if s.Owed == nil {
-			s.Owed = map[string]Owed{}
+			s.Owed = map[string]load.Owed{}
 		}
 		for b, r := range recs {
 			pb := plan.Batches[b]
@@ -267,7 +267,7 @@ func (p *Pipeline) finishPlan(ctx context.Context, rc *runContext, plan *Plan, r
 				delete(paid, f.ID)
 				o, ok := s.Owed[f.ID]
 				if !ok {
-					o = Owed{From: pb.From, To: pb.To, Since: now}
+					o = load.Owed{From: pb.From, To: pb.To, Since: now}
 				}
 				o.From, o.To = min(o.From, pb.From), max(o.To, pb.To)
 				o.Attempts++
@@ -285,9 +285,9 @@ func (p *Pipeline) finishPlan(ctx context.Context, rc *runContext, plan *Plan, r
 		}
 		if plan.Kind == "backfill" {
 			if s.Backfills == nil {
-				s.Backfills = map[string]*BackfillState{}
+				s.Backfills = map[string]*load.BackfillState{}
 			}
-			s.Backfills[plan.ID] = &BackfillState{From: plan.From, To: plan.To, Selectors: plan.Selectors,
+			s.Backfills[plan.ID] = &load.BackfillState{From: plan.From, To: plan.To, Selectors: plan.Selectors,
 				Started: plan.Created, Finished: now}
 		}
 		s.LastUsers = plan.Users

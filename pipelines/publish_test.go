@@ -97,7 +97,7 @@ func TestPublishStoppedByTheRunsEnd(t *testing.T) {
 	if _, err := p.Export(ctx, day(t, "2024-05-01"), day(t, "2024-05-05")); err == nil {
 		t.Fatal("the export whose context ended while it published returned no error")
 	}
-	st, err := pipelines.ReadState(context.Background(), h.store)
+	st, err := pipelines.ReadState(context.Background(), h.lake)
 	if err != nil {
 		t.Fatal(err)
 	}

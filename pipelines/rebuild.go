@@ -3,15 +3,9 @@ package pipelines
 import (
 	"context"
 	"errors"
-	"fmt"
-	"time"
 
 	"github.com/chatlake/chatlake/load"
-	"github.com/chatlake/chatlake/load/storage"
 )
-
-// corruptSuffix is added, with the time, to the name of a state file put aside by RebuildState.
-const corruptSuffix = ".corrupt-"
 
 // Rebuilt says what RebuildState did.
 type Rebuilt struct {
@@ -23,8 +17,8 @@ type Rebuilt struct {
 
 // RebuildState replaces the lake's state by one rebuilt from the partitions' manifests, for a
 // state file that no longer decodes (a *CorruptStateError), or that is missing. The old file
-// is kept beside it, as _chatlake/state.json.corrupt-<UTC time>. A state that reads fine is
-// left alone unless force is set.
+// is kept beside it, under a name with the time (load.Lake.KeepStateAside). A state that reads
+// fine is left alone unless force is set.
 //
 // What the manifests tell is kept: every day with a manifest is a published day (its run and
 // time are the manifest's). The watermark is the last day of the run of consecutive complete
@@ -39,39 +33,33 @@ type Rebuilt struct {
 // It holds the lake's lock while it works, as any run, and writes the new state conditionally
 // on the version of the file it replaces.
 func (p *Pipeline) RebuildState(ctx context.Context, force bool) (*Rebuilt, error) {
-	store := p.lake.Store()
 	ctx, _, release, err := p.holdLock(ctx, "state-rebuild", "state-rebuild", "")
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 
-	data, version, err := store.Get(ctx, StateName)
-	switch {
-	case errors.Is(err, storage.ErrNotExist):
-		version = ""
-	case err != nil:
-		return nil, fmt.Errorf("reading %s: %w", StateName, err)
-	}
-	if version != "" && !force {
-		if _, err := loadState(ctx, store); !errors.Is(err, ErrCorruptState) {
-			if err != nil {
-				return nil, err
-			}
-			return nil, badInput("%s reads fine: nothing to rebuild (force rebuilds it anyway, and forgets what is owed, the backfills and the erasures)", StateName)
+	if !force {
+		s, err := loadState(ctx, p.lake)
+		switch {
+		case errors.Is(err, ErrCorruptState): // what it is for
+		case err != nil:
+			return nil, err
+		case s.exists():
+			return nil, badInput("%s reads fine: nothing to rebuild (force rebuilds it anyway, and forgets what is owed, the backfills and the erasures)", load.StatePath)
 		}
 	}
 	st, out, err := p.stateFromManifests(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if version != "" {
-		if out.Kept, err = keepAside(ctx, store, data, p.o.Clock().UTC()); err != nil {
-			return nil, err
-		}
+	kept, version, err := p.lake.KeepStateAside(ctx, p.o.Clock().UTC())
+	if err != nil {
+		return nil, err
 	}
-	s := &stateStore{store: store, version: version}
-	if err := s.update(ctx, func(next *State) { *next = st }); err != nil {
+	out.Kept = kept
+	s := &stateStore{lake: p.lake, st: load.NewState(), version: version}
+	if err := s.update(ctx, func(next *load.State) { *next = st }); err != nil {
 		return nil, err
 	}
 	p.o.Logger.Info("rebuilt the state from the manifests", "days", out.Days, "watermark", out.Watermark,
@@ -81,12 +69,12 @@ func (p *Pipeline) RebuildState(ctx context.Context, force bool) (*Rebuilt, erro
 
 // stateFromManifests is the state that the manifests tell: the days, and the watermark (see
 // RebuildState).
-func (p *Pipeline) stateFromManifests(ctx context.Context) (State, *Rebuilt, error) {
+func (p *Pipeline) stateFromManifests(ctx context.Context) (load.State, *Rebuilt, error) {
 	days, err := p.lake.Days(ctx)
 	if err != nil {
-		return State{}, nil, err
+		return load.State{}, nil, err
 	}
-	st := State{Format: stateFormat, Days: map[string]DayState{}}
+	st := load.State{Days: map[string]load.DayState{}}
 	out := &Rebuilt{}
 	contiguous := true
 	for i, d := range days {
@@ -94,9 +82,9 @@ func (p *Pipeline) stateFromManifests(ctx context.Context) (State, *Rebuilt, err
 		complete := err == nil && m.Complete
 		switch {
 		case err == nil:
-			st.Days[d] = DayState{RunID: m.RunID, ExportedAt: m.WrittenAt.UTC()}
+			st.Days[d] = load.DayState{RunID: m.RunID, ExportedAt: m.WrittenAt.UTC()}
 		case !errors.Is(err, load.ErrCorruptManifest):
-			return State{}, nil, err
+			return load.State{}, nil, err
 		}
 		if !complete {
 			out.Incomplete = append(out.Incomplete, d)
@@ -112,24 +100,4 @@ func (p *Pipeline) stateFromManifests(ctx context.Context) (State, *Rebuilt, err
 	}
 	out.Days, out.Watermark = len(st.Days), st.Watermark
 	return st, out, nil
-}
-
-// keepAside writes the replaced state beside it, create-only, under a name no other file has.
-func keepAside(ctx context.Context, store storage.Store, data []byte, now time.Time) (string, error) {
-	base := StateName + corruptSuffix + now.Format("20060102T150405.000Z")
-	for i := 1; i <= 100; i++ {
-		name := base
-		if i > 1 {
-			name = fmt.Sprintf("%s-%d", base, i)
-		}
-		_, err := store.PutIf(ctx, name, data, "")
-		if errors.Is(err, storage.ErrPrecondition) {
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("keeping the old state as %s: %w", name, err)
-		}
-		return name, nil
-	}
-	return "", fmt.Errorf("keeping the old state as %s: 100 names taken", base)
 }

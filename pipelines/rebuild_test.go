@@ -40,16 +40,16 @@ func TestCorruptStateRebuild(t *testing.T) {
 			if _, err := p.Nightly(ctx, day(t, "2024-05-01")); err != nil {
 				t.Fatal(err)
 			}
-			good, _, err := h.store.Get(ctx, pipelines.StateName)
+			good, _, err := h.store.Get(ctx, load.StatePath)
 			if err != nil {
 				t.Fatal(err)
 			}
-			before, err := pipelines.ReadState(ctx, h.store)
+			before, err := pipelines.ReadState(ctx, h.lake)
 			if err != nil {
 				t.Fatal(err)
 			}
 			bad := tc.bad(good)
-			putRaw(t, h, pipelines.StateName, bad)
+			putRaw(t, h, load.StatePath, bad)
 			listing := snapshot(t, h)
 			// Every write of the commands below is recorded: none may write, not even the lock
 			// that it would remove again.
@@ -68,7 +68,7 @@ func TestCorruptStateRebuild(t *testing.T) {
 					t.Fatalf("%s: %q does not name the way out", what, err)
 				}
 			}
-			_, err = pipelines.ReadState(ctx, h.store)
+			_, err = pipelines.ReadState(ctx, h.lake)
 			checkCorrupt("ReadState", err)
 			_, err = pc.Nightly(ctx, day(t, "2024-05-01"))
 			checkCorrupt("Nightly", err)
@@ -98,13 +98,13 @@ func TestCorruptStateRebuild(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.HasPrefix(r.Kept, pipelines.StateName+".corrupt-") {
+			if !strings.HasPrefix(r.Kept, load.StatePath+".corrupt-") {
 				t.Fatalf("kept as %q", r.Kept)
 			}
 			if kept, _, err := h.store.Get(ctx, r.Kept); err != nil || !bytes.Equal(kept, bad) {
 				t.Fatalf("the bad file was not kept as it was: %v", err)
 			}
-			after, err := pipelines.ReadState(ctx, h.store)
+			after, err := pipelines.ReadState(ctx, h.lake)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,7 +137,7 @@ func TestRebuildWatermarkStopsAtAGap(t *testing.T) {
 	if _, err := p.Export(ctx, day(t, "2024-05-05"), day(t, "2024-05-06")); err != nil {
 		t.Fatal(err)
 	}
-	putRaw(t, h, pipelines.StateName, []byte("{"))
+	putRaw(t, h, load.StatePath, []byte("{"))
 	r, err := p.RebuildState(ctx, false)
 	if err != nil {
 		t.Fatal(err)

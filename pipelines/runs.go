@@ -87,7 +87,7 @@ func (p *Pipeline) Nightly(ctx context.Context, first time.Time) (*Summary, erro
 		return sum, err
 	}
 	// The window comes from the state; bad input is refused before the lock: nothing is written.
-	st, err := ReadState(ctx, p.lake.Store())
+	st, err := ReadState(ctx, p.lake)
 	if err != nil {
 		return sum, err
 	}
@@ -121,7 +121,7 @@ func (p *Pipeline) Nightly(ctx context.Context, first time.Time) (*Summary, erro
 
 // nightlyWindow is the nightly run's days: from the oldest lookback day to the last closed
 // day. An empty from means there is nothing to do.
-func (p *Pipeline) nightlyWindow(st State, first time.Time) (from, to string, err error) {
+func (p *Pipeline) nightlyWindow(st load.State, first time.Time) (from, to string, err error) {
 	last := lastClosedDay(p.o.Clock(), p.o.Settle)
 	if st.Watermark == "" {
 		switch {
@@ -248,8 +248,8 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 // made when the lake was opened, stays empty). Otherwise it returns nil and the users are listed
 // under the lock, as a plan needs them.
 func (p *Pipeline) firstContact(ctx context.Context, sum *Summary, id string) (*userSet, error) {
-	st, err := loadState(ctx, p.lake.Store())
-	if err != nil || st.version != "" {
+	st, err := loadState(ctx, p.lake)
+	if err != nil || st.exists() {
 		return nil, err
 	}
 	if _, err := p.lake.ReadPlan(ctx, id); !errors.Is(err, load.ErrNoPlan) {
@@ -307,7 +307,7 @@ func (p *Pipeline) unmatchedSelectors(users *userSet) error {
 // last shard died before publishing, for instance). It needs no API source.
 func (p *Pipeline) Publish(ctx context.Context) (*Summary, error) {
 	sum := p.newSummary("publish", "", "")
-	if _, err := loadState(ctx, p.lake.Store()); err != nil {
+	if _, err := loadState(ctx, p.lake); err != nil {
 		return sum, err // a corrupt state stops it even with nothing to publish
 	}
 	if err := p.checkMode(ctx, false); err != nil {
@@ -405,14 +405,14 @@ func (p *Pipeline) Forget(ctx context.Context, ids []string) (*Summary, error) {
 			return err
 		}
 		sum.setForgotten(ms, us)
-		err = rc.state.update(ctx, func(s *State) {
+		err = rc.state.update(ctx, func(s *load.State) {
 			for u := range drop {
 				delete(s.Owed, u)
 			}
 			if len(s.Owed) == 0 {
 				s.Owed = nil
 			}
-			s.Erasures = append(s.Erasures, Erasure{RunID: p.o.RunID, At: p.o.Clock().UTC(), Users: len(drop), Messages: ms.Messages})
+			s.Erasures = append(s.Erasures, load.Erasure{RunID: p.o.RunID, At: p.o.Clock().UTC(), Users: len(drop), Messages: ms.Messages})
 		})
 		if err != nil {
 			return err
@@ -423,4 +423,14 @@ func (p *Pipeline) Forget(ctx context.Context, ids []string) (*Summary, error) {
 		return nil
 	})
 	return sum, err
+}
+
+// ReadPlan reads the run plan id from the lake and decodes it as a run does (with its format
+// check); a plan that is gone matches load.ErrNoPlan.
+func ReadPlan(ctx context.Context, lake *load.Lake, id string) (*Plan, error) {
+	data, err := lake.ReadPlan(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return decodePlan(data)
 }

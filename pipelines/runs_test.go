@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chatlake/chatlake/internal/lakecheck"
+	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/pipelines"
 	"github.com/chatlake/chatlake/schema"
 	"github.com/chatlake/chatlake/sim"
@@ -71,7 +72,7 @@ func TestNightlyLateMessages(t *testing.T) {
 		if hasWarning {
 			warned++
 		}
-		st, err := pipelines.ReadState(context.Background(), h.store)
+		st, err := pipelines.ReadState(context.Background(), h.lake)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,14 +207,14 @@ func TestBackfillResume(t *testing.T) {
 func TestLock(t *testing.T) {
 	h := newHarness(t, simOptions(2, 20), nil)
 	from, to := day(t, "2024-05-01"), day(t, "2024-05-02")
-	held := pipelines.LockRecord{Plan: "backfill-other", Kind: "backfill", Holders: []pipelines.LockHolder{{RunID: "other",
+	held := load.LockRecord{Plan: "backfill-other", Kind: "backfill", Holders: []load.LockHolder{{RunID: "other",
 		Host: "elsewhere", PID: 1, Acquired: h.clock.Now(), Expires: h.clock.Now().Add(time.Hour)}}}
 	data, _ := json.Marshal(held)
-	if _, err := h.store.PutIf(context.Background(), pipelines.LockName, data, ""); err != nil {
+	if _, err := h.store.PutIf(context.Background(), load.LockPath, data, ""); err != nil {
 		t.Fatal(err)
 	}
 	_, err := h.pipeline(h.client(nil), nil).Export(context.Background(), from, to)
-	var le *pipelines.LockedError
+	var le *load.LockedError
 	if !errors.Is(err, pipelines.ErrLocked) || !errors.As(err, &le) || le.Holder.Holders[0].RunID != "other" {
 		t.Fatalf("error %v, want ErrLocked naming run other", err)
 	}
@@ -226,7 +227,7 @@ func TestLock(t *testing.T) {
 		t.Fatalf("expired lock not taken over: %v", err)
 	}
 	h.check(from, to)
-	if rec, err := pipelines.ReadLock(context.Background(), h.store); err != nil || rec != nil {
+	if rec, err := h.lake.ReadLock(context.Background()); err != nil || rec != nil {
 		t.Fatalf("lock after the run: %+v, %v; want released", rec, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/pipelines"
 	"github.com/chatlake/chatlake/sim"
@@ -76,6 +77,10 @@ func killedBackfill(b *testing.B, kills int) (total, minimum, killed, attempts i
 	if err != nil {
 		b.Fatal(err)
 	}
+	ll, err := load.NewLake(store, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	before := s.Stats().ByEndpoint[sim.EndpointConversations]
 	finished := false
 	for attempt := 0; killed < kills && attempt < 3*kills; attempt++ {
@@ -90,7 +95,7 @@ func killedBackfill(b *testing.B, kills int) (total, minimum, killed, attempts i
 			break
 		}
 		killed++
-		st, err := pipelines.ReadState(context.Background(), store)
+		st, err := pipelines.ReadState(context.Background(), ll)
 		if err != nil {
 			b.Fatal(err)
 		}

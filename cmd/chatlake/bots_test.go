@@ -71,7 +71,7 @@ func (b *threeBots) exported(t *testing.T) []int {
 		if _, err := os.Stat(lake); err != nil {
 			continue
 		}
-		st, err := pipelines.ReadState(context.Background(), mustLocal(t, lake))
+		st, err := pipelines.ReadState(context.Background(), mustLake(t, lake))
 		if err != nil || st.BotKey == "" {
 			continue
 		}

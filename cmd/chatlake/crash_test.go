@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chatlake/chatlake/internal/lakecheck"
+	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/load/storage/storagetest"
 	"github.com/chatlake/chatlake/pipelines"
@@ -266,7 +267,7 @@ func minConversationRequests(users []string, truth []sim.Message) int {
 func TestKilledRepeatedly(t *testing.T) {
 	// done tells a lake whose state records a finished run (a backfill, or the first nightly).
 	done := func(t *testing.T, dir string) bool {
-		st, err := pipelines.ReadState(context.Background(), mustLocal(t, dir))
+		st, err := pipelines.ReadState(context.Background(), mustLake(t, dir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -419,13 +420,18 @@ func TestConcurrentRuns(t *testing.T) {
 	}
 }
 
-func mustLocal(t *testing.T, dir string) storage.Store {
+// mustLake is the local lake in dir.
+func mustLake(t *testing.T, dir string) *load.Lake {
 	t.Helper()
 	st, err := storage.NewLocal(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st
+	lake, err := load.NewLake(st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lake
 }
 
 func replaceFlag(t *testing.T, args []string, flag, value string) []string {

@@ -74,7 +74,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 
-	objs, err := lake.Store().List(ctx, "messages/")
+	objs, err := lake.MessageFiles(ctx)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errors.New("demo: the export wrote no files")
 	}
 	fmt.Fprintf(stdout, "\nQuery it with DuckDB (https://duckdb.org), for example:\n\n")
-	fmt.Fprintf(stdout, "  duckdb -c \"SELECT dt, message_type, count(*) AS messages FROM read_parquet('%s/messages/*/*.parquet', hive_partitioning = true) GROUP BY ALL ORDER BY ALL\"\n\n", abs)
+	fmt.Fprintf(stdout, "  duckdb -c \"SELECT dt, message_type, count(*) AS messages FROM read_parquet('%s/%s', hive_partitioning = true) GROUP BY ALL ORDER BY ALL\"\n\n", abs, load.TableGlob(schema.MessagesTable))
 	fmt.Fprintf(stdout, "Check it with: chatlake verify --lake %s\n", abs)
 	return nil
 }

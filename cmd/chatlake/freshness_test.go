@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/load"
 )
 
 // statusJSON runs status --json with extra flags and decodes its report.
@@ -110,12 +110,12 @@ func TestStatusDeadLockHolders(t *testing.T) {
 	}
 	host, _ := os.Hostname()
 	now := time.Now()
-	rec := pipelines.LockRecord{Plan: "p1", Kind: "backfill", Holders: []pipelines.LockHolder{
+	rec := load.LockRecord{Plan: "p1", Kind: "backfill", Holders: []load.LockHolder{
 		{RunID: "expired-run", Host: "elsewhere", PID: 1, Shard: "0/2", Acquired: now.Add(-time.Hour), Expires: now.Add(-time.Minute)},
 		{RunID: "gone-run", Host: host, PID: gone.Process.Pid, Shard: "1/2", Acquired: now, Expires: now.Add(time.Hour)},
 	}}
 	data, _ := json.Marshal(rec)
-	if err := os.WriteFile(filepath.Join(lake, filepath.FromSlash(pipelines.LockName)), data, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(lake, filepath.FromSlash(load.LockPath)), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, rep, _ := statusJSON(t, lake)
@@ -131,7 +131,7 @@ func TestStatusDeadLockHolders(t *testing.T) {
 	// One live holder (this process) keeps the lock held; the dead one is still flagged.
 	rec.Holders[1].PID = os.Getpid()
 	data, _ = json.Marshal(rec)
-	if err := os.WriteFile(filepath.Join(lake, filepath.FromSlash(pipelines.LockName)), data, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(lake, filepath.FromSlash(load.LockPath)), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, rep, _ := statusJSON(t, lake); rep.LockExpired || len(rep.DeadHolders) != 1 || rep.DeadHolders[0].RunID != "expired-run" {

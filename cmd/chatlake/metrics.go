@@ -57,7 +57,7 @@ func (s *setup) writeMetrics(ctx context.Context, sum *pipelines.Summary) error 
 	var last time.Time
 	if s.lake != nil {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storageReadTimeout)
-		st, err := pipelines.ReadState(rctx, s.lake.Store())
+		st, err := pipelines.ReadState(rctx, s.lake)
 		cancel()
 		if err == nil && st.LastRun != nil && st.LastRun.Outcome == "ok" {
 			last = st.LastRun.Finished

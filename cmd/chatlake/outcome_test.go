@@ -169,7 +169,7 @@ func TestSIGTERM(t *testing.T) {
 	if sum["outcome"] != "interrupted" || sum["exit_code"] != float64(exitSIGTERM) || level != "ERROR" || !strings.Contains(sum["error"].(string), "SIGTERM") {
 		t.Fatalf("summary %v", sum)
 	}
-	st, rerr := pipelines.ReadState(context.Background(), mustLocal(t, lake))
+	st, rerr := pipelines.ReadState(context.Background(), mustLake(t, lake))
 	if rerr != nil || st.LastRun == nil || st.LastRun.Outcome != "interrupted" || !strings.Contains(st.LastRun.Error, "SIGTERM") {
 		t.Fatalf("state's last run %+v (%v)", st.LastRun, rerr)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/chatlake/chatlake/load"
@@ -23,20 +21,20 @@ import (
 
 // statusReport is what `chatlake status` prints, also as JSON with --json.
 type statusReport struct {
-	Lake          string                    `json:"lake"`
-	Watermark     string                    `json:"watermark,omitempty"`
-	SchemaVersion string                    `json:"schema_version,omitempty"`
-	CustomerID    string                    `json:"customer_id,omitempty"`
-	BotKey        string                    `json:"bot_key,omitempty"`
-	LastRun       *pipelines.RunRecord      `json:"last_run,omitempty"`
-	Days          []string                  `json:"days"`
-	Fresh         *freshness                `json:"freshness,omitempty"`
-	Lock          *pipelines.LockRecord     `json:"lock,omitempty"`
-	LockExpired   bool                      `json:"lock_expired,omitempty"`
-	DeadHolders   []deadHolder              `json:"dead_lock_holders,omitempty"`
-	Plans         []unfinishedRun           `json:"unfinished_runs"`
-	Owed          map[string]pipelines.Owed `json:"owed,omitempty"`
-	Erasures      []pipelines.Erasure       `json:"erasures,omitempty"`
+	Lake          string               `json:"lake"`
+	Watermark     string               `json:"watermark,omitempty"`
+	SchemaVersion string               `json:"schema_version,omitempty"`
+	CustomerID    string               `json:"customer_id,omitempty"`
+	BotKey        string               `json:"bot_key,omitempty"`
+	LastRun       *load.RunRecord      `json:"last_run,omitempty"`
+	Days          []string             `json:"days"`
+	Fresh         *freshness           `json:"freshness,omitempty"`
+	Lock          *load.LockRecord     `json:"lock,omitempty"`
+	LockExpired   bool                 `json:"lock_expired,omitempty"`
+	DeadHolders   []deadHolder         `json:"dead_lock_holders,omitempty"`
+	Plans         []unfinishedRun      `json:"unfinished_runs"`
+	Owed          map[string]load.Owed `json:"owed,omitempty"`
+	Erasures      []load.Erasure       `json:"erasures,omitempty"`
 }
 
 // freshness is how old the lake's newest fully exported day is: the watermark, or, when users
@@ -110,11 +108,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func readStatus(ctx context.Context, lake *load.Lake, url string, now time.Time, maxLag time.Duration) (*statusReport, error) {
-	st, err := pipelines.ReadState(ctx, lake.Store())
+	st, err := pipelines.ReadState(ctx, lake)
 	if err != nil {
 		return nil, err
 	}
-	lock, err := pipelines.ReadLock(ctx, lake.Store())
+	lock, err := lake.ReadLock(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +130,7 @@ func readStatus(ctx context.Context, lake *load.Lake, url string, now time.Time,
 		host, _ := os.Hostname()
 		rep.LockExpired = true
 		for _, h := range lock.Holders {
-			if reason := holderDead(h, now, host); reason != "" {
+			if reason := h.DeadReason(now, host); reason != "" {
 				rep.DeadHolders = append(rep.DeadHolders, deadHolder{RunID: h.RunID, Reason: reason})
 			} else {
 				rep.LockExpired = false
@@ -157,7 +155,7 @@ func readStatus(ctx context.Context, lake *load.Lake, url string, now time.Time,
 
 // freshnessOf finds the newest fully exported day: every day up to the watermark is
 // published, except those of a range still owed for some user.
-func freshnessOf(st *pipelines.State, now time.Time, maxLag time.Duration) *freshness {
+func freshnessOf(st *load.State, now time.Time, maxLag time.Duration) *freshness {
 	f := &freshness{LagSeconds: -1, MaxLagSeconds: maxLag.Seconds()}
 	day := st.Watermark
 	for moved := true; moved && day != ""; {
@@ -183,29 +181,14 @@ func freshnessOf(st *pipelines.State, now time.Time, maxLag time.Duration) *fres
 	return f
 }
 
-// holderDead says why a lock holder is dead, or "" if it may be alive.
-func holderDead(h pipelines.LockHolder, now time.Time, host string) string {
-	if !now.Before(h.Expires) {
-		return "lease expired at " + h.Expires.UTC().Format(time.RFC3339)
-	}
-	if host != "" && h.Host == host && h.PID > 0 && errors.Is(syscall.Kill(h.PID, 0), syscall.ESRCH) {
-		return fmt.Sprintf("pid %d is gone from this host", h.PID)
-	}
-	return ""
-}
-
 // resumeCommand is the command line that resumes an unfinished plan: the same command
 // (its API URL and key are not in the lake), or publish when every batch is done.
 func resumeCommand(ctx context.Context, lake *load.Lake, url string, p pipelines.PlanStatus) (string, error) {
 	if p.Batches > 0 && p.BatchesDone >= p.Batches {
 		return "chatlake publish --lake " + shellQuote(url), nil
 	}
-	data, err := lake.ReadPlan(ctx, p.ID)
+	plan, err := pipelines.ReadPlan(ctx, lake, p.ID)
 	if err != nil {
-		return "", fmt.Errorf("plan %s: %w", p.ID, err)
-	}
-	var plan pipelines.Plan
-	if err := json.Unmarshal(data, &plan); err != nil {
 		return "", fmt.Errorf("plan %s: %w", p.ID, err)
 	}
 	args := []string{"chatlake", plan.Kind, "--api-url", "URL", "--customer", shellQuote(plan.CustomerID), "--bot", shellQuote(plan.BotKey)}

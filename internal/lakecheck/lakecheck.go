@@ -15,7 +15,9 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" database/sql driver
 
+	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/load/storage"
+	"github.com/chatlake/chatlake/schema"
 	"github.com/chatlake/chatlake/sim"
 )
 
@@ -44,7 +46,7 @@ func Open(t testing.TB) *sql.DB {
 
 // Glob is the analysts' glob over a local lake directory.
 func Glob(dir string) string {
-	return filepath.ToSlash(filepath.Join(dir, "messages")) + "/*/*.parquet"
+	return filepath.ToSlash(filepath.Clean(dir)) + "/" + load.TableGlob(schema.MessagesTable)
 }
 
 // ReadMessages reads every message of a local lake with DuckDB. An error (a partial or corrupt
@@ -102,7 +104,7 @@ func Compare(rows []Row, truth []sim.Message) string {
 		got[identity(r.ChannelUserID, r.SentAt, r.Sender, r.MessageType, text)]++
 		keys[r.MessageKey]++
 		if d := r.SentAt.UTC().Format("2006-01-02"); d != r.Dt {
-			problems = append(problems, fmt.Sprintf("row %s at %s is in dt=%s", r.MessageKey, r.SentAt.Format(time.RFC3339Nano), r.Dt))
+			problems = append(problems, fmt.Sprintf("row %s at %s is in "+load.MessagesPartition+"=%s", r.MessageKey, r.SentAt.Format(time.RFC3339Nano), r.Dt))
 		}
 	}
 	for k, n := range keys {

@@ -1,6 +1,7 @@
 // Package storagetest is the conformance suite that every storage.Store backend runs
 // (storage.Local, storage.GCS), in the manner of go-cloud's blob/drivertest, and an in-process
-// fake GCS server for tests (StartFakeGCS).
+// fake GCS server for tests (StartFakeGCS; StartFakeGCSWrapped puts a handler of the test's in
+// front of it, to watch the requests).
 //
 // Run checks what callers of a Store rely on: writes become visible whole at Close or not at
 // all (Abort, a cancelled context, an abandoned writer), concurrent readers see one complete

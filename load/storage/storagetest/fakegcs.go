@@ -21,6 +21,13 @@ import (
 // (it otherwise answers them only for storage.googleapis.com). Both are stopped by t.Cleanup.
 func StartFakeGCS(t testing.TB, bucket string) (host string, client *gcs.Client) {
 	t.Helper()
+	return StartFakeGCSWrapped(t, bucket, nil)
+}
+
+// StartFakeGCSWrapped is StartFakeGCS with wrap (nil: none) in front of the server's handler,
+// so that a test sees every request any client makes (a benchmark counts uploads with it).
+func StartFakeGCSWrapped(t testing.TB, bucket string, wrap func(http.Handler) http.Handler) (host string, client *gcs.Client) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("fake GCS: listen: %v", err)
@@ -36,7 +43,11 @@ func StartFakeGCS(t testing.TB, bucket string) (host string, client *gcs.Client)
 		l.Close()
 		t.Fatalf("fake GCS: %v", err)
 	}
-	hs := &httptest.Server{Listener: l, Config: &http.Server{Handler: srv.HTTPHandler()}}
+	h := srv.HTTPHandler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	hs := &httptest.Server{Listener: l, Config: &http.Server{Handler: h}}
 	hs.Start()
 	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: bucket})
 

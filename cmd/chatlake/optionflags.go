@@ -92,69 +92,45 @@ func optionOfField(opts []option, err error) error {
 	return err
 }
 
-// intOpt is a whole number within lo..hi.
-func intOpt(p *int, name string, def, lo, hi int, field, help string) option {
+// bounded is an option of an ordered kind within lo..hi, its values shown by format in the
+// user's units.
+func bounded[T int | float64 | time.Duration | int64](p *T, v flag.Value, name string, def, lo, hi T, format func(T) string, field, help string) option {
 	*p = def
-	bounds := fmt.Sprintf("%d..%d", lo, hi)
-	return option{name: name, value: (*intValue)(p), help: help, def: strconv.Itoa(def), bounds: bounds, field: field,
+	bounds := format(lo) + ".." + format(hi)
+	return option{name: name, value: v, help: help, def: format(def), bounds: bounds, field: field,
 		check: func() error {
-			if *p < lo || *p > hi {
-				return &boundError{strconv.Itoa(*p), bounds}
+			if *p < lo || *p > hi { // floatValue refuses NaN
+				return &boundError{format(*p), bounds}
 			}
 			return nil
 		}}
+}
+
+// intOpt is a whole number within lo..hi.
+func intOpt(p *int, name string, def, lo, hi int, field, help string) option {
+	return bounded(p, (*intValue)(p), name, def, lo, hi, strconv.Itoa, field, help)
 }
 
 // floatOpt is a number within lo..hi.
 func floatOpt(p *float64, name string, def, lo, hi float64, field, help string) option {
-	*p = def
-	bounds := fmt.Sprintf("%g..%g", lo, hi)
-	return option{name: name, value: (*floatValue)(p), help: help, def: strconv.FormatFloat(def, 'g', -1, 64), bounds: bounds, field: field,
-		check: func() error {
-			if math.IsNaN(*p) || *p < lo || *p > hi {
-				return &boundError{strconv.FormatFloat(*p, 'g', -1, 64), bounds}
-			}
-			return nil
-		}}
+	format := func(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+	return bounded(p, (*floatValue)(p), name, def, lo, hi, format, field, help)
 }
 
 // durationOpt is a duration within lo..hi (90s, 36h, 2d).
 func durationOpt(p *time.Duration, name string, def, lo, hi time.Duration, field, help string) option {
-	*p = def
-	bounds := formatDuration(lo) + ".." + formatDuration(hi)
-	return option{name: name, value: (*durationValue)(p), help: help, def: formatDuration(def), bounds: bounds, field: field,
-		check: func() error {
-			if *p < lo || *p > hi {
-				return &boundError{formatDuration(*p), bounds}
-			}
-			return nil
-		}}
+	return bounded(p, (*durationValue)(p), name, def, lo, hi, formatDuration, field, help)
 }
 
 // sizeOpt is a byte size within lo..hi (128MiB, 1GB).
 func sizeOpt(p *int64, name string, def, lo, hi int64, field, help string) option {
-	*p = def
-	bounds := formatSize(lo) + ".." + formatSize(hi)
-	return option{name: name, value: (*sizeValue)(p), help: help, def: formatSize(def), bounds: bounds, field: field,
-		check: func() error {
-			if *p < lo || *p > hi {
-				return &boundError{formatSize(*p), bounds}
-			}
-			return nil
-		}}
+	return bounded(p, (*sizeValue)(p), name, def, lo, hi, formatSize, field, help)
 }
 
 // daysOpt is a number of whole days within lo..hi, written 2, 2d or 48h.
 func daysOpt(p *int, name string, def, lo, hi int, field, help string) option {
-	*p = def
-	bounds := fmt.Sprintf("%dd..%dd", lo, hi)
-	return option{name: name, value: (*daysValue)(p), help: help, def: fmt.Sprintf("%dd", def), bounds: bounds, field: field,
-		check: func() error {
-			if *p < lo || *p > hi {
-				return &boundError{fmt.Sprintf("%dd", *p), bounds}
-			}
-			return nil
-		}}
+	format := func(n int) string { return strconv.Itoa(n) + "d" }
+	return bounded(p, (*daysValue)(p), name, def, lo, hi, format, field, help)
 }
 
 // choiceOpt is one of a few words; the first is the default.

@@ -26,6 +26,8 @@ func optionsDoc() string {
 	b.WriteString("exit 2 with one line naming the flag, before anything is created.\n\n")
 	var ef, nf exportFlags
 	var lf lakeFlags
+	var sf statusFlags
+	var vf verifyFlags
 	var restart, force bool
 	var users usersFlag
 	var botIndex, parallel int
@@ -36,6 +38,8 @@ func optionsDoc() string {
 		{"export, backfill", append(ef.options(false), restartOpt(&restart))},
 		{"run", append(nf.options(true), botOptions(&botIndex, &parallel)...)},
 		{"publish, forget, state rebuild", append(lf.options(), userOpt(&users), forceOpt(&force))},
+		{"status", sf.options()},
+		{"verify", vf.options()},
 	}
 	for _, s := range sections {
 		fmt.Fprintf(&b, "## %s\n\n", s.title)

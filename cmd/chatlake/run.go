@@ -112,7 +112,7 @@ func writeOneFlag(w io.Writer, f *flag.Flag) {
 		line += " " + name
 	}
 	fmt.Fprintln(w, line)
-	if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "-1" {
+	if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" && f.DefValue != "-1" {
 		usage += " (default " + f.DefValue + ")"
 	}
 	fmt.Fprintf(w, "    \t%s [$%s]\n", strings.ReplaceAll(usage, "\n", "\n    \t"), envName(f.Name))

@@ -49,7 +49,7 @@ type Limiter struct {
 // ceiling that is not a positive finite number is taken as the default of 20.
 func NewLimiter(ceiling float64) *Limiter {
 	if !(ceiling > 0) || math.IsInf(ceiling, 0) {
-		ceiling = defaultRate
+		ceiling = DefaultRate
 	}
 	return &Limiter{
 		// Burst 1: requests go out evenly spaced, never in a burst into the server's bucket.

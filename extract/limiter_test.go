@@ -88,8 +88,8 @@ func TestLimiterWaitCancelledDuringHold(t *testing.T) {
 
 func TestLimiterBadCeiling(t *testing.T) {
 	for _, c := range []float64{0, -1, math.NaN(), math.Inf(1)} {
-		if r := NewLimiter(c).Rate(); r != defaultRate {
-			t.Errorf("NewLimiter(%g).Rate() = %g, want the default %d", c, r, defaultRate)
+		if r := NewLimiter(c).Rate(); r != DefaultRate {
+			t.Errorf("NewLimiter(%g).Rate() = %g, want the default %d", c, r, DefaultRate)
 		}
 	}
 	if err := NewLimiter(1000).Wait(context.Background()); err != nil {

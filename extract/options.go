@@ -12,16 +12,18 @@ import (
 	"unicode/utf8"
 )
 
-// Defaults of Options.
+// Defaults of Options: the one place they are written (the command's flags show the exported
+// ones).
 const (
-	defaultRate           = 20
-	defaultMaxAttempts    = 8
+	DefaultRate           = 20
+	DefaultMaxAttempts    = 8
 	defaultMinBackoff     = 250 * time.Millisecond
 	defaultMaxBackoff     = 30 * time.Second
-	defaultAttemptTimeout = 60 * time.Second
-	defaultPageSize       = 500
-	maxPageSize           = 500
-	defaultMaxPages       = 10000
+	DefaultAttemptTimeout = 60 * time.Second
+	DefaultPageSize       = 500
+	// MaxPageSize is the API's cap of messages per page.
+	MaxPageSize     = 500
+	defaultMaxPages = 10000
 	// maxBodyBytes bounds one response body; a longer one is read as cut off.
 	maxBodyBytes = 256 << 20
 )
@@ -34,12 +36,12 @@ type Options struct {
 	APIKey     string       // required; sent as "Authorization: Basic <APIKey>", never logged
 	HTTPClient *http.Client // nil: a client with transport timeouts
 
-	Rate           float64       // ceiling of requests per second shared by all requests; default 20
-	MaxAttempts    int           // attempts per request; default 8
+	Rate           float64       // ceiling of requests per second shared by all requests; default DefaultRate
+	MaxAttempts    int           // attempts per request; default DefaultMaxAttempts
 	MinBackoff     time.Duration // default 250ms
 	MaxBackoff     time.Duration // default 30s
-	AttemptTimeout time.Duration // per attempt, body read included; default 60s
-	PageSize       int           // 1..500; default 500 (the API's cap)
+	AttemptTimeout time.Duration // per attempt, body read included; default DefaultAttemptTimeout
+	PageSize       int           // 1..MaxPageSize (the API's cap); default DefaultPageSize
 	MaxPages       int           // pages per query before ErrTooManyPages; default 10000
 	Logger         *slog.Logger  // nil: discard
 }
@@ -65,11 +67,12 @@ func redactedKey(k string) string {
 	return "[REDACTED]"
 }
 
-// Bounds of Options that no deployment needs to pass: values beyond them are typos.
+// Bounds of Options that no deployment needs to pass: values beyond them are typos. The command
+// checks its flags against these before it creates anything.
 const (
-	minRate     = 0.01 // requests per second: one every 100 s
-	maxDuration = 24 * time.Hour
-	maxAttempts = 1000
+	MinRate            = 0.01 // requests per second: one every 100 s
+	MaxDuration        = 24 * time.Hour
+	MaxRequestAttempts = 1000
 )
 
 // withDefaults validates o and fills in the defaults. Errors are *OptionError naming the field;
@@ -109,23 +112,23 @@ func (o Options) withDefaults() (Options, error) {
 	}
 
 	switch {
-	case math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) || o.Rate < 0 || (o.Rate > 0 && o.Rate < minRate):
-		return o, optErr("Rate", "%g must be a number of requests per second of at least %g", o.Rate, minRate)
+	case math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) || o.Rate < 0 || (o.Rate > 0 && o.Rate < MinRate):
+		return o, optErr("Rate", "%g must be a number of requests per second of at least %g", o.Rate, MinRate)
 	case o.Rate == 0:
-		o.Rate = defaultRate
+		o.Rate = DefaultRate
 	}
 	switch {
-	case o.MaxAttempts < 0 || o.MaxAttempts > maxAttempts:
-		return o, optErr("MaxAttempts", "%d must be between 1 and %d", o.MaxAttempts, maxAttempts)
+	case o.MaxAttempts < 0 || o.MaxAttempts > MaxRequestAttempts:
+		return o, optErr("MaxAttempts", "%d must be between 1 and %d", o.MaxAttempts, MaxRequestAttempts)
 	case o.MaxAttempts == 0:
-		o.MaxAttempts = defaultMaxAttempts
+		o.MaxAttempts = DefaultMaxAttempts
 	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
 	}{{"MinBackoff", o.MinBackoff}, {"MaxBackoff", o.MaxBackoff}, {"AttemptTimeout", o.AttemptTimeout}} {
-		if d.v < 0 || d.v > maxDuration {
-			return o, optErr(d.name, "%s must be between 0 (the default) and %s", d.v, maxDuration)
+		if d.v < 0 || d.v > MaxDuration {
+			return o, optErr(d.name, "%s must be between 0 (the default) and %s", d.v, MaxDuration)
 		}
 	}
 	if o.MinBackoff == 0 {
@@ -138,14 +141,14 @@ func (o Options) withDefaults() (Options, error) {
 		return o, optErr("MaxBackoff", "%s is below MinBackoff %s", o.MaxBackoff, o.MinBackoff)
 	}
 	if o.AttemptTimeout == 0 {
-		o.AttemptTimeout = defaultAttemptTimeout
+		o.AttemptTimeout = DefaultAttemptTimeout
 	}
 	switch {
-	case o.PageSize < 0 || o.PageSize > maxPageSize:
+	case o.PageSize < 0 || o.PageSize > MaxPageSize:
 		return o, optErr("PageSize", "%d must be between 1 and %d (the API caps pages at %d; "+
-			"asking for more would end paging early)", o.PageSize, maxPageSize, maxPageSize)
+			"asking for more would end paging early)", o.PageSize, MaxPageSize, MaxPageSize)
 	case o.PageSize == 0:
-		o.PageSize = defaultPageSize
+		o.PageSize = DefaultPageSize
 	}
 	switch {
 	case o.MaxPages < 0:

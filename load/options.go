@@ -14,11 +14,24 @@ const (
 	DefaultRowGroupRows   = 64 << 10
 	DefaultStageMemory    = 16 << 20
 
-	// Bounds beyond which a value is a typo: a larger TargetFileSize overflows the shard count's
-	// arithmetic, a larger row group would hold gigabytes in memory.
-	maxTargetFileSize = 1 << 40
-	maxRowGroupRows   = 16 << 20
+	// MaxTargetFileSize is the bound beyond which a value is a typo: a larger TargetFileSize
+	// overflows the shard count's arithmetic. The command checks its flag against it.
+	MaxTargetFileSize = 1 << 40
+	// maxRowGroupRows: a larger row group would hold gigabytes in memory.
+	maxRowGroupRows = 16 << 20
 )
+
+// OptionError is an invalid field of Options, returned by NewLake.
+type OptionError struct {
+	Field  string // the field of Options, e.g. "TargetFileSize"
+	Reason string // what is wrong, with the value
+}
+
+func (e *OptionError) Error() string { return "load options: " + e.Field + " " + e.Reason }
+
+func optErr(field, format string, args ...any) error {
+	return &OptionError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
 
 // Options tune a Lake. The zero value (or nil) means the defaults.
 type Options struct {
@@ -51,20 +64,20 @@ func (o *Options) withDefaults() (Options, error) {
 		r = *o
 	}
 	switch {
-	case r.TargetFileSize < 0 || r.TargetFileSize > maxTargetFileSize:
-		return r, fmt.Errorf("load options: TargetFileSize %d must be between 0 (the default) and %d", r.TargetFileSize, int64(maxTargetFileSize))
+	case r.TargetFileSize < 0 || r.TargetFileSize > MaxTargetFileSize:
+		return r, optErr("TargetFileSize", "%d must be between 0 (the default) and %d", r.TargetFileSize, int64(MaxTargetFileSize))
 	case r.TargetFileSize == 0:
 		r.TargetFileSize = DefaultTargetFileSize
 	}
 	switch {
 	case r.RowGroupRows < 0 || r.RowGroupRows > maxRowGroupRows:
-		return r, fmt.Errorf("load options: RowGroupRows %d must be between 0 (the default) and %d", r.RowGroupRows, maxRowGroupRows)
+		return r, optErr("RowGroupRows", "%d must be between 0 (the default) and %d", r.RowGroupRows, maxRowGroupRows)
 	case r.RowGroupRows == 0:
 		r.RowGroupRows = DefaultRowGroupRows
 	}
 	switch {
 	case r.StageMemory < -1:
-		return r, fmt.Errorf("load options: StageMemory %d must be -1 (spill every row), 0 (the default) or more", r.StageMemory)
+		return r, optErr("StageMemory", "%d must be -1 (spill every row), 0 (the default) or more", r.StageMemory)
 	case r.StageMemory == 0:
 		r.StageMemory = DefaultStageMemory
 	case r.StageMemory == -1:
@@ -74,9 +87,9 @@ func (o *Options) withDefaults() (Options, error) {
 		r.TempDir = os.TempDir()
 	}
 	if fi, err := os.Stat(r.TempDir); err != nil {
-		return r, fmt.Errorf("load options: TempDir: %w", err)
+		return r, &OptionError{Field: "TempDir", Reason: err.Error()}
 	} else if !fi.IsDir() {
-		return r, fmt.Errorf("load options: TempDir %s is not a directory", r.TempDir)
+		return r, optErr("TempDir", "%s is not a directory", r.TempDir)
 	}
 	if r.Allocator == nil {
 		r.Allocator = memory.DefaultAllocator

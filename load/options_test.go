@@ -1,19 +1,19 @@
 package load
 
 import (
+	"errors"
 	"math"
-	"strings"
 	"testing"
 )
 
-// TestOptionsNameTheField: each invalid option is an error of NewLake naming the field; the
+// TestOptionsNameTheField: each invalid option is an *OptionError of NewLake naming the field; the
 // largest valid values are accepted.
 func TestOptionsNameTheField(t *testing.T) {
 	for _, tc := range []struct {
 		field string // "" means valid
 		o     Options
 	}{
-		{"", Options{TargetFileSize: maxTargetFileSize, RowGroupRows: maxRowGroupRows}},
+		{"", Options{TargetFileSize: MaxTargetFileSize, RowGroupRows: maxRowGroupRows}},
 		{"TargetFileSize", Options{TargetFileSize: -1}},
 		{"TargetFileSize", Options{TargetFileSize: math.MaxInt64}},
 		{"RowGroupRows", Options{RowGroupRows: -1}},
@@ -27,8 +27,9 @@ func TestOptionsNameTheField(t *testing.T) {
 			}
 			continue
 		}
-		if err == nil || !strings.Contains(err.Error(), tc.field) {
-			t.Errorf("%+v: error %v, want one naming %s", tc.o, err, tc.field)
+		var oe *OptionError
+		if !errors.As(err, &oe) || oe.Field != tc.field {
+			t.Errorf("%+v: error %v, want an *OptionError of %s", tc.o, err, tc.field)
 		}
 	}
 }

@@ -30,7 +30,8 @@
 // # Errors
 //
 // ErrBadInput: the request cannot be right (flags, dates, a selector matching no user, missing
-// state); nothing was written. ErrLocked (load.ErrLocked, as *load.LockedError): another run holds the lake.
+// state, a bot key or customer id the User API rejects (1002), a shard count that is not the
+// stored plan's, Forget of an id the lake does not hold); nothing was written. ErrLocked (load.ErrLocked, as *load.LockedError): another run holds the lake.
 // ErrIncomplete: the run published what it could, but users failed (owed, named in the error)
 // or were skipped. ErrCorruptState (as *CorruptStateError, which also matches ErrBadInput): the
 // lake's state file does not decode; every method stops before writing anything (the lock
@@ -40,5 +41,6 @@
 // errors stop the run and are returned wrapped with the batch or day; once such an error is
 // seen no other user starts (the users already in flight end with the run's context).
 // Options are validated by New: an invalid one is an *OptionError naming the field (it matches
-// ErrBadInput). No public function panics on bad input.
+// ErrBadInput). The defaults and bounds are exported constants (DefaultConcurrency,
+// MaxConcurrency, ...), so that the command shows and checks the same values. No public function panics on bad input.
 package pipelines

@@ -20,13 +20,13 @@ type Options struct {
 	BotKey     string             // required to export
 	Selectors  []extract.Selector // required to export: the union of their users is exported
 
-	Concurrency     int           // users fetched at once; default 8
+	Concurrency     int           // users fetched at once; default DefaultConcurrency
 	BatchSize       int           // users per batch; default about users/100, within 10..10000
-	ParallelBatches int           // batches alive beyond those the users in flight need (finishing, staging); default 2
+	ParallelBatches int           // batches alive beyond those the users in flight need (finishing, staging); default DefaultParallelBatches
 	ParallelPublish int           // days merged at once when publishing; default: as many as the cores (at most 4) and the memory limit allow
-	Settle          time.Duration // a day is closed this long after its end; default 1h
+	Settle          time.Duration // a day is closed this long after its end; default DefaultSettle
 	Lookback        int           // nightly: days already exported that are read again (late messages); 0 = none
-	LockLease       time.Duration // lease of the lake's lock, renewed every third of it; default 2m, at least 3s
+	LockLease       time.Duration // lease of the lake's lock, renewed every third of it; default DefaultLockLease, at least MinLockLease
 
 	// ShardIndex and ShardCount split a run's batches across processes: shard i takes the
 	// batches b with b % ShardCount == i. Default 0 and 1 (one process does everything).
@@ -36,7 +36,7 @@ type Options struct {
 	Clock         func() time.Time // default time.Now
 	Logger        *slog.Logger     // default: discard
 	Progress      io.Writer        // where progress lines go; nil: none
-	ProgressEvery time.Duration    // default 10s
+	ProgressEvery time.Duration    // default DefaultProgressEvery
 	Terminal      bool             // Progress is a terminal: redraw one line
 	RunID         string           // default: time-based and random
 
@@ -71,50 +71,60 @@ func defaultParallelPublish(limit int64) int {
 	return n
 }
 
-// Bounds of Options beyond which a value is a typo (and could exhaust memory: Concurrency
-// sizes a channel).
+// Defaults of Options: the one place they are written (the command's flags show these).
 const (
-	maxConcurrency = 10000
-	// maxParallelPublish: each day merged at once holds up to about two row groups of rows
+	DefaultConcurrency     = 8
+	DefaultParallelBatches = 2
+	DefaultSettle          = time.Hour
+	DefaultLockLease       = 2 * time.Minute
+	DefaultProgressEvery   = 10 * time.Second
+)
+
+// Bounds of Options beyond which a value is a typo (and could exhaust memory: Concurrency
+// sizes a channel). The command checks its flags against these before it creates anything.
+const (
+	MaxConcurrency = 10000
+	// MaxParallelPublish: each day merged at once holds up to about two row groups of rows
 	// (load.Options.RowGroupRows), tens of MiB.
-	maxParallelPublish = 64
-	maxBatchSize       = 1000000
-	maxShards          = 10000
-	maxLookback        = 3660 // days
-	maxDuration        = 30 * 24 * time.Hour
-	// maxSettle is a century: tests and replays of old data set a settle of years.
-	maxSettle = 100 * 365 * 24 * time.Hour
+	MaxParallelPublish = 64
+	MaxBatchSize       = 1000000
+	MaxShards          = 10000
+	MaxLookback        = 3660 // days
+	MinLockLease       = 3 * time.Second
+	MaxLockLease       = 30 * 24 * time.Hour
+	// MaxSettle is a century: tests and replays of old data set a settle of years.
+	MaxSettle = 100 * 365 * 24 * time.Hour
 )
 
 // setDefaults validates o and fills in the defaults; an error names the field.
 func (o *Options) setDefaults() error {
 	switch {
-	case o.Concurrency < 0 || o.Concurrency > maxConcurrency:
-		return optErr("Concurrency", "%d must be between 0 (the default) and %d", o.Concurrency, maxConcurrency)
-	case o.BatchSize < 0 || o.BatchSize > maxBatchSize:
-		return optErr("BatchSize", "%d must be between 0 (the default) and %d", o.BatchSize, maxBatchSize)
-	case o.ParallelBatches < 0 || o.ParallelBatches > maxConcurrency:
-		return optErr("ParallelBatches", "%d must be between 0 (the default) and %d", o.ParallelBatches, maxConcurrency)
-	case o.ParallelPublish < 0 || o.ParallelPublish > maxParallelPublish:
-		return optErr("ParallelPublish", "%d must be between 0 (the default) and %d", o.ParallelPublish, maxParallelPublish)
-	case o.Lookback < 0 || o.Lookback > maxLookback:
-		return optErr("Lookback", "%d must be between 0 and %d days", o.Lookback, maxLookback)
-	case o.Settle < 0 || o.Settle > maxSettle:
-		return optErr("Settle", "%s must be between 0 (the default) and %s", o.Settle, maxSettle)
-	case o.LockLease < 0 || (o.LockLease > 0 && o.LockLease < 3*time.Second) || o.LockLease > maxDuration:
-		return optErr("LockLease", "%s must be between 3s and %s (0: the default)", o.LockLease, maxDuration)
+	case o.Concurrency < 0 || o.Concurrency > MaxConcurrency:
+		return optErr("Concurrency", "%d must be between 0 (the default) and %d", o.Concurrency, MaxConcurrency)
+	case o.BatchSize < 0 || o.BatchSize > MaxBatchSize:
+		return optErr("BatchSize", "%d must be between 0 (the default) and %d", o.BatchSize, MaxBatchSize)
+	case o.ParallelBatches < 0 || o.ParallelBatches > MaxConcurrency:
+		return optErr("ParallelBatches", "%d must be between 0 (the default) and %d", o.ParallelBatches, MaxConcurrency)
+	case o.ParallelPublish < 0 || o.ParallelPublish > MaxParallelPublish:
+		return optErr("ParallelPublish", "%d must be between 0 (the default) and %d", o.ParallelPublish, MaxParallelPublish)
+	case o.Lookback < 0 || o.Lookback > MaxLookback:
+		return optErr("Lookback", "%d must be between 0 and %d days", o.Lookback, MaxLookback)
+	case o.Settle < 0 || o.Settle > MaxSettle:
+		return optErr("Settle", "%s must be between 0 (the default) and %s", o.Settle, MaxSettle)
+	case o.LockLease < 0 || (o.LockLease > 0 && o.LockLease < MinLockLease) || o.LockLease > MaxLockLease:
+		return optErr("LockLease", "%s must be between %s and %s (0: the default)", o.LockLease, MinLockLease, MaxLockLease)
 	case o.ProgressEvery < 0 || (o.ProgressEvery > 0 && o.ProgressEvery < time.Millisecond):
 		return optErr("ProgressEvery", "%s must be at least 1ms (0: the default)", o.ProgressEvery)
-	case o.ShardCount < 0 || o.ShardCount > maxShards:
-		return optErr("ShardCount", "%d must be between 0 (the default, 1) and %d", o.ShardCount, maxShards)
+	case o.ShardCount < 0 || o.ShardCount > MaxShards:
+		return optErr("ShardCount", "%d must be between 0 (the default, 1) and %d", o.ShardCount, MaxShards)
 	case o.ShardIndex < 0 || (o.ShardIndex > 0 && o.ShardIndex >= max(o.ShardCount, 1)):
 		return optErr("ShardIndex", "%d is not below the shard count %d", o.ShardIndex, max(o.ShardCount, 1))
 	}
 	if o.Concurrency == 0 {
-		o.Concurrency = 8
+		o.Concurrency = DefaultConcurrency
 	}
 	if o.ParallelBatches == 0 {
-		o.ParallelBatches = 2
+		o.ParallelBatches = DefaultParallelBatches
 	}
 	if o.ParallelPublish == 0 {
 		o.ParallelPublish = defaultParallelPublish(debug.SetMemoryLimit(-1))
@@ -123,10 +133,10 @@ func (o *Options) setDefaults() error {
 		o.ShardCount = 1
 	}
 	if o.Settle == 0 {
-		o.Settle = time.Hour
+		o.Settle = DefaultSettle
 	}
 	if o.LockLease == 0 {
-		o.LockLease = 2 * time.Minute
+		o.LockLease = DefaultLockLease
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
@@ -135,7 +145,7 @@ func (o *Options) setDefaults() error {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.ProgressEvery == 0 {
-		o.ProgressEvery = 10 * time.Second
+		o.ProgressEvery = DefaultProgressEvery
 	}
 	if o.RunID == "" {
 		o.RunID = NewRunID(o.Clock())

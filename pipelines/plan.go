@@ -48,6 +48,9 @@ type Plan struct {
 	SnapshotDate string      `json:"snapshot_date"` // of the users-table snapshot the planner wrote
 	Users        int         `json:"users"`
 	Batches      []PlanBatch `json:"batches"`
+	// ShardCount is the number of processes the run's batches are shared out to (batch b goes
+	// to shard b % ShardCount); 0 in plans written before it was recorded, which accept any.
+	ShardCount int `json:"shard_count,omitempty"`
 }
 
 // PlanBatch is one batch: users exported over the days [From, To] with one query each.

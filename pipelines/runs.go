@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/chatlake/chatlake/extract"
 	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/schema"
 	"github.com/chatlake/chatlake/transform"
@@ -45,6 +46,9 @@ func (p *Pipeline) rangeRun(ctx context.Context, kind string, from, to time.Time
 	}
 	id := planID(kind, p.o.CustomerID, p.o.BotKey, p.selectorStrings(), sum.From, sum.To)
 	sum.Plan = id
+	if err := p.checkStoredShards(ctx, id); err != nil {
+		return sum, err
+	}
 	listed, err := p.firstContact(ctx, sum, id)
 	if err != nil {
 		return sum, err
@@ -98,6 +102,9 @@ func (p *Pipeline) Nightly(ctx context.Context, first time.Time) (*Summary, erro
 	sum.From, sum.To = from, to
 	id := planID("run", p.o.CustomerID, p.o.BotKey, p.selectorStrings(), from, to)
 	sum.Plan = id
+	if err := p.checkStoredShards(ctx, id); err != nil {
+		return sum, err
+	}
 	listed, err := p.firstContact(ctx, sum, id)
 	if err != nil {
 		return sum, err
@@ -174,6 +181,9 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 		if err != nil {
 			return nil, err
 		}
+		if err := p.checkShards(plan); err != nil {
+			return nil, err
+		}
 		rc.sum.setUsers(plan.Users, true)
 		p.o.Logger.Info("resuming the run's plan", "plan", id, "users", plan.Users, "batches", len(plan.Batches))
 		return plan, nil
@@ -198,7 +208,7 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 	batches, members := cutBatches(users, owed, from, to, batchSize(users.len()+len(owed), p.o.BatchSize))
 	plan := &Plan{Format: planFormat, ID: id, Kind: kind, CustomerID: p.o.CustomerID, BotKey: p.o.BotKey,
 		Selectors: p.selectorStrings(), From: from, To: to, Attempt: p.o.RunID, Created: p.o.Clock().UTC(),
-		SnapshotDate: dayString(p.o.Clock()), Users: users.len(), Batches: batches}
+		SnapshotDate: dayString(p.o.Clock()), Users: users.len(), Batches: batches, ShardCount: p.o.ShardCount}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(readUsersConcurrency)
@@ -234,11 +244,42 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 		if plan, err = decodePlan(stored); err != nil {
 			return nil, err
 		}
+		if err := p.checkShards(plan); err != nil {
+			return nil, err
+		}
 	}
 	rc.sum.setUsers(plan.Users, false)
 	p.o.Logger.Info("planned", "plan", id, "users", plan.Users, "owed", len(st.Owed), "batches", len(plan.Batches),
 		"from", from, "to", to)
 	return plan, nil
+}
+
+// checkStoredShards refuses, before the lock, to join the stored plan of id with another shard
+// count than the one it was begun with (checkShards). No plan, nothing to check.
+func (p *Pipeline) checkStoredShards(ctx context.Context, id string) error {
+	data, err := p.lake.ReadPlan(ctx, id)
+	switch {
+	case errors.Is(err, load.ErrNoPlan):
+		return nil
+	case err != nil:
+		return err
+	}
+	plan, err := decodePlan(data)
+	if err != nil {
+		return err
+	}
+	return p.checkShards(plan)
+}
+
+// checkShards refuses a process whose shard count is not its run's: a run's shard count is
+// fixed by its plan, as its batches are shared out by it. A plan written before plans recorded
+// the count (0) accepts any.
+func (p *Pipeline) checkShards(plan *Plan) error {
+	if plan.ShardCount == 0 || plan.ShardCount == p.o.ShardCount {
+		return nil
+	}
+	return badInput("--shard-count %d: the run %s was begun with --shard-count %d, and a run's shard count is fixed by its plan; run this shard with --shard-count %d",
+		p.o.ShardCount, plan.ID, plan.ShardCount, plan.ShardCount)
 }
 
 // firstContact lists the users before the lock is taken when the lake has no state and no plan
@@ -274,6 +315,10 @@ func (p *Pipeline) listUsers(ctx context.Context) (*userSet, error) {
 	users, err := p.listUserSet(ctx)
 	if err != nil {
 		stopProgress(-1)
+		if errors.Is(err, extract.ErrInvalidBot) {
+			// The API's word on the bot key or customer id the user gave: bad input.
+			return nil, fmt.Errorf("%w: --bot %s or --customer %s: listing users: %w", ErrBadInput, p.o.BotKey, p.o.CustomerID, err)
+		}
 		return nil, fmt.Errorf("listing users: %w", err)
 	}
 	stopProgress(users.len())
@@ -354,6 +399,53 @@ func (p *Pipeline) Publish(ctx context.Context) (*Summary, error) {
 	return sum, errors.Join(errs...)
 }
 
+// checkHeld refuses, before anything is written, ids the lake does not hold: owed by no run
+// and in no file of the users table (every exported user is in the users snapshot of the run
+// that listed it). Erasing such an id would change nothing but the state's record of erasures.
+// The error names the ids as given (by position in a pseudonymised lake, which never shows an
+// id), and nothing is erased unless the lake holds every id.
+func (p *Pipeline) checkHeld(ctx context.Context, given, ids []string) error {
+	st, err := ReadState(ctx, p.lake)
+	if err != nil {
+		return err
+	}
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if _, owed := st.Owed[id]; !owed {
+			want[id] = true
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	seen := make(map[string]bool, len(want))
+	// ForgetUsers with a drop that accepts no row reads every users file and writes none.
+	_, err = p.lake.ForgetUsers(ctx, func(id string) bool {
+		if want[id] {
+			seen[id] = true
+		}
+		return false
+	}, p.o.RunID)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for i, id := range ids {
+		if want[id] && !seen[id] {
+			if p.pseudo.pseudonymized() {
+				missing = append(missing, fmt.Sprintf("#%d", i+1))
+			} else {
+				missing = append(missing, given[i])
+			}
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return badInput("--user %s: not in the lake (in no users-table file and not owed); nothing was erased: give only ids the lake holds",
+		strings.Join(missing, ", --user "))
+}
+
 // Forget erases users: their rows leave every partition of the messages table and every file
 // of the users table (each file replaced atomically), they are no longer owed, and unfinished
 // plans (whose staged rows may hold them) are dropped. The state records the erasure, but not
@@ -369,7 +461,11 @@ func (p *Pipeline) Forget(ctx context.Context, ids []string) (*Summary, error) {
 	if err := p.checkMode(ctx, false); err != nil {
 		return sum, err
 	}
+	given := ids
 	ids = p.forgetIDs(ids) // a pseudonymised lake knows users by pseudonym
+	if err := p.checkHeld(ctx, given, ids); err != nil {
+		return sum, err
+	}
 	drop := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		drop[id] = true

@@ -232,9 +232,23 @@ func runBots(ctx context.Context, args []string, stdout, stderr io.Writer, n int
 	return be
 }
 
+// Bounds of the multi-bot flags.
+const (
+	defaultBotParallelism = 2
+	maxBots               = 10000
+)
+
+// registerBotFlags defines run's flags of a config file that lists bots.
 func registerBotFlags(fs *flag.FlagSet, botIndex, parallel *int) {
-	fs.IntVar(botIndex, "bot-index", -1, "with a config file that lists bots: export only this bot (0-based); default: every bot, or the bot of the task index (see the README)")
-	fs.IntVar(parallel, "bot-parallelism", 2, "with a config file that lists bots: bots exported at once by this process")
+	register(fs, botOptions(botIndex, parallel))
+}
+
+// botOptions is the table of run's flags of a config file that lists bots.
+func botOptions(botIndex, parallel *int) []option {
+	index := intOpt(botIndex, "bot-index", -1, -1, maxBots-1, "", "with a config file that lists bots: export only this bot (0-based); default: every bot, or the bot of the task index (see the README)")
+	index.def = "every bot, or the task index's"
+	return []option{index,
+		intOpt(parallel, "bot-parallelism", defaultBotParallelism, 1, maxBots, "", "with a config file that lists bots: bots exported at once by this process")}
 }
 
 var errNoBots = errors.New("the config file lists no bots")

@@ -236,9 +236,9 @@ func TestBotSettingsPrecedence(t *testing.T) {
 				bot  int
 				want map[string]string
 			}{
-				{-1, map[string]string{"lake": "/top", "rate": "7", "concurrency": "5", "settle": "3h0m0s", "users-where": "top=1", "lookback": "2"}},
-				{0, map[string]string{"lake": "/b0", "rate": "7", "concurrency": "5", "settle": "3h0m0s", "users-where": "top=1"}},
-				{1, map[string]string{"lake": "/b1", "rate": "7", "concurrency": "5", "settle": "3h0m0s", "users-where": "a=1,b=2"}},
+				{-1, map[string]string{"lake": "/top", "rate": "7", "concurrency": "5", "settle": "3h", "users-where": "top=1", "lookback": "2d"}},
+				{0, map[string]string{"lake": "/b0", "rate": "7", "concurrency": "5", "settle": "3h", "users-where": "top=1"}},
+				{1, map[string]string{"lake": "/b1", "rate": "7", "concurrency": "5", "settle": "3h", "users-where": "a=1,b=2"}},
 			} {
 				fs := flag.NewFlagSet("run", flag.ContinueOnError)
 				var f exportFlags

@@ -15,7 +15,6 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
-	"github.com/peterbourgon/ff/v3"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -45,23 +44,38 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (help bool, e
 func parseBotFlags(fs *flag.FlagSet, args []string, stdout io.Writer, bot int) (help bool, bots []botEntry, err error) {
 	fs.SetOutput(io.Discard)
 	if fs.Lookup(configFlag) == nil {
-		fs.String(configFlag, "", "read settings from this YAML or TOML `FILE` (keys are flag names: lake: gs://b/p); the command line, then the environment, win over it")
+		fs.Var(&placeheldString{p: new(string), ph: "FILE"}, configFlag, "read settings from this YAML or TOML file (keys are flag names: lake: gs://b/p); the command line, then the environment, win over it")
 	}
 	if c, ok := stdout.(*flagCollector); ok {
 		fs.VisitAll(func(f *flag.Flag) { c.names[f.Name] = true })
 		return true, nil, nil
 	}
-	cp := &configParser{fs: fs, bot: bot}
-	err = ff.Parse(fs, args, ff.WithEnvVarPrefix(envPrefix), ff.WithConfigFileFlag(configFlag), ff.WithConfigFileParser(cp.parse))
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			writeFlagHelp(fs, stdout)
-			return true, nil, nil
-		}
-		return false, nil, flagError(fs, err)
+	set, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		writeFlagHelp(fs, stdout)
+		return true, nil, nil
 	}
-	if fs.NArg() > 0 {
-		return false, nil, usagef("%s: unexpected argument %q (flags start with --)", fs.Name(), fs.Arg(0))
+	if err != nil {
+		return false, nil, err
+	}
+	if err := setFromEnv(fs, set, os.Getenv); err != nil {
+		return false, nil, err
+	}
+	cp := &configParser{fs: fs, bot: bot}
+	if path := fs.Lookup(configFlag).Value.String(); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return false, nil, usagef("--config %s: %v", path, errors.Unwrap(err))
+		}
+		err = cp.parse(data, func(name, value string) error {
+			if set[name] {
+				return nil // the command line and the environment win
+			}
+			return fs.Set(name, value)
+		})
+		if err != nil {
+			return false, nil, err
+		}
 	}
 	if bot >= len(cp.bots) {
 		return false, nil, usagef("%s: bot %d: the config file lists %d bot(s)", fs.Name(), bot, len(cp.bots))
@@ -80,34 +94,90 @@ type flagProbe struct {
 	values map[string]string
 }
 
-var envError = regexp.MustCompile(`^error parsing environment variables: error setting flag "([^"]*)" from environment variable "([^"]*)": (.*)$`)
-
-var undefinedFlag = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
-
-// flagError turns ff's and package flag's errors into one line that names the flag, with a
-// suggestion for a flag that does not exist.
-func flagError(fs *flag.FlagSet, err error) error {
-	var ue *usageError
-	if errors.As(err, &ue) {
-		return ue
-	}
-	inner := err
-	if u := errors.Unwrap(err); u != nil && strings.HasPrefix(err.Error(), "error parsing commandline arguments") {
-		inner = u
-	}
-	msg := inner.Error()
-	if m := undefinedFlag.FindStringSubmatch(msg); m != nil {
-		var names []string
-		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-		if s := nearest(m[1], names); s != "" {
-			return usagef("%s: unknown flag --%s (did you mean --%s?)", fs.Name(), m[1], s)
+// parseArgs sets fs's flags from the command line (--name value, --name=value, a switch alone;
+// one dash or two) and returns the names it set. --help (or -h) is flag.ErrHelp; an unknown
+// flag, a missing or refused value, or a stray argument is a usage error naming the flag.
+func parseArgs(fs *flag.FlagSet, args []string) (map[string]bool, error) {
+	set := map[string]bool{}
+	for len(args) > 0 {
+		a := args[0]
+		if a == "--" {
+			args = args[1:]
+			break
 		}
-		return usagef("%s: unknown flag --%s (%s --help lists the flags)", fs.Name(), m[1], fs.Name())
+		if len(a) < 2 || a[0] != '-' {
+			break
+		}
+		args = args[1:]
+		name := strings.TrimPrefix(a[1:], "-")
+		value, hasValue := "", false
+		if i := strings.IndexByte(name, '='); i >= 0 {
+			name, value, hasValue = name[:i], name[i+1:], true
+		}
+		f := fs.Lookup(name)
+		switch {
+		case f == nil && (name == "h" || name == "help"):
+			return nil, flag.ErrHelp
+		case f == nil:
+			return nil, unknownFlag(fs, name)
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() && !hasValue {
+			value, hasValue = "true", true
+		}
+		if !hasValue {
+			if len(args) == 0 {
+				return nil, usagef("%s: --%s needs a value", fs.Name(), name)
+			}
+			value, args = args[0], args[1:]
+		}
+		if err := fs.Set(name, value); err != nil {
+			return nil, usagef("%s: invalid value %q for --%s: %v", fs.Name(), value, name, err)
+		}
+		set[name] = true
 	}
-	if m := envError.FindStringSubmatch(msg); m != nil {
-		return usagef("%s: $%s=%q: invalid value for --%s: %s", fs.Name(), m[2], os.Getenv(m[2]), m[1], m[3])
+	if len(args) > 0 {
+		return nil, usagef("%s: unexpected argument %q (flags start with --)", fs.Name(), args[0])
 	}
-	return usagef("%s: %s", fs.Name(), msg)
+	return set, nil
+}
+
+// unknownFlag is the usage error of a flag fs does not have, with the nearest one's name.
+func unknownFlag(fs *flag.FlagSet, name string) error {
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	if s := nearest(name, names); s != "" {
+		return usagef("%s: unknown flag --%s (did you mean --%s?)", fs.Name(), name, s)
+	}
+	return usagef("%s: unknown flag --%s (%s --help lists the flags)", fs.Name(), name, fs.Name())
+}
+
+// setFromEnv sets each flag that the command line did not set from its environment variable
+// (envName), when that is not empty, and adds it to set. A repeatable flag's variable holds
+// several values separated by listSeparator.
+func setFromEnv(fs *flag.FlagSet, set map[string]bool, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || set[f.Name] {
+			return
+		}
+		env := envName(f.Name)
+		v := getenv(env)
+		if v == "" {
+			return
+		}
+		values := []string{v}
+		if _, ok := f.Value.(repeatable); ok {
+			values = strings.Split(v, listSeparator)
+		}
+		for _, one := range values {
+			if serr := fs.Set(f.Name, strings.TrimSpace(one)); serr != nil {
+				err = usagef("%s: $%s=%q: invalid value for --%s: %v", fs.Name(), env, v, f.Name, serr)
+				return
+			}
+		}
+		set[f.Name] = true
+	})
+	return err
 }
 
 // nearest returns the candidate closest to s in edit distance, if it is close enough to be
@@ -184,11 +254,7 @@ type configParser struct {
 
 func (p *configParser) path() string { return p.fs.Lookup(configFlag).Value.String() }
 
-func (p *configParser) parse(r io.Reader, set func(name, value string) error) error {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return usagef("--config %s: %v", p.path(), err)
-	}
+func (p *configParser) parse(data []byte, set func(name, value string) error) error {
 	settings, bots, err := readConfig(p.path(), data)
 	if err != nil {
 		return err
@@ -223,11 +289,7 @@ func (p *configParser) parse(r io.Reader, set func(name, value string) error) er
 		}
 		for _, v := range s.values {
 			if err := set(name, v); err != nil {
-				inner := err
-				if u := errors.Unwrap(err); u != nil {
-					inner = u
-				}
-				return usagef("%s line %d: %s: invalid value %q for --%s: %v", p.path(), s.line, s.key, v, name, inner)
+				return usagef("%s line %d: %s: invalid value %q for --%s: %v", p.path(), s.line, s.key, v, name, err)
 			}
 		}
 	}

@@ -248,7 +248,7 @@ func TestUnits(t *testing.T) {
 			t.Errorf("parseDuration(%q) accepted", bad)
 		}
 	}
-	if formatSize(128<<20) != "128MiB" || formatDuration(48*time.Hour) != "2d" || formatDuration(time.Hour) != "1h0m0s" {
+	if formatSize(128<<20) != "128MiB" || formatDuration(48*time.Hour) != "2d" || formatDuration(time.Hour) != "1h" || formatDuration(90*time.Minute) != "1h30m" || formatDuration(90*time.Second) != "1m30s" {
 		t.Error("format")
 	}
 }

@@ -31,8 +31,11 @@ func (s *selectorsFlag) String() string {
 	for i, sel := range *s {
 		parts[i] = sel.String()
 	}
-	return strings.Join(parts, ",")
+	return strings.Join(parts, listSeparator)
 }
+
+func (s *selectorsFlag) placeholder() string { return "NAME=VALUE" }
+func (s *selectorsFlag) repeatable()         {}
 
 func (s *selectorsFlag) Set(v string) error {
 	sel, err := extract.ParseSelector(v)
@@ -67,47 +70,109 @@ type exportFlags struct {
 	metricsFile, pushgateway                string
 	pseudo                                  pseudonymFlags
 
-	logAttrs []any // added to every log record (a multi-bot run's bot_index)
+	logAttrs []any    // added to every log record (a multi-bot run's bot_index)
+	opts     []option // the command's table, bound to these fields (register)
 }
 
-func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
-	fs.StringVar(&f.apiURL, "api-url", "", "base URL of the Technowiz API, e.g. https://bots.example.com (required)")
-	fs.StringVar(&f.customer, "customer", "", "numeric customerId of the deployment (required)")
-	fs.StringVar(&f.bot, "bot", "", "16-hex-character botKey of the bot to export (required)")
-	fs.Var(&f.selectors, "users-where", "user selector `NAME=VALUE` for the User API (attribute_name=NAME, attribute_value=VALUE); repeat it: the union of the selectors' users is exported (at least one required)")
-	fs.StringVar(&f.apiKeyFile, "api-key-file", "", "file holding the API key; default: the environment variable "+apiKeyEnv)
-	fs.StringVar(&f.lake, "lake", "", "the lake: a local directory, file:///DIR, or gs://BUCKET/PREFIX (required)")
-	if nightly {
-		fs.StringVar(&f.from, "from", "", "first UTC day `YYYY-MM-DD` to export; only used when the lake has no state yet")
-		fs.IntVar(&f.lookback, "lookback", 2, "days already exported that each run reads again, for late messages")
-	} else {
-		fs.StringVar(&f.from, "from", "", "first UTC day `YYYY-MM-DD` to export, included (required)")
-		fs.StringVar(&f.to, "to", "", "last UTC day `YYYY-MM-DD` to export, included; must be closed (required)")
+// Bounds of flags that no library applies (the libraries' bounds are their exported constants).
+const (
+	maxRate           = 1e6            // requests per second
+	minTargetFileSize = 1 << 20        // smaller files only multiply a day's objects
+	minSettle         = time.Minute    // a day still receives its last messages as it ends
+	maxProgressEvery  = 24 * time.Hour // a progress record a day at the least
+	minRequestTimeout = 10 * time.Millisecond
+	defaultLookback   = 2 // days
+)
+
+// The help texts of the flags that several commands share.
+const (
+	lakeHelp      = "the lake: a local directory, file:///DIR, or gs://BUCKET/PREFIX (required)"
+	logFormatHelp = "log format on stderr: auto (json unless stderr is a terminal), json or text"
+)
+
+// options is the table of the flags of export and backfill (nightly false) or run (nightly
+// true): every flag of the command is defined here once.
+func (f *exportFlags) options(nightly bool) []option {
+	opts := []option{
+		stringOpt(&f.apiURL, "api-url", "URL", "base URL of the Technowiz API, e.g. https://bots.example.com (required)", nil),
+		stringOpt(&f.customer, "customer", "ID", "numeric customerId of the deployment (required)", nil),
+		stringOpt(&f.bot, "bot", "KEY", "16-hex-character botKey of the bot to export (required)", nil),
+		listOpt(&f.selectors, "users-where", "user selector NAME=VALUE for the User API (attribute_name=NAME, attribute_value=VALUE); repeat it: the union of the selectors' users is exported (at least one required); from the environment, several separated by '"+listSeparator+"'"),
+		stringOpt(&f.apiKeyFile, "api-key-file", "PATH", "file holding the API key; default: the environment variable "+apiKeyEnv, nil),
+		stringOpt(&f.lake, "lake", "URL", lakeHelp, nil),
 	}
-	fs.IntVar(&f.concurrency, "concurrency", 8, "users fetched at once within a unit of work")
-	fs.Float64Var(&f.rate, "rate", 20, "ceiling of API requests per second; lowered automatically on 429s")
-	fs.IntVar(&f.pageSize, "page-size", 500, "messages asked per page (1..500); a deployment that caps pages lower is detected anyway, at a few requests' cost")
-	fs.IntVar(&f.maxAttempts, "max-attempts", 8, "attempts per API request before the user fails (and is owed to the next run)")
-	durationVar(fs, &f.requestTimeout, "request-timeout", time.Minute, "deadline of one attempt of an API request, the answer's body included; with --max-attempts and the backoff between attempts it bounds a request")
-	durationVar(fs, &f.storageTimeout, "storage-timeout", 0, "deadline of each small call to the lake's storage (reads, conditional writes, listings), retries included (default: 1m, see load/storage)")
-	fs.StringVar(&f.metricsFile, "metrics-file", "", "write the run's metrics in the Prometheus text format to this `PATH` when it ends (node_exporter's textfile collector reads *.prom)")
-	fs.StringVar(&f.pushgateway, "pushgateway", "", "push the run's metrics to this Prometheus Pushgateway `URL` (http://host:9091) when it ends")
-	fs.IntVar(&f.batchSize, "batch-size", 0, "users per batch, the unit of durable progress (a kill redoes the batches in flight); 0: about users/100, within 10..10000")
-	fs.IntVar(&f.parallelBatches, "parallel-batches", 2, "batches that may be finishing (their last users, their staging) while the next ones are extracted; at most this + ceil(--concurrency / batch size) batches are alive at once, each with its local spill")
-	fs.IntVar(&f.parallelPublish, "parallel-publish", 0, "days merged into the lake at once when the run publishes, about 100 MiB each at the default row groups; 0: the CPUs (at most 4) that the memory limit (GOMEMLIMIT, default 160MiB) holds, one at the default")
-	fs.IntVar(&f.shardIndex, "shard-index", -1, "this process's shard of a run shared by --shard-count processes (0-based); default: $"+envCloudRunIndex+" or $"+envJobIndex+", else 0")
-	fs.IntVar(&f.shardCount, "shard-count", 0, "processes that share the run, each taking its own batches; default: $"+envCloudRunCount+" or $"+envShardCount+", else 1")
-	durationVar(fs, &f.settle, "settle", time.Hour, "a UTC day is closed, and may be exported, this long after it ends")
-	fs.BoolVar(&f.allowSkipped, "allow-skipped-users", false, "exit 0 even when users were skipped because the API called their id invalid (1002)")
-	sizeVar(fs, &f.targetFileSize, "target-file-size", 128<<20, "target size of a Parquet file (bytes, or with a unit: 128MiB); a bigger day is split into several files")
-	fs.StringVar(&f.tempDir, "temp-dir", "", "directory for the local spill of a unit of work (default: the system's temporary directory)")
-	durationVar(fs, &f.lockLease, "lock-lease", 2*time.Minute, "lease of the lake's lock, renewed while the run lives; a run that died holds the lake at most this long (at once freed when it died on this host)")
-	fs.StringVar(&f.logFormat, "log-format", "auto", "log format on stderr: json, text, or auto (json unless stderr is a terminal)")
-	durationVar(fs, &f.progressEvery, "progress-every", 10*time.Second, "interval of the progress records in the log (a terminal's line is redrawn every second)")
-	f.pseudo.register(fs, true)
+	opts[0].field, opts[1].field, opts[2].field = "BaseURL", "CustomerID", "BotKey"
+	if nightly {
+		opts = append(opts,
+			stringOpt(&f.from, "from", "DAY", "first UTC day YYYY-MM-DD to export; only used when the lake has no state yet", nil),
+			daysOpt(&f.lookback, "lookback", defaultLookback, 0, pipelines.MaxLookback, "Lookback", "days already exported that each run reads again, for late messages (2, or 2d)"))
+	} else {
+		opts = append(opts,
+			stringOpt(&f.from, "from", "DAY", "first UTC day YYYY-MM-DD to export, included (required)", nil),
+			stringOpt(&f.to, "to", "DAY", "last UTC day YYYY-MM-DD to export, included; must be closed (required)", nil))
+	}
+	batchSize := intOpt(&f.batchSize, "batch-size", 0, 0, pipelines.MaxBatchSize, "BatchSize", "users per batch, the unit of durable progress (a kill redoes the batches in flight); 0: about users/100, within 10..10000")
+	parallelPublish := intOpt(&f.parallelPublish, "parallel-publish", 0, 0, pipelines.MaxParallelPublish, "ParallelPublish", "days merged into the lake at once when the run publishes, about 100 MiB each at the default row groups; 0: the CPUs (at most 4) that the memory limit (GOMEMLIMIT, default 160MiB) holds, one at the default")
+	shardIndex := intOpt(&f.shardIndex, "shard-index", -1, -1, pipelines.MaxShards-1, "ShardIndex", "this process's shard of a run shared by --shard-count processes (0-based); default: $"+envCloudRunIndex+" or $"+envJobIndex+", else 0")
+	shardCount := intOpt(&f.shardCount, "shard-count", 0, 0, pipelines.MaxShards, "ShardCount", "processes that share the run, each taking its own batches; default: $"+envCloudRunCount+" or $"+envShardCount+", else 1")
+	batchSize.def, parallelPublish.def = "0 (automatic)", "0 (automatic)"
+	shardIndex.def, shardCount.def = "$"+envCloudRunIndex+" or $"+envJobIndex+", else 0", "$"+envCloudRunCount+" or $"+envShardCount+", else 1"
+	opts = append(opts,
+		intOpt(&f.concurrency, "concurrency", pipelines.DefaultConcurrency, 1, pipelines.MaxConcurrency, "Concurrency", "users fetched at once within a unit of work"),
+		floatOpt(&f.rate, "rate", extract.DefaultRate, extract.MinRate, maxRate, "Rate", "ceiling of API requests per second; lowered automatically on 429s"),
+		intOpt(&f.pageSize, "page-size", extract.DefaultPageSize, 1, extract.MaxPageSize, "PageSize", "messages asked per page; a deployment that caps pages lower is detected anyway, at a few requests' cost"),
+		intOpt(&f.maxAttempts, "max-attempts", extract.DefaultMaxAttempts, 1, extract.MaxRequestAttempts, "MaxAttempts", "attempts per API request before the user fails (and is owed to the next run)"),
+		durationOpt(&f.requestTimeout, "request-timeout", extract.DefaultAttemptTimeout, minRequestTimeout, extract.MaxDuration, "AttemptTimeout", "deadline of one attempt of an API request, the answer's body included; with --max-attempts and the backoff between attempts it bounds a request"),
+		storageTimeoutOpt(&f.storageTimeout),
+		stringOpt(&f.metricsFile, "metrics-file", "PATH", "write the run's metrics in the Prometheus text format to this file when it ends (node_exporter's textfile collector reads *.prom)", nil),
+		stringOpt(&f.pushgateway, "pushgateway", "URL", "push the run's metrics to this Prometheus Pushgateway (http://host:9091) when it ends", nil),
+		batchSize,
+		intOpt(&f.parallelBatches, "parallel-batches", pipelines.DefaultParallelBatches, 1, pipelines.MaxConcurrency, "ParallelBatches", "batches that may be finishing (their last users, their staging) while the next ones are extracted; at most this + ceil(--concurrency / batch size) batches are alive at once, each with its local spill"),
+		parallelPublish, shardIndex, shardCount,
+		durationOpt(&f.settle, "settle", pipelines.DefaultSettle, minSettle, pipelines.MaxSettle, "Settle", "a UTC day is closed, and may be exported, this long after it ends (0 is refused: a day's last messages still arrive as it ends)"),
+		boolOpt(&f.allowSkipped, "allow-skipped-users", "exit 0 even when users were skipped because the API called their id invalid (1002)"),
+		sizeOpt(&f.targetFileSize, "target-file-size", load.DefaultTargetFileSize, minTargetFileSize, load.MaxTargetFileSize, "TargetFileSize", "target size of a Parquet file (bytes, or with a unit: 128MiB); a bigger day is split into several files"),
+		tempDirOpt(&f.tempDir, "directory for the local spill of a unit of work (default: the system's temporary directory)"),
+		lockLeaseOpt(&f.lockLease),
+		logFormatOpt(&f.logFormat),
+		durationOpt(&f.progressEvery, "progress-every", pipelines.DefaultProgressEvery, time.Millisecond, maxProgressEvery, "ProgressEvery", "interval of the progress records in the log (a terminal's line is redrawn every second)"),
+	)
+	return append(opts, f.pseudo.options(true)...)
 }
 
-// validate checks the flags that need no I/O; the error names the flag.
+// restartOpt is backfill's own flag.
+func restartOpt(p *bool) option {
+	return boolOpt(p, "restart", "do this backfill again from the start, even if it finished or is half done")
+}
+
+// The rows that several commands' tables share.
+
+func storageTimeoutOpt(p *time.Duration) option {
+	return durationOpt(p, "storage-timeout", storage.DefaultOpTimeout, time.Millisecond, extract.MaxDuration, "", "deadline of each small call to the lake's storage (reads, conditional writes, listings), retries included")
+}
+
+func tempDirOpt(p *string, help string) option {
+	o := stringOpt(p, "temp-dir", "DIR", help, dirCheck)
+	o.field = "TempDir"
+	return o
+}
+
+func lockLeaseOpt(p *time.Duration) option {
+	return durationOpt(p, "lock-lease", pipelines.DefaultLockLease, pipelines.MinLockLease, pipelines.MaxLockLease, "LockLease", "lease of the lake's lock, renewed while the run lives; a run that died holds the lake at most this long (at once freed when it died on this host)")
+}
+
+func logFormatOpt(p *string) option {
+	return choiceOpt(p, "log-format", []string{"auto", "json", "text"}, logFormatHelp)
+}
+
+// register defines the command's flags on fs, from its table.
+func (f *exportFlags) register(fs *flag.FlagSet, nightly bool) {
+	f.opts = f.options(nightly)
+	register(fs, f.opts)
+}
+
+// validate checks the flags that need no I/O but the temporary directory's existence; the
+// error names the flag.
 func (f *exportFlags) validate(needRange bool) error {
 	missing := []string{}
 	if f.apiURL == "" {
@@ -134,40 +199,8 @@ func (f *exportFlags) validate(needRange bool) error {
 	if len(missing) > 0 {
 		return usagef("missing required flag(s): %s", strings.Join(missing, ", "))
 	}
-	switch {
-	case f.concurrency < 1:
-		return usagef("--concurrency must be at least 1, not %d", f.concurrency)
-	case f.rate <= 0:
-		return usagef("--rate must be above 0, not %g", f.rate)
-	case f.pageSize < 1 || f.pageSize > 500:
-		return usagef("--page-size must be 1..500, not %d", f.pageSize)
-	case f.maxAttempts < 1:
-		return usagef("--max-attempts must be at least 1, not %d", f.maxAttempts)
-	case f.batchSize < 0:
-		return usagef("--batch-size must not be negative, not %d", f.batchSize)
-	case f.parallelBatches < 1:
-		return usagef("--parallel-batches must be at least 1, not %d", f.parallelBatches)
-	case f.parallelPublish < 0:
-		return usagef("--parallel-publish must not be negative, not %d", f.parallelPublish)
-	case f.settle < 0:
-		return usagef("--settle must not be negative")
-	case f.lockLease < 3*time.Second:
-		return usagef("--lock-lease must be at least 3s, not %s", f.lockLease)
-	case f.requestTimeout <= 0:
-		return usagef("--request-timeout must be positive, not %s", f.requestTimeout)
-	case f.storageTimeout < 0:
-		return usagef("--storage-timeout must not be negative")
-	case f.progressEvery <= 0:
-		return usagef("--progress-every must be positive, not %s", f.progressEvery)
-	case f.lookback < 0:
-		return usagef("--lookback must not be negative")
-	case f.targetFileSize < 1<<20:
-		return usagef("--target-file-size must be at least 1048576 bytes, not %d", f.targetFileSize)
-	}
-	switch f.logFormat {
-	case "auto", "json", "text":
-	default:
-		return usagef("--log-format must be json, text or auto, not %q", f.logFormat)
+	if err := validate(f.opts); err != nil {
+		return err
 	}
 	idx, count, err := resolveShard(f.shardIndex, f.shardCount, os.Getenv)
 	if err != nil {
@@ -237,6 +270,33 @@ func openLake(ctx context.Context, url string, o *load.Options, mustExist bool, 
 	return lake, closeStore, nil
 }
 
+// openExportLake opens the lake of an export, creating it when it does not exist yet; created
+// is the local directory it made, if any.
+func openExportLake(ctx context.Context, url string, o *load.Options, opTimeout time.Duration) (lake *load.Lake, closeLake func(), created string, err error) {
+	lake, closeLake, err = openLake(ctx, url, o, true, opTimeout)
+	if err == nil || !errors.Is(err, storage.ErrNotExist) {
+		return lake, closeLake, "", err
+	}
+	lake, closeLake, err = openLake(ctx, url, o, false, opTimeout)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if l, ok := lake.Store().(*storage.Local); ok {
+		created = l.URL()
+	}
+	return lake, closeLake, created, nil
+}
+
+// discardEmpty removes the lake directory the command made if it is still empty: a run that
+// failed before writing (bad input found on the API's or the state's word: a selector that
+// matches nobody, a first run without --from) leaves no lake behind. A directory that holds
+// anything stays.
+func (s *setup) discardEmpty() {
+	if s.created != "" {
+		_ = os.Remove(s.created) // fails, and keeps it, unless it is empty
+	}
+}
+
 // setup turns the flags into a client, a lake and a pipeline.
 type setup struct {
 	client   *extract.Client
@@ -244,6 +304,9 @@ type setup struct {
 	pipeline *pipelines.Pipeline
 	logger   *slog.Logger
 	close    func()
+	// created is the local lake directory this command made (a new lake), removed by
+	// discardEmpty if the command fails before writing into it.
+	created string
 
 	metricsFile, pushgateway string // where the run's metrics go, if anywhere
 	customer, bot            string // the metrics' labels
@@ -269,11 +332,11 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 		Rate: f.rate, MaxAttempts: f.maxAttempts, PageSize: f.pageSize, AttemptTimeout: f.requestTimeout, Logger: clientLogger,
 	})
 	if err != nil {
-		return nil, extractFlagError(fmt.Errorf("%w: %w", pipelines.ErrBadInput, err))
+		return nil, optionOfField(f.opts, fmt.Errorf("%w: %w", pipelines.ErrBadInput, err))
 	}
-	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger}, false, f.storageTimeout)
+	lake, closeLake, created, err := openExportLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger}, f.storageTimeout)
 	if err != nil {
-		return nil, err
+		return nil, optionOfField(f.opts, err)
 	}
 	o := pipelines.Options{
 		CustomerID: f.customer, BotKey: f.bot, Selectors: f.selectors,
@@ -289,9 +352,9 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 	p, err := pipelines.New(client, lake, o)
 	if err != nil {
 		closeLake()
-		return nil, pipelineFlagError(err)
+		return nil, optionOfField(f.opts, err)
 	}
-	return &setup{client: client, lake: lake, pipeline: p, logger: logger, close: closeLake,
+	return &setup{client: client, lake: lake, pipeline: p, logger: logger, close: closeLake, created: created,
 		metricsFile: f.metricsFile, pushgateway: f.pushgateway, customer: f.customer, bot: f.bot}, nil
 }
 
@@ -346,7 +409,7 @@ func runRange(ctx context.Context, name string, args []string, stdout, stderr io
 	f.register(fs, false)
 	var restart bool
 	if name == "backfill" {
-		fs.BoolVar(&restart, "restart", false, "do this backfill again from the start, even if it finished or is half done")
+		register(fs, []option{restartOpt(&restart)})
 	}
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {
 		return err
@@ -379,7 +442,11 @@ func runRange(ctx context.Context, name string, args []string, stdout, stderr io
 	} else {
 		sum, err = s.pipeline.Export(ctx, from, to)
 	}
-	return report(ctx, s, sum, err, f.allowSkipped, stderr)
+	err = report(ctx, s, sum, err, f.allowSkipped, stderr)
+	if err != nil {
+		s.discardEmpty()
+	}
+	return err
 }
 
 func runNightly(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -416,7 +483,11 @@ func (f *exportFlags) nightly(ctx context.Context, stderr io.Writer) error {
 	}
 	defer s.close()
 	sum, err := s.pipeline.Nightly(ctx, first)
-	return report(ctx, s, sum, err, f.allowSkipped, stderr)
+	err = report(ctx, s, sum, err, f.allowSkipped, stderr)
+	if err != nil {
+		s.discardEmpty()
+	}
+	return err
 }
 
 // firstDay is the nightly run's --from, zero when not given.
@@ -427,6 +498,9 @@ func (f *exportFlags) firstDay() (time.Time, error) {
 	d, err := schema.ParseDay(f.from)
 	if err != nil {
 		return time.Time{}, usagef("--from: %v", err)
+	}
+	if err := (extract.Window{Start: d, End: d.AddDate(0, 0, 1)}).Validate(); err != nil {
+		return time.Time{}, usagef("--from %s: %v", f.from, err)
 	}
 	return d, nil
 }

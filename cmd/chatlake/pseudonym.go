@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"log/slog"
 	"net/url"
 	"os"
@@ -26,17 +25,23 @@ type pseudonymFlags struct {
 	redactText    bool
 }
 
-// register adds --pseudonymize and --pseudonym-key-file, and with exporting also
+// options are --pseudonymize and --pseudonym-key-file, and with exporting also
 // --pii-attributes and --redact-text.
-func (f *pseudonymFlags) register(fs *flag.FlagSet, exporting bool) {
-	fs.BoolVar(&f.enabled, "pseudonymize", false, "replace user ids (channel_user_id, user_id) by HMAC-SHA256 pseudonyms under the key of $"+pseudonymKeyEnv+" or --pseudonym-key-file; a lake is pseudonymised from its first run on, or never")
-	fs.StringVar(&f.keyFile, "pseudonym-key-file", "", "file holding the pseudonym key (at least 16 bytes; surrounding whitespace is trimmed); default: $"+pseudonymKeyEnv)
+func (f *pseudonymFlags) options(exporting bool) []option {
+	opts := []option{
+		boolOpt(&f.enabled, "pseudonymize", "replace user ids (channel_user_id, user_id) by HMAC-SHA256 pseudonyms under the key of $"+pseudonymKeyEnv+" or --pseudonym-key-file; a lake is pseudonymised from its first run on, or never"),
+		stringOpt(&f.keyFile, "pseudonym-key-file", "PATH", "file holding the pseudonym key (at least 16 bytes; surrounding whitespace is trimmed); default: $"+pseudonymKeyEnv, nil),
+	}
 	if exporting {
 		f.piiDefault = strings.Join(transform.DefaultPIIAttributes(), ",")
-		fs.StringVar(&f.piiAttributes, "pii-attributes", f.piiDefault,
-			"with --pseudonymize: comma-separated `NAMES` of user attributes whose values are hashed; a name matches an attribute of that name or with it as a word between '.', '_', '-' (case-insensitive: phone matches user.phone_no)")
-		fs.BoolVar(&f.redactText, "redact-text", false, "replace e-mail addresses, phone numbers and Luhn-valid card numbers in message text by <email>, <phone>, <card> (best-effort)")
+		f.piiAttributes = f.piiDefault
+		pii := stringOpt(&f.piiAttributes, "pii-attributes", "NAMES",
+			"with --pseudonymize: comma-separated names of user attributes whose values are hashed; a name matches an attribute of that name or with it as a word between '.', '_', '-' (case-insensitive: phone matches user.phone_no)", nil)
+		pii.def = f.piiDefault
+		opts = append(opts, pii,
+			boolOpt(&f.redactText, "redact-text", "replace e-mail addresses, phone numbers and Luhn-valid card numbers in message text by <email>, <phone>, <card> (best-effort)"))
 	}
+	return opts
 }
 
 // pseudonymizer reads the key and makes the Pseudonymizer; nil without --pseudonymize. The key

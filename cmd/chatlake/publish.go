@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/chatlake/chatlake/load"
@@ -15,28 +16,31 @@ type lakeFlags struct {
 	lake, tempDir, logFormat  string
 	lockLease, storageTimeout time.Duration
 	pseudo                    pseudonymFlags
+	opts                      []option // the command's table, bound to these fields (register)
 }
 
-func (f *lakeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.lake, "lake", "", "the lake: a local directory, file:///DIR, or gs://BUCKET/PREFIX (required)")
-	fs.StringVar(&f.tempDir, "temp-dir", "", "directory for local copies of the files being rewritten (default: the system's temporary directory)")
-	fs.StringVar(&f.logFormat, "log-format", "auto", "log format on stderr: json, text, or auto (json unless stderr is a terminal)")
-	durationVar(fs, &f.lockLease, "lock-lease", 2*time.Minute, "lease of the lake's lock, renewed while the command runs")
-	durationVar(fs, &f.storageTimeout, "storage-timeout", 0, "deadline of each small call to the lake's storage, retries included (default: 1m, see load/storage)")
-	f.pseudo.register(fs, false)
+// options is the table of the flags that publish and forget share.
+func (f *lakeFlags) options() []option {
+	return append([]option{
+		stringOpt(&f.lake, "lake", "URL", lakeHelp, nil),
+		tempDirOpt(&f.tempDir, "directory for local copies of the files being rewritten (default: the system's temporary directory)"),
+		logFormatOpt(&f.logFormat),
+		lockLeaseOpt(&f.lockLease),
+		storageTimeoutOpt(&f.storageTimeout),
+	}, f.pseudo.options(false)...)
+}
+
+func (f *lakeFlags) register(fs *flag.FlagSet, more ...option) {
+	f.opts = append(f.options(), more...)
+	register(fs, f.opts)
 }
 
 func (f *lakeFlags) pipeline(ctx context.Context, stderr io.Writer) (*setup, error) {
 	if f.lake == "" {
 		return nil, usagef("missing required flag: --lake")
 	}
-	if f.lockLease < 3*time.Second {
-		return nil, usagef("--lock-lease must be at least 3s, not %s", f.lockLease)
-	}
-	switch f.logFormat {
-	case "auto", "json", "text":
-	default:
-		return nil, usagef("--log-format must be json, text or auto, not %q", f.logFormat)
+	if err := validate(f.opts); err != nil {
+		return nil, err
 	}
 	ps, err := f.pseudo.pseudonymizer()
 	if err != nil {
@@ -46,12 +50,12 @@ func (f *lakeFlags) pipeline(ctx context.Context, stderr io.Writer) (*setup, err
 	logger := newLogger(f.logFormat, stderr).With("run_id", runID)
 	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TempDir: f.tempDir, Logger: logger}, true, f.storageTimeout)
 	if err != nil {
-		return nil, err
+		return nil, optionOfField(f.opts, err)
 	}
 	p, err := pipelines.New(nil, lake, pipelines.Options{LockLease: f.lockLease, Logger: logger, RunID: runID, Pseudonymizer: ps})
 	if err != nil {
 		closeLake()
-		return nil, err
+		return nil, optionOfField(f.opts, err)
 	}
 	return &setup{lake: lake, pipeline: p, logger: logger, close: closeLake}, nil
 }
@@ -75,15 +79,21 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // usersFlag collects repeated --user ID flags.
 type usersFlag []string
 
-func (u *usersFlag) String() string     { return "" }
-func (u *usersFlag) Set(v string) error { *u = append(*u, v); return nil }
+func (u *usersFlag) String() string      { return strings.Join(*u, listSeparator) }
+func (u *usersFlag) Set(v string) error  { *u = append(*u, v); return nil }
+func (u *usersFlag) placeholder() string { return "ID" }
+func (u *usersFlag) repeatable()         {}
+
+// userOpt is forget's own flag.
+func userOpt(p *usersFlag) option {
+	return listOpt(p, "user", "channel user ID to erase from the lake; repeat it for several users (at least one required); from the environment, several separated by '"+listSeparator+"'")
+}
 
 func runForget(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("forget", flag.ContinueOnError)
 	var f lakeFlags
-	f.register(fs)
 	var users usersFlag
-	fs.Var(&users, "user", "channel user `ID` to erase from the lake; repeat it for several users (at least one required)")
+	f.register(fs, userOpt(&users))
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {
 		return err
 	}

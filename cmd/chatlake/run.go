@@ -94,16 +94,28 @@ func writeFlagHelp(fs *flag.FlagSet, w io.Writer) {
 		"flag's name in upper snake case, e.g. --api-url is $%s) or in a --config file (YAML or\n"+
 		"TOML, keys are flag names). Precedence: flag > environment > config file > default.\n"+
 		"Sizes take units (128MiB, 1GB), durations too (90s, 36h, 2d).\n\nFlags:\n", envPrefix, envName("api-url"))
-	// Name each flag's variable in its help, for this printing only.
-	saved := map[string]string{}
-	fs.VisitAll(func(f *flag.Flag) {
-		saved[f.Name] = f.Usage
-		f.Usage += " [$" + envName(f.Name) + "]"
-	})
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
-	fs.VisitAll(func(f *flag.Flag) { f.Usage = saved[f.Name] })
+	fs.VisitAll(func(f *flag.Flag) { writeOneFlag(w, f) })
+}
+
+// writeOneFlag prints a flag as PrintDefaults does, with two dashes, a placeholder that says
+// what the value is (DURATION, SIZE, URL), its default and its environment variable.
+func writeOneFlag(w io.Writer, f *flag.Flag) {
+	name, usage := flag.UnquoteUsage(f)
+	if p, ok := f.Value.(placeholderValue); ok {
+		name = p.placeholder()
+	}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		name = ""
+	}
+	line := "  --" + f.Name
+	if name != "" {
+		line += " " + name
+	}
+	fmt.Fprintln(w, line)
+	if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" && f.DefValue != "-1" {
+		usage += " (default " + f.DefValue + ")"
+	}
+	fmt.Fprintf(w, "    \t%s [$%s]\n", strings.ReplaceAll(usage, "\n", "\n    \t"), envName(f.Name))
 }
 
 func upperFirst(s string) string {

@@ -10,12 +10,17 @@ import (
 	"github.com/chatlake/chatlake/pipelines"
 )
 
+// forceOpt is state rebuild's own flag.
+func forceOpt(p *bool) option {
+	return boolOpt(p, "force", "rebuild even a state that reads fine (what is owed, the backfills and the erasures are forgotten)")
+}
+
 // runState is `chatlake state rebuild --lake URL [--force]`: the way out of a corrupt state.
 func runState(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("state", flag.ContinueOnError)
 	var f lakeFlags
-	f.register(fs)
-	force := fs.Bool("force", false, "rebuild even a state that reads fine (what is owed, the backfills and the erasures are forgotten)")
+	var force bool
+	f.register(fs, forceOpt(&force))
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if help, err := parseFlags(fs, args, stdout); help || err != nil {
 			return err
@@ -33,7 +38,7 @@ func runState(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer s.close()
-	r, err := s.pipeline.RebuildState(ctx, *force)
+	r, err := s.pipeline.RebuildState(ctx, force)
 	if err != nil {
 		return err
 	}

@@ -59,26 +59,42 @@ type unfinishedRun struct {
 	Resume string `json:"resume"`
 }
 
+// statusFlags are the flags of status.
+type statusFlags struct {
+	lake                   string
+	asJSON                 bool
+	maxLag, storageTimeout time.Duration
+}
+
+// maxMaxLag bounds --max-lag: a lag of ten years is a typo.
+const maxMaxLag = 3660 * 24 * time.Hour
+
+// options is the table of status's flags.
+func (f *statusFlags) options() []option {
+	return []option{
+		stringOpt(&f.lake, "lake", "URL", lakeHelp, nil),
+		boolOpt(&f.asJSON, "json", "print the status as one JSON object"),
+		durationOpt(&f.maxLag, "max-lag", 0, 0, maxMaxLag, "", "exit 4 when the newest fully exported day ended longer ago than this (36h, 2d); 0: no check"),
+		storageTimeoutOpt(&f.storageTimeout),
+	}
+}
+
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	lakeURL := fs.String("lake", "", "the lake: a local directory, file:///DIR, or gs://BUCKET/PREFIX (required)")
-	asJSON := fs.Bool("json", false, "print the status as one JSON object")
-	var maxLag, storageTimeout time.Duration
-	durationVar(fs, &maxLag, "max-lag", 0, "exit 4 when the newest fully exported day ended longer ago than this (36h, 2d); 0: no check")
-	durationVar(fs, &storageTimeout, "storage-timeout", 0, "deadline of each call to the lake's storage, retries included (default: 1m, see load/storage)")
+	var f statusFlags
+	opts := f.options()
+	register(fs, opts)
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {
 		return err
 	}
-	if *lakeURL == "" {
+	if f.lake == "" {
 		return usagef("missing required flag: --lake")
 	}
-	if maxLag < 0 {
-		return usagef("--max-lag must not be negative")
+	if err := validate(opts); err != nil {
+		return err
 	}
-	if storageTimeout < 0 {
-		return usagef("--storage-timeout must not be negative")
-	}
-	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, storageTimeout)
+	lakeURL, asJSON, maxLag := &f.lake, &f.asJSON, f.maxLag
+	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, f.storageTimeout)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,8 @@ func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Dur
 	fs.Var((*durationValue)(p), name, usage)
 }
 
-func (d *durationValue) String() string { return formatDuration(time.Duration(*d)) }
+func (d *durationValue) String() string      { return formatDuration(time.Duration(*d)) }
+func (d *durationValue) placeholder() string { return "DURATION" }
 
 func (d *durationValue) Set(s string) error {
 	v, err := parseDuration(s)
@@ -53,12 +54,20 @@ func parseDuration(s string) (time.Duration, error) {
 	return days + d, nil
 }
 
-// formatDuration shows whole days as days: 48h is "2d".
+// formatDuration shows a duration as a person writes it: whole days as days (48h is "2d"),
+// without zero minutes or seconds (1h, 2m, 1h30m).
 func formatDuration(d time.Duration) string {
 	if d > 0 && d%(24*time.Hour) == 0 {
 		return fmt.Sprintf("%dd", d/(24*time.Hour))
 	}
-	return d.String()
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // sizeValue is a flag.Value of a byte size with an optional unit: 134217728, 128MiB, 1GB, 64k.
@@ -69,7 +78,8 @@ func sizeVar(fs *flag.FlagSet, p *int64, name string, value int64, usage string)
 	fs.Var((*sizeValue)(p), name, usage)
 }
 
-func (v *sizeValue) String() string { return formatSize(int64(*v)) }
+func (v *sizeValue) String() string      { return formatSize(int64(*v)) }
+func (v *sizeValue) placeholder() string { return "SIZE" }
 
 func (v *sizeValue) Set(s string) error {
 	n, err := parseSize(s)

@@ -9,11 +9,23 @@ import (
 	"github.com/chatlake/chatlake/schema"
 )
 
+// verifyFlags are the flags of verify.
+type verifyFlags struct{ lake, from, to string }
+
+// options is the table of verify's flags.
+func (f *verifyFlags) options() []option {
+	return []option{
+		stringOpt(&f.lake, "lake", "URL", lakeHelp, nil),
+		stringOpt(&f.from, "from", "DAY", "first day YYYY-MM-DD to check; with --to, a day without a manifest is reported missing (default: every day found)", nil),
+		stringOpt(&f.to, "to", "DAY", "last day YYYY-MM-DD to check (default: every day found)", nil),
+	}
+}
+
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	lakeURL := fs.String("lake", "", "the lake: a local directory, file:///DIR, or gs://BUCKET/PREFIX (required)")
-	from := fs.String("from", "", "first day `YYYY-MM-DD` to check; with --to, a day without a manifest is reported missing (default: every day found)")
-	to := fs.String("to", "", "last day `YYYY-MM-DD` to check (default: every day found)")
+	var f verifyFlags
+	register(fs, f.options())
+	lakeURL, from, to := &f.lake, &f.from, &f.to
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {
 		return err
 	}

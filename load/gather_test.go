@@ -97,12 +97,19 @@ func TestCheckArrays(t *testing.T) {
 	if err := checkArrays(rec); err != nil {
 		t.Fatalf("a good batch: %v", err)
 	}
-	for _, col := range []string{"message_key", "options"} {
-		t.Run(col, func(t *testing.T) {
-			i := rec.Schema().FieldIndices(col)[0]
+	for _, tc := range []struct {
+		col     string
+		at, val int32
+	}{
+		{"options", 8, 1 << 20},     // the last offset past the items
+		{"message_key", 4, 1 << 20}, // out of order, past the values
+		{"options", 0, -1},          // before the items
+	} {
+		t.Run(fmt.Sprintf("%s[%d]=%d", tc.col, tc.at, tc.val), func(t *testing.T) {
+			i := rec.Schema().FieldIndices(tc.col)[0]
 			d := rec.Column(i).Data()
 			offsets := slices.Clone(d.Buffers()[1].Bytes())
-			arrow.Int32Traits.CastFromBytes(offsets)[5] = 1 << 20 // past the values
+			arrow.Int32Traits.CastFromBytes(offsets)[tc.at] = tc.val
 			bufs := slices.Clone(d.Buffers())
 			bufs[1] = memory.NewBufferBytes(offsets)
 			bad := array.NewData(d.DataType(), d.Len(), bufs, d.Children(), d.NullN(), d.Offset())
@@ -114,7 +121,7 @@ func TestCheckArrays(t *testing.T) {
 			r := array.NewRecordBatch(rec.Schema(), cols, rec.NumRows())
 			defer r.Release()
 			if err := checkArrays(r); err == nil {
-				t.Error("offsets past the values passed")
+				t.Error("bad offsets passed")
 			}
 		})
 	}

@@ -205,9 +205,10 @@ func TestMergeLargeOldFile(t *testing.T) {
 			old := testDay(day, 0, 2*sourceBatchRows+500)
 			publish(t, l, []string{day}, "run-1", old)
 
-			// Users 0..79 of 97 are replaced: more than half of every batch is dropped (a kept
-			// copy); then users 0..9: fewer than half (the batch retained).
-			for _, n := range []int{80, 10} {
+			// Users 0..9 of 97 are replaced: fewer than half of each batch is dropped (the batch
+			// is retained, across row groups); then users 0..79: more than half (a copy of the
+			// rows kept).
+			for _, n := range []int{10, 80} {
 				replace := func(u string) bool { return u < userOf(n) }
 				fresh := rowsOfUsers(testDay(day, 100000, 101000), replace)
 				before := partitionRows(t, inv, day)

@@ -91,6 +91,12 @@
 //     changed shard (kept old rows + staged rows of its keys, sorted by row group) to
 //     _chatlake/staging/<run>/..., checking every Close. A duplicate key, or staged rows of a
 //     user Replace refuses, fails here. A shard with nothing removed and nothing added is kept.
+//     Rows go from record batches to Parquet by columns, never as Go values: a batch's rows are
+//     kept or left out by index (the shard of message_key, Replace of channel_user_id), a row
+//     group's indexes are sorted over the columns, and each column is gathered in that order
+//     into the record batch written (gather.go). A day of one shard reads its staged rows as
+//     it writes; a day of more first splits them, in one pass, into a local spill file per
+//     shard (split.go): a staged segment is decoded once per day, whatever its shards.
 //  4. Write the manifest marked incomplete, on condition that its version is still the one read
 //     in step 2: a concurrent writer fails here with ErrConcurrentWrite, before any file changed.
 //  5. Delete the partition's files of another layout (their kept rows are in the new shards).
@@ -124,17 +130,25 @@
 // 32 KiB buffer, and the rows that come later go there. StageBatch writes one staged object at
 // a time, a record batch at a time, as the stage holds or spilled them. Merge writes one Parquet
 // file at a time, one row group (Options.RowGroupRows rows, or the day's rows if fewer) at a
-// time; its memory is one row group of rows as Go values and as Arrow data, the writer's
-// buffers (Parquet pages), one open source (a reader and one decoded record batch: Merge opens
-// the day's staged segments one after the other, however many there are), the set of keys of the file
-// being written (for ErrDuplicateKey; a staged row's key keeps its batch's message_key column,
-// as a Parquet row's keeps its batch's copy of it) and the hashes of the replaced rows' keys
-// (for PublishStats.Added). WriteUsers takes its rows from an iterator and holds at most 16Ki users
-// as Arrow data; the Lake keeps each staged part's header (about 1.4 KB) until its plan is
+// time; its memory is one row group of rows in the record batches they were read in (a batch
+// of which fewer than half the rows are kept is copied down to them, so these hold at most
+// twice the row group's rows) and once more as the row group's record, 48 bytes a row to sort
+// them, the writer's buffers (Parquet pages), one open source (a reader and one decoded record
+// batch: Merge opens the day's staged segments one after the other, however many there are),
+// the set of keys of the file being written (for ErrDuplicateKey: one copy of the keys of the
+// rows written) and the hashes of the replaced rows' keys (for PublishStats.Added). At the
+// default 64Ki rows and the simulator's rows (about 324 bytes each as uncompressed Arrow,
+// BenchmarkStagedFormat) that is an estimated 40 MiB, 60 MiB when the batches read are only
+// half kept (not measured on its own); a day of fewer rows holds less. A day of several
+// shards also has one spill writer (a 32 KiB buffer) per shard open while it splits its
+// staged rows. WriteUsers takes its rows from an iterator and holds at most 16Ki users as
+// Arrow data; the Lake keeps each staged part's header (about 1.4 KB) until its plan is
 // removed. Disk: the stages' spill past Options.StageMemory; while a day merges, a copy of its
 // staged segments and of the old files being merged, unless the store's objects are local
-// files (storage.Local), which are read in place. Verify copies one day's files to Options.TempDir and reads
-// only message_key and sent_at, a batch at a time.
+// files (storage.Local), which are read in place, and for a day of several shards its staged
+// rows once more, uncompressed, split by shard (about twice their staged size). Verify
+// copies one day's files to Options.TempDir and reads only message_key and sent_at, a batch
+// at a time.
 //
 // # Concurrency
 //

@@ -18,11 +18,11 @@ import (
 // calls for the same day must not run at once (the second fails with ErrConcurrentWrite, or
 // one of them fails on a staging file the other removed; the lake stays consistent).
 type Lake struct {
-	store   storage.Store
-	opts    Options
-	stages  *stageBudget // the memory its stages hold, together
-	rowBufs rowBuffers   // writeRows's buffers of rows
-	headers sync.Map     // staged part name -> its header (stagedHeader)
+	store    storage.Store
+	opts     Options
+	stages   *stageBudget // the memory its stages hold, together
+	sortBufs sortBuffers  // buffers of row references, to sort a row group (shard.go)
+	headers  sync.Map     // staged part name -> its header (stagedHeader)
 	// partBytes is about the largest staged object (stagedPartBytes; tests make it smaller).
 	partBytes int64
 }

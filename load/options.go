@@ -39,8 +39,9 @@ type Options struct {
 	// gets max(1, ceil(estimated bytes / TargetFileSize)) shards. Default 128 MiB.
 	TargetFileSize int64
 	// RowGroupRows is the number of rows of one Parquet row group, and the unit of memory:
-	// writing a shard holds one row group's rows as Go values and as an Arrow record at once,
-	// about 2 x RowGroupRows x the average row size (about 64 MiB for 64Ki rows of 500 bytes).
+	// writing a shard holds one row group's rows in the record batches they were read in and
+	// once more as the row group's record, about 2 x RowGroupRows x the average row size (about
+	// 64 MiB for 64Ki rows of 500 bytes), plus 48 bytes a row to sort them.
 	// Rows are sorted by (channel_user_id, sent_at, message_key) within each row group.
 	// Default 65536.
 	RowGroupRows int

@@ -116,9 +116,10 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 // messageFileWriter writes one Parquet file of messages, one row group per write.
 type messageFileWriter struct {
-	cw *countingWriter
-	fw *pqarrow.FileWriter
-	b  *schema.MessageBuilder
+	cw  *countingWriter
+	fw  *pqarrow.FileWriter
+	mem memory.Allocator
+	b   *schema.MessageBuilder // for write, made by its first call
 }
 
 func newMessageFileWriter(w io.Writer, mem memory.Allocator, rowGroupRows int, runID string) (*messageFileWriter, error) {
@@ -135,19 +136,28 @@ func newMessageFileWriterFormat(w io.Writer, mem memory.Allocator, rowGroupRows 
 	if err := fw.AppendKeyValueMetadata(metaRunID, runID); err != nil {
 		return nil, fmt.Errorf("parquet metadata: %w", err)
 	}
-	return &messageFileWriter{cw: cw, fw: fw, b: schema.NewMessageBuilder(mem)}, nil
+	return &messageFileWriter{cw: cw, fw: fw, mem: mem}, nil
 }
 
 // write sorts rows by (channel_user_id, sent_at, message_key) and writes them as one row group.
+// A merge writes record batches (writeRecord); the floor benchmark and tests write rows.
 func (w *messageFileWriter) write(rows []schema.Message) error {
 	slices.SortFunc(rows, compareMessages)
+	if w.b == nil {
+		w.b = schema.NewMessageBuilder(w.mem)
+	}
 	w.b.AppendRows(rows)
 	// The rows are in the builders now: dropping them lets the collector take the memory their
-	// strings point into (decoded staged batches, about a row group's worth) while the row
-	// group is encoded.
+	// strings point into while the row group is encoded.
 	clear(rows)
 	rec := w.b.NewRecord()
 	defer rec.Release()
+	return w.writeRecord(rec)
+}
+
+// writeRecord writes rec, a record batch of schema.Messages() in the order its row group
+// keeps, as one row group.
+func (w *messageFileWriter) writeRecord(rec arrow.RecordBatch) error {
 	if err := w.fw.Write(rec); err != nil {
 		return fmt.Errorf("write row group: %w", err)
 	}
@@ -159,7 +169,7 @@ func (w *messageFileWriter) write(rows []schema.Message) error {
 
 // close writes the footer; it does not close the underlying object writer.
 func (w *messageFileWriter) close() error {
-	w.b.Release()
+	w.release()
 	if err := w.fw.Close(); err != nil {
 		return fmt.Errorf("parquet footer: %w", err)
 	}
@@ -174,8 +184,15 @@ func (w *messageFileWriter) size() int64 { return w.cw.n }
 
 // abort releases the writer's memory after a failure.
 func (w *messageFileWriter) abort() {
-	w.b.Release()
+	w.release()
 	_ = w.fw.Close() // the file is discarded; this only frees buffers
+}
+
+func (w *messageFileWriter) release() {
+	if w.b != nil {
+		w.b.Release()
+		w.b = nil
+	}
 }
 
 func compareMessages(a, b schema.Message) int {

@@ -193,7 +193,7 @@ func (l *Lake) merge(ctx context.Context, day string, in MergeInput) (PublishSta
 // the layout before.
 type stagedSource struct {
 	name string // for errors
-	open func(filter func(*schema.Message) verdict) (*fileSource, error)
+	open func() (*fileSource, error)
 }
 
 // stagedReadConcurrency bounds the concurrent ranged reads of one day's staged segments: on a
@@ -218,23 +218,23 @@ func (l *Lake) stagedSources(ctx context.Context, day string, in MergeInput, tmp
 		est += seg.day.Length / stagedToParquet
 		name := seg.part.Name + " (" + day + ")"
 		if local {
-			out[i] = stagedSource{name: name, open: func(filter func(*schema.Message) verdict) (*fileSource, error) {
+			out[i] = stagedSource{name: name, open: func() (*fileSource, error) {
 				r, err := l.segmentStream(ctx, seg)
 				if err != nil {
 					return nil, err
 				}
-				return openStreamSource(r, name, seg.day.Rows, filter)
+				return openStreamSource(r, name, seg.day.Rows)
 			}}
 			continue
 		}
 		path := filepath.Join(tmp, fmt.Sprintf("staged-%d.arrows", i))
 		g.Go(func() error { return l.downloadSegment(gctx, seg, path) })
-		out[i] = stagedSource{name: name, open: func(filter func(*schema.Message) verdict) (*fileSource, error) {
+		out[i] = stagedSource{name: name, open: func() (*fileSource, error) {
 			f, err := os.Open(path)
 			if err != nil {
 				return nil, fmt.Errorf("read %s: %w", name, err)
 			}
-			return openStreamSource(f, name, seg.day.Rows, filter)
+			return openStreamSource(f, name, seg.day.Rows)
 		}}
 	}
 	if err := g.Wait(); err != nil {
@@ -252,8 +252,8 @@ func (l *Lake) stagedSources(ctx context.Context, day string, in MergeInput, tmp
 		if err != nil {
 			return nil, 0, err
 		}
-		out = append(out, stagedSource{name: o.Name, open: func(filter func(*schema.Message) verdict) (*fileSource, error) {
-			return l.openSource(ctx, local, o.Name, filter)
+		out = append(out, stagedSource{name: o.Name, open: func() (*fileSource, error) {
+			return l.openSource(ctx, local, o.Name)
 		}})
 		est += parquetEstimate(o)
 	}
@@ -271,7 +271,9 @@ type mergedShard struct {
 	added    int64
 }
 
-// writeMergedShards writes every shard that changes into the run's staging directory.
+// writeMergedShards writes every shard that changes into the run's staging directory. The
+// staged rows are read once: a one-shard day reads them as it writes its shard; a day of more
+// shards first splits them into one local spill file per shard (splitStaged).
 func (l *Lake) writeMergedShards(ctx context.Context, day string, in MergeInput, ps *partitionState,
 	staged []stagedSource, p int, tmp string) ([]mergedShard, error) {
 	dir := partitionDir(day)
@@ -297,92 +299,122 @@ func (l *Lake) writeMergedShards(ctx context.Context, day string, in MergeInput,
 		return path, nil
 	}
 
+	lay := newMsgLayout()
+	stagedOf := func(int) []stagedSource { return staged }
+	if p > 1 && len(staged) > 0 {
+		split, err := l.splitStaged(ctx, lay, day, staged, p, tmp)
+		if err != nil {
+			return nil, err
+		}
+		stagedOf = func(i int) []stagedSource { return split[i] }
+	}
+
 	out := make([]mergedShard, p)
 	for i := range p {
-		var ms mergedShard
-		var lazies []*lazySource
-		// The keys of the rows the merge replaces: a staged row whose key is not among them is
-		// new to the partition. The old files come first in the chain, so the set is complete
-		// when the staged rows are read.
-		replacedKeys := map[uint64]struct{}{}
-		closeAll := func() {
-			for _, z := range lazies {
-				z.close()
-			}
-		}
-		inShard := func(m *schema.Message) bool { return p == 1 || shardOf(m.MessageKey, p) == i }
-		keepOld := func(m *schema.Message) verdict {
-			switch {
-			case !inShard(m):
-				return otherShard
-			case in.Replace(m.ChannelUserID):
-				replacedKeys[keyHash(m.MessageKey)] = struct{}{}
-				return dropRow
-			}
-			return keepRow
-		}
 		oldOf := foreign
 		if o, ok := sameLayout[i]; ok {
 			oldOf = append(slices.Clone(foreign), o)
 		}
-		for _, o := range oldOf {
-			lazies = append(lazies, &lazySource{
-				open: func() (*fileSource, error) {
-					path, err := fetch(o)
-					if err != nil {
-						return nil, err
-					}
-					return l.openSource(ctx, path, o.Name, keepOld)
-				},
-				done: func(s *fileSource) { ms.replaced += s.dropped },
-			})
-		}
-		var outsider string
-		for _, c := range staged {
-			lazies = append(lazies, &lazySource{
-				open: func() (*fileSource, error) {
-					return c.open(func(m *schema.Message) verdict {
-						if !inShard(m) {
-							return otherShard
-						}
-						if !in.Replace(m.ChannelUserID) && outsider == "" {
-							outsider = m.ChannelUserID
-						}
-						if _, had := replacedKeys[keyHash(m.MessageKey)]; !had && (in.CountNew == nil || in.CountNew(m.ChannelUserID)) {
-							ms.added++
-						}
-						return keepRow
-					})
-				},
-				done: func(s *fileSource) { ms.staged += s.read - s.otherShard },
-			})
-		}
-		chain := make(chainSource, 0, len(lazies))
-		for _, z := range lazies {
-			chain = append(chain, z)
-		}
-		name := shardName(i, p)
-		sf, err := l.writeRows(ctx, &chain, day, stagingDir(in.RunID, day)+name, in.RunID)
-		closeAll()
-		if err == nil && outsider != "" {
-			err = fmt.Errorf("staged rows of user %q, whom the merge does not replace", outsider)
-		}
+		ms, err := l.writeMergedShard(ctx, lay, day, in, i, p, oldOf, fetch, stagedOf(i))
 		if err != nil {
 			return nil, err
 		}
-		sf.shard, sf.name = i, name
-		ms.file, ms.written = sf, sf.rows > 0
 		// Unchanged: the same-layout file alone, nothing removed from it, nothing added.
 		if o, ok := sameLayout[i]; ok && len(foreign) == 0 && ms.replaced == 0 && ms.staged == 0 {
-			if sf.rows > 0 {
-				_ = l.store.Delete(ctx, stagingDir(in.RunID, day)+name) // the copy is not needed
+			if ms.file.rows > 0 {
+				_ = l.store.Delete(ctx, stagingDir(in.RunID, day)+ms.file.name) // the copy is not needed
 			}
-			ms = mergedShard{file: sf, kept: true}
+			ms = mergedShard{file: ms.file, kept: true}
 			ms.file.bytes = o.Size
 		}
 		out[i] = ms
 	}
 	return out, nil
+}
+
+// writeMergedShard writes shard i of p into staging: the rows of the old files that are of the
+// shard and of a user Replace refuses, then the staged rows (all of the shard). A staged row
+// of a user Replace refuses fails it, after the file is written.
+func (l *Lake) writeMergedShard(ctx context.Context, lay *msgLayout, day string, in MergeInput, i, p int,
+	old []storage.Object, fetch func(storage.Object) (string, error), staged []stagedSource) (ms mergedShard, err error) {
+	name := shardName(i, p)
+	w, err := l.newShardWriter(ctx, lay, day, stagingDir(in.RunID, day)+name, in.RunID)
+	if err != nil {
+		return ms, err
+	}
+	defer func() {
+		if err != nil {
+			w.abort()
+		}
+	}()
+	// The keys of the rows the merge replaces: a staged row whose key is not among them is
+	// new to the partition. The old files come first, so the set is complete when the staged
+	// rows are read.
+	replacedKeys := map[uint64]struct{}{}
+	for _, o := range old {
+		path, err := fetch(o)
+		if err != nil {
+			return ms, err
+		}
+		s, err := l.openSource(ctx, path, o.Name)
+		if err != nil {
+			return ms, err
+		}
+		err = readBatches(s, lay, func(b *msgBatch) error {
+			n := int(b.rec.NumRows())
+			rows := make([]int32, 0, n)
+			for r := range n {
+				h := keyHash(b.key.Value(r))
+				if p > 1 && int(h%uint64(p)) != i {
+					continue
+				}
+				if in.Replace(b.user.Value(r)) {
+					replacedKeys[h] = struct{}{}
+					ms.replaced++
+					continue
+				}
+				rows = append(rows, int32(r))
+			}
+			return w.add(b, rows)
+		})
+		if err != nil {
+			return ms, err
+		}
+	}
+	var outsider string
+	for _, c := range staged {
+		s, err := c.open()
+		if err != nil {
+			return ms, err
+		}
+		err = readBatches(s, lay, func(b *msgBatch) error {
+			n := int(b.rec.NumRows())
+			for r := range n {
+				user := b.user.Value(r)
+				if !in.Replace(user) && outsider == "" {
+					outsider = strings.Clone(user)
+				}
+				if _, had := replacedKeys[keyHash(b.key.Value(r))]; !had && (in.CountNew == nil || in.CountNew(user)) {
+					ms.added++
+				}
+			}
+			ms.staged += int64(n)
+			return w.add(b, w.all(n))
+		})
+		if err != nil {
+			return ms, err
+		}
+	}
+	sf, err := w.close()
+	if err == nil && outsider != "" {
+		err = fmt.Errorf("staged rows of user %q, whom the merge does not replace", outsider)
+	}
+	if err != nil {
+		return ms, err
+	}
+	sf.shard, sf.name = i, name
+	ms.file, ms.written = sf, sf.rows > 0
+	return ms, nil
 }
 
 // commit moves the merged shards into place under the manifest protocol of doc.go.

@@ -2,8 +2,11 @@ package load
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,113 +28,266 @@ func shardOf(key string, p int) int {
 	return int(keyHash(key) % uint64(p))
 }
 
-// writeRows streams the rows of src into the object dst as one Parquet file of day's rows,
-// Options.RowGroupRows rows at a time, each sorted into a row group. A row of another day, or a
-// message_key twice, is an error and nothing is written. Without rows nothing is written and
-// the result has rows 0.
-func (l *Lake) writeRows(ctx context.Context, src rowSource, day, dst, runID string) (sf shardFile, err error) {
+// shardWriter writes rows of record batches into the object dst as one Parquet file of day's
+// rows, Options.RowGroupRows rows at a time, each row group sorted by (channel_user_id,
+// sent_at, message_key) and gathered by columns (gather.go). A row of another day, or a
+// message_key twice, is an error (add) and nothing is written. Without rows nothing is
+// written and close returns rows 0. It holds the batches of the row group being filled
+// (retained, or a compact copy of the rows kept of a batch that keeps fewer than half) and a
+// copy of every key written (for ErrDuplicateKey).
+type shardWriter struct {
+	l         *Lake
+	ctx       context.Context
+	lay       *msgLayout
+	day       string
+	dayNumber int64
+	dst       string
+	runID     string
+
+	keys         map[string]struct{}
+	sf           shardFile
+	minMS, maxMS int64
+	iota         []int32 // 0, 1, 2, ...: the rows of a batch kept whole (read only)
+
+	pending     []pendingBatch
+	pendingRows int
+
+	w  storage.Writer
+	fw *messageFileWriter
+}
+
+// pendingBatch is a batch (retained) and the rows of it that the row group being filled holds.
+type pendingBatch struct {
+	b    *msgBatch
+	rows []int32
+}
+
+func (l *Lake) newShardWriter(ctx context.Context, lay *msgLayout, day, dst, runID string) (*shardWriter, error) {
 	dayStart, err := schema.ParseDay(day)
 	if err != nil {
-		return sf, fmt.Errorf("%s: %w", dst, err)
+		return nil, fmt.Errorf("%s: %w", dst, err)
 	}
-	dayNumber := utcDayNumber(dayStart)
-	keys := make(map[string]struct{})
-	// Up to a row group of rows, in a buffer the lake's merges share: a row group of 64Ki rows
-	// is about 25 MB of Go values, too much to grow afresh for every file.
-	buf := l.rowBufs.get()
-	defer l.rowBufs.put(buf)
-	batch := (*buf)[:0]
-	defer func() { *buf = batch }()
+	return &shardWriter{l: l, ctx: ctx, lay: lay, day: day, dayNumber: utcDayNumber(dayStart), dst: dst, runID: runID,
+		keys: make(map[string]struct{})}, nil
+}
 
-	var w storage.Writer
-	var rw *messageFileWriter
-	defer func() {
-		if err != nil && rw != nil {
-			rw.abort()
-		}
-		if err != nil && w != nil {
-			_ = w.Abort() // nothing becomes visible; a later run sweeps what is left
-		}
-	}()
+// all is the rows of a batch of n rows: 0 .. n-1.
+func (w *shardWriter) all(n int) []int32 {
+	for len(w.iota) < n {
+		w.iota = append(w.iota, int32(len(w.iota)))
+	}
+	return w.iota[:n:n]
+}
 
-	for eof := false; !eof; {
-		if err := ctx.Err(); err != nil {
-			return sf, err
+// add takes the rows of b (in that order) into the file. It retains b's record batch as long
+// as it needs it; the caller keeps its own reference.
+func (w *shardWriter) add(b *msgBatch, rows []int32) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	// One copy of the rows' keys, which the set of keys refers to.
+	var kb strings.Builder
+	size := 0
+	for _, r := range rows {
+		size += b.key.ValueLen(int(r))
+	}
+	kb.Grow(size)
+	for _, r := range rows {
+		kb.WriteString(b.key.Value(int(r)))
+	}
+	block := kb.String()
+	for _, r := range rows {
+		ms := int64(b.sent.Value(int(r)))
+		if sentAt := time.UnixMilli(ms); utcDayNumber(sentAt) != w.dayNumber {
+			return fmt.Errorf("message %s sent at %s is not of day %s", b.key.Value(int(r)), sentAt.UTC(), w.day)
 		}
-		batch = batch[:0]
-		for len(batch) < l.opts.RowGroupRows {
-			batch = append(batch, schema.Message{})
-			m := &batch[len(batch)-1]
-			err := src.next(m)
-			if err == io.EOF {
-				batch = batch[:len(batch)-1]
-				eof = true
-				break
-			}
-			if err != nil {
-				return sf, err
-			}
-			if utcDayNumber(m.SentAt) != dayNumber {
-				return sf, fmt.Errorf("message %s sent at %s is not of day %s", m.MessageKey, m.SentAt, day)
-			}
-			if _, dup := keys[m.MessageKey]; dup {
-				return sf, fmt.Errorf("message_key %q: %w", m.MessageKey, ErrDuplicateKey)
-			}
-			keys[m.MessageKey] = struct{}{}
-			if sf.rows == 0 || m.SentAt.Before(sf.min) {
-				sf.min = m.SentAt
-			}
-			if sf.rows == 0 || m.SentAt.After(sf.max) {
-				sf.max = m.SentAt
-			}
-			sf.rows++
+		n := b.key.ValueLen(int(r))
+		k := block[:n]
+		block = block[n:]
+		if _, dup := w.keys[k]; dup {
+			return fmt.Errorf("message_key %q: %w", k, ErrDuplicateKey)
 		}
-		if len(batch) == 0 {
+		w.keys[k] = struct{}{}
+		if w.sf.rows == 0 || ms < w.minMS {
+			w.minMS = ms
+		}
+		if w.sf.rows == 0 || ms > w.maxMS {
+			w.maxMS = ms
+		}
+		w.sf.rows++
+	}
+	if 2*len(rows) < int(b.rec.NumRows()) {
+		// Most of the batch is left out: keep a copy of the rows kept, not the batch.
+		refs := make([]rowRef, len(rows))
+		for i, r := range rows {
+			refs[i] = rowRef{row: r}
+		}
+		rec, err := gatherRecord(w.l.opts.Allocator, w.lay, []*msgBatch{b}, refs)
+		if err != nil {
+			return fmt.Errorf("%s: %w", w.dst, err)
+		}
+		if b, err = w.lay.batch(rec); err != nil {
+			rec.Release()
+			return fmt.Errorf("%s: %w", w.dst, err)
+		}
+		rows = w.all(len(rows))
+	} else {
+		b.rec.Retain()
+	}
+	w.pending = append(w.pending, pendingBatch{b: b, rows: rows})
+	w.pendingRows += len(rows)
+	for w.pendingRows >= w.l.opts.RowGroupRows {
+		if err := w.flush(w.l.opts.RowGroupRows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flush writes the first n pending rows as one row group.
+func (w *shardWriter) flush(n int) error {
+	buf := w.l.sortBufs.get()
+	defer w.l.sortBufs.put(buf)
+	refs := (*buf)[:0]
+	defer func() { *buf = refs }()
+	batches := make([]*msgBatch, 0, len(w.pending))
+	left, used := n, 0
+	for _, pb := range w.pending {
+		if left == 0 {
 			break
 		}
-		if w == nil {
-			if w, err = l.store.Create(ctx, dst); err != nil {
-				w = nil
-				return sf, fmt.Errorf("create %s: %w", dst, err)
-			}
-			if rw, err = newMessageFileWriter(w, l.opts.Allocator, l.opts.RowGroupRows, runID); err != nil {
-				rw = nil
-				return sf, err
-			}
+		take := min(left, len(pb.rows))
+		bi := int32(len(batches))
+		batches = append(batches, pb.b)
+		for _, r := range pb.rows[:take] {
+			refs = append(refs, rowRef{user: pb.b.user.Value(int(r)), key: pb.b.key.Value(int(r)),
+				sent: int64(pb.b.sent.Value(int(r))), batch: bi, row: r})
 		}
-		if err := rw.write(batch); err != nil {
-			return sf, fmt.Errorf("%s: %w", dst, err)
+		left -= take
+		used++
+	}
+	slices.SortFunc(refs, compareRefs)
+	rec, err := gatherRecord(w.l.opts.Allocator, w.lay, batches, refs)
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.dst, err)
+	}
+	defer rec.Release()
+	// The batches the row group used up go; the last one may go on into the next.
+	for i := range used {
+		pb := &w.pending[i]
+		take := min(n, len(pb.rows))
+		n -= take
+		pb.rows = pb.rows[take:]
+		if len(pb.rows) == 0 {
+			pb.b.rec.Release()
+			pb.b = nil
 		}
 	}
-	if w == nil {
-		return sf, nil
+	rest := w.pending[:0]
+	for _, pb := range w.pending {
+		if pb.b != nil {
+			rest = append(rest, pb)
+		}
 	}
-	if err := rw.close(); err != nil {
-		return sf, fmt.Errorf("%s: %w", dst, err)
+	clear(w.pending[len(rest):])
+	w.pending = rest
+	w.pendingRows -= int(rec.NumRows())
+
+	if w.w == nil {
+		if w.w, err = w.l.store.Create(w.ctx, w.dst); err != nil {
+			w.w = nil
+			return fmt.Errorf("create %s: %w", w.dst, err)
+		}
+		if w.fw, err = newMessageFileWriter(w.w, w.l.opts.Allocator, w.l.opts.RowGroupRows, w.runID); err != nil {
+			w.fw = nil
+			return err
+		}
 	}
-	sf.bytes = rw.size()
-	rw = nil
-	if err := w.Close(); err != nil {
-		w = nil // a failed Close leaves nothing to abort
-		return sf, fmt.Errorf("close %s: %w", dst, err)
+	if err := w.fw.writeRecord(rec); err != nil {
+		return fmt.Errorf("%s: %w", w.dst, err)
 	}
-	w = nil
-	return sf, nil
+	return nil
 }
 
-// rowBuffers lends buffers of rows to writeRows, one per file being written at a time.
-type rowBuffers struct{ pool sync.Pool }
+// close writes what is pending and the footer, and closes the object (checking its Close). On
+// an error the caller calls abort.
+func (w *shardWriter) close() (shardFile, error) {
+	if w.pendingRows > 0 {
+		if err := w.flush(w.pendingRows); err != nil {
+			return w.sf, err
+		}
+	}
+	if w.w == nil {
+		return w.sf, nil
+	}
+	w.sf.min, w.sf.max = time.UnixMilli(w.minMS).UTC(), time.UnixMilli(w.maxMS).UTC()
+	if err := w.fw.close(); err != nil {
+		return w.sf, fmt.Errorf("%s: %w", w.dst, err)
+	}
+	w.sf.bytes = w.fw.size()
+	w.fw = nil
+	err := w.w.Close()
+	w.w = nil // a failed Close leaves nothing to abort
+	if err != nil {
+		return w.sf, fmt.Errorf("close %s: %w", w.dst, err)
+	}
+	return w.sf, nil
+}
 
-func (r *rowBuffers) get() *[]schema.Message {
-	if b, ok := r.pool.Get().(*[]schema.Message); ok {
+// abort drops what the writer holds; nothing becomes visible (a later run sweeps what is left).
+func (w *shardWriter) abort() {
+	for _, pb := range w.pending {
+		pb.b.rec.Release()
+	}
+	w.pending, w.pendingRows = nil, 0
+	if w.fw != nil {
+		w.fw.abort()
+		w.fw = nil
+	}
+	if w.w != nil {
+		_ = w.w.Abort()
+		w.w = nil
+	}
+}
+
+// sortBuffers lends buffers of row references to shardWriter.flush, one per row group being
+// sorted at a time: a row group of 64Ki rows is 3 MiB of them, too much to grow afresh.
+type sortBuffers struct{ pool sync.Pool }
+
+func (r *sortBuffers) get() *[]rowRef {
+	if b, ok := r.pool.Get().(*[]rowRef); ok {
 		return b
 	}
-	return new([]schema.Message)
+	return new([]rowRef)
 }
 
-// put takes a buffer back, cleared so that it keeps no row's strings alive.
-func (r *rowBuffers) put(b *[]schema.Message) {
+// put takes a buffer back, cleared so that it keeps no batch's strings alive.
+func (r *sortBuffers) put(b *[]rowRef) {
 	clear((*b)[:cap(*b)])
 	*b = (*b)[:0]
 	r.pool.Put(b)
+}
+
+// readBatches reads every record batch of s as a msgBatch, in order, into fn, and closes s.
+func readBatches(s *fileSource, lay *msgLayout, fn func(*msgBatch) error) error {
+	defer s.close()
+	for {
+		rec, err := s.next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		b, err := lay.batch(rec)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", s.name, err)
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -16,47 +17,51 @@ import (
 // sourceBatchRows is the number of rows a Parquet decoder decodes at a time.
 const sourceBatchRows = 8 << 10
 
-// rowSource yields rows one at a time; next returns io.EOF after the last row.
+// rowSource yields rows one at a time; next returns io.EOF after the last row. A Stage's rows
+// are read so (stage.go); a merge reads record batches (fileSource).
 type rowSource interface {
 	next(m *schema.Message) error
 }
 
-// verdict is what a source's filter says of one row.
-type verdict int8
-
-const (
-	keepRow    verdict = iota
-	dropRow            // removed (counted in dropped)
-	otherShard         // not for this shard (counted in otherShard)
-)
-
-// batchDecoder decodes the rows of one local file of the messages table a record batch at a
-// time: a Parquet file (parquetDecoder) or a staged Arrow IPC file (ipcDecoder, staged.go).
+// batchDecoder decodes one local file of the messages table a record batch at a time: a
+// Parquet file (parquetDecoder), a staged segment's Arrow IPC stream (streamDecoder) or a
+// staged Arrow IPC file of the layout before (ipcDecoder, staged.go).
 type batchDecoder interface {
-	// decode appends the rows of the next record batch to dst; io.EOF after the last.
+	// next returns the next record batch, which the decoder owns until the next call or close
+	// (Retain it to keep it longer); io.EOF after the last.
+	next() (arrow.RecordBatch, error)
+	// decode appends the rows of the next record batch to dst as Go values; io.EOF after the
+	// last. Tests and BenchmarkStagedFormat read files so; a merge does not (next).
 	decode(dst []schema.Message) ([]schema.Message, error)
 	close()
 }
 
-// fileSource reads the rows of one local file of the messages table that its filter keeps, one
-// record batch at a time. It counts the rows it read and those it left out, by cause.
-type fileSource struct {
-	name   string    // the object the file was downloaded from, for errors
-	f      io.Closer // the file read
-	dec    batchDecoder
-	filter func(*schema.Message) verdict
+// decodeNext is decode for a decoder whose batches come from a Go allocator of its own
+// (staged files: the rows' strings are views of the batches).
+func decodeNext(d batchDecoder, dst []schema.Message) ([]schema.Message, error) {
+	rec, err := d.next()
+	if err != nil {
+		return dst, err
+	}
+	if dst, err = schema.AppendMessagesShared(dst, rec); err != nil {
+		return dst, fmt.Errorf("%w: %w", errCorruptStaged, err)
+	}
+	return dst, nil
+}
 
-	buf        []schema.Message
-	i          int
-	read       int64
-	dropped    int64
-	otherShard int64
+// fileSource reads the record batches of one local file of the messages table, counting the
+// rows it read. A merge filters and sorts them by columns (shardWriter): no Go value per row.
+type fileSource struct {
+	name string    // the object the file was downloaded from, for errors
+	f    io.Closer // the file read
+	dec  batchDecoder
+	read int64
 }
 
 // openSource opens the local file path, a copy of the object name, as a Parquet file, or as a
-// staged Arrow IPC file if name says so. A nil filter keeps every row.
-func (l *Lake) openSource(ctx context.Context, path, name string, filter func(*schema.Message) verdict) (*fileSource, error) {
-	s := &fileSource{name: name, filter: filter}
+// staged Arrow IPC file if name says so.
+func (l *Lake) openSource(ctx context.Context, path, name string) (*fileSource, error) {
+	s := &fileSource{name: name}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
@@ -74,46 +79,29 @@ func (l *Lake) openSource(ctx context.Context, path, name string, filter func(*s
 	return s, nil
 }
 
-// openStreamSource reads a staged segment's Arrow IPC stream from r (closed with the source),
-// which must hold rows rows. A nil filter keeps every row.
-func openStreamSource(r io.ReadCloser, name string, rows int64, filter func(*schema.Message) verdict) (*fileSource, error) {
+// openStreamSource reads a staged segment's Arrow IPC stream (or a merge's spill of one
+// shard's staged rows) from r, closed with the source, which must hold rows rows.
+func openStreamSource(r io.ReadCloser, name string, rows int64) (*fileSource, error) {
 	dec, err := newStreamDecoder(r, rows)
 	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	return &fileSource{name: name, f: r, dec: dec, filter: filter}, nil
+	return &fileSource{name: name, f: r, dec: dec}, nil
 }
 
-func (s *fileSource) next(m *schema.Message) error {
-	for {
-		for s.i < len(s.buf) {
-			row := &s.buf[s.i]
-			s.i++
-			if s.filter != nil {
-				switch s.filter(row) {
-				case dropRow:
-					s.dropped++
-					continue
-				case otherShard:
-					s.otherShard++
-					continue
-				}
-			}
-			*m = *row
-			return nil
-		}
-		var err error
-		s.buf, err = s.dec.decode(s.buf[:0])
-		if err == io.EOF {
-			return io.EOF
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", s.name, err)
-		}
-		s.i = 0
-		s.read += int64(len(s.buf))
+// next returns the next record batch of the file, owned by the source until the next call
+// (Retain it to keep it); io.EOF after the last.
+func (s *fileSource) next() (arrow.RecordBatch, error) {
+	rec, err := s.dec.next()
+	if err == io.EOF {
+		return nil, io.EOF
 	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", s.name, err)
+	}
+	s.read += rec.NumRows()
+	return rec, nil
 }
 
 func (s *fileSource) close() {
@@ -125,8 +113,7 @@ func (s *fileSource) close() {
 	}
 }
 
-// parquetDecoder decodes a Parquet file of the messages table sourceBatchRows rows at a time,
-// copying the strings (schema.AppendMessages: the reader reuses its memory).
+// parquetDecoder decodes a Parquet file of the messages table sourceBatchRows rows at a time.
 type parquetDecoder struct {
 	pf   *file.Reader
 	rr   pqarrow.RecordReader
@@ -156,27 +143,34 @@ func (l *Lake) newParquetDecoder(ctx context.Context, r parquet.ReaderAtSeeker) 
 	return d, nil
 }
 
-func (d *parquetDecoder) decode(dst []schema.Message) (out []schema.Message, err error) {
+func (d *parquetDecoder) next() (rec arrow.RecordBatch, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			out, err = dst, fmt.Errorf("corrupt parquet: %v", p)
+			rec, err = nil, fmt.Errorf("corrupt parquet: %v", p)
 		}
 	}()
 	if !d.rr.Next() {
 		if err := d.rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-			return dst, err
+			return nil, err
 		}
 		if d.read != d.pf.NumRows() {
-			return dst, fmt.Errorf("%d rows, the footer says %d", d.read, d.pf.NumRows())
+			return nil, fmt.Errorf("%d rows, the footer says %d", d.read, d.pf.NumRows())
 		}
-		return dst, io.EOF
+		return nil, io.EOF
 	}
-	n := len(dst)
-	if dst, err = schema.AppendMessages(dst, d.rr.RecordBatch()); err != nil {
+	rec = d.rr.RecordBatch()
+	d.read += rec.NumRows()
+	return rec, nil
+}
+
+// decode copies the strings (schema.AppendMessages): the batch's memory is the lake's
+// allocator's.
+func (d *parquetDecoder) decode(dst []schema.Message) ([]schema.Message, error) {
+	rec, err := d.next()
+	if err != nil {
 		return dst, err
 	}
-	d.read += int64(len(dst) - n)
-	return dst, nil
+	return schema.AppendMessages(dst, rec)
 }
 
 func (d *parquetDecoder) close() {
@@ -188,61 +182,6 @@ func (d *parquetDecoder) close() {
 		_ = d.pf.Close()
 		d.pf = nil
 	}
-}
-
-// lazySource opens its file source when first read and closes it at its end, so that a
-// chain of many files holds one open reader (and one batch of decoded rows) at a time: the
-// memory of a merge does not grow with the number of files it reads. done sees the source's
-// counts when it ends.
-type lazySource struct {
-	open func() (*fileSource, error)
-	done func(*fileSource)
-	s    *fileSource
-	end  bool
-}
-
-func (z *lazySource) next(m *schema.Message) error {
-	if z.end {
-		return io.EOF
-	}
-	if z.s == nil {
-		s, err := z.open()
-		if err != nil {
-			return err
-		}
-		z.s = s
-	}
-	err := z.s.next(m)
-	if err == io.EOF {
-		z.end = true
-		if z.done != nil {
-			z.done(z.s)
-		}
-		z.close()
-	}
-	return err
-}
-
-// close releases the source if it is open (after an error, or at its end).
-func (z *lazySource) close() {
-	if z.s != nil {
-		z.s.close()
-		z.s = nil
-	}
-}
-
-// chainSource reads its sources one after the other.
-type chainSource []rowSource
-
-func (c *chainSource) next(m *schema.Message) error {
-	for len(*c) > 0 {
-		err := (*c)[0].next(m)
-		if err != io.EOF {
-			return err
-		}
-		*c = (*c)[1:]
-	}
-	return io.EOF
 }
 
 // localFiles is a store whose objects are local files (storage.Local).

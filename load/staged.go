@@ -412,9 +412,8 @@ func (l *Lake) downloadSegment(ctx context.Context, seg stagedSegment, path stri
 	return nil
 }
 
-// streamDecoder decodes the record batches of one staged segment's stream, in order, into
-// rows whose strings are views of the batches (schema.AppendMessagesShared), and checks that
-// they are as many as the index says.
+// streamDecoder decodes the record batches of one staged segment's stream, in order, and checks
+// that they hold as many rows as the index says.
 type streamDecoder struct {
 	r    *ipc.Reader
 	rows int64
@@ -427,8 +426,8 @@ func newStreamDecoder(r io.Reader, want int64) (d *streamDecoder, err error) {
 			d, err = nil, fmt.Errorf("%w: %v", errCorruptStaged, p)
 		}
 	}()
-	// A Go allocator of its own: the rows' strings are views of the batches' buffers, which
-	// the garbage collector keeps while rows use them.
+	// A Go allocator of its own: the garbage collector frees what a merge keeps of a batch
+	// (a row group's batches are retained until it is written).
 	sr, err := ipc.NewReader(r, ipc.WithSchema(schema.Messages()), ipc.WithAllocator(memory.NewGoAllocator()))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errCorruptStaged, err)
@@ -436,28 +435,33 @@ func newStreamDecoder(r io.Reader, want int64) (d *streamDecoder, err error) {
 	return &streamDecoder{r: sr, want: want}, nil
 }
 
-// decode appends the rows of the next record batch to dst; io.EOF after the last.
-func (d *streamDecoder) decode(dst []schema.Message) (out []schema.Message, err error) {
+// next returns the next record batch, owned by the decoder until the next call; io.EOF after
+// the last.
+func (d *streamDecoder) next() (rec arrow.RecordBatch, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			out, err = dst, fmt.Errorf("%w: %v", errCorruptStaged, p)
+			rec, err = nil, fmt.Errorf("%w: %v", errCorruptStaged, p)
 		}
 	}()
 	if !d.r.Next() {
 		if err := d.r.Err(); err != nil {
-			return dst, fmt.Errorf("%w: %w", errCorruptStaged, err)
+			return nil, fmt.Errorf("%w: %w", errCorruptStaged, err)
 		}
 		if d.rows != d.want {
-			return dst, fmt.Errorf("%w: %d rows, the index says %d", errCorruptStaged, d.rows, d.want)
+			return nil, fmt.Errorf("%w: %d rows, the index says %d", errCorruptStaged, d.rows, d.want)
 		}
-		return dst, io.EOF
+		return nil, io.EOF
 	}
-	rec := d.r.RecordBatch()
+	rec = d.r.RecordBatch()
 	d.rows += rec.NumRows()
-	if dst, err = schema.AppendMessagesShared(dst, rec); err != nil {
-		return dst, fmt.Errorf("%w: %w", errCorruptStaged, err)
+	if err := checkArrays(rec); err != nil {
+		return nil, fmt.Errorf("%w: %w", errCorruptStaged, err)
 	}
-	return dst, nil
+	return rec, nil
+}
+
+func (d *streamDecoder) decode(dst []schema.Message) ([]schema.Message, error) {
+	return decodeNext(d, dst)
 }
 
 func (d *streamDecoder) close() { d.r.Release() }
@@ -465,11 +469,11 @@ func (d *streamDecoder) close() { d.r.Release() }
 // errCorruptStaged: a staged file could not be decoded.
 var errCorruptStaged = errors.New("corrupt staged file")
 
-// ipcDecoder decodes the record batches of one staged Arrow IPC file, in order, into rows
-// whose strings are views of the batches (schema.AppendMessagesShared: no copy per string).
+// ipcDecoder decodes the record batches of one staged Arrow IPC file, in order.
 type ipcDecoder struct {
-	r *ipc.FileReader
-	i int
+	r   *ipc.FileReader
+	i   int
+	cur arrow.RecordBatch // the batch last returned, released by the next call
 }
 
 func newIPCDecoder(r ipc.ReadAtSeeker) (d *ipcDecoder, err error) {
@@ -478,8 +482,6 @@ func newIPCDecoder(r ipc.ReadAtSeeker) (d *ipcDecoder, err error) {
 			d, err = nil, fmt.Errorf("%w: %v", errCorruptStaged, p)
 		}
 	}()
-	// A Go allocator of its own: the rows' strings are views of the batches' buffers, which
-	// the garbage collector keeps while rows use them.
 	fr, err := ipc.NewFileReader(r, ipc.WithSchema(schema.Messages()), ipc.WithAllocator(memory.NewGoAllocator()))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errCorruptStaged, err)
@@ -487,30 +489,45 @@ func newIPCDecoder(r ipc.ReadAtSeeker) (d *ipcDecoder, err error) {
 	return &ipcDecoder{r: fr}, nil
 }
 
-// decode appends the rows of the next record batch to dst; io.EOF after the last.
-func (d *ipcDecoder) decode(dst []schema.Message) (out []schema.Message, err error) {
+// next returns the next record batch, owned by the decoder until the next call; io.EOF after
+// the last.
+func (d *ipcDecoder) next() (rec arrow.RecordBatch, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			out, err = dst, fmt.Errorf("%w: %v", errCorruptStaged, p)
+			rec, err = nil, fmt.Errorf("%w: %v", errCorruptStaged, p)
 		}
 	}()
+	d.release()
 	if d.i == d.r.NumRecords() {
-		return dst, io.EOF
+		return nil, io.EOF
 	}
-	var rec arrow.RecordBatch
 	rec, err = d.r.RecordBatchAt(d.i)
 	if err != nil {
-		return dst, fmt.Errorf("%w: record batch %d: %w", errCorruptStaged, d.i, err)
+		return nil, fmt.Errorf("%w: record batch %d: %w", errCorruptStaged, d.i, err)
 	}
-	defer rec.Release()
 	d.i++
-	if dst, err = schema.AppendMessagesShared(dst, rec); err != nil {
-		return dst, fmt.Errorf("%w: %w", errCorruptStaged, err)
+	d.cur = rec
+	if err := checkArrays(rec); err != nil {
+		return nil, fmt.Errorf("%w: record batch %d: %w", errCorruptStaged, d.i-1, err)
 	}
-	return dst, nil
+	return rec, nil
 }
 
-func (d *ipcDecoder) close() { _ = d.r.Close() }
+func (d *ipcDecoder) decode(dst []schema.Message) ([]schema.Message, error) {
+	return decodeNext(d, dst)
+}
+
+func (d *ipcDecoder) release() {
+	if d.cur != nil {
+		d.cur.Release()
+		d.cur = nil
+	}
+}
+
+func (d *ipcDecoder) close() {
+	d.release()
+	_ = d.r.Close()
+}
 
 // stagedToParquet is about the size of rows as staged files over their size as the lake's
 // Parquet, by which the shard count of a day is chosen (Options.TargetFileSize). Measured by

@@ -32,7 +32,11 @@ const (
 	ProblemWrongDt            = "wrong-dt"            // a row whose UTC sent_at date is not its partition's dt
 	ProblemIncompleteManifest = "incomplete-manifest" // a manifest not marked complete, unreadable, or of another dt
 	ProblemUnreadableState    = "unreadable-state"    // _chatlake/state.json does not decode (Day is "")
+	ProblemOwedUser           = "owed-user"           // the state owes a user rows of days of the range (Day is "")
 )
+
+// maxOwedProblems caps the owed-user problems reported; the rest are counted in one more.
+const maxOwedProblems = 10
 
 // maxDuplicateProblems caps the duplicate-key problems reported per day (a duplicated file
 // would otherwise give one per row); the rest are counted in one more problem.
@@ -94,7 +98,9 @@ func (r *Report) add(day, file, kind, format string, args ...any) {
 // or to leaves that side open; a day is then checked if it has a manifest or a dt= directory.
 // With both given, a day of the range without a manifest is a missing-day problem. Whatever the
 // range, a state file (_chatlake/state.json) that is not a JSON object with a format is an
-// unreadable-state problem: no command runs on such a lake until its state is rebuilt.
+// unreadable-state problem: no command runs on such a lake until its state is rebuilt. Each
+// user the state owes rows of days in the range (a failed export: its rows of those days are
+// missing until a run exports it) is an owed-user problem naming the user and the days.
 //
 // Memory: one batch of two columns, plus 8 bytes of key hash per row of the day being checked
 // (a colliding hash is confirmed by a second read of the day's files). Disk: the day's files.
@@ -122,7 +128,7 @@ func (l *Lake) Verify(ctx context.Context, from, to string) (*Report, error) {
 		}
 	}
 	rep := &Report{}
-	if err := l.verifyState(ctx, rep); err != nil {
+	if err := l.verifyState(ctx, rep, from, to); err != nil {
 		return rep, fmt.Errorf("verify: %w", err)
 	}
 	for _, day := range sortedKeys(days) {
@@ -140,10 +146,11 @@ func (l *Lake) Verify(ctx context.Context, from, to string) (*Report, error) {
 	return rep, nil
 }
 
-// verifyState reports a state file that does not decode; a lake without one is fine. The
-// state's full decoding is the pipelines' (pipelines.ReadState): this checks the shape every
-// format has, a JSON object with a positive format.
-func (l *Lake) verifyState(ctx context.Context, rep *Report) error {
+// verifyState reports a state file that does not decode, and the users it owes rows of days
+// in [from, to] (either side open when ""); a lake without a state is fine. The state's full
+// decoding is the pipelines' (pipelines.ReadState): this reads the shape every format has, a
+// JSON object with a positive format, and the owed users' ranges.
+func (l *Lake) verifyState(ctx context.Context, rep *Report, from, to string) error {
 	data, _, err := l.store.Get(ctx, StatePath)
 	if errors.Is(err, storage.ErrNotExist) {
 		return nil
@@ -153,11 +160,38 @@ func (l *Lake) verifyState(ctx context.Context, rep *Report) error {
 	}
 	var head struct {
 		Format *int `json:"format"`
+		Owed   map[string]struct {
+			From     string `json:"from"`
+			To       string `json:"to"`
+			Attempts int    `json:"attempts"`
+		} `json:"owed"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
 		rep.add("", StatePath, ProblemUnreadableState, "does not decode (%d bytes): %v", len(data), err)
-	} else if head.Format == nil || *head.Format < 1 {
+		return nil
+	}
+	if head.Format == nil || *head.Format < 1 {
 		rep.add("", StatePath, ProblemUnreadableState, "has no format (%d bytes)", len(data))
+		return nil
+	}
+	n, restFrom, restTo := 0, "", ""
+	for _, id := range sortedKeys(head.Owed) {
+		o := head.Owed[id]
+		if (from != "" && o.To < from) || (to != "" && o.From > to) {
+			continue
+		}
+		if n++; n <= maxOwedProblems {
+			rep.add("", StatePath, ProblemOwedUser, "user %s is owed %s..%s (%d failed attempt(s)): those days lack its rows until a run exports it",
+				id, o.From, o.To, o.Attempts)
+			continue
+		}
+		if restFrom == "" || o.From < restFrom {
+			restFrom = o.From
+		}
+		restTo = max(restTo, o.To)
+	}
+	if n > maxOwedProblems {
+		rep.add("", StatePath, ProblemOwedUser, "and %d more owed users, of days in %s..%s", n-maxOwedProblems, restFrom, restTo)
 	}
 	return nil
 }

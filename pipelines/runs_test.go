@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -294,9 +295,10 @@ func TestRerunExportsWhatIsOwed(t *testing.T) {
 			asked := map[string]bool{} // users whose conversations were asked
 			h := newHarness(t, simOptions(41, 12), func(next http.Handler) http.Handler {
 				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if _, rest, ok := strings.Cut(r.URL.Path, "/channel-user/"); ok && strings.HasSuffix(r.URL.Path, "/conversations") {
+					if _, rest, ok := strings.Cut(r.URL.EscapedPath(), "/channel-user/"); ok && strings.HasSuffix(r.URL.Path, "/conversations") {
+						id, _ := url.PathUnescape(strings.SplitN(rest, "/", 2)[0]) // an id may hold a "/"
 						mu.Lock()
-						asked[strings.SplitN(rest, "/", 2)[0]] = true
+						asked[id] = true
 						mu.Unlock()
 					}
 					next.ServeHTTP(w, r)

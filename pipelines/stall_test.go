@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,12 +25,13 @@ type askedUsers struct {
 
 func (a *askedUsers) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, rest, ok := strings.Cut(r.URL.Path, "/channel-user/"); ok && strings.HasSuffix(r.URL.Path, "/conversations") {
+		if _, rest, ok := strings.Cut(r.URL.EscapedPath(), "/channel-user/"); ok && strings.HasSuffix(r.URL.Path, "/conversations") {
+			id, _ := url.PathUnescape(strings.SplitN(rest, "/", 2)[0]) // an id may hold a "/"
 			a.mu.Lock()
 			if a.users == nil {
 				a.users = map[string]int{}
 			}
-			a.users[strings.SplitN(rest, "/", 2)[0]]++
+			a.users[id]++
 			a.mu.Unlock()
 			if a.hang.Load() {
 				select {

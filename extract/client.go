@@ -32,6 +32,7 @@ type Client struct {
 	throttled     atomic.Int64
 	confirmations atomic.Int64
 	retries       [5]atomic.Int64 // by causeIndex
+	quiet         silence         // how long requests have waited for an answer (Silence)
 	// pageSizes are the largest page sizes seen (page lengths, or page_size reported), for the
 	// users and the conversations endpoint: the deployment's real cap is at least that.
 	pageSizes [2]atomic.Int64
@@ -106,6 +107,15 @@ func (c *Client) Stats() Stats {
 	return s
 }
 
+// Silence is how long the Client's requests have waited for an answer since the API last
+// answered one of them (any answer read in full, whatever its status): the time during which
+// at least one attempt was out, so holds after a 429, backoffs and idle time do not count.
+func (c *Client) Silence() time.Duration { return c.quiet.get() }
+
+// Stalled tells whether Silence has reached Options.StallAfter: the API accepts requests and
+// no longer answers them, so a caller should not start more work that needs it.
+func (c *Client) Stalled() bool { return c.quiet.get() >= c.o.StallAfter }
+
 // call is one logical GET: the attempts of get share it.
 type call struct {
 	op       string     // for errors and logs: what was asked
@@ -119,6 +129,7 @@ type failure struct {
 	cause      string        // a retry cause; "" when not retryable
 	err        error         // what happened
 	retryAfter time.Duration // from a 429's Retry-After, 0 when absent
+	unanswered bool          // no answer came: the attempt timed out or could not connect
 }
 
 // get performs c with retries and hands each 200 body to decode. decode must have no side
@@ -129,18 +140,24 @@ func get[T any](ctx context.Context, cl *Client, c call, decode func(io.Reader) 
 	// c.op is clean already; the path may hold a user id that the server sent.
 	request := cl.red.clean("GET "+c.path+"?"+c.query.Encode(), 0)
 	throttles := 0
+	var silent time.Duration // spent by attempts that got no answer, of SilenceBudget
 	for attempt := 1; ; attempt++ {
 		if err := cl.lim.Wait(ctx); err != nil {
 			return zero, fmt.Errorf("extract: %s: %w", c.op, err)
 		}
 		sent := time.Now()
-		v, f := attemptOnce(ctx, cl, c, target, request, decode)
+		cl.quiet.sent()
+		v, f := attemptOnce(ctx, cl, c, target, request, min(cl.o.AttemptTimeout, cl.o.SilenceBudget-silent), decode)
+		cl.quiet.ended(f == nil || (!f.unanswered && ctx.Err() == nil))
 		if f == nil {
 			cl.lim.Success()
 			return v, nil
 		}
 		if f.cause == "" {
 			return zero, f.err
+		}
+		if f.unanswered {
+			silent += time.Since(sent)
 		}
 		wait := backoff(attempt, cl.o.MinBackoff, cl.o.MaxBackoff)
 		if f.cause == Cause429 {
@@ -154,10 +171,10 @@ func get[T any](ctx context.Context, cl *Client, c call, decode func(io.Reader) 
 				wait = max(wait, backoff(throttles-1, cl.o.MinBackoff, cl.o.MaxBackoff))
 			}
 		}
-		if attempt >= cl.o.MaxAttempts {
+		if attempt >= cl.o.MaxAttempts || silent >= cl.o.SilenceBudget {
 			cl.log.Warn("extract: giving up", "op", c.op, "request", request, "attempts", attempt,
-				"cause", f.cause, "err", cl.red.clean(f.err.Error(), 0))
-			return zero, &RetryError{Op: c.op, Attempts: attempt, Cause: f.cause, Last: f.err}
+				"cause", f.cause, "unanswered", silent.Round(time.Millisecond), "err", cl.red.clean(f.err.Error(), 0))
+			return zero, &RetryError{Op: c.op, Attempts: attempt, Cause: f.cause, Last: f.err, Unanswered: silent}
 		}
 		cl.retries[causeIndex(f.cause)].Add(1)
 		cl.log.Debug("extract: retrying", "op", c.op, "request", request, "attempt", attempt,
@@ -169,10 +186,10 @@ func get[T any](ctx context.Context, cl *Client, c call, decode func(io.Reader) 
 }
 
 // attemptOnce sends one request and decodes its answer.
-func attemptOnce[T any](ctx context.Context, cl *Client, c call, target, request string,
+func attemptOnce[T any](ctx context.Context, cl *Client, c call, target, request string, timeout time.Duration,
 	decode func(io.Reader) (T, error)) (T, *failure) {
 	var zero T
-	actx, cancel := context.WithTimeout(ctx, cl.o.AttemptTimeout)
+	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, target, nil)
 	if err != nil {
@@ -183,7 +200,7 @@ func attemptOnce[T any](ctx context.Context, cl *Client, c call, target, request
 	cl.requests.Add(1)
 	resp, err := cl.o.HTTPClient.Do(req)
 	if err != nil {
-		return zero, cl.transportFailure(ctx, actx, c, err)
+		return zero, cl.transportFailure(ctx, actx, c, timeout, err)
 	}
 	defer func() {
 		// Drain a little so that the connection can be reused, then close.
@@ -206,7 +223,7 @@ func attemptOnce[T any](ctx context.Context, cl *Client, c call, target, request
 		case ctx.Err() != nil:
 			return zero, &failure{err: fmt.Errorf("extract: %s: %w", c.op, ctx.Err())}
 		case actx.Err() != nil:
-			return zero, &failure{cause: CauseTimeout, err: fmt.Errorf("reading the body of %s: attempt timed out after %s", request, cl.o.AttemptTimeout)}
+			return zero, &failure{cause: CauseTimeout, unanswered: true, err: fmt.Errorf("reading the body of %s: attempt timed out after %s", request, timeout)}
 		}
 		return zero, &failure{cause: CauseBody, err: fmt.Errorf("%s: %s", request, cl.red.clean(err.Error(), maxErrorText))}
 	case code == http.StatusTooManyRequests:
@@ -246,8 +263,8 @@ const (
 	maxErrorText = 1000 // an error of the transport or the decoder
 )
 
-// transportFailure classifies an error of http.Client.Do.
-func (cl *Client) transportFailure(ctx, actx context.Context, c call, err error) *failure {
+// transportFailure classifies an error of http.Client.Do; timeout is the attempt's.
+func (cl *Client) transportFailure(ctx, actx context.Context, c call, timeout time.Duration, err error) *failure {
 	var cve *tls.CertificateVerificationError
 	var uae x509.UnknownAuthorityError
 	var hne x509.HostnameError
@@ -256,13 +273,13 @@ func (cl *Client) transportFailure(ctx, actx context.Context, c call, err error)
 	case ctx.Err() != nil:
 		return &failure{err: fmt.Errorf("extract: %s: %w", c.op, ctx.Err())}
 	case actx.Err() != nil:
-		return &failure{cause: CauseTimeout, err: fmt.Errorf("attempt timed out after %s: %s", cl.o.AttemptTimeout, cl.red.clean(err.Error(), maxErrorText))}
+		return &failure{cause: CauseTimeout, unanswered: true, err: fmt.Errorf("attempt timed out after %s: %s", timeout, cl.red.clean(err.Error(), maxErrorText))}
 	case errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne):
 		return &failure{err: fmt.Errorf("extract: %s: %s", c.op, cl.red.clean(err.Error(), maxErrorText))}
 	case errors.As(err, &ne) && ne.Timeout():
-		return &failure{cause: CauseTimeout, err: errors.New(cl.red.clean(err.Error(), maxErrorText))}
+		return &failure{cause: CauseTimeout, unanswered: true, err: errors.New(cl.red.clean(err.Error(), maxErrorText))}
 	}
-	return &failure{cause: CauseConnection, err: errors.New(cl.red.clean(err.Error(), maxErrorText))}
+	return &failure{cause: CauseConnection, unanswered: true, err: errors.New(cl.red.clean(err.Error(), maxErrorText))}
 }
 
 // backoff is the wait before retry number n (from 1): uniformly random between min and

@@ -56,7 +56,20 @@
 // cut-off, non-JSON or unrecognisable 200 bodies are retried with exponential backoff and full
 // jitter between MinBackoff and MaxBackoff, every wait watching the context, up to MaxAttempts
 // attempts; then a *RetryError names what was asked (the selector, or the user, window and
-// page), the cause and the attempt count. Other answers are not retried: callers decide with
+// page), the cause and the attempt count.
+//
+// # Deadlines
+//
+// Every attempt has AttemptTimeout (the body included). A request also has SilenceBudget
+// (default AttemptTimeout + 30s): the time its attempts may spend waiting for answers that do
+// not come (timeouts, failed connections) before it gives up, whatever MaxAttempts says, each
+// attempt cut to what is left; answered attempts (a 5xx, a 429) do not spend it. So a request
+// to an API that accepts connections and never answers gives up after about 90s at the
+// defaults, not 8 x 60s. Client.Silence is how long the Client's requests have waited for an
+// answer since the API last answered one (time with no request out, such as a hold after a
+// 429 or a backoff, does not count), and Client.Stalled tells when it reached StallAfter
+// (default AttemptTimeout + 15s): a caller then starts no more work (the pipelines start no
+// more users). An API that answers every attempt within AttemptTimeout is never stalled. Other answers are not retried: callers decide with
 // errors.Is / errors.As on ErrUnauthorized (401), ErrForbidden (403), ErrNotFound (404 on an API
 // path: its message says to check --api-url, --customer and --bot), ErrInvalidUser (1002 on the
 // conversations endpoint), ErrInvalidBot (1002 on the users endpoint), ErrInvalidDate (1003),

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Sentinels that callers decide on with errors.Is. An *APIError matches the one its HTTP status or
@@ -172,16 +173,24 @@ const (
 	CauseBody       = "body"
 )
 
-// RetryError is returned when a request failed with retryable errors MaxAttempts times.
+// RetryError is returned when a request failed with retryable errors MaxAttempts times, or
+// when its attempts spent Options.SilenceBudget waiting for answers that did not come.
 type RetryError struct {
 	Op       string // what was asked: users for selector X, or conversations of user Y in window W
 	Attempts int    // how many attempts were made
 	Cause    string // cause of the last failure: "429", "5xx", "timeout", "connection" or "body"
 	Last     error  // the last failure
+	// Unanswered is the time the attempts spent without an answer (timed out, or failing to
+	// connect), of Options.SilenceBudget.
+	Unanswered time.Duration
 }
 
 func (e *RetryError) Error() string {
-	return fmt.Sprintf("extract: %s: gave up after %d attempts, last cause %s: %v", e.Op, e.Attempts, e.Cause, e.Last)
+	silent := ""
+	if e.Unanswered >= time.Second {
+		silent = fmt.Sprintf(" (%s without an answer)", e.Unanswered.Round(time.Second))
+	}
+	return fmt.Sprintf("extract: %s: gave up after %d attempts, last cause %s%s: %v", e.Op, e.Attempts, e.Cause, silent, e.Last)
 }
 
 func (e *RetryError) Unwrap() error { return e.Last }

@@ -28,6 +28,15 @@ const (
 	maxBodyBytes = 256 << 20
 )
 
+// The defaults of SilenceBudget and StallAfter are AttemptTimeout plus these: a request that
+// never hears back gives up after one full attempt and a cut second one, and a run sees the
+// API as stalled after one full attempt and a margin. At the default attempt timeout, an API
+// that never answers fails a run in about 90s, within the 120s a nightly job allows.
+const (
+	defaultSilenceBeyondAttempt = 30 * time.Second
+	defaultStallBeyondAttempt   = 15 * time.Second
+)
+
 // Options configure a Client. Zero values take the defaults given.
 type Options struct {
 	BaseURL    string       // required: http(s)://host[:port][/prefix]
@@ -44,14 +53,26 @@ type Options struct {
 	PageSize       int           // 1..MaxPageSize (the API's cap); default DefaultPageSize
 	MaxPages       int           // pages per query before ErrTooManyPages; default 10000
 	Logger         *slog.Logger  // nil: discard
+
+	// SilenceBudget bounds the time one request waits for an answer that does not come: the
+	// time its attempts spent timing out or failing to connect, summed. A request whose budget
+	// is spent gives up (a *RetryError, cause "timeout") whatever MaxAttempts says, and an
+	// attempt is cut to what is left of it. Attempts that got an answer (a 5xx, a 429) do not
+	// spend it. Default AttemptTimeout + 30s: 90s at the default AttemptTimeout.
+	SilenceBudget time.Duration
+	// StallAfter: Client.Stalled reports true once the Client's requests have waited this long
+	// for an answer since the API last answered any of them (Client.Silence). Default
+	// AttemptTimeout + 15s: 75s at the default AttemptTimeout, more than any attempt that is
+	// answered in time can wait, and less than SilenceBudget.
+	StallAfter time.Duration
 }
 
 // String describes the options with the API key redacted.
 func (o Options) String() string {
 	return fmt.Sprintf("extract.Options{BaseURL:%q CustomerID:%q BotKey:%q APIKey:%s Rate:%g MaxAttempts:%d "+
-		"MinBackoff:%s MaxBackoff:%s AttemptTimeout:%s PageSize:%d MaxPages:%d}",
+		"MinBackoff:%s MaxBackoff:%s AttemptTimeout:%s SilenceBudget:%s StallAfter:%s PageSize:%d MaxPages:%d}",
 		o.BaseURL, o.CustomerID, o.BotKey, redactedKey(o.APIKey), o.Rate, o.MaxAttempts,
-		o.MinBackoff, o.MaxBackoff, o.AttemptTimeout, o.PageSize, o.MaxPages)
+		o.MinBackoff, o.MaxBackoff, o.AttemptTimeout, o.SilenceBudget, o.StallAfter, o.PageSize, o.MaxPages)
 }
 
 // GoString is String, so that %#v does not print the key either.
@@ -126,7 +147,8 @@ func (o Options) withDefaults() (Options, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"MinBackoff", o.MinBackoff}, {"MaxBackoff", o.MaxBackoff}, {"AttemptTimeout", o.AttemptTimeout}} {
+	}{{"MinBackoff", o.MinBackoff}, {"MaxBackoff", o.MaxBackoff}, {"AttemptTimeout", o.AttemptTimeout},
+		{"SilenceBudget", o.SilenceBudget}, {"StallAfter", o.StallAfter}} {
 		if d.v < 0 || d.v > MaxDuration {
 			return o, optErr(d.name, "%s must be between 0 (the default) and %s", d.v, MaxDuration)
 		}
@@ -142,6 +164,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.AttemptTimeout == 0 {
 		o.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if o.SilenceBudget == 0 {
+		o.SilenceBudget = o.AttemptTimeout + defaultSilenceBeyondAttempt
+	}
+	if o.StallAfter == 0 {
+		o.StallAfter = o.AttemptTimeout + defaultStallBeyondAttempt
 	}
 	switch {
 	case o.PageSize < 0 || o.PageSize > MaxPageSize:

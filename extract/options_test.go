@@ -49,6 +49,10 @@ func TestNewValidates(t *testing.T) {
 		{"MaxBackoff below MinBackoff", func(o *Options) { o.MinBackoff, o.MaxBackoff = time.Second, time.Millisecond }, "MaxBackoff"},
 		{"negative timeout", func(o *Options) { o.AttemptTimeout = -1 }, "AttemptTimeout"},
 		{"absurd timeout", func(o *Options) { o.AttemptTimeout = 1000 * time.Hour }, "AttemptTimeout"},
+		{"SilenceBudget negative", func(o *Options) { o.SilenceBudget = -time.Second }, "SilenceBudget"},
+		{"SilenceBudget absurd", func(o *Options) { o.SilenceBudget = 1000 * time.Hour }, "SilenceBudget"},
+		{"StallAfter negative", func(o *Options) { o.StallAfter = -time.Second }, "StallAfter"},
+		{"StallAfter absurd", func(o *Options) { o.StallAfter = 1000 * time.Hour }, "StallAfter"},
 		{"PageSize above the cap", func(o *Options) { o.PageSize = 501 }, "PageSize"},
 		{"PageSize negative", func(o *Options) { o.PageSize = -5 }, "PageSize"},
 		{"PageSize smallest", func(o *Options) { o.PageSize = 1 }, ""},
@@ -101,8 +105,14 @@ func TestNewDefaults(t *testing.T) {
 	o := c.o
 	if o.BaseURL != "https://technowiz.example/api" || o.Rate != 20 || o.MaxAttempts != 8 || o.MinBackoff != 250*time.Millisecond ||
 		o.MaxBackoff != 30*time.Second || o.AttemptTimeout != time.Minute || o.PageSize != 500 || o.MaxPages != 10000 ||
-		o.HTTPClient == nil || o.Logger == nil {
+		o.HTTPClient == nil || o.Logger == nil || o.SilenceBudget != 90*time.Second || o.StallAfter != 75*time.Second {
 		t.Errorf("defaults %v", o)
+	}
+	// A longer attempt timeout moves both: an attempt answered in time never spends them.
+	o2 := validOptions()
+	o2.AttemptTimeout = 5 * time.Minute
+	if c, err := New(o2); err != nil || c.o.SilenceBudget != 5*time.Minute+30*time.Second || c.o.StallAfter != 5*time.Minute+15*time.Second {
+		t.Errorf("with AttemptTimeout 5m: %v, %v", c, err)
 	}
 	if r := c.Stats().Rate; r != 20 {
 		t.Errorf("limiter rate %g, want 20", r)

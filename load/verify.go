@@ -31,7 +31,11 @@ const (
 	ProblemWrongDt            = "wrong-dt"            // a row whose UTC sent_at date is not its partition's dt
 	ProblemIncompleteManifest = "incomplete-manifest" // a manifest not marked complete, unreadable, or of another dt
 	ProblemUnreadableState    = "unreadable-state"    // _chatlake/state.json does not decode (Day is "")
+	ProblemOwedUser           = "owed-user"           // the state owes a user rows of days of the range (Day is "")
 )
+
+// maxOwedProblems caps the owed-user problems reported; the rest are counted in one more.
+const maxOwedProblems = 10
 
 // maxDuplicateProblems caps the duplicate-key problems reported per day (a duplicated file
 // would otherwise give one per row); the rest are counted in one more problem.
@@ -93,7 +97,9 @@ func (r *Report) add(day, file, kind, format string, args ...any) {
 // or to leaves that side open; a day is then checked if it has a manifest or a dt= directory.
 // With both given, a day of the range without a manifest is a missing-day problem. Whatever the
 // range, a state file (_chatlake/state.json) that is not a JSON object with a format is an
-// unreadable-state problem: no command runs on such a lake until its state is rebuilt.
+// unreadable-state problem: no command runs on such a lake until its state is rebuilt. Each
+// user the state owes rows of days in the range (a failed export: its rows of those days are
+// missing until a run exports it) is an owed-user problem naming the user and the days.
 //
 // Memory: one batch of two columns, plus 8 bytes of key hash per row of the day being checked
 // (a colliding hash is confirmed by a second read of the day's files). Disk: the day's files.
@@ -121,7 +127,7 @@ func (l *Lake) Verify(ctx context.Context, from, to string) (*Report, error) {
 		}
 	}
 	rep := &Report{}
-	if err := l.verifyState(ctx, rep); err != nil {
+	if err := l.verifyState(ctx, rep, from, to); err != nil {
 		return rep, fmt.Errorf("verify: %w", err)
 	}
 	for _, day := range sortedKeys(days) {
@@ -140,8 +146,9 @@ func (l *Lake) Verify(ctx context.Context, from, to string) (*Report, error) {
 }
 
 // verifyState reports a state file that does not decode (ErrCorruptState, as ReadState
-// decides); a lake without one is fine, and so is a state of a newer format.
-func (l *Lake) verifyState(ctx context.Context, rep *Report) error {
+// decides), and the users it owes rows of days in [from, to] (either side open when ""); a
+// lake without a state is fine, and so is a state of a newer format.
+func (l *Lake) verifyState(ctx context.Context, rep *Report, from, to string) error {
 	data, _, err := l.store.Get(ctx, StatePath)
 	if errors.Is(err, storage.ErrNotExist) {
 		return nil
@@ -149,8 +156,32 @@ func (l *Lake) verifyState(ctx context.Context, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("read state: %w", err)
 	}
-	if _, err := decodeState(data); errors.Is(err, ErrCorruptState) {
+	st, err := decodeState(data)
+	if errors.Is(err, ErrCorruptState) {
 		rep.add("", StatePath, ProblemUnreadableState, "%d bytes: %v", len(data), err)
+		return nil
+	}
+	if err != nil {
+		return nil // a newer format: not this binary's to judge
+	}
+	n, restFrom, restTo := 0, "", ""
+	for _, id := range sortedKeys(st.Owed) {
+		o := st.Owed[id]
+		if (from != "" && o.To < from) || (to != "" && o.From > to) {
+			continue
+		}
+		if n++; n <= maxOwedProblems {
+			rep.add("", StatePath, ProblemOwedUser, "user %s is owed %s..%s (%d failed attempt(s)): those days lack its rows until a run exports it",
+				id, o.From, o.To, o.Attempts)
+			continue
+		}
+		if restFrom == "" || o.From < restFrom {
+			restFrom = o.From
+		}
+		restTo = max(restTo, o.To)
+	}
+	if n > maxOwedProblems {
+		rep.add("", StatePath, ProblemOwedUser, "and %d more owed users, of days in %s..%s", n-maxOwedProblems, restFrom, restTo)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"maps"
 	"os"
@@ -343,5 +344,63 @@ func TestVerifyStoreFailureIsAnError(t *testing.T) {
 	}
 	if rep != nil && len(rep.Problems) > 0 {
 		t.Fatalf("a store failure reported as problems of the lake: %+v", rep.Problems)
+	}
+}
+
+// TestVerifyOwedUsers: every user the state owes rows of a checked day is an owed-user problem
+// that names it and its days (past maxOwedProblems, one more line counts the rest and their
+// days); owed users of days outside the range are not problems of that range.
+func TestVerifyOwedUsers(t *testing.T) {
+	store := newMemStore()
+	l := newTestLake(t, store, Options{})
+	publish(t, l, []string{"2024-05-03"}, "run-1", testDay("2024-05-03", 0, 10))
+	owed := map[string]any{
+		"alice": map[string]any{"from": "2024-05-01", "to": "2024-05-07", "attempts": 2},
+		"bob":   map[string]any{"from": "2024-06-01", "to": "2024-06-02", "attempts": 1},
+	}
+	for i := range maxOwedProblems + 2 {
+		owed[fmt.Sprintf("many-%02d", i)] = map[string]any{"from": "2024-07-01", "to": fmt.Sprintf("2024-07-%02d", 10+i), "attempts": 1}
+	}
+	data, err := json.Marshal(map[string]any{"format": 2, "owed": owed})
+	must(t, err)
+	putObject(t, store, StatePath, data)
+	for _, tc := range []struct {
+		name, from, to string
+		want           []string // in the details, in order
+	}{
+		{"both in range", "2024-05-07", "2024-06-01", []string{"user alice is owed 2024-05-01..2024-05-07 (2 failed attempt(s))", "user bob is owed 2024-06-01..2024-06-02"}},
+		{"before every owed day", "2024-04-01", "2024-04-30", nil},
+		{"between owed ranges", "2024-05-08", "2024-05-31", nil},
+		{"past the cap", "2024-07-01", "", append(func() (out []string) {
+			for i := range maxOwedProblems {
+				out = append(out, fmt.Sprintf("user many-%02d is owed 2024-07-01..2024-07-%02d", i, 10+i))
+			}
+			return out
+		}(), "and 2 more owed users, of days in 2024-07-01..2024-07-21")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := l.Verify(context.Background(), tc.from, tc.to)
+			must(t, err)
+			var got []string
+			for _, p := range rep.Problems {
+				if p.Kind == ProblemOwedUser {
+					if p.File != StatePath || p.Day != "" {
+						t.Errorf("problem %+v: want it of %s", p, StatePath)
+					}
+					got = append(got, p.Detail)
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("owed-user problems %q, want %d like %q", got, len(tc.want), tc.want)
+			}
+			for i := range got {
+				if !strings.HasPrefix(got[i], tc.want[i]) {
+					t.Errorf("problem %d: %q, want it to start %q", i, got[i], tc.want[i])
+				}
+			}
+			if len(tc.want) > 0 && rep.OK() {
+				t.Errorf("OK() with owed users: %+v", rep.Problems)
+			}
+		})
 	}
 }

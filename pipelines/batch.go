@@ -178,8 +178,10 @@ func (p *Pipeline) startBatch(ctx context.Context, g *errgroup.Group, sum *Summa
 				sum.userSkipped(u.ID)
 				return nil
 			default:
-				p.o.Logger.Error("user failed: its rows stay as they were, and the next run exports it again",
-					"user", u.ID, "from", pb.From, "to", pb.To, "error", err.Error())
+				if !errors.Is(err, errNotStarted) { // logged once for the run (checkStalled)
+					p.o.Logger.Error("user failed: its rows stay as they were, and the next run exports it again",
+						"user", u.ID, "from", pb.From, "to", pb.To, "error", err.Error())
+				}
 				br.mu.Lock()
 				br.rec.Failed = append(br.rec.Failed, load.FailedUser{ID: u.ID, Error: err.Error()})
 				br.mu.Unlock()
@@ -247,6 +249,9 @@ func restage(stage **load.Stage, rec *load.BatchDone) error {
 // rows staged.
 func (p *Pipeline) exportUser(ctx context.Context, tsrc transform.Source, user *extract.User, w extract.Window,
 	stage *load.Stage, sum *Summary) (int, error) {
+	if err := p.checkStalled(sum); err != nil {
+		return 0, err
+	}
 	count := func(ctx context.Context, at time.Time, id transform.Identity) (int, error) {
 		return countAt(ctx, p.src, tsrc, user, at, id)
 	}

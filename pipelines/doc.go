@@ -39,7 +39,13 @@
 // RebuildState: the state rebuilt from the manifests, the bad file kept beside it. Errors of
 // the API that no user can escape (401, 403, 1002 on the User API, 1003, 1004) and storage
 // errors stop the run and are returned wrapped with the batch or day; once such an error is
-// seen no other user starts (the users already in flight end with the run's context).
+// seen no other user starts (the users already in flight end with the run's context). When the
+// source reports the API stalled (extract.Client.Stalled: requests unanswered for StallAfter),
+// no other user starts either: those left fail as not started and are owed, and the run
+// publishes what it has and ends with ErrIncomplete. A run that leaves users owed (its own
+// failures, or owed users it could not export) ends with ErrIncomplete, never nil; so the rerun
+// of a finished backfill, or a nightly run with no day due, exports the owed users (a plan of
+// only them, Plan.OwedOnly) rather than doing nothing.
 // Options are validated by New: an invalid one is an *OptionError naming the field (it matches
 // ErrBadInput). The defaults and bounds are exported constants (DefaultConcurrency,
 // MaxConcurrency, ...), so that the command shows and checks the same values. No public function panics on bad input.

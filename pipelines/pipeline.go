@@ -27,7 +27,8 @@ type Pipeline struct {
 	src    conversationSource
 	lake   *load.Lake
 	o      Options
-	pseudo *pseudo // nil: neither pseudonymisation nor redaction
+	pseudo *pseudo     // nil: neither pseudonymisation nor redaction
+	stall  stallSource // the source's report that the API stopped answering; nil: none
 }
 
 // New checks the options and returns a Pipeline. src may be nil for a pipeline that only
@@ -43,10 +44,11 @@ func New(src conversationSource, lake *load.Lake, o Options) (*Pipeline, error) 
 	if err != nil {
 		return nil, err
 	}
+	stall, _ := src.(stallSource)
 	if q != nil && src != nil {
 		src = &pseudoSource{inner: src, q: q}
 	}
-	return &Pipeline{src: src, lake: lake, o: o, pseudo: q}, nil
+	return &Pipeline{src: src, lake: lake, o: o, pseudo: q, stall: stall}, nil
 }
 
 // RunID is the id this pipeline's runs write into their rows.

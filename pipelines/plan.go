@@ -51,6 +51,10 @@ type Plan struct {
 	// ShardCount is the number of processes the run's batches are shared out to (batch b goes
 	// to shard b % ShardCount); 0 in plans written before it was recorded, which accept any.
 	ShardCount int `json:"shard_count,omitempty"`
+	// OwedOnly: the plan exports only the users the lake owed when it was made, each over its
+	// owed range (a rerun of a finished backfill, a nightly run with no day due). It does not
+	// move the watermark.
+	OwedOnly bool `json:"owed_only,omitempty"`
 }
 
 // PlanBatch is one batch: users exported over the days [From, To] with one query each.
@@ -118,21 +122,30 @@ func batchSize(n, configured int) int {
 
 // cutBatches makes the plan's batches: the owed users (over the union of their owed range
 // and, if they are listed, the run's range) grouped by range, then the other listed users over
-// the run's range, each group sorted by id and cut into batches of size users.
-func cutBatches(listed *userSet, owed map[string]load.Owed, from, to string, size int) ([]PlanBatch, [][]planUser) {
+// the run's range, each group sorted by id and cut into batches of size users. With owedOnly,
+// only the owed users, each over its owed range (the listed ones keep their channel).
+func cutBatches(listed *userSet, owed map[string]load.Owed, from, to string, size int, owedOnly bool) ([]PlanBatch, [][]planUser) {
 	type rangeKey struct{ from, to string }
 	groups := map[rangeKey][]planUser{}
-	main := make([]planUser, 0, listed.len())
+	var main []planUser
+	if !owedOnly {
+		main = make([]planUser, 0, listed.len())
+	}
 	isListed := make(map[string]bool, len(owed))
 	for i := range listed.len() {
 		u := listed.user(i)
 		o, isOwed := owed[u.ID]
 		if !isOwed {
-			main = append(main, u)
+			if !owedOnly {
+				main = append(main, u)
+			}
 			continue
 		}
 		isListed[u.ID] = true
 		k := rangeKey{min(o.From, from), max(o.To, to)}
+		if owedOnly {
+			k = rangeKey{o.From, o.To}
+		}
 		groups[k] = append(groups[k], u)
 	}
 	for id, o := range owed {

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/sim"
 )
 
 // slowAPI delays every answer, so that the listing and the batches span several progress
@@ -24,12 +26,62 @@ func slowAPI(d time.Duration) func(http.Handler) http.Handler {
 	}
 }
 
+// progressSeen tells whether buf holds a progress record of phase for which ok is true.
+func progressSeen(buf *syncBuffer, phase string, ok func(r map[string]any) bool) bool {
+	sc := bufio.NewScanner(strings.NewReader(buf.String()))
+	for sc.Scan() {
+		var r map[string]any
+		if json.Unmarshal(sc.Bytes(), &r) == nil && r["msg"] == "progress" && r["phase"] == phase && ok(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// gateOnProgress holds the API's answers until the run has logged the progress the test
+// expects, so that what the test asserts follows from the order of events, not from how many
+// ticks of a 10 ms ticker a loaded machine manages to run: the User API answers once a
+// listing record is out, and the last user's conversations once three extracting records and
+// one with an ETA are (users are still left then, so the ticker keeps reporting). A gate gives
+// up after a minute, and the test then fails on what is missing.
+func gateOnProgress(buf *syncBuffer, lastUser string) func(http.Handler) http.Handler {
+	wait := func(cond func() bool) {
+		for deadline := time.Now().Add(time.Minute); !cond() && time.Now().Before(deadline); {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case strings.Contains(r.URL.Path, "/users"):
+				wait(func() bool { return progressSeen(buf, "listing", func(map[string]any) bool { return true }) })
+			case strings.Contains(r.URL.Path, "/channel-user/"+lastUser+"/"):
+				wait(func() bool {
+					n := 0
+					progressSeen(buf, "extracting", func(map[string]any) bool { n++; return false })
+					return n >= 3 && progressSeen(buf, "extracting", func(r map[string]any) bool {
+						eta, _ := r["eta_s"].(float64)
+						return eta > 0
+					})
+				})
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
 // TestProgressRecords: without a progress writer (JSON logs), progress is a record every
 // interval, while the users are listed and while batches run, with numeric fields and a
 // numeric eta_s that ends at 0 with every user done.
 func TestProgressRecords(t *testing.T) {
-	h := newHarness(t, simOptions(5, 12), slowAPI(15*time.Millisecond))
+	so := simOptions(5, 12)
 	var buf syncBuffer
+	probe, err := sim.New(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := probe.UserIDs(nil)
+	h := newHarness(t, so, gateOnProgress(&buf, slices.Max(users)))
 	p := h.pipeline(h.client(nil), func(o *pipelines.Options) {
 		o.BatchSize, o.ParallelBatches, o.Concurrency, o.ProgressEvery = 4, 1, 2, 10*time.Millisecond
 		o.Logger = slog.New(slog.NewJSONHandler(&buf, nil))

@@ -251,7 +251,7 @@ func (p *Pipeline) finishPlan(ctx context.Context, rc *runContext, plan *Plan, r
 		for _, d := range plan.exportedDays() {
 			s.Days[d] = load.DayState{RunID: p.o.RunID, ExportedAt: now}
 		}
-		if s.Watermark == "" || plan.From <= nextDay(s.Watermark) {
+		if !plan.OwedOnly && (s.Watermark == "" || plan.From <= nextDay(s.Watermark)) {
 			s.Watermark = max(s.Watermark, plan.To)
 		}
 		if s.Owed == nil {
@@ -287,8 +287,12 @@ func (p *Pipeline) finishPlan(ctx context.Context, rc *runContext, plan *Plan, r
 			if s.Backfills == nil {
 				s.Backfills = map[string]*load.BackfillState{}
 			}
+			started := plan.Created
+			if b := s.Backfills[plan.ID]; b != nil && plan.OwedOnly {
+				started = b.Started // the backfill's own start, not its owed users' rerun
+			}
 			s.Backfills[plan.ID] = &load.BackfillState{From: plan.From, To: plan.To, Selectors: plan.Selectors,
-				Started: plan.Created, Finished: now}
+				Started: started, Finished: now}
 		}
 		s.LastUsers = plan.Users
 	})
@@ -338,16 +342,25 @@ func (p *Pipeline) removeStalePlans(ctx context.Context, plan *Plan) {
 	}
 }
 
-// owedError is the run's error when users failed: it names them.
+// owedError is the run's error when users failed (it names them) or when the lake still owes
+// users after the run: a run that leaves users owed is never complete.
 func (p *Pipeline) owedError(sum *Summary) error {
 	sum.mu.Lock()
-	failed := slices.Clone(sum.OwedUsers)
+	failed, owed, notStarted := slices.Clone(sum.OwedUsers), sum.OwedTotal, sum.NotStarted
 	sum.mu.Unlock()
-	if len(failed) == 0 {
-		return nil
+	switch {
+	case len(failed) > 0:
+		stalled := ""
+		if notStarted > 0 {
+			stalled = fmt.Sprintf(" (%d not started: the API had stopped answering)", notStarted)
+		}
+		return fmt.Errorf("%w: %d user(s) failed and are owed%s (their previous rows stay; the next run exports them again): %s",
+			ErrIncomplete, len(failed), stalled, listText(failed))
+	case owed > 0:
+		return fmt.Errorf("%w: the lake still owes %d user(s) that this run could not export (chatlake status lists them)",
+			ErrIncomplete, owed)
 	}
-	return fmt.Errorf("%w: %d user(s) failed and are owed (their previous rows stay; the next run exports them again): %s",
-		ErrIncomplete, len(failed), listText(failed))
+	return nil
 }
 
 func nextDay(day string) string {

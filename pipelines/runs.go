@@ -59,10 +59,17 @@ func (p *Pipeline) rangeRun(ctx context.Context, kind string, from, to time.Time
 			return err
 		}
 		if kind == "backfill" && !restart {
-			if b := rc.state.get().Backfills[id]; b != nil && !b.Finished.IsZero() {
-				p.o.Logger.Info("backfill already complete (rerun with --restart to do it again)", "from", sum.From, "to", sum.To)
-				sum.setAlreadyComplete()
-				return nil
+			st := rc.state.get()
+			if b := st.Backfills[id]; b != nil && !b.Finished.IsZero() {
+				if len(st.Owed) == 0 {
+					p.o.Logger.Info("backfill already complete (rerun with --restart to do it again)", "from", sum.From, "to", sum.To)
+					sum.setAlreadyComplete()
+					return nil
+				}
+				// A finished backfill that left users owed is not complete: its rerun exports
+				// what the lake owes (and only that; --restart does the whole backfill again).
+				p.o.Logger.Info("backfill finished, but users are owed: exporting them", "owed", len(st.Owed), "from", sum.From, "to", sum.To)
+				return p.execute(ctx, rc, kind, id, sum.From, sum.To, true)
 			}
 		}
 		if restart {
@@ -73,7 +80,7 @@ func (p *Pipeline) rangeRun(ctx context.Context, kind string, from, to time.Time
 				p.o.Logger.Info("restart: dropped the unfinished plan", "plan", id)
 			}
 		}
-		return p.execute(ctx, rc, kind, id, sum.From, sum.To)
+		return p.execute(ctx, rc, kind, id, sum.From, sum.To, false)
 	})
 	return sum, err
 }
@@ -95,7 +102,7 @@ func (p *Pipeline) Nightly(ctx context.Context, first time.Time) (*Summary, erro
 	if err != nil {
 		return sum, err
 	}
-	from, to, err := p.nightlyWindow(st, first)
+	from, to, owedOnly, err := p.nightlyPlan(st, first)
 	if err != nil || from == "" {
 		return sum, err
 	}
@@ -114,16 +121,34 @@ func (p *Pipeline) Nightly(ctx context.Context, first time.Time) (*Summary, erro
 		if err := p.recordMode(ctx); err != nil {
 			return err
 		}
-		f, t, err := p.nightlyWindow(rc.state.get(), first)
+		f, t, o, err := p.nightlyPlan(rc.state.get(), first)
 		if err != nil {
 			return err
 		}
-		if f != from || t != to {
+		if f != from || t != to || o != owedOnly {
 			return fmt.Errorf("the lake's state changed while this run started (another run finished); run it again")
 		}
-		return p.execute(ctx, rc, "run", id, from, to)
+		return p.execute(ctx, rc, "run", id, from, to, owedOnly)
 	})
 	return sum, err
+}
+
+// nightlyPlan is what a nightly run exports: its window (nightlyWindow) with the users the lake
+// owes, or, when no day is due, only the owed users over their own ranges (from and to are then
+// the hull of those ranges). An empty from means there is nothing to do.
+func (p *Pipeline) nightlyPlan(st load.State, first time.Time) (from, to string, owedOnly bool, err error) {
+	from, to, err = p.nightlyWindow(st, first)
+	if err != nil || from != "" || len(st.Owed) == 0 {
+		return from, to, false, err
+	}
+	for _, o := range st.Owed {
+		if from == "" || o.From < from {
+			from = o.From
+		}
+		to = max(to, o.To)
+	}
+	p.o.Logger.Info("no day is due, but users are owed: exporting them", "owed", len(st.Owed), "from", from, "to", to)
+	return from, to, true, nil
 }
 
 // nightlyWindow is the nightly run's days: from the oldest lookback day to the last closed
@@ -157,9 +182,10 @@ func (p *Pipeline) nightlyWindow(st load.State, first time.Time) (from, to strin
 }
 
 // execute runs a plan: it loads the plan (or, first, lists the users and writes it), extracts
-// this shard's unfinished batches and publishes the plan when every batch is done.
-func (p *Pipeline) execute(ctx context.Context, rc *runContext, kind, id, from, to string) error {
-	plan, err := p.loadOrCreatePlan(ctx, rc, kind, id, from, to)
+// this shard's unfinished batches and publishes the plan when every batch is done. A new plan
+// that is owedOnly exports only the users the lake owes, each over its owed range.
+func (p *Pipeline) execute(ctx context.Context, rc *runContext, kind, id, from, to string, owedOnly bool) error {
+	plan, err := p.loadOrCreatePlan(ctx, rc, kind, id, from, to, owedOnly)
 	if err != nil {
 		return err
 	}
@@ -172,8 +198,9 @@ func (p *Pipeline) execute(ctx context.Context, rc *runContext, kind, id, from, 
 	return p.publishPlan(ctx, rc, plan)
 }
 
-// loadOrCreatePlan reads the stored plan of id, or lists the users and stores a new plan.
-func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, id, from, to string) (*Plan, error) {
+// loadOrCreatePlan reads the stored plan of id, or lists the users and stores a new plan
+// (of the owed users only, when owedOnly).
+func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, id, from, to string, owedOnly bool) (*Plan, error) {
 	data, err := p.lake.ReadPlan(ctx, id)
 	switch {
 	case err == nil:
@@ -205,10 +232,14 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 	if p.pseudo.pseudonymized() {
 		owed = p.pseudonymizeUsers(users, owed)
 	}
-	batches, members := cutBatches(users, owed, from, to, batchSize(users.len()+len(owed), p.o.BatchSize))
+	n := len(owed)
+	if !owedOnly {
+		n += users.len()
+	}
+	batches, members := cutBatches(users, owed, from, to, batchSize(n, p.o.BatchSize), owedOnly)
 	plan := &Plan{Format: planFormat, ID: id, Kind: kind, CustomerID: p.o.CustomerID, BotKey: p.o.BotKey,
 		Selectors: p.selectorStrings(), From: from, To: to, Attempt: p.o.RunID, Created: p.o.Clock().UTC(),
-		SnapshotDate: dayString(p.o.Clock()), Users: users.len(), Batches: batches, ShardCount: p.o.ShardCount}
+		SnapshotDate: dayString(p.o.Clock()), Users: users.len(), Batches: batches, ShardCount: p.o.ShardCount, OwedOnly: owedOnly}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(readUsersConcurrency)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatlake/chatlake/extract"
 	"github.com/chatlake/chatlake/internal/lakecheck"
 	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/pipelines"
@@ -266,4 +268,84 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestRerunExportsWhatIsOwed: a run whose user fails every attempt leaves it owed; the same
+// command run again, while the user still fails, is incomplete again (never "already
+// complete", never ok); once the fault is gone, the same command again exports the owed user
+// (and, where nothing else is due, only it), the lake equals the truth and verify passes.
+func TestRerunExportsWhatIsOwed(t *testing.T) {
+	from, to := day(t, "2024-05-01"), day(t, "2024-05-07")
+	for _, tc := range []struct {
+		name     string
+		run      func(p *pipelines.Pipeline) (*pipelines.Summary, error)
+		onlyOwed bool // the rerun has nothing else to do: it asks only the owed user's conversations
+	}{
+		{"backfill", func(p *pipelines.Pipeline) (*pipelines.Summary, error) {
+			return p.Backfill(context.Background(), from, to, false)
+		}, true},
+		{"nightly run with no day due", func(p *pipelines.Pipeline) (*pipelines.Summary, error) {
+			return p.Nightly(context.Background(), from)
+		}, true},
+		{"export", func(p *pipelines.Pipeline) (*pipelines.Summary, error) {
+			return p.Export(context.Background(), from, to)
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			asked := map[string]bool{} // users whose conversations were asked
+			h := newHarness(t, simOptions(41, 12), func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if _, rest, ok := strings.Cut(r.URL.EscapedPath(), "/channel-user/"); ok && strings.HasSuffix(r.URL.Path, "/conversations") {
+						id, _ := url.PathUnescape(strings.SplitN(rest, "/", 2)[0]) // an id may hold a "/"
+						mu.Lock()
+						asked[id] = true
+						mu.Unlock()
+					}
+					next.ServeHTTP(w, r)
+				})
+			})
+			victim := h.sim.UserIDs(nil)[5]
+			h.failing.Store(&victim)
+			p := func() *pipelines.Pipeline {
+				return h.pipeline(h.client(func(o *extract.Options) { o.MaxAttempts = 2 }), nil)
+			}
+			for attempt := 1; attempt <= 2; attempt++ {
+				sum, err := tc.run(p())
+				if !errors.Is(err, pipelines.ErrIncomplete) || !strings.Contains(err.Error(), victim) || sum.AlreadyComplete {
+					t.Fatalf("run %d with the user failing: %v (already complete %v), want ErrIncomplete naming %s", attempt, err, sum.AlreadyComplete, victim)
+				}
+				st, err := pipelines.ReadState(context.Background(), h.lake)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if o, ok := st.Owed[victim]; !ok || o.Attempts != attempt || len(st.Owed) != 1 {
+					t.Fatalf("run %d: the state owes %+v, want %s after %d attempt(s)", attempt, st.Owed, victim, attempt)
+				}
+				rep, err := h.lake.Verify(context.Background(), "", "")
+				if err != nil || rep.OK() {
+					t.Fatalf("run %d: verify passes (%v) while %s is owed", attempt, err, victim)
+				}
+			}
+			h.failing.Store(nil)
+			mu.Lock()
+			clear(asked)
+			mu.Unlock()
+			sum, err := tc.run(p())
+			if err != nil || sum.AlreadyComplete || sum.OwedTotal != 0 {
+				t.Fatalf("the rerun after the fault went: %v, already complete %v, owed %d", err, sum.AlreadyComplete, sum.OwedTotal)
+			}
+			mu.Lock()
+			if tc.onlyOwed && (len(asked) != 1 || !asked[victim]) {
+				t.Errorf("the rerun asked the conversations of %v, want only the owed %s", slices.Sorted(maps.Keys(asked)), victim)
+			}
+			mu.Unlock()
+			h.check(from, to)
+			if tc.name == "backfill" {
+				if again, err := tc.run(p()); err != nil || !again.AlreadyComplete {
+					t.Fatalf("a rerun with nothing owed: %v, already complete %v", err, again.AlreadyComplete)
+				}
+			}
+		})
+	}
 }

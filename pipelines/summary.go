@@ -38,6 +38,7 @@ type Summary struct {
 	UsersDone       int      // users exported by this process
 	SkippedUsers    []string // the API called their id invalid (1002): their rows stay
 	FailedUsers     []string // failed in this process's batches
+	NotStarted      int      // of FailedUsers, not started: the API had stopped answering
 	OwedUsers       []string // failed in the plan (any shard): owed, named by the exit
 	OwedTotal       int      // users the lake owes after the run
 	Messages        int64    // rows this process staged
@@ -132,6 +133,13 @@ func (s *Summary) userSkipped(id string) {
 
 func (s *Summary) userFailed(id string) {
 	s.with(func() { s.UsersDone++; s.FailedUsers = addSorted(s.FailedUsers, id) })
+}
+
+// userNotStarted counts a user not started because the API stopped answering, and tells
+// whether it was the first.
+func (s *Summary) userNotStarted() (first bool) {
+	s.with(func() { s.NotStarted++; first = s.NotStarted == 1 })
+	return first
 }
 
 func (s *Summary) setOwed(ids []string) {
@@ -263,6 +271,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "  users      %d; this process: %d exported, %d failed (owed)%s, %d skipped as invalid%s\n", s.Users,
 		s.UsersDone-len(s.FailedUsers)-len(s.SkippedUsers), len(s.FailedUsers), listSuffix(s.FailedUsers), len(s.SkippedUsers), listSuffix(s.SkippedUsers))
+	if s.NotStarted > 0 {
+		fmt.Fprintf(&b, "  stalled    %d of the failed users not started: the API had stopped answering\n", s.NotStarted)
+	}
 	fmt.Fprintf(&b, "  batches    %d of the plan; this process: %d done, %d done before; %d of other shards unfinished\n",
 		s.Batches, s.BatchesDone, s.BatchesSkipped, s.BatchesWaiting)
 	fmt.Fprintf(&b, "  messages   %d extracted by this process\n", s.Messages)
@@ -319,7 +330,7 @@ func (s *Summary) LogValue() slog.Value {
 		slog.Int("users", s.Users), slog.Bool("resumed", s.Resumed),
 		slog.Int("batches", s.Batches), slog.Int("batches_done", s.BatchesDone),
 		slog.Int("batches_done_before", s.BatchesSkipped), slog.Int("batches_waiting", s.BatchesWaiting),
-		slog.Any("skipped_users", s.SkippedUsers), slog.Any("failed_users", s.FailedUsers),
+		slog.Any("skipped_users", s.SkippedUsers), slog.Any("failed_users", s.FailedUsers), slog.Int("users_not_started", s.NotStarted),
 		slog.Any("owed_users", s.OwedUsers), slog.Int("users_owed_total", s.OwedTotal),
 		slog.Int64("messages", s.Messages), slog.Bool("published", s.Published),
 		slog.Int("partitions", s.Partitions), slog.Int("files", s.Files), slog.Int64("bytes", s.Bytes),

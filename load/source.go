@@ -209,16 +209,21 @@ func (l *Lake) download(ctx context.Context, name, path string) error {
 		return fmt.Errorf("open %s: %w", name, err)
 	}
 	defer r.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return fmt.Errorf("download %s: %w", name, err)
-	}
-	if err := f.Close(); err != nil {
+	if _, err := copyToFile(path, r); err != nil {
 		return fmt.Errorf("download %s: %w", name, err)
 	}
 	return nil
+}
+
+// copyToFile writes what r reads into the new local file path and returns how many bytes.
+func copyToFile(path string, r io.Reader) (int64, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
 
@@ -395,14 +394,7 @@ func (l *Lake) downloadSegment(ctx context.Context, seg stagedSegment, path stri
 		return err
 	}
 	defer r.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	n, err := io.Copy(f, r)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	n, err := copyToFile(path, r)
 	if err == nil && n != seg.part.Header-ipcMagicLen+seg.day.Length+int64(len(ipcEOS)) {
 		err = fmt.Errorf("%w: %d bytes, the index says %d", errCorruptStaged, n-seg.part.Header+ipcMagicLen-int64(len(ipcEOS)), seg.day.Length)
 	}

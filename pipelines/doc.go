@@ -20,8 +20,9 @@
 // flight, handed out by one dispatcher in batch order (the next batch starts when the users of
 // the one before are all in flight), all sharing the source's rate limiter; at most
 // ParallelBatches + ceil(Concurrency / batch size) batches are alive at once, each with its
-// local stage (batch.go). Publishing merges up to
-// Options.ParallelPublish days at once (each its own partition; load.Lake is safe for that).
+// local stage (batch.go). Publishing has up to max(16, Options.ParallelPublish) days under way
+// at once (each its own partition; load.Lake is safe for that), of which ParallelPublish write
+// their shards at once (load.MergeInput.Writing): the rest of a day's publish is object I/O.
 // Across processes, the lake's lock (load.Lake.AcquireLock) admits one plan at a time: one process, or the
 // shards of one sharded run, which coordinate only through create-only and conditional writes
 // (the plan, batch done records, the publisher claim in the lock record). A lock renewal that

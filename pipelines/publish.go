@@ -22,7 +22,7 @@ const readUsersConcurrency = 16
 // mostly object reads and writes (a round trip each on a cloud store: listing, manifests, the
 // staged rows' ranged reads, moves), and only its writing step holds rows in memory, which
 // ParallelPublish bounds (load.MergeInput.Writing). So the I/O of this many days overlaps.
-const publishDaysInFlight = 8
+const publishDaysInFlight = 16
 
 // doneRecords reads the done records of every batch of the plan.
 func (p *Pipeline) doneRecords(ctx context.Context, plan *Plan) ([]*load.BatchDone, error) {
@@ -185,6 +185,12 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 	}
 	if err := g.Wait(); err != nil {
 		return err
+	}
+	// Days publish at once, so the run can end (a signal, a lost lock) while the last of them
+	// finish: every day is then published, but the run stopped, and says so rather than
+	// record the plan; its rerun finds every day published and records it.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("publishing stopped: %w", context.Cause(ctx))
 	}
 	if err := p.finishPlan(ctx, rc, plan, recs); err != nil {
 		return err

@@ -365,3 +365,13 @@ func names(t testing.TB, s storage.Store, prefix string) []string {
 	}
 	return out
 }
+
+// decodeRows appends the rows of d's next record batch to dst as Go values (copied strings);
+// io.EOF after the last. The merge reads batches by columns; tests and benchmarks read rows.
+func decodeRows(d batchDecoder, dst []schema.Message) ([]schema.Message, error) {
+	rec, err := d.next()
+	if err != nil {
+		return dst, err
+	}
+	return schema.AppendMessages(dst, rec)
+}

@@ -30,23 +30,7 @@ type batchDecoder interface {
 	// next returns the next record batch, which the decoder owns until the next call or close
 	// (Retain it to keep it longer); io.EOF after the last.
 	next() (arrow.RecordBatch, error)
-	// decode appends the rows of the next record batch to dst as Go values; io.EOF after the
-	// last. Tests and BenchmarkStagedFormat read files so; a merge does not (next).
-	decode(dst []schema.Message) ([]schema.Message, error)
 	close()
-}
-
-// decodeNext is decode for a decoder whose batches come from a Go allocator of its own
-// (staged files: the rows' strings are views of the batches).
-func decodeNext(d batchDecoder, dst []schema.Message) ([]schema.Message, error) {
-	rec, err := d.next()
-	if err != nil {
-		return dst, err
-	}
-	if dst, err = schema.AppendMessagesShared(dst, rec); err != nil {
-		return dst, fmt.Errorf("%w: %w", errCorruptStaged, err)
-	}
-	return dst, nil
 }
 
 // fileSource reads the record batches of one local file of the messages table, counting the
@@ -161,16 +145,6 @@ func (d *parquetDecoder) next() (rec arrow.RecordBatch, err error) {
 	rec = d.rr.RecordBatch()
 	d.read += rec.NumRows()
 	return rec, nil
-}
-
-// decode copies the strings (schema.AppendMessages): the batch's memory is the lake's
-// allocator's.
-func (d *parquetDecoder) decode(dst []schema.Message) ([]schema.Message, error) {
-	rec, err := d.next()
-	if err != nil {
-		return dst, err
-	}
-	return schema.AppendMessages(dst, rec)
 }
 
 func (d *parquetDecoder) close() {

@@ -452,10 +452,6 @@ func (d *streamDecoder) next() (rec arrow.RecordBatch, err error) {
 	return rec, nil
 }
 
-func (d *streamDecoder) decode(dst []schema.Message) ([]schema.Message, error) {
-	return decodeNext(d, dst)
-}
-
 func (d *streamDecoder) close() { d.r.Release() }
 
 // errCorruptStaged: a staged file could not be decoded.
@@ -503,10 +499,6 @@ func (d *ipcDecoder) next() (rec arrow.RecordBatch, err error) {
 		return nil, fmt.Errorf("%w: record batch %d: %w", errCorruptStaged, d.i-1, err)
 	}
 	return rec, nil
-}
-
-func (d *ipcDecoder) decode(dst []schema.Message) ([]schema.Message, error) {
-	return decodeNext(d, dst)
 }
 
 func (d *ipcDecoder) release() {

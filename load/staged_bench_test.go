@@ -154,7 +154,7 @@ func BenchmarkStagedFormat(b *testing.B) {
 						}
 						var rows []schema.Message
 						for {
-							rows, err = dec.decode(rows[:0])
+							rows, err = decodeRows(dec, rows[:0])
 							if err == io.EOF {
 								break
 							}

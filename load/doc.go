@@ -22,9 +22,12 @@
 //     conditional on the version read. Package pipelines decides when to take it and renews it.
 //   - the lake's mode (lakemode.go): LakeMode, ReadMode, CreateMode (create-only).
 //   - the partitions' manifests (lake.go, publish.go): Manifest, written by Merge.
-//
-// Plans, batch users and done records are stored here (runs.go: create-only writes, listing)
-// but still encoded by package pipelines.
+//   - a run's plan (plan.go, runs.go): Plan, PlanBatch, CreatePlan (create-only: of two
+//     processes that plan at once, both get the one stored), ReadPlan (format check,
+//     ErrNoPlan); its batches' users, BatchUsers (WriteBatchUsers, ReadBatchUsers); each
+//     finished batch's BatchDone, with its staged objects' index (MarkBatchDone, create-only;
+//     ReadBatchDone, BatchesDone). Package pipelines decides how a run is cut into batches,
+//     and seals a pseudonymised lake's raw ids (BatchUsers.Sealed is opaque here).
 //
 // # Layout
 //

@@ -203,7 +203,7 @@ func resumeCommand(ctx context.Context, lake *load.Lake, url string, p pipelines
 	if p.Batches > 0 && p.BatchesDone >= p.Batches {
 		return "chatlake publish --lake " + shellQuote(url), nil
 	}
-	plan, err := pipelines.ReadPlan(ctx, lake, p.ID)
+	plan, err := lake.ReadPlan(ctx, p.ID)
 	if err != nil {
 		return "", fmt.Errorf("plan %s: %w", p.ID, err)
 	}

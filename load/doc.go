@@ -99,7 +99,7 @@
 //     group's indexes are sorted over the columns, and each column is gathered in that order
 //     into the record batch written (gather.go). A day of one shard reads its staged rows as
 //     it writes; a day of more first splits them, in one pass, into a local spill file per
-//     shard (split.go): a staged segment is decoded once per day, whatever its shards.
+//     shard (shard.go, splitStaged): a staged segment is decoded once per day, whatever its shards.
 //  4. Write the manifest marked incomplete, on condition that its version is still the one read
 //     in step 2: a concurrent writer fails here with ErrConcurrentWrite, before any file changed.
 //  5. Delete the partition's files of another layout (their kept rows are in the new shards).
@@ -129,7 +129,7 @@
 // A Stage turns rows into Arrow record batches of up to 512 rows or about 256 KiB of values per
 // day, and holds them in memory while the lake's stages together hold less than
 // Options.StageMemory (16 MiB); past it, a stage that adds rows spills: each of its days
-// becomes a local spill file, an Arrow IPC stream of the messages schema (codec.go) with a
+// becomes a local spill file, an Arrow IPC stream of the messages schema (stage.go) with a
 // 32 KiB buffer, and the rows that come later go there. StageBatch writes one staged object at
 // a time, a record batch at a time, as the stage holds or spilled them. Merge writes one Parquet
 // file at a time, one row group (Options.RowGroupRows rows, or the day's rows if fewer) at a

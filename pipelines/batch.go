@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -238,31 +237,4 @@ func restage(stage **load.Stage, rec *load.BatchDone) error {
 	(*stage).Close()
 	*stage = next
 	return nil
-}
-
-// exportUser pages one user's conversations over w into the stage and returns the number of
-// rows staged.
-func (p *Pipeline) exportUser(ctx context.Context, tsrc transform.Source, user *extract.User, w extract.Window,
-	stage *load.Stage, sum *Summary) (int, error) {
-	if err := p.checkStalled(sum); err != nil {
-		return 0, err
-	}
-	count := func(ctx context.Context, at time.Time, id transform.Identity) (int, error) {
-		return countAt(ctx, p.src, tsrc, user, at, id)
-	}
-	k := newKeyer(tsrc, user, w, count)
-	n := 0
-	err := p.src.Conversations(ctx, user.ID, w, func(pg extract.Page) error {
-		rows, err := k.add(ctx, pg)
-		if err != nil {
-			return err
-		}
-		if len(rows) == 0 {
-			return nil
-		}
-		n += len(rows)
-		return stage.Add(rows)
-	})
-	sum.addExactness(k.outside, k.repeated, k.requery)
-	return n, err
 }

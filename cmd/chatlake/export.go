@@ -281,8 +281,8 @@ func openExportLake(ctx context.Context, url string, o *load.Options, opTimeout 
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if l, ok := lake.Store().(*storage.Local); ok {
-		created = l.URL()
+	if dir, ok := lake.LocalDir(); ok {
+		created = dir
 	}
 	return lake, closeLake, created, nil
 }

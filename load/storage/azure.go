@@ -53,8 +53,9 @@ type AzureOptions struct {
 	// ChunkTimeout bounds the staging of one block of a streaming write, retries included,
 	// and Close ChunkTimeout plus OpTimeout. Default DefaultChunkTimeout.
 	ChunkTimeout time.Duration
-	// MaxAttempts is the number of tries of one request (first try plus retries); retries back
-	// off from 0.5 s to at most 8 s. For this store's calls it overrides the client's retry
+	// MaxAttempts is the number of tries of one request (first try plus retries); the pauses
+	// between tries are 0.25 s, 0.75 s, 1.75 s, 3.75 s and so on, at most 8 s (azcore's backoff,
+	// jittered). For this store's calls it overrides the client's retry
 	// options. Default DefaultMaxAttempts.
 	MaxAttempts int
 }
@@ -98,7 +99,7 @@ func newAzure(client *service.Client, containerName, prefix string, opts AzureOp
 		container: containerName,
 		prefix:    prefix,
 		opts:      opts,
-		retry:     policy.RetryOptions{MaxRetries: retries, RetryDelay: 500 * time.Millisecond, MaxRetryDelay: 8 * time.Second},
+		retry:     policy.RetryOptions{MaxRetries: retries, RetryDelay: 250 * time.Millisecond, MaxRetryDelay: 8 * time.Second},
 	}
 }
 

@@ -400,3 +400,8 @@ func TestAzureListPageFromName(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+func startAzuriteConn(t *testing.T, containers ...string) string {
+	cs, _ := storagetest.StartAzurite(t, containers...)
+	return cs
+}

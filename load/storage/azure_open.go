@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"fmt"
 	"net/url"
 	"os"
@@ -168,14 +170,18 @@ func sasToken(file string) (string, error) {
 	tok := os.Getenv(EnvAzureSASToken)
 	if file != "" {
 		b, err := os.ReadFile(file)
+		var pe *fs.PathError
+		if errors.As(err, &pe) { // not its path: a token pasted in place of the path is a secret
+			return "", fmt.Errorf("SAS token file: cannot read it: %w", pe.Err)
+		}
 		if err != nil {
-			return "", fmt.Errorf("SAS token file: %w", err)
+			return "", fmt.Errorf("SAS token file: cannot read it")
 		}
 		tok = string(b)
 	}
 	tok = strings.TrimPrefix(strings.TrimSpace(tok), "?")
 	if file != "" && tok == "" {
-		return "", fmt.Errorf("SAS token file %s is empty", file)
+		return "", errors.New("SAS token file is empty")
 	}
 	return tok, nil
 }

@@ -330,6 +330,7 @@ func TestAzureSecretsNotInErrors(t *testing.T) {
 		{"rejected SAS from a file", "", "", storage.OpenOptions{AzureEndpoint: endpoint, AzureSASFile: sasFile}, storage.ErrPermission},
 		{"SAS from the environment, refused", "", badSAS, storage.OpenOptions{AzureEndpoint: closed, MaxAttempts: 1}, nil},
 		{"SAS from the environment, no answer", "", badSAS, storage.OpenOptions{AzureEndpoint: hole, ProbeTimeout: 300 * time.Millisecond}, storage.ErrTimeout},
+		{"SAS pasted in place of its file", "", "", storage.OpenOptions{AzureEndpoint: endpoint, AzureSASFile: badSAS}, nil},
 		{"SAS connection string, rejected", "BlobEndpoint=" + endpoint + ";SharedAccessSignature=" + badSAS, "", storage.OpenOptions{}, storage.ErrPermission},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

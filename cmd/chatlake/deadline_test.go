@@ -64,7 +64,9 @@ func TestDeadlines(t *testing.T) {
 	env := []string{apiKeyEnv + "=" + s.opts.APIKey}
 	gcs := func(host string) []string { return append(env, "STORAGE_EMULATOR_HOST="+host) }
 	lake := "gs://acme-lake/chat"
-	azure := func(host string) []string { return append(env, storage.EnvAzureConnectionString+"="+azureConnString(host)) }
+	azure := func(host string) []string {
+		return append(env, storage.EnvAzureConnectionString+"="+azureConnString(host))
+	}
 	azLake := "az://acme-lake/chat"
 	many := startSim(t, 4, 30, nil)
 	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

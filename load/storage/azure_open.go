@@ -3,8 +3,8 @@ package storage
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"strings"

@@ -32,7 +32,7 @@ func hasScheme(s string) bool {
 //   - "gs://bucket" or "gs://bucket/prefix": GCS; the bucket must be reachable (one object
 //     listing is tried, bounded by ProbeTimeout, default 15 s).
 //   - "az://container/prefix" (or azure://, or az://ACCOUNT.blob.core.windows.net/container/prefix):
-//     Azure Blob Storage; probed like gs:// (see openAzure for the credentials).
+//     Azure Blob Storage; probed like gs:// (credentials: OpenOptions.AzureClient).
 //   - "file:///abs/dir", "/abs/dir" or a relative directory: Local.
 //
 // Any other form, and invalid options, are an error naming the URL. With MustExist, a lake

@@ -291,7 +291,7 @@ func (a *Azure) list(ctx context.Context, prefix, after string, limit int) ([]Ob
 			return err
 		})
 		if err != nil {
-			return nil, "", a.err("list", a.URL()+" "+strconvQuote(prefix), err)
+			return nil, "", a.err("list", fmt.Sprintf("%s %q", a.URL(), prefix), err)
 		}
 		if page.Segment == nil {
 			continue
@@ -316,8 +316,6 @@ func (a *Azure) list(ctx context.Context, prefix, after string, limit int) ([]Ob
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
 
 // Move copies src's current version to dst on the server, then deletes src if it still is
 // that version (a src rewritten in between is left in place). Each request may take

@@ -72,6 +72,8 @@ func (g *gen) write(b *bytes.Buffer) error {
 		g.spark(b, msgCols, userCols)
 	case Trino:
 		g.trino(b, msgCols, userCols)
+	case Snowflake:
+		g.snowflake(b, msgCols, userCols)
 	}
 	b.WriteString("\n" + g.usersLatest(names(userCols)) + ";\n")
 	b.WriteString("\n" + g.sessions() + ";\n")

@@ -8,7 +8,7 @@ import (
 )
 
 // dialect is what differs between the engines' SQL in the definitions. Everything else (window
-// functions, CASE, COUNT(DISTINCT), CTEs) is written once for all four.
+// functions, CASE, COUNT(DISTINCT), CTEs) is written once for all of them.
 type dialect struct {
 	engine Engine
 	// epochMS is an expression for the epoch milliseconds of timestamp expression ts,
@@ -48,6 +48,13 @@ func dialectOf(e Engine) dialect {
 			md5Hex: func(s string) string { return "lower(to_hex(md5(to_utf8(" + s + "))))" },
 			str:    "varchar", double: "double",
 			colType: typeNames("varchar", "timestamp(3)", "array(varchar)"),
+		}
+	case Snowflake:
+		return dialect{engine: e,
+			epochMS: func(ts string) string { return "DATE_PART(EPOCH_MILLISECOND, " + ts + ")" },
+			md5Hex:  func(s string) string { return "MD5(" + s + ")" },
+			str:     "VARCHAR", double: "DOUBLE",
+			colType: typeNames("VARCHAR", "TIMESTAMP_LTZ", "ARRAY"),
 		}
 	default:
 		return dialect{engine: DuckDB,

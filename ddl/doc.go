@@ -1,8 +1,10 @@
 // Package ddl prints ready-to-run definitions of a chatlake lake for the engines analysts query
-// it with: DuckDB, BigQuery (external tables), Spark SQL and Trino (Hive connector).
+// it with: DuckDB, BigQuery (external tables), Spark SQL, Trino (Hive connector) and Snowflake
+// (external tables over an external stage).
 //
 // Write prints, for one engine and one lake root (a directory, file:///DIR or
-// gs://BUCKET/PREFIX), the tables messages (partitioned by dt) and users (partitioned by
+// gs://BUCKET/PREFIX; for Snowflake, whose stage reads only cloud storage, s3://BUCKET/PREFIX,
+// gs://BUCKET/PREFIX or az://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX), the tables messages (partitioned by dt) and users (partitioned by
 // snapshot_date) over the lake's Parquet files, and three views over them:
 //
 //   - users_latest: each user's row of the newest snapshot;
@@ -25,7 +27,8 @@
 // # Errors
 //
 // Options that Write refuses are an *OptionError naming the Options field (Engine, Lake,
-// Schema, SessionGap, ReplyWindow, RequirePartitionFilter); nothing is written then.
+// Schema, SessionGap, ReplyWindow, RequirePartitionFilter, StorageIntegration); nothing is
+// written then.
 //
 // # Concurrency
 //

@@ -51,6 +51,35 @@ func gcsCrashLake(t *testing.T) crashLake {
 	}
 }
 
+// azureCrashLake is a lake in a container of Azurite, which the child reaches through the
+// connection string in its environment.
+func azureCrashLake(t *testing.T) crashLake {
+	cs, client := storagetest.StartAzurite(t, "lake")
+	store := storage.NewAzure(client, "lake", "analytics/chat")
+	return crashLake{
+		url: "az://lake/analytics/chat",
+		env: []string{storage.EnvAzureConnectionString + "=" + cs},
+		dir: func(t *testing.T) string {
+			dir := t.TempDir()
+			if err := lakecheck.Download(context.Background(), store, dir); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		},
+	}
+}
+
+// crashLakeOf is the lake of a kind: "local", "gcs" or "azure".
+func crashLakeOf(t *testing.T, kind string) crashLake {
+	switch kind {
+	case "gcs":
+		return gcsCrashLake(t)
+	case "azure":
+		return azureCrashLake(t)
+	}
+	return localCrashLake(t)
+}
+
 // runChild runs chatlake to completion and returns its exit code and stderr.
 func runChild(t testing.TB, env []string, args ...string) (int, string) {
 	t.Helper()
@@ -137,16 +166,14 @@ func checkReadable(t *testing.T, dir string, truth []sim.Message) int {
 }
 
 // TestCrashDuringExport kills a real export process with SIGKILL at many points while it
-// writes, to a local lake and to GCS (fake-gcs-server, driven by the real client in the child).
-// After every kill the lake reads cleanly; a final rerun completes it to equal the truth.
+// writes, to a local lake, to GCS (fake-gcs-server) and to Azure (Azurite), each driven by the
+// real client in the child. After every kill the lake reads cleanly; a final rerun completes it
+// to equal the truth.
 func TestCrashDuringExport(t *testing.T) {
-	for _, backend := range []string{"local", "gcs"} {
+	for _, backend := range []string{"local", "gcs", "azure"} {
 		t.Run(backend, func(t *testing.T) {
 			s := startSim(t, 9, 30, func(o *sim.Options) { o.Faults.Latency = 2 * time.Millisecond })
-			lake := localCrashLake(t)
-			if backend == "gcs" {
-				lake = gcsCrashLake(t)
-			}
+			lake := crashLakeOf(t, backend)
 			env := append([]string{apiKeyEnv + "=" + s.opts.APIKey}, lake.env...)
 			spill := t.TempDir()
 			args := s.exportArgs("export", lake.url, "--batch-size", "4", "--parallel-batches", "2", "--target-file-size", "1048576",
@@ -261,8 +288,8 @@ func minConversationRequests(users []string, truth []sim.Message) int {
 }
 
 // TestKilledRepeatedly kills a backfill, and a first nightly run, with SIGKILL at 10 random
-// moments each, on a local lake and on fake-gcs-server: after every kill the lake reads
-// cleanly (no duplicate key, no partial file); the final rerun makes the lake equal the truth;
+// moments each, on a local lake, on fake-gcs-server and on Azurite: after every kill the lake
+// reads cleanly (no duplicate key, no partial file); the final rerun makes the lake equal the truth;
 // and all attempts together make at most minimum x (1.05 + 0.05 x kills) conversations requests.
 func TestKilledRepeatedly(t *testing.T) {
 	// done tells a lake whose state records a finished run (a backfill, or the first nightly).
@@ -274,7 +301,7 @@ func TestKilledRepeatedly(t *testing.T) {
 		return st.Watermark != ""
 	}
 	const kills = 10
-	for _, lakeKind := range []string{"local", "gcs"} {
+	for _, lakeKind := range []string{"local", "gcs", "azure"} {
 		for _, command := range []string{"backfill", "run"} {
 			t.Run(lakeKind+"/"+command, func(t *testing.T) {
 				// 240 users in batches of 3: a kill loses at most the batch in flight (3 users,
@@ -283,10 +310,7 @@ func TestKilledRepeatedly(t *testing.T) {
 					o.To = time.Date(2024, 5, 15, 0, 0, 0, 0, time.UTC)
 					o.Faults.Latency = 2 * time.Millisecond
 				})
-				lake := localCrashLake(t)
-				if lakeKind == "gcs" {
-					lake = gcsCrashLake(t)
-				}
+				lake := crashLakeOf(t, lakeKind)
 				env := append([]string{apiKeyEnv + "=" + s.opts.APIKey}, lake.env...)
 				args := s.exportArgs("backfill", lake.url, "--batch-size", "3", "--parallel-batches", "1", "--concurrency", "3", "--log-format", "json")
 				args = replaceFlag(t, args, "--to", "2024-05-14")

@@ -69,6 +69,7 @@ type exportFlags struct {
 	progressEvery                           time.Duration
 	metricsFile, pushgateway                string
 	pseudo                                  pseudonymFlags
+	azure                                   azureFlags
 
 	logAttrs []any    // added to every log record (a multi-bot run's bot_index)
 	opts     []option // the command's table, bound to these fields (register)
@@ -86,7 +87,7 @@ const (
 
 // The help texts of the flags that several commands share.
 const (
-	lakeHelp      = "the lake: a local directory, file:///DIR, or gs://BUCKET/PREFIX (required)"
+	lakeHelp      = "the lake: a local directory, file:///DIR, gs://BUCKET/PREFIX or az://CONTAINER/PREFIX (required)"
 	logFormatHelp = "log format on stderr: auto (json unless stderr is a terminal), json or text"
 )
 
@@ -137,6 +138,7 @@ func (f *exportFlags) options(nightly bool) []option {
 		logFormatOpt(&f.logFormat),
 		durationOpt(&f.progressEvery, "progress-every", pipelines.DefaultProgressEvery, time.Millisecond, maxProgressEvery, "ProgressEvery", "interval of the progress records in the log (a terminal's line is redrawn every second)"),
 	)
+	opts = append(opts, f.azure.options()...)
 	return append(opts, f.pseudo.options(true)...)
 }
 
@@ -252,8 +254,8 @@ func isTerminal(w io.Writer) bool {
 
 // openLake opens the lake URL; a lake that cannot be opened is bad input. With mustExist, a
 // lake that is not there is an error and nothing is created (status, verify, publish, forget).
-func openLake(ctx context.Context, url string, o *load.Options, mustExist bool, opTimeout time.Duration) (*load.Lake, func(), error) {
-	store, err := storage.Open(ctx, url, &storage.OpenOptions{MustExist: mustExist, OpTimeout: opTimeout})
+func openLake(ctx context.Context, url string, o *load.Options, mustExist bool, opTimeout time.Duration, az azureFlags) (*load.Lake, func(), error) {
+	store, err := storage.Open(ctx, url, az.openOptions(&storage.OpenOptions{MustExist: mustExist, OpTimeout: opTimeout}))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: --lake %s: %w", pipelines.ErrBadInput, url, err)
 	}
@@ -272,12 +274,12 @@ func openLake(ctx context.Context, url string, o *load.Options, mustExist bool, 
 
 // openExportLake opens the lake of an export, creating it when it does not exist yet; created
 // is the local directory it made, if any.
-func openExportLake(ctx context.Context, url string, o *load.Options, opTimeout time.Duration) (lake *load.Lake, closeLake func(), created string, err error) {
-	lake, closeLake, err = openLake(ctx, url, o, true, opTimeout)
+func openExportLake(ctx context.Context, url string, o *load.Options, opTimeout time.Duration, az azureFlags) (lake *load.Lake, closeLake func(), created string, err error) {
+	lake, closeLake, err = openLake(ctx, url, o, true, opTimeout, az)
 	if err == nil || !errors.Is(err, storage.ErrNotExist) {
 		return lake, closeLake, "", err
 	}
-	lake, closeLake, err = openLake(ctx, url, o, false, opTimeout)
+	lake, closeLake, err = openLake(ctx, url, o, false, opTimeout, az)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -334,7 +336,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 	if err != nil {
 		return nil, optionOfField(f.opts, fmt.Errorf("%w: %w", pipelines.ErrBadInput, err))
 	}
-	lake, closeLake, created, err := openExportLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger}, f.storageTimeout)
+	lake, closeLake, created, err := openExportLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger}, f.storageTimeout, f.azure)
 	if err != nil {
 		return nil, optionOfField(f.opts, err)
 	}

@@ -10,15 +10,18 @@ import (
 )
 
 // verifyFlags are the flags of verify.
-type verifyFlags struct{ lake, from, to string }
+type verifyFlags struct {
+	lake, from, to string
+	azure          azureFlags
+}
 
 // options is the table of verify's flags.
 func (f *verifyFlags) options() []option {
-	return []option{
+	return append([]option{
 		stringOpt(&f.lake, "lake", "URL", lakeHelp, nil),
 		stringOpt(&f.from, "from", "DAY", "first day YYYY-MM-DD to check; with --to, a day without a manifest is reported missing (default: every day found)", nil),
 		stringOpt(&f.to, "to", "DAY", "last day YYYY-MM-DD to check (default: every day found)", nil),
-	}
+	}, f.azure.options()...)
 }
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -48,7 +51,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return usagef("--to %s is before --from %s", *to, *from)
 		}
 	}
-	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, 0)
+	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, 0, f.azure)
 	if err != nil {
 		return err
 	}

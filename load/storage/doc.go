@@ -1,12 +1,14 @@
-// Package storage is the object store under the lake: a local directory (Local) or a Google
-// Cloud Storage bucket and prefix (GCS, through cloud.google.com/go/storage), both behind Store
-// and both passing the conformance suite in storagetest. Open picks one from a URL
-// ("gs://bucket/prefix", "file:///abs/dir", or a directory path).
+// Package storage is the object store under the lake: a local directory (Local), a Google
+// Cloud Storage bucket and prefix (GCS, through cloud.google.com/go/storage) or an Azure Blob
+// Storage container and prefix (Azure, through the Azure SDK's azblob), all behind Store and
+// all passing the conformance suite in storagetest. Open picks one from a URL
+// ("gs://bucket/prefix", "az://container/prefix", "file:///abs/dir", or a directory path).
 //
 // Writes stream (a GCS resumable upload in 8 MiB chunks; a local temporary file renamed into
 // place) and become visible whole, at Close, or not at all. Small objects (state, locks,
-// manifests) can be written conditionally on their version (GCS generation preconditions; a
-// local lock file).
+// manifests) can be written conditionally on their version (GCS generation preconditions;
+// Azure If-None-Match / If-Match on ETags; a local lock file). An Azure write stages 8 MiB
+// blocks as it goes and commits the block list at Close.
 //
 // # Names
 //
@@ -30,7 +32,9 @@
 //
 // No call waits on storage without a bound (OpenOptions, GCSOptions, LocalOptions):
 //
-//   - Open probes a gs:// URL with one listing bounded by ProbeTimeout (default 15 s).
+//   - Open probes a gs:// or az:// URL with one listing bounded by ProbeTimeout (default 15 s).
+//   - Azure calls follow the GCS rules below (AzureOptions has the same fields), a staged
+//     8 MiB block taking the place of a chunk.
 //   - Each small GCS call (Stat, Get, PutIf, DeleteIf, Delete, each request of Move, each page
 //     of List, opening a reader and each Read) is bounded by OpTimeout (default 60 s),
 //     retries included.
@@ -50,7 +54,8 @@
 // # Versions
 //
 // Object.Version is opaque and changes on every write. Local: inode, mtime and size of the
-// file (each write makes a new file); GCS: the generation in decimal. Stat, List and Get
+// file (each write makes a new file); GCS: the generation in decimal; Azure: the ETag without
+// its quotes. Stat, List and Get
 // report the same version for the same content.
 //
 // # Concurrency
@@ -61,14 +66,19 @@
 // file (any process on the machine; not across machines sharing a network filesystem); GCS
 // through generation preconditions. GCS DeleteIf also compares the generation before deleting,
 // because emulators such as fake-gcs-server ignore delete preconditions; only real GCS closes
-// the race between that comparison and the delete. GCS Move is a copy then a delete: between
-// the two both names exist, and it is not atomic with respect to PutIf.
+// the race between that comparison and the delete. GCS and Azure Move is a copy then a delete:
+// between the two both names exist, and it is not atomic with respect to PutIf. Azure PutIf and
+// DeleteIf are atomic through the service's ETag conditions (Azurite enforces them too). Two
+// Azure writers of one name may both stage blocks; the first to commit wins and the other's
+// Close fails (committing a block list discards the blob's other uncommitted blocks).
 //
 // # Errors
 //
 // Missing objects give errors matching ErrNotExist (also a missing lake opened with
 // MustExist), failed version checks ErrPrecondition, bad names ErrBadName, passed deadlines
-// ErrTimeout; all are wrapped with the operation and name. A GCS PutIf whose first
+// ErrTimeout, a refusal for lack of permission (Azure's HTTP 403) ErrPermission; all are
+// wrapped with the operation and name. Azure errors are one line with the HTTP status and the
+// service's error code, and never hold a credential: no request URL (its SAS query), no key. A GCS PutIf whose first
 // attempt succeeded but whose response was lost is retried by the client and then reports
 // ErrPrecondition: callers re-read (Get) and decide from the content.
 package storage

@@ -1,7 +1,9 @@
 // Package storagetest is the conformance suite that every storage.Store backend runs
-// (storage.Local, storage.GCS), in the manner of go-cloud's blob/drivertest, and an in-process
-// fake GCS server for tests (StartFakeGCS; StartFakeGCSWrapped puts a handler of the test's in
-// front of it, to watch the requests).
+// (storage.Local, storage.GCS, storage.Azure), in the manner of go-cloud's blob/drivertest, an
+// in-process fake GCS server for tests (StartFakeGCS; StartFakeGCSWrapped puts a handler of the
+// test's in front of it, to watch the requests), and Azure's blob emulator run as a child
+// process (StartAzurite: azurite-blob from the npm package azurite, which .ci/run installs;
+// without it a test is skipped, or fails when CI=true).
 //
 // Run checks what callers of a Store rely on: writes become visible whole at Close or not at
 // all (Abort, a cancelled context, an abandoned writer), concurrent readers see one complete
@@ -20,5 +22,5 @@
 // # Errors
 //
 // What the suite finds is reported through t (t.Error, t.Fatal), never returned. StartFakeGCS
-// fails t if the fake server cannot start, and stops it when the test ends.
+// and StartAzurite fail t if the server cannot start, and stop it when the test ends.
 package storagetest

@@ -66,6 +66,9 @@ type MergeInput struct {
 	// Staged are the indexes of the plan's staged batches that may hold rows of the day (from
 	// their done records: BatchDone.Staged); Merge reads the day's part of each.
 	Staged []*StagedBatch
+	// Fetched, if not nil, holds the day's staged segments read ahead (FetchStaged, for a
+	// window of days): Merge reads those from it rather than from the store.
+	Fetched *StagedFetch
 	// LegacyBatches are the plan's batches whose rows a binary before staged per day (their
 	// done records have no index): Merge lists and reads the day's files of those.
 	LegacyBatches []int
@@ -222,6 +225,20 @@ func (l *Lake) stagedSources(ctx context.Context, day string, in MergeInput, tmp
 				r, err := l.segmentStream(ctx, seg)
 				if err != nil {
 					return nil, err
+				}
+				return openStreamSource(r, name, seg.day.Rows)
+			}}
+			continue
+		}
+		if in.Fetched.holds(seg) {
+			out[i] = stagedSource{name: name, open: func() (*fileSource, error) {
+				h, err := l.stagedHeader(ctx, seg.part)
+				if err != nil {
+					return nil, err
+				}
+				r, err := in.Fetched.segment(h, seg)
+				if err != nil {
+					return nil, fmt.Errorf("read %s: %w", name, err)
 				}
 				return openStreamSource(r, name, seg.day.Rows)
 			}}

@@ -382,7 +382,7 @@ func (s *Stage) Filter(keep func(*schema.Message) bool) (*Stage, error) {
 	if err := s.flush(); err != nil {
 		return nil, err
 	}
-	out := &Stage{tempDir: s.tempDir, mem: s.mem, budget: s.budget, days: make(map[string]*stageDay)}
+	out := &Stage{tempDir: s.tempDir, mem: s.mem, budget: s.budget, builders: s.builders, days: make(map[string]*stageDay)}
 	for _, day := range s.sortedDays() {
 		r, _, closeDay, ok, err := s.open(day)
 		if err != nil || !ok {

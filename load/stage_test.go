@@ -448,3 +448,53 @@ func newSpillReader(r io.Reader) rowSource {
 	next, _ := spillBatches(r) // a Go allocator's reader: nothing to release in a test
 	return &batchRows{batch: next}
 }
+
+// TestStageFilter: Filter gives a new stage of the rows keep accepts, day by day in the order
+// they were added, and leaves the stage it filtered as it was.
+func TestStageFilter(t *testing.T) {
+	l := newTestLake(t, newLocalStore(t), Options{})
+	const day1, day2 = "2024-05-01", "2024-05-02"
+	rows := map[string][]schema.Message{day1: testDay(day1, 0, 700), day2: testDay(day2, 0, 9)}
+	s := stage(t, l, rows[day1], rows[day2])
+	keep := func(m *schema.Message) bool { return m.Sender != "bot" }
+	f, err := s.Filter(keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.flush(); err != nil { // as StageBatch does
+		t.Fatal(err)
+	}
+	read := func(s *Stage, day string) []schema.Message {
+		t.Helper()
+		r, _, closeDay, ok, err := s.open(day)
+		if err != nil || !ok {
+			t.Fatalf("open %s: %v, %v", day, ok, err)
+		}
+		defer closeDay()
+		var out []schema.Message
+		for {
+			var m schema.Message
+			if err := r.next(&m); err == io.EOF {
+				return out
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, m)
+		}
+	}
+	for _, day := range []string{day1, day2} {
+		var want []schema.Message
+		for _, m := range rows[day] {
+			if keep(&m) {
+				want = append(want, m)
+			}
+		}
+		if got := read(f, day); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: filtered %d rows, want %d: %s", day, len(got), len(want), firstDiff(got, want))
+		}
+		if got := read(s, day); !reflect.DeepEqual(got, rows[day]) {
+			t.Errorf("%s: the filtered stage changed: %s", day, firstDiff(got, rows[day]))
+		}
+	}
+}

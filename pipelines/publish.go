@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -138,50 +139,104 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *load.P
 	}
 	// Days are published publishDaysInFlight at a time (each is its own partition), of which
 	// ParallelPublish write their shards at once; the users they replace are read here, in day
-	// order, once per distinct set of batches.
+	// order, once per distinct set of batches. From a cloud store the staged rows are read a
+	// window of publishDaysInFlight days at a time (load.FetchStaged: one ranged read per
+	// staged part and window), the next window's while this one's days are merged.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(p.o.ParallelPublish, publishDaysInFlight))
 	writing := semaphore.NewWeighted(int64(p.o.ParallelPublish))
-	for _, day := range load.DaysBetween(from, to) {
-		if err := gctx.Err(); err != nil {
-			// A merge failed (g.Wait returns its error: the first one stands) or the run
-			// ended: either way no day after this one is published, and the plan is not
-			// recorded as published.
-			g.Go(func() error { return err })
+	var staged []*load.StagedBatch
+	for _, r := range recs {
+		if r.Staged != nil {
+			staged = append(staged, r.Staged)
+		}
+	}
+	windows := slices.Collect(slices.Chunk(load.DaysBetween(from, to), publishDaysInFlight))
+	fetches := make([]*load.StagedFetch, len(windows))
+	defer func() {
+		for _, f := range fetches {
+			f.Close()
+		}
+	}()
+	type fetched struct {
+		f   *load.StagedFetch
+		err error
+	}
+	prefetch := func(w int) <-chan fetched {
+		ch := make(chan fetched, 1)
+		go func() {
+			f, err := p.lake.FetchStaged(gctx, staged, windows[w])
+			ch <- fetched{f, err}
+		}()
+		return ch
+	}
+	var next <-chan fetched
+	if len(windows) > 0 {
+		next = prefetch(0)
+	}
+windows:
+	for w, days := range windows {
+		r := <-next
+		next = nil
+		fetches[w] = r.f
+		if r.err != nil {
+			g.Go(func() error { return r.err })
 			break
 		}
-		var batches []int
-		var key strings.Builder
-		for b, pb := range plan.Batches {
-			if pb.From <= day && day <= pb.To {
-				batches = append(batches, b)
-				key.WriteString(strconv.Itoa(b) + ",")
-			}
+		if w+1 < len(windows) {
+			next = prefetch(w + 1)
 		}
-		if len(batches) == 0 {
-			continue // a day between owed ranges and the run's: no batch exported it
-		}
-		if key.String() != cacheKey || covered == nil {
-			c, err := p.coveredUsers(gctx, plan, recs, batches)
-			if err != nil {
+		var window sync.WaitGroup
+		for _, day := range days {
+			if err := gctx.Err(); err != nil {
+				// A merge failed (g.Wait returns its error: the first one stands) or the run
+				// ended: either way no day after this one is published, and the plan is not
+				// recorded as published.
 				g.Go(func() error { return err })
-				break
+				break windows
 			}
-			covered, cacheKey = c, key.String()
-		}
-		cov := covered
-		in := load.MergeInput{Plan: plan.ID, Attempt: plan.Attempt, Replace: cov.has, RunID: p.o.RunID, CountNew: countNew,
-			Writing: writing}
-		for _, b := range batches {
-			if recs[b].Staged != nil {
-				in.Staged = append(in.Staged, recs[b].Staged)
-			} else {
-				in.LegacyBatches = append(in.LegacyBatches, b)
+			var batches []int
+			var key strings.Builder
+			for b, pb := range plan.Batches {
+				if pb.From <= day && day <= pb.To {
+					batches = append(batches, b)
+					key.WriteString(strconv.Itoa(b) + ",")
+				}
 			}
+			if len(batches) == 0 {
+				continue // a day between owed ranges and the run's: no batch exported it
+			}
+			if key.String() != cacheKey || covered == nil {
+				c, err := p.coveredUsers(gctx, plan, recs, batches)
+				if err != nil {
+					g.Go(func() error { return err })
+					break windows
+				}
+				covered, cacheKey = c, key.String()
+			}
+			cov := covered
+			in := load.MergeInput{Plan: plan.ID, Attempt: plan.Attempt, Replace: cov.has, RunID: p.o.RunID, CountNew: countNew,
+				Writing: writing, Fetched: r.f}
+			for _, b := range batches {
+				if recs[b].Staged != nil {
+					in.Staged = append(in.Staged, recs[b].Staged)
+				} else {
+					in.LegacyBatches = append(in.LegacyBatches, b)
+				}
+			}
+			window.Add(1)
+			g.Go(func() error {
+				defer window.Done()
+				return p.publishDay(gctx, rc, plan, day, in, &before, today)
+			})
 		}
-		g.Go(func() error {
-			return p.publishDay(gctx, rc, plan, day, in, &before, today)
-		})
+		// The window's files go once its days are merged.
+		go func() { window.Wait(); r.f.Close() }()
+	}
+	if next != nil { // the loop stopped early: the prefetched window is not merged
+		if r := <-next; r.f != nil {
+			r.f.Close()
+		}
 	}
 	if err := g.Wait(); err != nil {
 		return err

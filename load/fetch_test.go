@@ -1,0 +1,100 @@
+package load
+
+import (
+	"context"
+	"io"
+	"os"
+	"reflect"
+	"sync/atomic"
+	"testing"
+
+	"github.com/chatlake/chatlake/schema"
+)
+
+// rangeCounter counts the ranged reads of a store whose objects are not local files.
+type rangeCounter struct {
+	*memStore
+	reads atomic.Int64
+}
+
+func (c *rangeCounter) OpenRange(ctx context.Context, name string, offset, length int64) (io.ReadCloser, error) {
+	c.reads.Add(1)
+	return c.memStore.OpenRange(ctx, name, offset, length)
+}
+
+// TestFetchStaged: a window of days is read with one ranged read per staged part, the merges
+// of its days read nothing more from the store than the parts' headers, and publish exactly
+// the staged rows; a day outside the window still merges (a read of its own); Close removes
+// the fetched files.
+func TestFetchStaged(t *testing.T) {
+	ctx := context.Background()
+	store := &rangeCounter{memStore: newMemStore()}
+	l := newTestLake(t, store, Options{})
+	days := DaysBetween("2024-05-01", "2024-05-20")
+	const batches = 3
+	want := map[string][]schema.Message{}
+	var idx []*StagedBatch
+	for b := range batches {
+		var rows [][]schema.Message
+		for _, d := range days {
+			r := testDay(d, 10*b, 10*b+3)
+			want[d] = append(want[d], r...)
+			rows = append(rows, r)
+		}
+		sb, _, err := l.StageBatch(ctx, "plan-1", "a1", b, stage(t, l, rows...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx = append(idx, sb)
+	}
+
+	window := days[:16]
+	store.reads.Store(0)
+	f, err := l.FetchStaged(ctx, idx, window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := store.reads.Load(); got != batches {
+		t.Errorf("FetchStaged made %d ranged reads, want %d (one per staged part)", got, batches)
+	}
+	merge := func(day string, f *StagedFetch) {
+		t.Helper()
+		in := MergeInput{Plan: "plan-1", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-1",
+			Staged: idx, Fetched: f}
+		if _, err := l.Merge(ctx, day, in); err != nil {
+			t.Fatal(err)
+		}
+		var got []schema.Message
+		for _, rows := range readPartition(t, store.memStore, day) {
+			got = append(got, rows...)
+		}
+		if !reflect.DeepEqual(sortByKey(got), sortByKey(want[day])) {
+			t.Errorf("%s: published rows differ from staged: %s", day, firstDiff(sortByKey(got), sortByKey(want[day])))
+		}
+	}
+	store.reads.Store(0)
+	for _, d := range window {
+		merge(d, f)
+	}
+	if got := store.reads.Load(); got != batches {
+		t.Errorf("merging the window's %d days made %d ranged reads, want %d (each part's header, once)", len(window), got, batches)
+	}
+	store.reads.Store(0)
+	merge(days[16], f) // not in the window: read from the store
+	if got := store.reads.Load(); got != batches {
+		t.Errorf("merging a day outside the window made %d ranged reads, want %d (its segments)", got, batches)
+	}
+	dir := f.dir
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("Close left %s: %v", dir, err)
+	}
+
+	// A local lake reads its staged objects in place: nothing to fetch.
+	ll := newTestLake(t, newLocalStore(t), Options{})
+	if lf, err := ll.FetchStaged(ctx, idx, window); lf != nil || err != nil {
+		t.Errorf("FetchStaged on a local lake = %v, %v; want nil, nil", lf, err)
+	}
+}

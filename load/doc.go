@@ -74,8 +74,9 @@
 // the record batches its Stage made (up to 512 rows each), grouped by day in day order
 // (staged.go). Its done record (BatchDone) holds the index: for each part, the size of its
 // header and each day's byte range, so a publisher reads one day's rows of a batch with one
-// ranged read (storage.Store.OpenRange), and a run stages about one object per batch whatever
-// its number of days. Merge still reads what binaries before staged, one file per batch and day
+// ranged read (storage.Store.OpenRange), or a window of consecutive days' rows of a batch with
+// one (FetchStaged: adjacent in the object), and a run stages about one object per batch
+// whatever its number of days. Merge still reads what binaries before staged, one file per batch and day
 // (staged/dt=YYYY-MM-DD/batch-NNNNNN.arrow, or .parquet), for the batches whose done record has
 // no index, so such a plan publishes after an upgrade; a plan staged before the attempts
 // layout is extracted again (docs/design.md).
@@ -89,8 +90,9 @@
 //  1. Remove what failed runs left in staging for the day.
 //  2. Read the manifest and its version, and list the partition. A complete manifest naming
 //     this plan instance means the day is published already: nothing more is done.
-//  3. Read the day's range of each staged batch (MergeInput.Staged; downloaded 16 at a time,
-//     or read in place from a local store), and for each shard the old files it needs; write every
+//  3. Read the day's range of each staged batch (MergeInput.Staged): from the window read
+//     ahead (MergeInput.Fetched), else downloaded 16 at a time, or read in place from a local
+//     store; and for each shard the old files it needs; write every
 //     changed shard (kept old rows + staged rows of its keys, sorted by row group) to
 //     _chatlake/staging/<run>/..., checking every Close. A duplicate key, or staged rows of a
 //     user Replace refuses, fails here. A shard with nothing removed and nothing added is kept.

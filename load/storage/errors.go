@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 )
 
 var (
@@ -30,3 +31,8 @@ func checkRange(offset, length int64) error {
 	}
 	return nil
 }
+
+// ErrPermission: the store refused a call for lack of rights (S3's and GCS's HTTP 403, a
+// local EACCES): retrying does not help, the credentials or the policy must change. It is
+// fs.ErrPermission, so a local permission error matches it too.
+var ErrPermission = fs.ErrPermission

@@ -15,6 +15,7 @@ import (
 type lakeFlags struct {
 	lake, tempDir, logFormat  string
 	lockLease, storageTimeout time.Duration
+	s3                        s3Flags
 	pseudo                    pseudonymFlags
 	opts                      []option // the command's table, bound to these fields (register)
 }
@@ -27,7 +28,7 @@ func (f *lakeFlags) options() []option {
 		logFormatOpt(&f.logFormat),
 		lockLeaseOpt(&f.lockLease),
 		storageTimeoutOpt(&f.storageTimeout),
-	}, f.pseudo.options(false)...)
+	}, append(f.s3.options(), f.pseudo.options(false)...)...)
 }
 
 func (f *lakeFlags) register(fs *flag.FlagSet, more ...option) {
@@ -48,7 +49,7 @@ func (f *lakeFlags) pipeline(ctx context.Context, stderr io.Writer) (*setup, err
 	}
 	runID := pipelines.NewRunID(time.Now())
 	logger := newLogger(f.logFormat, stderr).With("run_id", runID)
-	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TempDir: f.tempDir, Logger: logger}, true, f.storageTimeout)
+	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TempDir: f.tempDir, Logger: logger}, true, f.storageTimeout, f.s3.apply)
 	if err != nil {
 		return nil, optionOfField(f.opts, err)
 	}

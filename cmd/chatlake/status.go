@@ -64,6 +64,7 @@ type statusFlags struct {
 	lake                   string
 	asJSON                 bool
 	maxLag, storageTimeout time.Duration
+	s3                     s3Flags
 }
 
 // maxMaxLag bounds --max-lag: a lag of ten years is a typo.
@@ -71,12 +72,12 @@ const maxMaxLag = 3660 * 24 * time.Hour
 
 // options is the table of status's flags.
 func (f *statusFlags) options() []option {
-	return []option{
+	return append([]option{
 		stringOpt(&f.lake, "lake", "URL", lakeHelp, nil),
 		boolOpt(&f.asJSON, "json", "print the status as one JSON object"),
 		durationOpt(&f.maxLag, "max-lag", 0, 0, maxMaxLag, "", "exit 4 when the newest fully exported day ended longer ago than this (36h, 2d); 0: no check"),
 		storageTimeoutOpt(&f.storageTimeout),
-	}
+	}, f.s3.options()...)
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -94,7 +95,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	lakeURL, asJSON, maxLag := &f.lake, &f.asJSON, f.maxLag
-	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, f.storageTimeout)
+	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, f.storageTimeout, f.s3.apply)
 	if err != nil {
 		return err
 	}

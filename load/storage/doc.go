@@ -1,12 +1,14 @@
-// Package storage is the object store under the lake: a local directory (Local) or a Google
-// Cloud Storage bucket and prefix (GCS, through cloud.google.com/go/storage), both behind Store
-// and both passing the conformance suite in storagetest. Open picks one from a URL
-// ("gs://bucket/prefix", "file:///abs/dir", or a directory path).
+// Package storage is the object store under the lake: a local directory (Local), a Google
+// Cloud Storage bucket and prefix (GCS, through cloud.google.com/go/storage) or an Amazon S3
+// (or S3-compatible) bucket and prefix (S3, through github.com/aws/aws-sdk-go-v2), all behind
+// Store and all passing the conformance suite in storagetest. Open picks one from a URL
+// ("gs://bucket/prefix", "s3://bucket/prefix", "file:///abs/dir", or a directory path).
 //
-// Writes stream (a GCS resumable upload in 8 MiB chunks; a local temporary file renamed into
-// place) and become visible whole, at Close, or not at all. Small objects (state, locks,
-// manifests) can be written conditionally on their version (GCS generation preconditions; a
-// local lock file).
+// Writes stream (a GCS resumable upload in 8 MiB chunks; an S3 multipart upload of 8 MiB
+// parts, or one PutObject for less; a local temporary file renamed into place) and become
+// visible whole, at Close, or not at all. Small objects (state, locks, manifests) can be
+// written conditionally on their version (GCS generation preconditions; S3 If-None-Match and
+// If-Match, which an S3 store probes once and refuses to work without; a local lock file).
 //
 // # Names
 //
@@ -28,7 +30,9 @@
 //
 // # Deadlines
 //
-// No call waits on storage without a bound (OpenOptions, GCSOptions, LocalOptions):
+// No call waits on storage without a bound (OpenOptions, GCSOptions, S3Options, LocalOptions).
+// S3 has the same deadlines as GCS, with the same defaults and meaning (a part of a multipart
+// upload is a chunk; its Open probe also asks the bucket's region when none is configured):
 //
 //   - Open probes a gs:// URL with one listing bounded by ProbeTimeout (default 15 s).
 //   - Each small GCS call (Stat, Get, PutIf, DeleteIf, Delete, each request of Move, each page
@@ -50,8 +54,9 @@
 // # Versions
 //
 // Object.Version is opaque and changes on every write. Local: inode, mtime and size of the
-// file (each write makes a new file); GCS: the generation in decimal. Stat, List and Get
-// report the same version for the same content.
+// file (each write makes a new file); GCS: the generation in decimal; S3: the ETag without
+// quotes, which names the content rather than the write (rewriting the same bytes gives the
+// same version). Stat, List and Get report the same version for the same content.
 //
 // # Concurrency
 //
@@ -62,13 +67,17 @@
 // through generation preconditions. GCS DeleteIf also compares the generation before deleting,
 // because emulators such as fake-gcs-server ignore delete preconditions; only real GCS closes
 // the race between that comparison and the delete. GCS Move is a copy then a delete: between
-// the two both names exist, and it is not atomic with respect to PutIf.
+// the two both names exist, and it is not atomic with respect to PutIf. S3 is the same: PutIf
+// through If-None-Match / If-Match, DeleteIf compares then deletes with If-Match, Move copies
+// (CopyObject, at most 5 GiB) then deletes.
 //
 // # Errors
 //
 // Missing objects give errors matching ErrNotExist (also a missing lake opened with
 // MustExist), failed version checks ErrPrecondition, bad names ErrBadName, passed deadlines
-// ErrTimeout; all are wrapped with the operation and name. A GCS PutIf whose first
+// ErrTimeout, refusals of the credentials (HTTP 403) ErrPermission; all are wrapped with the
+// operation and name. An S3 store that ignores conditional writes is refused at its first
+// PutIf with an error matching errors.ErrUnsupported. No error shows a credential. A GCS PutIf whose first
 // attempt succeeded but whose response was lost is retried by the client and then reports
 // ErrPrecondition: callers re-read (Get) and decide from the content.
 package storage

@@ -71,6 +71,8 @@ func openS3(ctx context.Context, rawURL string, u *url.URL, o *OpenOptions) (Sto
 	switch {
 	case err != nil && s3ErrCode(err) == "NoSuchBucket":
 		err = fmt.Errorf("bucket %q: %w (%w)", u.Host, ErrNotExist, err)
+	case err != nil && s3Forbidden(err):
+		err = fmt.Errorf("bucket %q: %w (%w)", u.Host, ErrPermission, err)
 	case err != nil:
 		err = fmt.Errorf("bucket %q not reachable: %w", u.Host, err)
 	case !found && o.MustExist:

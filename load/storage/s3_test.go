@@ -360,3 +360,28 @@ func listen(t *testing.T) net.Listener {
 	t.Cleanup(func() { l.Close() })
 	return l
 }
+
+// TestS3Permission: a store that refuses the credentials (moto checking them: HTTP 403) gives
+// errors matching ErrPermission, from Open and from every call, none showing the secret key.
+func TestS3Permission(t *testing.T) {
+	endpoint, client := storagetest.StartMotoEnv(t, []string{"INITIAL_NO_AUTH_ACTION_COUNT=0"})
+	for _, kv := range storagetest.MotoEnv() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	var errs []error
+	_, err := storage.Open(t.Context(), "s3://locked/chat", &storage.OpenOptions{S3Endpoint: endpoint, S3PathStyle: true})
+	errs = append(errs, err)
+	s := storage.NewS3(client, "locked", "chat")
+	for _, c := range gcsCalls {
+		errs = append(errs, c.call(t.Context(), s))
+	}
+	for i, err := range errs {
+		if !errors.Is(err, storage.ErrPermission) {
+			t.Errorf("call %d: %v, want ErrPermission", i, err)
+		}
+		if err != nil && strings.Contains(err.Error(), storagetest.MotoSecretKey) {
+			t.Errorf("call %d: error %q shows the secret key", i, err)
+		}
+	}
+}

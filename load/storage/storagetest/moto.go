@@ -55,9 +55,16 @@ func MotoServer(t testing.TB) string {
 // PutObject, If-Match on DeleteObject, ranged reads and multipart uploads.
 func StartMoto(t testing.TB, buckets ...string) (endpoint string, client *s3.Client) {
 	t.Helper()
+	return StartMotoEnv(t, nil, buckets...)
+}
+
+// StartMotoEnv is StartMoto with more environment for the server: INITIAL_NO_AUTH_ACTION_COUNT=0
+// makes it check credentials, and refuse MotoAccessKey (which its IAM does not know) with 403.
+func StartMotoEnv(t testing.TB, env []string, buckets ...string) (endpoint string, client *s3.Client) {
+	t.Helper()
 	bin := MotoServer(t)
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p0")
-	cmd.Env = append(os.Environ(), "MOTO_ALLOW_NONEXISTENT_REGION=true")
+	cmd.Env = append(append(os.Environ(), "MOTO_ALLOW_NONEXISTENT_REGION=true"), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the shim's children die with it
 	out, err := cmd.StderrPipe()
 	if err != nil {

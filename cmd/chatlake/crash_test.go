@@ -51,6 +51,29 @@ func gcsCrashLake(t *testing.T) crashLake {
 	}
 }
 
+// s3CrashLake is a lake on moto's S3 server, which the child reaches through the standard AWS
+// configuration (the environment) and CHATLAKE_S3_ENDPOINT / CHATLAKE_S3_PATH_STYLE.
+func s3CrashLake(t *testing.T) crashLake {
+	endpoint, client := storagetest.StartMoto(t, "lake")
+	store := storage.NewS3(client, "lake", "analytics/chat")
+	return crashLake{
+		url: "s3://lake/analytics/chat",
+		env: s3Env(endpoint),
+		dir: func(t *testing.T) string {
+			dir := t.TempDir()
+			if err := lakecheck.Download(context.Background(), store, dir); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		},
+	}
+}
+
+// s3Env is the environment of a child that reaches moto at endpoint.
+func s3Env(endpoint string) []string {
+	return append(storagetest.MotoEnv(), envName("s3-endpoint")+"="+endpoint, envName("s3-path-style")+"=true")
+}
+
 // runChild runs chatlake to completion and returns its exit code and stderr.
 func runChild(t testing.TB, env []string, args ...string) (int, string) {
 	t.Helper()
@@ -137,15 +160,19 @@ func checkReadable(t *testing.T, dir string, truth []sim.Message) int {
 }
 
 // TestCrashDuringExport kills a real export process with SIGKILL at many points while it
-// writes, to a local lake and to GCS (fake-gcs-server, driven by the real client in the child).
+// writes, to a local lake, to GCS (fake-gcs-server, driven by the real client in the child) and
+// to S3 (moto's server, driven by the AWS SDK in the child).
 // After every kill the lake reads cleanly; a final rerun completes it to equal the truth.
 func TestCrashDuringExport(t *testing.T) {
-	for _, backend := range []string{"local", "gcs"} {
+	for _, backend := range []string{"local", "gcs", "s3"} {
 		t.Run(backend, func(t *testing.T) {
 			s := startSim(t, 9, 30, func(o *sim.Options) { o.Faults.Latency = 2 * time.Millisecond })
 			lake := localCrashLake(t)
-			if backend == "gcs" {
+			switch backend {
+			case "gcs":
 				lake = gcsCrashLake(t)
+			case "s3":
+				lake = s3CrashLake(t)
 			}
 			env := append([]string{apiKeyEnv + "=" + s.opts.APIKey}, lake.env...)
 			spill := t.TempDir()
@@ -261,7 +288,7 @@ func minConversationRequests(users []string, truth []sim.Message) int {
 }
 
 // TestKilledRepeatedly kills a backfill, and a first nightly run, with SIGKILL at 10 random
-// moments each, on a local lake and on fake-gcs-server: after every kill the lake reads
+// moments each, on a local lake, on fake-gcs-server and on moto's S3: after every kill the lake reads
 // cleanly (no duplicate key, no partial file); the final rerun makes the lake equal the truth;
 // and all attempts together make at most minimum x (1.05 + 0.05 x kills) conversations requests.
 func TestKilledRepeatedly(t *testing.T) {
@@ -274,7 +301,7 @@ func TestKilledRepeatedly(t *testing.T) {
 		return st.Watermark != ""
 	}
 	const kills = 10
-	for _, lakeKind := range []string{"local", "gcs"} {
+	for _, lakeKind := range []string{"local", "gcs", "s3"} {
 		for _, command := range []string{"backfill", "run"} {
 			t.Run(lakeKind+"/"+command, func(t *testing.T) {
 				// 240 users in batches of 3: a kill loses at most the batch in flight (3 users,
@@ -284,8 +311,11 @@ func TestKilledRepeatedly(t *testing.T) {
 					o.Faults.Latency = 2 * time.Millisecond
 				})
 				lake := localCrashLake(t)
-				if lakeKind == "gcs" {
+				switch lakeKind {
+				case "gcs":
 					lake = gcsCrashLake(t)
+				case "s3":
+					lake = s3CrashLake(t)
 				}
 				env := append([]string{apiKeyEnv + "=" + s.opts.APIKey}, lake.env...)
 				args := s.exportArgs("backfill", lake.url, "--batch-size", "3", "--parallel-batches", "1", "--concurrency", "3", "--log-format", "json")

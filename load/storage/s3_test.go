@@ -22,13 +22,27 @@ import (
 	"github.com/chatlake/chatlake/load/storage/storagetest"
 )
 
+// s3Servers are the real S3 implementations the S3 store is tested on: moto's server (a
+// process; skipped without it, except under CI=true) and gofakes3 (in this process).
+var s3Servers = []struct {
+	name  string
+	start func(t testing.TB, buckets ...string) (string, *s3.Client)
+}{
+	{"moto", storagetest.StartMoto},
+	{"gofakes3", storagetest.StartGoFakeS3},
+}
+
 func TestS3(t *testing.T) {
-	_, client := storagetest.StartMoto(t, "lake")
-	n := 0
-	storagetest.Run(t, func(t *testing.T) storage.Store {
-		n++ // each subtest gets its own prefix in the one bucket
-		return storage.NewS3(client, "lake", fmt.Sprintf("runs/%d/", n))
-	})
+	for _, srv := range s3Servers {
+		t.Run(srv.name, func(t *testing.T) {
+			_, client := srv.start(t, "lake")
+			n := 0
+			storagetest.Run(t, func(t *testing.T) storage.Store {
+				n++ // each subtest gets its own prefix in the one bucket
+				return storage.NewS3(client, "lake", fmt.Sprintf("runs/%d/", n))
+			})
+		})
+	}
 }
 
 func TestS3WholeBucket(t *testing.T) {
@@ -166,7 +180,15 @@ func stripping(t *testing.T, target, header string) string {
 // is refused at the first PutIf, with an error matching errors.ErrUnsupported that says so,
 // every time after; the probe leaves no object behind, and no PutIf wrote anything.
 func TestS3RefusesIgnoredConditions(t *testing.T) {
-	endpoint, client := storagetest.StartMoto(t, "ignore")
+	for _, srv := range s3Servers {
+		t.Run(srv.name, func(t *testing.T) {
+			endpoint, client := srv.start(t, "ignore")
+			testRefusesIgnoredConditions(t, endpoint, client)
+		})
+	}
+}
+
+func testRefusesIgnoredConditions(t *testing.T, endpoint string, client *s3.Client) {
 	for _, header := range []string{"If-None-Match", "If-Match"} {
 		t.Run(header, func(t *testing.T) {
 			proxied := storagetest.MotoClient(stripping(t, endpoint, header))
@@ -188,10 +210,10 @@ func TestS3RefusesIgnoredConditions(t *testing.T) {
 			}
 		})
 	}
-	// The same moto without the proxy is accepted.
+	// The same server without the proxy is accepted.
 	s := storage.NewS3(client, "ignore", "direct")
 	if _, err := s.PutIf(t.Context(), "_chatlake/state.json", []byte("{}"), ""); err != nil {
-		t.Fatalf("PutIf on moto itself: %v", err)
+		t.Fatalf("PutIf on the server itself: %v", err)
 	}
 }
 
@@ -209,7 +231,15 @@ func uploads(t *testing.T, client *s3.Client, bucket string) int {
 // Close (no object, no listing), which Close completes whole; Abort, a failed Close and the
 // end of the context abort the upload, leaving no unfinished upload behind.
 func TestS3Multipart(t *testing.T) {
-	_, client := storagetest.StartMoto(t, "multi")
+	for _, srv := range s3Servers {
+		t.Run(srv.name, func(t *testing.T) {
+			_, client := srv.start(t, "multi")
+			testMultipart(t, client)
+		})
+	}
+}
+
+func testMultipart(t *testing.T, client *s3.Client) {
 	data := bytes.Repeat([]byte("0123456789abcdef"), (19<<20)/16) // 19 MiB: 3 parts
 	for _, tc := range []struct {
 		name string

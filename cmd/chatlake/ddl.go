@@ -21,6 +21,8 @@ func ddlFlag(field string) string {
 		return "reply-window"
 	case "RequirePartitionFilter":
 		return "require-partition-filter"
+	case "FirstDay":
+		return "first-day"
 	default: // Engine, Lake, Schema
 		return strings.ToLower(field)
 	}
@@ -29,10 +31,11 @@ func ddlFlag(field string) string {
 // runDDL prints the definitions of a lake's tables and views for one engine (package ddl).
 func runDDL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ddl", flag.ContinueOnError)
-	engine := fs.String("engine", "", "the engine: duckdb, bigquery, spark or trino (required)")
-	lakeURL := fs.String("lake", "", "the lake: a local directory, file:///DIR, or gs://BUCKET/PREFIX (required; BigQuery needs gs://)")
+	engine := fs.String("engine", "", "the engine: duckdb, bigquery, spark, trino or athena (required)")
+	lakeURL := fs.String("lake", "", "the lake: a local directory, file:///DIR, gs://BUCKET/PREFIX or s3://BUCKET/PREFIX (required; BigQuery needs gs://, Athena s3://)")
 	schemaName := fs.String("schema", "", "the `NAME` the tables and views go in: a BigQuery DATASET or PROJECT.DATASET, a Spark database, "+
-		"a Trino CATALOG.SCHEMA (default: DuckDB's current schema; chatlake for BigQuery and Spark; hive.chatlake for Trino)")
+		"a Trino CATALOG.SCHEMA, an Athena database (default: DuckDB's current schema; chatlake for BigQuery, Spark and Athena; hive.chatlake for Trino)")
+	firstDay := fs.String("first-day", "", "Athena: the first `DAY` (YYYY-MM-DD) of the partition projection on dt, the lake's first day (default "+ddl.DefaultFirstDay+")")
 	var gapV, windowV time.Duration
 	gap, window := &gapV, &windowV
 	durationVar(fs, gap, "session-gap", ddl.DefaultSessionGap, "a session ends where two consecutive messages of a user are more than this apart (a gap of exactly this stays in the session)")
@@ -59,7 +62,7 @@ func runDDL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("ddl: --reply-window must be positive, not 0")
 	}
 	err := ddl.Write(stdout, ddl.Options{Engine: ddl.Engine(*engine), Lake: *lakeURL, Schema: *schemaName,
-		SessionGap: *gap, ReplyWindow: *window, RequirePartitionFilter: *requireFilter})
+		SessionGap: *gap, ReplyWindow: *window, RequirePartitionFilter: *requireFilter, FirstDay: *firstDay})
 	var oe *ddl.OptionError
 	if errors.As(err, &oe) {
 		return usagef("ddl: --%s: %s", ddlFlag(oe.Field), oe.Msg)

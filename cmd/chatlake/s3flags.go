@@ -40,8 +40,8 @@ func endpointCheck(s string) error {
 	if err != nil {
 		return &boundError{"the value", want}
 	}
-	if u.User != nil {
-		return &boundError{u.Redacted(), want + " (credentials come from the AWS configuration)"}
+	if u.User != nil { // not repeated: user info holds a key, whole or in part
+		return &boundError{"the value", want + " (credentials come from the AWS configuration)"}
 	}
 	if u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.RawQuery != "" || u.Fragment != "" {
 		return &boundError{s, want}

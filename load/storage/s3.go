@@ -254,7 +254,7 @@ func (s *S3) PutIf(ctx context.Context, name string, data []byte, ifVersion stri
 	if err := s.probe(ctx); err != nil {
 		return "", fmt.Errorf("put %s: %w", name, err)
 	}
-	v, err := s.put(ctx, in, data)
+	v, err := s.put(ctx, s.opts.OpTimeout, in, data)
 	if err != nil && ifVersion != "" && s3NotFound(err) { // If-Match of a missing object
 		return "", fmt.Errorf("put %s: have no object, want version %q: %w (%w)", name, ifVersion, ErrPrecondition, err)
 	}
@@ -264,20 +264,17 @@ func (s *S3) PutIf(ctx context.Context, name string, data []byte, ifVersion stri
 	return v, nil
 }
 
-// put runs one PutObject of data within OpTimeout and returns the new ETag.
-func (s *S3) put(ctx context.Context, in *s3.PutObjectInput, data []byte) (string, error) {
-	var v string
-	err := s.call(ctx, func(ctx context.Context) error {
-		in.Body = bytes.NewReader(data) // seekable: the client can sign and retry it
-		in.ContentLength = aws.Int64(int64(len(data)))
-		out, err := s.client.PutObject(ctx, in, s.callOpts)
-		if err != nil {
-			return err
-		}
-		v = etag(out.ETag)
-		return nil
-	})
-	return v, err
+// put runs one PutObject of data within d and returns the new ETag.
+func (s *S3) put(ctx context.Context, d time.Duration, in *s3.PutObjectInput, data []byte) (string, error) {
+	ctx, cancel := withDeadline(ctx, d)
+	defer cancel()
+	in.Body = bytes.NewReader(data) // seekable: the client can sign and retry it
+	in.ContentLength = aws.Int64(int64(len(data)))
+	out, err := s.client.PutObject(ctx, in, s.callOpts)
+	if err != nil {
+		return "", timedOut(ctx, err)
+	}
+	return etag(out.ETag), nil
 }
 
 // DeleteIf deletes name if its ETag is ifVersion ("" = only if absent, a no-op).
@@ -344,9 +341,6 @@ func (s *S3) Move(ctx context.Context, src, dst string) error {
 		return fmt.Errorf("move: %w", err)
 	}
 	o, err := s.Stat(ctx, src)
-	if errors.Is(err, ErrBadName) {
-		return fmt.Errorf("move: %w", err)
-	}
 	if err != nil {
 		return fmt.Errorf("move: %w", err)
 	}

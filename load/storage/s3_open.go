@@ -171,7 +171,7 @@ func (s *S3) probe(ctx context.Context) error {
 	put := func(cond func(*s3.PutObjectInput)) error {
 		in := &s3.PutObjectInput{Bucket: &s.bucket, Key: &key}
 		cond(in)
-		_, err := s.put(ctx, in, []byte("chatlake probe of conditional writes\n"))
+		_, err := s.put(ctx, s.opts.OpTimeout, in, []byte("chatlake probe of conditional writes\n"))
 		return err
 	}
 	if err := put(func(in *s3.PutObjectInput) { in.IfNoneMatch = aws.String("*") }); err != nil {

@@ -128,12 +128,9 @@ func (w *s3Writer) Close() error {
 		return fmt.Errorf("close %s: %w", w.name, err)
 	}
 	var err error
-	if w.uploadID == "" {
-		err = w.wd.guard(w.s.opts.ChunkTimeout+w.s.opts.OpTimeout, "no upload progress", func() error {
-			in := &s3.PutObjectInput{Bucket: &w.s.bucket, Key: &w.key, ContentType: aws.String(contentType(w.name))}
-			_, err := w.s.put(w.wd.ctx, in, w.buf)
-			return err
-		})
+	if w.uploadID == "" { // at most one part: one PutObject
+		in := &s3.PutObjectInput{Bucket: &w.s.bucket, Key: &w.key, ContentType: aws.String(contentType(w.name))}
+		_, err = w.s.put(w.wd.ctx, w.s.opts.ChunkTimeout+w.s.opts.OpTimeout, in, w.buf)
 	} else {
 		err = w.complete()
 	}

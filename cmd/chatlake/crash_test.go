@@ -411,42 +411,49 @@ func TestKillDelay(t *testing.T) {
 // TestConcurrentRuns starts two exports on one lake at once: one refuses with the locked exit
 // code, the other completes, and the lake is exact.
 func TestConcurrentRuns(t *testing.T) {
-	s := startSim(t, 13, 20, func(o *sim.Options) { o.Faults.Latency = 5 * time.Millisecond })
-	env := []string{apiKeyEnv + "=" + s.opts.APIKey}
-	lake := t.TempDir()
-	args := s.exportArgs("export", lake, "--log-format", "json")
-	type result struct {
-		code   int
-		stderr string
-	}
-	results := make(chan result, 2)
-	for range 2 {
-		go func() {
-			code, stderr := runChild(t, env, args...)
-			results <- result{code, stderr}
-		}()
-	}
-	codes := map[int]int{}
-	var lockedMsg string
-	for range 2 {
-		r := <-results
-		codes[r.code]++
-		if r.code == exitLocked {
-			lockedMsg = lastLine(r.stderr)
-		}
-	}
-	if codes[exitOK] != 1 || codes[exitLocked] != 1 {
-		t.Fatalf("exit codes %v, want one 0 and one %d", codes, exitLocked)
-	}
-	if !strings.Contains(lockedMsg, "another chatlake run holds the lake") {
-		t.Fatalf("the refused run says %q", lockedMsg)
-	}
-	rows, err := lakecheck.ReadMessages(context.Background(), lakecheck.Open(t), lake)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := lakecheck.Compare(rows, s.Truth(nil, s.opts.From, s.opts.To, s.opts.To.AddDate(1, 0, 0))); diff != "" {
-		t.Fatal(diff)
+	for _, kind := range []string{"local", "s3"} {
+		t.Run(kind, func(t *testing.T) {
+			s := startSim(t, 13, 20, func(o *sim.Options) { o.Faults.Latency = 5 * time.Millisecond })
+			lake := localCrashLake(t)
+			if kind == "s3" {
+				lake = s3CrashLake(t)
+			}
+			env := append([]string{apiKeyEnv + "=" + s.opts.APIKey}, lake.env...)
+			args := s.exportArgs("export", lake.url, "--log-format", "json")
+			type result struct {
+				code   int
+				stderr string
+			}
+			results := make(chan result, 2)
+			for range 2 {
+				go func() {
+					code, stderr := runChild(t, env, args...)
+					results <- result{code, stderr}
+				}()
+			}
+			codes := map[int]int{}
+			var lockedMsg string
+			for range 2 {
+				r := <-results
+				codes[r.code]++
+				if r.code == exitLocked {
+					lockedMsg = lastLine(r.stderr)
+				}
+			}
+			if codes[exitOK] != 1 || codes[exitLocked] != 1 {
+				t.Fatalf("exit codes %v, want one 0 and one %d", codes, exitLocked)
+			}
+			if !strings.Contains(lockedMsg, "another chatlake run holds the lake") {
+				t.Fatalf("the refused run says %q", lockedMsg)
+			}
+			rows, err := lakecheck.ReadMessages(context.Background(), lakecheck.Open(t), lake.dir(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := lakecheck.Compare(rows, s.Truth(nil, s.opts.From, s.opts.To, s.opts.To.AddDate(1, 0, 0))); diff != "" {
+				t.Fatal(diff)
+			}
+		})
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,8 +18,8 @@ import (
 // TestExportToS3 runs `chatlake export` into s3:// on moto's S3 server as a separate process,
 // with the credentials of the standard AWS configuration (the environment) and the endpoint
 // from CHATLAKE_S3_ENDPOINT / --s3-endpoint: the lake, downloaded and read by DuckDB, equals the
-// simulator's truth; status and verify read it; and the secret key is in no output and no
-// object of the lake.
+// simulator's truth; status and verify read it; the secret key is in no output and no object
+// of the lake; and forget erases a user's rows, and only those.
 func TestExportToS3(t *testing.T) {
 	s := startSim(t, 5, 12, nil)
 	endpoint, client := storagetest.StartMoto(t, "acme-lake")
@@ -82,5 +83,29 @@ func TestExportToS3(t *testing.T) {
 	})
 	if err != nil || files == 0 {
 		t.Fatalf("searched %d objects of the lake: %v", files, err)
+	}
+
+	// forget erases a user from the S3 lake: the others' rows stay, exactly.
+	gone := s.UserIDs(nil)[0]
+	code, stderr = runChild(t, s3Env(endpoint), "forget", "--lake", lake, "--user", gone, "--log-format", "json")
+	if code != 0 {
+		t.Fatalf("forget exits %d: %s", code, lastLine(stderr))
+	}
+	dir = t.TempDir()
+	if err := lakecheck.Download(context.Background(), store, dir); err != nil {
+		t.Fatal(err)
+	}
+	after, err := lakecheck.ReadMessages(context.Background(), lakecheck.Open(t), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []lakecheck.Row
+	for _, r := range rows {
+		if r.ChannelUserID != gone {
+			kept = append(kept, r)
+		}
+	}
+	if len(kept) == len(rows) || !slices.Equal(lakecheck.Keys(after), lakecheck.Keys(kept)) {
+		t.Fatalf("after forget of %s: %d rows, want the %d of the other users (of %d)", gone, len(after), len(kept), len(rows))
 	}
 }

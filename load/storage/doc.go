@@ -68,8 +68,9 @@
 // because emulators such as fake-gcs-server ignore delete preconditions; only real GCS closes
 // the race between that comparison and the delete. GCS Move is a copy then a delete: between
 // the two both names exist, and it is not atomic with respect to PutIf. S3 is the same: PutIf
-// through If-None-Match / If-Match, DeleteIf compares then deletes with If-Match, Move copies
-// (CopyObject, at most 5 GiB) then deletes.
+// through If-None-Match / If-Match, DeleteIf compares then deletes with If-Match (a plain
+// delete on a store that answers 501 to it), Move copies (CopyObject, at most 5 GiB) then
+// deletes.
 //
 // # Errors
 //

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,8 +37,9 @@ const s3MaxCopySize = 5 << 30
 // at Close; Abort, a failed Close or the end of the context given to Create abort it, and
 // nothing is visible before Close returns nil. PutIf sends If-None-Match: * or If-Match: ETag
 // (atomic on S3 since 2024). DeleteIf compares the ETag and then deletes with If-Match: S3
-// enforces it on general purpose buckets; a store that ignores it only gets the comparison,
-// which leaves a small race window. Move is CopyObject (of the ETag it found) then a
+// enforces it on general purpose buckets; a store that ignores it, or refuses it with 501 Not
+// Implemented (then it gets plain deletes), only gets the comparison, which leaves a small
+// race window. Move is CopyObject (of the ETag it found) then a
 // conditional DeleteObject, for objects of at most 5 GiB.
 //
 // The first PutIf of a store probes once that the store enforces conditional writes (a
@@ -57,6 +59,9 @@ type S3 struct {
 
 	mu     sync.Mutex
 	probed error // nil until a probe ended; errProbeOK when the store enforces conditions
+	// plainDelete is set once the store answered a conditional DeleteObject with 501 Not
+	// Implemented: deletes are then unconditional, after the caller's comparison.
+	plainDelete atomic.Bool
 }
 
 // errProbeOK marks a probe that passed.
@@ -302,11 +307,7 @@ func (s *S3) DeleteIf(ctx context.Context, name string, ifVersion string) error 
 	if err != nil {
 		return err
 	}
-	key := s.prefix + name
-	err = s.call(ctx, func(ctx context.Context) error {
-		_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key, IfMatch: match}, s.callOpts)
-		return err
-	})
+	err = s.deleteMatch(ctx, s.prefix+name, match)
 	if s3NotFound(err) || s3Precondition(err) {
 		return fmt.Errorf("delete %s: changed since version %q: %w (%w)", name, ifVersion, ErrPrecondition, err)
 	}
@@ -362,14 +363,32 @@ func (s *S3) Move(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return s3Err("move "+src+" to", dst, err)
 	}
-	err = s.call(ctx, func(ctx context.Context) error {
-		_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &srcKey, IfMatch: match}, s.callOpts)
-		return err
-	})
+	err = s.deleteMatch(ctx, srcKey, match)
 	if err != nil && !s3NotFound(err) && !s3Precondition(err) {
 		return fmt.Errorf("move %s to %s: delete source: %w", src, dst, s3Err("delete", src, err))
 	}
 	return nil
+}
+
+// deleteMatch deletes key with If-Match: match, each request within OpTimeout. S3 enforces it
+// on general purpose buckets; a store that answers it with 501 Not Implemented (some
+// S3-compatible stores) gets a plain DeleteObject instead, then and on every later call: the
+// callers compared the ETag just before, which leaves the race window GCS emulators leave.
+func (s *S3) deleteMatch(ctx context.Context, key string, match *string) error {
+	del := func(match *string) error {
+		return s.call(ctx, func(ctx context.Context) error {
+			_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key, IfMatch: match}, s.callOpts)
+			return err
+		})
+	}
+	if !s.plainDelete.Load() {
+		err := del(match)
+		if status, code := s3Code(err); status != http.StatusNotImplemented && code != "NotImplemented" {
+			return err
+		}
+		s.plainDelete.Store(true)
+	}
+	return del(nil)
 }
 
 // copySource is CopyObject's x-amz-copy-source: bucket/key, each element URL-encoded.

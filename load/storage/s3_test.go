@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -214,6 +215,53 @@ func testRefusesIgnoredConditions(t *testing.T, endpoint string, client *s3.Clie
 	s := storage.NewS3(client, "ignore", "direct")
 	if _, err := s.PutIf(t.Context(), "_chatlake/state.json", []byte("{}"), ""); err != nil {
 		t.Fatalf("PutIf on the server itself: %v", err)
+	}
+}
+
+// noConditionalDelete is a real HTTP reverse proxy in front of target that answers every
+// DeleteObject with If-Match as an S3-compatible store without conditional deletes does (501
+// NotImplemented), and passes everything else on. It counts the refusals.
+func noConditionalDelete(t *testing.T, target string, refused *atomic.Int64) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := httputil.NewSingleHostReverseProxy(u)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete && r.Header.Get("If-Match") != "" {
+			refused.Add(1)
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusNotImplemented)
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NotImplemented</Code><Message>A header you provided implies functionality that is not implemented</Message><Header>If-Match</Header></Error>`)
+			return
+		}
+		p.ServeHTTP(w, r)
+	})}
+	l := listen(t)
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + l.Addr().String()
+}
+
+// TestS3WithoutConditionalDelete: on a store that refuses If-Match on DeleteObject with 501,
+// the S3 store passes the conformance suite (DeleteIf and Move delete after comparing the
+// ETag), and asks once per store, not at every delete.
+func TestS3WithoutConditionalDelete(t *testing.T) {
+	for _, srv := range s3Servers {
+		t.Run(srv.name, func(t *testing.T) {
+			endpoint, _ := srv.start(t, "lake")
+			var refused atomic.Int64
+			client := storagetest.MotoClient(noConditionalDelete(t, endpoint, &refused))
+			n := 0
+			storagetest.Run(t, func(t *testing.T) storage.Store {
+				n++
+				return storage.NewS3(client, "lake", fmt.Sprintf("runs/%d/", n))
+			})
+			if got := refused.Load(); got == 0 || got > int64(n) {
+				t.Errorf("%d conditional deletes refused over %d stores: want at least one, at most one a store", got, n)
+			}
+		})
 	}
 }
 

@@ -163,6 +163,13 @@ func s3Precondition(err error) bool {
 	return status == http.StatusPreconditionFailed || code == "PreconditionFailed" || code == "ConditionalRequestConflict"
 }
 
+// s3NotImplemented: the store does not implement what the request asked (501), as some
+// S3-compatible stores answer a conditional request.
+func s3NotImplemented(err error) bool {
+	status, code := s3Code(err)
+	return status == http.StatusNotImplemented || code == "NotImplemented"
+}
+
 func s3Forbidden(err error) bool {
 	status, code := s3Code(err)
 	return status == http.StatusForbidden || code == "AccessDenied"
@@ -383,7 +390,7 @@ func (s *S3) deleteMatch(ctx context.Context, key string, match *string) error {
 	}
 	if !s.plainDelete.Load() {
 		err := del(match)
-		if status, code := s3Code(err); status != http.StatusNotImplemented && code != "NotImplemented" {
+		if !s3NotImplemented(err) {
 			return err
 		}
 		s.plainDelete.Store(true)

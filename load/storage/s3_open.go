@@ -175,6 +175,11 @@ func (s *S3) probe(ctx context.Context) error {
 		return err
 	}
 	if err := put(func(in *s3.PutObjectInput) { in.IfNoneMatch = aws.String("*") }); err != nil {
+		if s3NotImplemented(err) {
+			s.probed = fmt.Errorf("%s does not implement conditional writes (a PutObject with If-None-Match: * was refused: %w): the lake's lock and state need them: %w",
+				s.URL(), err, errors.ErrUnsupported)
+			return s.probed
+		}
 		return s3Err("probe of conditional writes: put", key, err)
 	}
 	defer func() {
@@ -194,6 +199,11 @@ func (s *S3) probe(ctx context.Context) error {
 		if err == nil {
 			s.probed = fmt.Errorf("%s ignores conditional writes (a PutObject with %s over an existing object succeeded): the lake's lock and state need them: %w",
 				s.URL(), c.header, errors.ErrUnsupported)
+			return s.probed
+		}
+		if s3NotImplemented(err) {
+			s.probed = fmt.Errorf("%s does not implement conditional writes (a PutObject with %s was refused: %w): the lake's lock and state need them: %w",
+				s.URL(), c.header, err, errors.ErrUnsupported)
 			return s.probed
 		}
 		if !s3Precondition(err) {

@@ -211,6 +211,18 @@ func testRefusesIgnoredConditions(t *testing.T, endpoint string, client *s3.Clie
 			}
 		})
 	}
+	// A store that refuses conditional PutObjects with 501 is refused too, and asked once.
+	var refused atomic.Int64
+	s501 := storage.NewS3(storagetest.MotoClient(notImplementing(t, endpoint, http.MethodPut, &refused)), "ignore", "lake-501")
+	for i := range 2 {
+		_, err := s501.PutIf(t.Context(), "_chatlake/state.json", []byte("{}"), "")
+		if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "does not implement conditional writes") {
+			t.Fatalf("PutIf %d through a store that answers 501: %v, want errors.ErrUnsupported saying so", i, err)
+		}
+	}
+	if refused.Load() != 1 {
+		t.Errorf("the store was asked %d times, want once", refused.Load())
+	}
 	// The same server without the proxy is accepted.
 	s := storage.NewS3(client, "ignore", "direct")
 	if _, err := s.PutIf(t.Context(), "_chatlake/state.json", []byte("{}"), ""); err != nil {
@@ -223,13 +235,21 @@ func testRefusesIgnoredConditions(t *testing.T, endpoint string, client *s3.Clie
 // NotImplemented), and passes everything else on. It counts the refusals.
 func noConditionalDelete(t *testing.T, target string, refused *atomic.Int64) string {
 	t.Helper()
+	return notImplementing(t, target, http.MethodDelete, refused)
+}
+
+// notImplementing is a real HTTP reverse proxy in front of target that answers 501
+// NotImplemented to every request of method with an If-Match or If-None-Match header, as an
+// S3-compatible store without those conditions does, and passes everything else on.
+func notImplementing(t *testing.T, target, method string, refused *atomic.Int64) string {
+	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := httputil.NewSingleHostReverseProxy(u)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodDelete && r.Header.Get("If-Match") != "" {
+		if r.Method == method && (r.Header.Get("If-Match") != "" || r.Header.Get("If-None-Match") != "") {
 			refused.Add(1)
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(http.StatusNotImplemented)

@@ -74,6 +74,8 @@ func (g *gen) write(b *bytes.Buffer) error {
 		g.trino(b, msgCols, userCols)
 	case Athena:
 		g.athena(b, msgCols, userCols)
+	case Snowflake:
+		g.snowflake(b, msgCols, userCols)
 	}
 	b.WriteString("\n" + g.usersLatest(names(userCols)) + ";\n")
 	b.WriteString("\n" + g.sessions() + ";\n")

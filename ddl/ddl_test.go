@@ -32,6 +32,8 @@ func TestGolden(t *testing.T) {
 		{"trino", Options{Engine: Trino, Lake: "gs://acme-lake/chat", SessionGap: 45 * time.Minute, ReplyWindow: 48 * time.Hour}},
 		{"duckdb-gcs", Options{Engine: DuckDB, Lake: "gs://acme-lake/chat", Schema: "chat"}},
 		{"athena", Options{Engine: Athena, Lake: "s3://acme-lake/chat/", FirstDay: "2024-01-01"}},
+		{"snowflake-azure", Options{Engine: Snowflake, Lake: "az://acmelake.blob.core.windows.net/chat-lake/chat"}},
+		{"snowflake-s3", Options{Engine: Snowflake, Lake: "s3://acme-lake/chat/", Schema: "analytics.chat", StorageIntegration: "acme_s3"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,11 +79,12 @@ func firstDiff(got, want string) string {
 // schemas, in order, with the engine's type for its Arrow type, and the partition column last.
 func TestEveryColumnInEveryEngine(t *testing.T) {
 	want := map[Engine]map[string]string{ // Arrow type -> the engine's type, written out again here
-		DuckDB:   {"utf8": "VARCHAR", "timestamp[ms, tz=UTC]": "TIMESTAMP WITH TIME ZONE", "list<item: utf8, nullable>": "VARCHAR[]"},
-		BigQuery: {"utf8": "STRING", "timestamp[ms, tz=UTC]": "TIMESTAMP", "list<item: utf8, nullable>": "ARRAY<STRING>"},
-		Spark:    {"utf8": "STRING", "timestamp[ms, tz=UTC]": "TIMESTAMP", "list<item: utf8, nullable>": "ARRAY<STRING>"},
-		Trino:    {"utf8": "varchar", "timestamp[ms, tz=UTC]": "timestamp(3)", "list<item: utf8, nullable>": "array(varchar)"},
-		Athena:   {"utf8": "STRING", "timestamp[ms, tz=UTC]": "TIMESTAMP", "list<item: utf8, nullable>": "ARRAY<STRING>"},
+		DuckDB:    {"utf8": "VARCHAR", "timestamp[ms, tz=UTC]": "TIMESTAMP WITH TIME ZONE", "list<item: utf8, nullable>": "VARCHAR[]"},
+		BigQuery:  {"utf8": "STRING", "timestamp[ms, tz=UTC]": "TIMESTAMP", "list<item: utf8, nullable>": "ARRAY<STRING>"},
+		Spark:     {"utf8": "STRING", "timestamp[ms, tz=UTC]": "TIMESTAMP", "list<item: utf8, nullable>": "ARRAY<STRING>"},
+		Trino:     {"utf8": "varchar", "timestamp[ms, tz=UTC]": "timestamp(3)", "list<item: utf8, nullable>": "array(varchar)"},
+		Snowflake: {"utf8": "VARCHAR", "timestamp[ms, tz=UTC]": "TIMESTAMP_LTZ", "list<item: utf8, nullable>": "ARRAY"},
+		Athena:    {"utf8": "STRING", "timestamp[ms, tz=UTC]": "TIMESTAMP", "list<item: utf8, nullable>": "ARRAY<STRING>"},
 	}
 	for _, e := range Engines() {
 		t.Run(string(e), func(t *testing.T) {
@@ -102,6 +105,9 @@ func TestEveryColumnInEveryEngine(t *testing.T) {
 							t.Fatalf("test has no %s type for %s", e, f.Type)
 						}
 						line += " " + typ
+						if e == Snowflake { // each column is an expression on the file's row
+							line += " AS (VALUE:" + f.Name + "::" + typ + ")"
+						}
 					}
 					i := strings.Index(out[pos:], "\n"+line+",\n")
 					if j := strings.Index(out[pos:], "\n"+line+"\n"); i < 0 || (j >= 0 && j < i) {
@@ -176,6 +182,12 @@ func TestOptionErrors(t *testing.T) {
 		{"bad schema", Options{Engine: Spark, Lake: "lake", Schema: "a b"}, "Schema", `"a b"`},
 		{"trino schema without catalog", Options{Engine: Trino, Lake: "lake", Schema: "chatlake"}, "Schema", "CATALOG.SCHEMA"},
 		{"bigquery schema with three parts", Options{Engine: BigQuery, Lake: "gs://b", Schema: "a.b.c"}, "Schema", "PROJECT.DATASET"},
+		{"local lake for snowflake", Options{Engine: Snowflake, Lake: "/data/lake"}, "Lake", "cloud storage"},
+		{"az lake without account for snowflake", Options{Engine: Snowflake, Lake: "az://chat-lake/chat"}, "Lake", "names the storage account"},
+		{"az account without container for snowflake", Options{Engine: Snowflake, Lake: "az://acme.blob.core.windows.net/"}, "Lake", "no container"},
+		{"snowflake schema without database", Options{Engine: Snowflake, Lake: "s3://b/p", Schema: "chat"}, "Schema", "DATABASE.SCHEMA"},
+		{"storage integration on spark", Options{Engine: Spark, Lake: "lake", StorageIntegration: "x"}, "StorageIntegration", "Snowflake"},
+		{"bad storage integration", Options{Engine: Snowflake, Lake: "s3://b/p", StorageIntegration: "a-b"}, "StorageIntegration", `"a-b"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -220,6 +232,10 @@ func TestLakeForms(t *testing.T) {
 		{Trino, "s3://b/p", "external_location = 's3://b/p/messages'"},
 		{Athena, "s3://b/p/", "LOCATION 's3://b/p/messages/'"},
 		{Athena, "s3://b", "'storage.location.template' = 's3://b/users/snapshot_date=${snapshot_date}/'"},
+		{Snowflake, "gs://b/p/", "URL = 'gcs://b/p/'"},
+		{Snowflake, "s3://b", "URL = 's3://b/'"},
+		{Snowflake, "azure://acme.blob.core.windows.net/c/p", "URL = 'azure://acme.blob.core.windows.net/c/p/'"},
+		{Snowflake, "az://acme.blob.core.windows.net/c", "LOCATION = @chatlake.public.chatlake_lake/messages/"},
 	}
 	for _, tc := range cases {
 		var b bytes.Buffer

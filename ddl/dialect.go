@@ -54,6 +54,13 @@ func dialectOf(e Engine) dialect {
 			d.colType = typeNames("STRING", "TIMESTAMP", "ARRAY<STRING>")
 		}
 		return d
+	case Snowflake:
+		return dialect{engine: e,
+			epochMS: func(ts string) string { return "DATE_PART(EPOCH_MILLISECOND, " + ts + ")" },
+			md5Hex:  func(s string) string { return "MD5(" + s + ")" },
+			str:     "VARCHAR", double: "DOUBLE",
+			colType: typeNames("VARCHAR", "TIMESTAMP_LTZ", "ARRAY"),
+		}
 	default:
 		return dialect{engine: DuckDB,
 			epochMS: func(ts string) string { return "epoch_ms(" + ts + ")" },

@@ -56,10 +56,11 @@ func docOptions(t *testing.T) map[Engine][]string {
 // engine's output, and the documentation covers the options this test requires.
 func TestDocumentedOptions(t *testing.T) {
 	required := map[Engine][]string{
-		DuckDB:   {"read_parquet", "hive_partitioning = true", "hive_types"},
-		BigQuery: {"WITH PARTITION COLUMNS", "uris", "hive_partition_uri_prefix", "require_hive_partition_filter", "enable_list_inference"},
-		Spark:    {"USING PARQUET", "PARTITIONED BY", "LOCATION", "MSCK REPAIR TABLE"},
-		Trino:    {"external_location", "partitioned_by", "sync_partition_metadata"},
+		DuckDB:    {"read_parquet", "hive_partitioning = true", "hive_types"},
+		BigQuery:  {"WITH PARTITION COLUMNS", "uris", "hive_partition_uri_prefix", "require_hive_partition_filter", "enable_list_inference"},
+		Spark:     {"USING PARQUET", "PARTITIONED BY", "LOCATION", "MSCK REPAIR TABLE"},
+		Trino:     {"external_location", "partitioned_by", "sync_partition_metadata"},
+		Snowflake: {"CREATE STAGE", "STORAGE_INTEGRATION", "CREATE OR REPLACE EXTERNAL TABLE", "PARTITION BY", "PATTERN", "USE_LOGICAL_TYPE = TRUE", "REFRESH"},
 		Athena: {"CREATE EXTERNAL TABLE", "PARTITIONED BY", "STORED AS PARQUET", "LOCATION", "projection.enabled",
 			"projection.dt.type", "projection.dt.format", "projection.dt.range", "storage.location.template"},
 	}

@@ -18,10 +18,12 @@ const (
 	Spark    Engine = "spark"
 	Trino    Engine = "trino"
 	Athena   Engine = "athena"
+	// Snowflake: external tables over an external stage on s3://, gs:// or an Azure account.
+	Snowflake Engine = "snowflake"
 )
 
 // Engines returns every engine, in the order the documentation lists them.
-func Engines() []Engine { return []Engine{DuckDB, BigQuery, Spark, Trino, Athena} }
+func Engines() []Engine { return []Engine{DuckDB, BigQuery, Spark, Trino, Athena, Snowflake} }
 
 // Defaults of Options.
 const (
@@ -60,7 +62,13 @@ type Options struct {
 	// filter on dt looks for every day of the range, so it should be the lake's first day.
 	// Athena only; default DefaultFirstDay.
 	FirstDay string
+	// StorageIntegration is the Snowflake storage integration that the stage over the lake
+	// uses (an administrator creates it). Snowflake only; default DefaultStorageIntegration.
+	StorageIntegration string
 }
+
+// DefaultStorageIntegration is the default of Options.StorageIntegration.
+const DefaultStorageIntegration = "chatlake_lake"
 
 // lake is a parsed Options.Lake.
 type lake struct {
@@ -85,13 +93,17 @@ var (
 // check validates o and returns it with defaults filled in, and its parsed lake.
 func (o Options) check() (Options, lake, error) {
 	switch o.Engine {
-	case DuckDB, BigQuery, Spark, Trino, Athena:
+	case DuckDB, BigQuery, Spark, Trino, Athena, Snowflake:
 	case "":
-		return o, lake{}, optErr("Engine", "required (duckdb, bigquery, spark, trino or athena)")
+		return o, lake{}, optErr("Engine", "required (duckdb, bigquery, spark, trino, athena or snowflake)")
 	default:
-		return o, lake{}, optErr("Engine", "unknown engine %q (want duckdb, bigquery, spark, trino or athena)", o.Engine)
+		return o, lake{}, optErr("Engine", "unknown engine %q (want duckdb, bigquery, spark, trino, athena or snowflake)", o.Engine)
 	}
-	l, err := parseLake(o.Lake, o.Engine)
+	parse := parseLake
+	if o.Engine == Snowflake {
+		parse = stageLake
+	}
+	l, err := parse(o.Lake, o.Engine)
 	if err != nil {
 		return o, lake{}, err
 	}
@@ -121,8 +133,17 @@ func (o Options) check() (Options, lake, error) {
 	if d, err := time.Parse(time.DateOnly, o.FirstDay); err != nil || d.Format(time.DateOnly) != o.FirstDay {
 		return o, lake{}, optErr("FirstDay", "%q is not a day YYYY-MM-DD", o.FirstDay)
 	}
+	if o.StorageIntegration != "" && o.Engine != Snowflake {
+		return o, lake{}, optErr("StorageIntegration", "is a Snowflake option, not one of %s", o.Engine)
+	}
+	if o.Engine == Snowflake && o.StorageIntegration == "" {
+		o.StorageIntegration = DefaultStorageIntegration
+	}
+	if !identRE.MatchString(o.StorageIntegration) && o.StorageIntegration != "" {
+		return o, lake{}, optErr("StorageIntegration", "%q is not a name (letters, digits and _)", o.StorageIntegration)
+	}
 	if o.Schema == "" {
-		o.Schema = map[Engine]string{BigQuery: "chatlake", Spark: "chatlake", Trino: "hive.chatlake", Athena: "chatlake"}[o.Engine]
+		o.Schema = map[Engine]string{BigQuery: "chatlake", Spark: "chatlake", Trino: "hive.chatlake", Athena: "chatlake", Snowflake: "chatlake.public"}[o.Engine]
 	}
 	if err := checkSchema(o.Engine, o.Schema); err != nil {
 		return o, lake{}, err
@@ -140,18 +161,19 @@ func checkSchema(e Engine, s string) error {
 	case BigQuery:
 		ok = len(parts) == 1 && identRE.MatchString(parts[0]) ||
 			len(parts) == 2 && bqProjectRE.MatchString(parts[0]) && identRE.MatchString(parts[1])
-	case Trino:
+	case Trino, Snowflake:
 		ok = len(parts) == 2 && identRE.MatchString(parts[0]) && identRE.MatchString(parts[1])
 	default:
 		ok = len(parts) == 1 && identRE.MatchString(parts[0])
 	}
 	if !ok {
 		want := map[Engine]string{
-			DuckDB:   "a schema name",
-			BigQuery: "DATASET or PROJECT.DATASET",
-			Spark:    "a database name",
-			Trino:    "CATALOG.SCHEMA",
-			Athena:   "a database name",
+			DuckDB:    "a schema name",
+			BigQuery:  "DATASET or PROJECT.DATASET",
+			Spark:     "a database name",
+			Trino:     "CATALOG.SCHEMA",
+			Athena:    "a database name",
+			Snowflake: "DATABASE.SCHEMA",
 		}[e]
 		return optErr("Schema", "%q is not %s (letters, digits and _)", s, want)
 	}

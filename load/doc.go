@@ -22,9 +22,12 @@
 //     conditional on the version read. Package pipelines decides when to take it and renews it.
 //   - the lake's mode (lakemode.go): LakeMode, ReadMode, CreateMode (create-only).
 //   - the partitions' manifests (lake.go, publish.go): Manifest, written by Merge.
-//
-// Plans, batch users and done records are stored here (runs.go: create-only writes, listing)
-// but still encoded by package pipelines.
+//   - a run's plan (plan.go, runs.go): Plan, PlanBatch, CreatePlan (create-only: of two
+//     processes that plan at once, both get the one stored), ReadPlan (format check,
+//     ErrNoPlan); its batches' users, BatchUsers (WriteBatchUsers, ReadBatchUsers); each
+//     finished batch's BatchDone, with its staged objects' index (MarkBatchDone, create-only;
+//     ReadBatchDone, BatchesDone). Package pipelines decides how a run is cut into batches,
+//     and seals a pseudonymised lake's raw ids (BatchUsers.Sealed is opaque here).
 //
 // # Layout
 //
@@ -96,7 +99,7 @@
 //     group's indexes are sorted over the columns, and each column is gathered in that order
 //     into the record batch written (gather.go). A day of one shard reads its staged rows as
 //     it writes; a day of more first splits them, in one pass, into a local spill file per
-//     shard (split.go): a staged segment is decoded once per day, whatever its shards.
+//     shard (shard.go, splitStaged): a staged segment is decoded once per day, whatever its shards.
 //  4. Write the manifest marked incomplete, on condition that its version is still the one read
 //     in step 2: a concurrent writer fails here with ErrConcurrentWrite, before any file changed.
 //  5. Delete the partition's files of another layout (their kept rows are in the new shards).
@@ -126,7 +129,7 @@
 // A Stage turns rows into Arrow record batches of up to 512 rows or about 256 KiB of values per
 // day, and holds them in memory while the lake's stages together hold less than
 // Options.StageMemory (16 MiB); past it, a stage that adds rows spills: each of its days
-// becomes a local spill file, an Arrow IPC stream of the messages schema (codec.go) with a
+// becomes a local spill file, an Arrow IPC stream of the messages schema (stage.go) with a
 // 32 KiB buffer, and the rows that come later go there. StageBatch writes one staged object at
 // a time, a record batch at a time, as the stage holds or spilled them. Merge writes one Parquet
 // file at a time, one row group (Options.RowGroupRows rows, or the day's rows if fewer) at a

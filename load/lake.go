@@ -21,6 +21,7 @@ type Lake struct {
 	store    storage.Store
 	opts     Options
 	stages   *stageBudget // the memory its stages hold, together
+	builders *builderPool // empty row builders, reused by its stages' days
 	sortBufs sortBuffers  // buffers of row references, to sort a row group (shard.go)
 	headers  sync.Map     // staged part name -> its header (stagedHeader)
 	// partBytes is about the largest staged object (stagedPartBytes; tests make it smaller).
@@ -36,12 +37,17 @@ func NewLake(store storage.Store, o *Options) (*Lake, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Lake{store: store, opts: opts, stages: &stageBudget{limit: opts.StageMemory}, partBytes: stagedPartBytes}, nil
+	return &Lake{store: store, opts: opts, stages: &stageBudget{limit: opts.StageMemory},
+		builders: &builderPool{mem: opts.Allocator}, partBytes: stagedPartBytes}, nil
 }
 
-// Store is the lake's store, for package load's own tests and tools that copy a whole lake
-// (internal/lakecheck). Other packages read and write the lake through the Lake's methods.
-func (l *Lake) Store() storage.Store { return l.store }
+// LocalDir is the directory of a lake on a local disk, and false for a lake on a cloud store.
+func (l *Lake) LocalDir() (string, bool) {
+	if d, ok := l.store.(*storage.Local); ok {
+		return d.URL(), true
+	}
+	return "", false
+}
 
 // URL is the lake's location, as its store names it (gs://BUCKET/PREFIX, file:///DIR).
 func (l *Lake) URL() string { return l.store.URL() }

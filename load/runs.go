@@ -16,31 +16,36 @@ import (
 	"github.com/chatlake/chatlake/load/storage"
 )
 
-// A run plan is the durable description of one run (pipelines decides its content; this file
-// only stores it): plan.json, the users of each batch, a done record per finished batch, and
+// A run plan is the durable description of one run (pipelines decides its content; plan.go
+// holds its types and encoding): plan.json, the users of each batch, a done record per finished batch, and
 // the finished batches' rows staged per day (staged.go), all under _chatlake/runs/<plan>/.
 // Every object is written whole; plan.json and the done records are create-only, so of two
 // processes racing to write one, exactly one wins and both then agree on its content.
 
-// CreatePlan writes data as plan's plan.json unless one exists. It returns the stored plan
-// (data, or what another process wrote first) and whether this call created it.
-func (l *Lake) CreatePlan(ctx context.Context, plan string, data []byte) (stored []byte, created bool, err error) {
-	if err := checkID("plan", plan); err != nil {
+// CreatePlan writes p as its plan's plan.json unless one exists. It returns the stored plan
+// (p, or what another process wrote first) and whether this call created it.
+func (l *Lake) CreatePlan(ctx context.Context, p *Plan) (stored *Plan, created bool, err error) {
+	if err := checkID("plan", p.ID); err != nil {
 		return nil, false, err
 	}
-	_, err = l.store.PutIf(ctx, planPath(plan), data, "")
+	data, err := encodePlan(p)
+	if err != nil {
+		return nil, false, err
+	}
+	_, err = l.store.PutIf(ctx, planPath(p.ID), data, "")
 	if err == nil {
-		return data, true, nil
+		return p, true, nil
 	}
 	if !errors.Is(err, storage.ErrPrecondition) {
-		return nil, false, fmt.Errorf("write plan %s: %w", plan, err)
+		return nil, false, fmt.Errorf("write plan %s: %w", p.ID, err)
 	}
-	stored, err = l.ReadPlan(ctx, plan)
+	stored, err = l.ReadPlan(ctx, p.ID)
 	return stored, false, err
 }
 
-// ReadPlan reads plan's plan.json; a missing plan is an error matching ErrNoPlan.
-func (l *Lake) ReadPlan(ctx context.Context, plan string) ([]byte, error) {
+// ReadPlan reads and decodes plan's plan.json, checking its format; a missing plan is an
+// error matching ErrNoPlan.
+func (l *Lake) ReadPlan(ctx context.Context, plan string) (*Plan, error) {
 	if err := checkID("plan", plan); err != nil {
 		return nil, err
 	}
@@ -51,7 +56,7 @@ func (l *Lake) ReadPlan(ctx context.Context, plan string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read plan %s: %w", plan, err)
 	}
-	return data, nil
+	return decodePlan(plan, data)
 }
 
 // Plans lists the ids of the plans in the lake (runs not finished, or whose cleanup was cut).
@@ -74,19 +79,22 @@ func (l *Lake) Plans(ctx context.Context) ([]string, error) {
 }
 
 // WriteBatchUsers stores the users of one batch of plan, as written by the planner attempt.
-func (l *Lake) WriteBatchUsers(ctx context.Context, plan, attempt string, batch int, data []byte) error {
+func (l *Lake) WriteBatchUsers(ctx context.Context, plan, attempt string, batch int, users *BatchUsers) error {
 	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
 		return err
 	}
-	name := batchUsersPath(plan, attempt, batch)
-	if err := l.put(ctx, name, data); err != nil {
+	data, err := json.Marshal(users)
+	if err != nil {
+		return fmt.Errorf("write the users of batch %d: %w", batch, err)
+	}
+	if err := l.put(ctx, batchUsersPath(plan, attempt, batch), data); err != nil {
 		return fmt.Errorf("write the users of batch %d: %w", batch, err)
 	}
 	return nil
 }
 
 // ReadBatchUsers reads what WriteBatchUsers stored.
-func (l *Lake) ReadBatchUsers(ctx context.Context, plan, attempt string, batch int) ([]byte, error) {
+func (l *Lake) ReadBatchUsers(ctx context.Context, plan, attempt string, batch int) (*BatchUsers, error) {
 	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
 		return nil, err
 	}
@@ -94,7 +102,11 @@ func (l *Lake) ReadBatchUsers(ctx context.Context, plan, attempt string, batch i
 	if err != nil {
 		return nil, fmt.Errorf("read the users of batch %d: %w", batch, err)
 	}
-	return data, nil
+	var bu BatchUsers
+	if err := json.Unmarshal(data, &bu); err != nil {
+		return nil, fmt.Errorf("read the users of batch %d: %w", batch, err)
+	}
+	return &bu, nil
 }
 
 // put writes a whole object through a streaming write.

@@ -23,7 +23,7 @@ import (
 // Arrow IPC file (the file format of the Arrow columnar specification: the stream format with
 // a footer that indexes the record batches, so any Arrow library reads it whole) of the
 // schema.Messages() schema, holding the record batches the batch's Stage made (up to
-// spillBatchRows rows or about spillBatchBytes of values each, codec.go), grouped by day in
+// spillBatchRows rows or about spillBatchBytes of values each, stage.go), grouped by day in
 // day order, each day's in the order its rows were added. They are not sorted: a merge sorts
 // each row group it writes.
 //

@@ -2,11 +2,9 @@ package pipelines
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -17,7 +15,7 @@ import (
 )
 
 // myBatches is the batches of the plan that this shard works on and that no process finished.
-func (p *Pipeline) myBatches(ctx context.Context, plan *Plan) (todo []int, mine int, err error) {
+func (p *Pipeline) myBatches(ctx context.Context, plan *load.Plan) (todo []int, mine int, err error) {
 	done, err := p.lake.BatchesDone(ctx, plan.ID, plan.Attempt)
 	if err != nil {
 		return nil, 0, err
@@ -46,7 +44,7 @@ func (p *Pipeline) myBatches(ctx context.Context, plan *Plan) (todo []int, mine 
 // once done: its rows are staged in the lake and its record written. Errors that stop the run
 // (configuration, the API refusing the key, a lost lock, storage) are returned; a user that
 // fails is recorded in its batch and owed.
-func (p *Pipeline) runBatches(ctx context.Context, rc *runContext, plan *Plan) error {
+func (p *Pipeline) runBatches(ctx context.Context, rc *runContext, plan *load.Plan) error {
 	todo, mine, err := p.myBatches(ctx, plan)
 	if err != nil {
 		return err
@@ -93,14 +91,10 @@ func (p *Pipeline) runBatches(ctx context.Context, rc *runContext, plan *Plan) e
 	return g.Wait()
 }
 
-func (p *Pipeline) readBatchUsers(ctx context.Context, plan *Plan, b int) ([]planUser, error) {
-	data, err := p.lake.ReadBatchUsers(ctx, plan.ID, plan.Attempt, b)
+func (p *Pipeline) readBatchUsers(ctx context.Context, plan *load.Plan, b int) ([]load.PlanUser, error) {
+	bu, err := p.lake.ReadBatchUsers(ctx, plan.ID, plan.Attempt, b)
 	if err != nil {
 		return nil, err
-	}
-	var bu batchUsers
-	if err := json.Unmarshal(data, &bu); err != nil {
-		return nil, fmt.Errorf("reading the users of batch %d: %w", b, err)
 	}
 	return bu.Users, nil
 }
@@ -120,7 +114,7 @@ type batchRun struct {
 // startBatch reads the users of batch b and puts each in flight in g (the run's group: a user's
 // fatal error stops the whole run at once) as a slot of sem frees up. It returns once every
 // user is in flight (or ctx, g's context, ended); finishBatch waits for them.
-func (p *Pipeline) startBatch(ctx context.Context, g *errgroup.Group, sum *Summary, plan *Plan, b int, sem chan struct{}) (*batchRun, error) {
+func (p *Pipeline) startBatch(ctx context.Context, g *errgroup.Group, sum *Summary, plan *load.Plan, b int, sem chan struct{}) (*batchRun, error) {
 	users, err := p.readBatchUsers(ctx, plan, b)
 	if err != nil {
 		return nil, err
@@ -195,7 +189,7 @@ func (p *Pipeline) startBatch(ctx context.Context, g *errgroup.Group, sum *Summa
 
 // finishBatch waits for the batch's users, stages its rows in the lake and marks it done. It
 // always closes the batch's stage.
-func (p *Pipeline) finishBatch(ctx context.Context, sum *Summary, plan *Plan, br *batchRun) error {
+func (p *Pipeline) finishBatch(ctx context.Context, sum *Summary, plan *load.Plan, br *batchRun) error {
 	defer func() { br.stage.Close() }()
 	br.pending.Wait()
 	if br.err != nil {
@@ -243,31 +237,4 @@ func restage(stage **load.Stage, rec *load.BatchDone) error {
 	(*stage).Close()
 	*stage = next
 	return nil
-}
-
-// exportUser pages one user's conversations over w into the stage and returns the number of
-// rows staged.
-func (p *Pipeline) exportUser(ctx context.Context, tsrc transform.Source, user *extract.User, w extract.Window,
-	stage *load.Stage, sum *Summary) (int, error) {
-	if err := p.checkStalled(sum); err != nil {
-		return 0, err
-	}
-	count := func(ctx context.Context, at time.Time, id transform.Identity) (int, error) {
-		return countAt(ctx, p.src, tsrc, user, at, id)
-	}
-	k := newKeyer(tsrc, user, w, count)
-	n := 0
-	err := p.src.Conversations(ctx, user.ID, w, func(pg extract.Page) error {
-		rows, err := k.add(ctx, pg)
-		if err != nil {
-			return err
-		}
-		if len(rows) == 0 {
-			return nil
-		}
-		n += len(rows)
-		return stage.Add(rows)
-	})
-	sum.addExactness(k.outside, k.repeated, k.requery)
-	return n, err
 }

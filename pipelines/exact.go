@@ -6,9 +6,37 @@ import (
 	"time"
 
 	"github.com/chatlake/chatlake/extract"
+	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/schema"
 	"github.com/chatlake/chatlake/transform"
 )
+
+// exportUser pages one user's conversations over w into the stage and returns the number of
+// rows staged.
+func (p *Pipeline) exportUser(ctx context.Context, tsrc transform.Source, user *extract.User, w extract.Window,
+	stage *load.Stage, sum *Summary) (int, error) {
+	if err := p.checkStalled(sum); err != nil {
+		return 0, err
+	}
+	count := func(ctx context.Context, at time.Time, id transform.Identity) (int, error) {
+		return countAt(ctx, p.src, tsrc, user, at, id)
+	}
+	k := newKeyer(tsrc, user, w, count)
+	n := 0
+	err := p.src.Conversations(ctx, user.ID, w, func(pg extract.Page) error {
+		rows, err := k.add(ctx, pg)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		n += len(rows)
+		return stage.Add(rows)
+	})
+	sum.addExactness(k.outside, k.repeated, k.requery)
+	return n, err
+}
 
 // keyer turns the pages of one user's query over one window into rows with message keys, each
 // message exactly once, whatever the deployment does at window bounds or page bounds.

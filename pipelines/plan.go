@@ -1,23 +1,18 @@
 package pipelines
 
 import (
-	"context"
-
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"github.com/chatlake/chatlake/load"
+	"errors"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/schema"
 )
-
-// planFormat is the version of Plan's encoding.
-const planFormat = 1
 
 // Default batch sizing: about this many batches per run, within these bounds of users each.
 // targetBatches makes a batch in flight about 1% of a run (what a kill redoes); the upper bound
@@ -29,79 +24,6 @@ const (
 	minBatchUsers = 10
 	maxBatchUsers = 10000
 )
-
-// Plan is the durable description of one run: its range and its users, cut into batches. It
-// is written once, create-only, by the first process of the run (see load.Lake.CreatePlan);
-// every rerun of the same command and every shard of the run works from it, so the batches
-// are the same for all of them whatever the User API answers later.
-type Plan struct {
-	Format       int         `json:"format"`
-	ID           string      `json:"id"`
-	Kind         string      `json:"kind"` // export, backfill, run
-	CustomerID   string      `json:"customer_id"`
-	BotKey       string      `json:"bot_key"`
-	Selectors    []string    `json:"selectors"`
-	From         string      `json:"from"` // the run's days, both included
-	To           string      `json:"to"`
-	Attempt      string      `json:"attempt"` // the run id of the planner: names its batch files
-	Created      time.Time   `json:"created"`
-	SnapshotDate string      `json:"snapshot_date"` // of the users-table snapshot the planner wrote
-	Users        int         `json:"users"`
-	Batches      []PlanBatch `json:"batches"`
-	// ShardCount is the number of processes the run's batches are shared out to (batch b goes
-	// to shard b % ShardCount); 0 in plans written before it was recorded, which accept any.
-	ShardCount int `json:"shard_count,omitempty"`
-	// OwedOnly: the plan exports only the users the lake owed when it was made, each over its
-	// owed range (a rerun of a finished backfill, a nightly run with no day due). It does not
-	// move the watermark.
-	OwedOnly bool `json:"owed_only,omitempty"`
-}
-
-// PlanBatch is one batch: users exported over the days [From, To] with one query each.
-type PlanBatch struct {
-	From  string `json:"from"`
-	To    string `json:"to"`
-	Users int    `json:"users"`
-	Owed  bool   `json:"owed,omitempty"` // users owed by earlier runs, over their own range
-}
-
-// batchUsers is what a batch's users file holds: what a message row needs of each user.
-type batchUsers struct {
-	Users []planUser `json:"users"`
-}
-
-type planUser struct {
-	ID      string `json:"id"`
-	Channel string `json:"channel,omitempty"`
-}
-
-// days of the plan's range.
-func (p *Plan) days() []string { return daysBetween(p.From, p.To) }
-
-func daysBetween(from, to string) []string {
-	f, err1 := schema.ParseDay(from)
-	t, err2 := schema.ParseDay(to)
-	if err1 != nil || err2 != nil {
-		return nil
-	}
-	var out []string
-	for d := f; !d.After(t); d = d.AddDate(0, 0, 1) {
-		out = append(out, dayString(d))
-	}
-	return out
-}
-
-// decodePlan reads a stored plan and checks it belongs to this pipeline.
-func decodePlan(data []byte) (*Plan, error) {
-	var p Plan
-	if err := json.Unmarshal(data, &p); err != nil {
-		return nil, fmt.Errorf("reading the run plan: %w", err)
-	}
-	if p.Format != planFormat {
-		return nil, fmt.Errorf("reading the run plan %s: format %d is not known to this chatlake", p.ID, p.Format)
-	}
-	return &p, nil
-}
 
 // planID names a run by what decides its content: the kind, the bot, the selectors, the range
 // and the schema version. A rerun of the same command gets the same id, and so resumes.
@@ -124,12 +46,12 @@ func batchSize(n, configured int) int {
 // and, if they are listed, the run's range) grouped by range, then the other listed users over
 // the run's range, each group sorted by id and cut into batches of size users. With owedOnly,
 // only the owed users, each over its owed range (the listed ones keep their channel).
-func cutBatches(listed *userSet, owed map[string]load.Owed, from, to string, size int, owedOnly bool) ([]PlanBatch, [][]planUser) {
+func cutBatches(listed *userSet, owed map[string]load.Owed, from, to string, size int, owedOnly bool) ([]load.PlanBatch, [][]load.PlanUser) {
 	type rangeKey struct{ from, to string }
-	groups := map[rangeKey][]planUser{}
-	var main []planUser
+	groups := map[rangeKey][]load.PlanUser{}
+	var main []load.PlanUser
 	if !owedOnly {
-		main = make([]planUser, 0, listed.len())
+		main = make([]load.PlanUser, 0, listed.len())
 	}
 	isListed := make(map[string]bool, len(owed))
 	for i := range listed.len() {
@@ -151,16 +73,16 @@ func cutBatches(listed *userSet, owed map[string]load.Owed, from, to string, siz
 	for id, o := range owed {
 		if !isListed[id] {
 			k := rangeKey{o.From, o.To}
-			groups[k] = append(groups[k], planUser{ID: id})
+			groups[k] = append(groups[k], load.PlanUser{ID: id})
 		}
 	}
-	var batches []PlanBatch
-	var users [][]planUser
-	cut := func(us []planUser, from, to string, isOwed bool) {
-		slices.SortFunc(us, func(a, b planUser) int { return cmp.Compare(a.ID, b.ID) })
+	var batches []load.PlanBatch
+	var users [][]load.PlanUser
+	cut := func(us []load.PlanUser, from, to string, isOwed bool) {
+		slices.SortFunc(us, func(a, b load.PlanUser) int { return cmp.Compare(a.ID, b.ID) })
 		for len(us) > 0 {
 			n := min(size, len(us))
-			batches = append(batches, PlanBatch{From: from, To: to, Users: n, Owed: isOwed})
+			batches = append(batches, load.PlanBatch{From: from, To: to, Users: n, Owed: isOwed})
 			users = append(users, us[:n:n])
 			us = us[n:]
 		}
@@ -175,30 +97,6 @@ func cutBatches(listed *userSet, owed map[string]load.Owed, from, to string, siz
 	}
 	cut(main, from, to, false)
 	return batches, users
-}
-
-// exportedDays are the days some batch of the plan exports, in order.
-func (p *Plan) exportedDays() []string {
-	from, to := p.hull()
-	var out []string
-	for _, d := range daysBetween(from, to) {
-		for _, b := range p.Batches {
-			if b.From <= d && d <= b.To {
-				out = append(out, d)
-				break
-			}
-		}
-	}
-	return out
-}
-
-// hull is the union of the plan's batch ranges: every day the plan publishes.
-func (p *Plan) hull() (from, to string) {
-	from, to = p.From, p.To
-	for _, b := range p.Batches {
-		from, to = min(from, b.From), max(to, b.To)
-	}
-	return from, to
 }
 
 func dayString(d time.Time) string { return d.UTC().Format(schema.DayLayout) }
@@ -245,11 +143,10 @@ func PendingPlans(ctx context.Context, lake *load.Lake) ([]PlanStatus, error) {
 	}
 	out := []PlanStatus{}
 	for _, id := range ids {
-		data, err := lake.ReadPlan(ctx, id)
-		if err != nil {
+		plan, err := lake.ReadPlan(ctx, id)
+		if errors.Is(err, load.ErrNoPlan) {
 			continue // removed meanwhile
 		}
-		plan, err := decodePlan(data)
 		if err != nil {
 			return nil, err
 		}

@@ -171,17 +171,11 @@ func (p *Pipeline) sealOwed(s *load.State) {
 	}
 }
 
-// sealedBatch is a batch's users file in a pseudonymised lake: batchUsers with the users under
-// their pseudonyms, plus their raw ids, in the same order, encrypted.
-type sealedBatch struct {
-	Users  []planUser `json:"users"`
-	Sealed string     `json:"sealed"`
-}
-
-// encodeBatch is the content of a batch's users file.
-func (p *Pipeline) encodeBatch(plan, attempt string, b int, users []planUser) ([]byte, error) {
+// encodeBatch is a batch's users file: in a pseudonymised lake, the users under their
+// pseudonyms plus their raw ids, in the same order, encrypted (BatchUsers.Sealed).
+func (p *Pipeline) encodeBatch(plan, attempt string, b int, users []load.PlanUser) (*load.BatchUsers, error) {
 	if !p.pseudo.pseudonymized() {
-		return json.Marshal(batchUsers{Users: users})
+		return &load.BatchUsers{Users: users}, nil
 	}
 	raw := make([]string, len(users))
 	for i, u := range users {
@@ -199,23 +193,19 @@ func (p *Pipeline) encodeBatch(plan, attempt string, b int, users []planUser) ([
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(sealedBatch{Users: users, Sealed: sealed})
+	return &load.BatchUsers{Users: users, Sealed: sealed}, nil
 }
 
 // loadBatches reads the raw ids of every batch of plan into memory (pseudonymised lakes only),
 // checking that each is the raw id of its pseudonym.
-func (p *Pipeline) loadBatches(ctx context.Context, plan *Plan) error {
+func (p *Pipeline) loadBatches(ctx context.Context, plan *load.Plan) error {
 	if !p.pseudo.pseudonymized() {
 		return nil
 	}
 	for b := range plan.Batches {
-		data, err := p.lake.ReadBatchUsers(ctx, plan.ID, plan.Attempt, b)
+		sb, err := p.lake.ReadBatchUsers(ctx, plan.ID, plan.Attempt, b)
 		if err != nil {
 			return err
-		}
-		var sb sealedBatch
-		if err := json.Unmarshal(data, &sb); err != nil {
-			return fmt.Errorf("reading the users of batch %d: %w", b, err)
 		}
 		if sb.Sealed == "" {
 			return fmt.Errorf("reading the users of batch %d: it holds no sealed ids (written without --pseudonymize?)", b)

@@ -25,7 +25,7 @@ const readUsersConcurrency = 16
 const publishDaysInFlight = 16
 
 // doneRecords reads the done records of every batch of the plan.
-func (p *Pipeline) doneRecords(ctx context.Context, plan *Plan) ([]*load.BatchDone, error) {
+func (p *Pipeline) doneRecords(ctx context.Context, plan *load.Plan) ([]*load.BatchDone, error) {
 	recs := make([]*load.BatchDone, len(plan.Batches))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(readUsersConcurrency)
@@ -43,8 +43,8 @@ func (p *Pipeline) doneRecords(ctx context.Context, plan *Plan) ([]*load.BatchDo
 // batches whose range holds the day, less those whose export failed or was skipped. It is a
 // sorted slice of ids (16 bytes a user beside the ids' bytes, against some 60 for a map), as
 // publishing holds it for the whole plan.
-func (p *Pipeline) coveredUsers(ctx context.Context, plan *Plan, recs []*load.BatchDone, batches []int) (userIDs, error) {
-	lists := make([][]planUser, len(batches))
+func (p *Pipeline) coveredUsers(ctx context.Context, plan *load.Plan, recs []*load.BatchDone, batches []int) (userIDs, error) {
+	lists := make([][]load.PlanUser, len(batches))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(readUsersConcurrency)
 	for i, b := range batches {
@@ -93,7 +93,7 @@ func (s userIDs) has(id string) bool {
 // the state and removes the plan. Of the processes sharing the plan, the one that claims the
 // publisher role publishes; the others return (their part is done). A plan already partly
 // published (a killed publisher) continues where it stopped: days it published are skipped.
-func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) error {
+func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *load.Plan) error {
 	done, err := p.lake.BatchesDone(ctx, plan.ID, plan.Attempt)
 	if err != nil {
 		return err
@@ -124,7 +124,7 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 		}
 	}
 	rc.sum.setOwed(failed)
-	from, to := plan.hull()
+	from, to := plan.Hull()
 	p.o.Logger.Info("publishing", "plan", plan.ID, "from", from, "to", to)
 	var cacheKey string
 	var covered userIDs
@@ -142,7 +142,7 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(p.o.ParallelPublish, publishDaysInFlight))
 	writing := semaphore.NewWeighted(int64(p.o.ParallelPublish))
-	for _, day := range daysBetween(from, to) {
+	for _, day := range load.DaysBetween(from, to) {
 		if err := gctx.Err(); err != nil {
 			// A merge failed (g.Wait returns its error: the first one stands) or the run
 			// ended: either way no day after this one is published, and the plan is not
@@ -204,7 +204,7 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *Plan) 
 // publishDay merges the plan's staged rows of day into its partition, replacing the rows of
 // the covered users, and counts the rows that are late. It runs concurrently with the
 // publishing of other days.
-func (p *Pipeline) publishDay(ctx context.Context, rc *runContext, plan *Plan, day string, in load.MergeInput,
+func (p *Pipeline) publishDay(ctx context.Context, rc *runContext, plan *load.Plan, day string, in load.MergeInput,
 	before *load.State, today time.Time) error {
 	st, err := p.lake.Merge(ctx, day, in)
 	if err != nil {
@@ -232,8 +232,8 @@ func (p *Pipeline) publishDay(ctx context.Context, rc *runContext, plan *Plan, d
 
 // finishPlan records a published plan in the state (days, watermark, what is owed, the
 // backfill) and removes the plan and the unfinished plans it makes stale.
-func (p *Pipeline) finishPlan(ctx context.Context, rc *runContext, plan *Plan, recs []*load.BatchDone) error {
-	paid := map[string]PlanBatch{} // owed users exported, by the range they were exported over
+func (p *Pipeline) finishPlan(ctx context.Context, rc *runContext, plan *load.Plan, recs []*load.BatchDone) error {
+	paid := map[string]load.PlanBatch{} // owed users exported, by the range they were exported over
 	for b, pb := range plan.Batches {
 		if !pb.Owed {
 			continue
@@ -254,7 +254,7 @@ func (p *Pipeline) finishPlan(ctx context.Context, rc *runContext, plan *Plan, r
 		if s.Days == nil {
 			s.Days = map[string]load.DayState{}
 		}
-		for _, d := range plan.exportedDays() {
+		for _, d := range plan.ExportedDays() {
 			s.Days[d] = load.DayState{RunID: p.o.RunID, ExportedAt: now}
 		}
 		if !plan.OwedOnly && (s.Watermark == "" || plan.From <= nextDay(s.Watermark)) {
@@ -316,26 +316,22 @@ func (p *Pipeline) finishPlan(ctx context.Context, rc *runContext, plan *Plan, r
 // removeStalePlans removes the unfinished plans whose days overlap plan's: their staged rows
 // are older than what plan just published, and publishing them later would replace newer rows
 // with older ones. A rerun of such a command starts over.
-func (p *Pipeline) removeStalePlans(ctx context.Context, plan *Plan) {
+func (p *Pipeline) removeStalePlans(ctx context.Context, plan *load.Plan) {
 	ids, err := p.lake.Plans(ctx)
 	if err != nil {
 		p.o.Logger.Warn("listing unfinished plans failed", "error", err.Error())
 		return
 	}
-	from, to := plan.hull()
+	from, to := plan.Hull()
 	for _, id := range ids {
 		if id == plan.ID {
 			continue
 		}
-		data, err := p.lake.ReadPlan(ctx, id)
+		other, err := p.lake.ReadPlan(ctx, id)
 		if err != nil {
 			continue
 		}
-		other, err := decodePlan(data)
-		if err != nil {
-			continue
-		}
-		of, ot := other.hull()
+		of, ot := other.Hull()
 		if of > to || ot < from {
 			continue
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -200,14 +199,10 @@ func (p *Pipeline) execute(ctx context.Context, rc *runContext, kind, id, from, 
 
 // loadOrCreatePlan reads the stored plan of id, or lists the users and stores a new plan
 // (of the owed users only, when owedOnly).
-func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, id, from, to string, owedOnly bool) (*Plan, error) {
-	data, err := p.lake.ReadPlan(ctx, id)
+func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, id, from, to string, owedOnly bool) (*load.Plan, error) {
+	plan, err := p.lake.ReadPlan(ctx, id)
 	switch {
 	case err == nil:
-		plan, err := decodePlan(data)
-		if err != nil {
-			return nil, err
-		}
 		if err := p.checkShards(plan); err != nil {
 			return nil, err
 		}
@@ -237,7 +232,7 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 		n += users.len()
 	}
 	batches, members := cutBatches(users, owed, from, to, batchSize(n, p.o.BatchSize), owedOnly)
-	plan := &Plan{Format: planFormat, ID: id, Kind: kind, CustomerID: p.o.CustomerID, BotKey: p.o.BotKey,
+	plan = &load.Plan{Format: load.PlanFormat, ID: id, Kind: kind, CustomerID: p.o.CustomerID, BotKey: p.o.BotKey,
 		Selectors: p.selectorStrings(), From: from, To: to, Attempt: p.o.RunID, Created: p.o.Clock().UTC(),
 		SnapshotDate: dayString(p.o.Clock()), Users: users.len(), Batches: batches, ShardCount: p.o.ShardCount, OwedOnly: owedOnly}
 
@@ -245,11 +240,11 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 	g.SetLimit(readUsersConcurrency)
 	for b := range members {
 		g.Go(func() error {
-			data, err := p.encodeBatch(id, plan.Attempt, b, members[b])
+			bu, err := p.encodeBatch(id, plan.Attempt, b, members[b])
 			if err != nil {
 				return err
 			}
-			return p.lake.WriteBatchUsers(gctx, id, plan.Attempt, b, data)
+			return p.lake.WriteBatchUsers(gctx, id, plan.Attempt, b, bu)
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -263,18 +258,12 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 	// now rather than when the run ends.
 	users.close()
 	rc.listed = nil
-	data, err = json.MarshalIndent(plan, "", " ")
-	if err != nil {
-		return nil, err
-	}
-	stored, created, err := p.lake.CreatePlan(ctx, id, data)
+	stored, created, err := p.lake.CreatePlan(ctx, plan)
 	if err != nil {
 		return nil, err
 	}
 	if !created { // another process of the run planned first: its plan is the run's
-		if plan, err = decodePlan(stored); err != nil {
-			return nil, err
-		}
+		plan = stored
 		if err := p.checkShards(plan); err != nil {
 			return nil, err
 		}
@@ -288,15 +277,11 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 // checkStoredShards refuses, before the lock, to join the stored plan of id with another shard
 // count than the one it was begun with (checkShards). No plan, nothing to check.
 func (p *Pipeline) checkStoredShards(ctx context.Context, id string) error {
-	data, err := p.lake.ReadPlan(ctx, id)
+	plan, err := p.lake.ReadPlan(ctx, id)
 	switch {
 	case errors.Is(err, load.ErrNoPlan):
 		return nil
 	case err != nil:
-		return err
-	}
-	plan, err := decodePlan(data)
-	if err != nil {
 		return err
 	}
 	return p.checkShards(plan)
@@ -305,7 +290,7 @@ func (p *Pipeline) checkStoredShards(ctx context.Context, id string) error {
 // checkShards refuses a process whose shard count is not its run's: a run's shard count is
 // fixed by its plan, as its batches are shared out by it. A plan written before plans recorded
 // the count (0) accepts any.
-func (p *Pipeline) checkShards(plan *Plan) error {
+func (p *Pipeline) checkShards(plan *load.Plan) error {
 	if plan.ShardCount == 0 || plan.ShardCount == p.o.ShardCount {
 		return nil
 	}
@@ -395,12 +380,7 @@ func (p *Pipeline) Publish(ctx context.Context) (*Summary, error) {
 	}
 	var errs []error
 	for _, id := range ids {
-		data, err := p.lake.ReadPlan(ctx, id)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		plan, err := decodePlan(data)
+		plan, err := p.lake.ReadPlan(ctx, id)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -550,14 +530,4 @@ func (p *Pipeline) Forget(ctx context.Context, ids []string) (*Summary, error) {
 		return nil
 	})
 	return sum, err
-}
-
-// ReadPlan reads the run plan id from the lake and decodes it as a run does (with its format
-// check); a plan that is gone matches load.ErrNoPlan.
-func ReadPlan(ctx context.Context, lake *load.Lake, id string) (*Plan, error) {
-	data, err := lake.ReadPlan(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return decodePlan(data)
 }

@@ -187,8 +187,8 @@ func (s *userSet) seal() error {
 func (s *userSet) len() int { return len(s.ids) }
 
 // user is the plan's view of user i (in id order).
-func (s *userSet) user(i int) planUser {
-	return planUser{ID: s.ids[i], Channel: s.names[s.channels[i]]}
+func (s *userSet) user(i int) load.PlanUser {
+	return load.PlanUser{ID: s.ids[i], Channel: s.names[s.channels[i]]}
 }
 
 // unmatched are the selectors that matched no user.

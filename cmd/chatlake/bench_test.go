@@ -14,20 +14,28 @@ import (
 	"github.com/chatlake/chatlake/sim"
 )
 
-// BenchmarkKilledBackfill (issue 9): a backfill of 1000 users over 7 days at the default batch
-// size (users/100 = 10), parallel batches and concurrency, run as a child process and killed
-// with SIGKILL N times (0, 5, 10, 20) at random moments (each attempt lives 0.5 to 1.5 x a
-// full run's duration / (N+1)), then rerun to the end. Reports the conversations requests of all attempts together
-// against the minimum (x_min) and against the bound 1.05 + 0.05 x kills (x_bound, target <= 1).
+// BenchmarkKilledBackfill (issues 9 and 18): a backfill at the default batch size, parallel
+// batches and concurrency, run as a child process and killed with SIGKILL N times at random
+// moments (each attempt lives 0.5 to 1.5 x a full run's duration / (N+1)), then rerun to the
+// end: 1000 users over 7 days killed 0, 5, 10 and 20 times, and the 120-day backfill of 800
+// users (BenchmarkShardedBackfill's) killed 5 times. Reports the conversations requests of all
+// attempts together against the minimum (x_min) and against the bound 1.05 + 0.05 x kills
+// (x_bound, target <= 1).
 //
 //	go test -run '^$' -bench BenchmarkKilledBackfill -benchtime 1x ./cmd/chatlake/
 func BenchmarkKilledBackfill(b *testing.B) {
-	for _, kills := range []int{0, 5, 10, 20} {
-		b.Run(fmt.Sprintf("kills=%d", kills), func(b *testing.B) {
+	week := killShape{seed: 31, users: 1000, from: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), days: 7}
+	days120 := killShape{seed: 18, users: 800, userMessages: 190, from: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), days: 120}
+	for _, c := range []struct {
+		shape killShape
+		kills int
+	}{{week, 0}, {week, 5}, {week, 10}, {week, 20}, {days120, 5}} {
+		b.Run(fmt.Sprintf("days=%d/kills=%d", c.shape.days, c.kills), func(b *testing.B) {
+			kills := c.kills
 			var sumTotal, sumKilled, sumAttempts float64
 			var minimum int
 			for range b.N {
-				total, m, killed, attempts := killedBackfill(b, kills)
+				total, m, killed, attempts := killedBackfill(b, c.shape, kills)
 				sumTotal += float64(total)
 				sumKilled += float64(killed)
 				sumAttempts += float64(attempts)
@@ -45,14 +53,23 @@ func BenchmarkKilledBackfill(b *testing.B) {
 	}
 }
 
+// killShape is the simulator's data of a kill series: users over days from from.
+type killShape struct {
+	seed, users, userMessages, days int
+	from                            time.Time
+}
+
 // killedBackfill runs one kill series and returns the conversations requests of all attempts,
 // the minimum, the kills made and the attempts started (kills + the final run).
-func killedBackfill(b *testing.B, kills int) (total, minimum, killed, attempts int) {
+func killedBackfill(b *testing.B, shape killShape, kills int) (total, minimum, killed, attempts int) {
 	b.Helper()
 	o := sim.DefaultOptions()
-	o.Seed, o.Users = 31, 1000
-	o.From = time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
-	o.To = time.Date(2024, 5, 8, 0, 0, 0, 0, time.UTC)
+	o.Seed, o.Users = int64(shape.seed), shape.users
+	if shape.userMessages > 0 {
+		o.UserMessages = shape.userMessages
+	}
+	o.From = shape.from
+	o.To = o.From.AddDate(0, 0, shape.days)
 	s := startBenchSim(b, o)
 	env := []string{apiKeyEnv + "=" + o.APIKey}
 	truth := s.Truth(nil, o.From, o.To, o.To.AddDate(1, 0, 0))
@@ -60,7 +77,8 @@ func killedBackfill(b *testing.B, kills int) (total, minimum, killed, attempts i
 
 	args := func(lake string) []string {
 		a := []string{"backfill", "--api-url", s.url, "--customer", o.CustomerID, "--bot", o.BotKey, "--lake", lake,
-			"--rate", "100000", "--from", "2024-05-01", "--to", "2024-05-07", "--log-format", "json"}
+			"--rate", "100000", "--from", o.From.Format(time.DateOnly), "--to", o.To.AddDate(0, 0, -1).Format(time.DateOnly),
+			"--log-format", "json"}
 		for _, sel := range s.Selectors() {
 			a = append(a, "--users-where", sel.String())
 		}

@@ -69,9 +69,40 @@ func s3CrashLake(t *testing.T) crashLake {
 	}
 }
 
+// azureCrashLake is a lake in a container of Azurite, which the child reaches through the
+// connection string in its environment.
+func azureCrashLake(t *testing.T) crashLake {
+	cs, client := storagetest.StartAzurite(t, "lake")
+	store := storage.NewAzure(client, "lake", "analytics/chat")
+	return crashLake{
+		url: "az://lake/analytics/chat",
+		env: []string{storage.EnvAzureConnectionString + "=" + cs},
+		dir: func(t *testing.T) string {
+			dir := t.TempDir()
+			if err := lakecheck.Download(context.Background(), store, dir); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		},
+	}
+}
+
 // s3Env is the environment of a child that reaches moto at endpoint.
 func s3Env(endpoint string) []string {
 	return append(storagetest.MotoEnv(), envName("s3-endpoint")+"="+endpoint, envName("s3-path-style")+"=true")
+}
+
+// crashLakeOf is the lake of a kind: "local", "gcs", "azure" or "s3".
+func crashLakeOf(t *testing.T, kind string) crashLake {
+	switch kind {
+	case "gcs":
+		return gcsCrashLake(t)
+	case "azure":
+		return azureCrashLake(t)
+	case "s3":
+		return s3CrashLake(t)
+	}
+	return localCrashLake(t)
 }
 
 // runChild runs chatlake to completion and returns its exit code and stderr.
@@ -160,20 +191,14 @@ func checkReadable(t *testing.T, dir string, truth []sim.Message) int {
 }
 
 // TestCrashDuringExport kills a real export process with SIGKILL at many points while it
-// writes, to a local lake, to GCS (fake-gcs-server, driven by the real client in the child) and
-// to S3 (moto's server, driven by the AWS SDK in the child).
-// After every kill the lake reads cleanly; a final rerun completes it to equal the truth.
+// writes, to a local lake, to GCS (fake-gcs-server), to Azure (Azurite) and to S3 (moto's
+// server), each driven by the real client in the child. After every kill the lake reads cleanly; a final rerun completes it
+// to equal the truth.
 func TestCrashDuringExport(t *testing.T) {
-	for _, backend := range []string{"local", "gcs", "s3"} {
+	for _, backend := range []string{"local", "gcs", "azure", "s3"} {
 		t.Run(backend, func(t *testing.T) {
 			s := startSim(t, 9, 30, func(o *sim.Options) { o.Faults.Latency = 2 * time.Millisecond })
-			lake := localCrashLake(t)
-			switch backend {
-			case "gcs":
-				lake = gcsCrashLake(t)
-			case "s3":
-				lake = s3CrashLake(t)
-			}
+			lake := crashLakeOf(t, backend)
 			env := append([]string{apiKeyEnv + "=" + s.opts.APIKey}, lake.env...)
 			spill := t.TempDir()
 			args := s.exportArgs("export", lake.url, "--batch-size", "4", "--parallel-batches", "2", "--target-file-size", "1048576",
@@ -288,9 +313,10 @@ func minConversationRequests(users []string, truth []sim.Message) int {
 }
 
 // TestKilledRepeatedly kills a backfill, and a first nightly run, with SIGKILL at 10 random
-// moments each, on a local lake, on fake-gcs-server and on moto's S3: after every kill the lake reads
-// cleanly (no duplicate key, no partial file); the final rerun makes the lake equal the truth;
-// and all attempts together make at most minimum x (1.05 + 0.05 x kills) conversations requests.
+// moments each, on a local lake, on fake-gcs-server, on Azurite and on moto's S3: after every
+// kill the lake reads cleanly (no duplicate key, no partial file); the final rerun makes the
+// lake equal the truth; and all attempts together make at most minimum x (1.05 + 0.05 x kills)
+// conversations requests.
 func TestKilledRepeatedly(t *testing.T) {
 	// done tells a lake whose state records a finished run (a backfill, or the first nightly).
 	done := func(t *testing.T, dir string) bool {
@@ -301,7 +327,7 @@ func TestKilledRepeatedly(t *testing.T) {
 		return st.Watermark != ""
 	}
 	const kills = 10
-	for _, lakeKind := range []string{"local", "gcs", "s3"} {
+	for _, lakeKind := range []string{"local", "gcs", "azure", "s3"} {
 		for _, command := range []string{"backfill", "run"} {
 			t.Run(lakeKind+"/"+command, func(t *testing.T) {
 				// 240 users in batches of 3: a kill loses at most the batch in flight (3 users,
@@ -310,13 +336,7 @@ func TestKilledRepeatedly(t *testing.T) {
 					o.To = time.Date(2024, 5, 15, 0, 0, 0, 0, time.UTC)
 					o.Faults.Latency = 2 * time.Millisecond
 				})
-				lake := localCrashLake(t)
-				switch lakeKind {
-				case "gcs":
-					lake = gcsCrashLake(t)
-				case "s3":
-					lake = s3CrashLake(t)
-				}
+				lake := crashLakeOf(t, lakeKind)
 				env := append([]string{apiKeyEnv + "=" + s.opts.APIKey}, lake.env...)
 				args := s.exportArgs("backfill", lake.url, "--batch-size", "3", "--parallel-batches", "1", "--concurrency", "3", "--log-format", "json")
 				args = replaceFlag(t, args, "--to", "2024-05-14")
@@ -414,10 +434,7 @@ func TestConcurrentRuns(t *testing.T) {
 	for _, kind := range []string{"local", "s3"} {
 		t.Run(kind, func(t *testing.T) {
 			s := startSim(t, 13, 20, func(o *sim.Options) { o.Faults.Latency = 5 * time.Millisecond })
-			lake := localCrashLake(t)
-			if kind == "s3" {
-				lake = s3CrashLake(t)
-			}
+			lake := crashLakeOf(t, kind)
 			env := append([]string{apiKeyEnv + "=" + s.opts.APIKey}, lake.env...)
 			args := s.exportArgs("export", lake.url, "--log-format", "json")
 			type result struct {

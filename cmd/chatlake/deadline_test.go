@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -8,7 +9,17 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chatlake/chatlake/load/storage"
 )
+
+// azureTestKey is the account key of azureConnString: no output may hold it.
+const azureTestKey = "dGhlLWtleS1vZi1hbi1henVyZS1hY2NvdW50LWluLWEtdGVzdA=="
+
+// azureConnString is a connection string for an account whose blob service is at host.
+func azureConnString(host string) string {
+	return fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=%s;BlobEndpoint=http://%s/acct;", azureTestKey, host)
+}
 
 // blackHole accepts TCP connections on loopback and never answers, until the test ends.
 func blackHole(t *testing.T) string {
@@ -55,6 +66,10 @@ func TestDeadlines(t *testing.T) {
 	lake := "gs://acme-lake/chat"
 	s3 := func(endpoint string) []string { return append(append(env[:0:0], env...), s3Env(endpoint)...) }
 	s3Lake := "s3://acme-lake/chat"
+	azure := func(host string) []string {
+		return append(env, storage.EnvAzureConnectionString+"="+azureConnString(host))
+	}
+	azLake := "az://acme-lake/chat"
 	many := startSim(t, 4, 30, nil)
 	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/conversations") {
@@ -80,6 +95,10 @@ func TestDeadlines(t *testing.T) {
 		{"unreachable S3, status at defaults", s3("http://127.0.0.1:1"), []string{"status", "--lake", s3Lake}, exitBadInput, "not reachable", time.Minute},
 		{"silent S3, export --storage-timeout 20s", s3("http://" + hole), s.exportArgs("export", s3Lake, "--storage-timeout", "20s"), exitBadInput, "timed out", time.Minute},
 		{"silent S3, status --storage-timeout 20s", s3("http://" + hole), []string{"status", "--lake", s3Lake, "--storage-timeout", "20s"}, exitBadInput, "timed out", time.Minute},
+		{"unreachable Azure, export at defaults", azure("127.0.0.1:1"), s.exportArgs("export", azLake), exitBadInput, "not reachable", time.Minute},
+		{"unreachable Azure, status at defaults", azure("127.0.0.1:1"), []string{"status", "--lake", azLake}, exitBadInput, "not reachable", time.Minute},
+		{"silent Azure, export --storage-timeout 20s", azure(hole), s.exportArgs("export", azLake, "--storage-timeout", "20s"), exitBadInput, "timed out", time.Minute},
+		{"silent Azure, status --storage-timeout 20s", azure(hole), []string{"status", "--lake", azLake, "--storage-timeout", "20s"}, exitBadInput, "timed out", time.Minute},
 		{"silent API, --request-timeout 10s --max-attempts 3", env,
 			replaceFlag(t, s.exportArgs("export", t.TempDir(), "--request-timeout", "10s", "--max-attempts", "3"), "--api-url", "http://"+hole),
 			exitFailed, "gave up after 3 attempts, last cause timeout", time.Minute},
@@ -101,6 +120,9 @@ func TestDeadlines(t *testing.T) {
 			}
 			if code != c.code || !strings.HasPrefix(last, "chatlake: ") || !strings.Contains(last, c.reason) {
 				t.Errorf("exit %d, last line %q; want exit %d and a line saying %q", code, last, c.code, c.reason)
+			}
+			if strings.Contains(stderr, azureTestKey) {
+				t.Errorf("stderr holds the Azure account key:\n%s", stderr)
 			}
 		})
 	}

@@ -70,6 +70,7 @@ type exportFlags struct {
 	progressEvery                           time.Duration
 	metricsFile, pushgateway                string
 	pseudo                                  pseudonymFlags
+	azure                                   azureFlags
 
 	logAttrs []any    // added to every log record (a multi-bot run's bot_index)
 	opts     []option // the command's table, bound to these fields (register)
@@ -87,7 +88,7 @@ const (
 
 // The help texts of the flags that several commands share.
 const (
-	lakeHelp      = "the lake: a local directory, file:///DIR, gs://BUCKET/PREFIX or s3://BUCKET/PREFIX (required)"
+	lakeHelp      = "the lake: a local directory, file:///DIR, gs://BUCKET/PREFIX, s3://BUCKET/PREFIX or az://CONTAINER/PREFIX (required)"
 	logFormatHelp = "log format on stderr: auto (json unless stderr is a terminal), json or text"
 )
 
@@ -141,6 +142,7 @@ func (f *exportFlags) options(nightly bool) []option {
 		logFormatOpt(&f.logFormat),
 		durationOpt(&f.progressEvery, "progress-every", pipelines.DefaultProgressEvery, time.Millisecond, maxProgressEvery, "ProgressEvery", "interval of the progress records in the log (a terminal's line is redrawn every second)"),
 	)
+	opts = append(opts, f.azure.options()...)
 	return append(opts, f.pseudo.options(true)...)
 }
 
@@ -256,8 +258,8 @@ func isTerminal(w io.Writer) bool {
 
 // openLake opens the lake URL; a lake that cannot be opened is bad input. With mustExist, a
 // lake that is not there is an error and nothing is created (status, verify, publish, forget).
-func openLake(ctx context.Context, url string, o *load.Options, mustExist bool, opTimeout time.Duration, set ...func(*storage.OpenOptions)) (*load.Lake, func(), error) {
-	so := &storage.OpenOptions{MustExist: mustExist, OpTimeout: opTimeout}
+func openLake(ctx context.Context, url string, o *load.Options, mustExist bool, opTimeout time.Duration, az azureFlags, set ...func(*storage.OpenOptions)) (*load.Lake, func(), error) {
+	so := az.openOptions(&storage.OpenOptions{MustExist: mustExist, OpTimeout: opTimeout})
 	for _, f := range set {
 		f(so)
 	}
@@ -280,17 +282,17 @@ func openLake(ctx context.Context, url string, o *load.Options, mustExist bool, 
 
 // openExportLake opens the lake of an export, creating it when it does not exist yet; created
 // is the local directory it made, if any.
-func openExportLake(ctx context.Context, url string, o *load.Options, opTimeout time.Duration, set ...func(*storage.OpenOptions)) (lake *load.Lake, closeLake func(), created string, err error) {
-	lake, closeLake, err = openLake(ctx, url, o, true, opTimeout, set...)
+func openExportLake(ctx context.Context, url string, o *load.Options, opTimeout time.Duration, az azureFlags, set ...func(*storage.OpenOptions)) (lake *load.Lake, closeLake func(), created string, err error) {
+	lake, closeLake, err = openLake(ctx, url, o, true, opTimeout, az, set...)
 	if err == nil || !errors.Is(err, storage.ErrNotExist) {
 		return lake, closeLake, "", err
 	}
-	lake, closeLake, err = openLake(ctx, url, o, false, opTimeout, set...)
+	lake, closeLake, err = openLake(ctx, url, o, false, opTimeout, az, set...)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if l, ok := lake.Store().(*storage.Local); ok {
-		created = l.URL()
+	if dir, ok := lake.LocalDir(); ok {
+		created = dir
 	}
 	return lake, closeLake, created, nil
 }
@@ -342,7 +344,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 	if err != nil {
 		return nil, optionOfField(f.opts, fmt.Errorf("%w: %w", pipelines.ErrBadInput, err))
 	}
-	lake, closeLake, created, err := openExportLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger}, f.storageTimeout, f.s3.apply)
+	lake, closeLake, created, err := openExportLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger}, f.storageTimeout, f.azure, f.s3.apply)
 	if err != nil {
 		return nil, optionOfField(f.opts, err)
 	}

@@ -48,7 +48,7 @@ func TestResolveShard(t *testing.T) {
 }
 
 // TestShardsShareARun: four processes with Cloud Run's task variables back-fill one gs:// lake
-// (fake-gcs-server) together: the rows and keys equal one process's, every shard exits 0, and
+// (fake-gcs-server), and one az:// lake (Azurite), together: the rows and keys equal one process's, every shard exits 0, and
 // the conversations requests stay within 1.02 x the minimum. Then a shard killed mid-run and
 // rerun with its index completes the run.
 func TestShardsShareARun(t *testing.T) {
@@ -119,4 +119,6 @@ func TestShardsShareARun(t *testing.T) {
 	t.Run("four shards", func(t *testing.T) { runShards(t, gcsCrashLake(t), -1) })
 	t.Run("a shard killed and rerun", func(t *testing.T) { runShards(t, gcsCrashLake(t), 2) })
 	t.Run("four shards on S3", func(t *testing.T) { runShards(t, s3CrashLake(t), -1) })
+	t.Run("four shards on Azure", func(t *testing.T) { runShards(t, azureCrashLake(t), -1) })
+	t.Run("a shard killed and rerun on Azure", func(t *testing.T) { runShards(t, azureCrashLake(t), 2) })
 }

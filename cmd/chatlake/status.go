@@ -65,6 +65,7 @@ type statusFlags struct {
 	asJSON                 bool
 	maxLag, storageTimeout time.Duration
 	s3                     s3Flags
+	azure                  azureFlags
 }
 
 // maxMaxLag bounds --max-lag: a lag of ten years is a typo.
@@ -77,7 +78,7 @@ func (f *statusFlags) options() []option {
 		boolOpt(&f.asJSON, "json", "print the status as one JSON object"),
 		durationOpt(&f.maxLag, "max-lag", 0, 0, maxMaxLag, "", "exit 4 when the newest fully exported day ended longer ago than this (36h, 2d); 0: no check"),
 		storageTimeoutOpt(&f.storageTimeout),
-	}, f.s3.options()...)
+	}, append(f.s3.options(), f.azure.options()...)...)
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -95,7 +96,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	lakeURL, asJSON, maxLag := &f.lake, &f.asJSON, f.maxLag
-	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, f.storageTimeout, f.s3.apply)
+	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, f.storageTimeout, f.azure, f.s3.apply)
 	if err != nil {
 		return err
 	}
@@ -204,7 +205,7 @@ func resumeCommand(ctx context.Context, lake *load.Lake, url string, p pipelines
 	if p.Batches > 0 && p.BatchesDone >= p.Batches {
 		return "chatlake publish --lake " + shellQuote(url), nil
 	}
-	plan, err := pipelines.ReadPlan(ctx, lake, p.ID)
+	plan, err := lake.ReadPlan(ctx, p.ID)
 	if err != nil {
 		return "", fmt.Errorf("plan %s: %w", p.ID, err)
 	}

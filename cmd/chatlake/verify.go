@@ -13,6 +13,7 @@ import (
 type verifyFlags struct {
 	lake, from, to string
 	s3             s3Flags
+	azure          azureFlags
 }
 
 // options is the table of verify's flags.
@@ -21,7 +22,7 @@ func (f *verifyFlags) options() []option {
 		stringOpt(&f.lake, "lake", "URL", lakeHelp, nil),
 		stringOpt(&f.from, "from", "DAY", "first day YYYY-MM-DD to check; with --to, a day without a manifest is reported missing (default: every day found)", nil),
 		stringOpt(&f.to, "to", "DAY", "last day YYYY-MM-DD to check (default: every day found)", nil),
-	}, f.s3.options()...)
+	}, append(f.s3.options(), f.azure.options()...)...)
 }
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -55,7 +56,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return usagef("--to %s is before --from %s", *to, *from)
 		}
 	}
-	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, 0, f.s3.apply)
+	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, 0, f.azure, f.s3.apply)
 	if err != nil {
 		return err
 	}

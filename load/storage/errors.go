@@ -3,7 +3,6 @@ package storage
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 )
 
 var (
@@ -32,7 +31,6 @@ func checkRange(offset, length int64) error {
 	return nil
 }
 
-// ErrPermission: the store refused a call for lack of rights (S3's and GCS's HTTP 403, a
-// local EACCES): retrying does not help, the credentials or the policy must change. It is
-// fs.ErrPermission, so a local permission error matches it too.
-var ErrPermission = fs.ErrPermission
+// ErrPermission: the store refused the call for lack of permission (HTTP 403: a role, a policy
+// or a SAS token that does not grant the operation, or a credential the store does not accept).
+var ErrPermission = errors.New("permission denied by the store")

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -33,8 +34,24 @@ type OpenOptions struct {
 	// points it at an emulator); the returned Store then implements io.Closer to release it.
 	GCSClient *storage.Client
 
+	// AzureClient is the service client for az:// URLs; the caller keeps ownership. Nil means
+	// a client made from the environment: AZURE_STORAGE_CONNECTION_STRING, else a SAS token
+	// (AzureSASFile, else AZURE_STORAGE_SAS_TOKEN), else azidentity's default credential chain
+	// (environment, workload identity, managed identity).
+	AzureClient *service.Client
+	// AzureAccount is the storage account of az://CONTAINER/PREFIX URLs without a client or a
+	// connection string (default: AZURE_STORAGE_ACCOUNT).
+	AzureAccount string
+	// AzureSASFile is a file that holds a SAS token for az:// URLs (default: the token in
+	// AZURE_STORAGE_SAS_TOKEN, if any).
+	AzureSASFile string
+	// AzureEndpoint is the blob service URL of az:// URLs without a client or a connection
+	// string (default https://ACCOUNT.blob.core.windows.net/): another cloud, a private
+	// endpoint or an emulator.
+	AzureEndpoint string
+
 	// MustExist makes Open refuse a lake that does not exist yet, and create nothing: a local
-	// directory must exist, a gs:// URL must have at least one object below its prefix. Commands
+	// directory must exist, a gs:// or az:// URL must have at least one object below its prefix. Commands
 	// that only read a lake (status, verify) set it, so a mistyped URL is an error, not a new
 	// empty lake. The error matches ErrNotExist.
 	MustExist bool
@@ -42,11 +59,12 @@ type OpenOptions struct {
 	// OpTimeout bounds each small call, retries included (default DefaultOpTimeout). See
 	// GCSOptions.OpTimeout and LocalOptions.OpTimeout.
 	OpTimeout time.Duration
-	// ProbeTimeout bounds Open's probe of a gs:// URL (default DefaultProbeTimeout).
+	// ProbeTimeout bounds Open's probe of a gs:// or az:// URL (default DefaultProbeTimeout).
 	ProbeTimeout time.Duration
-	// ChunkTimeout bounds each chunk of a streaming GCS write (default DefaultChunkTimeout).
+	// ChunkTimeout bounds each chunk of a streaming GCS write, each staged block of an Azure
+	// one (default DefaultChunkTimeout).
 	ChunkTimeout time.Duration
-	// MaxAttempts is the number of tries of one GCS request (default DefaultMaxAttempts).
+	// MaxAttempts is the number of tries of one GCS or Azure request (default DefaultMaxAttempts).
 	MaxAttempts int
 
 	// S3Client is the client for s3:// URLs; the caller keeps ownership, and S3Endpoint,
@@ -183,6 +201,10 @@ func (o *OpenOptions) gcs() *GCSOptions {
 
 func (o *OpenOptions) s3() *S3Options {
 	return &S3Options{OpTimeout: o.OpTimeout, ChunkTimeout: o.ChunkTimeout, MaxAttempts: o.MaxAttempts}
+}
+
+func (o *OpenOptions) azure() *AzureOptions {
+	return &AzureOptions{OpTimeout: o.OpTimeout, ChunkTimeout: o.ChunkTimeout, MaxAttempts: o.MaxAttempts}
 }
 
 func (o *OpenOptions) local() *LocalOptions {

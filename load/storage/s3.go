@@ -189,12 +189,12 @@ func s3Err(op, name string, err error) error {
 	return fmt.Errorf("%s %s: %w", op, name, err)
 }
 
-// etag is the version of an ETag: without its quotes.
-func etag(p *string) string { return strings.Trim(aws.ToString(p), `"`) }
+// s3ETag is the version of an ETag: without its quotes.
+func s3ETag(p *string) string { return strings.Trim(aws.ToString(p), `"`) }
 
-// ifMatch is the If-Match header value of a version made by this store; anything else cannot
+// s3IfMatch is the If-Match header value of a version made by this store; anything else cannot
 // be current.
-func ifMatch(op, name, v string) (*string, error) {
+func s3IfMatch(op, name, v string) (*string, error) {
 	ok := v != ""
 	for _, c := range v {
 		ok = ok && (c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.ContainsRune("-_.:/+=", c))
@@ -219,7 +219,7 @@ func (s *S3) Stat(ctx context.Context, name string) (Object, error) {
 	if err != nil {
 		return Object{}, s3Err("stat", name, err)
 	}
-	return Object{Name: name, Size: aws.ToInt64(out.ContentLength), Version: etag(out.ETag), Updated: aws.ToTime(out.LastModified).UTC()}, nil
+	return Object{Name: name, Size: aws.ToInt64(out.ContentLength), Version: s3ETag(out.ETag), Updated: aws.ToTime(out.LastModified).UTC()}, nil
 }
 
 // Get reads name whole with the ETag it read.
@@ -236,7 +236,7 @@ func (s *S3) Get(ctx context.Context, name string) ([]byte, string, error) {
 			return err
 		}
 		defer out.Body.Close()
-		v = etag(out.ETag)
+		v = s3ETag(out.ETag)
 		data, err = io.ReadAll(out.Body)
 		return err
 	})
@@ -260,7 +260,7 @@ func (s *S3) PutIf(ctx context.Context, name string, data []byte, ifVersion stri
 	in := &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, ContentType: aws.String(contentType(name))}
 	if ifVersion == "" {
 		in.IfNoneMatch = aws.String("*")
-	} else if in.IfMatch, err = ifMatch("put", name, ifVersion); err != nil {
+	} else if in.IfMatch, err = s3IfMatch("put", name, ifVersion); err != nil {
 		return "", err
 	}
 	if err := s.probe(ctx); err != nil {
@@ -286,7 +286,7 @@ func (s *S3) put(ctx context.Context, d time.Duration, in *s3.PutObjectInput, da
 	if err != nil {
 		return "", timedOut(ctx, err)
 	}
-	return etag(out.ETag), nil
+	return s3ETag(out.ETag), nil
 }
 
 // DeleteIf deletes name if its ETag is ifVersion ("" = only if absent, a no-op).
@@ -310,7 +310,7 @@ func (s *S3) DeleteIf(ctx context.Context, name string, ifVersion string) error 
 	if o.Version != ifVersion {
 		return fmt.Errorf("delete %s: have version %q, want %q: %w", name, o.Version, ifVersion, ErrPrecondition)
 	}
-	match, err := ifMatch("delete", name, ifVersion)
+	match, err := s3IfMatch("delete", name, ifVersion)
 	if err != nil {
 		return err
 	}
@@ -356,7 +356,7 @@ func (s *S3) Move(ctx context.Context, src, dst string) error {
 		return fmt.Errorf("move %s to %s: %d bytes, more than the 5 GiB one S3 copy takes", src, dst, o.Size)
 	}
 	srcKey, dstKey := s.prefix+src, s.prefix+dst
-	match, err := ifMatch("move", src, o.Version)
+	match, err := s3IfMatch("move", src, o.Version)
 	if err != nil {
 		return err
 	}

@@ -139,7 +139,7 @@ func (s *S3) list(ctx context.Context, prefix, after string, limit int) ([]Objec
 			if checkName(name) != nil || strings.HasPrefix(name, s3ProbePrefix) {
 				continue // folder placeholders ("dir/"), names this store cannot address, probes
 			}
-			out = append(out, Object{Name: name, Size: aws.ToInt64(c.Size), Version: etag(c.ETag), Updated: aws.ToTime(c.LastModified).UTC()})
+			out = append(out, Object{Name: name, Size: aws.ToInt64(c.Size), Version: s3ETag(c.ETag), Updated: aws.ToTime(c.LastModified).UTC()})
 		}
 		if !aws.ToBool(page.IsTruncated) || (limit > 0 && len(out) >= limit) {
 			break

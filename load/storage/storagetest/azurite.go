@@ -1,0 +1,129 @@
+package storagetest
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
+)
+
+// AzuriteVersion is the version of the npm package azurite that .ci/run installs (into
+// AzuriteDir) and that these tests are known to pass with.
+const AzuriteVersion = "3.37.0"
+
+// AzuriteAccount is the storage account that StartAzurite's emulator serves.
+const AzuriteAccount = "chatlake"
+
+// AzuriteDir is where .ci/run installs azurite (npm install --prefix), below the user's home;
+// StartAzurite looks there when azurite-blob is not on PATH.
+const AzuriteDir = ".cache/chatlake-ci/azurite"
+
+// AzuriteBin finds the azurite-blob command: on PATH, else in ~/AzuriteDir. Without it, t is
+// skipped on a developer's machine and fails when CI=true (where .ci/run installs it).
+func AzuriteBin(t testing.TB) string {
+	t.Helper()
+	if p, err := exec.LookPath("azurite-blob"); err == nil {
+		return p
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		p := filepath.Join(home, AzuriteDir, "node_modules", ".bin", "azurite-blob")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	msg := fmt.Sprintf("azurite-blob is neither on PATH nor in ~/%s (npm install --prefix ~/%s azurite@%s)", AzuriteDir, AzuriteDir, AzuriteVersion)
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// listening is the line by which azurite-blob says where it listens.
+var listening = regexp.MustCompile(`listens on (http://127\.0\.0\.1:\d+)`)
+
+// StartAzurite starts Azure's blob emulator (azurite-blob, see AzuriteBin) on a free loopback
+// port with a fresh account key, creates the containers, and returns the connection string
+// of the account (the value of AZURE_STORAGE_CONNECTION_STRING for a child process) and a
+// client of it. The emulator keeps its data in memory and is stopped by t.Cleanup.
+//
+// The account key is random for every start: tests check that it appears in no error.
+func StartAzurite(t testing.TB, containers ...string) (connString string, client *service.Client) {
+	t.Helper()
+	bin := AzuriteBin(t)
+	var k [64]byte
+	if _, err := rand.Read(k[:]); err != nil {
+		t.Fatal(err)
+	}
+	key := base64.StdEncoding.EncodeToString(k[:])
+	cmd := exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", "0", "--inMemoryPersistence", "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry")
+	cmd.Dir = t.TempDir() // for any file it writes all the same
+	cmd.Env = append(os.Environ(), "AZURITE_ACCOUNTS="+AzuriteAccount+":"+key)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("azurite: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	endpoint := make(chan string, 1)
+	var said strings.Builder
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				endpoint <- m[1]
+				break
+			}
+			said.WriteString(sc.Text() + "\n")
+		}
+		close(endpoint)
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	var base string
+	select {
+	case b, ok := <-endpoint:
+		if !ok {
+			t.Fatalf("azurite did not start: %s", said.String())
+		}
+		base = b
+	case <-time.After(60 * time.Second):
+		t.Fatal("azurite did not say where it listens within 60s")
+	}
+	connString = fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s/%s;", AzuriteAccount, key, base, AzuriteAccount)
+	client, err = service.NewClientFromConnectionString(connString, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, c := range containers {
+		for {
+			_, err := client.CreateContainer(ctx, c, nil)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("azurite: create container %s: %v", c, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return connString, client
+}

@@ -72,6 +72,8 @@ func (g *gen) write(b *bytes.Buffer) error {
 		g.spark(b, msgCols, userCols)
 	case Trino:
 		g.trino(b, msgCols, userCols)
+	case Athena:
+		g.athena(b, msgCols, userCols)
 	case Snowflake:
 		g.snowflake(b, msgCols, userCols)
 	}
@@ -107,6 +109,10 @@ func (g *gen) duckdb(b *bytes.Buffer, msgCols, userCols []column) {
 	if strings.HasPrefix(g.lake.root, "gs://") {
 		b.WriteString("-- gs:// needs DuckDB's httpfs extension and a GCS secret, e.g.\n" +
 			"--   INSTALL httpfs; LOAD httpfs; CREATE SECRET (TYPE gcs, KEY_ID '...', SECRET '...');\n")
+	}
+	if strings.HasPrefix(g.lake.root, "s3://") {
+		b.WriteString("-- s3:// needs DuckDB's httpfs (or aws) extension and an S3 secret, e.g.\n" +
+			"--   INSTALL httpfs; LOAD httpfs; CREATE SECRET (TYPE s3, PROVIDER credential_chain);\n")
 	}
 	if g.o.Schema != "" {
 		fmt.Fprintf(b, "\nCREATE SCHEMA IF NOT EXISTS %s;\n", g.o.Schema)
@@ -169,4 +175,41 @@ func colDefs(cols []column, sep string) string {
 		parts[i] = c.name + sep + c.typ
 	}
 	return strings.Join(parts, ",\n  ")
+}
+
+// athena prints Hive DDL (what Athena's CREATE EXTERNAL TABLE takes) with partition projection
+// on the partition column: Athena computes the day directories from the table's properties,
+// so no crawler, MSCK REPAIR or ALTER TABLE ADD PARTITION is ever needed. The partition
+// columns are strings 'YYYY-MM-DD': a projected date column is compared as a string in that
+// format (dt >= '2024-05-01'), and the views, which read every day, do not filter on it.
+func (g *gen) athena(b *bytes.Buffer, msgCols, userCols []column) {
+	b.WriteString("-- Athena (engine version 3): tables in the AWS Glue Data Catalog with partition projection on the\n" +
+		"-- day column, so new days need no crawler and no MSCK REPAIR; the views are Trino SQL.\n" +
+		"-- dt and snapshot_date are strings 'YYYY-MM-DD': filter with dt >= '2024-05-01', not with a DATE.\n" +
+		"-- Athena runs one statement per query: run these one after the other, in this order.\n")
+	fmt.Fprintf(b, "\nCREATE DATABASE IF NOT EXISTS %s;\n", g.o.Schema)
+	table := func(table, part string, cols []column) {
+		dir := g.dir(table)
+		fmt.Fprintf(b, "\nCREATE EXTERNAL TABLE IF NOT EXISTS %s (\n  %s\n)\nPARTITIONED BY (%s STRING)\nSTORED AS PARQUET\nLOCATION %s\nTBLPROPERTIES (\n",
+			g.table(table), colDefs(cols, " "), part, quote(dir+"/"))
+		props := [][2]string{
+			{"projection.enabled", "true"},
+			{"projection." + part + ".type", "date"},
+			{"projection." + part + ".format", "yyyy-MM-dd"},
+			{"projection." + part + ".range", g.o.FirstDay + ",NOW"},
+			{"projection." + part + ".interval", "1"},
+			{"projection." + part + ".interval.unit", "DAYS"},
+			{"storage.location.template", dir + "/" + part + "=${" + part + "}/"},
+		}
+		for i, p := range props {
+			sep := ","
+			if i == len(props)-1 {
+				sep = ""
+			}
+			fmt.Fprintf(b, "  %s = %s%s\n", quote(p[0]), quote(p[1]), sep)
+		}
+		b.WriteString(");\n")
+	}
+	table(schema.MessagesTable, messagesPartition, msgCols)
+	table(schema.UsersTable, usersPartition, userCols)
 }

@@ -31,6 +31,7 @@ func TestGolden(t *testing.T) {
 		{"spark", Options{Engine: Spark, Lake: "gs://acme-lake/chat"}},
 		{"trino", Options{Engine: Trino, Lake: "gs://acme-lake/chat", SessionGap: 45 * time.Minute, ReplyWindow: 48 * time.Hour}},
 		{"duckdb-gcs", Options{Engine: DuckDB, Lake: "gs://acme-lake/chat", Schema: "chat"}},
+		{"athena", Options{Engine: Athena, Lake: "s3://acme-lake/chat/", FirstDay: "2024-01-01"}},
 		{"snowflake-azure", Options{Engine: Snowflake, Lake: "az://acmelake.blob.core.windows.net/chat-lake/chat"}},
 		{"snowflake-s3", Options{Engine: Snowflake, Lake: "s3://acme-lake/chat/", Schema: "analytics.chat", StorageIntegration: "acme_s3"}},
 	}
@@ -83,11 +84,12 @@ func TestEveryColumnInEveryEngine(t *testing.T) {
 		Spark:     {"utf8": "STRING", "timestamp[ms, tz=UTC]": "TIMESTAMP", "list<item: utf8, nullable>": "ARRAY<STRING>"},
 		Trino:     {"utf8": "varchar", "timestamp[ms, tz=UTC]": "timestamp(3)", "list<item: utf8, nullable>": "array(varchar)"},
 		Snowflake: {"utf8": "VARCHAR", "timestamp[ms, tz=UTC]": "TIMESTAMP_LTZ", "list<item: utf8, nullable>": "ARRAY"},
+		Athena:    {"utf8": "STRING", "timestamp[ms, tz=UTC]": "TIMESTAMP", "list<item: utf8, nullable>": "ARRAY<STRING>"},
 	}
 	for _, e := range Engines() {
 		t.Run(string(e), func(t *testing.T) {
 			var b bytes.Buffer
-			if err := Write(&b, Options{Engine: e, Lake: "gs://b/p"}); err != nil {
+			if err := Write(&b, Options{Engine: e, Lake: lakeFor(e)}); err != nil {
 				t.Fatal(err)
 			}
 			out := b.String()
@@ -117,8 +119,11 @@ func TestEveryColumnInEveryEngine(t *testing.T) {
 					pos += i + 1 + len(line)
 				}
 				rest := out[pos:]
-				next := "WITH PARTITION COLUMNS (" + part + " DATE)"
-				if e != BigQuery {
+				next := map[Engine]string{
+					BigQuery: "WITH PARTITION COLUMNS (" + part + " DATE)",
+					Athena:   "PARTITIONED BY (" + part + " STRING)",
+				}[e]
+				if next == "" {
 					next = ",\n  " + part
 				}
 				if !strings.HasPrefix(rest, next) && !strings.HasPrefix(rest, "\n)\n"+next) {
@@ -127,6 +132,14 @@ func TestEveryColumnInEveryEngine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lakeFor is a lake that engine e reads: Athena reads only s3://.
+func lakeFor(e Engine) string {
+	if e == Athena {
+		return "s3://b/p"
+	}
+	return "gs://b/p"
 }
 
 // listNullable names list types the way the test's table does, whatever arrow-go prints for
@@ -155,6 +168,13 @@ func TestOptionErrors(t *testing.T) {
 		{"quote in lake", Options{Engine: DuckDB, Lake: "/tmp/o'brien"}, "Lake", `"'"`},
 		{"glob in lake", Options{Engine: DuckDB, Lake: "/tmp/l*"}, "Lake", `"*"`},
 		{"local lake for bigquery", Options{Engine: BigQuery, Lake: "/data/lake"}, "Lake", "gs://"},
+		{"s3 lake for bigquery", Options{Engine: BigQuery, Lake: "s3://b/p"}, "Lake", "unsupported scheme"},
+		{"local lake for athena", Options{Engine: Athena, Lake: "/data/lake"}, "Lake", "s3://"},
+		{"gs lake for athena", Options{Engine: Athena, Lake: "gs://b/p"}, "Lake", "s3://"},
+		{"s3 without bucket", Options{Engine: Athena, Lake: "s3:///p"}, "Lake", "s3://BUCKET/PREFIX"},
+		{"first day on trino", Options{Engine: Trino, Lake: "lake", Schema: "hive.c", FirstDay: "2024-01-01"}, "FirstDay", "Athena"},
+		{"bad first day", Options{Engine: Athena, Lake: "s3://b", FirstDay: "2024-13-01"}, "FirstDay", `"2024-13-01"`},
+		{"first day not padded", Options{Engine: Athena, Lake: "s3://b", FirstDay: "2024-1-01"}, "FirstDay", "YYYY-MM-DD"},
 		{"negative gap", Options{Engine: DuckDB, Lake: "lake", SessionGap: -time.Minute}, "SessionGap", "-1m0s"},
 		{"sub-millisecond gap", Options{Engine: DuckDB, Lake: "lake", SessionGap: 1500 * time.Microsecond}, "SessionGap", "milliseconds"},
 		{"negative window", Options{Engine: DuckDB, Lake: "lake", ReplyWindow: -time.Hour}, "ReplyWindow", "-1h0m0s"},
@@ -208,6 +228,10 @@ func TestLakeForms(t *testing.T) {
 		{Trino, "/data/lake", "external_location = 'file:///data/lake/users'"},
 		{Trino, "gs://b", "external_location = 'gs://b/messages'"},
 		{BigQuery, "gs://b/p", "uris = ['gs://b/p/messages/*']"},
+		{DuckDB, "s3://b/p/", "read_parquet('s3://b/p/messages/dt=*/*.parquet'"},
+		{Trino, "s3://b/p", "external_location = 's3://b/p/messages'"},
+		{Athena, "s3://b/p/", "LOCATION 's3://b/p/messages/'"},
+		{Athena, "s3://b", "'storage.location.template' = 's3://b/users/snapshot_date=${snapshot_date}/'"},
 		{Snowflake, "gs://b/p/", "URL = 'gcs://b/p/'"},
 		{Snowflake, "s3://b", "URL = 's3://b/'"},
 		{Snowflake, "azure://acme.blob.core.windows.net/c/p", "URL = 'azure://acme.blob.core.windows.net/c/p/'"},

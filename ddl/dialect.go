@@ -38,8 +38,9 @@ func dialectOf(e Engine) dialect {
 			str:     "STRING", double: "DOUBLE",
 			colType: typeNames("STRING", "TIMESTAMP", "ARRAY<STRING>"),
 		}
-	case Trino:
-		return dialect{engine: e,
+	case Trino, Athena:
+		// Athena (engine version 3) runs Trino's SQL; only its table DDL is Hive's.
+		d := dialect{engine: e,
 			// The Hive connector reads the files' UTC timestamps as timestamp(3) without a
 			// zone; date_diff on two such values is plain arithmetic, whatever the session zone.
 			epochMS: func(ts string) string {
@@ -49,6 +50,10 @@ func dialectOf(e Engine) dialect {
 			str:    "varchar", double: "double",
 			colType: typeNames("varchar", "timestamp(3)", "array(varchar)"),
 		}
+		if e == Athena {
+			d.colType = typeNames("STRING", "TIMESTAMP", "ARRAY<STRING>")
+		}
+		return d
 	case Snowflake:
 		return dialect{engine: e,
 			epochMS: func(ts string) string { return "DATE_PART(EPOCH_MILLISECOND, " + ts + ")" },

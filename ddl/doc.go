@@ -1,11 +1,14 @@
 // Package ddl prints ready-to-run definitions of a chatlake lake for the engines analysts query
-// it with: DuckDB, BigQuery (external tables), Spark SQL, Trino (Hive connector) and Snowflake
-// (external tables over an external stage).
+// it with: DuckDB, BigQuery (external tables), Spark SQL, Trino (Hive connector), Amazon Athena
+// (external tables with partition projection, so no crawler or MSCK REPAIR is needed) and
+// Snowflake (external tables over an external stage).
 //
-// Write prints, for one engine and one lake root (a directory, file:///DIR or
-// gs://BUCKET/PREFIX; for Snowflake, whose stage reads only cloud storage, s3://BUCKET/PREFIX,
-// gs://BUCKET/PREFIX or az://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX), the tables messages (partitioned by dt) and users (partitioned by
-// snapshot_date) over the lake's Parquet files, and three views over them:
+// Write prints, for one engine and one lake root (a directory, file:///DIR,
+// gs://BUCKET/PREFIX or s3://BUCKET/PREFIX; for Snowflake, whose stage reads only cloud
+// storage, s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or
+// az://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX), the tables messages (partitioned by dt)
+// and users (partitioned by snapshot_date) over the lake's Parquet files, and three views over
+// them:
 //
 //   - users_latest: each user's row of the newest snapshot;
 //   - sessions: one row per session, a user's run of messages in which no gap between two
@@ -27,8 +30,8 @@
 // # Errors
 //
 // Options that Write refuses are an *OptionError naming the Options field (Engine, Lake,
-// Schema, SessionGap, ReplyWindow, RequirePartitionFilter, StorageIntegration); nothing is
-// written then.
+// Schema, SessionGap, ReplyWindow, RequirePartitionFilter, FirstDay, StorageIntegration);
+// nothing is written then.
 //
 // # Concurrency
 //

@@ -61,12 +61,14 @@ func TestDocumentedOptions(t *testing.T) {
 		Spark:     {"USING PARQUET", "PARTITIONED BY", "LOCATION", "MSCK REPAIR TABLE"},
 		Trino:     {"external_location", "partitioned_by", "sync_partition_metadata"},
 		Snowflake: {"CREATE STAGE", "STORAGE_INTEGRATION", "CREATE OR REPLACE EXTERNAL TABLE", "PARTITION BY", "PATTERN", "USE_LOGICAL_TYPE = TRUE", "REFRESH"},
+		Athena: {"CREATE EXTERNAL TABLE", "PARTITIONED BY", "STORED AS PARQUET", "LOCATION", "projection.enabled",
+			"projection.dt.type", "projection.dt.format", "projection.dt.range", "storage.location.template"},
 	}
 	doc := docOptions(t)
 	for _, e := range Engines() {
 		t.Run(string(e), func(t *testing.T) {
 			var b bytes.Buffer
-			if err := Write(&b, Options{Engine: e, Lake: "gs://acme-lake/chat", RequirePartitionFilter: e == BigQuery}); err != nil {
+			if err := Write(&b, Options{Engine: e, Lake: strings.Replace(lakeFor(e), "b/p", "acme-lake/chat", 1), RequirePartitionFilter: e == BigQuery}); err != nil {
 				t.Fatal(err)
 			}
 			if len(doc[e]) == 0 {

@@ -3,7 +3,7 @@ package ddl
 import "fmt"
 
 // OptionError is an Options value that Write refuses. Field is the name of the Options field
-// (Engine, Lake, Schema, SessionGap, ReplyWindow, RequirePartitionFilter), so a command can
+// (Engine, Lake, Schema, SessionGap, ReplyWindow, RequirePartitionFilter, FirstDay), so a command can
 // name its own flag.
 type OptionError struct {
 	Field string

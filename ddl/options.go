@@ -17,17 +17,20 @@ const (
 	BigQuery Engine = "bigquery"
 	Spark    Engine = "spark"
 	Trino    Engine = "trino"
+	Athena   Engine = "athena"
 	// Snowflake: external tables over an external stage on s3://, gs:// or an Azure account.
 	Snowflake Engine = "snowflake"
 )
 
 // Engines returns every engine, in the order the documentation lists them.
-func Engines() []Engine { return []Engine{DuckDB, BigQuery, Spark, Trino, Snowflake} }
+func Engines() []Engine { return []Engine{DuckDB, BigQuery, Spark, Trino, Athena, Snowflake} }
 
 // Defaults of Options.
 const (
 	DefaultSessionGap  = 30 * time.Minute
 	DefaultReplyWindow = 24 * time.Hour
+	// DefaultFirstDay is the first day of Athena's partition projection.
+	DefaultFirstDay = "2020-01-01"
 )
 
 // Options says what to print. Engine and Lake are required; the zero value of every other
@@ -36,11 +39,13 @@ type Options struct {
 	Engine Engine
 	// Lake is the lake's root: a directory (a relative one stays relative for DuckDB, which
 	// resolves it from its working directory; Spark and Trino get it absolute), file:///DIR,
-	// or gs://BUCKET/PREFIX. BigQuery needs gs://.
+	// gs://BUCKET/PREFIX or s3://BUCKET/PREFIX (DuckDB, Trino, Athena). BigQuery needs gs://,
+	// Athena s3://.
 	Lake string
 	// Schema is where the tables and views go: a BigQuery dataset ("dataset" or
-	// "project.dataset"), a Spark database, a Trino "catalog.schema". Default: none for
-	// DuckDB (the current schema), "chatlake" for BigQuery and Spark, "hive.chatlake" for Trino.
+	// "project.dataset"), a Spark database, a Trino "catalog.schema", an Athena (AWS Glue)
+	// database. Default: none for DuckDB (the current schema), "chatlake" for BigQuery, Spark
+	// and Athena, "hive.chatlake" for Trino.
 	Schema string
 	// SessionGap is the longest gap between two consecutive messages of a user inside one
 	// session; a gap of exactly SessionGap stays in the session. Whole milliseconds; default
@@ -52,6 +57,11 @@ type Options struct {
 	// RequirePartitionFilter makes BigQuery refuse queries on messages without a filter on
 	// dt (require_hive_partition_filter). BigQuery only.
 	RequirePartitionFilter bool
+	// FirstDay (YYYY-MM-DD) starts the range of Athena's partition projection on dt and
+	// snapshot_date (FirstDay to NOW): Athena reads no day before it, and a query without a
+	// filter on dt looks for every day of the range, so it should be the lake's first day.
+	// Athena only; default DefaultFirstDay.
+	FirstDay string
 	// StorageIntegration is the Snowflake storage integration that the stage over the lake
 	// uses (an administrator creates it). Snowflake only; default DefaultStorageIntegration.
 	StorageIntegration string
@@ -83,11 +93,11 @@ var (
 // check validates o and returns it with defaults filled in, and its parsed lake.
 func (o Options) check() (Options, lake, error) {
 	switch o.Engine {
-	case DuckDB, BigQuery, Spark, Trino, Snowflake:
+	case DuckDB, BigQuery, Spark, Trino, Athena, Snowflake:
 	case "":
-		return o, lake{}, optErr("Engine", "required (duckdb, bigquery, spark, trino or snowflake)")
+		return o, lake{}, optErr("Engine", "required (duckdb, bigquery, spark, trino, athena or snowflake)")
 	default:
-		return o, lake{}, optErr("Engine", "unknown engine %q (want duckdb, bigquery, spark, trino or snowflake)", o.Engine)
+		return o, lake{}, optErr("Engine", "unknown engine %q (want duckdb, bigquery, spark, trino, athena or snowflake)", o.Engine)
 	}
 	parse := parseLake
 	if o.Engine == Snowflake {
@@ -114,6 +124,15 @@ func (o Options) check() (Options, lake, error) {
 	if o.RequirePartitionFilter && o.Engine != BigQuery {
 		return o, lake{}, optErr("RequirePartitionFilter", "is a BigQuery option, not one of %s", o.Engine)
 	}
+	if o.FirstDay != "" && o.Engine != Athena {
+		return o, lake{}, optErr("FirstDay", "is an Athena option, not one of %s", o.Engine)
+	}
+	if o.FirstDay == "" {
+		o.FirstDay = DefaultFirstDay
+	}
+	if d, err := time.Parse(time.DateOnly, o.FirstDay); err != nil || d.Format(time.DateOnly) != o.FirstDay {
+		return o, lake{}, optErr("FirstDay", "%q is not a day YYYY-MM-DD", o.FirstDay)
+	}
 	if o.StorageIntegration != "" && o.Engine != Snowflake {
 		return o, lake{}, optErr("StorageIntegration", "is a Snowflake option, not one of %s", o.Engine)
 	}
@@ -124,7 +143,7 @@ func (o Options) check() (Options, lake, error) {
 		return o, lake{}, optErr("StorageIntegration", "%q is not a name (letters, digits and _)", o.StorageIntegration)
 	}
 	if o.Schema == "" {
-		o.Schema = map[Engine]string{BigQuery: "chatlake", Spark: "chatlake", Trino: "hive.chatlake", Snowflake: "chatlake.public"}[o.Engine]
+		o.Schema = map[Engine]string{BigQuery: "chatlake", Spark: "chatlake", Trino: "hive.chatlake", Athena: "chatlake", Snowflake: "chatlake.public"}[o.Engine]
 	}
 	if err := checkSchema(o.Engine, o.Schema); err != nil {
 		return o, lake{}, err
@@ -153,6 +172,7 @@ func checkSchema(e Engine, s string) error {
 			BigQuery:  "DATASET or PROJECT.DATASET",
 			Spark:     "a database name",
 			Trino:     "CATALOG.SCHEMA",
+			Athena:    "a database name",
 			Snowflake: "DATABASE.SCHEMA",
 		}[e]
 		return optErr("Schema", "%q is not %s (letters, digits and _)", s, want)
@@ -165,7 +185,7 @@ func checkSchema(e Engine, s string) error {
 // as it is.
 func parseLake(raw string, e Engine) (lake, error) {
 	if strings.TrimSpace(raw) == "" {
-		return lake{}, optErr("Lake", "required: a directory, file:///DIR or gs://BUCKET/PREFIX")
+		return lake{}, optErr("Lake", "required: a directory, file:///DIR, gs://BUCKET/PREFIX or s3://BUCKET/PREFIX")
 	}
 	if i := strings.IndexFunc(raw, func(r rune) bool {
 		return r < 0x20 || r == 0x7f || strings.ContainsRune(`'\*?[]{}`, r)
@@ -174,13 +194,14 @@ func parseLake(raw string, e Engine) (lake, error) {
 	}
 	var l lake
 	switch {
-	case strings.HasPrefix(raw, "gs://"):
+	case strings.HasPrefix(raw, "gs://"), strings.HasPrefix(raw, "s3://") && e != Spark && e != BigQuery:
+		scheme := raw[:2]
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			return lake{}, optErr("Lake", "%q is not gs://BUCKET/PREFIX", raw)
+			return lake{}, optErr("Lake", "%q is not %s://BUCKET/PREFIX", raw, scheme)
 		}
 		prefix := strings.Trim(u.Path, "/")
-		l.root = "gs://" + u.Host
+		l.root = scheme + "://" + u.Host
 		if prefix != "" {
 			l.root += "/" + prefix
 		}
@@ -191,12 +212,15 @@ func parseLake(raw string, e Engine) (lake, error) {
 		}
 		l.root, l.local = cleanDir(u.Path), true
 	case strings.Contains(raw, "://"):
-		return lake{}, optErr("Lake", "%q: unsupported scheme (want gs://, file:// or a directory)", raw)
+		return lake{}, optErr("Lake", "%q: unsupported scheme for %s (want gs://, s3:// (DuckDB, Trino, Athena), file:// or a directory)", raw, e)
 	default:
 		l.root, l.local = cleanDir(raw), true
 	}
 	if l.local && e == BigQuery {
 		return lake{}, optErr("Lake", "%q: BigQuery reads only gs://BUCKET/PREFIX", raw)
+	}
+	if e == Athena && !strings.HasPrefix(l.root, "s3://") {
+		return lake{}, optErr("Lake", "%q: Athena reads only s3://BUCKET/PREFIX", raw)
 	}
 	if l.local && e != DuckDB && !filepath.IsAbs(l.root) {
 		abs, err := filepath.Abs(l.root)

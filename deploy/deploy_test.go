@@ -144,15 +144,15 @@ func flag(args []string, name string) (string, bool) {
 	return "", false
 }
 
-// checkCommand checks a chatlake command line: the command, a gs:// or az:// lake, the key as a file,
+// checkCommand checks a chatlake command line: the command, a gs://, s3:// or az:// lake, the key as a file,
 // and for backfills a valid closed range.
 func checkCommand(t *testing.T, args []string, command string) (keyFile string) {
 	t.Helper()
 	if len(args) == 0 || args[0] != command {
 		t.Fatalf("args %q, want the command %q first", args, command)
 	}
-	if lake, ok := flag(args, "lake"); !ok || !strings.HasPrefix(lake, "gs://") && !strings.HasPrefix(lake, "az://") {
-		t.Errorf("args %q: want --lake gs://BUCKET/PREFIX or az://CONTAINER/PREFIX", args)
+	if lake, ok := flag(args, "lake"); !ok || !strings.HasPrefix(lake, "gs://") && !strings.HasPrefix(lake, "s3://") && !strings.HasPrefix(lake, "az://") {
+		t.Errorf("args %q: want --lake gs://BUCKET/PREFIX, s3://BUCKET/PREFIX or az://CONTAINER/PREFIX", args)
 	}
 	for _, f := range []string{"api-url", "customer", "bot", "users-where"} {
 		if _, ok := flag(args, f); !ok {

@@ -51,6 +51,24 @@ func gcsCrashLake(t *testing.T) crashLake {
 	}
 }
 
+// s3CrashLake is a lake on moto's S3 server, which the child reaches through the standard AWS
+// configuration (the environment) and CHATLAKE_S3_ENDPOINT / CHATLAKE_S3_PATH_STYLE.
+func s3CrashLake(t *testing.T) crashLake {
+	endpoint, client := storagetest.StartMoto(t, "lake")
+	store := storage.NewS3(client, "lake", "analytics/chat")
+	return crashLake{
+		url: "s3://lake/analytics/chat",
+		env: s3Env(endpoint),
+		dir: func(t *testing.T) string {
+			dir := t.TempDir()
+			if err := lakecheck.Download(context.Background(), store, dir); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		},
+	}
+}
+
 // azureCrashLake is a lake in a container of Azurite, which the child reaches through the
 // connection string in its environment.
 func azureCrashLake(t *testing.T) crashLake {
@@ -69,13 +87,20 @@ func azureCrashLake(t *testing.T) crashLake {
 	}
 }
 
-// crashLakeOf is the lake of a kind: "local", "gcs" or "azure".
+// s3Env is the environment of a child that reaches moto at endpoint.
+func s3Env(endpoint string) []string {
+	return append(storagetest.MotoEnv(), envName("s3-endpoint")+"="+endpoint, envName("s3-path-style")+"=true")
+}
+
+// crashLakeOf is the lake of a kind: "local", "gcs", "azure" or "s3".
 func crashLakeOf(t *testing.T, kind string) crashLake {
 	switch kind {
 	case "gcs":
 		return gcsCrashLake(t)
 	case "azure":
 		return azureCrashLake(t)
+	case "s3":
+		return s3CrashLake(t)
 	}
 	return localCrashLake(t)
 }
@@ -166,11 +191,11 @@ func checkReadable(t *testing.T, dir string, truth []sim.Message) int {
 }
 
 // TestCrashDuringExport kills a real export process with SIGKILL at many points while it
-// writes, to a local lake, to GCS (fake-gcs-server) and to Azure (Azurite), each driven by the
-// real client in the child. After every kill the lake reads cleanly; a final rerun completes it
+// writes, to a local lake, to GCS (fake-gcs-server), to Azure (Azurite) and to S3 (moto's
+// server), each driven by the real client in the child. After every kill the lake reads cleanly; a final rerun completes it
 // to equal the truth.
 func TestCrashDuringExport(t *testing.T) {
-	for _, backend := range []string{"local", "gcs", "azure"} {
+	for _, backend := range []string{"local", "gcs", "azure", "s3"} {
 		t.Run(backend, func(t *testing.T) {
 			s := startSim(t, 9, 30, func(o *sim.Options) { o.Faults.Latency = 2 * time.Millisecond })
 			lake := crashLakeOf(t, backend)
@@ -288,9 +313,10 @@ func minConversationRequests(users []string, truth []sim.Message) int {
 }
 
 // TestKilledRepeatedly kills a backfill, and a first nightly run, with SIGKILL at 10 random
-// moments each, on a local lake, on fake-gcs-server and on Azurite: after every kill the lake
-// reads cleanly (no duplicate key, no partial file); the final rerun makes the lake equal the truth;
-// and all attempts together make at most minimum x (1.05 + 0.05 x kills) conversations requests.
+// moments each, on a local lake, on fake-gcs-server, on Azurite and on moto's S3: after every
+// kill the lake reads cleanly (no duplicate key, no partial file); the final rerun makes the
+// lake equal the truth; and all attempts together make at most minimum x (1.05 + 0.05 x kills)
+// conversations requests.
 func TestKilledRepeatedly(t *testing.T) {
 	// done tells a lake whose state records a finished run (a backfill, or the first nightly).
 	done := func(t *testing.T, dir string) bool {
@@ -301,7 +327,7 @@ func TestKilledRepeatedly(t *testing.T) {
 		return st.Watermark != ""
 	}
 	const kills = 10
-	for _, lakeKind := range []string{"local", "gcs", "azure"} {
+	for _, lakeKind := range []string{"local", "gcs", "azure", "s3"} {
 		for _, command := range []string{"backfill", "run"} {
 			t.Run(lakeKind+"/"+command, func(t *testing.T) {
 				// 240 users in batches of 3: a kill loses at most the batch in flight (3 users,
@@ -405,42 +431,46 @@ func TestKillDelay(t *testing.T) {
 // TestConcurrentRuns starts two exports on one lake at once: one refuses with the locked exit
 // code, the other completes, and the lake is exact.
 func TestConcurrentRuns(t *testing.T) {
-	s := startSim(t, 13, 20, func(o *sim.Options) { o.Faults.Latency = 5 * time.Millisecond })
-	env := []string{apiKeyEnv + "=" + s.opts.APIKey}
-	lake := t.TempDir()
-	args := s.exportArgs("export", lake, "--log-format", "json")
-	type result struct {
-		code   int
-		stderr string
-	}
-	results := make(chan result, 2)
-	for range 2 {
-		go func() {
-			code, stderr := runChild(t, env, args...)
-			results <- result{code, stderr}
-		}()
-	}
-	codes := map[int]int{}
-	var lockedMsg string
-	for range 2 {
-		r := <-results
-		codes[r.code]++
-		if r.code == exitLocked {
-			lockedMsg = lastLine(r.stderr)
-		}
-	}
-	if codes[exitOK] != 1 || codes[exitLocked] != 1 {
-		t.Fatalf("exit codes %v, want one 0 and one %d", codes, exitLocked)
-	}
-	if !strings.Contains(lockedMsg, "another chatlake run holds the lake") {
-		t.Fatalf("the refused run says %q", lockedMsg)
-	}
-	rows, err := lakecheck.ReadMessages(context.Background(), lakecheck.Open(t), lake)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := lakecheck.Compare(rows, s.Truth(nil, s.opts.From, s.opts.To, s.opts.To.AddDate(1, 0, 0))); diff != "" {
-		t.Fatal(diff)
+	for _, kind := range []string{"local", "s3"} {
+		t.Run(kind, func(t *testing.T) {
+			s := startSim(t, 13, 20, func(o *sim.Options) { o.Faults.Latency = 5 * time.Millisecond })
+			lake := crashLakeOf(t, kind)
+			env := append([]string{apiKeyEnv + "=" + s.opts.APIKey}, lake.env...)
+			args := s.exportArgs("export", lake.url, "--log-format", "json")
+			type result struct {
+				code   int
+				stderr string
+			}
+			results := make(chan result, 2)
+			for range 2 {
+				go func() {
+					code, stderr := runChild(t, env, args...)
+					results <- result{code, stderr}
+				}()
+			}
+			codes := map[int]int{}
+			var lockedMsg string
+			for range 2 {
+				r := <-results
+				codes[r.code]++
+				if r.code == exitLocked {
+					lockedMsg = lastLine(r.stderr)
+				}
+			}
+			if codes[exitOK] != 1 || codes[exitLocked] != 1 {
+				t.Fatalf("exit codes %v, want one 0 and one %d", codes, exitLocked)
+			}
+			if !strings.Contains(lockedMsg, "another chatlake run holds the lake") {
+				t.Fatalf("the refused run says %q", lockedMsg)
+			}
+			rows, err := lakecheck.ReadMessages(context.Background(), lakecheck.Open(t), lake.dir(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := lakecheck.Compare(rows, s.Truth(nil, s.opts.From, s.opts.To, s.opts.To.AddDate(1, 0, 0))); diff != "" {
+				t.Fatal(diff)
+			}
+		})
 	}
 }
 

@@ -21,6 +21,8 @@ func ddlFlag(field string) string {
 		return "reply-window"
 	case "RequirePartitionFilter":
 		return "require-partition-filter"
+	case "FirstDay":
+		return "first-day"
 	case "StorageIntegration":
 		return "storage-integration"
 	default: // Engine, Lake, Schema
@@ -31,12 +33,13 @@ func ddlFlag(field string) string {
 // runDDL prints the definitions of a lake's tables and views for one engine (package ddl).
 func runDDL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ddl", flag.ContinueOnError)
-	engine := fs.String("engine", "", "the engine: duckdb, bigquery, spark, trino or snowflake (required)")
-	lakeURL := fs.String("lake", "", "the lake: a local directory, file:///DIR, or gs://BUCKET/PREFIX (required; BigQuery needs gs://; "+
+	engine := fs.String("engine", "", "the engine: duckdb, bigquery, spark, trino, athena or snowflake (required)")
+	lakeURL := fs.String("lake", "", "the lake: a local directory, file:///DIR, gs://BUCKET/PREFIX or s3://BUCKET/PREFIX (required; BigQuery needs gs://, Athena s3://; "+
 		"Snowflake needs s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or az://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX)")
 	schemaName := fs.String("schema", "", "the `NAME` the tables and views go in: a BigQuery DATASET or PROJECT.DATASET, a Spark database, "+
-		"a Trino CATALOG.SCHEMA, a Snowflake DATABASE.SCHEMA (default: DuckDB's current schema; chatlake for BigQuery and Spark; hive.chatlake for Trino; "+
-		"chatlake.public for Snowflake)")
+		"a Trino CATALOG.SCHEMA, an Athena database, a Snowflake DATABASE.SCHEMA (default: DuckDB's current schema; chatlake for BigQuery, Spark and Athena; "+
+		"hive.chatlake for Trino; chatlake.public for Snowflake)")
+	firstDay := fs.String("first-day", "", "Athena: the first `DAY` (YYYY-MM-DD) of the partition projection on dt, the lake's first day (default "+ddl.DefaultFirstDay+")")
 	integration := fs.String("storage-integration", "", "Snowflake: the `NAME` of the storage integration the stage over the lake uses (default "+ddl.DefaultStorageIntegration+")")
 	var gapV, windowV time.Duration
 	gap, window := &gapV, &windowV
@@ -64,7 +67,7 @@ func runDDL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("ddl: --reply-window must be positive, not 0")
 	}
 	err := ddl.Write(stdout, ddl.Options{Engine: ddl.Engine(*engine), Lake: *lakeURL, Schema: *schemaName,
-		SessionGap: *gap, ReplyWindow: *window, RequirePartitionFilter: *requireFilter, StorageIntegration: *integration})
+		SessionGap: *gap, ReplyWindow: *window, RequirePartitionFilter: *requireFilter, FirstDay: *firstDay, StorageIntegration: *integration})
 	var oe *ddl.OptionError
 	if errors.As(err, &oe) {
 		return usagef("ddl: --%s: %s", ddlFlag(oe.Field), oe.Msg)

@@ -304,6 +304,8 @@ func TestDDLFlags(t *testing.T) {
 			[]string{"CALL lake.system.sync_partition_metadata('chat', 'messages', 'FULL')", "<= 7200000", "external_location = 'file:///data/lake/messages'"}},
 		{[]string{"--engine", "duckdb", "--lake", "gs://acme/chat"},
 			[]string{"read_parquet('gs://acme/chat/messages/dt=*/*.parquet', hive_partitioning = true"}},
+		{[]string{"--engine", "athena", "--lake", "s3://acme/chat", "--first-day", "2023-06-01", "--schema", "lake"},
+			[]string{"CREATE EXTERNAL TABLE IF NOT EXISTS lake.messages", "'projection.dt.range' = '2023-06-01,NOW'", "'storage.location.template' = 's3://acme/chat/messages/dt=${dt}/'"}},
 	}
 	for _, tc := range cases {
 		code, out, stderr := runCmd(t, append([]string{"ddl"}, tc.args...)...)
@@ -335,7 +337,10 @@ func TestDDLBadInput(t *testing.T) {
 		{"zero gap", []string{"--engine", "duckdb", "--lake", "lake", "--session-gap", "0"}, "--session-gap must be positive"},
 		{"sub-millisecond window", []string{"--engine", "duckdb", "--lake", "lake", "--reply-window", "10us"}, "--reply-window: 10µs"},
 		{"local lake for bigquery", []string{"--engine", "bigquery", "--lake", "/data/lake"}, "--lake: \"/data/lake\": BigQuery reads only gs://"},
-		{"s3 lake", []string{"--engine", "trino", "--lake", "s3://b/p"}, "--lake: \"s3://b/p\": unsupported scheme"},
+		{"s3 lake for spark", []string{"--engine", "spark", "--lake", "s3://b/p"}, "--lake: \"s3://b/p\": unsupported scheme"},
+		{"gs lake for athena", []string{"--engine", "athena", "--lake", "gs://b/p"}, "--lake: \"gs://b/p\": Athena reads only s3://"},
+		{"first day for trino", []string{"--engine", "trino", "--lake", "s3://b/p", "--first-day", "2024-01-01"}, "--first-day: is an Athena option"},
+		{"bad first day", []string{"--engine", "athena", "--lake", "s3://b/p", "--first-day", "2024-02-30"}, "--first-day: \"2024-02-30\""},
 		{"partition filter for duckdb", []string{"--engine", "duckdb", "--lake", "lake", "--require-partition-filter"}, "--require-partition-filter"},
 		{"bad schema", []string{"--engine", "trino", "--lake", "lake", "--schema", "chat"}, "--schema: \"chat\""},
 		{"stray argument", []string{"--engine", "duckdb", "--lake", "lake", "extra"}, `unexpected argument "extra"`},

@@ -64,6 +64,8 @@ func TestDeadlines(t *testing.T) {
 	env := []string{apiKeyEnv + "=" + s.opts.APIKey}
 	gcs := func(host string) []string { return append(env, "STORAGE_EMULATOR_HOST="+host) }
 	lake := "gs://acme-lake/chat"
+	s3 := func(endpoint string) []string { return append(append(env[:0:0], env...), s3Env(endpoint)...) }
+	s3Lake := "s3://acme-lake/chat"
 	azure := func(host string) []string {
 		return append(env, storage.EnvAzureConnectionString+"="+azureConnString(host))
 	}
@@ -89,6 +91,10 @@ func TestDeadlines(t *testing.T) {
 		{"unreachable GCS, status at defaults", gcs("127.0.0.1:1"), []string{"status", "--lake", lake}, exitBadInput, "not reachable", time.Minute},
 		{"silent GCS, export --storage-timeout 20s", gcs(hole), s.exportArgs("export", lake, "--storage-timeout", "20s"), exitBadInput, "timed out", time.Minute},
 		{"silent GCS, status --storage-timeout 20s", gcs(hole), []string{"status", "--lake", lake, "--storage-timeout", "20s"}, exitBadInput, "timed out", time.Minute},
+		{"unreachable S3, export at defaults", s3("http://127.0.0.1:1"), s.exportArgs("export", s3Lake), exitBadInput, "not reachable", time.Minute},
+		{"unreachable S3, status at defaults", s3("http://127.0.0.1:1"), []string{"status", "--lake", s3Lake}, exitBadInput, "not reachable", time.Minute},
+		{"silent S3, export --storage-timeout 20s", s3("http://" + hole), s.exportArgs("export", s3Lake, "--storage-timeout", "20s"), exitBadInput, "timed out", time.Minute},
+		{"silent S3, status --storage-timeout 20s", s3("http://" + hole), []string{"status", "--lake", s3Lake, "--storage-timeout", "20s"}, exitBadInput, "timed out", time.Minute},
 		{"unreachable Azure, export at defaults", azure("127.0.0.1:1"), s.exportArgs("export", azLake), exitBadInput, "not reachable", time.Minute},
 		{"unreachable Azure, status at defaults", azure("127.0.0.1:1"), []string{"status", "--lake", azLake}, exitBadInput, "not reachable", time.Minute},
 		{"silent Azure, export --storage-timeout 20s", azure(hole), s.exportArgs("export", azLake, "--storage-timeout", "20s"), exitBadInput, "timed out", time.Minute},

@@ -66,6 +66,7 @@ type exportFlags struct {
 	logFormat                               string
 	lockLease                               time.Duration
 	requestTimeout, storageTimeout          time.Duration
+	s3                                      s3Flags
 	progressEvery                           time.Duration
 	metricsFile, pushgateway                string
 	pseudo                                  pseudonymFlags
@@ -87,7 +88,7 @@ const (
 
 // The help texts of the flags that several commands share.
 const (
-	lakeHelp      = "the lake: a local directory, file:///DIR, gs://BUCKET/PREFIX or az://CONTAINER/PREFIX (required)"
+	lakeHelp      = "the lake: a local directory, file:///DIR, gs://BUCKET/PREFIX, s3://BUCKET/PREFIX or az://CONTAINER/PREFIX (required)"
 	logFormatHelp = "log format on stderr: auto (json unless stderr is a terminal), json or text"
 )
 
@@ -125,6 +126,9 @@ func (f *exportFlags) options(nightly bool) []option {
 		intOpt(&f.maxAttempts, "max-attempts", extract.DefaultMaxAttempts, 1, extract.MaxRequestAttempts, "MaxAttempts", "attempts per API request before the user fails (and is owed to the next run)"),
 		durationOpt(&f.requestTimeout, "request-timeout", extract.DefaultAttemptTimeout, minRequestTimeout, extract.MaxDuration, "AttemptTimeout", "deadline of one attempt of an API request, the answer's body included; with --max-attempts and the backoff between attempts it bounds a request"),
 		storageTimeoutOpt(&f.storageTimeout),
+	)
+	opts = append(opts, f.s3.options()...)
+	opts = append(opts,
 		stringOpt(&f.metricsFile, "metrics-file", "PATH", "write the run's metrics in the Prometheus text format to this file when it ends (node_exporter's textfile collector reads *.prom)", nil),
 		stringOpt(&f.pushgateway, "pushgateway", "URL", "push the run's metrics to this Prometheus Pushgateway (http://host:9091) when it ends", nil),
 		batchSize,
@@ -254,8 +258,12 @@ func isTerminal(w io.Writer) bool {
 
 // openLake opens the lake URL; a lake that cannot be opened is bad input. With mustExist, a
 // lake that is not there is an error and nothing is created (status, verify, publish, forget).
-func openLake(ctx context.Context, url string, o *load.Options, mustExist bool, opTimeout time.Duration, az azureFlags) (*load.Lake, func(), error) {
-	store, err := storage.Open(ctx, url, az.openOptions(&storage.OpenOptions{MustExist: mustExist, OpTimeout: opTimeout}))
+func openLake(ctx context.Context, url string, o *load.Options, mustExist bool, opTimeout time.Duration, az azureFlags, set ...func(*storage.OpenOptions)) (*load.Lake, func(), error) {
+	so := az.openOptions(&storage.OpenOptions{MustExist: mustExist, OpTimeout: opTimeout})
+	for _, f := range set {
+		f(so)
+	}
+	store, err := storage.Open(ctx, url, so)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: --lake %s: %w", pipelines.ErrBadInput, url, err)
 	}
@@ -274,12 +282,12 @@ func openLake(ctx context.Context, url string, o *load.Options, mustExist bool, 
 
 // openExportLake opens the lake of an export, creating it when it does not exist yet; created
 // is the local directory it made, if any.
-func openExportLake(ctx context.Context, url string, o *load.Options, opTimeout time.Duration, az azureFlags) (lake *load.Lake, closeLake func(), created string, err error) {
-	lake, closeLake, err = openLake(ctx, url, o, true, opTimeout, az)
+func openExportLake(ctx context.Context, url string, o *load.Options, opTimeout time.Duration, az azureFlags, set ...func(*storage.OpenOptions)) (lake *load.Lake, closeLake func(), created string, err error) {
+	lake, closeLake, err = openLake(ctx, url, o, true, opTimeout, az, set...)
 	if err == nil || !errors.Is(err, storage.ErrNotExist) {
 		return lake, closeLake, "", err
 	}
-	lake, closeLake, err = openLake(ctx, url, o, false, opTimeout, az)
+	lake, closeLake, err = openLake(ctx, url, o, false, opTimeout, az, set...)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -336,7 +344,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 	if err != nil {
 		return nil, optionOfField(f.opts, fmt.Errorf("%w: %w", pipelines.ErrBadInput, err))
 	}
-	lake, closeLake, created, err := openExportLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger}, f.storageTimeout, f.azure)
+	lake, closeLake, created, err := openExportLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger}, f.storageTimeout, f.azure, f.s3.apply)
 	if err != nil {
 		return nil, optionOfField(f.opts, err)
 	}

@@ -15,6 +15,7 @@ import (
 type lakeFlags struct {
 	lake, tempDir, logFormat  string
 	lockLease, storageTimeout time.Duration
+	s3                        s3Flags
 	pseudo                    pseudonymFlags
 	azure                     azureFlags
 	opts                      []option // the command's table, bound to these fields (register)
@@ -28,7 +29,7 @@ func (f *lakeFlags) options() []option {
 		logFormatOpt(&f.logFormat),
 		lockLeaseOpt(&f.lockLease),
 		storageTimeoutOpt(&f.storageTimeout),
-	}, append(f.azure.options(), f.pseudo.options(false)...)...)
+	}, append(append(f.s3.options(), f.azure.options()...), f.pseudo.options(false)...)...)
 }
 
 func (f *lakeFlags) register(fs *flag.FlagSet, more ...option) {
@@ -49,7 +50,7 @@ func (f *lakeFlags) pipeline(ctx context.Context, stderr io.Writer) (*setup, err
 	}
 	runID := pipelines.NewRunID(time.Now())
 	logger := newLogger(f.logFormat, stderr).With("run_id", runID)
-	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TempDir: f.tempDir, Logger: logger}, true, f.storageTimeout, f.azure)
+	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TempDir: f.tempDir, Logger: logger}, true, f.storageTimeout, f.azure, f.s3.apply)
 	if err != nil {
 		return nil, optionOfField(f.opts, err)
 	}

@@ -118,6 +118,7 @@ func TestShardsShareARun(t *testing.T) {
 	}
 	t.Run("four shards", func(t *testing.T) { runShards(t, gcsCrashLake(t), -1) })
 	t.Run("a shard killed and rerun", func(t *testing.T) { runShards(t, gcsCrashLake(t), 2) })
+	t.Run("four shards on S3", func(t *testing.T) { runShards(t, s3CrashLake(t), -1) })
 	t.Run("four shards on Azure", func(t *testing.T) { runShards(t, azureCrashLake(t), -1) })
 	t.Run("a shard killed and rerun on Azure", func(t *testing.T) { runShards(t, azureCrashLake(t), 2) })
 }

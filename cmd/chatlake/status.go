@@ -64,6 +64,7 @@ type statusFlags struct {
 	lake                   string
 	asJSON                 bool
 	maxLag, storageTimeout time.Duration
+	s3                     s3Flags
 	azure                  azureFlags
 }
 
@@ -77,7 +78,7 @@ func (f *statusFlags) options() []option {
 		boolOpt(&f.asJSON, "json", "print the status as one JSON object"),
 		durationOpt(&f.maxLag, "max-lag", 0, 0, maxMaxLag, "", "exit 4 when the newest fully exported day ended longer ago than this (36h, 2d); 0: no check"),
 		storageTimeoutOpt(&f.storageTimeout),
-	}, f.azure.options()...)
+	}, append(f.s3.options(), f.azure.options()...)...)
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -95,7 +96,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	lakeURL, asJSON, maxLag := &f.lake, &f.asJSON, f.maxLag
-	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, f.storageTimeout, f.azure)
+	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, f.storageTimeout, f.azure, f.s3.apply)
 	if err != nil {
 		return err
 	}

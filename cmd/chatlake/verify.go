@@ -12,6 +12,7 @@ import (
 // verifyFlags are the flags of verify.
 type verifyFlags struct {
 	lake, from, to string
+	s3             s3Flags
 	azure          azureFlags
 }
 
@@ -21,19 +22,23 @@ func (f *verifyFlags) options() []option {
 		stringOpt(&f.lake, "lake", "URL", lakeHelp, nil),
 		stringOpt(&f.from, "from", "DAY", "first day YYYY-MM-DD to check; with --to, a day without a manifest is reported missing (default: every day found)", nil),
 		stringOpt(&f.to, "to", "DAY", "last day YYYY-MM-DD to check (default: every day found)", nil),
-	}, f.azure.options()...)
+	}, append(f.s3.options(), f.azure.options()...)...)
 }
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	var f verifyFlags
-	register(fs, f.options())
+	opts := f.options()
+	register(fs, opts)
 	lakeURL, from, to := &f.lake, &f.from, &f.to
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {
 		return err
 	}
 	if *lakeURL == "" {
 		return usagef("missing required flag: --lake")
+	}
+	if err := validate(opts); err != nil {
+		return err
 	}
 	if (*from == "") != (*to == "") {
 		return usagef("give both --from and --to, or neither")
@@ -51,7 +56,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return usagef("--to %s is before --from %s", *to, *from)
 		}
 	}
-	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, 0, f.azure)
+	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, 0, f.azure, f.s3.apply)
 	if err != nil {
 		return err
 	}

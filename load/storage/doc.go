@@ -1,14 +1,18 @@
 // Package storage is the object store under the lake: a local directory (Local), a Google
-// Cloud Storage bucket and prefix (GCS, through cloud.google.com/go/storage) or an Azure Blob
+// Cloud Storage bucket and prefix (GCS, through cloud.google.com/go/storage), an Amazon S3 (or
+// S3-compatible) bucket and prefix (S3, through github.com/aws/aws-sdk-go-v2) or an Azure Blob
 // Storage container and prefix (Azure, through the Azure SDK's azblob), all behind Store and
 // all passing the conformance suite in storagetest. Open picks one from a URL
-// ("gs://bucket/prefix", "az://container/prefix", "file:///abs/dir", or a directory path).
+// ("gs://bucket/prefix", "s3://bucket/prefix", "az://container/prefix", "file:///abs/dir", or
+// a directory path).
 //
-// Writes stream (a GCS resumable upload in 8 MiB chunks; a local temporary file renamed into
-// place) and become visible whole, at Close, or not at all. Small objects (state, locks,
-// manifests) can be written conditionally on their version (GCS generation preconditions;
-// Azure If-None-Match / If-Match on ETags; a local lock file). An Azure write stages 8 MiB
-// blocks as it goes and commits the block list at Close.
+// Writes stream (a GCS resumable upload in 8 MiB chunks; an S3 multipart upload of 8 MiB
+// parts, or one PutObject for less; a local temporary file renamed into place) and become
+// visible whole, at Close, or not at all. Small objects (state, locks, manifests) can be
+// written conditionally on their version (GCS generation preconditions; S3 If-None-Match and
+// If-Match, which an S3 store probes once and refuses to work without; Azure If-None-Match /
+// If-Match on ETags; a local lock file). An Azure write stages 8 MiB blocks as it goes and
+// commits the block list at Close.
 //
 // # Names
 //
@@ -30,7 +34,9 @@
 //
 // # Deadlines
 //
-// No call waits on storage without a bound (OpenOptions, GCSOptions, LocalOptions):
+// No call waits on storage without a bound (OpenOptions, GCSOptions, S3Options, LocalOptions).
+// S3 has the same deadlines as GCS, with the same defaults and meaning (a part of a multipart
+// upload is a chunk; its Open probe also asks the bucket's region when none is configured):
 //
 //   - Open probes a gs:// or az:// URL with one listing bounded by ProbeTimeout (default 15 s).
 //   - Azure calls follow the GCS rules below (AzureOptions has the same fields), a staged
@@ -54,9 +60,10 @@
 // # Versions
 //
 // Object.Version is opaque and changes on every write. Local: inode, mtime and size of the
-// file (each write makes a new file); GCS: the generation in decimal; Azure: the ETag without
-// its quotes. Stat, List and Get
-// report the same version for the same content.
+// file (each write makes a new file); GCS: the generation in decimal; S3: the ETag without
+// quotes, which names the content rather than the write (rewriting the same bytes gives the
+// same version); Azure: the ETag without its quotes. Stat, List and Get report the same
+// version for the same content.
 //
 // # Concurrency
 //
@@ -70,15 +77,20 @@
 // between the two both names exist, and it is not atomic with respect to PutIf. Azure PutIf and
 // DeleteIf are atomic through the service's ETag conditions (Azurite enforces them too). Two
 // Azure writers of one name may both stage blocks; the first to commit wins and the other's
-// Close fails (committing a block list discards the blob's other uncommitted blocks).
+// Close fails (committing a block list discards the blob's other uncommitted blocks). S3 is
+// like GCS: PutIf through If-None-Match / If-Match, DeleteIf compares then deletes with
+// If-Match (a plain delete on a store that answers 501 to it), Move copies (CopyObject, at
+// most 5 GiB) then deletes.
 //
 // # Errors
 //
 // Missing objects give errors matching ErrNotExist (also a missing lake opened with
 // MustExist), failed version checks ErrPrecondition, bad names ErrBadName, passed deadlines
-// ErrTimeout, a refusal for lack of permission (Azure's HTTP 403) ErrPermission; all are
-// wrapped with the operation and name. Azure errors are one line with the HTTP status and the
-// service's error code, and never hold a credential: no request URL (its SAS query), no key. A GCS PutIf whose first
+// ErrTimeout, a refusal for lack of permission (HTTP 403 of S3, GCS or Azure) ErrPermission;
+// all are wrapped with the operation and name. An S3 store that ignores conditional writes is
+// refused at its first PutIf with an error matching errors.ErrUnsupported. No error holds a
+// credential: Azure errors are one line with the HTTP status and the service's error code, no
+// request URL (its SAS query), no key. A GCS PutIf whose first
 // attempt succeeded but whose response was lost is retried by the client and then reports
 // ErrPrecondition: callers re-read (Get) and decide from the content.
 package storage

@@ -31,6 +31,6 @@ func checkRange(offset, length int64) error {
 	return nil
 }
 
-// ErrPermission: the store refused the call for lack of permission (HTTP 403: a role or a
-// SAS token that does not grant the operation, or a credential the store does not accept).
+// ErrPermission: the store refused the call for lack of permission (HTTP 403: a role, a policy
+// or a SAS token that does not grant the operation, or a credential the store does not accept).
 var ErrPermission = errors.New("permission denied by the store")

@@ -90,14 +90,17 @@ func (g *GCS) object(name string) (*storage.ObjectHandle, error) {
 	return g.bucket.Object(g.prefix + name), nil
 }
 
-// gcsErr wraps err with context, mapping a missing object to ErrNotExist and a failed
-// precondition (HTTP 412) to ErrPrecondition.
+// gcsErr wraps err with context, mapping a missing object to ErrNotExist, a failed
+// precondition (HTTP 412) to ErrPrecondition and a refusal (HTTP 403) to ErrPermission.
 func gcsErr(op, name string, err error) error {
 	if errors.Is(err, storage.ErrObjectNotExist) {
 		return fmt.Errorf("%s %s: %w (%w)", op, name, ErrNotExist, err)
 	}
 	if isPrecondition(err) {
 		return fmt.Errorf("%s %s: %w (%w)", op, name, ErrPrecondition, err)
+	}
+	if ge := (*googleapi.Error)(nil); errors.As(err, &ge) && ge.Code == http.StatusForbidden {
+		return fmt.Errorf("%s %s: %w (%w)", op, name, ErrPermission, err)
 	}
 	return fmt.Errorf("%s %s: %w", op, name, err)
 }

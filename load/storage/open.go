@@ -31,6 +31,8 @@ func hasScheme(s string) bool {
 //
 //   - "gs://bucket" or "gs://bucket/prefix": GCS; the bucket must be reachable (one object
 //     listing is tried, bounded by ProbeTimeout, default 15 s).
+//   - "s3://bucket" or "s3://bucket/prefix": S3 (or an S3-compatible store, OpenOptions.S3Endpoint);
+//     the bucket must be reachable (one listing, bounded by ProbeTimeout).
 //   - "az://container/prefix" (or azure://, or az://ACCOUNT.blob.core.windows.net/container/prefix):
 //     Azure Blob Storage; probed like gs:// (credentials: OpenOptions.AzureClient).
 //   - "file:///abs/dir", "/abs/dir" or a relative directory: Local.
@@ -68,10 +70,12 @@ func Open(ctx context.Context, rawURL string, o *OpenOptions) (Store, error) {
 		return openLocal(rawURL, u.Path, o)
 	case "gs":
 		return openGCS(ctx, rawURL, u, o)
+	case "s3":
+		return openS3(ctx, rawURL, u, o)
 	case "az", "azure":
 		return openAzure(ctx, rawURL, u, o)
 	default:
-		return nil, fmt.Errorf("open store %q: unsupported scheme %q (want gs://, az://, file:// or a directory)", rawURL, u.Scheme)
+		return nil, fmt.Errorf("open store %q: unsupported scheme %q (want gs://, s3://, az://, file:// or a directory)", rawURL, u.Scheme)
 	}
 }
 

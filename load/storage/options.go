@@ -6,6 +6,7 @@ import (
 
 	"cloud.google.com/go/storage"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // Defaults of the deadlines. They are chosen so that a batch job under a scheduler never
@@ -65,6 +66,21 @@ type OpenOptions struct {
 	ChunkTimeout time.Duration
 	// MaxAttempts is the number of tries of one GCS or Azure request (default DefaultMaxAttempts).
 	MaxAttempts int
+
+	// S3Client is the client for s3:// URLs; the caller keeps ownership, and S3Endpoint,
+	// S3PathStyle and S3Region are then unused. Nil means a client made from the standard AWS
+	// configuration (config.LoadDefaultConfig: environment, shared config and profile, web
+	// identity, ECS and EC2 roles) with the three settings below.
+	S3Client *s3.Client
+	// S3Endpoint is the base URL (http:// or https://) of an S3-compatible store (MinIO,
+	// Cloudflare R2, Ceph RGW); "" means AWS (or AWS_ENDPOINT_URL_S3, which the SDK reads).
+	S3Endpoint string
+	// S3PathStyle addresses buckets as ENDPOINT/BUCKET/KEY instead of BUCKET.ENDPOINT/KEY, as
+	// most S3-compatible stores need.
+	S3PathStyle bool
+	// S3Region is the bucket's region; "" means the configured one (AWS_REGION, the profile),
+	// else the one the bucket reports (HeadBucket), else us-east-1.
+	S3Region string
 }
 
 // GCSOptions configures a GCS store. The zero value and nil are the defaults.
@@ -85,6 +101,15 @@ type GCSOptions struct {
 	// calls these two override a retry configuration set with Client.SetRetry (its policy and
 	// error function stay). Default DefaultMaxAttempts.
 	MaxAttempts int
+}
+
+// S3Options configures an S3 store: the same deadlines as GCSOptions, with the same meaning
+// (ChunkTimeout bounds each 8 MiB part of a multipart upload, and the PutObject of a smaller
+// object). The zero value and nil are the defaults.
+type S3Options struct {
+	OpTimeout    time.Duration
+	ChunkTimeout time.Duration
+	MaxAttempts  int
 }
 
 // LocalOptions configures a Local store. The zero value and nil are the defaults.
@@ -136,6 +161,12 @@ func (o *GCSOptions) withDefaults() (GCSOptions, error) {
 	return r, nil
 }
 
+// withDefaults validates o and fills in its defaults, those of GCSOptions.
+func (o *S3Options) withDefaults() (S3Options, error) {
+	r, err := (*GCSOptions)(o).withDefaults()
+	return S3Options(r), err
+}
+
 // withDefaults validates o and fills in its defaults.
 func (o *LocalOptions) withDefaults() (LocalOptions, error) {
 	var r LocalOptions
@@ -157,12 +188,19 @@ func (o *OpenOptions) check() error {
 	if _, err := o.gcs().withDefaults(); err != nil {
 		return err
 	}
+	if err := checkS3Endpoint(o.S3Endpoint); err != nil {
+		return err
+	}
 	_, err := o.local().withDefaults()
 	return err
 }
 
 func (o *OpenOptions) gcs() *GCSOptions {
 	return &GCSOptions{OpTimeout: o.OpTimeout, ChunkTimeout: o.ChunkTimeout, MaxAttempts: o.MaxAttempts}
+}
+
+func (o *OpenOptions) s3() *S3Options {
+	return &S3Options{OpTimeout: o.OpTimeout, ChunkTimeout: o.ChunkTimeout, MaxAttempts: o.MaxAttempts}
 }
 
 func (o *OpenOptions) azure() *AzureOptions {

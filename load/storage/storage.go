@@ -11,7 +11,7 @@ import (
 type Object struct {
 	Name    string // slash-separated, relative to the store's root
 	Size    int64
-	Version string // opaque; changes on every write of the object
+	Version string // opaque; changes on every write of the object (S3: of different bytes)
 	Updated time.Time
 }
 
@@ -24,7 +24,8 @@ type Writer interface {
 	Abort() error
 }
 
-// Store is one object store rooted at a prefix: a local directory or a GCS bucket and prefix.
+// Store is one object store rooted at a prefix: a local directory, or a GCS or S3 bucket and
+// prefix.
 // Every implementation passes storagetest.Run.
 type Store interface {
 	// Create starts a streaming write of name.
@@ -48,8 +49,8 @@ type Store interface {
 	// seen as at the moment each page is read. A pageSize below 1 is ErrBadRange.
 	ListPage(ctx context.Context, prefix, after string, pageSize int) ([]Object, string, error)
 	// Move replaces dst with src's content in one atomic step (readers of dst see the old or the
-	// new object, never a mix) and then removes src. Local: rename. GCS: server-side copy, then
-	// delete of src. A missing src gives an error matching ErrNotExist.
+	// new object, never a mix) and then removes src. Local: rename. GCS and S3: server-side
+	// copy, then delete of src. A missing src gives an error matching ErrNotExist.
 	Move(ctx context.Context, src, dst string) error
 	// Delete removes name; deleting a missing object is not an error.
 	Delete(ctx context.Context, name string) error
@@ -61,7 +62,8 @@ type Store interface {
 	PutIf(ctx context.Context, name string, data []byte, ifVersion string) (string, error)
 	// DeleteIf removes name only if its current version is ifVersion, else ErrPrecondition.
 	DeleteIf(ctx context.Context, name string, ifVersion string) error
-	// URL names the store's root for messages and queries (a directory path or gs://bucket/prefix).
+	// URL names the store's root for messages and queries (a directory path, gs://bucket/prefix
+	// or s3://bucket/prefix).
 	URL() string
 }
 

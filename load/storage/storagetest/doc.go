@@ -1,9 +1,11 @@
 // Package storagetest is the conformance suite that every storage.Store backend runs
-// (storage.Local, storage.GCS, storage.Azure), in the manner of go-cloud's blob/drivertest, an
-// in-process fake GCS server for tests (StartFakeGCS; StartFakeGCSWrapped puts a handler of the
-// test's in front of it, to watch the requests), and Azure's blob emulator run as a child
-// process (StartAzurite: azurite-blob from the npm package azurite, which .ci/run installs;
-// without it a test is skipped, or fails when CI=true).
+// (storage.Local, storage.GCS, storage.S3, storage.Azure), in the manner of go-cloud's
+// blob/drivertest, an in-process fake GCS server for tests (StartFakeGCS; StartFakeGCSWrapped
+// puts a handler of the test's in front of it, to watch the requests), moto's S3 server in a
+// child process (StartMoto; MotoEnv is the environment that points the standard AWS
+// configuration at it), gofakes3 in process (StartGoFakeS3), and Azure's blob emulator run as
+// a child process (StartAzurite: azurite-blob from the npm package azurite, which .ci/run
+// installs; without it a test is skipped, or fails when CI=true).
 //
 // Run checks what callers of a Store rely on: writes become visible whole at Close or not at
 // all (Abort, a cancelled context, an abandoned writer), concurrent readers see one complete
@@ -21,6 +23,7 @@
 //
 // # Errors
 //
-// What the suite finds is reported through t (t.Error, t.Fatal), never returned. StartFakeGCS
-// and StartAzurite fail t if the server cannot start, and stop it when the test ends.
+// What the suite finds is reported through t (t.Error, t.Fatal), never returned. StartFakeGCS,
+// StartMoto and StartAzurite fail t if the server cannot start, and stop it when the test
+// ends; without moto_server, StartMoto skips the test, or fails it under CI=true.
 package storagetest

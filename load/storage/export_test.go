@@ -1,0 +1,4 @@
+package storage
+
+// BucketRegion exposes bucketRegion to the external tests.
+var BucketRegion = bucketRegion

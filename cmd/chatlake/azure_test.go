@@ -20,7 +20,7 @@ import (
 // string in the child's environment), reads the lake back with DuckDB (equal to the
 // simulator's truth), and checks it with status and verify, once through the connection string
 // and once through --azure-endpoint and --azure-sas-file. No output holds the account key or
-// the SAS token, and no lake object does either.
+// the SAS token, and no lake object does either. forget erases a user's rows, and only those.
 func TestExportToAzure(t *testing.T) {
 	s := startSim(t, 23, 12, nil)
 	cs, client := storagetest.StartAzurite(t, "lake")
@@ -91,6 +91,7 @@ func TestExportToAzure(t *testing.T) {
 			t.Fatal("a lake object holds a secret")
 		}
 	}
+	checkForget(t, s, store, url, connEnv, rows)
 }
 
 // readAll is every file below dir, concatenated.

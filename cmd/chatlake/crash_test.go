@@ -431,7 +431,7 @@ func TestKillDelay(t *testing.T) {
 // TestConcurrentRuns starts two exports on one lake at once: one refuses with the locked exit
 // code, the other completes, and the lake is exact.
 func TestConcurrentRuns(t *testing.T) {
-	for _, kind := range []string{"local", "s3"} {
+	for _, kind := range []string{"local", "s3", "azure"} {
 		t.Run(kind, func(t *testing.T) {
 			s := startSim(t, 13, 20, func(o *sim.Options) { o.Faults.Latency = 5 * time.Millisecond })
 			lake := crashLakeOf(t, kind)

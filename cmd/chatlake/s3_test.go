@@ -86,12 +86,20 @@ func TestExportToS3(t *testing.T) {
 	}
 
 	// forget erases a user from the S3 lake: the others' rows stay, exactly.
+	checkForget(t, s, store, lake, s3Env(endpoint), rows)
+}
+
+// checkForget runs `chatlake forget` of the simulator's first user on the lake at url (store,
+// reached by the child through env), and checks that the lake then holds exactly rows less
+// that user's.
+func checkForget(t *testing.T, s *testSim, store storage.Store, url string, env []string, rows []lakecheck.Row) {
+	t.Helper()
 	gone := s.UserIDs(nil)[0]
-	code, stderr = runChild(t, s3Env(endpoint), "forget", "--lake", lake, "--user", gone, "--log-format", "json")
+	code, stderr := runChild(t, env, "forget", "--lake", url, "--user", gone, "--log-format", "json")
 	if code != 0 {
 		t.Fatalf("forget exits %d: %s", code, lastLine(stderr))
 	}
-	dir = t.TempDir()
+	dir := t.TempDir()
 	if err := lakecheck.Download(context.Background(), store, dir); err != nil {
 		t.Fatal(err)
 	}

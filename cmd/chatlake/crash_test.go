@@ -24,67 +24,46 @@ import (
 
 // crashLake is a lake a child process writes to, and a way to read it back with DuckDB.
 type crashLake struct {
-	url string
-	env []string
-	// dir returns a local directory holding the lake as it is now.
-	dir func(t *testing.T) string
+	url   string
+	env   []string
+	store storage.Store // of a lake on a cloud store's emulator; nil for a local directory
 }
 
-func localCrashLake(t *testing.T) crashLake {
-	dir := t.TempDir()
-	return crashLake{url: dir, dir: func(*testing.T) string { return dir }}
-}
-
-func gcsCrashLake(t *testing.T) crashLake {
-	host, client := storagetest.StartFakeGCS(t, "lake")
-	store := storage.NewGCS(client, "lake", "analytics/chat")
-	return crashLake{
-		url: "gs://lake/analytics/chat",
-		env: []string{"STORAGE_EMULATOR_HOST=" + host},
-		dir: func(t *testing.T) string {
-			dir := t.TempDir()
-			if err := lakecheck.Download(context.Background(), store, dir); err != nil {
-				t.Fatal(err)
-			}
-			return dir
-		},
+// dir returns a local directory holding the lake as it is now: the lake's own, or a download
+// of its objects.
+func (l crashLake) dir(t testing.TB) string {
+	if l.store == nil {
+		return l.url
 	}
+	dir := t.TempDir()
+	if err := lakecheck.Download(context.Background(), l.store, dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func localCrashLake(t testing.TB) crashLake { return crashLake{url: t.TempDir()} }
+
+func gcsCrashLake(t testing.TB) crashLake {
+	host, client := storagetest.StartFakeGCS(t, "lake")
+	return crashLake{url: "gs://lake/analytics/chat", env: []string{"STORAGE_EMULATOR_HOST=" + host},
+		store: storage.NewGCS(client, "lake", "analytics/chat")}
 }
 
 // s3CrashLake is a lake on moto's S3 server, which the child reaches through the standard AWS
 // configuration (the environment) and CHATLAKE_S3_ENDPOINT / CHATLAKE_S3_PATH_STYLE.
-func s3CrashLake(t *testing.T) crashLake {
+func s3CrashLake(t testing.TB) crashLake {
 	endpoint, client := storagetest.StartMoto(t, "lake")
-	store := storage.NewS3(client, "lake", "analytics/chat")
-	return crashLake{
-		url: "s3://lake/analytics/chat",
-		env: s3Env(endpoint),
-		dir: func(t *testing.T) string {
-			dir := t.TempDir()
-			if err := lakecheck.Download(context.Background(), store, dir); err != nil {
-				t.Fatal(err)
-			}
-			return dir
-		},
-	}
+	return crashLake{url: "s3://lake/analytics/chat", env: s3Env(endpoint),
+		store: storage.NewS3(client, "lake", "analytics/chat")}
 }
 
 // azureCrashLake is a lake in a container of Azurite, which the child reaches through the
 // connection string in its environment.
-func azureCrashLake(t *testing.T) crashLake {
+func azureCrashLake(t testing.TB) crashLake {
 	cs, client := storagetest.StartAzurite(t, "lake")
-	store := storage.NewAzure(client, "lake", "analytics/chat")
-	return crashLake{
-		url: "az://lake/analytics/chat",
-		env: []string{storage.EnvAzureConnectionString + "=" + cs},
-		dir: func(t *testing.T) string {
-			dir := t.TempDir()
-			if err := lakecheck.Download(context.Background(), store, dir); err != nil {
-				t.Fatal(err)
-			}
-			return dir
-		},
-	}
+	return crashLake{url: "az://lake/analytics/chat", env: []string{storage.EnvAzureConnectionString + "=" + cs},
+		store: storage.NewAzure(client, "lake", "analytics/chat")}
 }
 
 // s3Env is the environment of a child that reaches moto at endpoint.
@@ -93,7 +72,7 @@ func s3Env(endpoint string) []string {
 }
 
 // crashLakeOf is the lake of a kind: "local", "gcs", "azure" or "s3".
-func crashLakeOf(t *testing.T, kind string) crashLake {
+func crashLakeOf(t testing.TB, kind string) crashLake {
 	switch kind {
 	case "gcs":
 		return gcsCrashLake(t)

@@ -84,6 +84,13 @@ func (l *Lake) FetchStaged(ctx context.Context, staged []*StagedBatch, days []st
 	var mu sync.Mutex
 	for i, s := range spans {
 		path := filepath.Join(dir, fmt.Sprintf("part-%d.arrows", i))
+		// A part whose header is not known yet and whose window starts near it is read from
+		// its start: the header comes with the window's rows, not in a request of its own.
+		_, known := l.headers.Load(s.part.Name)
+		withHeader := !known && s.start-s.part.Header <= fetchHeaderGap
+		if withHeader {
+			s.start = 0
+		}
 		g.Go(func() error {
 			rc, err := l.store.OpenRange(gctx, s.part.Name, s.start, s.end-s.start)
 			if err != nil {
@@ -95,6 +102,9 @@ func (l *Lake) FetchStaged(ctx context.Context, staged []*StagedBatch, days []st
 			}
 			if err == nil && n != s.end-s.start {
 				err = fmt.Errorf("%w: %d bytes in [%d, %d), the index says %d", errCorruptStaged, n, s.start, s.end, s.end-s.start)
+			}
+			if err == nil && withHeader {
+				err = l.cacheHeader(s.part, path)
 			}
 			if err != nil {
 				return fmt.Errorf("read %s: %w", s.part.Name, err)
@@ -110,6 +120,26 @@ func (l *Lake) FetchStaged(ctx context.Context, staged []*StagedBatch, days []st
 		return nil, fmt.Errorf("fetch staged rows of %s..%s: %w", days[0], days[len(days)-1], err)
 	}
 	return f, nil
+}
+
+// fetchHeaderGap is how far after a staged part's header a window may start and still be read
+// from the part's start, header included: the bytes between cost less than a request.
+const fetchHeaderGap = 1 << 20
+
+// cacheHeader keeps the header of part p from the first p.Header bytes of the local file path
+// (a fetch from the part's start), as stagedHeader would have read it.
+func (l *Lake) cacheHeader(p StagedPart, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := make([]byte, p.Header)
+	if _, err := io.ReadFull(f, h); err != nil || !bytes.HasPrefix(h, []byte("ARROW1")) {
+		return fmt.Errorf("%w: %s: no Arrow file header of %d bytes", errCorruptStaged, p.Name, p.Header)
+	}
+	l.headers.Store(p.Name, h)
+	return nil
 }
 
 // Close removes the fetched files. It is safe to call more than once, and on nil.

@@ -24,6 +24,8 @@ type Lake struct {
 	builders *builderPool // empty row builders, reused by its stages' days
 	sortBufs sortBuffers  // buffers of row references, to sort a row group (shard.go)
 	headers  sync.Map     // staged part name -> its header (stagedHeader)
+	// doneRecords holds the done records this process wrote: name -> the record's bytes.
+	doneRecords sync.Map
 	// partBytes is about the largest staged object (stagedPartBytes; tests make it smaller).
 	partBytes int64
 }

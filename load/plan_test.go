@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -112,5 +113,52 @@ func TestReadPlanFormat(t *testing.T) {
 	bad.Format = 9
 	if _, _, err := l.CreatePlan(ctx, bad); err == nil {
 		t.Error("CreatePlan wrote a plan of format 9")
+	}
+}
+
+// getCounter counts the whole-object reads of a store.
+type getCounter struct {
+	*memStore
+	gets atomic.Int64
+}
+
+func (c *getCounter) Get(ctx context.Context, name string) ([]byte, string, error) {
+	c.gets.Add(1)
+	return c.memStore.Get(ctx, name)
+}
+
+// TestDoneRecordsKept: the done records a process wrote are read back without a request; one
+// another process wrote is read from the store; a removed run's records are not kept.
+func TestDoneRecordsKept(t *testing.T) {
+	ctx := context.Background()
+	store := &getCounter{memStore: newMemStore()}
+	l := newTestLake(t, store, Options{})
+	other := newTestLake(t, store, Options{})
+	mine := &BatchDone{Failed: []FailedUser{{ID: "u1", Error: "boom"}}}
+	if err := l.MarkBatchDone(ctx, "plan-1", "a1", 0, mine); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.MarkBatchDone(ctx, "plan-1", "a1", 1, &BatchDone{}); err != nil {
+		t.Fatal(err)
+	}
+	store.gets.Store(0)
+	got, err := l.ReadBatchDone(ctx, "plan-1", "a1", 0)
+	if err != nil || !reflect.DeepEqual(got, mine) {
+		t.Fatalf("ReadBatchDone = %+v, %v; want %+v", got, err, mine)
+	}
+	if n := store.gets.Load(); n != 0 {
+		t.Errorf("reading the record this lake wrote made %d requests, want none", n)
+	}
+	if _, err := l.ReadBatchDone(ctx, "plan-1", "a1", 1); err != nil {
+		t.Fatal(err)
+	}
+	if n := store.gets.Load(); n != 1 {
+		t.Errorf("reading the record another lake wrote made %d requests, want 1", n)
+	}
+	if err := l.RemoveRun(ctx, "plan-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.ReadBatchDone(ctx, "plan-1", "a1", 0); err == nil {
+		t.Error("the record of a removed run is still read")
 	}
 }

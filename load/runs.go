@@ -180,9 +180,15 @@ func (l *Lake) MarkBatchDone(ctx context.Context, plan, attempt string, batch in
 	if err != nil {
 		return fmt.Errorf("mark batch %d done: %w", batch, err)
 	}
-	_, err = l.store.PutIf(ctx, batchDonePath(plan, attempt, batch), data, "")
+	name := batchDonePath(plan, attempt, batch)
+	_, err = l.store.PutIf(ctx, name, data, "")
 	if err != nil && !errors.Is(err, storage.ErrPrecondition) {
 		return fmt.Errorf("mark batch %d done: %w", batch, err)
+	}
+	if err == nil {
+		// A done record never changes once written: this process's publisher reads it from
+		// here rather than from the store (one request per batch on a cloud store).
+		l.doneRecords.Store(name, data)
 	}
 	return nil
 }
@@ -210,12 +216,14 @@ func (l *Lake) BatchesDone(ctx context.Context, plan, attempt string) ([]int, er
 
 // ReadBatchDone reads the record MarkBatchDone stored for batch, with its index of staged rows
 // checked against the batch's object names.
-func (l *Lake) ReadBatchDone(ctx context.Context, plan, attempt string, batch int) (*BatchDone, error) {
+func (l *Lake) ReadBatchDone(ctx context.Context, plan, attempt string, batch int) (_ *BatchDone, err error) {
 	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
 		return nil, err
 	}
-	data, _, err := l.store.Get(ctx, batchDonePath(plan, attempt, batch))
-	if err != nil {
+	var data []byte
+	if d, ok := l.doneRecords.Load(batchDonePath(plan, attempt, batch)); ok {
+		data = d.([]byte)
+	} else if data, _, err = l.store.Get(ctx, batchDonePath(plan, attempt, batch)); err != nil {
 		return nil, fmt.Errorf("read the record of batch %d: %w", batch, err)
 	}
 	var rec BatchDone
@@ -240,6 +248,7 @@ func (l *Lake) RemoveRun(ctx context.Context, plan string) error {
 		return fmt.Errorf("remove plan %s: %w", plan, err)
 	}
 	l.forgetHeaders(runDir(plan))
+	l.forget(&l.doneRecords, runDir(plan))
 	return l.removeTree(ctx, runDir(plan))
 }
 

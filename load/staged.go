@@ -9,6 +9,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -357,10 +358,13 @@ func (l *Lake) stagedHeader(ctx context.Context, p StagedPart) ([]byte, error) {
 }
 
 // forgetHeaders drops the cached headers of the staged parts under prefix.
-func (l *Lake) forgetHeaders(prefix string) {
-	l.headers.Range(func(k, _ any) bool {
+func (l *Lake) forgetHeaders(prefix string) { l.forget(&l.headers, prefix) }
+
+// forget drops the entries of m whose name starts with prefix.
+func (l *Lake) forget(m *sync.Map, prefix string) {
+	m.Range(func(k, _ any) bool {
 		if strings.HasPrefix(k.(string), prefix) {
-			l.headers.Delete(k)
+			m.Delete(k)
 		}
 		return true
 	})

@@ -29,6 +29,7 @@ type Summary struct {
 	Users           int      // users of the plan (listed by its planner)
 	Resumed         bool     // the plan existed: an earlier process planned it
 	AlreadyComplete bool     // a finished backfill: nothing to do
+	Idle            string   // why the run had nothing to do (a finished backfill, no day due); "" when it worked
 	Batches         int      // batches of the plan
 	BatchesMine     int      // batches of this shard
 	BatchesDone     int      // finished by this process
@@ -105,9 +106,19 @@ func (s *Summary) with(fn func()) {
 }
 
 func (s *Summary) setUsers(n int, resumed bool) { s.with(func() { s.Users, s.Resumed = n, resumed }) }
-func (s *Summary) setAlreadyComplete()          { s.with(func() { s.AlreadyComplete = true }) }
-func (s *Summary) setWaiting(n int)             { s.with(func() { s.BatchesWaiting = n }) }
-func (s *Summary) warn(msg string)              { s.with(func() { s.Warnings = append(s.Warnings, msg) }) }
+
+// The reasons a run has nothing to do (Summary.Idle), logged and printed in its summary.
+const (
+	idleBackfillDone = "backfill already complete: nothing to export (--restart does it again)"
+	idleNoDayDue     = "nothing to export: no closed day after the watermark and no lookback"
+)
+
+// setIdle records why the run has nothing to do.
+func (s *Summary) setIdle(reason string) {
+	s.with(func() { s.Idle, s.AlreadyComplete = reason, reason == idleBackfillDone })
+}
+func (s *Summary) setWaiting(n int) { s.with(func() { s.BatchesWaiting = n }) }
+func (s *Summary) warn(msg string)  { s.with(func() { s.Warnings = append(s.Warnings, msg) }) }
 
 func (s *Summary) setBatches(total, mine, skipped, users int) {
 	s.with(func() { s.Batches, s.BatchesMine, s.BatchesSkipped, s.UsersToDo = total, mine, skipped, users })
@@ -269,6 +280,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if s.Shard != "" {
 		fmt.Fprintf(&b, "  shard      %s\n", s.Shard)
 	}
+	if s.Idle != "" {
+		fmt.Fprintf(&b, "  idle       %s\n", s.Idle)
+	}
 	fmt.Fprintf(&b, "  users      %d; this process: %d exported, %d failed (owed)%s, %d skipped as invalid%s\n", s.Users,
 		s.UsersDone-len(s.FailedUsers)-len(s.SkippedUsers), len(s.FailedUsers), listSuffix(s.FailedUsers), len(s.SkippedUsers), listSuffix(s.SkippedUsers))
 	if s.NotStarted > 0 {
@@ -327,7 +341,7 @@ func (s *Summary) LogValue() slog.Value {
 		slog.Int64("messages_published", s.RowsIn), slog.Int("users_owed", len(s.OwedUsers)),
 		slog.String("run_id", s.RunID), slog.String("kind", s.Kind), slog.String("plan", s.Plan),
 		slog.String("shard", s.Shard), slog.String("from", s.From), slog.String("to", s.To),
-		slog.Int("users", s.Users), slog.Bool("resumed", s.Resumed),
+		slog.Int("users", s.Users), slog.Bool("resumed", s.Resumed), slog.String("idle", s.Idle),
 		slog.Int("batches", s.Batches), slog.Int("batches_done", s.BatchesDone),
 		slog.Int("batches_done_before", s.BatchesSkipped), slog.Int("batches_waiting", s.BatchesWaiting),
 		slog.Any("skipped_users", s.SkippedUsers), slog.Any("failed_users", s.FailedUsers), slog.Int("users_not_started", s.NotStarted),

@@ -231,18 +231,34 @@ func (f *exportFlags) apiKey() (string, error) {
 	return key, nil
 }
 
-// newLogger makes the run's logger on stderr.
+// newLogger makes the run's logger on stderr. Both formats log INFO and up: a cron job's log
+// file gets the progress records and the reason a run did nothing. On a terminal each record
+// first clears the progress line being redrawn there, which the next redraw puts back.
 func newLogger(format string, stderr io.Writer) *slog.Logger {
+	terminal := isTerminal(stderr)
 	if format == "auto" {
 		format = "json"
-		if isTerminal(stderr) {
+		if terminal {
 			format = "text"
 		}
 	}
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(stderr, nil))
 	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if terminal {
+		stderr = clearLine{stderr}
+	}
+	return slog.New(slog.NewTextHandler(stderr, nil))
+}
+
+// clearLine writes each record after erasing the terminal's current line (a progress line).
+type clearLine struct{ w io.Writer }
+
+func (c clearLine) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(c.w, "\r\033[K"); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 func isTerminal(w io.Writer) bool {

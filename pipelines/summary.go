@@ -72,6 +72,10 @@ type Summary struct {
 	Outcome  string
 	ExitCode int
 	Error    string
+	// Resume says how to resume a run that did not finish (set by the command: the command
+	// line to run again); Bot names a multi-bot run's bot ("1 (KEY)").
+	Resume string
+	Bot    string
 
 	live func() extract.Stats // the client's counters while the run goes on (progress)
 }
@@ -94,6 +98,12 @@ func (s *Summary) SetOutcome(outcome string, exitCode int, err error) {
 		}
 	})
 }
+
+// SetResume records how to resume the run.
+func (s *Summary) SetResume(how string) { s.with(func() { s.Resume = how }) }
+
+// SetBot records the bot of a multi-bot run.
+func (s *Summary) SetBot(bot string) { s.with(func() { s.Bot = bot }) }
 
 func (p *Pipeline) newSummary(kind, from, to string) *Summary {
 	return &Summary{RunID: p.o.RunID, Kind: kind, From: from, To: to, Shard: p.shard(), Started: time.Now(), live: p.liveStats}
@@ -277,6 +287,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	defer s.mu.Unlock()
 	var b strings.Builder
 	fmt.Fprintf(&b, "chatlake %s %s: days %s..%s, plan %s\n", s.Kind, s.RunID, s.From, s.To, s.Plan)
+	if s.Bot != "" {
+		fmt.Fprintf(&b, "  bot        %s\n", s.Bot)
+	}
 	if s.Shard != "" {
 		fmt.Fprintf(&b, "  shard      %s\n", s.Shard)
 	}
@@ -310,6 +323,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if s.Outcome != "" {
 		fmt.Fprintf(&b, "  outcome    %s (exit %d)\n", s.Outcome, s.ExitCode)
 	}
+	if s.Resume != "" {
+		fmt.Fprintf(&b, "  resume     %s\n", s.Resume)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -339,6 +355,7 @@ func (s *Summary) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("outcome", s.Outcome), slog.Int("exit_code", s.ExitCode), slog.String("error", s.Error),
 		slog.Int64("messages_published", s.RowsIn), slog.Int("users_owed", len(s.OwedUsers)),
+		slog.String("resume", s.Resume), slog.String("bot", s.Bot),
 		slog.String("run_id", s.RunID), slog.String("kind", s.Kind), slog.String("plan", s.Plan),
 		slog.String("shard", s.Shard), slog.String("from", s.From), slog.String("to", s.To),
 		slog.Int("users", s.Users), slog.Bool("resumed", s.Resumed), slog.String("idle", s.Idle),

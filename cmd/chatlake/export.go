@@ -71,6 +71,8 @@ type exportFlags struct {
 	pseudo                                  pseudonymFlags
 
 	logAttrs []any    // added to every log record (a multi-bot run's bot_index)
+	botLabel string   // a multi-bot run's bot, named by its summary ("1 (KEY)")
+	cmdline  string   // the command as given, which resumes the run (resumeHint)
 	opts     []option // the command's table, bound to these fields (register)
 }
 
@@ -326,6 +328,8 @@ type setup struct {
 
 	metricsFile, pushgateway string // where the run's metrics go, if anywhere
 	customer, bot            string // the metrics' labels
+	botLabel                 string // a multi-bot run's bot, for its summary
+	resume                   string // how to resume the run if it does not finish (resumeHint)
 }
 
 func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, error) {
@@ -371,11 +375,13 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 		return nil, optionOfField(f.opts, err)
 	}
 	return &setup{client: client, lake: lake, pipeline: p, logger: logger, close: closeLake, created: created,
-		metricsFile: f.metricsFile, pushgateway: f.pushgateway, customer: f.customer, bot: f.bot}, nil
+		metricsFile: f.metricsFile, pushgateway: f.pushgateway, customer: f.customer, bot: f.bot,
+		botLabel: f.botLabel, resume: resumeHint(f.cmdline, f.lake)}, nil
 }
 
-// report prints the run summary on stderr, logs it as one JSON record with the run's
-// outcome, writes the metrics, and decides the error (and so the exit code).
+// report prints the run summary on stderr once: as text for a person with a text logger, else
+// as one JSON record with the run's outcome. A run that did not finish (failed, interrupted)
+// says how to resume it. It writes the metrics, and decides the error (and so the exit code).
 func report(ctx context.Context, s *setup, sum *pipelines.Summary, runErr error, allowSkipped bool, stderr io.Writer) error {
 	err := runErr
 	if err == nil && sum != nil {
@@ -388,14 +394,19 @@ func report(ctx context.Context, s *setup, sum *pipelines.Summary, runErr error,
 	code := codeOf(err)
 	if sum != nil && sum.Kind != "" && !errors.Is(runErr, pipelines.ErrBadInput) && !errors.Is(runErr, pipelines.ErrLocked) {
 		sum.SetOutcome(outcomeOf(code), code, err)
-		if !isJSONLogger(s.logger) {
+		if code == exitFailed || code == exitSIGINT || code == exitSIGTERM {
+			sum.SetResume(s.resume)
+		}
+		sum.SetBot(s.botLabel)
+		if isJSONLogger(s.logger) {
+			level := slog.LevelInfo
+			if err != nil {
+				level = slog.LevelError
+			}
+			s.logger.Log(context.Background(), level, "summary", "summary", sum)
+		} else {
 			_ = sum.WriteText(stderr)
 		}
-		level := slog.LevelInfo
-		if err != nil {
-			level = slog.LevelError
-		}
-		s.logger.Log(context.Background(), level, "summary", "summary", sum)
 		if merr := s.writeMetrics(ctx, sum); merr != nil {
 			s.logger.Warn("the run's metrics were not written", "error", merr.Error())
 		}
@@ -421,7 +432,7 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 func runRange(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	var f exportFlags
+	f := exportFlags{cmdline: commandLine(name, args)}
 	f.register(fs, false)
 	var restart bool
 	if name == "backfill" {
@@ -467,7 +478,7 @@ func runRange(ctx context.Context, name string, args []string, stdout, stderr io
 
 func runNightly(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	var f exportFlags
+	f := exportFlags{cmdline: commandLine("run", args)}
 	f.register(fs, true)
 	var botIndex, parallel int
 	registerBotFlags(fs, &botIndex, &parallel)

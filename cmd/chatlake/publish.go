@@ -16,6 +16,7 @@ type lakeFlags struct {
 	lake, tempDir, logFormat  string
 	lockLease, storageTimeout time.Duration
 	pseudo                    pseudonymFlags
+	cmdline                   string   // the command as given (resumeHint)
 	opts                      []option // the command's table, bound to these fields (register)
 }
 
@@ -57,12 +58,12 @@ func (f *lakeFlags) pipeline(ctx context.Context, stderr io.Writer) (*setup, err
 		closeLake()
 		return nil, optionOfField(f.opts, err)
 	}
-	return &setup{lake: lake, pipeline: p, logger: logger, close: closeLake}, nil
+	return &setup{lake: lake, pipeline: p, logger: logger, close: closeLake, resume: resumeHint(f.cmdline, f.lake)}, nil
 }
 
 func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
-	var f lakeFlags
+	f := lakeFlags{cmdline: commandLine("publish", args)}
 	f.register(fs)
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {
 		return err
@@ -91,7 +92,7 @@ func userOpt(p *usersFlag) option {
 
 func runForget(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("forget", flag.ContinueOnError)
-	var f lakeFlags
+	f := lakeFlags{cmdline: commandLine("forget", args)}
 	var users usersFlag
 	f.register(fs, userOpt(&users))
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {

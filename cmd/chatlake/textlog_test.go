@@ -1,6 +1,9 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -47,4 +50,61 @@ func hasLine(text string, parts ...string) bool {
 		}
 	}
 	return false
+}
+
+// TestFailedSummaryOnce: a run that did not finish prints its summary once (text: the block,
+// no key=value record; JSON: the record), and the summary says how to resume it: the same
+// command, given back exactly, and status.
+func TestFailedSummaryOnce(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			s := startSim(t, 3, 6, nil)
+			bad := s.UserIDs(nil)[0]
+			proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.Contains(r.URL.Path, "/channel-user/"+bad+"/") {
+					http.Error(w, "down", http.StatusServiceUnavailable)
+					return
+				}
+				s.ServeHTTP(w, r)
+			}))
+			t.Cleanup(proxy.Close)
+			t.Setenv(apiKeyEnv, s.opts.APIKey)
+			lake := filepath.Join(t.TempDir(), "my lake")
+			args := replaceFlag(t, s.exportArgs("backfill", lake, "--log-format", format, "--max-attempts", "1"), "--api-url", proxy.URL)
+			code, _, stderr := runCmd(t, args...)
+			if code != exitFailed {
+				t.Fatalf("exit %d, want 1\n%s", code, stderr)
+			}
+			again := commandLine(args[0], args[1:])
+			if !strings.Contains(again, "'"+lake+"'") {
+				t.Fatalf("the command to run again does not quote the lake's path: %s", again)
+			}
+			status := "chatlake status --lake '" + lake + "'"
+			switch format {
+			case "text":
+				if n := strings.Count("\n"+stderr, "\nchatlake backfill "); n != 1 {
+					t.Errorf("%d summaries, want 1:\n%s", n, stderr)
+				}
+				if hasLine(stderr, "msg=summary") {
+					t.Errorf("a key=value summary record beside the text one:\n%s", stderr)
+				}
+				if !hasLine(stderr, "  resume     ", again, status) {
+					t.Errorf("the summary does not say how to resume (%s):\n%s", again, stderr)
+				}
+			case "json":
+				sum, _, _ := summaryOf(t, jsonRecords(t, stderr))
+				if r, _ := sum["resume"].(string); !strings.Contains(r, again) || !strings.Contains(r, status) {
+					t.Errorf("the summary's resume is %q, want the command %s and %s", r, again, status)
+				}
+				if strings.Contains("\n"+stderr, "\nchatlake backfill ") || strings.Count(stderr, `"msg":"summary"`) != 1 {
+					t.Errorf("want one summary record and no text summary:\n%s", stderr)
+				}
+			}
+			// The same command resumes: it pays the user owed once the API answers.
+			args = replaceFlag(t, args, "--api-url", s.url)
+			if code, _, stderr := runCmd(t, args...); code != exitOK {
+				t.Fatalf("the same command again: exit %d\n%s", code, stderr)
+			}
+		})
+	}
 }

@@ -1,8 +1,17 @@
 package pipelines
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"reflect"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/chatlake/chatlake/load"
 )
 
 // TestETA: the ETA is the pace so far times the work left; at a steady pace, elapsed + ETA
@@ -50,3 +59,100 @@ func TestBar(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressFollowsTicker: progress records come on the ticks of a ticker of ProgressEvery
+// (a fake ticker here, so the count is of events, not of wall-clock time), one per tick, and
+// when the run ends one more only if the figures changed since the last tick: the last record
+// is never a repeat.
+func TestProgressFollowsTicker(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		doneAfterLast bool // the users finish after the last tick
+		want          int  // records
+	}{
+		{"figures changed after the last tick", true, 4},
+		{"nothing changed after the last tick", false, 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var buf lockedBuffer
+			o := Options{ProgressEvery: 7 * time.Second, Logger: slog.New(slog.NewJSONHandler(&buf, nil))}
+			sum := &Summary{}
+			sum.setBatches(1, 1, 0, 3)
+			p := newProgress(o, sum)
+			ticks := make(chan time.Time) // unbuffered: a send returns once the reporter took it
+			var every time.Duration
+			p.newTicker = func(d time.Duration) (<-chan time.Time, func()) { every = d; return ticks, func() {} }
+			stop := p.start(context.Background())
+			n := 0
+			tick := func() { // a tick, and its record written
+				ticks <- time.Time{}
+				n++
+				for deadline := time.Now().Add(time.Minute); buf.lines() < n && time.Now().Before(deadline); {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			tick()
+			sum.userDone(10)
+			tick()
+			finish := func() {
+				sum.userDone(10)
+				sum.userDone(10)
+				sum.batchDone(load.BatchStats{})
+			}
+			if !c.doneAfterLast {
+				finish()
+			}
+			tick()
+			if c.doneAfterLast {
+				finish()
+			}
+			stop()
+			if every != o.ProgressEvery {
+				t.Errorf("the ticker's period is %s, want ProgressEvery %s", every, o.ProgressEvery)
+			}
+			var recs []map[string]any
+			for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+				var r map[string]any
+				if err := json.Unmarshal([]byte(line), &r); err != nil {
+					t.Fatalf("%q: %v", line, err)
+				}
+				delete(r, "time")
+				delete(r, "elapsed_s")
+				delete(r, "messages_per_s")
+				delete(r, "eta")
+				delete(r, "eta_s")
+				recs = append(recs, r)
+			}
+			if len(recs) != c.want {
+				t.Fatalf("%d progress records, want %d (one per tick, and a final one only if it is new):\n%s", len(recs), c.want, buf.String())
+			}
+			last := recs[len(recs)-1]
+			if last["users_done"] != 3.0 || last["batches_done"] != 1.0 {
+				t.Errorf("the last record is not the run's end: %v", last)
+			}
+			if prev := recs[len(recs)-2]; c.doneAfterLast && reflect.DeepEqual(prev, last) {
+				t.Errorf("the last record repeats the one before: %v", last)
+			}
+		})
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *lockedBuffer) lines() int { return strings.Count(l.String(), "\n") }

@@ -32,9 +32,9 @@ const (
 // field is its default.
 type Options struct {
 	Engine Engine
-	// Lake is the lake's root: a directory (a relative one stays relative for DuckDB, which
-	// resolves it from its working directory; Spark and Trino get it absolute), file:///DIR,
-	// or gs://BUCKET/PREFIX. BigQuery needs gs://.
+	// Lake is the lake's root: a directory (a relative one is made absolute from the working
+	// directory, so the definitions work from any other), file:///DIR, or gs://BUCKET/PREFIX.
+	// BigQuery needs gs://.
 	Lake string
 	// Schema is where the tables and views go: a BigQuery dataset ("dataset" or
 	// "project.dataset"), a Spark database, a Trino "catalog.schema". Default: none for
@@ -54,7 +54,7 @@ type Options struct {
 
 // lake is a parsed Options.Lake.
 type lake struct {
-	root  string // without a trailing slash: "gs://b/p", "/abs/dir" or "rel/dir"
+	root  string // without a trailing slash: "gs://b/p" or "/abs/dir"
 	local bool
 }
 
@@ -176,7 +176,7 @@ func parseLake(raw string, e Engine) (lake, error) {
 	if l.local && e == BigQuery {
 		return lake{}, optErr("Lake", "%q: BigQuery reads only gs://BUCKET/PREFIX", raw)
 	}
-	if l.local && e != DuckDB && !filepath.IsAbs(l.root) {
+	if l.local && !filepath.IsAbs(l.root) {
 		abs, err := filepath.Abs(l.root)
 		if err != nil {
 			return lake{}, optErr("Lake", "%q: %v", raw, err)

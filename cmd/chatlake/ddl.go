@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -58,7 +60,8 @@ func runDDL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *window == 0 {
 		return usagef("ddl: --reply-window must be positive, not 0")
 	}
-	err := ddl.Write(stdout, ddl.Options{Engine: ddl.Engine(*engine), Lake: *lakeURL, Schema: *schemaName,
+	var out bytes.Buffer // printed only whole: a refused lake prints nothing
+	err := ddl.Write(&out, ddl.Options{Engine: ddl.Engine(*engine), Lake: *lakeURL, Schema: *schemaName,
 		SessionGap: *gap, ReplyWindow: *window, RequirePartitionFilter: *requireFilter})
 	var oe *ddl.OptionError
 	if errors.As(err, &oe) {
@@ -66,6 +69,34 @@ func runDDL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if err != nil {
 		return fmt.Errorf("ddl: %w", err)
+	}
+	if err := lakeExists(*lakeURL); err != nil {
+		return err
+	}
+	_, err = out.WriteTo(stdout)
+	return err
+}
+
+// lakeExists refuses a local lake that is not an existing directory, as one line naming
+// --lake (exit 2). A cloud lake is not looked at: ddl needs no credentials, and its
+// definitions are the same whether the bucket holds the lake yet or not.
+func lakeExists(url string) error {
+	path, local := url, true
+	switch {
+	case strings.HasPrefix(url, "file://"):
+		path = strings.TrimPrefix(strings.TrimPrefix(url, "file://"), "localhost")
+	case strings.Contains(url, "://"):
+		local = false
+	}
+	if !local {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return usagef("ddl: --lake %s: no lake there (%v)", url, errors.Unwrap(err))
+	case !fi.IsDir():
+		return usagef("ddl: --lake %s: not a lake directory but a file", url)
 	}
 	return nil
 }

@@ -212,23 +212,32 @@ func (f *exportFlags) validate(needRange bool) error {
 	return nil
 }
 
+// minKeyLen is the shortest API key accepted. Technowiz keys are a UUID with a suffix (40 and
+// more characters); a key of a few characters is a mistake, and could not be kept out of logs
+// in part: its parts are ordinary words (extract redacts a short key only as a whole token).
+const minKeyLen = 16
+
 // apiKey reads the key from --api-key-file or the environment. The key itself never appears in
 // an error.
 func (f *exportFlags) apiKey() (string, error) {
+	var key, from string
 	if f.apiKeyFile != "" {
 		data, err := os.ReadFile(f.apiKeyFile)
 		if err != nil {
 			return "", usagef("--api-key-file %s: %v", f.apiKeyFile, errors.Unwrap(err))
 		}
-		key := strings.TrimSpace(string(data))
+		key, from = strings.TrimSpace(string(data)), "--api-key-file "+f.apiKeyFile
 		if key == "" {
 			return "", usagef("--api-key-file %s is empty", f.apiKeyFile)
 		}
-		return key, nil
+	} else {
+		key, from = strings.TrimSpace(os.Getenv(apiKeyEnv)), "$"+apiKeyEnv
+		if key == "" {
+			return "", usagef("no API key: set %s or give --api-key-file", apiKeyEnv)
+		}
 	}
-	key := strings.TrimSpace(os.Getenv(apiKeyEnv))
-	if key == "" {
-		return "", usagef("no API key: set %s or give --api-key-file", apiKeyEnv)
+	if len(key) < minKeyLen {
+		return "", usagef("the API key in %s has %d characters: too short for a Technowiz key (a UUID with a suffix), want at least %d", from, len(key), minKeyLen)
 	}
 	return key, nil
 }

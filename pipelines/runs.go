@@ -411,6 +411,9 @@ func (p *Pipeline) Publish(ctx context.Context) (*Summary, error) {
 			errs = append(errs, fmt.Errorf("plan %s: %w", id, err))
 		}
 	}
+	if len(errs) == 0 && !sum.isPublished() && sum.BatchesWaiting == 0 {
+		sum.setIdle(idleNothingToPublish)
+	}
 	return sum, errors.Join(errs...)
 }
 
@@ -495,6 +498,7 @@ func (p *Pipeline) Forget(ctx context.Context, ids []string) (*Summary, error) {
 	h := sha256.Sum256([]byte(strings.Join(sorted, "\x00")))
 	id := "forget-" + hex.EncodeToString(h[:6])
 	sum.Plan = id
+	sum.setUsers(len(drop), false)
 	err := p.locked(ctx, sum, id, nil, func(ctx context.Context, rc *runContext) error {
 		plans, err := p.lake.Plans(ctx)
 		if err != nil {
@@ -505,6 +509,7 @@ func (p *Pipeline) Forget(ctx context.Context, ids []string) (*Summary, error) {
 				return err
 			}
 			p.o.Logger.Warn("forget: dropped an unfinished run, whose staged rows may hold the users; rerun it to export anew", "plan", other)
+			sum.warn("dropped the unfinished run " + other + ", whose staged rows may hold the users: rerun it to export anew")
 		}
 		isDropped := func(u string) bool { return drop[u] }
 		ms, err := p.lake.ForgetMessages(ctx, isDropped, p.o.RunID)

@@ -121,6 +121,8 @@ func (s *Summary) setUsers(n int, resumed bool) { s.with(func() { s.Users, s.Res
 const (
 	idleBackfillDone = "backfill already complete: nothing to export (--restart does it again)"
 	idleNoDayDue     = "nothing to export: no closed day after the watermark and no lookback"
+	// idleNothingToPublish: publish found no run with all its batches done.
+	idleNothingToPublish = "nothing to publish: no unfinished run of the lake has all its batches done"
 )
 
 // setIdle records why the run has nothing to do.
@@ -229,6 +231,18 @@ func (s *Summary) markPublished(owedTotal int) {
 	s.with(func() { s.Published, s.OwedTotal = true, owedTotal })
 }
 
+// runMessages are the run's messages, for its record in the state: once published, the
+// plan's staged rows, which every shard and every earlier process of the run staged (a
+// sharded run is recorded by the shard that publishes it); before, this process's.
+func (s *Summary) runMessages() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Published && s.Kind != "forget" {
+		return s.RowsIn
+	}
+	return s.Messages
+}
+
 func (s *Summary) isPublished() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -281,41 +295,21 @@ func retriesText(r map[string]int64) string {
 	return strings.Join(parts, " ")
 }
 
-// WriteText prints the summary for a person.
+// WriteText prints the summary for a person: what the command did (an export's users,
+// batches and requests; what publish published; what forget erased), its warnings, duration
+// and outcome, and how to resume it.
 func (s *Summary) WriteText(w io.Writer) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var b strings.Builder
-	fmt.Fprintf(&b, "chatlake %s %s: days %s..%s, plan %s\n", s.Kind, s.RunID, s.From, s.To, s.Plan)
-	if s.Bot != "" {
-		fmt.Fprintf(&b, "  bot        %s\n", s.Bot)
+	switch s.Kind {
+	case "publish":
+		s.writePublish(&b)
+	case "forget":
+		s.writeForget(&b)
+	default:
+		s.writeRun(&b)
 	}
-	if s.Shard != "" {
-		fmt.Fprintf(&b, "  shard      %s\n", s.Shard)
-	}
-	if s.Idle != "" {
-		fmt.Fprintf(&b, "  idle       %s\n", s.Idle)
-	}
-	fmt.Fprintf(&b, "  users      %d; this process: %d exported, %d failed (owed)%s, %d skipped as invalid%s\n", s.Users,
-		s.UsersDone-len(s.FailedUsers)-len(s.SkippedUsers), len(s.FailedUsers), listSuffix(s.FailedUsers), len(s.SkippedUsers), listSuffix(s.SkippedUsers))
-	if s.NotStarted > 0 {
-		fmt.Fprintf(&b, "  stalled    %d of the failed users not started: the API had stopped answering\n", s.NotStarted)
-	}
-	fmt.Fprintf(&b, "  batches    %d of the plan; this process: %d done, %d done before; %d of other shards unfinished\n",
-		s.Batches, s.BatchesDone, s.BatchesSkipped, s.BatchesWaiting)
-	fmt.Fprintf(&b, "  messages   %d extracted by this process\n", s.Messages)
-	if s.Published {
-		fmt.Fprintf(&b, "  published  %d partitions, %d files, %d bytes; %d staged rows in, %d replaced rows out; %d users owed\n",
-			s.Partitions, s.Files, s.Bytes, s.RowsIn, s.RowsOut, s.OwedTotal)
-	}
-	if s.LateMessages > 0 {
-		fmt.Fprintf(&b, "  late       %d messages new in days exported before (by age: %s)\n", s.LateMessages, s.lateByAgeText())
-	}
-	if s.ForgottenMessages > 0 || s.ForgottenUsers > 0 {
-		fmt.Fprintf(&b, "  forgotten  %d message rows, %d users rows\n", s.ForgottenMessages, s.ForgottenUsers)
-	}
-	fmt.Fprintf(&b, "  requests   %d (%.1f/s), 429s %d, retries %s\n", s.API.Requests, s.RequestRate(), s.API.Throttled, retriesText(s.API.Retries))
-	fmt.Fprintf(&b, "  exactness  %d outside the window, %d repeats dropped, %d 1-ms requeries\n", s.OutsideWindow, s.RepeatedDropped, s.Requeries)
 	for _, w := range s.Warnings {
 		fmt.Fprintf(&b, "  warning    %s\n", w)
 	}
@@ -328,6 +322,69 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writePublish is publish's summary: the run it published, or why there was none.
+func (s *Summary) writePublish(b *strings.Builder) {
+	fmt.Fprintf(b, "chatlake publish %s\n", s.RunID)
+	if s.Idle != "" {
+		fmt.Fprintf(b, "  idle       %s\n", s.Idle)
+	}
+	if s.Published {
+		fmt.Fprintf(b, "  published  plan %s, days %s..%s: %d partitions, %d files, %d bytes; %d staged rows in, %d replaced rows out; %d users owed\n",
+			s.Plan, s.From, s.To, s.Partitions, s.Files, s.Bytes, s.RowsIn, s.RowsOut, s.OwedTotal)
+	}
+	if s.BatchesWaiting > 0 {
+		fmt.Fprintf(b, "  waiting    %d batches of unfinished runs are still to do; the shard that finishes the last one publishes its run\n", s.BatchesWaiting)
+	}
+	if s.LateMessages > 0 {
+		fmt.Fprintf(b, "  late       %d messages new in days exported before (by age: %s)\n", s.LateMessages, s.lateByAgeText())
+	}
+}
+
+// writeForget is forget's summary: what it erased.
+func (s *Summary) writeForget(b *strings.Builder) {
+	fmt.Fprintf(b, "chatlake forget %s: %d user(s)\n", s.RunID, s.Users)
+	if s.Published {
+		fmt.Fprintf(b, "  forgotten  %d message rows in %d partitions (%d files rewritten), %d users rows; %d users owed\n",
+			s.ForgottenMessages, s.Partitions, s.Files, s.ForgottenUsers, s.OwedTotal)
+	} else {
+		fmt.Fprintf(b, "  forgotten  nothing: the erasure did not finish\n")
+	}
+}
+
+// writeRun is the summary of an export, backfill or nightly run.
+func (s *Summary) writeRun(b *strings.Builder) {
+	fmt.Fprintf(b, "chatlake %s %s: days %s..%s, plan %s\n", s.Kind, s.RunID, s.From, s.To, s.Plan)
+	if s.Bot != "" {
+		fmt.Fprintf(b, "  bot        %s\n", s.Bot)
+	}
+	if s.Shard != "" {
+		fmt.Fprintf(b, "  shard      %s\n", s.Shard)
+	}
+	if s.Idle != "" {
+		fmt.Fprintf(b, "  idle       %s\n", s.Idle)
+	}
+	fmt.Fprintf(b, "  users      %d; this process: %d exported, %d failed (owed)%s, %d skipped as invalid%s\n", s.Users,
+		s.UsersDone-len(s.FailedUsers)-len(s.SkippedUsers), len(s.FailedUsers), listSuffix(s.FailedUsers), len(s.SkippedUsers), listSuffix(s.SkippedUsers))
+	if s.NotStarted > 0 {
+		fmt.Fprintf(b, "  stalled    %d of the failed users not started: the API had stopped answering\n", s.NotStarted)
+	}
+	fmt.Fprintf(b, "  batches    %d of the plan; this process: %d done, %d done before; %d of other shards unfinished\n",
+		s.Batches, s.BatchesDone, s.BatchesSkipped, s.BatchesWaiting)
+	fmt.Fprintf(b, "  messages   %d extracted by this process\n", s.Messages)
+	if s.Published {
+		fmt.Fprintf(b, "  published  %d partitions, %d files, %d bytes; %d staged rows in, %d replaced rows out; %d users owed\n",
+			s.Partitions, s.Files, s.Bytes, s.RowsIn, s.RowsOut, s.OwedTotal)
+	}
+	if s.LateMessages > 0 {
+		fmt.Fprintf(b, "  late       %d messages new in days exported before (by age: %s)\n", s.LateMessages, s.lateByAgeText())
+	}
+	if s.ForgottenMessages > 0 || s.ForgottenUsers > 0 {
+		fmt.Fprintf(b, "  forgotten  %d message rows, %d users rows\n", s.ForgottenMessages, s.ForgottenUsers)
+	}
+	fmt.Fprintf(b, "  requests   %d (%.1f/s), 429s %d, retries %s\n", s.API.Requests, s.RequestRate(), s.API.Throttled, retriesText(s.API.Retries))
+	fmt.Fprintf(b, "  exactness  %d outside the window, %d repeats dropped, %d 1-ms requeries\n", s.OutsideWindow, s.RepeatedDropped, s.Requeries)
 }
 
 func listSuffix(items []string) string {

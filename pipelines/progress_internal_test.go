@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"reflect"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -74,8 +72,8 @@ func TestProgressFollowsTicker(t *testing.T) {
 		{"nothing changed after the last tick", false, 3},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var buf lockedBuffer
-			o := Options{ProgressEvery: 7 * time.Second, Logger: slog.New(slog.NewJSONHandler(&buf, nil))}
+			written := make(recordWriter, 16)
+			o := Options{ProgressEvery: 7 * time.Second, Logger: slog.New(slog.NewJSONHandler(written, nil))}
 			sum := &Summary{}
 			sum.setBatches(1, 1, 0, 3)
 			p := newProgress(o, sum)
@@ -83,13 +81,10 @@ func TestProgressFollowsTicker(t *testing.T) {
 			var every time.Duration
 			p.newTicker = func(d time.Duration) (<-chan time.Time, func()) { every = d; return ticks, func() {} }
 			stop := p.start(context.Background())
-			n := 0
+			var lines [][]byte
 			tick := func() { // a tick, and its record written
 				ticks <- time.Time{}
-				n++
-				for deadline := time.Now().Add(time.Minute); buf.lines() < n && time.Now().Before(deadline); {
-					time.Sleep(time.Millisecond)
-				}
+				lines = append(lines, <-written)
 			}
 			tick()
 			sum.userDone(10)
@@ -107,13 +102,16 @@ func TestProgressFollowsTicker(t *testing.T) {
 				finish()
 			}
 			stop()
+			for len(written) > 0 {
+				lines = append(lines, <-written)
+			}
 			if every != o.ProgressEvery {
 				t.Errorf("the ticker's period is %s, want ProgressEvery %s", every, o.ProgressEvery)
 			}
 			var recs []map[string]any
-			for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			for _, line := range lines {
 				var r map[string]any
-				if err := json.Unmarshal([]byte(line), &r); err != nil {
+				if err := json.Unmarshal(line, &r); err != nil {
 					t.Fatalf("%q: %v", line, err)
 				}
 				delete(r, "time")
@@ -124,7 +122,7 @@ func TestProgressFollowsTicker(t *testing.T) {
 				recs = append(recs, r)
 			}
 			if len(recs) != c.want {
-				t.Fatalf("%d progress records, want %d (one per tick, and a final one only if it is new):\n%s", len(recs), c.want, buf.String())
+				t.Fatalf("%d progress records, want %d (one per tick, and a final one only if it is new):\n%v", len(recs), c.want, recs)
 			}
 			last := recs[len(recs)-1]
 			if last["users_done"] != 3.0 || last["batches_done"] != 1.0 {
@@ -137,22 +135,10 @@ func TestProgressFollowsTicker(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+// recordWriter hands each log record written (one Write of a slog handler) to the test.
+type recordWriter chan []byte
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
+func (w recordWriter) Write(p []byte) (int, error) {
+	w <- bytes.Clone(p)
+	return len(p), nil
 }
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *lockedBuffer) lines() int { return strings.Count(l.String(), "\n") }

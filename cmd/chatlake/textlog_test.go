@@ -59,18 +59,9 @@ func TestFailedSummaryOnce(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			s := startSim(t, 3, 6, nil)
-			bad := s.UserIDs(nil)[0]
-			proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if strings.Contains(r.URL.Path, "/channel-user/"+bad+"/") {
-					http.Error(w, "down", http.StatusServiceUnavailable)
-					return
-				}
-				s.ServeHTTP(w, r)
-			}))
-			t.Cleanup(proxy.Close)
 			t.Setenv(apiKeyEnv, s.opts.APIKey)
 			lake := filepath.Join(t.TempDir(), "my lake")
-			args := replaceFlag(t, s.exportArgs("backfill", lake, "--log-format", format, "--max-attempts", "1"), "--api-url", proxy.URL)
+			args := replaceFlag(t, s.exportArgs("backfill", lake, "--log-format", format, "--max-attempts", "1"), "--api-url", failingUser(t, s, s.UserIDs(nil)[0]))
 			code, _, stderr := runCmd(t, args...)
 			if code != exitFailed {
 				t.Fatalf("exit %d, want 1\n%s", code, stderr)
@@ -107,4 +98,18 @@ func TestFailedSummaryOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// failingUser serves s but answers every conversations request of user with a 503; it returns
+// its URL.
+func failingUser(t *testing.T, s *testSim, user string) string {
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/channel-user/"+user+"/") {
+			http.Error(w, "<html>down</html>", http.StatusServiceUnavailable)
+			return
+		}
+		s.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	return proxy.URL
 }

@@ -14,7 +14,7 @@ import (
 // that says what the value is (DURATION, not "value"), no sentinel default (-1), and the help
 // names no source file.
 func TestHelpGolden(t *testing.T) {
-	flagLine := regexp.MustCompile(`^  --[a-z0-9-]+( [A-Z][A-Z0-9=_.|-]*)?$`)
+	flagLine := regexp.MustCompile(`^  --[a-z0-9-]+( [A-Z][A-Z0-9=_.:|-]*)?$`)
 	for _, c := range commands() {
 		t.Run(c.name, func(t *testing.T) {
 			code, out, stderr := runCmd(t, "help", c.name)

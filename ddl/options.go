@@ -37,10 +37,9 @@ const (
 // field is its default.
 type Options struct {
 	Engine Engine
-	// Lake is the lake's root: a directory (a relative one stays relative for DuckDB, which
-	// resolves it from its working directory; Spark and Trino get it absolute), file:///DIR,
-	// gs://BUCKET/PREFIX or s3://BUCKET/PREFIX (DuckDB, Trino, Athena). BigQuery needs gs://,
-	// Athena s3://.
+	// Lake is the lake's root: a directory (a relative one is made absolute from the working
+	// directory, so the definitions work from any other), file:///DIR, gs://BUCKET/PREFIX or
+	// s3://BUCKET/PREFIX (DuckDB, Trino, Athena). BigQuery needs gs://, Athena s3://.
 	Lake string
 	// Schema is where the tables and views go: a BigQuery dataset ("dataset" or
 	// "project.dataset"), a Spark database, a Trino "catalog.schema", an Athena (AWS Glue)
@@ -72,7 +71,7 @@ const DefaultStorageIntegration = "chatlake_lake"
 
 // lake is a parsed Options.Lake.
 type lake struct {
-	root  string // without a trailing slash: "gs://b/p", "/abs/dir" or "rel/dir"
+	root  string // without a trailing slash: "gs://b/p" or "/abs/dir"
 	local bool
 }
 
@@ -222,7 +221,7 @@ func parseLake(raw string, e Engine) (lake, error) {
 	if e == Athena && !strings.HasPrefix(l.root, "s3://") {
 		return lake{}, optErr("Lake", "%q: Athena reads only s3://BUCKET/PREFIX", raw)
 	}
-	if l.local && e != DuckDB && !filepath.IsAbs(l.root) {
+	if l.local && !filepath.IsAbs(l.root) {
 		abs, err := filepath.Abs(l.root)
 		if err != nil {
 			return lake{}, optErr("Lake", "%q: %v", raw, err)

@@ -82,9 +82,12 @@
 // No error or log line holds any 8-byte part of the API key, whatever a server echoes back and
 // wherever a message is cut. Errors carry the method, path and query only, never headers. Text
 // from elsewhere (bodies, headers, transport and decoder errors, user ids, selectors) is
-// redacted before it is cut, cut with Clip, and redacted again: every run that holds an 8-byte
-// part of the key as it is, Go-quoted (%q, %+q), JSON-escaped (with or without HTML and
-// non-ASCII escapes), URL-escaped or HTML-escaped becomes "[REDACTED]"; a text that would still
-// hold a part is withheld whole. RedactKey does the same for text that did not come through a
-// Client (a command's error that echoes a flag's value).
+// redacted before it is cut, cut with Clip, and redacted again: every token (a run of ASCII
+// letters, digits and the bytes of the key's forms) that holds an 8-byte part of the key as it
+// is, Go-quoted (%q, %+q), JSON-escaped (with or without HTML and non-ASCII escapes),
+// URL-escaped or HTML-escaped becomes "[REDACTED]", whole, and the text around it stays as it
+// was; a text that would still hold a part is withheld whole. A key shorter than 8 bytes is
+// redacted where a form of it is a whole token (a query value, a header value, a word), never
+// inside another word. RedactKey does the same for text that did not come through a Client (a
+// command's error that echoes a flag's value).
 package extract

@@ -25,9 +25,17 @@ const (
 	withheld = "[text withheld: it held the API key]"
 )
 
-// redactor removes every part of one API key from text. Its zero value redacts nothing.
+// redactor removes every part of one API key from text, by tokens: a token is a run of token
+// bytes (ASCII letters and digits, and every byte of a form of the key) widened to whole
+// characters,
+// and a token that holds a part of the key goes whole, so that what is left of the text is never
+// a word cut by the marker. A key shorter than redactWindow is redacted only where a form of it
+// is a whole token (key=KEY&, "KEY", KEY as a word): as a part of a longer word it is ordinary
+// text ("db" in "feedback"). Its zero value redacts nothing.
 type redactor struct {
 	windows []string // every redactWindow-byte substring of every form of the key, sorted, unique
+	whole   bool     // the key is shorter than redactWindow: a form counts only as a whole token
+	token   [256]bool
 }
 
 // newRedactor prepares the forms of key a text may carry: as it is, as Go and JSON quote it
@@ -47,17 +55,27 @@ func newRedactor(key string) redactor {
 	if b, err := json.Marshal(ascii); err == nil {
 		forms = append(forms, string(b)) // escaped twice: JSON text inside a JSON string
 	}
+	r := redactor{whole: len(key) < redactWindow}
+	for b := range 128 {
+		c := byte(b)
+		r.token[b] = ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9')
+	}
 	set := map[string]bool{}
 	for _, f := range forms {
 		if len(f) >= 2 && f[0] == '"' && f[len(f)-1] == '"' {
 			f = f[1 : len(f)-1]
 		}
+		for i := 0; i < len(f); i++ {
+			r.token[f[i]] = true
+		}
 		w := min(redactWindow, len(f))
+		if r.whole {
+			w = len(f) // a short key's forms count whole only
+		}
 		for i := 0; i+w <= len(f); i++ {
 			set[f[i:i+w]] = true
 		}
 	}
-	r := redactor{}
 	for w := range set {
 		if w != "" {
 			r.windows = append(r.windows, w)
@@ -65,6 +83,27 @@ func newRedactor(key string) redactor {
 	}
 	slices.Sort(r.windows)
 	return r
+}
+
+// match calls fn for every place [i, j) of s that holds a part of the key (for a short key:
+// a whole token that is a form of it), until fn returns false.
+func (r redactor) match(s string, fn func(i, j int) bool) {
+	for _, w := range r.windows {
+		for from := 0; from+len(w) <= len(s); {
+			k := strings.Index(s[from:], w)
+			if k < 0 {
+				break
+			}
+			i, j := from+k, from+k+len(w)
+			from = i + 1
+			if r.whole && ((i > 0 && r.token[s[i-1]]) || (j < len(s) && r.token[s[j]])) {
+				continue // a part of a longer word
+			}
+			if !fn(i, j) {
+				return
+			}
+		}
+	}
 }
 
 // jsonASCII is the inside of s as a JSON string with every non-ASCII character as a \u escape
@@ -116,37 +155,31 @@ func (r redactor) redact(s string) string {
 		return s
 	}
 	var covered []bool
-	for _, w := range r.windows {
-		for from := 0; from+len(w) <= len(s); {
-			i := strings.Index(s[from:], w)
-			if i < 0 {
-				break
-			}
-			if covered == nil {
-				covered = make([]bool, len(s))
-			}
-			for j := from + i; j < from+i+len(w); j++ {
-				covered[j] = true
-			}
-			from += i + 1
+	r.match(s, func(i, j int) bool {
+		if covered == nil {
+			covered = make([]bool, len(s))
 		}
-	}
+		for ; i < j; i++ {
+			covered[i] = true
+		}
+		return true
+	})
 	if covered == nil {
 		return s
 	}
-	// Widen every run to whole characters.
+	// Widen every run to its whole tokens and characters.
 	for i := 0; i < len(s); i++ {
 		if !covered[i] || (i > 0 && covered[i-1]) {
 			continue
 		}
-		for k := i; k > 0 && !utf8.RuneStart(s[k]); k-- {
+		for k := i; k > 0 && (r.token[s[k-1]] || !utf8.RuneStart(s[k])); k-- {
 			covered[k-1] = true
 		}
 		e := i
 		for e < len(s) && covered[e] {
 			e++
 		}
-		for ; e < len(s) && !utf8.RuneStart(s[e]); e++ {
+		for ; e < len(s) && (r.token[s[e]] || !utf8.RuneStart(s[e])); e++ {
 			covered[e] = true
 		}
 		i = e - 1
@@ -168,12 +201,9 @@ func (r redactor) redact(s string) string {
 
 // leaks tells whether s still holds a part of the key.
 func (r redactor) leaks(s string) bool {
-	for _, w := range r.windows {
-		if strings.Contains(s, w) {
-			return true
-		}
-	}
-	return false
+	found := false
+	r.match(s, func(int, int) bool { found = true; return false })
+	return found
 }
 
 // clean is the only way text from elsewhere reaches an error or a log line: it redacts the key,
@@ -224,7 +254,8 @@ func Clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// RedactKey returns s with every part of key (every 8-byte window of it, in any of the forms
-// a text may carry it) replaced by "[REDACTED]": for text that did not come through a Client,
-// such as a command's error that echoes a flag's value.
+// RedactKey returns s with every token that holds a part of key (an 8-byte window of it, in any
+// of the forms a text may carry it; for a key shorter than that, a token that is a form of it)
+// replaced by "[REDACTED]": for text that did not come through a Client, such as a command's
+// error that echoes a flag's value. Text around the token is left as it was.
 func RedactKey(key, s string) string { return newRedactor(key).clean(s, 0) }

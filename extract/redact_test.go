@@ -95,6 +95,15 @@ func assertNoKeyWindow(t *testing.T, key string, texts ...string) {
 	}
 }
 
+// padding is n bytes of text before the key: a word ended by a space, which the redaction of
+// the key's token leaves as it is.
+func padding(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strings.Repeat("y", n-1) + " "
+}
+
 // offsets are the pads that put the key's start around a cut at n, for a form of length l.
 func offsets(n, l int) []int {
 	var out []int
@@ -115,7 +124,7 @@ func TestRedactorClean(t *testing.T) {
 			for _, n := range []int{40, 200, 500, 1000} {
 				for _, pad := range offsets(n, len(f)) {
 					for _, tail := range []string{"", "…", " tail", "é"} {
-						in := strings.Repeat("y", pad) + f + tail
+						in := padding(pad) + f + tail
 						out := r.clean(in, n)
 						assertNoKeyWindow(t, key, out)
 						if !utf8.ValidString(out) {
@@ -126,7 +135,7 @@ func TestRedactorClean(t *testing.T) {
 							// replace an 8-byte prefix by the longer marker: the cut comes last.
 							t.Errorf("%s form, cut %d, pad %d: %d bytes, over the cut: %q", name, n, pad, len(out), out)
 						}
-						if !strings.HasPrefix(out, strings.Repeat("y", min(pad, n))) {
+						if !strings.HasPrefix(out, padding(pad)[:min(pad, n)]) {
 							t.Errorf("%s form, cut %d, pad %d: the text before the key is lost: %q", name, n, pad, out)
 						}
 					}
@@ -143,12 +152,13 @@ func TestRedactorClean(t *testing.T) {
 }
 
 // A part of the key may start or end inside a character of the text (the same continuation
-// bytes under another lead byte): the whole character goes, and the rest stays valid UTF-8.
+// bytes under another lead byte): the whole character goes with its token, and the rest stays
+// valid UTF-8.
 func TestRedactorWholeCharacters(t *testing.T) {
 	r := newRedactor("Zoé1234567-KEY-1234567é")
 	for _, tc := range []struct{ in, want string }{
-		{"yy©1234567zz", "yy[REDACTED]zz"}, // © is C2 A9, é is C3 A9: "\xa91234567" is a part of the key
-		{"yy1234567ãzz", "yy[REDACTED]zz"}, // ã is C3 A3: "1234567\xc3" is a part of the key
+		{"yy ©1234567 zz", "yy [REDACTED] zz"}, // © is C2 A9, é is C3 A9: "\xa91234567" is a part of the key
+		{"yy 1234567ã zz", "yy [REDACTED] zz"}, // ã is C3 A3: "1234567\xc3" is a part of the key
 	} {
 		got := r.clean(tc.in, 0)
 		if got != tc.want || !utf8.ValidString(got) {
@@ -228,7 +238,7 @@ func TestKeyNeverShownQuotedOrCut(t *testing.T) {
 				}
 				t.Run(fmt.Sprintf("%s/%s/%.12s", e.name, name, key), func(t *testing.T) {
 					for _, pad := range offsets(e.cut, len(f)) {
-						text := strings.Repeat("y", pad) + f
+						text := padding(pad) + f
 						rec := newRecorder(t, func(w http.ResponseWriter, _ *http.Request, _ int) { e.serve(w, text) })
 						logs := &lockedBuffer{}
 						c, err := New(Options{BaseURL: rec.srv.URL, CustomerID: testCustomer, BotKey: testBot, APIKey: key,
@@ -288,5 +298,35 @@ func TestOptionErrorsRedactKey(t *testing.T) {
 			t.Fatalf("err %v, want an *OptionError for BotKey", err)
 		}
 		assertNoKeyWindow(t, key, err.Error())
+	}
+}
+
+// TestRedactorTokens: the key goes with its whole token, and nothing else changes: a short
+// key is redacted where it is a whole value (a query value, a header, a word), in any form
+// (URL-escaped too), and never inside another word ("db" in "feedback"); a long key's token
+// goes whole, a part of it included, and text that holds the key's letters but no part of it
+// comes out as it went in.
+func TestRedactorTokens(t *testing.T) {
+	for _, tc := range []struct{ key, in, want string }{
+		{"db", "feedback=1&key=db&x=2", "feedback=1&key=[REDACTED]&x=2"},
+		{"db", "Authorization: Basic db", "Authorization: Basic [REDACTED]"},
+		{"db", `{"key":"db","feedback":"dbx adb db-b"}`, `{"key":"[REDACTED]","feedback":"dbx adb [REDACTED]-b"}`},
+		{"db", "feedback, dbms, oddball", "feedback, dbms, oddball"},
+		{"a+b/c", "key=a%2Bb%2Fc&feedback=1", "key=[REDACTED]&feedback=1"},
+		{"a+b/c", "use a+b/c here", "use [REDACTED] here"},
+		{"a+b/c", "data+b/cde", "data+b/cde"},
+		{testKey, "Basic " + testKey + "\r\nfeedback=1", "Basic [REDACTED]\r\nfeedback=1"},
+		{testKey, "key=x" + testKey + "x&page=1", "key=[REDACTED]&page=1"},
+		{testKey, "a cut key " + testKey[:12] + "… in a message", "a cut key [REDACTED]… in a message"},
+		{testKey, "?k=" + url.QueryEscape(testKey) + "&feedback=1", "?k=[REDACTED]&feedback=1"},
+		{testKey, "SECRET keys 3f2c 9a7e 0123 456789 abc feedback", "SECRET keys 3f2c 9a7e 0123 456789 abc feedback"},
+	} {
+		got := newRedactor(tc.key).clean(tc.in, 0)
+		if got != tc.want {
+			t.Errorf("key %.8q: clean(%q) = %q, want %q", tc.key, tc.in, got, tc.want)
+		}
+		if len(tc.key) >= redactWindow {
+			assertNoKeyWindow(t, tc.key, got)
+		}
 	}
 }

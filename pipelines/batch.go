@@ -84,7 +84,6 @@ func (p *Pipeline) runBatches(ctx context.Context, rc *runContext, plan *load.Pl
 			if err := p.finishBatch(gctx, rc.sum, plan, br); err != nil {
 				return fmt.Errorf("batch %d: %w", b, err)
 			}
-			prog.report(false)
 			return nil
 		})
 	}

@@ -145,7 +145,7 @@ func (p *Pipeline) locked(ctx context.Context, sum *Summary, plan string, listed
 		return runErr
 	}
 	rec := &load.RunRecord{RunID: p.o.RunID, Kind: sum.Kind, Plan: plan, From: sum.From, To: sum.To, Outcome: "ok",
-		Started: sum.Started.UTC(), Finished: time.Now().UTC(), Messages: sum.Messages, Requests: sum.API.Requests,
+		Started: sum.Started.UTC(), Finished: time.Now().UTC(), Messages: sum.runMessages(), Requests: sum.API.Requests,
 		Owed: len(sum.OwedUsers), LateMessages: sum.LateMessages}
 	if sum.LateMessages > 0 {
 		rec.LateByAge = sum.lateByAgeJSON()

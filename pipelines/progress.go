@@ -17,7 +17,9 @@ const terminalEvery = time.Second
 // (over the last interval), 429s, the limiter's current rate, elapsed time and an ETA. On a
 // terminal it is one redrawn line with a bar; with a Progress writer that is no terminal, a
 // line per report; without one, a "progress" log record (numeric fields, eta_s in seconds, -1
-// while unknown) every ProgressEvery.
+// while unknown). Reports follow a ticker of ProgressEvery (nothing else reports), plus one
+// when the run ends if the figures changed since the last tick: a log never repeats its last
+// record (a terminal's line is always ended).
 //
 // The ETA is from work done: the time per user so far times the users left. Every user costs
 // about one query whatever its batch, so it converges as users finish; it does not follow
@@ -27,14 +29,26 @@ type progress struct {
 	sum     *Summary
 	started time.Time
 
+	newTicker newTicker // the reports' ticker (realTicker; tests give their own)
+
 	mu           sync.Mutex
 	lastAt       time.Time // the previous report, for the current request rate
 	lastRequests int64
+	reported     bool             // a report was made
+	lastSnap     progressSnapshot // the previous report's work figures
 }
 
 func newProgress(o Options, sum *Summary) *progress {
 	now := time.Now()
-	return &progress{o: o, sum: sum, started: now, lastAt: now, lastRequests: sum.liveStats().Requests}
+	return &progress{o: o, sum: sum, started: now, newTicker: realTicker, lastAt: now, lastRequests: sum.liveStats().Requests}
+}
+
+// newTicker starts a ticker of period every: its channel, and stop.
+type newTicker func(every time.Duration) (ticks <-chan time.Time, stop func())
+
+func realTicker(every time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(every)
+	return t.C, t.Stop
 }
 
 // interval is how often progress is reported.
@@ -45,20 +59,21 @@ func (o Options) progressInterval() time.Duration {
 	return o.ProgressEvery
 }
 
-// tick calls fn every interval until the returned stop is called; stop waits for it.
-func tick(ctx context.Context, every time.Duration, fn func()) (stop func()) {
+// tick calls fn on every tick of a ticker of period every until the returned stop is called;
+// stop waits for it.
+func tick(ctx context.Context, nt newTicker, every time.Duration, fn func()) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
+	ticks, stopTicker := nt(every)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
+		defer stopTicker()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case <-ticks:
 				fn()
 			}
 		}
@@ -69,9 +84,10 @@ func tick(ctx context.Context, every time.Duration, fn func()) (stop func()) {
 	}
 }
 
-// start reports until the returned stop is called, then reports once more.
+// start reports on every tick until the returned stop is called, then once more if the
+// figures changed (on a terminal, always: the line ends).
 func (p *progress) start(ctx context.Context) (stop func()) {
-	stopTick := tick(ctx, p.o.progressInterval(), func() { p.report(false) })
+	stopTick := tick(ctx, p.newTicker, p.o.progressInterval(), func() { p.report(false) })
 	return func() {
 		stopTick()
 		p.report(true)
@@ -116,7 +132,12 @@ func (p *progress) figures(now time.Time) progressFigures {
 func (p *progress) report(final bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	terminal := p.o.Progress != nil && p.o.Terminal
+	if final && !terminal && p.reported && p.sum.snapshot() == p.lastSnap {
+		return // the last report said it all
+	}
 	f := p.figures(time.Now())
+	p.reported, p.lastSnap = true, f.snap
 	etaS := -1.0
 	etaText := "unknown"
 	if f.eta >= 0 {
@@ -192,7 +213,7 @@ func (p *Pipeline) listingProgress(ctx context.Context) (stop func(users int)) {
 	if p.o.Progress != nil && p.o.Terminal {
 		report(false) // at once: the listing may take a while
 	}
-	stopTick := tick(ctx, p.o.progressInterval(), func() { report(false) })
+	stopTick := tick(ctx, realTicker, p.o.progressInterval(), func() { report(false) })
 	return func(n int) {
 		stopTick()
 		users = n

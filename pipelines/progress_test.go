@@ -156,3 +156,33 @@ func TestProgressTerminal(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressNotPerBatch: progress records follow the ticker only: a run of three batches
+// that ends before the first tick of an hour's interval logs one extracting record, its end,
+// not one per batch.
+func TestProgressNotPerBatch(t *testing.T) {
+	h := newHarness(t, simOptions(5, 12), nil)
+	var buf syncBuffer
+	p := h.pipeline(h.client(nil), func(o *pipelines.Options) {
+		o.BatchSize, o.ParallelBatches, o.Concurrency, o.ProgressEvery = 4, 1, 2, time.Hour
+		o.Logger = slog.New(slog.NewJSONHandler(&buf, nil))
+	})
+	sum, err := p.Backfill(context.Background(), day(t, "2024-05-01"), day(t, "2024-05-06"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.BatchesDone != 3 {
+		t.Fatalf("%d batches done, want 3", sum.BatchesDone)
+	}
+	n := 0
+	progressSeen(&buf, "extracting", func(r map[string]any) bool {
+		n++
+		if r["users_done"] != 12.0 || r["batches_done"] != 3.0 {
+			t.Errorf("the extracting record is not the run's end: %v", r)
+		}
+		return false
+	})
+	if n != 1 {
+		t.Errorf("%d extracting records, want 1 (the end; no tick came, and batches do not report)", n)
+	}
+}

@@ -61,8 +61,8 @@ func (p *Pipeline) rangeRun(ctx context.Context, kind string, from, to time.Time
 			st := rc.state.get()
 			if b := st.Backfills[id]; b != nil && !b.Finished.IsZero() {
 				if len(st.Owed) == 0 {
-					p.o.Logger.Info("backfill already complete (rerun with --restart to do it again)", "from", sum.From, "to", sum.To)
-					sum.setAlreadyComplete()
+					p.o.Logger.Info(idleBackfillDone, "from", sum.From, "to", sum.To)
+					sum.setIdle(idleBackfillDone)
 					return nil
 				}
 				// A finished backfill that left users owed is not complete: its rerun exports
@@ -102,8 +102,12 @@ func (p *Pipeline) Nightly(ctx context.Context, first time.Time) (*Summary, erro
 		return sum, err
 	}
 	from, to, owedOnly, err := p.nightlyPlan(st, first)
-	if err != nil || from == "" {
+	if err != nil {
 		return sum, err
+	}
+	if from == "" {
+		sum.setIdle(idleNoDayDue + " (watermark " + st.Watermark + ")")
+		return sum, nil
 	}
 	sum.From, sum.To = from, to
 	id := planID("run", p.o.CustomerID, p.o.BotKey, p.selectorStrings(), from, to)
@@ -174,7 +178,7 @@ func (p *Pipeline) nightlyWindow(st load.State, first time.Time) (from, to strin
 		start = wm.AddDate(0, 0, 1)
 	}
 	if start.After(last) {
-		p.o.Logger.Info("nothing to export: no closed day after the watermark and no lookback", "watermark", st.Watermark)
+		p.o.Logger.Info(idleNoDayDue, "watermark", st.Watermark)
 		return "", "", nil
 	}
 	return dayString(start), dayString(last), nil
@@ -407,6 +411,9 @@ func (p *Pipeline) Publish(ctx context.Context) (*Summary, error) {
 			errs = append(errs, fmt.Errorf("plan %s: %w", id, err))
 		}
 	}
+	if len(errs) == 0 && !sum.isPublished() && sum.BatchesWaiting == 0 {
+		sum.setIdle(idleNothingToPublish)
+	}
 	return sum, errors.Join(errs...)
 }
 
@@ -491,6 +498,7 @@ func (p *Pipeline) Forget(ctx context.Context, ids []string) (*Summary, error) {
 	h := sha256.Sum256([]byte(strings.Join(sorted, "\x00")))
 	id := "forget-" + hex.EncodeToString(h[:6])
 	sum.Plan = id
+	sum.setUsers(len(drop), false)
 	err := p.locked(ctx, sum, id, nil, func(ctx context.Context, rc *runContext) error {
 		plans, err := p.lake.Plans(ctx)
 		if err != nil {
@@ -501,6 +509,7 @@ func (p *Pipeline) Forget(ctx context.Context, ids []string) (*Summary, error) {
 				return err
 			}
 			p.o.Logger.Warn("forget: dropped an unfinished run, whose staged rows may hold the users; rerun it to export anew", "plan", other)
+			sum.warn("dropped the unfinished run " + other + ", whose staged rows may hold the users: rerun it to export anew")
 		}
 		isDropped := func(u string) bool { return drop[u] }
 		ms, err := p.lake.ForgetMessages(ctx, isDropped, p.o.RunID)

@@ -98,3 +98,34 @@ func TestShardsFinishingTogetherPublishOnce(t *testing.T) {
 	}
 	h.check(from, to)
 }
+
+// TestShardedRunRecordCountsEveryShard: the run record of a sharded run (what status shows)
+// counts the messages of every shard, though the shard that publishes records it alone.
+func TestShardedRunRecordCountsEveryShard(t *testing.T) {
+	h := newHarness(t, simOptions(7, 20), nil)
+	from, to := day(t, "2024-05-01"), day(t, "2024-05-03")
+	var total int64
+	var last *pipelines.Summary
+	for i := range 2 {
+		p := h.pipeline(h.client(nil), func(o *pipelines.Options) { o.BatchSize, o.ShardIndex, o.ShardCount = 10, i, 2 })
+		sum, err := p.Export(context.Background(), from, to)
+		if err != nil {
+			t.Fatalf("shard %d: %v", i, err)
+		}
+		if sum.Messages == 0 {
+			t.Fatalf("shard %d extracted no message", i)
+		}
+		total += sum.Messages
+		last = sum
+	}
+	if !last.Published {
+		t.Fatal("the last shard did not publish")
+	}
+	st, err := pipelines.ReadState(context.Background(), h.lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.LastRun == nil || st.LastRun.Messages != total || last.Messages == total {
+		t.Fatalf("the run record counts %v messages, want every shard's %d (the publisher's own: %d)", st.LastRun, total, last.Messages)
+	}
+}

@@ -29,6 +29,7 @@ type Summary struct {
 	Users           int      // users of the plan (listed by its planner)
 	Resumed         bool     // the plan existed: an earlier process planned it
 	AlreadyComplete bool     // a finished backfill: nothing to do
+	Idle            string   // why the run had nothing to do (a finished backfill, no day due); "" when it worked
 	Batches         int      // batches of the plan
 	BatchesMine     int      // batches of this shard
 	BatchesDone     int      // finished by this process
@@ -71,6 +72,10 @@ type Summary struct {
 	Outcome  string
 	ExitCode int
 	Error    string
+	// Resume says how to resume a run that did not finish (set by the command: the command
+	// line to run again); Bot names a multi-bot run's bot ("1 (KEY)").
+	Resume string
+	Bot    string
 
 	live func() extract.Stats // the client's counters while the run goes on (progress)
 }
@@ -94,6 +99,12 @@ func (s *Summary) SetOutcome(outcome string, exitCode int, err error) {
 	})
 }
 
+// SetResume records how to resume the run.
+func (s *Summary) SetResume(how string) { s.with(func() { s.Resume = how }) }
+
+// SetBot records the bot of a multi-bot run.
+func (s *Summary) SetBot(bot string) { s.with(func() { s.Bot = bot }) }
+
 func (p *Pipeline) newSummary(kind, from, to string) *Summary {
 	return &Summary{RunID: p.o.RunID, Kind: kind, From: from, To: to, Shard: p.shard(), Started: time.Now(), live: p.liveStats}
 }
@@ -105,9 +116,21 @@ func (s *Summary) with(fn func()) {
 }
 
 func (s *Summary) setUsers(n int, resumed bool) { s.with(func() { s.Users, s.Resumed = n, resumed }) }
-func (s *Summary) setAlreadyComplete()          { s.with(func() { s.AlreadyComplete = true }) }
-func (s *Summary) setWaiting(n int)             { s.with(func() { s.BatchesWaiting = n }) }
-func (s *Summary) warn(msg string)              { s.with(func() { s.Warnings = append(s.Warnings, msg) }) }
+
+// The reasons a run has nothing to do (Summary.Idle), logged and printed in its summary.
+const (
+	idleBackfillDone = "backfill already complete: nothing to export (--restart does it again)"
+	idleNoDayDue     = "nothing to export: no closed day after the watermark and no lookback"
+	// idleNothingToPublish: publish found no run with all its batches done.
+	idleNothingToPublish = "nothing to publish: no unfinished run of the lake has all its batches done"
+)
+
+// setIdle records why the run has nothing to do.
+func (s *Summary) setIdle(reason string) {
+	s.with(func() { s.Idle, s.AlreadyComplete = reason, reason == idleBackfillDone })
+}
+func (s *Summary) setWaiting(n int) { s.with(func() { s.BatchesWaiting = n }) }
+func (s *Summary) warn(msg string)  { s.with(func() { s.Warnings = append(s.Warnings, msg) }) }
 
 func (s *Summary) setBatches(total, mine, skipped, users int) {
 	s.with(func() { s.Batches, s.BatchesMine, s.BatchesSkipped, s.UsersToDo = total, mine, skipped, users })
@@ -208,6 +231,18 @@ func (s *Summary) markPublished(owedTotal int) {
 	s.with(func() { s.Published, s.OwedTotal = true, owedTotal })
 }
 
+// runMessages are the run's messages, for its record in the state: once published, the
+// plan's staged rows, which every shard and every earlier process of the run staged (a
+// sharded run is recorded by the shard that publishes it); before, this process's.
+func (s *Summary) runMessages() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Published && s.Kind != "forget" {
+		return s.RowsIn
+	}
+	return s.Messages
+}
+
 func (s *Summary) isPublished() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -260,35 +295,21 @@ func retriesText(r map[string]int64) string {
 	return strings.Join(parts, " ")
 }
 
-// WriteText prints the summary for a person.
+// WriteText prints the summary for a person: what the command did (an export's users,
+// batches and requests; what publish published; what forget erased), its warnings, duration
+// and outcome, and how to resume it.
 func (s *Summary) WriteText(w io.Writer) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var b strings.Builder
-	fmt.Fprintf(&b, "chatlake %s %s: days %s..%s, plan %s\n", s.Kind, s.RunID, s.From, s.To, s.Plan)
-	if s.Shard != "" {
-		fmt.Fprintf(&b, "  shard      %s\n", s.Shard)
+	switch s.Kind {
+	case "publish":
+		s.writePublish(&b)
+	case "forget":
+		s.writeForget(&b)
+	default:
+		s.writeRun(&b)
 	}
-	fmt.Fprintf(&b, "  users      %d; this process: %d exported, %d failed (owed)%s, %d skipped as invalid%s\n", s.Users,
-		s.UsersDone-len(s.FailedUsers)-len(s.SkippedUsers), len(s.FailedUsers), listSuffix(s.FailedUsers), len(s.SkippedUsers), listSuffix(s.SkippedUsers))
-	if s.NotStarted > 0 {
-		fmt.Fprintf(&b, "  stalled    %d of the failed users not started: the API had stopped answering\n", s.NotStarted)
-	}
-	fmt.Fprintf(&b, "  batches    %d of the plan; this process: %d done, %d done before; %d of other shards unfinished\n",
-		s.Batches, s.BatchesDone, s.BatchesSkipped, s.BatchesWaiting)
-	fmt.Fprintf(&b, "  messages   %d extracted by this process\n", s.Messages)
-	if s.Published {
-		fmt.Fprintf(&b, "  published  %d partitions, %d files, %d bytes; %d staged rows in, %d replaced rows out; %d users owed\n",
-			s.Partitions, s.Files, s.Bytes, s.RowsIn, s.RowsOut, s.OwedTotal)
-	}
-	if s.LateMessages > 0 {
-		fmt.Fprintf(&b, "  late       %d messages new in days exported before (by age: %s)\n", s.LateMessages, s.lateByAgeText())
-	}
-	if s.ForgottenMessages > 0 || s.ForgottenUsers > 0 {
-		fmt.Fprintf(&b, "  forgotten  %d message rows, %d users rows\n", s.ForgottenMessages, s.ForgottenUsers)
-	}
-	fmt.Fprintf(&b, "  requests   %d (%.1f/s), 429s %d, retries %s\n", s.API.Requests, s.RequestRate(), s.API.Throttled, retriesText(s.API.Retries))
-	fmt.Fprintf(&b, "  exactness  %d outside the window, %d repeats dropped, %d 1-ms requeries\n", s.OutsideWindow, s.RepeatedDropped, s.Requeries)
 	for _, w := range s.Warnings {
 		fmt.Fprintf(&b, "  warning    %s\n", w)
 	}
@@ -296,8 +317,74 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if s.Outcome != "" {
 		fmt.Fprintf(&b, "  outcome    %s (exit %d)\n", s.Outcome, s.ExitCode)
 	}
+	if s.Resume != "" {
+		fmt.Fprintf(&b, "  resume     %s\n", s.Resume)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writePublish is publish's summary: the run it published, or why there was none.
+func (s *Summary) writePublish(b *strings.Builder) {
+	fmt.Fprintf(b, "chatlake publish %s\n", s.RunID)
+	if s.Idle != "" {
+		fmt.Fprintf(b, "  idle       %s\n", s.Idle)
+	}
+	if s.Published {
+		fmt.Fprintf(b, "  published  plan %s, days %s..%s: %d partitions, %d files, %d bytes; %d staged rows in, %d replaced rows out; %d users owed\n",
+			s.Plan, s.From, s.To, s.Partitions, s.Files, s.Bytes, s.RowsIn, s.RowsOut, s.OwedTotal)
+	}
+	if s.BatchesWaiting > 0 {
+		fmt.Fprintf(b, "  waiting    %d batches of unfinished runs are still to do; the shard that finishes the last one publishes its run\n", s.BatchesWaiting)
+	}
+	if s.LateMessages > 0 {
+		fmt.Fprintf(b, "  late       %d messages new in days exported before (by age: %s)\n", s.LateMessages, s.lateByAgeText())
+	}
+}
+
+// writeForget is forget's summary: what it erased.
+func (s *Summary) writeForget(b *strings.Builder) {
+	fmt.Fprintf(b, "chatlake forget %s: %d user(s)\n", s.RunID, s.Users)
+	if s.Published {
+		fmt.Fprintf(b, "  forgotten  %d message rows in %d partitions (%d files rewritten), %d users rows; %d users owed\n",
+			s.ForgottenMessages, s.Partitions, s.Files, s.ForgottenUsers, s.OwedTotal)
+	} else {
+		fmt.Fprintf(b, "  forgotten  nothing: the erasure did not finish\n")
+	}
+}
+
+// writeRun is the summary of an export, backfill or nightly run.
+func (s *Summary) writeRun(b *strings.Builder) {
+	fmt.Fprintf(b, "chatlake %s %s: days %s..%s, plan %s\n", s.Kind, s.RunID, s.From, s.To, s.Plan)
+	if s.Bot != "" {
+		fmt.Fprintf(b, "  bot        %s\n", s.Bot)
+	}
+	if s.Shard != "" {
+		fmt.Fprintf(b, "  shard      %s\n", s.Shard)
+	}
+	if s.Idle != "" {
+		fmt.Fprintf(b, "  idle       %s\n", s.Idle)
+	}
+	fmt.Fprintf(b, "  users      %d; this process: %d exported, %d failed (owed)%s, %d skipped as invalid%s\n", s.Users,
+		s.UsersDone-len(s.FailedUsers)-len(s.SkippedUsers), len(s.FailedUsers), listSuffix(s.FailedUsers), len(s.SkippedUsers), listSuffix(s.SkippedUsers))
+	if s.NotStarted > 0 {
+		fmt.Fprintf(b, "  stalled    %d of the failed users not started: the API had stopped answering\n", s.NotStarted)
+	}
+	fmt.Fprintf(b, "  batches    %d of the plan; this process: %d done, %d done before; %d of other shards unfinished\n",
+		s.Batches, s.BatchesDone, s.BatchesSkipped, s.BatchesWaiting)
+	fmt.Fprintf(b, "  messages   %d extracted by this process\n", s.Messages)
+	if s.Published {
+		fmt.Fprintf(b, "  published  %d partitions, %d files, %d bytes; %d staged rows in, %d replaced rows out; %d users owed\n",
+			s.Partitions, s.Files, s.Bytes, s.RowsIn, s.RowsOut, s.OwedTotal)
+	}
+	if s.LateMessages > 0 {
+		fmt.Fprintf(b, "  late       %d messages new in days exported before (by age: %s)\n", s.LateMessages, s.lateByAgeText())
+	}
+	if s.ForgottenMessages > 0 || s.ForgottenUsers > 0 {
+		fmt.Fprintf(b, "  forgotten  %d message rows, %d users rows\n", s.ForgottenMessages, s.ForgottenUsers)
+	}
+	fmt.Fprintf(b, "  requests   %d (%.1f/s), 429s %d, retries %s\n", s.API.Requests, s.RequestRate(), s.API.Throttled, retriesText(s.API.Retries))
+	fmt.Fprintf(b, "  exactness  %d outside the window, %d repeats dropped, %d 1-ms requeries\n", s.OutsideWindow, s.RepeatedDropped, s.Requeries)
 }
 
 func listSuffix(items []string) string {
@@ -325,9 +412,10 @@ func (s *Summary) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("outcome", s.Outcome), slog.Int("exit_code", s.ExitCode), slog.String("error", s.Error),
 		slog.Int64("messages_published", s.RowsIn), slog.Int("users_owed", len(s.OwedUsers)),
+		slog.String("resume", s.Resume), slog.String("bot", s.Bot),
 		slog.String("run_id", s.RunID), slog.String("kind", s.Kind), slog.String("plan", s.Plan),
 		slog.String("shard", s.Shard), slog.String("from", s.From), slog.String("to", s.To),
-		slog.Int("users", s.Users), slog.Bool("resumed", s.Resumed),
+		slog.Int("users", s.Users), slog.Bool("resumed", s.Resumed), slog.String("idle", s.Idle),
 		slog.Int("batches", s.Batches), slog.Int("batches_done", s.BatchesDone),
 		slog.Int("batches_done_before", s.BatchesSkipped), slog.Int("batches_waiting", s.BatchesWaiting),
 		slog.Any("skipped_users", s.SkippedUsers), slog.Any("failed_users", s.FailedUsers), slog.Int("users_not_started", s.NotStarted),

@@ -4,8 +4,8 @@
 // a server-side rate limit, inclusive end bounds, a users endpoint that ignores paging, invalid
 // users, 403) and a ground truth (Truth, UserIDs, MinRequests) that tests compare the lake with.
 //
-// Tests use it in-process (httptest.NewServer(s)); `chatlake sim` serves it with the flags of
-// Options.RegisterFlags.
+// Tests use it in-process (httptest.NewServer(s)); `chatlake sim` serves it, its flags (the
+// command's option table) setting the fields of Options.
 //
 // # Data
 //

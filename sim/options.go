@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"flag"
 	"fmt"
 	"math"
 	"strconv"
@@ -89,82 +88,6 @@ func DefaultOptions() Options {
 		Variant:     VariantCanonical,
 		Faults:      Faults{RetryAfter: DefaultRetryAfter},
 	}
-}
-
-const dateLayout = "2006-01-02"
-
-// RegisterFlags registers every option and fault on fs, with o's current values as defaults.
-// Call it on DefaultOptions() to get the documented defaults.
-func (o *Options) RegisterFlags(fs *flag.FlagSet) {
-	fs.Int64Var(&o.Seed, "seed", o.Seed, "seed of the generated data and of fault randomness (same seed, same data)")
-	fs.IntVar(&o.Users, "users", o.Users, "number of generated users")
-	fs.Func("from", fmt.Sprintf("first day of generated messages, YYYY-MM-DD UTC (default %s)", o.From.Format(dateLayout)),
-		func(v string) error { return parseDateFlag(v, &o.From) })
-	fs.Func("to", fmt.Sprintf("last day of generated messages, YYYY-MM-DD UTC, included (default %s)", o.To.AddDate(0, 0, -1).Format(dateLayout)),
-		func(v string) error {
-			if err := parseDateFlag(v, &o.To); err != nil {
-				return err
-			}
-			o.To = o.To.AddDate(0, 0, 1)
-			return nil
-		})
-	fs.Func("now", "fixed server clock, RFC 3339 (e.g. 2024-05-20T00:00:00Z); messages arriving later are not served (default: real time)",
-		func(v string) error {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return fmt.Errorf("want RFC 3339: %w", err)
-			}
-			o.Clock = func() time.Time { return t }
-			return nil
-		})
-	fs.StringVar(&o.CustomerID, "customer", o.CustomerID, "customerId the server accepts (digits); export's --customer")
-	fs.StringVar(&o.BotKey, "bot", o.BotKey, "botKey the server accepts (16 hex characters); export's --bot")
-	fs.Func("api-key", "API key clients must send as 'Authorization: Basic <key>' (default: the package's DefaultAPIKey)",
-		func(v string) error { o.APIKey = v; return nil })
-	fs.IntVar(&o.MaxPageSize, "max-page-size", o.MaxPageSize, "cap on page_size of both endpoints")
-	fs.IntVar(&o.UserMessages, "user-messages", o.UserMessages, "if set, a regular user has 1 to this many messages (default 5 to 80)")
-	fs.Func("variant", fmt.Sprintf("response shape, one of %s (default %s)", strings.Join(variantNames(), ", "), o.Variant),
-		func(v string) error {
-			p, err := ParseVariant(v)
-			if err != nil {
-				return err
-			}
-			o.Variant = p
-			return nil
-		})
-	f := &o.Faults
-	fs.Float64Var(&f.P429, "p429", f.P429, "probability of a random 429 Too Many Requests with Retry-After")
-	fs.DurationVar(&f.RetryAfter, "retry-after", f.RetryAfter, "Retry-After of random 429s (sent as whole seconds, at least 1)")
-	fs.Float64Var(&f.P5xx, "p5xx", f.P5xx, "probability of a random 500/502/503/504 with an HTML body")
-	fs.Float64Var(&f.PCutOff, "pcutoff", f.PCutOff, "probability of a 200 whose JSON body is cut off part-way")
-	fs.DurationVar(&f.Latency, "latency", f.Latency, "latency added to every response")
-	fs.Float64Var(&f.PSpike, "pspike", f.PSpike, "probability of an extra latency spike")
-	fs.DurationVar(&f.Spike, "spike", f.Spike, "length of a latency spike")
-	fs.Float64Var(&f.RateLimit, "rate-limit", f.RateLimit, "server-side rate limit in requests/s, 429 above it (0 = none)")
-	fs.IntVar(&f.RateBurst, "rate-burst", f.RateBurst, "burst of the server-side rate limit (0 = ceil(rate-limit))")
-	fs.BoolVar(&f.InclusiveEnd, "inclusive-end", f.InclusiveEnd, "treat end_date as inclusive (messages exactly at end_date are returned)")
-	fs.BoolVar(&f.UsersIgnorePaging, "users-ignore-paging", f.UsersIgnorePaging, "users endpoint returns the full list on every page")
-	fs.Func("invalid-users", "comma-separated user ids that the User API lists but whose conversations answer 400 1002",
-		func(v string) error {
-			for _, id := range strings.Split(v, ",") {
-				if id = strings.TrimSpace(id); id != "" {
-					f.InvalidUsers = append(f.InvalidUsers, id)
-				}
-			}
-			return nil
-		})
-	fs.BoolVar(&f.Forbidden, "forbidden", f.Forbidden, "every authenticated call answers 403")
-	fs.IntVar(&f.RejectConversations, "reject-conversations", f.RejectConversations,
-		"every conversations request answers 400 with this status code, 1003 or 1004 (0: none)")
-}
-
-func parseDateFlag(v string, dst *time.Time) error {
-	t, err := time.Parse(dateLayout, v)
-	if err != nil {
-		return fmt.Errorf("want YYYY-MM-DD: %w", err)
-	}
-	*dst = t
-	return nil
 }
 
 func isDigits(s string) bool {
@@ -303,7 +226,8 @@ func fixedVariants() []Variant {
 		VariantNoPaging, VariantFlatUsers, VariantUserID, VariantUserIDCamel}
 }
 
-func variantNames() []string {
+// VariantNames are the names of every variant, VariantMixed last.
+func VariantNames() []string {
 	var names []string
 	for _, v := range append(fixedVariants(), VariantMixed) {
 		names = append(names, string(v))
@@ -321,5 +245,5 @@ func ParseVariant(s string) (Variant, error) {
 			return v, nil
 		}
 	}
-	return "", fmt.Errorf("unknown variant %s, want one of %s", strconv.Quote(s), strings.Join(variantNames(), ", "))
+	return "", fmt.Errorf("unknown variant %s, want one of %s", strconv.Quote(s), strings.Join(VariantNames(), ", "))
 }

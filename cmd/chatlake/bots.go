@@ -204,6 +204,8 @@ func runBots(ctx context.Context, args []string, stdout, stderr io.Writer, n int
 			metricsFiles[f.metricsFile] = task.bot
 		}
 		f.logAttrs = []any{"bot_index", task.bot}
+		f.botLabel = fmt.Sprintf("%d (%s)", task.bot, f.bot)
+		f.cmdline = commandLine("run", args)
 		runs = append(runs, botRun{task: task, f: f})
 	}
 	errOut := &lockedWriter{w: stderr}

@@ -107,14 +107,20 @@ func TestMultiBotConfig(t *testing.T) {
 		if got := b.exported(t); fmt.Sprint(got) != "[0 1 2]" {
 			t.Fatalf("lakes exported %v, want [0 1 2]", got)
 		}
-		ids := map[string]bool{}
+		ids, bots := map[string]bool{}, map[string]bool{}
 		for _, r := range jsonRecords(t, stderr) {
 			if r["msg"] == "summary" {
 				ids[r["run_id"].(string)] = true
+				bots[r["summary"].(map[string]any)["bot"].(string)] = true
 			}
 		}
 		if len(ids) != 3 {
 			t.Errorf("%d summaries with distinct run ids, want 3", len(ids))
+		}
+		for i, s := range b.sims { // each summary names its bot
+			if want := fmt.Sprintf("%d (%s)", i, s.opts.BotKey); !bots[want] {
+				t.Errorf("no summary names bot %q: %v", want, bots)
+			}
 		}
 	})
 	t.Run("--bot-index", func(t *testing.T) {

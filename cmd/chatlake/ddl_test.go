@@ -290,8 +290,14 @@ func checkSessionIDs(t *testing.T, db *sql.DB) {
 	}
 }
 
-// TestDDLFlags: the flags reach the definitions of every engine.
+// TestDDLFlags: the flags reach the definitions of every engine; a relative lake is written
+// absolute, for DuckDB too (its views then work from any directory).
 func TestDDLFlags(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "lake"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
 	cases := []struct {
 		args []string
 		want []string
@@ -300,8 +306,10 @@ func TestDDLFlags(t *testing.T) {
 			[]string{"CREATE OR REPLACE EXTERNAL TABLE `acme-proj.chat.messages`", "require_hive_partition_filter = true", "hive_partition_uri_prefix = 'gs://acme/chat/messages'"}},
 		{[]string{"--engine", "spark", "--lake", "gs://acme/chat", "--session-gap", "45m"},
 			[]string{"MSCK REPAIR TABLE chatlake.messages", "gap_ms > 2700000"}},
-		{[]string{"--engine", "trino", "--lake", "file:///data/lake", "--reply-window", "2h", "--schema", "lake.chat"},
-			[]string{"CALL lake.system.sync_partition_metadata('chat', 'messages', 'FULL')", "<= 7200000", "external_location = 'file:///data/lake/messages'"}},
+		{[]string{"--engine", "trino", "--lake", "file://" + dir, "--reply-window", "2h", "--schema", "lake.chat"},
+			[]string{"CALL lake.system.sync_partition_metadata('chat', 'messages', 'FULL')", "<= 7200000", "external_location = 'file://" + dir + "/messages'"}},
+		{[]string{"--engine", "duckdb", "--lake", "lake"},
+			[]string{"read_parquet('" + dir + "/lake/messages/dt=*/*.parquet'"}},
 		{[]string{"--engine", "duckdb", "--lake", "gs://acme/chat"},
 			[]string{"read_parquet('gs://acme/chat/messages/dt=*/*.parquet', hive_partitioning = true"}},
 		{[]string{"--engine", "athena", "--lake", "s3://acme/chat", "--first-day", "2023-06-01", "--schema", "lake"},
@@ -320,9 +328,14 @@ func TestDDLFlags(t *testing.T) {
 	}
 }
 
-// TestDDLBadInput: a wrong ddl command line is a one-line error naming the flag, exit 2, and
-// nothing on stdout.
+// TestDDLBadInput: a wrong ddl command line, or a local lake that is not there, is a one-line
+// error naming the flag, exit 2, and nothing on stdout.
 func TestDDLBadInput(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-lake")
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -333,9 +346,10 @@ func TestDDLBadInput(t *testing.T) {
 		{"no engine", []string{"--lake", "lake"}, "missing required flag(s): --engine"},
 		{"unknown engine", []string{"--engine", "postgres", "--lake", "lake"}, `--engine: unknown engine "postgres"`},
 		{"not a duration", []string{"--engine", "duckdb", "--lake", "lake", "--session-gap", "half an hour"}, "-session-gap"},
-		{"negative gap", []string{"--engine", "duckdb", "--lake", "lake", "--session-gap", "-5m"}, "--session-gap: -5m0s"},
-		{"zero gap", []string{"--engine", "duckdb", "--lake", "lake", "--session-gap", "0"}, "--session-gap must be positive"},
-		{"sub-millisecond window", []string{"--engine", "duckdb", "--lake", "lake", "--reply-window", "10us"}, "--reply-window: 10µs"},
+		{"negative gap", []string{"--engine", "duckdb", "--lake", "lake", "--session-gap", "-5m"}, "--session-gap -5m must be 1ms..366d"},
+		{"zero gap", []string{"--engine", "duckdb", "--lake", "lake", "--session-gap", "0"}, "--session-gap 0s must be 1ms..366d"},
+		{"not whole milliseconds", []string{"--engine", "duckdb", "--lake", "lake", "--session-gap", "1500us"}, "--session-gap: 1.5ms is not a positive whole number of milliseconds"},
+		{"sub-millisecond window", []string{"--engine", "duckdb", "--lake", "lake", "--reply-window", "10us"}, "--reply-window 10µs must be 1ms..366d"},
 		{"local lake for bigquery", []string{"--engine", "bigquery", "--lake", "/data/lake"}, "--lake: \"/data/lake\": BigQuery reads only gs://"},
 		{"s3 lake for spark", []string{"--engine", "spark", "--lake", "s3://b/p"}, "--lake: \"s3://b/p\": unsupported scheme"},
 		{"gs lake for athena", []string{"--engine", "athena", "--lake", "gs://b/p"}, "--lake: \"gs://b/p\": Athena reads only s3://"},
@@ -344,6 +358,9 @@ func TestDDLBadInput(t *testing.T) {
 		{"partition filter for duckdb", []string{"--engine", "duckdb", "--lake", "lake", "--require-partition-filter"}, "--require-partition-filter"},
 		{"bad schema", []string{"--engine", "trino", "--lake", "lake", "--schema", "chat"}, "--schema: \"chat\""},
 		{"stray argument", []string{"--engine", "duckdb", "--lake", "lake", "extra"}, `unexpected argument "extra"`},
+		{"missing lake", []string{"--engine", "duckdb", "--lake", missing}, "--lake " + missing + ": no lake there"},
+		{"missing file lake", []string{"--engine", "trino", "--lake", "file://" + missing}, "--lake file://" + missing + ": no lake there"},
+		{"lake is a file", []string{"--engine", "spark", "--lake", file}, "--lake " + file + ": not a lake directory"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,23 +16,46 @@ import (
 	"github.com/chatlake/chatlake/sim"
 )
 
+// defaultDemoLake is where demo exports by default.
+const defaultDemoLake = "lake"
+
+// demoOptions is the table of demo's flags; the simulator's are bound to so (whose values are
+// their defaults) and checked by package sim.
+func demoOptions(lakeDir, logFormat *string, so *sim.Options) []option {
+	*lakeDir = defaultDemoLake
+	lake := stringOpt(lakeDir, "lake", "DIR", "local directory to export into", nil)
+	lake.def = defaultDemoLake
+	return []option{lake,
+		{name: "seed", value: (*int64Value)(&so.Seed), def: fmt.Sprint(so.Seed), field: "Seed", help: "seed of the simulator's synthetic data"},
+		{name: "users", value: (*intValue)(&so.Users), def: fmt.Sprint(so.Users), field: "Users", help: "number of simulated users"},
+		choiceOpt(logFormat, "log-format", []string{"text", "json"}, "log format on stderr: text or json"),
+	}
+}
+
 // runDemo starts the simulator on a loopback port, exports its whole range into a local lake
 // through the real HTTP client, and prints what it wrote and a query that reads it.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	lakeDir := fs.String("lake", "lake", "local directory to export into")
-	seed := fs.Int64("seed", 1, "seed of the simulator's synthetic data")
-	users := fs.Int("users", 60, "number of simulated users")
-	logFormat := fs.String("log-format", "text", "log format on stderr: json or text")
+	so := sim.DefaultOptions()
+	var lakeDirV, logFormatV string
+	lakeDir, logFormat := &lakeDirV, &logFormatV
+	opts := demoOptions(lakeDir, logFormat, &so)
+	register(fs, opts)
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {
 		return err
 	}
-	if *logFormat != "json" && *logFormat != "text" {
-		return usagef("--log-format must be json or text, not %q", *logFormat)
+	if err := validate(opts); err != nil {
+		return err
 	}
-	so := sim.DefaultOptions()
-	so.Seed, so.Users = *seed, *users
 	srv, ln, hs, err := listenSim(so, "127.0.0.1:0")
+	var oe *sim.OptionError
+	if errors.As(err, &oe) {
+		for _, o := range opts {
+			if o.field == oe.Field {
+				return usagef("demo: --%s: %s", o.name, oe.Reason)
+			}
+		}
+	}
 	if err != nil {
 		return usagef("demo: the simulator: %v", err)
 	}

@@ -73,6 +73,8 @@ type exportFlags struct {
 	azure                                   azureFlags
 
 	logAttrs []any    // added to every log record (a multi-bot run's bot_index)
+	botLabel string   // a multi-bot run's bot, named by its summary ("1 (KEY)")
+	cmdline  string   // the command as given, which resumes the run (resumeHint)
 	opts     []option // the command's table, bound to these fields (register)
 }
 
@@ -115,7 +117,7 @@ func (f *exportFlags) options(nightly bool) []option {
 	}
 	batchSize := intOpt(&f.batchSize, "batch-size", 0, 0, pipelines.MaxBatchSize, "BatchSize", "users per batch, the unit of durable progress (a kill redoes the batches in flight); 0: about users/100, within 10..10000")
 	parallelPublish := intOpt(&f.parallelPublish, "parallel-publish", 0, 0, pipelines.MaxParallelPublish, "ParallelPublish", "days merged into the lake at once when the run publishes, about 100 MiB each at the default row groups; 0: the CPUs (at most 4) that the memory limit (GOMEMLIMIT, default 160MiB) holds, one at the default")
-	shardIndex := intOpt(&f.shardIndex, "shard-index", -1, -1, pipelines.MaxShards-1, "ShardIndex", "this process's shard of a run shared by --shard-count processes (0-based); default: $"+envCloudRunIndex+" or $"+envJobIndex+", else 0")
+	shardIndex := unsetIntOpt(&f.shardIndex, "shard-index", 0, pipelines.MaxShards-1, "ShardIndex", "this process's shard of a run shared by --shard-count processes (0-based); default: $"+envCloudRunIndex+" or $"+envJobIndex+", else 0")
 	shardCount := intOpt(&f.shardCount, "shard-count", 0, 0, pipelines.MaxShards, "ShardCount", "processes that share the run, each taking its own batches; default: $"+envCloudRunCount+" or $"+envShardCount+", else 1")
 	batchSize.def, parallelPublish.def = "0 (automatic)", "0 (automatic)"
 	shardIndex.def, shardCount.def = "$"+envCloudRunIndex+" or $"+envJobIndex+", else 0", "$"+envCloudRunCount+" or $"+envShardCount+", else 1"
@@ -216,39 +218,64 @@ func (f *exportFlags) validate(needRange bool) error {
 	return nil
 }
 
+// minKeyLen is the shortest API key accepted. Technowiz keys are a UUID with a suffix (40 and
+// more characters); a key of a few characters is a mistake, and could not be kept out of logs
+// in part: its parts are ordinary words (extract redacts a short key only as a whole token).
+const minKeyLen = 16
+
 // apiKey reads the key from --api-key-file or the environment. The key itself never appears in
 // an error.
 func (f *exportFlags) apiKey() (string, error) {
+	var key, from string
 	if f.apiKeyFile != "" {
 		data, err := os.ReadFile(f.apiKeyFile)
 		if err != nil {
 			return "", usagef("--api-key-file %s: %v", f.apiKeyFile, errors.Unwrap(err))
 		}
-		key := strings.TrimSpace(string(data))
+		key, from = strings.TrimSpace(string(data)), "--api-key-file "+f.apiKeyFile
 		if key == "" {
 			return "", usagef("--api-key-file %s is empty", f.apiKeyFile)
 		}
-		return key, nil
+	} else {
+		key, from = strings.TrimSpace(os.Getenv(apiKeyEnv)), "$"+apiKeyEnv
+		if key == "" {
+			return "", usagef("no API key: set %s or give --api-key-file", apiKeyEnv)
+		}
 	}
-	key := strings.TrimSpace(os.Getenv(apiKeyEnv))
-	if key == "" {
-		return "", usagef("no API key: set %s or give --api-key-file", apiKeyEnv)
+	if len(key) < minKeyLen {
+		return "", usagef("the API key in %s has %d characters: too short for a Technowiz key (a UUID with a suffix), want at least %d", from, len(key), minKeyLen)
 	}
 	return key, nil
 }
 
-// newLogger makes the run's logger on stderr.
+// newLogger makes the run's logger on stderr. Both formats log INFO and up: a cron job's log
+// file gets the progress records and the reason a run did nothing. On a terminal each record
+// first clears the progress line being redrawn there, which the next redraw puts back.
 func newLogger(format string, stderr io.Writer) *slog.Logger {
+	terminal := isTerminal(stderr)
 	if format == "auto" {
 		format = "json"
-		if isTerminal(stderr) {
+		if terminal {
 			format = "text"
 		}
 	}
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(stderr, nil))
 	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if terminal {
+		stderr = clearLine{stderr}
+	}
+	return slog.New(slog.NewTextHandler(stderr, nil))
+}
+
+// clearLine writes each record after erasing the terminal's current line (a progress line).
+type clearLine struct{ w io.Writer }
+
+func (c clearLine) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(c.w, "\r\033[K"); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 func isTerminal(w io.Writer) bool {
@@ -320,6 +347,8 @@ type setup struct {
 
 	metricsFile, pushgateway string // where the run's metrics go, if anywhere
 	customer, bot            string // the metrics' labels
+	botLabel                 string // a multi-bot run's bot, for its summary
+	resume                   string // how to resume the run if it does not finish (resumeHint)
 }
 
 func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, error) {
@@ -365,11 +394,13 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 		return nil, optionOfField(f.opts, err)
 	}
 	return &setup{client: client, lake: lake, pipeline: p, logger: logger, close: closeLake, created: created,
-		metricsFile: f.metricsFile, pushgateway: f.pushgateway, customer: f.customer, bot: f.bot}, nil
+		metricsFile: f.metricsFile, pushgateway: f.pushgateway, customer: f.customer, bot: f.bot,
+		botLabel: f.botLabel, resume: resumeHint(f.cmdline, f.lake)}, nil
 }
 
-// report prints the run summary on stderr, logs it as one JSON record with the run's
-// outcome, writes the metrics, and decides the error (and so the exit code).
+// report prints the run summary on stderr once: as text for a person with a text logger, else
+// as one JSON record with the run's outcome. A run that did not finish (failed, interrupted)
+// says how to resume it. It writes the metrics, and decides the error (and so the exit code).
 func report(ctx context.Context, s *setup, sum *pipelines.Summary, runErr error, allowSkipped bool, stderr io.Writer) error {
 	err := runErr
 	if err == nil && sum != nil {
@@ -382,14 +413,19 @@ func report(ctx context.Context, s *setup, sum *pipelines.Summary, runErr error,
 	code := codeOf(err)
 	if sum != nil && sum.Kind != "" && !errors.Is(runErr, pipelines.ErrBadInput) && !errors.Is(runErr, pipelines.ErrLocked) {
 		sum.SetOutcome(outcomeOf(code), code, err)
-		if !isJSONLogger(s.logger) {
+		if code == exitFailed || code == exitSIGINT || code == exitSIGTERM {
+			sum.SetResume(s.resume)
+		}
+		sum.SetBot(s.botLabel)
+		if isJSONLogger(s.logger) {
+			level := slog.LevelInfo
+			if err != nil {
+				level = slog.LevelError
+			}
+			s.logger.Log(context.Background(), level, "summary", "summary", sum)
+		} else {
 			_ = sum.WriteText(stderr)
 		}
-		level := slog.LevelInfo
-		if err != nil {
-			level = slog.LevelError
-		}
-		s.logger.Log(context.Background(), level, "summary", "summary", sum)
 		if merr := s.writeMetrics(ctx, sum); merr != nil {
 			s.logger.Warn("the run's metrics were not written", "error", merr.Error())
 		}
@@ -415,7 +451,7 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 func runRange(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	var f exportFlags
+	f := exportFlags{cmdline: commandLine(name, args)}
 	f.register(fs, false)
 	var restart bool
 	if name == "backfill" {
@@ -461,7 +497,7 @@ func runRange(ctx context.Context, name string, args []string, stdout, stderr io
 
 func runNightly(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	var f exportFlags
+	f := exportFlags{cmdline: commandLine("run", args)}
 	f.register(fs, true)
 	var botIndex, parallel int
 	registerBotFlags(fs, &botIndex, &parallel)

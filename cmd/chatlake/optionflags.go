@@ -107,6 +107,21 @@ func bounded[T int | float64 | time.Duration | int64](p *T, v flag.Value, name s
 		}}
 }
 
+// unsetIntOpt is a whole number within lo..hi, or -1 (its default) when not given: the help
+// shows lo..hi and no default, and the command decides what -1 means.
+func unsetIntOpt(p *int, name string, lo, hi int, field, help string) option {
+	o := intOpt(p, name, -1, lo, hi, field, help)
+	o.def = ""
+	check := o.check
+	o.check = func() error {
+		if *p == -1 {
+			return nil
+		}
+		return check()
+	}
+	return o
+}
+
 // intOpt is a whole number within lo..hi.
 func intOpt(p *int, name string, def, lo, hi int, field, help string) option {
 	return bounded(p, (*intValue)(p), name, def, lo, hi, strconv.Itoa, field, help)

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/chatlake/chatlake/sim"
 )
 
 // optionsDocPath is the generated reference of every option of the commands that have a table.
@@ -31,6 +33,10 @@ func optionsDoc() string {
 	var restart, force bool
 	var users usersFlag
 	var botIndex, parallel int
+	var df ddlFlags
+	var demoLake, demoLog, simAddr string
+	var asJSON bool
+	demoSim, simOpts := sim.DefaultOptions(), sim.DefaultOptions()
 	sections := []struct {
 		title string
 		opts  []option
@@ -40,6 +46,10 @@ func optionsDoc() string {
 		{"publish, forget, state rebuild", append(lf.options(), userOpt(&users), forceOpt(&force))},
 		{"status", sf.options()},
 		{"verify", vf.options()},
+		{"ddl", df.options()},
+		{"demo", demoOptions(&demoLake, &demoLog, &demoSim)},
+		{"sim", simOptions(&simAddr, &simOpts)},
+		{"version", versionOptions(&asJSON)},
 	}
 	for _, s := range sections {
 		fmt.Fprintf(&b, "## %s\n\n", s.title)

@@ -92,16 +92,8 @@ func TestSummaryOutcome(t *testing.T) {
 	t.Run("failed user", func(t *testing.T) {
 		s := startSim(t, 3, 6, nil)
 		bad := s.UserIDs(nil)[0]
-		proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.Contains(r.URL.Path, "/channel-user/"+bad+"/") {
-				http.Error(w, "<html>down</html>", http.StatusServiceUnavailable)
-				return
-			}
-			s.ServeHTTP(w, r)
-		}))
-		t.Cleanup(proxy.Close)
 		t.Setenv(apiKeyEnv, s.opts.APIKey)
-		args := replaceFlag(t, s.exportArgs("export", t.TempDir(), "--log-format", "json", "--max-attempts", "1"), "--api-url", proxy.URL)
+		args := replaceFlag(t, s.exportArgs("export", t.TempDir(), "--log-format", "json", "--max-attempts", "1"), "--api-url", failingUser(t, s, bad))
 		code, _, stderr := runCmd(t, args...)
 		sum, level, exit := summaryOf(t, jsonRecords(t, stderr))
 		if code != exitFailed || sum["outcome"] != "failed" || sum["exit_code"] != 1.0 || !strings.Contains(sum["error"].(string), bad) ||

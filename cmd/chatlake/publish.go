@@ -18,6 +18,7 @@ type lakeFlags struct {
 	s3                        s3Flags
 	pseudo                    pseudonymFlags
 	azure                     azureFlags
+	cmdline                   string   // the command as given (resumeHint)
 	opts                      []option // the command's table, bound to these fields (register)
 }
 
@@ -59,12 +60,12 @@ func (f *lakeFlags) pipeline(ctx context.Context, stderr io.Writer) (*setup, err
 		closeLake()
 		return nil, optionOfField(f.opts, err)
 	}
-	return &setup{lake: lake, pipeline: p, logger: logger, close: closeLake}, nil
+	return &setup{lake: lake, pipeline: p, logger: logger, close: closeLake, resume: resumeHint(f.cmdline, f.lake)}, nil
 }
 
 func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
-	var f lakeFlags
+	f := lakeFlags{cmdline: commandLine("publish", args)}
 	f.register(fs)
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {
 		return err
@@ -93,7 +94,7 @@ func userOpt(p *usersFlag) option {
 
 func runForget(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("forget", flag.ContinueOnError)
-	var f lakeFlags
+	f := lakeFlags{cmdline: commandLine("forget", args)}
 	var users usersFlag
 	f.register(fs, userOpt(&users))
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {

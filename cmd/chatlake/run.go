@@ -41,23 +41,44 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usagef("no command given (try: chatlake demo)")
 	}
 	name := args[0]
-	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
-		writeHelp(stdout)
-		return nil
-	}
-	for _, c := range commands() {
-		if c.name == name {
-			return redactKeys(interrupted(ctx, c.run(ctx, args[1:], stdout, stderr)), args)
+	switch name {
+	case "help", "-h", "--help", "-help":
+		if len(args) == 1 {
+			writeHelp(stdout)
+			return nil
 		}
+		if len(args) > 2 {
+			return usagef("help: one command at a time (chatlake help COMMAND)")
+		}
+		// chatlake help COMMAND is chatlake COMMAND --help.
+		c, err := commandNamed(args[1])
+		if err != nil {
+			return err
+		}
+		return c.run(ctx, []string{"--help"}, stdout, stderr)
+	case "--version", "-version":
+		name, args = "version", append([]string{"version"}, args[1:]...)
 	}
+	c, err := commandNamed(name)
+	if err != nil {
+		return err
+	}
+	return redactKeys(interrupted(ctx, c.run(ctx, args[1:], stdout, stderr)), args)
+}
+
+// commandNamed is the command of that name; an unknown name is a usage error with the nearest.
+func commandNamed(name string) (command, error) {
 	var names []string
 	for _, c := range commands() {
+		if c.name == name {
+			return c, nil
+		}
 		names = append(names, c.name)
 	}
 	if s := nearest(name, names); s != "" {
-		return usagef("unknown command %q (did you mean %s?)", name, s)
+		return command{}, usagef("unknown command %q (did you mean %s?)", name, s)
 	}
-	return usagef("unknown command %q (commands: %s)", name, commandNames())
+	return command{}, usagef("unknown command %q (commands: %s)", name, commandNames())
 }
 
 func commandNames() string {
@@ -72,7 +93,7 @@ func commandNames() string {
 func writeHelp(w io.Writer) {
 	fmt.Fprintln(w, "chatlake exports Technowiz chatbot conversations into a Parquet data lake.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Usage: chatlake COMMAND [flags]   (chatlake COMMAND --help lists a command's flags)")
+	fmt.Fprintln(w, "Usage: chatlake COMMAND [flags]   (chatlake help COMMAND, or chatlake COMMAND --help, lists a command's flags)")
 	fmt.Fprintln(w)
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
@@ -103,6 +124,8 @@ func writeOneFlag(w io.Writer, f *flag.Flag) {
 	name, usage := flag.UnquoteUsage(f)
 	if p, ok := f.Value.(placeholderValue); ok {
 		name = p.placeholder()
+	} else if ph := stdPlaceholder(name); ph != "" {
+		name = ph // a flag of package flag's own kinds, or of no kind it knows ("value")
 	}
 	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
 		name = ""
@@ -116,6 +139,22 @@ func writeOneFlag(w io.Writer, f *flag.Flag) {
 		usage += " (default " + f.DefValue + ")"
 	}
 	fmt.Fprintf(w, "    \t%s [$%s]\n", strings.ReplaceAll(usage, "\n", "\n    \t"), envName(f.Name))
+}
+
+// stdPlaceholder is the table's placeholder for a name flag.UnquoteUsage gives flags of package
+// flag's kinds ("value" for a flag.Value it does not know); "" for a name of the usage text.
+func stdPlaceholder(name string) string {
+	switch name {
+	case "duration":
+		return "DURATION"
+	case "int", "uint", "float":
+		return "N"
+	case "string":
+		return "WORD"
+	case "value":
+		return "VALUE"
+	}
+	return ""
 }
 
 func upperFirst(s string) string {

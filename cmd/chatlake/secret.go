@@ -68,3 +68,6 @@ func knownKeys(args []string) []string {
 	}
 	return keys
 }
+
+// redactText removes key from text.
+func redactText(key, text string) string { return extract.RedactKey(key, text) }

@@ -222,6 +222,7 @@ func resumeCommand(ctx context.Context, lake *load.Lake, url string, p pipelines
 
 var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
 
+// shellQuote quotes s for a POSIX shell when it needs it.
 func shellQuote(s string) string {
 	if shellSafe.MatchString(s) {
 		return s

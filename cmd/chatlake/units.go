@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"math"
 	"regexp"
@@ -12,11 +11,6 @@ import (
 
 // durationValue is a flag.Value of a duration that also takes days: 2d, 1d12h, 36h, 90s.
 type durationValue time.Duration
-
-func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
-	*p = value
-	fs.Var((*durationValue)(p), name, usage)
-}
 
 func (d *durationValue) String() string      { return formatDuration(time.Duration(*d)) }
 func (d *durationValue) placeholder() string { return "DURATION" }
@@ -72,11 +66,6 @@ func formatDuration(d time.Duration) string {
 
 // sizeValue is a flag.Value of a byte size with an optional unit: 134217728, 128MiB, 1GB, 64k.
 type sizeValue int64
-
-func sizeVar(fs *flag.FlagSet, p *int64, name string, value int64, usage string) {
-	*p = value
-	fs.Var((*sizeValue)(p), name, usage)
-}
 
 func (v *sizeValue) String() string      { return formatSize(int64(*v)) }
 func (v *sizeValue) placeholder() string { return "SIZE" }

@@ -83,15 +83,21 @@ func (b build) fields() map[string]string {
 // metrics.Run.Build carry, so that every run says which binary made it.
 func buildInfo() map[string]string { return readBuild().fields() }
 
+// versionOptions is the table of version's flags.
+func versionOptions(asJSON *bool) []option {
+	return []option{boolOpt(asJSON, "json", "print the build information as one JSON object")}
+}
+
 // runVersion prints the build: a line for people, or with --json the fields of buildInfo.
 func runVersion(_ context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print the build information as one JSON object")
+	var asJSON bool
+	register(fs, versionOptions(&asJSON))
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {
 		return err
 	}
 	b := readBuild()
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		return enc.Encode(b.fields())
 	}

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 
 	"github.com/chatlake/chatlake/load/storage"
 )
@@ -298,17 +297,11 @@ const removeConcurrency = 16
 
 func (l *Lake) removeTree(ctx context.Context, prefix string) error {
 	err := storage.Walk(ctx, l.store, prefix, func(objs []storage.Object) error {
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(removeConcurrency)
-		for _, o := range objs {
-			g.Go(func() error {
-				if err := l.store.Delete(gctx, o.Name); err != nil {
-					return fmt.Errorf("delete %s: %w", o.Name, err)
-				}
-				return nil
-			})
+		names := make([]string, len(objs))
+		for i, o := range objs {
+			names[i] = o.Name
 		}
-		return g.Wait()
+		return storage.DeleteAll(ctx, l.store, names, removeConcurrency)
 	})
 	if err != nil {
 		return fmt.Errorf("remove %s: %w", prefix, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -336,6 +337,37 @@ func (s *S3) Delete(ctx context.Context, name string) error {
 	})
 	if err != nil && !s3NotFound(err) {
 		return s3Err("delete", name, err)
+	}
+	return nil
+}
+
+// deleteMany deletes up to ListPageSize names with one DeleteObjects request (quiet: only
+// failures are answered); a name already gone is not an error. It makes removing a run's
+// objects one request a page rather than one an object.
+func (s *S3) deleteMany(ctx context.Context, names []string) error {
+	objs := make([]types.ObjectIdentifier, len(names))
+	for i, name := range names {
+		key, err := s.key(name)
+		if err != nil {
+			return fmt.Errorf("delete: %w", err)
+		}
+		objs[i] = types.ObjectIdentifier{Key: aws.String(key)}
+	}
+	var out *s3.DeleteObjectsOutput
+	err := s.call(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &s.bucket,
+			Delete: &types.Delete{Objects: objs, Quiet: aws.Bool(true)}}, s.callOpts)
+		return err
+	})
+	if err != nil {
+		return s3Err("delete", fmt.Sprintf("%s and %d more", names[0], len(names)-1), err)
+	}
+	for _, e := range out.Errors {
+		if aws.ToString(e.Code) == "NoSuchKey" {
+			continue
+		}
+		return fmt.Errorf("delete %s: %s: %s", strings.TrimPrefix(aws.ToString(e.Key), s.prefix), aws.ToString(e.Code), aws.ToString(e.Message))
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"AbandonedWriter", testAbandonedWriter},
 		{"List", testList},
 		{"Missing", testMissing},
+		{"DeleteAll", testDeleteAll},
 		{"OpenRange", testOpenRange},
 		{"ListPage", testListPage},
 		{"PutIf", testPutIf},
@@ -507,6 +508,27 @@ func testMissing(t *testing.T, s storage.Store) {
 	mustNotExist(t, s, "dt=2024-05-01/x.parquet")
 	if got := names(t, s, ""); len(got) != 0 {
 		t.Fatalf("List after Delete = %q, want nothing", got)
+	}
+}
+
+// testDeleteAll: storage.DeleteAll removes every name given, more than a page of them, takes
+// names that are missing, and leaves every other object.
+func testDeleteAll(t *testing.T, s storage.Store) {
+	var gone []string
+	for i := range storage.ListPageSize + 5 {
+		name := fmt.Sprintf("runs/p/batch-%06d.json", i)
+		if i%10 == 0 || i == storage.ListPageSize+4 { // the others are never written
+			write(t, s, name, content(byte(i), 3), 3)
+		}
+		gone = append(gone, name)
+	}
+	write(t, s, "runs/q/keep.json", content(1, 5), 5)
+	write(t, s, "runs/p-keep.json", content(2, 5), 5)
+	if err := storage.DeleteAll(t.Context(), s, gone, 16); err != nil {
+		t.Fatalf("DeleteAll: %v", err)
+	}
+	if got, want := names(t, s, ""), []string{"runs/p-keep.json", "runs/q/keep.json"}; !slices.Equal(got, want) {
+		t.Fatalf("after DeleteAll: %d objects (first %q), want %q", len(got), got[:min(len(got), 3)], want)
 	}
 }
 

@@ -64,18 +64,7 @@ var backends = []backend{
 		scheme: "gs",
 		start: func(t *testing.T, bucket string) emulator {
 			_, client := storagetest.StartFakeGCS(t, bucket)
-			return emulator{
-				store: func(t *testing.T, prefix string, d time.Duration) storage.Store {
-					return gcsStore(t, client, bucket, prefix, d)
-				},
-				contentType: func(ctx context.Context, key string) (string, error) {
-					a, err := client.Bucket(bucket).Object(key).Attrs(ctx)
-					if err != nil {
-						return "", err
-					}
-					return a.ContentType, nil
-				},
-			}
+			return on(client, bucket, gcsStore, gcsContentType)
 		},
 		at: func(t *testing.T, host string, d time.Duration) storage.Store {
 			return gcsStore(t, emulatorClient(t, host), "lake", "chat", d)
@@ -111,15 +100,7 @@ var backends = []backend{
 		scheme: "az",
 		start: func(t *testing.T, container string) emulator {
 			_, client := storagetest.StartAzurite(t, container)
-			return emulator{
-				store: func(t *testing.T, prefix string, d time.Duration) storage.Store {
-					return azureStore(t, client, container, prefix, d)
-				},
-				contentType: func(ctx context.Context, key string) (string, error) {
-					p, err := client.NewContainerClient(container).NewBlobClient(key).GetProperties(ctx, nil)
-					return aws.ToString(p.ContentType), err // aws.ToString: nil is ""
-				},
-			}
+			return on(client, container, azureStore, azureContentType)
 		},
 		at: func(t *testing.T, host string, d time.Duration) storage.Store {
 			c, err := service.NewClientFromConnectionString(azureAt(host), nil)
@@ -132,27 +113,55 @@ var backends = []backend{
 			t.Setenv(storage.EnvAzureConnectionString, azureAt(host))
 			return "az://lake-container/chat", nil
 		},
-		secret: azureKey[:8], // any part of the key
+		secret: azureKey[:8], // the key's first 8 characters, as the Azure test checked
 	},
 }
 
-// s3Start is the start of an S3 backend whose server start starts.
+// s3Start is the start of an S3 backend on the server that start starts.
 func s3Start(start func(t testing.TB, buckets ...string) (string, *s3.Client)) func(*testing.T, string) emulator {
 	return func(t *testing.T, bucket string) emulator {
 		_, client := start(t, bucket)
-		return emulator{
-			store: func(t *testing.T, prefix string, d time.Duration) storage.Store {
-				return s3Store(t, client, bucket, prefix, d)
-			},
-			contentType: func(ctx context.Context, key string) (string, error) {
-				out, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
-				if err != nil {
-					return "", err
-				}
-				return aws.ToString(out.ContentType), nil
-			},
-		}
+		return on(client, bucket, s3Store, s3ContentType)
 	}
+}
+
+// on is the emulator whose bucket is reached with client: newStore makes its stores,
+// contentType reads a media type with the raw client.
+func on[C any](client C, bucket string,
+	newStore func(t *testing.T, c C, bucket, prefix string, d time.Duration) storage.Store,
+	contentType func(ctx context.Context, c C, bucket, key string) (string, error),
+) emulator {
+	return emulator{
+		store: func(t *testing.T, prefix string, d time.Duration) storage.Store {
+			return newStore(t, client, bucket, prefix, d)
+		},
+		contentType: func(ctx context.Context, key string) (string, error) {
+			return contentType(ctx, client, bucket, key)
+		},
+	}
+}
+
+// gcsContentType, s3ContentType and azureContentType are the media type of the object key of
+// bucket, as the raw client sees it.
+func gcsContentType(ctx context.Context, c *gcs.Client, bucket, key string) (string, error) {
+	a, err := c.Bucket(bucket).Object(key).Attrs(ctx)
+	if err != nil {
+		return "", err
+	}
+	return a.ContentType, nil
+}
+
+func s3ContentType(ctx context.Context, c *s3.Client, bucket, key string) (string, error) {
+	out, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.ContentType), nil
+}
+
+func azureContentType(ctx context.Context, c *service.Client, container, key string) (string, error) {
+	p, err := c.NewContainerClient(container).NewBlobClient(key).GetProperties(ctx, nil)
+	return aws.ToString(p.ContentType), err // aws.ToString: nil is ""
 }
 
 // gcsStore, s3Store and azureStore make a store with OpTimeout and ChunkTimeout d (0: the

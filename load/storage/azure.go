@@ -203,34 +203,7 @@ func (a *Azure) open(ctx context.Context, name string, offset, count int64) (io.
 		wd.stop()
 		return nil, a.err("open", name, err)
 	}
-	return &azureReader{a: a, name: name, body: resp.Body, wd: wd}, nil
-}
-
-// azureReader bounds each Read of a blob by OpTimeout.
-type azureReader struct {
-	a    *Azure
-	name string
-	body io.ReadCloser
-	wd   *watchdog
-}
-
-func (r *azureReader) Read(p []byte) (int, error) {
-	var n int
-	err := r.wd.guard(r.a.opts.OpTimeout, "no answer", func() error {
-		var err error
-		n, err = r.body.Read(p)
-		return err
-	})
-	if err != nil && err != io.EOF {
-		return n, r.a.err("read", r.name, err)
-	}
-	return n, err
-}
-
-func (r *azureReader) Close() error {
-	err := r.body.Close()
-	r.wd.stop()
-	return err
+	return &guardedReader{name: name, body: resp.Body, wd: wd, d: a.opts.OpTimeout, wrap: a.err}, nil
 }
 
 // Stat describes name.

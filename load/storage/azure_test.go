@@ -22,32 +22,6 @@ import (
 	"github.com/chatlake/chatlake/load/storage/storagetest"
 )
 
-func TestAzure(t *testing.T) {
-	_, client := storagetest.StartAzurite(t, "lake")
-	n := 0
-	storagetest.Run(t, func(t *testing.T) storage.Store {
-		n++ // each subtest gets its own prefix in the one container
-		return storage.NewAzure(client, "lake", fmt.Sprintf("runs/%d/", n))
-	})
-}
-
-func TestAzureWholeContainer(t *testing.T) {
-	_, client := storagetest.StartAzurite(t, "whole")
-	storagetest.Run(t, func(t *testing.T) storage.Store {
-		s := storage.NewAzure(client, "whole", "")
-		objs, err := s.List(t.Context(), "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range objs {
-			if err := s.Delete(t.Context(), o.Name); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return s
-	})
-}
-
 // TestAzureStagedBlocks watches a write through the raw client: the blocks of a large object
 // are staged while it is written (the writer streams, it does not hold the object), none of it
 // is visible before Close, and Abort commits nothing. Close commits exactly what was written.
@@ -401,8 +375,3 @@ func TestAzureListPageFromName(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
-
-func startAzuriteConn(t *testing.T, containers ...string) string {
-	cs, _ := storagetest.StartAzurite(t, containers...)
-	return cs
-}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -60,3 +61,40 @@ func (w *watchdog) guard(d time.Duration, what string, step func() error) error 
 
 // stop releases the context.
 func (w *watchdog) stop() { w.cancel(context.Canceled) }
+
+// guardedReader is an object being read whose every Read is bounded by d (a backend's
+// OpTimeout) through the watchdog of the request that opened it; time between Reads is not
+// counted. A failed Read is described by wrap (op "read", the object's name), io.EOF passed on
+// as it is. Close closes the body, then releases the watchdog.
+type guardedReader struct {
+	name string
+	body io.ReadCloser
+	wd   *watchdog
+	d    time.Duration
+	wrap func(op, name string, err error) error
+}
+
+func (r *guardedReader) Read(p []byte) (int, error) {
+	var n int
+	err := r.wd.guard(r.d, "no answer", func() error {
+		var err error
+		n, err = r.body.Read(p)
+		return err
+	})
+	if err != nil && err != io.EOF {
+		return n, r.wrap("read", r.name, err)
+	}
+	return n, err
+}
+
+func (r *guardedReader) Close() error {
+	err := r.body.Close()
+	r.wd.stop()
+	return err
+}
+
+// readErr is the error of a failed Read of name, for backends whose read errors need no more
+// than the operation and the name (GCS, S3).
+func readErr(op, name string, err error) error {
+	return fmt.Errorf("%s %s: %w", op, name, err)
+}

@@ -14,24 +14,9 @@ import (
 	"testing"
 	"time"
 
-	gcs "cloud.google.com/go/storage"
-	"google.golang.org/api/option"
-
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/load/storage/storagetest"
 )
-
-// closedPort returns a loopback address on which nothing listens: connections are refused.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
 
 // blackhole returns a loopback address that accepts connections, reads what it is sent and
 // never answers: the storage a scheduler's job hangs on.
@@ -68,57 +53,53 @@ func blackhole(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// emulatorClient is a client for the emulator-style endpoint at host, made as StartFakeGCS
-// makes its own, so that tests can run in parallel without STORAGE_EMULATOR_HOST.
-func emulatorClient(t *testing.T, host string) *gcs.Client {
-	t.Helper()
-	c, err := gcs.NewClient(context.Background(),
-		option.WithEndpoint("http://"+host+"/storage/v1/"), option.WithoutAuthentication())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// TestOpenUnreachable is the reproduction: STORAGE_EMULATOR_HOST names storage that
-// refuses connections, or accepts them and never answers. With the default options Open must
-// fail well within a minute, on one line that names the URL and the cause.
+// TestOpenUnreachable is the reproduction, on every backend: the environment names
+// storage that refuses connections, or accepts them and never answers. With the default
+// options Open must fail well within a minute, on one line that names the URL and the cause,
+// and shows no secret.
 func TestOpenUnreachable(t *testing.T) {
-	for _, tc := range []struct {
-		name, host string
-		want       string // in the error
-	}{
-		{"closed port", closedPort(t), "connection refused"},
-		{"never answers", blackhole(t), storage.ErrTimeout.Error()},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv("STORAGE_EMULATOR_HOST", tc.host)
-			const url = "gs://lake-bucket/chat"
-			start := time.Now()
-			s, err := storage.Open(t.Context(), url, nil)
-			took := time.Since(start)
-			if err == nil {
-				s.(io.Closer).Close()
-				t.Fatalf("Open(%s) against %s succeeded", url, tc.name)
-			}
-			t.Logf("Open failed after %s: %v", took.Round(time.Millisecond), err)
-			if took > storage.DefaultProbeTimeout+5*time.Second {
-				t.Errorf("Open took %s, want at most the probe timeout %s", took, storage.DefaultProbeTimeout)
-			}
-			msg := err.Error()
-			if !strings.Contains(msg, url) || !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
-				t.Errorf("error %q: want one line naming %s and %q", msg, url, tc.want)
-			}
-			if tc.want == storage.ErrTimeout.Error() && !errors.Is(err, storage.ErrTimeout) {
-				t.Errorf("error %v does not match ErrTimeout", err)
+	for _, b := range backends {
+		if b.open == nil {
+			continue
+		}
+		t.Run(b.name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name, host string
+				want       string // in the error
+			}{
+				{"closed port", closedPort(t), "connection refused"},
+				{"never answers", blackhole(t), storage.ErrTimeout.Error()},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					url, opts := b.open(t, tc.host)
+					start := time.Now()
+					s, err := storage.Open(t.Context(), url, opts)
+					took := time.Since(start)
+					if err == nil {
+						t.Fatalf("Open(%s) against %s succeeded: %s", url, tc.name, s.URL())
+					}
+					t.Logf("Open failed after %s: %v", took.Round(time.Millisecond), err)
+					if took > storage.DefaultProbeTimeout+5*time.Second {
+						t.Errorf("Open took %s, want at most the probe timeout %s", took, storage.DefaultProbeTimeout)
+					}
+					msg := err.Error()
+					if !strings.Contains(msg, url) || !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+						t.Errorf("error %q: want one line naming %s and %q", msg, url, tc.want)
+					}
+					if tc.want == storage.ErrTimeout.Error() && !errors.Is(err, storage.ErrTimeout) {
+						t.Errorf("error %v does not match ErrTimeout", err)
+					}
+					if b.secret != "" && strings.Contains(msg, b.secret) {
+						t.Errorf("error %q shows the secret", msg)
+					}
+				})
 			}
 		})
 	}
 }
 
-// gcsCalls are every call of a Store, each returning its error.
-var gcsCalls = []struct {
+// storeCalls are every call of a Store, each returning its error.
+var storeCalls = []struct {
 	name string
 	call func(ctx context.Context, s storage.Store) error
 }{
@@ -160,52 +141,59 @@ func writeAll(ctx context.Context, s storage.Store, n int) error {
 	return w.Close()
 }
 
-// TestGCSCallDeadlines runs every call against storage that never answers (each must fail with
-// ErrTimeout: its own deadline ended it) and against a closed port with the default options
-// (each must give up after MaxAttempts with the connection error, not by a deadline). The calls
-// run in parallel on a machine that may be loaded, so no call is held to a wall-clock bound:
-// what ended it is the assertion, and a backstop context, many times any deadline, catches a
-// call that would hang (an error of the backstop is not ErrTimeout).
-func TestGCSCallDeadlines(t *testing.T) {
+// TestCallDeadlines runs every call of every backend against storage that never answers
+// (each must fail with ErrTimeout: its own deadline ended it) and against a closed port with
+// the default options (each must give up after MaxAttempts with the connection error, not by
+// a deadline). The calls run in parallel on a machine that may be loaded, so no call is held
+// to a wall-clock bound: what ended it is the assertion, and a backstop context, many times
+// any deadline, catches a call that would hang (an error of the backstop is not ErrTimeout).
+// No error may show the backend's secret.
+func TestCallDeadlines(t *testing.T) {
 	const d = 500 * time.Millisecond
 	const backstop = 3 * time.Minute
-	hole := emulatorClient(t, blackhole(t))
-	closed := emulatorClient(t, closedPort(t))
-	for _, tc := range []struct {
-		name     string
-		client   *gcs.Client
-		opts     *storage.GCSOptions
-		deadline bool // the store's deadline ends the call (ErrTimeout); else its attempts do
-		text     string
-	}{
-		{"never answers", hole, &storage.GCSOptions{OpTimeout: d, ChunkTimeout: d}, true, "within"},
-		{"closed port", closed, nil, false, "connection refused"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, b := range backends {
+		if b.at == nil {
+			continue
+		}
+		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := storage.NewGCSWithOptions(tc.client, "lake", "chat", tc.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, c := range gcsCalls {
-				t.Run(c.name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name     string
+				host     string
+				d        time.Duration // OpTimeout and ChunkTimeout; 0: the defaults
+				deadline bool          // the store's deadline ends the call (ErrTimeout); else its attempts do
+				text     string
+			}{
+				{"never answers", blackhole(t), d, true, "within"},
+				{"closed port", closedPort(t), 0, false, "connection refused"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
-					ctx, cancel := context.WithTimeout(t.Context(), backstop)
-					defer cancel()
-					start := time.Now()
-					err := c.call(ctx, s)
-					t.Logf("%s failed after %s: %v", c.name, time.Since(start).Round(time.Millisecond), err)
-					if err == nil {
-						t.Fatalf("%s succeeded against storage that %s", c.name, tc.name)
-					}
-					if ctx.Err() != nil {
-						t.Fatalf("%s ended by the %s backstop, not by the store: %v", c.name, backstop, err)
-					}
-					if errors.Is(err, storage.ErrTimeout) != tc.deadline {
-						t.Errorf("%s: error %v; want it to match ErrTimeout: %v", c.name, err, tc.deadline)
-					}
-					if !strings.Contains(err.Error(), tc.text) || strings.Contains(err.Error(), "\n") {
-						t.Errorf("%s: error %q, want one line with %q", c.name, err, tc.text)
+					s := b.at(t, tc.host, tc.d)
+					for _, c := range storeCalls {
+						t.Run(c.name, func(t *testing.T) {
+							t.Parallel()
+							ctx, cancel := context.WithTimeout(t.Context(), backstop)
+							defer cancel()
+							start := time.Now()
+							err := c.call(ctx, s)
+							t.Logf("%s failed after %s: %v", c.name, time.Since(start).Round(time.Millisecond), err)
+							if err == nil {
+								t.Fatalf("%s succeeded against storage that %s", c.name, tc.name)
+							}
+							if ctx.Err() != nil {
+								t.Fatalf("%s ended by the %s backstop, not by the store: %v", c.name, backstop, err)
+							}
+							if errors.Is(err, storage.ErrTimeout) != tc.deadline {
+								t.Errorf("%s: error %v; want it to match ErrTimeout: %v", c.name, err, tc.deadline)
+							}
+							if !strings.Contains(err.Error(), tc.text) || strings.Contains(err.Error(), "\n") {
+								t.Errorf("%s: error %q, want one line with %q", c.name, err, tc.text)
+							}
+							if b.secret != "" && strings.Contains(err.Error(), b.secret) {
+								t.Errorf("%s: error %q shows the secret", c.name, err)
+							}
+						})
 					}
 				})
 			}
@@ -213,37 +201,38 @@ func TestGCSCallDeadlines(t *testing.T) {
 	}
 }
 
-// TestGCSSlowProducer: time between a writer's calls is not counted against its deadlines, so
-// a producer slower than ChunkTimeout still writes.
-func TestGCSSlowProducer(t *testing.T) {
-	_, client := storagetest.StartFakeGCS(t, "slow")
+// TestSlowProducer: on every backend, time between a writer's calls is not counted against
+// its deadlines, so a producer (and a reader) slower than the deadlines still writes (and
+// reads).
+func TestSlowProducer(t *testing.T) {
 	const d = 300 * time.Millisecond
-	s, err := storage.NewGCSWithOptions(client, "slow", "lake", &storage.GCSOptions{OpTimeout: d, ChunkTimeout: d})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := s.Create(t.Context(), "x.parquet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		if _, err := w.Write([]byte("part")); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(2 * d)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatalf("Close after a slow producer: %v", err)
-	}
-	r, err := s.Open(t.Context(), "x.parquet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(2 * d) // a slow reader too
-	b, err := io.ReadAll(r)
-	r.Close()
-	if err != nil || string(b) != "partpartpart" {
-		t.Fatalf("read back %q, %v", b, err)
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.start(t, "slow").store(t, "lake", d)
+			w, err := s.Create(t.Context(), "x.parquet")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				if _, err := w.Write([]byte("part")); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(2 * d)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatalf("Close after a slow producer: %v", err)
+			}
+			r, err := s.Open(t.Context(), "x.parquet")
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * d) // a slow reader too
+			got, err := io.ReadAll(r)
+			r.Close()
+			if err != nil || string(got) != "partpartpart" {
+				t.Fatalf("read back %q, %v", got, err)
+			}
+		})
 	}
 }
 

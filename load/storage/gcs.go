@@ -243,34 +243,7 @@ func (g *GCS) open(ctx context.Context, name string, offset, length int64) (io.R
 		wd.stop()
 		return nil, gcsErr("open", name, err)
 	}
-	return &gcsReader{name: name, r: r, wd: wd, d: g.opts.OpTimeout}, nil
-}
-
-// gcsReader bounds each Read of an object by OpTimeout.
-type gcsReader struct {
-	name string
-	r    *storage.Reader
-	wd   *watchdog
-	d    time.Duration
-}
-
-func (r *gcsReader) Read(p []byte) (int, error) {
-	var n int
-	err := r.wd.guard(r.d, "no answer", func() error {
-		var err error
-		n, err = r.r.Read(p)
-		return err
-	})
-	if err != nil && err != io.EOF {
-		return n, fmt.Errorf("read %s: %w", r.name, err)
-	}
-	return n, err
-}
-
-func (r *gcsReader) Close() error {
-	err := r.r.Close()
-	r.wd.stop()
-	return err
+	return &guardedReader{name: name, body: r, wd: wd, d: g.opts.OpTimeout, wrap: readErr}, nil
 }
 
 // Stat describes name.

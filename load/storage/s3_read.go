@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -64,34 +63,7 @@ func (s *S3) open(ctx context.Context, name, rng string) (io.ReadCloser, error) 
 		}
 		return nil, s3Err("open", name, err)
 	}
-	return &s3Reader{name: name, r: out.Body, wd: wd, d: s.opts.OpTimeout}, nil
-}
-
-// s3Reader bounds each Read of an object by OpTimeout.
-type s3Reader struct {
-	name string
-	r    io.ReadCloser
-	wd   *watchdog
-	d    time.Duration
-}
-
-func (r *s3Reader) Read(p []byte) (int, error) {
-	var n int
-	err := r.wd.guard(r.d, "no answer", func() error {
-		var err error
-		n, err = r.r.Read(p)
-		return err
-	})
-	if err != nil && err != io.EOF {
-		return n, fmt.Errorf("read %s: %w", r.name, err)
-	}
-	return n, err
-}
-
-func (r *s3Reader) Close() error {
-	err := r.r.Close()
-	r.wd.stop()
-	return err
+	return &guardedReader{name: name, body: out.Body, wd: wd, d: s.opts.OpTimeout, wrap: readErr}, nil
 }
 
 // List lists the objects below the store's prefix + prefix.

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -31,84 +30,6 @@ var s3Servers = []struct {
 }{
 	{"moto", storagetest.StartMoto},
 	{"gofakes3", storagetest.StartGoFakeS3},
-}
-
-func TestS3(t *testing.T) {
-	for _, srv := range s3Servers {
-		t.Run(srv.name, func(t *testing.T) {
-			_, client := srv.start(t, "lake")
-			n := 0
-			storagetest.Run(t, func(t *testing.T) storage.Store {
-				n++ // each subtest gets its own prefix in the one bucket
-				return storage.NewS3(client, "lake", fmt.Sprintf("runs/%d/", n))
-			})
-		})
-	}
-}
-
-func TestS3WholeBucket(t *testing.T) {
-	_, client := storagetest.StartMoto(t, "whole")
-	storagetest.Run(t, func(t *testing.T) storage.Store {
-		// Empty the bucket: a prefix-less store sees everything in it.
-		s := storage.NewS3(client, "whole", "")
-		objs, err := s.List(t.Context(), "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range objs {
-			if err := s.Delete(t.Context(), o.Name); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return s
-	})
-}
-
-// TestS3Prefixes checks that stores on neighbouring prefixes of one bucket do not see each
-// other's objects, that names are relative to the prefix, and the URLs.
-func TestS3Prefixes(t *testing.T) {
-	ctx := t.Context()
-	_, client := storagetest.StartMoto(t, "pfx")
-	p1 := storage.NewS3(client, "pfx", "p1")
-	p10 := storage.NewS3(client, "pfx", "/p10/")
-	root := storage.NewS3(client, "pfx", "")
-	for _, s := range []*storage.S3{p1, p10} {
-		if _, err := s.PutIf(ctx, "dt=2024-05-01/x.parquet", []byte(s.URL()), ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, tc := range []struct {
-		s    *storage.S3
-		url  string
-		want []string
-	}{
-		{p1, "s3://pfx/p1", []string{"dt=2024-05-01/x.parquet"}},
-		{p10, "s3://pfx/p10", []string{"dt=2024-05-01/x.parquet"}},
-		{root, "s3://pfx", []string{"p1/dt=2024-05-01/x.parquet", "p10/dt=2024-05-01/x.parquet"}},
-	} {
-		if tc.s.URL() != tc.url {
-			t.Errorf("URL() = %q, want %q", tc.s.URL(), tc.url)
-		}
-		var got []string
-		objs, err := tc.s.List(ctx, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range objs {
-			got = append(got, o.Name)
-		}
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("%s: List = %q, want %q", tc.url, got, tc.want)
-		}
-	}
-	// The content type follows the extension, as on GCS.
-	out, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("pfx"), Key: aws.String("p1/dt=2024-05-01/x.parquet")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ct := aws.ToString(out.ContentType); ct != "application/vnd.apache.parquet" {
-		t.Errorf("ContentType %q, want application/vnd.apache.parquet", ct)
-	}
 }
 
 // TestMotoEnforcesConditions checks, with the raw client and no code of ours, that the
@@ -471,7 +392,7 @@ func TestS3Permission(t *testing.T) {
 	_, err := storage.Open(t.Context(), "s3://locked/chat", &storage.OpenOptions{S3Endpoint: endpoint, S3PathStyle: true})
 	errs = append(errs, err)
 	s := storage.NewS3(client, "locked", "chat")
-	for _, c := range gcsCalls {
+	for _, c := range storeCalls {
 		errs = append(errs, c.call(t.Context(), s))
 	}
 	for i, err := range errs {

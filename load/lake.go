@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -168,9 +169,13 @@ func (l *Lake) Days(ctx context.Context) ([]string, error) {
 
 func dayOf(t time.Time) string { return schema.DayOf(t) }
 
-// SpillDir makes a local directory under Options.TempDir for a spill of kind (a word), named so
-// that SweepSpill removes it if this process is killed. The caller removes it when done.
+// SpillDir makes a local directory under Options.TempDir for a spill of kind (one of the
+// package's kinds: "users" for package pipelines), named so that SweepSpill removes it if this
+// process is killed. The caller removes it when done.
 func (l *Lake) SpillDir(kind string) (string, error) {
+	if !slices.Contains(spillKinds(), kind) {
+		return "", fmt.Errorf("local spill: unknown kind %q", kind)
+	}
 	dir, err := os.MkdirTemp(l.opts.TempDir, spillPrefix(kind))
 	if err != nil {
 		return "", fmt.Errorf("local spill: %w", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,7 +17,17 @@ import (
 const spillDirPrefix = "chatlake-"
 
 func spillPrefix(kind string) string {
+	if !slices.Contains(spillKinds(), kind) {
+		// A kind SweepSpill does not know would be left behind by a killed process for ever.
+		panic("load: spill kind " + kind + " is not in spillKinds")
+	}
 	return fmt.Sprintf("%s%s-%d-", spillDirPrefix, kind, os.Getpid())
+}
+
+// spillKinds are the kinds of spill directory this package makes, which SweepSpill removes
+// when their process is gone (a directory of another kind is left alone).
+func spillKinds() []string {
+	return []string{"stage", "merge", "fetch", "forget", "verify", "users"}
 }
 
 // SweepSpill removes the spill directories that processes of this host left under TempDir when
@@ -52,9 +63,7 @@ func spillPID(name string) (int, bool) {
 	if len(parts) != 3 {
 		return 0, false
 	}
-	switch parts[0] {
-	case "stage", "merge", "forget", "verify", "users":
-	default:
+	if !slices.Contains(spillKinds(), parts[0]) {
 		return 0, false
 	}
 	pid, err := strconv.Atoi(parts[1])

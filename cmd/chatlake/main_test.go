@@ -181,7 +181,7 @@ func TestBadInput(t *testing.T) {
 		{"lake is a file", append(base("export", "--from", "2024-05-01", "--to", "2024-05-02")[:0:0],
 			"export", "--api-url", s.url, "--customer", "1001", "--bot", s.opts.BotKey, "--lake", notDir,
 			"--users-where", "a=b", "--from", "2024-05-01", "--to", "2024-05-02"), notDir},
-		{"lake URL scheme", []string{"verify", "--lake", "s3://bucket/x"}, "s3://bucket/x"},
+		{"lake URL scheme", []string{"verify", "--lake", "hdfs://bucket/x"}, "hdfs://bucket/x"},
 		{"stray argument", []string{"status", "--lake", lake, "extra"}, `unexpected argument "extra"`},
 		{"bad log format", base("export", "--from", "2024-05-01", "--to", "2024-05-02", "--log-format", "xml"), "--log-format"},
 	}

@@ -6,10 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
 	"github.com/chatlake/chatlake/internal/lakecheck"
 	"github.com/chatlake/chatlake/load/storage"
@@ -26,8 +22,8 @@ func TestExportToAzure(t *testing.T) {
 	cs, client := storagetest.StartAzurite(t, "lake")
 	store := storage.NewAzure(client, "lake", "analytics/chat")
 	const url = "az://lake/analytics/chat"
-	key, endpoint := connValue(t, cs, "AccountKey"), connValue(t, cs, "BlobEndpoint")
-	tok := containerSAS(t, key, "lake")
+	key, endpoint := storagetest.ConnPart(t, cs, "AccountKey"), storagetest.ConnPart(t, cs, "BlobEndpoint")
+	tok := storagetest.ContainerSAS(t, key, "lake")
 	sasFile := filepath.Join(t.TempDir(), "sas")
 	if err := os.WriteFile(sasFile, []byte(tok+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -72,7 +68,7 @@ func TestExportToAzure(t *testing.T) {
 	}
 	// A rejected token: exit 2, one line, no part of it.
 	bad := filepath.Join(t.TempDir(), "bad-sas")
-	badTok := containerSAS(t, strings.ToUpper(key[:16])+key[16:], "lake")
+	badTok := storagetest.ContainerSAS(t, strings.ToUpper(key[:16])+key[16:], "lake")
 	if err := os.WriteFile(bad, []byte(badTok), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -109,33 +105,6 @@ func readAll(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return b.String()
-}
-
-func connValue(t *testing.T, cs, key string) string {
-	t.Helper()
-	for _, p := range strings.Split(cs, ";") {
-		if k, v, ok := strings.Cut(p, "="); ok && k == key {
-			return v
-		}
-	}
-	t.Fatalf("connection string without %s", key)
-	return ""
-}
-
-// containerSAS signs a SAS token for container with key: read, write, delete, list.
-func containerSAS(t *testing.T, key, container string) string {
-	t.Helper()
-	cred, err := service.NewSharedKeyCredential(storagetest.AzuriteAccount, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	perms := sas.ContainerPermissions{Read: true, Add: true, Create: true, Write: true, Delete: true, List: true}
-	q, err := sas.BlobSignatureValues{Protocol: sas.ProtocolHTTPSandHTTP, ExpiryTime: time.Now().Add(time.Hour).UTC(),
-		Permissions: perms.String(), ContainerName: container}.SignWithSharedKey(cred)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return q.Encode()
 }
 
 func sasSig(tok string) string {

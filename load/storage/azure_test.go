@@ -15,8 +15,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/load/storage/storagetest"
@@ -186,46 +184,13 @@ func TestAzureMustExist(t *testing.T) {
 	}
 }
 
-// containerSAS signs a SAS for container with the account key of connString (or with key,
-// if not ""): read, write, delete and list, for an hour.
-func containerSAS(t *testing.T, account, key, container string) string {
-	t.Helper()
-	cred, err := service.NewSharedKeyCredential(account, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	perms := sas.ContainerPermissions{Read: true, Add: true, Create: true, Write: true, Delete: true, List: true}
-	q, err := sas.BlobSignatureValues{
-		Protocol:      sas.ProtocolHTTPSandHTTP,
-		ExpiryTime:    time.Now().Add(time.Hour).UTC(),
-		Permissions:   perms.String(),
-		ContainerName: container,
-	}.SignWithSharedKey(cred)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return q.Encode()
-}
-
-// connPart is the value of key in a connection string.
-func connPart(t *testing.T, cs, key string) string {
-	t.Helper()
-	for _, p := range strings.Split(cs, ";") {
-		if k, v, ok := strings.Cut(p, "="); ok && k == key {
-			return v
-		}
-	}
-	t.Fatalf("connection string without %s", key)
-	return ""
-}
-
 // TestAzureSAS opens a lake with a SAS token from a file and from the environment: every
 // operation works with it, Move's server-side copy included (its source is authorised by
 // the same token).
 func TestAzureSAS(t *testing.T) {
 	cs, _ := storagetest.StartAzurite(t, "sas")
-	endpoint := connPart(t, cs, "BlobEndpoint")
-	tok := containerSAS(t, storagetest.AzuriteAccount, connPart(t, cs, "AccountKey"), "sas")
+	endpoint := storagetest.ConnPart(t, cs, "BlobEndpoint")
+	tok := storagetest.ContainerSAS(t, storagetest.ConnPart(t, cs, "AccountKey"), "sas")
 	file := filepath.Join(t.TempDir(), "sas")
 	if err := os.WriteFile(file, []byte("?"+tok+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -277,11 +242,11 @@ func leak(text, secret string) string {
 // token or its signature.
 func TestAzureSecretsNotInErrors(t *testing.T) {
 	cs, _ := storagetest.StartAzurite(t, "sec")
-	endpoint := connPart(t, cs, "BlobEndpoint")
-	key := connPart(t, cs, "AccountKey")
+	endpoint := storagetest.ConnPart(t, cs, "BlobEndpoint")
+	key := storagetest.ConnPart(t, cs, "AccountKey")
 	// A key of the right form that the emulator does not know: rejected with 403.
 	wrongKey := strings.ToUpper(key[:20]) + key[20:]
-	badSAS := containerSAS(t, storagetest.AzuriteAccount, wrongKey, "sec")
+	badSAS := storagetest.ContainerSAS(t, wrongKey, "sec")
 	closed := "http://" + closedPort(t) + "/" + storagetest.AzuriteAccount
 	hole := "http://" + blackhole(t) + "/" + storagetest.AzuriteAccount
 	withEndpoint := func(ep, k string) string {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 )
 
@@ -126,4 +127,33 @@ func StartAzurite(t testing.TB, containers ...string) (connString string, client
 		}
 	}
 	return connString, client
+}
+
+// ConnPart is the value of key (AccountKey, BlobEndpoint, ...) in an Azure connection string.
+func ConnPart(t testing.TB, connString, key string) string {
+	t.Helper()
+	for _, p := range strings.Split(connString, ";") {
+		if k, v, ok := strings.Cut(p, "="); ok && k == key {
+			return v
+		}
+	}
+	t.Fatalf("connection string without %s", key)
+	return ""
+}
+
+// ContainerSAS signs a SAS token for container of Azurite's account with key: read, add,
+// create, write, delete and list, for an hour.
+func ContainerSAS(t testing.TB, key, container string) string {
+	t.Helper()
+	cred, err := service.NewSharedKeyCredential(AzuriteAccount, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perms := sas.ContainerPermissions{Read: true, Add: true, Create: true, Write: true, Delete: true, List: true}
+	q, err := sas.BlobSignatureValues{Protocol: sas.ProtocolHTTPSandHTTP, ExpiryTime: time.Now().Add(time.Hour).UTC(),
+		Permissions: perms.String(), ContainerName: container}.SignWithSharedKey(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q.Encode()
 }

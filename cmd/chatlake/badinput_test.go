@@ -158,6 +158,15 @@ func TestBadInputLeavesNoLake(t *testing.T) {
 		{"temp dir missing", func(lake string) []string {
 			return s.exportArgs("export", lake, "--temp-dir", "/nonexistent")
 		}, []string{"--temp-dir /nonexistent"}},
+		{"Azure account", func(lake string) []string {
+			return s.exportArgs("export", lake, "--azure-account", "Bad_Account")
+		}, []string{"--azure-account Bad_Account", "3 to 24 lowercase"}},
+		{"Azure SAS file missing", func(lake string) []string {
+			return s.exportArgs("export", lake, "--azure-sas-file", "/nonexistent/sas")
+		}, []string{"--azure-sas-file /nonexistent/sas", "an existing file"}},
+		{"Azure endpoint", func(lake string) []string {
+			return s.exportArgs("export", lake, "--azure-endpoint", "ftp://blob.example")
+		}, []string{"--azure-endpoint ftp://blob.example", "http:// or https://"}},
 		{"file too large", func(lake string) []string {
 			return s.exportArgs("export", lake, "--target-file-size", "2TiB")
 		}, []string{"--target-file-size 2TiB", "1TiB"}},

@@ -285,8 +285,8 @@ func isTerminal(w io.Writer) bool {
 
 // openLake opens the lake URL; a lake that cannot be opened is bad input. With mustExist, a
 // lake that is not there is an error and nothing is created (status, verify, publish, forget).
-func openLake(ctx context.Context, url string, o *load.Options, mustExist bool, opTimeout time.Duration, az azureFlags, set ...func(*storage.OpenOptions)) (*load.Lake, func(), error) {
-	so := az.openOptions(&storage.OpenOptions{MustExist: mustExist, OpTimeout: opTimeout})
+func openLake(ctx context.Context, url string, o *load.Options, mustExist bool, opTimeout time.Duration, set ...func(*storage.OpenOptions)) (*load.Lake, func(), error) {
+	so := &storage.OpenOptions{MustExist: mustExist, OpTimeout: opTimeout}
 	for _, f := range set {
 		f(so)
 	}
@@ -309,12 +309,12 @@ func openLake(ctx context.Context, url string, o *load.Options, mustExist bool, 
 
 // openExportLake opens the lake of an export, creating it when it does not exist yet; created
 // is the local directory it made, if any.
-func openExportLake(ctx context.Context, url string, o *load.Options, opTimeout time.Duration, az azureFlags, set ...func(*storage.OpenOptions)) (lake *load.Lake, closeLake func(), created string, err error) {
-	lake, closeLake, err = openLake(ctx, url, o, true, opTimeout, az, set...)
+func openExportLake(ctx context.Context, url string, o *load.Options, opTimeout time.Duration, set ...func(*storage.OpenOptions)) (lake *load.Lake, closeLake func(), created string, err error) {
+	lake, closeLake, err = openLake(ctx, url, o, true, opTimeout, set...)
 	if err == nil || !errors.Is(err, storage.ErrNotExist) {
 		return lake, closeLake, "", err
 	}
-	lake, closeLake, err = openLake(ctx, url, o, false, opTimeout, az, set...)
+	lake, closeLake, err = openLake(ctx, url, o, false, opTimeout, set...)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -373,7 +373,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 	if err != nil {
 		return nil, optionOfField(f.opts, fmt.Errorf("%w: %w", pipelines.ErrBadInput, err))
 	}
-	lake, closeLake, created, err := openExportLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger}, f.storageTimeout, f.azure, f.s3.apply)
+	lake, closeLake, created, err := openExportLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger}, f.storageTimeout, f.azure.apply, f.s3.apply)
 	if err != nil {
 		return nil, optionOfField(f.opts, err)
 	}

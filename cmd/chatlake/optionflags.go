@@ -12,7 +12,6 @@ import (
 
 	"github.com/chatlake/chatlake/extract"
 	"github.com/chatlake/chatlake/load"
-	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/pipelines"
 )
 
@@ -184,27 +183,6 @@ func listOpt(v flag.Value, name, help string) option {
 	return option{name: name, value: v, help: help}
 }
 
-// azureFlags are the settings of an az:// lake, shared by every command that opens a lake. A
-// connection string (AZURE_STORAGE_CONNECTION_STRING) takes their place; without them the
-// storage package reads AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_SAS_TOKEN, and without a SAS
-// token it uses Azure's default credentials (environment, workload or managed identity).
-type azureFlags struct{ account, sasFile, endpoint string }
-
-// options is the table of the Azure flags.
-func (f *azureFlags) options() []option {
-	return []option{
-		stringOpt(&f.account, "azure-account", "NAME", "storage account of an az://CONTAINER/PREFIX lake; default: $"+storage.EnvAzureAccount+" (a connection string in $"+storage.EnvAzureConnectionString+" names its own)", nil),
-		stringOpt(&f.sasFile, "azure-sas-file", "PATH", "file holding a SAS token for an az:// lake; default: $"+storage.EnvAzureSASToken+"; without either, Azure's default credentials (environment, workload identity, managed identity)", nil),
-		stringOpt(&f.endpoint, "azure-endpoint", "URL", "blob service URL of an az:// lake, for another cloud, a private endpoint or an emulator; default https://ACCOUNT.blob.core.windows.net/", nil),
-	}
-}
-
-// openOptions sets the Azure fields of o.
-func (f *azureFlags) openOptions(o *storage.OpenOptions) *storage.OpenOptions {
-	o.AzureAccount, o.AzureSASFile, o.AzureEndpoint = f.account, f.sasFile, f.endpoint
-	return o
-}
-
 // listSeparator separates the values of a repeatable flag given by one environment variable:
 // CHATLAKE_USERS_WHERE="user.channel=web,user.channel=whatsapp". A value that holds the
 // separator itself must come from the command line or a config file's list.
@@ -232,6 +210,21 @@ func dirCheck(path string) error {
 		return &boundError{path, "an existing directory (" + errors.Unwrap(err).Error() + ")"}
 	case !fi.IsDir():
 		return &boundError{path, "a directory, not a file"}
+	}
+	return nil
+}
+
+// fileCheck refuses a path that is not an existing file; "" passes (the default).
+func fileCheck(path string) error {
+	if path == "" {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return &boundError{path, "an existing file (" + errors.Unwrap(err).Error() + ")"}
+	case fi.IsDir():
+		return &boundError{path, "a file, not a directory"}
 	}
 	return nil
 }

@@ -51,7 +51,7 @@ func (f *lakeFlags) pipeline(ctx context.Context, stderr io.Writer) (*setup, err
 	}
 	runID := pipelines.NewRunID(time.Now())
 	logger := newLogger(f.logFormat, stderr).With("run_id", runID)
-	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TempDir: f.tempDir, Logger: logger}, true, f.storageTimeout, f.azure, f.s3.apply)
+	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TempDir: f.tempDir, Logger: logger}, true, f.storageTimeout, f.azure.apply, f.s3.apply)
 	if err != nil {
 		return nil, optionOfField(f.opts, err)
 	}

@@ -96,7 +96,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	lakeURL, asJSON, maxLag := &f.lake, &f.asJSON, f.maxLag
-	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, f.storageTimeout, f.azure, f.s3.apply)
+	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, f.storageTimeout, f.azure.apply, f.s3.apply)
 	if err != nil {
 		return err
 	}

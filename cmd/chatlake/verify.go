@@ -56,7 +56,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return usagef("--to %s is before --from %s", *to, *from)
 		}
 	}
-	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, 0, f.azure, f.s3.apply)
+	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, 0, f.azure.apply, f.s3.apply)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chatlake/chatlake/load/storage"
@@ -245,9 +246,22 @@ func (l *Lake) RemoveRun(ctx context.Context, plan string) error {
 	if err := l.store.Delete(ctx, planPath(plan)); err != nil {
 		return fmt.Errorf("remove plan %s: %w", plan, err)
 	}
-	l.forgetHeaders(runDir(plan))
-	l.forget(&l.doneRecords, runDir(plan))
+	l.forgetRun(plan)
 	return l.removeTree(ctx, runDir(plan))
+}
+
+// forgetRun drops what this process keeps of plan's objects: its staged parts' headers and
+// the done records it wrote.
+func (l *Lake) forgetRun(plan string) {
+	prefix := runDir(plan)
+	for _, m := range []*sync.Map{&l.headers, &l.doneRecords} {
+		m.Range(func(k, _ any) bool {
+			if strings.HasPrefix(k.(string), prefix) {
+				m.Delete(k)
+			}
+			return true
+		})
+	}
 }
 
 // RemoveLegacyStaged deletes the rows of day of the instance attempt of plan that binaries

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"strings"
-	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -355,19 +353,6 @@ func (l *Lake) stagedHeader(ctx context.Context, p StagedPart) ([]byte, error) {
 	}
 	l.headers.Store(p.Name, h)
 	return h, nil
-}
-
-// forgetHeaders drops the cached headers of the staged parts under prefix.
-func (l *Lake) forgetHeaders(prefix string) { l.forget(&l.headers, prefix) }
-
-// forget drops the entries of m whose name starts with prefix.
-func (l *Lake) forget(m *sync.Map, prefix string) {
-	m.Range(func(k, _ any) bool {
-		if strings.HasPrefix(k.(string), prefix) {
-			m.Delete(k)
-		}
-		return true
-	})
 }
 
 // segmentStream opens one day's rows of a staged part as an Arrow IPC stream: the part's

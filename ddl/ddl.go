@@ -33,7 +33,12 @@ func Write(w io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
-	g := &gen{o: o, lake: l, d: dialectOf(o.Engine)}
+	g := &gen{o: o, lake: l, d: dialectOf(o.Engine, o.TableFormat)}
+	if o.TableFormat == Iceberg {
+		if g.cat, err = o.icebergCatalog(l); err != nil {
+			return err
+		}
+	}
 	var buf bytes.Buffer
 	if err := g.write(&buf); err != nil {
 		return err
@@ -47,6 +52,7 @@ type gen struct {
 	o    Options
 	lake lake
 	d    dialect
+	cat  catalog // an Iceberg lake's catalog, for the engines that read it
 }
 
 func (g *gen) write(b *bytes.Buffer) error {
@@ -58,23 +64,29 @@ func (g *gen) write(b *bytes.Buffer) error {
 	if err != nil {
 		return fmt.Errorf("users: %w", err)
 	}
-	fmt.Fprintf(b, "-- chatlake ddl --engine %s --lake %s\n", g.o.Engine, g.lake.root)
+	format := ""
+	if g.o.TableFormat == Iceberg {
+		format = " --table-format " + string(Iceberg)
+	}
+	fmt.Fprintf(b, "-- chatlake ddl --engine %s --lake %s%s\n", g.o.Engine, g.lake.root, format)
 	fmt.Fprintf(b, "-- Tables from schema.Messages() (version %s) and schema.Users() (version %s);\n",
 		schema.MessagesVersion, schema.UsersVersion)
 	fmt.Fprintf(b, "-- sessions end after a gap longer than %s; a reply comes within %s of a template message.\n",
 		g.o.SessionGap, g.o.ReplyWindow)
-	switch g.o.Engine {
-	case DuckDB:
+	switch {
+	case g.o.TableFormat == Iceberg:
+		g.icebergTables(b, msgCols, userCols)
+	case g.o.Engine == DuckDB:
 		g.duckdb(b, msgCols, userCols)
-	case BigQuery:
+	case g.o.Engine == BigQuery:
 		g.bigquery(b, msgCols, userCols)
-	case Spark:
+	case g.o.Engine == Spark:
 		g.spark(b, msgCols, userCols)
-	case Trino:
+	case g.o.Engine == Trino:
 		g.trino(b, msgCols, userCols)
-	case Athena:
+	case g.o.Engine == Athena:
 		g.athena(b, msgCols, userCols)
-	case Snowflake:
+	case g.o.Engine == Snowflake:
 		g.snowflake(b, msgCols, userCols)
 	}
 	b.WriteString("\n" + g.usersLatest(names(userCols)) + ";\n")
@@ -83,16 +95,37 @@ func (g *gen) write(b *bytes.Buffer) error {
 	return nil
 }
 
-// table is the qualified name of a table or view.
+// table is the qualified name of a table or view that the definitions create. On an Iceberg
+// lake, Spark's go in the session catalog: a name starting with the Iceberg catalog's name
+// would be looked up in that catalog.
 func (g *gen) table(name string) string {
 	q := name
 	if g.o.Schema != "" {
 		q = g.o.Schema + "." + name
 	}
-	if g.o.Engine == BigQuery {
+	switch {
+	case g.o.Engine == BigQuery:
 		return "`" + q + "`"
+	case g.o.Engine == Spark && g.o.TableFormat == Iceberg:
+		return "spark_catalog." + q
 	}
 	return q
+}
+
+// source is the qualified name of a table the views read: one the definitions create, or on
+// an Iceberg lake, for Spark and Trino, the table in the Iceberg catalog.
+func (g *gen) source(table string) string {
+	if g.o.TableFormat != Iceberg {
+		return g.table(table)
+	}
+	switch g.o.Engine {
+	case Spark:
+		return IcebergCatalogName + "." + IcebergNamespace + "." + table
+	case Trino:
+		trinoCatalog, _, _ := strings.Cut(g.o.Schema, ".")
+		return trinoCatalog + "." + IcebergNamespace + "." + table
+	}
+	return g.table(table)
 }
 
 // dir is the directory of a table under the lake's root.
@@ -106,14 +139,7 @@ func (g *gen) glob(table string) string {
 }
 
 func (g *gen) duckdb(b *bytes.Buffer, msgCols, userCols []column) {
-	if strings.HasPrefix(g.lake.root, "gs://") {
-		b.WriteString("-- gs:// needs DuckDB's httpfs extension and a GCS secret, e.g.\n" +
-			"--   INSTALL httpfs; LOAD httpfs; CREATE SECRET (TYPE gcs, KEY_ID '...', SECRET '...');\n")
-	}
-	if strings.HasPrefix(g.lake.root, "s3://") {
-		b.WriteString("-- s3:// needs DuckDB's httpfs (or aws) extension and an S3 secret, e.g.\n" +
-			"--   INSTALL httpfs; LOAD httpfs; CREATE SECRET (TYPE s3, PROVIDER credential_chain);\n")
-	}
+	g.duckdbCloud(b)
 	if g.o.Schema != "" {
 		fmt.Fprintf(b, "\nCREATE SCHEMA IF NOT EXISTS %s;\n", g.o.Schema)
 	}
@@ -124,6 +150,18 @@ func (g *gen) duckdb(b *bytes.Buffer, msgCols, userCols []column) {
 	}
 	view(schema.MessagesTable, messagesPartition, msgCols)
 	view(schema.UsersTable, usersPartition, userCols)
+}
+
+// duckdbCloud says what DuckDB needs to read a lake in cloud storage.
+func (g *gen) duckdbCloud(b *bytes.Buffer) {
+	if strings.HasPrefix(g.lake.root, "gs://") {
+		b.WriteString("-- gs:// needs DuckDB's httpfs extension and a GCS secret, e.g.\n" +
+			"--   INSTALL httpfs; LOAD httpfs; CREATE SECRET (TYPE gcs, KEY_ID '...', SECRET '...');\n")
+	}
+	if strings.HasPrefix(g.lake.root, "s3://") {
+		b.WriteString("-- s3:// needs DuckDB's httpfs (or aws) extension and an S3 secret, e.g.\n" +
+			"--   INSTALL httpfs; LOAD httpfs; CREATE SECRET (TYPE s3, PROVIDER credential_chain);\n")
+	}
 }
 
 func (g *gen) bigquery(b *bytes.Buffer, msgCols, userCols []column) {

@@ -18,9 +18,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
-// TestGolden: the definitions for BigQuery, Spark, Trino (and DuckDB on GCS) are the files
-// under testdata/. They cannot be run here, so a change to them is seen in review;
-// go test ./ddl -update rewrites them.
+// TestGolden: the definitions for BigQuery, Spark, Trino, Athena, Snowflake (and DuckDB on
+// GCS, and every engine on an Iceberg lake) are the files under testdata/. They cannot be run
+// here, so a change to them is seen in review; go test ./ddl -update rewrites them.
 func TestGolden(t *testing.T) {
 	cases := []struct {
 		name string
@@ -34,6 +34,14 @@ func TestGolden(t *testing.T) {
 		{"athena", Options{Engine: Athena, Lake: "s3://acme-lake/chat/", FirstDay: "2024-01-01"}},
 		{"snowflake-azure", Options{Engine: Snowflake, Lake: "az://acmelake.blob.core.windows.net/chat-lake/chat"}},
 		{"snowflake-s3", Options{Engine: Snowflake, Lake: "s3://acme-lake/chat/", Schema: "analytics.chat", StorageIntegration: "acme_s3"}},
+		// An Iceberg lake: one per engine (Athena has none).
+		{"iceberg-duckdb", Options{Engine: DuckDB, Lake: "/data/chat-lake", TableFormat: Iceberg}},
+		{"iceberg-spark", Options{Engine: Spark, Lake: "gs://acme-lake/chat", TableFormat: Iceberg,
+			Catalog: "postgres://lake_reader:not-printed@pg.internal:5432/lakecat?sslmode=require"}},
+		{"iceberg-trino", Options{Engine: Trino, Lake: "s3://acme-lake/chat", TableFormat: Iceberg, Schema: "lake.chat",
+			Catalog: "postgres://lake_reader@pg.internal:5432/lakecat", SessionGap: 45 * time.Minute}},
+		{"iceberg-bigquery", Options{Engine: BigQuery, Lake: "gs://acme-lake/chat", TableFormat: Iceberg}},
+		{"iceberg-snowflake", Options{Engine: Snowflake, Lake: "gs://acme-lake/chat", TableFormat: Iceberg}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

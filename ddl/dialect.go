@@ -16,18 +16,23 @@ type dialect struct {
 	epochMS func(ts string) string
 	// md5Hex is the lower-case hex MD5 of a string expression.
 	md5Hex func(s string) string
-	str    string // the string type, for CAST
-	double string // the double type, for CAST
+	// utcDate is the UTC day (a DATE) of timestamp expression ts, independent of the
+	// session's time zone: an Iceberg lake's users table has no snapshot_date column, it is
+	// the day of extracted_at.
+	utcDate func(ts string) string
+	str     string // the string type, for CAST
+	double  string // the double type, for CAST
 	// colType maps an Arrow type of the schemas to the engine's column type.
 	colType func(arrow.DataType) (string, bool)
 }
 
-func dialectOf(e Engine) dialect {
+func dialectOf(e Engine, f TableFormat) dialect {
 	switch e {
 	case BigQuery:
 		return dialect{engine: e,
 			epochMS: func(ts string) string { return "UNIX_MILLIS(" + ts + ")" },
 			md5Hex:  func(s string) string { return "TO_HEX(MD5(" + s + "))" },
+			utcDate: func(ts string) string { return "DATE(" + ts + ", 'UTC')" },
 			str:     "STRING", double: "FLOAT64",
 			colType: typeNames("STRING", "TIMESTAMP", "ARRAY<STRING>"),
 		}
@@ -35,7 +40,10 @@ func dialectOf(e Engine) dialect {
 		return dialect{engine: e,
 			epochMS: func(ts string) string { return "unix_millis(" + ts + ")" },
 			md5Hex:  func(s string) string { return "md5(" + s + ")" },
-			str:     "STRING", double: "DOUBLE",
+			utcDate: func(ts string) string {
+				return "date_from_unix_date(CAST(floor(unix_millis(" + ts + ") / 86400000) AS INT))"
+			},
+			str: "STRING", double: "DOUBLE",
 			colType: typeNames("STRING", "TIMESTAMP", "ARRAY<STRING>"),
 		}
 	case Trino, Athena:
@@ -46,9 +54,18 @@ func dialectOf(e Engine) dialect {
 			epochMS: func(ts string) string {
 				return "date_diff('millisecond', TIMESTAMP '1970-01-01 00:00:00.000', " + ts + ")"
 			},
-			md5Hex: func(s string) string { return "lower(to_hex(md5(to_utf8(" + s + "))))" },
-			str:    "varchar", double: "double",
+			md5Hex:  func(s string) string { return "lower(to_hex(md5(to_utf8(" + s + "))))" },
+			utcDate: func(ts string) string { return "CAST(" + ts + " AT TIME ZONE 'UTC' AS date)" },
+			str:     "varchar", double: "double",
 			colType: typeNames("varchar", "timestamp(3)", "array(varchar)"),
+		}
+		if f == Iceberg {
+			// The Iceberg connector reads timestamptz as timestamp(6) with time zone: the
+			// epoch is one too, or date_diff would mix in the session's zone.
+			d.epochMS = func(ts string) string {
+				return "date_diff('millisecond', TIMESTAMP '1970-01-01 00:00:00.000 UTC', " + ts + ")"
+			}
+			d.colType = typeNames("varchar", "timestamp(6) with time zone", "array(varchar)")
 		}
 		if e == Athena {
 			d.colType = typeNames("STRING", "TIMESTAMP", "ARRAY<STRING>")
@@ -58,6 +75,7 @@ func dialectOf(e Engine) dialect {
 		return dialect{engine: e,
 			epochMS: func(ts string) string { return "DATE_PART(EPOCH_MILLISECOND, " + ts + ")" },
 			md5Hex:  func(s string) string { return "MD5(" + s + ")" },
+			utcDate: func(ts string) string { return "TO_DATE(CONVERT_TIMEZONE('UTC', " + ts + "))" },
 			str:     "VARCHAR", double: "DOUBLE",
 			colType: typeNames("VARCHAR", "TIMESTAMP_LTZ", "ARRAY"),
 		}
@@ -65,6 +83,7 @@ func dialectOf(e Engine) dialect {
 		return dialect{engine: DuckDB,
 			epochMS: func(ts string) string { return "epoch_ms(" + ts + ")" },
 			md5Hex:  func(s string) string { return "md5(" + s + ")" },
+			utcDate: func(ts string) string { return "CAST(timezone('UTC', " + ts + ") AS DATE)" },
 			str:     "VARCHAR", double: "DOUBLE",
 			colType: typeNames("VARCHAR", "TIMESTAMP WITH TIME ZONE", "VARCHAR[]"),
 		}

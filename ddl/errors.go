@@ -3,8 +3,9 @@ package ddl
 import "fmt"
 
 // OptionError is an Options value that Write refuses. Field is the name of the Options field
-// (Engine, Lake, Schema, SessionGap, ReplyWindow, RequirePartitionFilter, FirstDay), so a command can
-// name its own flag.
+// (Engine, Lake, Schema, SessionGap, ReplyWindow, RequirePartitionFilter, FirstDay,
+// StorageIntegration, TableFormat, Catalog), so a command can name its own flag. Msg never
+// holds a password of Catalog.
 type OptionError struct {
 	Field string
 	Msg   string

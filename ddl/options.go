@@ -25,6 +25,19 @@ const (
 // Engines returns every engine, in the order the documentation lists them.
 func Engines() []Engine { return []Engine{DuckDB, BigQuery, Spark, Trino, Athena, Snowflake} }
 
+// TableFormat is how a lake's tables are stored (the export's --table-format).
+type TableFormat string
+
+// The table formats.
+const (
+	// Hive: Parquet files in directories dt=DAY (messages) and snapshot_date=DAY (users),
+	// which the definitions glob or register as partitions.
+	Hive TableFormat = "hive"
+	// Iceberg: Apache Iceberg tables (format version 2) in an Iceberg JDBC catalog
+	// (Options.Catalog), messages partitioned by day(sent_at), users by day(extracted_at).
+	Iceberg TableFormat = "iceberg"
+)
+
 // Defaults of Options.
 const (
 	DefaultSessionGap  = 30 * time.Minute
@@ -62,8 +75,20 @@ type Options struct {
 	// Athena only; default DefaultFirstDay.
 	FirstDay string
 	// StorageIntegration is the Snowflake storage integration that the stage over the lake
-	// uses (an administrator creates it). Snowflake only; default DefaultStorageIntegration.
+	// uses (an administrator creates it). Snowflake, Hive lakes only; default
+	// DefaultStorageIntegration.
 	StorageIntegration string
+	// TableFormat is the lake's table format: Hive (the default) or Iceberg. Athena has no
+	// definitions for an Iceberg lake (it reads Iceberg tables registered in AWS Glue only).
+	TableFormat TableFormat
+	// Catalog is the Iceberg catalog of an Iceberg lake, as the export's --catalog names it:
+	// sqlite:PATH (a relative PATH is made absolute) or postgres://USER@HOST:PORT/DB (a
+	// password in it is never printed: the definitions hold a placeholder). Spark and Trino
+	// read the tables through it: it is required for them when the lake is in cloud storage,
+	// and defaults to sqlite:LAKE/_chatlake/catalog.db (DefaultCatalogFile) for a local lake.
+	// DuckDB, BigQuery and Snowflake read the tables' metadata files, not the catalog. Iceberg
+	// lakes only.
+	Catalog string
 }
 
 // DefaultStorageIntegration is the default of Options.StorageIntegration.
@@ -98,11 +123,19 @@ func (o Options) check() (Options, lake, error) {
 	default:
 		return o, lake{}, optErr("Engine", "unknown engine %q (want duckdb, bigquery, spark, trino, athena or snowflake)", o.Engine)
 	}
-	parse := parseLake
-	if o.Engine == Snowflake {
-		parse = stageLake
+	if err := o.checkTableFormat(); err != nil {
+		return o, lake{}, err
 	}
-	l, err := parse(o.Lake, o.Engine)
+	if o.TableFormat == "" {
+		o.TableFormat = Hive
+	}
+	var l lake
+	var err error
+	if o.Engine == Snowflake {
+		l, err = stageLake(o.Lake)
+	} else {
+		l, err = parseLake(o.Lake, o.Engine, o.TableFormat)
+	}
 	if err != nil {
 		return o, lake{}, err
 	}
@@ -143,11 +176,38 @@ func (o Options) check() (Options, lake, error) {
 	}
 	if o.Schema == "" {
 		o.Schema = map[Engine]string{BigQuery: "chatlake", Spark: "chatlake", Trino: "hive.chatlake", Athena: "chatlake", Snowflake: "chatlake.public"}[o.Engine]
+		if o.Engine == Trino && o.TableFormat == Iceberg {
+			o.Schema = IcebergCatalogName + "." + IcebergNamespace
+		}
 	}
 	if err := checkSchema(o.Engine, o.Schema); err != nil {
 		return o, lake{}, err
 	}
 	return o, l, nil
+}
+
+// checkTableFormat refuses an unknown table format, and the options that one format has and
+// the other has not.
+func (o Options) checkTableFormat() error {
+	switch o.TableFormat {
+	case "", Hive:
+		if o.Catalog != "" {
+			return optErr("Catalog", "is the Iceberg catalog of an Iceberg lake (TableFormat %s), and the table format is %s", Iceberg, Hive)
+		}
+		return nil
+	case Iceberg:
+	default:
+		return optErr("TableFormat", "unknown table format %q (want %s or %s)", o.TableFormat, Hive, Iceberg)
+	}
+	switch {
+	case o.Engine == Athena:
+		return optErr("TableFormat", "Athena reads Iceberg tables registered in the AWS Glue Data Catalog, and an Iceberg lake's tables are in a JDBC catalog (sqlite: or postgres://): no Athena definitions for an Iceberg lake")
+	case o.RequirePartitionFilter:
+		return optErr("RequirePartitionFilter", "is an option of a Hive lake's BigQuery tables (require_hive_partition_filter), not of an Iceberg lake's")
+	case o.StorageIntegration != "":
+		return optErr("StorageIntegration", "is an option of a Hive lake's Snowflake stage; Snowflake reads an Iceberg lake through an external volume")
+	}
+	return nil
 }
 
 func checkSchema(e Engine, s string) error {
@@ -179,10 +239,10 @@ func checkSchema(e Engine, s string) error {
 	return nil
 }
 
-// parseLake reads a lake URL the way the export does (a directory, file:///DIR or
-// gs://BUCKET/PREFIX) and refuses what cannot be written into a SQL string literal or a glob
+// parseLake reads a lake URL the way the export does (a directory, file:///DIR,
+// gs://BUCKET/PREFIX or s3://BUCKET/PREFIX) and refuses what cannot be written into a SQL string literal or a glob
 // as it is.
-func parseLake(raw string, e Engine) (lake, error) {
+func parseLake(raw string, e Engine, f TableFormat) (lake, error) {
 	if strings.TrimSpace(raw) == "" {
 		return lake{}, optErr("Lake", "required: a directory, file:///DIR, gs://BUCKET/PREFIX or s3://BUCKET/PREFIX")
 	}
@@ -193,7 +253,8 @@ func parseLake(raw string, e Engine) (lake, error) {
 	}
 	var l lake
 	switch {
-	case strings.HasPrefix(raw, "gs://"), strings.HasPrefix(raw, "s3://") && e != Spark && e != BigQuery:
+	// Spark reads s3:// through Iceberg's S3FileIO; its Hive tables would need s3a://.
+	case strings.HasPrefix(raw, "gs://"), strings.HasPrefix(raw, "s3://") && (e != Spark || f == Iceberg) && e != BigQuery:
 		scheme := raw[:2]
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {

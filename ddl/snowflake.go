@@ -22,7 +22,7 @@ const azureBlobHost = ".blob.core.windows.net"
 // as azure://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX. az://CONTAINER/PREFIX is refused:
 // the stage needs the account, which only the fully qualified form names. A local lake is
 // refused: Snowflake reads only cloud storage.
-func stageLake(raw string, _ Engine) (lake, error) {
+func stageLake(raw string) (lake, error) {
 	const want = "s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or az://ACCOUNT" + azureBlobHost + "/CONTAINER/PREFIX"
 	if strings.TrimSpace(raw) == "" {
 		return lake{}, optErr("Lake", "required: %s", want)

@@ -3,6 +3,8 @@ package ddl
 import (
 	"fmt"
 	"strings"
+
+	"github.com/chatlake/chatlake/schema"
 )
 
 // The views are written once for every engine: window functions, CASE, COUNT(DISTINCT) and
@@ -28,20 +30,27 @@ func (g *gen) allDays(alias string) string {
 	return fmt.Sprintf("%s%s >= DATE '1970-01-01'", alias, messagesPartition)
 }
 
-// usersLatest keeps each user's row of the newest snapshot.
+// usersLatest keeps each user's row of the newest snapshot, with its snapshot_date. An
+// Iceberg lake's users table has no snapshot_date column: the view computes it, the UTC day
+// of extracted_at (the day the table is partitioned by), so the view has the same columns
+// whatever the table format.
 func (g *gen) usersLatest(cols []string) string {
+	day, order := "", usersPartition+" DESC, "
+	if g.o.TableFormat == Iceberg {
+		day, order = " "+g.d.utcDate("u.extracted_at")+" AS "+usersPartition+",", ""
+	}
 	return fmt.Sprintf(`CREATE OR REPLACE VIEW %s AS
 SELECT
   %s,
   %s
 FROM (
-  SELECT u.*, ROW_NUMBER() OVER (
+  SELECT u.*,%s ROW_NUMBER() OVER (
            PARTITION BY %s
-           ORDER BY %s DESC, extracted_at DESC, run_id DESC) AS snapshot_rank
+           ORDER BY %sextracted_at DESC, run_id DESC) AS snapshot_rank
   FROM %s u
 ) ranked
 WHERE snapshot_rank = 1`, g.table(UsersLatestView), strings.Join(cols, ",\n  "), usersPartition,
-		userKey, usersPartition, g.table("users"))
+		day, userKey, order, g.source(schema.UsersTable))
 }
 
 // gapped is the CTE "ordered": messages with gap_ms, the milliseconds since the user's
@@ -58,7 +67,7 @@ func (g *gen) gapped(cols string) string {
          %s - LAG(%s) OVER (
            PARTITION BY %s ORDER BY sent_at, message_key) AS gap_ms
   FROM %s%s
-)`, cols, ep, ep, userKey, g.table("messages"), where)
+)`, cols, ep, ep, userKey, g.source(schema.MessagesTable), where)
 }
 
 func (g *gen) startsSession() string {
@@ -152,7 +161,7 @@ LEFT JOIN replied r ON r.message_key = s.message_key
 GROUP BY s.customer_id, s.bot_key, s.broadcast_id, s.template_name`,
 		g.table(BroadcastsView),
 		g.gapped("customer_id, bot_key, channel_user_id, message_type, template_name, broadcast_id,\n         sent_at, message_key"),
-		g.startsSession(), g.table("messages"),
+		g.startsSession(), g.source(schema.MessagesTable),
 		d.epochMS("r.sent_at"), d.epochMS("s.sent_at"), g.o.ReplyWindow.Milliseconds(), filter,
 		replied, replied, d.double)
 }

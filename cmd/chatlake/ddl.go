@@ -18,6 +18,7 @@ import (
 type ddlFlags struct {
 	engine, lake, schema    string
 	firstDay, integration   string
+	tableFormat, catalog    string
 	sessionGap, replyWindow time.Duration
 	requireFilter           bool
 }
@@ -25,9 +26,9 @@ type ddlFlags struct {
 // maxDDLDuration bounds --session-gap and --reply-window: a longer one is a typo.
 const maxDDLDuration = 366 * 24 * time.Hour
 
-// options is the table of ddl's flags. The engine, the lake, the schema, the first day and the
-// storage integration are checked by package ddl (ddl.OptionError names the field: the table
-// names its flag).
+// options is the table of ddl's flags. The engine, the lake, the schema, the first day, the
+// storage integration and the catalog are checked by package ddl, and so is which flags go with
+// which table format (ddl.OptionError names the field: the table names its flag).
 func (f *ddlFlags) options() []option {
 	engines := make([]string, 0, len(ddl.Engines()))
 	for _, e := range ddl.Engines() {
@@ -50,7 +51,14 @@ func (f *ddlFlags) options() []option {
 	}
 	opts[0].field, opts[1].field, opts[2].field, opts[5].field = "Engine", "Lake", "Schema", "RequirePartitionFilter"
 	opts[6].field, opts[7].field = "FirstDay", "StorageIntegration"
-	return opts
+	format := choiceOpt(&f.tableFormat, "table-format", []string{string(ddl.Hive), string(ddl.Iceberg)},
+		"the lake's table format: hive (Parquet files in day directories) or iceberg (Iceberg tables in the --catalog; no Athena definitions)")
+	format.field = "TableFormat"
+	catalog := stringOpt(&f.catalog, "catalog", "URI", "an iceberg lake's Iceberg catalog: sqlite:PATH or postgres://USER@HOST:PORT/DB "+
+		"(default for a local lake: sqlite:LAKE/"+ddl.DefaultCatalogFile+"; Spark and Trino need it for a lake in cloud storage); "+
+		"a password in it is never printed", nil)
+	catalog.field = "Catalog"
+	return append(opts, format, catalog)
 }
 
 // runDDL prints the definitions of a lake's tables and views for one engine (package ddl).
@@ -78,7 +86,7 @@ func runDDL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var out bytes.Buffer // printed only whole: a refused lake prints nothing
 	err := ddl.Write(&out, ddl.Options{Engine: ddl.Engine(f.engine), Lake: f.lake, Schema: f.schema,
 		SessionGap: f.sessionGap, ReplyWindow: f.replyWindow, RequirePartitionFilter: f.requireFilter,
-		FirstDay: f.firstDay, StorageIntegration: f.integration})
+		FirstDay: f.firstDay, StorageIntegration: f.integration, TableFormat: ddl.TableFormat(f.tableFormat), Catalog: f.catalog})
 	var oe *ddl.OptionError
 	if errors.As(err, &oe) {
 		for _, o := range opts {

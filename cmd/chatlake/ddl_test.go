@@ -314,6 +314,13 @@ func TestDDLFlags(t *testing.T) {
 			[]string{"read_parquet('gs://acme/chat/messages/dt=*/*.parquet', hive_partitioning = true"}},
 		{[]string{"--engine", "athena", "--lake", "s3://acme/chat", "--first-day", "2023-06-01", "--schema", "lake"},
 			[]string{"CREATE EXTERNAL TABLE IF NOT EXISTS lake.messages", "'projection.dt.range' = '2023-06-01,NOW'", "'storage.location.template' = 's3://acme/chat/messages/dt=${dt}/'"}},
+		{[]string{"--engine", "trino", "--lake", "lake", "--table-format", "iceberg"},
+			[]string{"--   iceberg.jdbc-catalog.connection-url=jdbc:sqlite:" + dir + "/lake/_chatlake/catalog.db\n", "FROM chatlake.chatlake.messages\n"}},
+		{[]string{"--engine", "spark", "--lake", "gs://acme/chat", "--table-format", "iceberg", "--catalog", "postgres://reader@pg:5432/cat"},
+			[]string{"--   spark.sql.catalog.chatlake.uri jdbc:postgresql://pg:5432/cat\n", "--   spark.sql.catalog.chatlake.jdbc.user reader\n",
+				"CREATE OR REPLACE VIEW spark_catalog.chatlake.sessions AS"}},
+		{[]string{"--engine", "duckdb", "--lake", "lake", "--table-format", "iceberg", "--catalog", "sqlite:other.db"},
+			[]string{"FROM iceberg_scan('" + dir + "/lake/messages', allow_moved_paths = true);"}},
 	}
 	for _, tc := range cases {
 		code, out, stderr := runCmd(t, append([]string{"ddl"}, tc.args...)...)
@@ -361,6 +368,13 @@ func TestDDLBadInput(t *testing.T) {
 		{"missing lake", []string{"--engine", "duckdb", "--lake", missing}, "--lake " + missing + ": no lake there"},
 		{"missing file lake", []string{"--engine", "trino", "--lake", "file://" + missing}, "--lake file://" + missing + ": no lake there"},
 		{"lake is a file", []string{"--engine", "spark", "--lake", file}, "--lake " + file + ": not a lake directory"},
+		{"unknown table format", []string{"--engine", "duckdb", "--lake", "lake", "--table-format", "delta"}, `--table-format "delta" must be one of hive, iceberg`},
+		{"athena on an iceberg lake", []string{"--engine", "athena", "--lake", "s3://b/p", "--table-format", "iceberg"}, "--table-format: Athena reads Iceberg tables registered in the AWS Glue Data Catalog"},
+		{"no catalog for a cloud lake", []string{"--engine", "spark", "--lake", "gs://b/p", "--table-format", "iceberg"}, "--catalog: required for a lake in cloud storage"},
+		{"catalog on a hive lake", []string{"--engine", "duckdb", "--lake", "lake", "--catalog", "sqlite:c.db"}, "--catalog: is the Iceberg catalog of an Iceberg lake"},
+		{"rest catalog", []string{"--engine", "trino", "--lake", "gs://b/p", "--table-format", "iceberg", "--catalog", "https://polaris/api"}, "--catalog: a https: URI is not a catalog"},
+		{"partition filter on an iceberg lake", []string{"--engine", "bigquery", "--lake", "gs://b/p", "--table-format", "iceberg", "--require-partition-filter"}, "--require-partition-filter: is an option of a Hive lake's"},
+		{"missing iceberg lake", []string{"--engine", "trino", "--lake", missing, "--table-format", "iceberg"}, "--lake " + missing + ": no lake there"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -373,6 +387,41 @@ func TestDDLBadInput(t *testing.T) {
 			}
 			if last := lastLine(stderr); !strings.HasPrefix(last, "chatlake: ") || !strings.Contains(last, tc.want) {
 				t.Errorf("error line %q does not contain %q", last, tc.want)
+			}
+		})
+	}
+}
+
+// TestDDLCatalogSecret: the password of a postgres catalog, from --catalog or its environment
+// variable, is on neither stdout nor stderr, whether the definitions are printed or the URI is
+// refused.
+func TestDDLCatalogSecret(t *testing.T) {
+	const secret = "pw-Zq81xK-not-to-print"
+	cases := []struct {
+		name    string
+		args    []string
+		env     string // $CHATLAKE_CATALOG
+		refused bool
+	}{
+		{"flag", []string{"--engine", "spark", "--lake", "gs://b/p", "--catalog", "postgres://reader:" + secret + "@pg:5432/cat?sslmode=require"}, "", false},
+		{"environment", []string{"--engine", "trino", "--lake", "gs://b/p"}, "postgresql://reader:" + secret + "@pg/cat?password=" + secret, false},
+		{"refused flag", []string{"--engine", "spark", "--lake", "gs://b/p", "--catalog", "postgres://reader:" + secret + "@pg:port/cat"}, "", true},
+		{"refused environment", []string{"--engine", "trino", "--lake", "gs://b/p"}, "postgres://reader:" + secret + "@pg/#" + secret, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(envName("catalog"), tc.env)
+			code, stdout, stderr := runCmd(t, append([]string{"ddl", "--table-format", "iceberg"}, tc.args...)...)
+			if want := map[bool]int{false: exitOK, true: exitBadInput}[tc.refused]; code != want {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, want, stderr)
+			}
+			if tc.refused && !strings.Contains(lastLine(stderr), "--catalog") {
+				t.Errorf("the error does not name --catalog: %s", lastLine(stderr))
+			}
+			for i := 0; i+6 <= len(secret); i++ {
+				if part := secret[i : i+6]; strings.Contains(stdout, part) || strings.Contains(stderr, part) {
+					t.Fatalf("the output shows the password (%q)", part)
+				}
 			}
 		})
 	}

@@ -11,15 +11,20 @@ import (
 )
 
 // docOptions reads the options tables of docs/schema.md: for each heading "### ... (`--engine
-// NAME`)", the first cells of the first table after it.
-func docOptions(t *testing.T) map[Engine][]string {
+// NAME`)" (a Hive lake) or "### ... (`--engine NAME --table-format iceberg`)" (an Iceberg lake),
+// the first cells of the first table after it.
+func docOptions(t *testing.T, format TableFormat) map[Engine][]string {
 	t.Helper()
 	f, err := os.Open(filepath.Join("..", "docs", "schema.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	heading := regexp.MustCompile("^### .*\\(`--engine ([a-z]+)`\\)")
+	suffix := ""
+	if format == Iceberg {
+		suffix = " --table-format iceberg"
+	}
+	heading := regexp.MustCompile("^### .*\\(`--engine ([a-z]+)" + suffix + "`\\)")
 	out := map[Engine][]string{}
 	var cur Engine
 	rows := 0 // table lines read under cur
@@ -64,7 +69,7 @@ func TestDocumentedOptions(t *testing.T) {
 		Athena: {"CREATE EXTERNAL TABLE", "PARTITIONED BY", "STORED AS PARQUET", "LOCATION", "projection.enabled",
 			"projection.dt.type", "projection.dt.format", "projection.dt.range", "storage.location.template"},
 	}
-	doc := docOptions(t)
+	doc := docOptions(t, Hive)
 	for _, e := range Engines() {
 		t.Run(string(e), func(t *testing.T) {
 			var b bytes.Buffer
@@ -80,6 +85,53 @@ func TestDocumentedOptions(t *testing.T) {
 				}
 			}
 			for _, opt := range required[e] {
+				found := false
+				for _, d := range doc[e] {
+					found = found || strings.HasPrefix(d, strings.SplitN(opt, " ", 2)[0])
+				}
+				if !found {
+					t.Errorf("docs/schema.md does not document %s's %q", e, opt)
+				}
+				if !strings.Contains(b.String(), opt) {
+					t.Errorf("the %s output lacks %q", e, opt)
+				}
+			}
+		})
+	}
+}
+
+// TestDocumentedIcebergOptions: the same for an Iceberg lake, whose sections' headings end in
+// "--table-format iceberg`)".
+func TestDocumentedIcebergOptions(t *testing.T) {
+	required := map[Engine][]string{
+		DuckDB: {"INSTALL iceberg", "iceberg_scan", "allow_moved_paths = true", "unsafe_enable_version_guessing"},
+		Spark: {"spark.sql.catalog.chatlake", "spark.sql.catalog.chatlake.type", "spark.sql.catalog.chatlake.uri",
+			"spark.sql.catalog.chatlake.warehouse", "spark.sql.catalog.chatlake.jdbc.password"},
+		Trino: {"connector.name=iceberg", "iceberg.catalog.type=jdbc", "iceberg.jdbc-catalog.catalog-name=chatlake",
+			"iceberg.jdbc-catalog.driver-class", "iceberg.jdbc-catalog.connection-url", "iceberg.jdbc-catalog.default-warehouse-dir"},
+		BigQuery:  {"CREATE OR REPLACE EXTERNAL TABLE", "WITH CONNECTION", "format = 'ICEBERG'", "uris"},
+		Snowflake: {"CREATE OR REPLACE ICEBERG TABLE", "EXTERNAL_VOLUME", "CATALOG", "METADATA_FILE_PATH", "REFRESH"},
+	}
+	doc := docOptions(t, Iceberg)
+	if len(doc[Athena]) != 0 {
+		t.Error("docs/schema.md documents Athena options for an Iceberg lake, which has no Athena definitions")
+	}
+	for e, req := range required {
+		t.Run(string(e), func(t *testing.T) {
+			var b bytes.Buffer
+			o := iceberg(Options{Engine: e, Lake: "gs://acme-lake/chat", Catalog: "postgres://lake_reader@pg.internal:5432/lakecat"})
+			if err := Write(&b, o); err != nil {
+				t.Fatal(err)
+			}
+			if len(doc[e]) == 0 {
+				t.Fatalf("docs/schema.md has no options table under a heading with (`--engine %s --table-format iceberg`)", e)
+			}
+			for _, opt := range doc[e] {
+				if !strings.Contains(b.String(), opt) {
+					t.Errorf("docs/schema.md documents %q, which the %s output lacks", opt, e)
+				}
+			}
+			for _, opt := range req {
 				found := false
 				for _, d := range doc[e] {
 					found = found || strings.HasPrefix(d, strings.SplitN(opt, " ", 2)[0])

@@ -2,7 +2,9 @@ package icetable_test
 
 import (
 	"context"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -102,4 +104,40 @@ func TestExpire(t *testing.T) {
 	if ok, err := tbl.Committed(ctx, "chatlake.plan", "s3"); err != nil || ok {
 		t.Errorf("Committed(s3) after ExpireAll = %v, %v; want false (expired)", ok, err)
 	}
+}
+
+func TestDeleteOrphans(t *testing.T) {
+	l := newLake(t)
+	ctx := context.Background()
+	tbl := l.table(t, l.open(t), "messages")
+	live := l.writeFile(t, "messages", "live", "2024-03-01", 2)
+	oldOrphan := l.writeFile(t, "messages", "old-orphan", "2024-03-01", 2)
+	newOrphan := l.writeFile(t, "messages", "new-orphan", "2024-03-01", 2)
+	if err := tbl.Commit(ctx, nil, []icetable.File{live}, map[string]string{"chatlake.plan": "p"}); err != nil {
+		t.Fatal(err)
+	}
+	// Everything the commit and the files wrote is two days old, but the new orphan.
+	past := time.Now().Add(-48 * time.Hour)
+	err := filepath.WalkDir(l.ware, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || path == strings.TrimPrefix(newOrphan.Path, "file://") {
+			return err
+		}
+		return os.Chtimes(path, past, past)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted, err := tbl.DeleteOrphans(ctx, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := paths(oldOrphan); !reflect.DeepEqual(deleted, want) {
+		t.Errorf("DeleteOrphans deleted %v, want %v", deleted, want)
+	}
+	for f, want := range map[*icetable.File]bool{&live: true, &oldOrphan: false, &newOrphan: true} {
+		if got := exists(t, *f); got != want {
+			t.Errorf("%s exists: %v, want %v", f.Path, got, want)
+		}
+	}
+	checkFiles(t, tbl, []icetable.File{live}, "p") // the metadata is intact
 }

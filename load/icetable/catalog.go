@@ -16,7 +16,8 @@ import (
 	icesql "github.com/apache/iceberg-go/catalog/sql"
 	"github.com/apache/iceberg-go/table"
 
-	_ "modernc.org/sqlite" // the pure-Go "sqlite" database/sql driver (CGO_ENABLED=0 builds)
+	_ "github.com/jackc/pgx/v5/stdlib" // the pure-Go "pgx" database/sql driver for PostgreSQL
+	_ "modernc.org/sqlite"             // the pure-Go "sqlite" database/sql driver (CGO_ENABLED=0 builds)
 )
 
 // CatalogName is the catalog name recorded in every row of the SQL catalog's tables
@@ -33,8 +34,9 @@ const sqliteBusyTimeoutMS = 30000
 // Config says which catalog Open opens.
 type Config struct {
 	// URI is the --catalog value: "sqlite:PATH" (PATH relative or absolute; "sqlite:///abs"
-	// also works). It may hold a password (postgres://user:pass@host/db): no error or log
-	// line shows its userinfo.
+	// also works) or "postgres://user:pass@host:port/db?sslmode=..." (also "postgresql://";
+	// pgx's connection URL, so the password may instead come from PGPASSWORD or a .pgpass
+	// file). No error or log line shows its userinfo or query.
 	URI string
 	// Namespace holds the tables; DefaultNamespace if empty. Created if missing.
 	Namespace string
@@ -56,7 +58,9 @@ type Catalog struct {
 
 // Open opens (creating if missing) the catalog named by cfg.URI and its namespace.
 //
-//	sqlite:PATH   a SQLite catalog file; the file and its directory are created if missing
+//	sqlite:PATH      a SQLite catalog file; the file and its directory are created if missing
+//	postgres://...   a PostgreSQL database (the database must exist; the catalog's tables are
+//	                 created in it if missing)
 //
 // Any other scheme fails with ErrUnsupportedCatalog naming the scheme.
 func Open(ctx context.Context, cfg Config) (*Catalog, error) {
@@ -89,6 +93,9 @@ func Open(ctx context.Context, cfg Config) (*Catalog, error) {
 	case "sqlite":
 		db, err = openSQLite(rest)
 		dialect = icesql.SQLite
+	case "postgres", "postgresql":
+		db, err = sql.Open("pgx", cfg.URI)
+		dialect = icesql.Postgres
 	default:
 		return nil, fmt.Errorf("catalog scheme %q: %w (want sqlite:PATH)", scheme, ErrUnsupportedCatalog)
 	}
@@ -99,11 +106,11 @@ func Open(ctx context.Context, cfg Config) (*Catalog, error) {
 	c.cat, err = icesql.NewCatalog(CatalogName, db, dialect, props)
 	if err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("catalog %s: %w", c.where, err)
+		return nil, scrub(fmt.Errorf("catalog %s: %w", c.where, err), cfg.URI)
 	}
 	if err := c.ensureNamespace(ctx); err != nil {
 		_ = c.Close()
-		return nil, err
+		return nil, scrub(err, cfg.URI)
 	}
 	return c, nil
 }
@@ -155,6 +162,48 @@ func (c *Catalog) Close() error {
 		return fmt.Errorf("closing catalog %s: %w", c.where, err)
 	}
 	return nil
+}
+
+// scrubbedError is an error whose text held a secret of the catalog URI: it keeps the scrubbed
+// text only, and does not unwrap to the original.
+type scrubbedError struct{ msg string }
+
+func (e *scrubbedError) Error() string { return e.msg }
+
+// scrub returns err unchanged unless its text contains a secret of uri (the password of its
+// userinfo, or of its password query parameter); then an error with each secret replaced.
+func scrub(err error, uri string) error {
+	u, perr := url.Parse(uri)
+	if perr != nil || err == nil {
+		return err
+	}
+	var secrets []string // each as decoded and as written in uri
+	if p, ok := u.User.Password(); ok {
+		secrets = append(secrets, p)
+		if _, rest, ok := strings.Cut(uri, "://"); ok {
+			auth, _, _ := strings.Cut(rest, "/")
+			if i := strings.LastIndex(auth, "@"); i >= 0 {
+				_, raw, _ := strings.Cut(auth[:i], ":")
+				secrets = append(secrets, raw)
+			}
+		}
+	}
+	for _, kv := range strings.Split(u.RawQuery, "&") {
+		if k, raw, ok := strings.Cut(kv, "="); ok && strings.EqualFold(k, "password") {
+			p, _ := url.QueryUnescape(raw)
+			secrets = append(secrets, raw, p)
+		}
+	}
+	msg := err.Error()
+	for _, s := range secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "xxxxx")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &scrubbedError{msg: msg}
 }
 
 // redact returns uri without its userinfo (user and password), for errors and logs. A string

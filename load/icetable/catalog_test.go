@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatlake/chatlake/load/icetable"
 )
@@ -16,8 +17,7 @@ func TestOpenRefusesOtherSchemesWithoutShowingSecrets(t *testing.T) {
 	cases := []struct {
 		name, uri, scheme string
 	}{
-		{"postgres with password", "postgres://chat:" + secret + "@db.example:5432/lake", "postgres"},
-		{"password in the query", "postgresql://db.example/lake?user=chat&password=" + secret, "postgresql"},
+		{"jdbc", "jdbc:postgresql://db.example/lake?user=chat&password=" + secret, "jdbc"},
 		{"mysql", "mysql://root:" + secret + "@tcp(localhost)/x", "mysql"},
 		{"rest", "rest://" + secret + "@catalog.example", "rest"},
 		{"no scheme", secret, ""},
@@ -64,5 +64,44 @@ func TestOpenCreatesTheSQLiteFileAndNamespace(t *testing.T) {
 	}
 	if _, err := icetable.Open(context.Background(), icetable.Config{URI: "sqlite:" + dir + "/y.db", Namespace: "a.b"}); err == nil {
 		t.Error("Open accepted a dotted namespace")
+	}
+}
+
+// A PostgreSQL catalog whose connection fails: the error names the catalog, not the password.
+func TestOpenPostgresErrorsHideThePassword(t *testing.T) {
+	srv := postgres(t)
+	wrong := "wrong-" + srv.password
+	cases := []struct{ name, uri string }{
+		{"wrong password", strings.Replace(srv.uri, srv.password, wrong, 1)},
+		{"password in the query", strings.Replace(strings.Replace(srv.uri, ":"+srv.password+"@", "@", 1), "?", "?password="+wrong+"&", 1)},
+		{"no server on the socket", strings.Replace(srv.uri, "port=54329", "port=54328", 1)},
+		{"no such database", strings.Replace(srv.uri, "/postgres?", "/nosuchdb?", 1)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c, err := icetable.Open(ctx, icetable.Config{URI: tc.uri, Logger: quietLogger()})
+			if err == nil {
+				c.Close()
+				t.Fatal("Open succeeded")
+			}
+			for _, secret := range []string{srv.password, wrong} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error shows the password: %v", err)
+				}
+			}
+			if !strings.Contains(err.Error(), "postgres://") {
+				t.Errorf("error does not name the catalog: %v", err)
+			}
+		})
+	}
+	// The right password opens it.
+	c, err := icetable.Open(context.Background(), icetable.Config{URI: srv.uri, Namespace: "opened", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -46,7 +46,9 @@ func checkFiles(t *testing.T, tbl *icetable.Table, want []icetable.File, plan st
 	}
 }
 
-func TestCommitAddThenReplace(t *testing.T) {
+func TestCommitAddThenReplace(t *testing.T) { forEachCatalog(t, testCommitAddThenReplace) }
+
+func testCommitAddThenReplace(t *testing.T, newLake func(*testing.T) lake) {
 	l := newLake(t)
 	ctx := context.Background()
 	tbl := l.table(t, l.open(t), "messages")
@@ -107,7 +109,9 @@ func TestCommitAddThenReplace(t *testing.T) {
 
 // Two writers on one catalog file: the second commits from metadata older than the first's
 // commit.
-func TestCommitConflict(t *testing.T) {
+func TestCommitConflict(t *testing.T) { forEachCatalog(t, testCommitConflict) }
+
+func testCommitConflict(t *testing.T, newLake func(*testing.T) lake) {
 	cases := []struct {
 		name     string
 		remove   string // which of f1..f3 the second writer removes
@@ -165,7 +169,9 @@ func TestCommitConflict(t *testing.T) {
 
 // Writers in parallel, each with its own catalog connection to one SQLite file (as separate
 // processes would be), plus two goroutines sharing one handle: every append lands, once.
-func TestCommitConcurrentWriters(t *testing.T) {
+func TestCommitConcurrentWriters(t *testing.T) { forEachCatalog(t, testCommitConcurrentWriters) }
+
+func testCommitConcurrentWriters(t *testing.T, newLake func(*testing.T) lake) {
 	l := newLake(t)
 	ctx := context.Background()
 	l.table(t, l.open(t), "messages")

@@ -18,8 +18,12 @@
 //
 // Open takes the --catalog URI. "sqlite:PATH" is a SQLite database in iceberg-go's SQL catalog
 // layout (tables iceberg_tables and iceberg_namespace_properties, catalog name CatalogName), read
-// through the pure-Go driver modernc.org/sqlite, so CGO_ENABLED=0 builds work. Any other scheme
-// is ErrUnsupportedCatalog. No error or log line shows the URI's userinfo or query.
+// through the pure-Go driver modernc.org/sqlite, so CGO_ENABLED=0 builds work.
+// "postgres://..." (or "postgresql://") is the same layout in a PostgreSQL database, through
+// the pure-Go pgx driver (the password may also come from PGPASSWORD or a .pgpass file); the
+// database must exist. Any other scheme is ErrUnsupportedCatalog. No error or log line shows the
+// URI's userinfo or query: they are cut from the URI, and a driver error that quotes the password
+// has it replaced.
 //
 // # Tables
 //

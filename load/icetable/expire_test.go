@@ -30,7 +30,9 @@ func paths(fs ...icetable.File) []string {
 	return out
 }
 
-func TestExpire(t *testing.T) {
+func TestExpire(t *testing.T) { forEachCatalog(t, testExpire) }
+
+func testExpire(t *testing.T, newLake func(*testing.T) lake) {
 	l := newLake(t)
 	ctx := context.Background()
 	tbl := l.table(t, l.open(t), "messages")

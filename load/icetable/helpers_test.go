@@ -48,7 +48,14 @@ func fieldSchema(t *testing.T, extra ...arrow.Field) *arrow.Schema {
 type lake struct {
 	dir     string
 	catalog string // the --catalog URI
+	ns      string // the namespace ("": the default)
 	ware    string // warehouse directory
+}
+
+// forEachCatalog runs test on a SQLite catalog and on a PostgreSQL one.
+func forEachCatalog(t *testing.T, test func(t *testing.T, newLake func(*testing.T) lake)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, newLake) })
+	t.Run("postgres", func(t *testing.T) { test(t, postgres(t).newLake) })
 }
 
 func newLake(t *testing.T) lake {
@@ -60,7 +67,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 func (l lake) open(t *testing.T) *icetable.Catalog {
 	t.Helper()
-	c, err := icetable.Open(context.Background(), icetable.Config{URI: l.catalog, Logger: quietLogger()})
+	c, err := icetable.Open(context.Background(), icetable.Config{URI: l.catalog, Namespace: l.ns, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,10 @@ func TestFieldIDs(t *testing.T) {
 }
 
 func TestTableIsCreatedOnceAndRefusesAnotherShape(t *testing.T) {
+	forEachCatalog(t, testTableIsCreatedOnceAndRefusesAnotherShape)
+}
+
+func testTableIsCreatedOnceAndRefusesAnotherShape(t *testing.T, newLake func(*testing.T) lake) {
 	l := newLake(t)
 	c := l.open(t)
 	ctx := context.Background()

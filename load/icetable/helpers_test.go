@@ -160,6 +160,7 @@ type snapshotJSON struct {
 		Bytes     int64          `json:"file_size_in_bytes"`
 		Partition map[string]any `json:"partition"`
 	} `json:"files"`
+	Manifests int `json:"manifests"` // data and delete manifests of the manifest list
 }
 
 // allJSON is read_snapshot.py --all's output.

@@ -133,6 +133,9 @@ func (c *Catalog) Table(ctx context.Context, name, location string, sc *arrow.Sc
 				table.PropertyFormatVersion:               "2",
 				table.MetadataDeleteAfterCommitEnabledKey: "true",
 				table.MetadataPreviousVersionsMaxKey:      metadataVersionsKept,
+				// Merge small manifests (as Java does by default) so that reading a snapshot's
+				// files costs a bounded number of manifest reads, not one per past commit.
+				table.ManifestMergeEnabledKey: "true",
 			}))
 		if errors.Is(err, catalog.ErrTableAlreadyExists) { // another process created it first
 			tbl, err = c.cat.LoadTable(ctx, ident)

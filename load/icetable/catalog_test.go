@@ -1,0 +1,107 @@
+package icetable_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatlake/chatlake/load/icetable"
+)
+
+func TestOpenRefusesOtherSchemesWithoutShowingSecrets(t *testing.T) {
+	const secret = "hunter2-s3cr3t"
+	cases := []struct {
+		name, uri, scheme string
+	}{
+		{"jdbc", "jdbc:postgresql://db.example/lake?user=chat&password=" + secret, "jdbc"},
+		{"mysql", "mysql://root:" + secret + "@tcp(localhost)/x", "mysql"},
+		{"rest", "rest://" + secret + "@catalog.example", "rest"},
+		{"no scheme", secret, ""},
+		{"unparsable", "post gres://u:" + secret + "@h/%zz", "post gres"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := icetable.Open(context.Background(), icetable.Config{URI: tc.uri, Logger: quietLogger()})
+			if !errors.Is(err, icetable.ErrUnsupportedCatalog) {
+				t.Fatalf("Open(%q) = %v, want ErrUnsupportedCatalog", tc.uri, err)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("error shows the secret: %v", err)
+			}
+			if tc.scheme != "" && !strings.Contains(err.Error(), tc.scheme) {
+				t.Errorf("error %q does not name the scheme %q", err, tc.scheme)
+			}
+		})
+	}
+}
+
+func TestOpenCreatesTheSQLiteFileAndNamespace(t *testing.T) {
+	dir := t.TempDir()
+	for _, uri := range []string{
+		"sqlite:" + filepath.Join(dir, "a", "b", "catalog.db"),
+		"sqlite://" + filepath.Join(dir, "c", "catalog.db"),
+	} {
+		for range 2 { // the second Open finds the file and the namespace
+			c, err := icetable.Open(context.Background(), icetable.Config{URI: uri, Namespace: "ns1", Logger: quietLogger()})
+			if err != nil {
+				t.Fatalf("Open(%s): %v", uri, err)
+			}
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		path := strings.TrimPrefix(strings.TrimPrefix(uri, "sqlite:"), "//")
+		if _, err := os.Stat(path); err != nil {
+			t.Errorf("catalog file of %s: %v", uri, err)
+		}
+	}
+	if _, err := icetable.Open(context.Background(), icetable.Config{URI: "sqlite:" + dir + "/x.db?mode=ro"}); err == nil {
+		t.Error("Open accepted a sqlite path with a query")
+	}
+	if _, err := icetable.Open(context.Background(), icetable.Config{URI: "sqlite:" + dir + "/y.db", Namespace: "a.b"}); err == nil {
+		t.Error("Open accepted a dotted namespace")
+	}
+}
+
+// A PostgreSQL catalog whose connection fails: the error names the catalog, not the password.
+func TestOpenPostgresErrorsHideThePassword(t *testing.T) {
+	srv := postgres(t)
+	wrong := "wrong-" + srv.password
+	cases := []struct{ name, uri string }{
+		{"wrong password", strings.Replace(srv.uri, srv.password, wrong, 1)},
+		{"password in the query", strings.Replace(strings.Replace(srv.uri, ":"+srv.password+"@", "@", 1), "?", "?password="+wrong+"&", 1)},
+		{"no server on the socket", strings.Replace(srv.uri, "port=54329", "port=54328", 1)},
+		{"no such database", strings.Replace(srv.uri, "/postgres?", "/nosuchdb?", 1)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c, err := icetable.Open(ctx, icetable.Config{URI: tc.uri, Logger: quietLogger()})
+			if err == nil {
+				c.Close()
+				t.Fatal("Open succeeded")
+			}
+			for _, secret := range []string{srv.password, wrong} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error shows the password: %v", err)
+				}
+			}
+			if !strings.Contains(err.Error(), "postgres://") {
+				t.Errorf("error does not name the catalog: %v", err)
+			}
+		})
+	}
+	// The right password opens it.
+	c, err := icetable.Open(context.Background(), icetable.Config{URI: srv.uri, Namespace: "opened", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,62 @@
+// Package icetable keeps the lake's Iceberg tables in a catalog, through
+// github.com/apache/iceberg-go: it opens the catalog, creates or opens a table, lists its data
+// files, commits one snapshot that removes and adds data files, and expires old snapshots.
+// Package load is its only caller.
+//
+// # What it never does
+//
+// It never writes data files. The caller writes Parquet files itself, with the schema FieldIDs
+// returns (a PARQUET:field_id on every field, nested ones included, and microsecond timestamps),
+// under unique names (Iceberg never rewrites a file in place), and hands their paths, partition
+// days, row counts and sizes to Commit. The manifests record no column statistics (bounds, null
+// counts): engines read such tables correctly but cannot prune files by column values.
+//
+// It deletes data files only when expiring snapshots (Expire, ExpireAll): those that no
+// remaining snapshot references.
+//
+// # Catalogs
+//
+// Open takes the --catalog URI. "sqlite:PATH" is a SQLite database in iceberg-go's SQL catalog
+// layout (tables iceberg_tables and iceberg_namespace_properties, catalog name CatalogName), read
+// through the pure-Go driver modernc.org/sqlite, so CGO_ENABLED=0 builds work.
+// "postgres://..." (or "postgresql://") is the same layout in a PostgreSQL database, through
+// the pure-Go pgx driver (the password may also come from PGPASSWORD or a .pgpass file); the
+// database must exist. Any other scheme is ErrUnsupportedCatalog. No error or log line shows the
+// URI's userinfo or query: they are cut from the URI, and a driver error that quotes the password
+// has it replaced.
+//
+// # Tables
+//
+// Catalog.Table creates a missing table (format version 2, partitioned by day of one timestamp
+// or date column, partition field "<column>_day") and refuses an existing one whose schema,
+// partition spec or location differ (ErrTableMismatch). A Table handle caches the table's
+// metadata as of its last load or commit: Files, AllFiles and Current read that cache; Committed,
+// Expire and ExpireAll reload it first, Commit reloads it when the catalog refuses a stale commit.
+//
+// # Commits
+//
+// Commit makes one snapshot per call (append, or overwrite when it removes files), with the
+// caller's summary properties plus CommitIDKey. When another writer committed first it reloads
+// and tries again, up to 6 attempts over a few seconds, as long as every file it removes is still
+// live; otherwise ErrConflict and nothing is committed. A commit whose outcome is unknown (an
+// error after the catalog may have accepted it) is recognised on reload by its CommitIDKey and
+// reported as done. iceberg-go's own commit retries stay off (its default), so no commit is
+// replayed on metadata this package has not checked.
+//
+// # Concurrency
+//
+// A Catalog and its Tables are safe for concurrent use by several goroutines: a Table's methods
+// serialise on the handle, and iceberg-go's SQL catalog runs each catalog change in a database
+// transaction that swaps the table's metadata location only if it is still the one the commit
+// started from. Several processes may share one SQLite file (WAL, IMMEDIATE transactions and a
+// 30 s busy timeout): two commits to one table are ordered by the catalog and the later one is
+// retried as above. Two handles of one table in one process behave like two processes.
+//
+// # Errors
+//
+// Every error names the table (namespace.table) or the catalog (its URI without userinfo) and
+// wraps its cause. Callers decide with errors.Is on ErrUnsupportedCatalog, ErrTableMismatch,
+// ErrFieldIDs and ErrConflict; iceberg-go's own sentinels (catalog.ErrNoSuchTable,
+// table.ErrCommitFailed) stay visible through the wrapping. A cancelled context ends a retry loop
+// with the context's cause.
+package icetable

@@ -102,7 +102,7 @@ func cloudExport(b *testing.B, kind string) (r cloudRun) {
 	if emu != nil {
 		r.emulatorCPU = emulatorCPU(b, emu) - cpu0
 		var kinds map[string]int
-		r.requests, kinds = settledRequests(emu)
+		r.requests, kinds = emu.SettledRequests()
 		r.requests -= reqs0
 		logRequestKinds(b, kind, kinds, kinds0)
 	}
@@ -119,20 +119,6 @@ func cloudExport(b *testing.B, kind string) (r cloudRun) {
 		r.wall.Round(time.Millisecond), r.extract.Round(time.Millisecond), r.publish.Round(time.Millisecond),
 		r.requests, r.emulatorCPU.Round(time.Millisecond))
 	return r
-}
-
-// settledRequests is e.Requests once the emulator's log has been read to its end: when the
-// count has not moved for 200ms (it logs a request after answering it).
-func settledRequests(e *storagetest.Emulator) (int, map[string]int) {
-	n, _ := e.Requests()
-	for {
-		time.Sleep(200 * time.Millisecond)
-		m, kinds := e.Requests()
-		if m == n {
-			return m, kinds
-		}
-		n = m
-	}
 }
 
 func emulatorCPU(b *testing.B, e *storagetest.Emulator) time.Duration {

@@ -42,11 +42,27 @@ func (e *Emulator) watch(line string) {
 }
 
 // Requests returns how many requests the emulator has logged, and how many of each kind (the
-// method, the path with every segment that holds a digit as *, and the query's keys).
+// method, the path with every segment that holds a digit as *, a listing's prefix likewise,
+// and the query's keys).
 func (e *Emulator) Requests() (int, map[string]int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.total, maps.Clone(e.requests)
+}
+
+// SettledRequests is Requests once the emulator's log has been read to its end: when the
+// count has not moved for 200ms (an emulator logs a request after answering it, and the log
+// is read as it comes).
+func (e *Emulator) SettledRequests() (int, map[string]int) {
+	n, _ := e.Requests()
+	for {
+		time.Sleep(200 * time.Millisecond)
+		m, kinds := e.Requests()
+		if m == n {
+			return m, kinds
+		}
+		n = m
+	}
 }
 
 // requestKind names a request by method, path pattern and query keys, so that the requests of
@@ -56,15 +72,18 @@ func requestKind(method, target string) string {
 	if p, err := url.PathUnescape(path); err == nil {
 		path = p // Azure's blob names escape their slashes
 	}
+	var keys []string
+	if q, err := url.ParseQuery(query); err == nil {
+		keys = slices.Sorted(maps.Keys(q))
+		if p := q.Get("prefix"); p != "" { // a listing: of what
+			path += " prefix=" + p
+		}
+	}
 	segs := strings.Split(path, "/")
 	for i, s := range segs {
 		if strings.ContainsAny(s, "0123456789") {
 			segs[i] = "*"
 		}
-	}
-	var keys []string
-	if q, err := url.ParseQuery(query); err == nil {
-		keys = slices.Sorted(maps.Keys(q))
 	}
 	return method + " " + strings.Join(segs, "/") + "?" + strings.Join(keys, "&")
 }

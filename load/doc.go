@@ -147,8 +147,9 @@
 // half kept (not measured on its own); a day of fewer rows holds less. A day of several
 // shards also has one spill writer (a 32 KiB buffer) per shard open while it splits its
 // staged rows. WriteUsers takes its rows from an iterator and holds at most 16Ki users as
-// Arrow data; the Lake keeps each staged part's header (about 1.4 KB) until its plan is
-// removed. Disk: the stages' spill past Options.StageMemory; while a day merges, a copy of its
+// Arrow data; the Lake keeps each staged part's header (about 1.4 KB), and the done records
+// and batch users files it wrote (these up to 32 MiB, some 80 bytes a user; past that they
+// are read from the store), until their plan is removed. Disk: the stages' spill past Options.StageMemory; while a day merges, a copy of its
 // staged segments and of the old files being merged, unless the store's objects are local
 // files (storage.Local), which are read in place, and for a day of several shards its staged
 // rows once more, uncompressed, split by shard (about twice their staged size). Verify

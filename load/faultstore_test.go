@@ -53,13 +53,13 @@ func (s *faultStore) Create(ctx context.Context, name string) (storage.Writer, e
 	return &faultWriter{w: w, limit: s.f.writeAfter, failClose: s.f.failClose, closeCommits: s.f.closeCommits}, nil
 }
 
-func (s *faultStore) Move(ctx context.Context, src, dst string) error {
+func (s *faultStore) Move(ctx context.Context, src, dst string) (storage.Object, error) {
 	s.mu.Lock()
 	fail := s.f.moveAfter >= 0 && s.moves >= s.f.moveAfter
 	s.moves++
 	s.mu.Unlock()
 	if fail {
-		return errInjected
+		return storage.Object{}, errInjected
 	}
 	return s.Store.Move(ctx, src, dst)
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatlake/chatlake/load/storage"
@@ -27,6 +28,10 @@ type Lake struct {
 	headers  sync.Map     // staged part name -> its header (stagedHeader)
 	// doneRecords holds the done records this process wrote: name -> the record's bytes.
 	doneRecords sync.Map
+	// batchUsers holds the batch users files this process wrote (name -> the file's bytes),
+	// batchUsersBytes of them, at most keptBatchUsersBytes.
+	batchUsers      sync.Map
+	batchUsersBytes atomic.Int64
 	// partBytes is about the largest staged object (stagedPartBytes; tests make it smaller).
 	partBytes int64
 }

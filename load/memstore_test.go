@@ -152,19 +152,20 @@ func (s *memStore) ListPage(ctx context.Context, prefix, after string, pageSize 
 	return out, "", nil
 }
 
-func (s *memStore) Move(ctx context.Context, src, dst string) error {
+func (s *memStore) Move(ctx context.Context, src, dst string) (storage.Object, error) {
 	if err := checkMemName(dst); err != nil {
-		return err
+		return storage.Object{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o, ok := s.objs[src]
 	if !ok {
-		return fmt.Errorf("move %s: %w", src, storage.ErrNotExist)
+		return storage.Object{}, fmt.Errorf("move %s: %w", src, storage.ErrNotExist)
 	}
 	delete(s.objs, src)
 	s.put(dst, o.data)
-	return nil
+	m := s.objs[dst]
+	return storage.Object{Name: dst, Size: int64(len(m.data)), Version: m.version, Updated: m.updated}, nil
 }
 
 func (s *memStore) Delete(ctx context.Context, name string) error {

@@ -22,10 +22,10 @@ type invariantStore struct {
 	checks int
 }
 
-func (s *invariantStore) Move(ctx context.Context, src, dst string) error {
-	err := s.Store.Move(ctx, src, dst)
+func (s *invariantStore) Move(ctx context.Context, src, dst string) (storage.Object, error) {
+	o, err := s.Store.Move(ctx, src, dst)
 	s.check(dst)
-	return err
+	return o, err
 }
 
 func (s *invariantStore) Delete(ctx context.Context, name string) error {

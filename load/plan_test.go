@@ -162,3 +162,56 @@ func TestDoneRecordsKept(t *testing.T) {
 		t.Error("the record of a removed run is still read")
 	}
 }
+
+// TestBatchUsersKept: the batch users files a process wrote are read back without a request,
+// up to keptBatchUsersBytes of them; one another process wrote, one past the bound, and one of
+// a removed run are read from the store.
+func TestBatchUsersKept(t *testing.T) {
+	ctx := context.Background()
+	store := &getCounter{memStore: newMemStore()}
+	l := newTestLake(t, store, Options{})
+	other := newTestLake(t, store, Options{})
+	mine := &BatchUsers{Users: []PlanUser{{ID: "u1", Channel: "web"}, {ID: "u2"}}}
+	huge := &BatchUsers{Users: []PlanUser{{ID: "u3"}}, Sealed: strings.Repeat("x", keptBatchUsersBytes)}
+	for _, w := range []struct {
+		lake  *Lake
+		batch int
+		users *BatchUsers
+	}{{l, 0, mine}, {other, 1, &BatchUsers{}}, {l, 2, huge}} {
+		if err := w.lake.WriteBatchUsers(ctx, "plan-1", "a1", w.batch, w.users); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		batch int
+		gets  int64
+	}{
+		{"written here", 0, 0},
+		{"written by another lake", 1, 1},
+		{"past the bound", 2, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store.gets.Store(0)
+			got, err := l.ReadBatchUsers(ctx, "plan-1", "a1", tc.batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.batch == 0 && !reflect.DeepEqual(got, mine) {
+				t.Errorf("ReadBatchUsers = %+v; want %+v", got, mine)
+			}
+			if n := store.gets.Load(); n != tc.gets {
+				t.Errorf("reading the file made %d requests, want %d", n, tc.gets)
+			}
+		})
+	}
+	if err := l.RemoveRun(ctx, "plan-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.ReadBatchUsers(ctx, "plan-1", "a1", 0); err == nil {
+		t.Error("the users file of a removed run is still read")
+	}
+	if n := l.batchUsersBytes.Load(); n != 0 {
+		t.Errorf("a removed run leaves %d bytes of users files counted", n)
+	}
+}

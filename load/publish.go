@@ -505,14 +505,11 @@ func (l *Lake) commit(ctx context.Context, day string, in MergeInput, ps *partit
 		name := s.file.name
 		switch {
 		case s.written:
-			if err := l.store.Move(ctx, stagingDir(in.RunID, day)+name, dir+name); err != nil {
+			obj, err := l.store.Move(ctx, stagingDir(in.RunID, day)+name, dir+name)
+			if err != nil {
 				return fail(changed, fmt.Errorf("move %s into place: %w", name, err))
 			}
 			changed = true
-			obj, err := l.store.Stat(ctx, dir+name)
-			if err != nil {
-				return fail(changed, fmt.Errorf("stat %s: %w", name, err))
-			}
 			m.Files[byName[name]].Version, m.Files[byName[name]].Bytes = obj.Version, obj.Size
 			st.Files++
 			st.Bytes += obj.Size

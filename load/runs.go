@@ -86,19 +86,36 @@ func (l *Lake) WriteBatchUsers(ctx context.Context, plan, attempt string, batch 
 	if err != nil {
 		return fmt.Errorf("write the users of batch %d: %w", batch, err)
 	}
-	if err := l.put(ctx, batchUsersPath(plan, attempt, batch), data); err != nil {
+	name := batchUsersPath(plan, attempt, batch)
+	if err := l.put(ctx, name, data); err != nil {
 		return fmt.Errorf("write the users of batch %d: %w", batch, err)
+	}
+	// The file is written once, by the attempt it is named after: this process's extraction
+	// and publisher read it from here rather than from the store (two requests per batch on a
+	// cloud store), up to keptBatchUsersBytes of files.
+	if l.batchUsersBytes.Add(int64(len(data))) <= keptBatchUsersBytes {
+		if old, loaded := l.batchUsers.Swap(name, data); loaded {
+			l.batchUsersBytes.Add(-int64(len(old.([]byte))))
+		}
+	} else {
+		l.batchUsersBytes.Add(-int64(len(data)))
 	}
 	return nil
 }
 
+// keptBatchUsersBytes bounds the batch users files a Lake keeps in memory: those of some
+// 400,000 users (about 80 bytes a user); the files of a larger plan are read from the store.
+const keptBatchUsersBytes = 32 << 20
+
 // ReadBatchUsers reads what WriteBatchUsers stored.
-func (l *Lake) ReadBatchUsers(ctx context.Context, plan, attempt string, batch int) (*BatchUsers, error) {
+func (l *Lake) ReadBatchUsers(ctx context.Context, plan, attempt string, batch int) (_ *BatchUsers, err error) {
 	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
 		return nil, err
 	}
-	data, _, err := l.store.Get(ctx, batchUsersPath(plan, attempt, batch))
-	if err != nil {
+	var data []byte
+	if d, ok := l.batchUsers.Load(batchUsersPath(plan, attempt, batch)); ok {
+		data = d.([]byte)
+	} else if data, _, err = l.store.Get(ctx, batchUsersPath(plan, attempt, batch)); err != nil {
 		return nil, fmt.Errorf("read the users of batch %d: %w", batch, err)
 	}
 	var bu BatchUsers
@@ -251,7 +268,7 @@ func (l *Lake) RemoveRun(ctx context.Context, plan string) error {
 }
 
 // forgetRun drops what this process keeps of plan's objects: its staged parts' headers and
-// the done records it wrote.
+// the done records and batch users files it wrote.
 func (l *Lake) forgetRun(plan string) {
 	prefix := runDir(plan)
 	for _, m := range []*sync.Map{&l.headers, &l.doneRecords} {
@@ -262,6 +279,14 @@ func (l *Lake) forgetRun(plan string) {
 			return true
 		})
 	}
+	l.batchUsers.Range(func(k, _ any) bool {
+		if strings.HasPrefix(k.(string), prefix) {
+			if d, ok := l.batchUsers.LoadAndDelete(k); ok {
+				l.batchUsersBytes.Add(-int64(len(d.([]byte))))
+			}
+		}
+		return true
+	})
 }
 
 // RemoveLegacyStaged deletes the rows of day of the instance attempt of plan that binaries

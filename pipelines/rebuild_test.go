@@ -214,7 +214,7 @@ func (w *writeRecorder) Create(ctx context.Context, name string) (storage.Writer
 	return w.Store.Create(ctx, name)
 }
 
-func (w *writeRecorder) Move(ctx context.Context, src, dst string) error {
+func (w *writeRecorder) Move(ctx context.Context, src, dst string) (storage.Object, error) {
 	w.record(dst)
 	return w.Store.Move(ctx, src, dst)
 }

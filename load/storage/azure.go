@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -39,6 +40,8 @@ type Azure struct {
 	opts      AzureOptions
 	retry     policy.RetryOptions
 	redact    redactor
+	// noBatch is set once the service refused a Blob Batch request (deleteMany).
+	noBatch atomic.Bool
 }
 
 // azureBlockSize is the size of a staged block: a Writer holds at most one block in memory.
@@ -294,14 +297,14 @@ func ptr[T any](v T) *T { return &v }
 // that version (a src rewritten in between is left in place). Each request may take
 // OpTimeout; waiting for a copy that the service runs asynchronously (a large blob) may take
 // OpTimeout per started 256 MiB.
-func (a *Azure) Move(ctx context.Context, src, dst string) error {
+func (a *Azure) Move(ctx context.Context, src, dst string) (Object, error) {
 	sb, err := a.blob(src)
 	if err != nil {
-		return fmt.Errorf("move: %w", err)
+		return Object{}, fmt.Errorf("move: %w", err)
 	}
 	db, err := a.blob(dst)
 	if err != nil {
-		return fmt.Errorf("move: %w", err)
+		return Object{}, fmt.Errorf("move: %w", err)
 	}
 	var p blob.GetPropertiesResponse
 	err = a.call(ctx, a.opts.OpTimeout, func(ctx context.Context) (err error) {
@@ -309,7 +312,7 @@ func (a *Azure) Move(ctx context.Context, src, dst string) error {
 		return err
 	})
 	if err != nil {
-		return a.err("move", src, err)
+		return Object{}, a.err("move", src, err)
 	}
 	var cp blob.StartCopyFromURLResponse
 	err = a.call(ctx, a.opts.OpTimeout, func(ctx context.Context) (err error) {
@@ -319,25 +322,30 @@ func (a *Azure) Move(ctx context.Context, src, dst string) error {
 		return err
 	})
 	if err != nil {
-		return a.err("move "+src+" to", dst, err)
+		return Object{}, a.err("move "+src+" to", dst, err)
 	}
+	moved := Object{Name: dst, Size: size(p.ContentLength), Version: etag(cp.ETag), Updated: utc(cp.LastModified)}
 	if cp.CopyStatus != nil && *cp.CopyStatus != blob.CopyStatusTypeSuccess {
-		if err := a.awaitCopy(ctx, db, size(p.ContentLength)); err != nil {
-			return a.err("move "+src+" to", dst, err)
+		// The copy's answer named the blob as it was when the copy started.
+		d, err := a.awaitCopy(ctx, db, size(p.ContentLength))
+		if err != nil {
+			return Object{}, a.err("move "+src+" to", dst, err)
 		}
+		moved.Version, moved.Updated = etag(d.ETag), utc(d.LastModified)
 	}
 	err = a.call(ctx, a.opts.OpTimeout, func(ctx context.Context) error {
 		_, err := sb.Delete(ctx, &blob.DeleteOptions{AccessConditions: ifMatch(p.ETag)})
 		return err
 	})
 	if err != nil && statusOf(err) != 404 && statusOf(err) != 412 {
-		return a.err("move "+src+" to "+dst+": delete source", src, err)
+		return Object{}, a.err("move "+src+" to "+dst+": delete source", src, err)
 	}
-	return nil
+	return moved, nil
 }
 
-// awaitCopy polls dst until its pending copy ends, for at most OpTimeout per started 256 MiB.
-func (a *Azure) awaitCopy(ctx context.Context, dst *blockblob.Client, n int64) error {
+// awaitCopy polls dst until its pending copy ends, for at most OpTimeout per started 256 MiB,
+// and returns dst's properties once it has.
+func (a *Azure) awaitCopy(ctx context.Context, dst *blockblob.Client, n int64) (blob.GetPropertiesResponse, error) {
 	d := a.opts.OpTimeout * time.Duration(1+n/(256<<20))
 	ctx, cancel := withDeadline(ctx, d)
 	defer cancel()
@@ -345,17 +353,17 @@ func (a *Azure) awaitCopy(ctx context.Context, dst *blockblob.Client, n int64) e
 	for {
 		p, err := dst.GetProperties(a.withRetry(ctx), nil)
 		if err != nil {
-			return timedOut(ctx, err)
+			return p, timedOut(ctx, err)
 		}
 		switch s := blob.CopyStatusTypePending; {
 		case p.CopyStatus == nil || *p.CopyStatus == blob.CopyStatusTypeSuccess:
-			return nil
+			return p, nil
 		case *p.CopyStatus != s:
-			return fmt.Errorf("server-side copy ended %s", *p.CopyStatus)
+			return p, fmt.Errorf("server-side copy ended %s", *p.CopyStatus)
 		}
 		select {
 		case <-ctx.Done():
-			return timedOut(ctx, context.Cause(ctx))
+			return p, timedOut(ctx, context.Cause(ctx))
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, time.Second)

@@ -214,7 +214,7 @@ func TestAzureSAS(t *testing.T) {
 			if _, err := s.PutIf(ctx, "a.json", []byte("{}"), ""); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Move(ctx, "a.json", "b.json"); err != nil {
+			if _, err := s.Move(ctx, "a.json", "b.json"); err != nil {
 				t.Fatal(err)
 			}
 			objs, err := s.List(ctx, "")
@@ -340,3 +340,63 @@ func TestAzureListPageFromName(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestAzureDeleteAllBatches: DeleteAll deletes 300 blobs with two Blob Batch requests (256
+// deletes at most each), with a shared key and with a SAS token, as Azurite's log shows; a
+// name already gone is no error.
+func TestAzureDeleteAllBatches(t *testing.T) {
+	cs, client, emu := storagetest.StartAzuriteEmulator(t, "batch")
+	sasFile := filepath.Join(t.TempDir(), "sas")
+	tok := storagetest.ContainerSAS(t, storagetest.ConnPart(t, cs, "AccountKey"), "batch")
+	if err := os.WriteFile(sasFile, []byte(tok), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T) storage.Store
+	}{
+		{"shared key", func(t *testing.T) storage.Store { return storage.NewAzure(client, "batch", "key") }},
+		{"SAS", func(t *testing.T) storage.Store {
+			s, err := storage.Open(t.Context(), "az://batch/sas", &storage.OpenOptions{
+				AzureEndpoint: storagetest.ConnPart(t, cs, "BlobEndpoint"), AzureSASFile: sasFile})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			s := tc.open(t)
+			var names []string
+			for i := range 300 {
+				name := fmt.Sprintf("runs/plan-1/staged/dt=2024-05-01/batch-%06d.arrow", i)
+				if _, err := s.PutIf(ctx, name, []byte("x"), ""); err != nil {
+					t.Fatal(err)
+				}
+				names = append(names, name)
+			}
+			names = append(names, "runs/plan-1/never-written.json")
+			_, before := emu.SettledRequests()
+			if err := storage.DeleteAll(ctx, s, names, 16); err != nil {
+				t.Fatalf("DeleteAll: %v", err)
+			}
+			_, after := emu.SettledRequests()
+			var batches, deletes int
+			for k, n := range after {
+				switch {
+				case strings.HasPrefix(k, "POST ") && strings.Contains(k, "comp"):
+					batches += n - before[k]
+				case strings.HasPrefix(k, "DELETE "):
+					deletes += n - before[k]
+				}
+			}
+			if batches != 2 || deletes != 0 {
+				t.Errorf("DeleteAll of %d names: %d batch requests and %d single deletes, want 2 and none", len(names), batches, deletes)
+			}
+			if objs, err := s.List(ctx, ""); err != nil || len(objs) != 0 {
+				t.Errorf("after DeleteAll: %d objects, %v; want none", len(objs), err)
+			}
+		})
+	}
+}

@@ -123,7 +123,10 @@ var storeCalls = []struct {
 	}},
 	{"DeleteIf", func(ctx context.Context, s storage.Store) error { return s.DeleteIf(ctx, "a.json", "7") }},
 	{"Delete", func(ctx context.Context, s storage.Store) error { return s.Delete(ctx, "a.json") }},
-	{"Move", func(ctx context.Context, s storage.Store) error { return s.Move(ctx, "a.json", "b.json") }},
+	{"Move", func(ctx context.Context, s storage.Store) error {
+		_, err := s.Move(ctx, "a.json", "b.json")
+		return err
+	}},
 	{"CreateSmall", func(ctx context.Context, s storage.Store) error { return writeAll(ctx, s, 10) }},
 	{"CreateChunks", func(ctx context.Context, s storage.Store) error { return writeAll(ctx, s, 20<<20) }},
 }

@@ -63,7 +63,8 @@
 // file (each write makes a new file); GCS: the generation in decimal; S3: the ETag without
 // quotes, which names the content rather than the write (rewriting the same bytes gives the
 // same version); Azure: the ETag without its quotes. Stat, List and Get report the same
-// version for the same content.
+// version for the same content, and so does Move for its destination (from the copy's answer,
+// with no further request).
 //
 // # Concurrency
 //
@@ -80,7 +81,9 @@
 // Close fails (committing a block list discards the blob's other uncommitted blocks). S3 is
 // like GCS: PutIf through If-None-Match / If-Match, DeleteIf compares then deletes with
 // If-Match (a plain delete on a store that answers 501 to it), Move copies (CopyObject, at
-// most 5 GiB) then deletes.
+// most 5 GiB) then deletes. DeleteAll deletes a page of S3 objects with one DeleteObjects and
+// up to 256 Azure blobs with one Blob Batch request (one by one on a service that refuses
+// batches).
 //
 // # Errors
 //

@@ -323,16 +323,17 @@ func (g *GCS) list(ctx context.Context, prefix, after string, limit int) ([]Obje
 }
 
 // Move copies src's current generation to dst on the server, then deletes src if it still is
-// that generation (a src rewritten in between is left in place). Each of its three requests
+// that generation (a src rewritten in between is left in place); the copy's answer describes
+// dst. Each of its three requests
 // may take OpTimeout.
-func (g *GCS) Move(ctx context.Context, src, dst string) error {
+func (g *GCS) Move(ctx context.Context, src, dst string) (Object, error) {
 	so, err := g.object(src)
 	if err != nil {
-		return fmt.Errorf("move: %w", err)
+		return Object{}, fmt.Errorf("move: %w", err)
 	}
 	do, err := g.object(dst)
 	if err != nil {
-		return fmt.Errorf("move: %w", err)
+		return Object{}, fmt.Errorf("move: %w", err)
 	}
 	var a *storage.ObjectAttrs
 	err = g.call(ctx, func(ctx context.Context) (err error) {
@@ -340,23 +341,24 @@ func (g *GCS) Move(ctx context.Context, src, dst string) error {
 		return err
 	})
 	if err != nil {
-		return gcsErr("move", src, err)
+		return Object{}, gcsErr("move", src, err)
 	}
 	so = so.Generation(a.Generation)
-	err = g.call(ctx, func(ctx context.Context) error {
-		_, err := do.CopierFrom(so).Run(ctx)
+	var moved *storage.ObjectAttrs
+	err = g.call(ctx, func(ctx context.Context) (err error) {
+		moved, err = do.CopierFrom(so).Run(ctx)
 		return err
 	})
 	if err != nil {
-		return gcsErr("move "+src+" to", dst, err)
+		return Object{}, gcsErr("move "+src+" to", dst, err)
 	}
 	err = g.call(ctx, func(ctx context.Context) error {
 		return so.If(storage.Conditions{GenerationMatch: a.Generation}).Delete(ctx)
 	})
 	if err != nil && !isNotFound(err) && !isPrecondition(err) {
-		return fmt.Errorf("move %s to %s: delete source: %w", src, dst, err)
+		return Object{}, fmt.Errorf("move %s to %s: delete source: %w", src, dst, err)
 	}
-	return nil
+	return Object{Name: dst, Size: moved.Size, Version: strconv.FormatInt(moved.Generation, 10), Updated: moved.Updated.UTC()}, nil
 }
 
 // Delete removes name; a missing name is not an error.

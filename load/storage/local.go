@@ -233,34 +233,39 @@ func (l *Local) List(ctx context.Context, prefix string) ([]Object, error) {
 	return out, nil
 }
 
-// Move renames src to dst, creating dst's parent directories.
-func (l *Local) Move(ctx context.Context, src, dst string) error {
+// Move renames src to dst, creating dst's parent directories, and describes dst (no request:
+// a stat of the file).
+func (l *Local) Move(ctx context.Context, src, dst string) (Object, error) {
 	ps, err := l.path(src)
 	if err != nil {
-		return fmt.Errorf("move: %w", err)
+		return Object{}, fmt.Errorf("move: %w", err)
 	}
 	pd, err := l.path(dst)
 	if err != nil {
-		return fmt.Errorf("move: %w", err)
+		return Object{}, fmt.Errorf("move: %w", err)
 	}
 	if _, err := os.Lstat(ps); err != nil {
-		return notExist("move", src, err)
+		return Object{}, notExist("move", src, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(pd), 0o755); err != nil {
-		return fmt.Errorf("move %s to %s: %w", src, dst, err)
+		return Object{}, fmt.Errorf("move %s to %s: %w", src, dst, err)
 	}
 	if err := os.Rename(ps, pd); err != nil {
-		return notExist("move "+src+" to", dst, err)
+		return Object{}, notExist("move "+src+" to", dst, err)
 	}
 	if err := syncDir(filepath.Dir(pd)); err != nil {
-		return fmt.Errorf("move %s to %s: %w", src, dst, err)
+		return Object{}, fmt.Errorf("move %s to %s: %w", src, dst, err)
 	}
 	if filepath.Dir(ps) != filepath.Dir(pd) {
 		if err := syncDir(filepath.Dir(ps)); err != nil {
-			return fmt.Errorf("move %s to %s: %w", src, dst, err)
+			return Object{}, fmt.Errorf("move %s to %s: %w", src, dst, err)
 		}
 	}
-	return nil
+	fi, err := os.Lstat(pd)
+	if err != nil {
+		return Object{}, fmt.Errorf("move %s to %s: %w", src, dst, err)
+	}
+	return object(dst, fi), nil
 }
 
 // Delete removes name; a missing name is not an error.

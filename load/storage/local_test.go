@@ -96,7 +96,7 @@ func TestLocalNameEscape(t *testing.T) {
 			if _, _, err := l.Get(ctx, name); !errors.Is(err, storage.ErrBadName) {
 				t.Errorf("Get(%q) = %v, want ErrBadName", name, err)
 			}
-			if err := l.Move(ctx, name, "in.txt"); !errors.Is(err, storage.ErrBadName) {
+			if _, err := l.Move(ctx, name, "in.txt"); !errors.Is(err, storage.ErrBadName) {
 				t.Errorf("Move(%q, in.txt) = %v, want ErrBadName", name, err)
 			}
 		})

@@ -374,39 +374,48 @@ func (s *S3) deleteMany(ctx context.Context, names []string) error {
 
 // Move copies src's current ETag to dst on the server (CopyObject with x-amz-copy-source-if-match),
 // then deletes src if it still has that ETag (a src rewritten in between is left in place).
+// The copy's answer describes dst (a store whose answer names no ETag costs a HEAD of dst).
 // Each of its three requests may take OpTimeout. Objects over 5 GiB, which one CopyObject
 // cannot copy, are refused; the lake's files stay far below.
-func (s *S3) Move(ctx context.Context, src, dst string) error {
+func (s *S3) Move(ctx context.Context, src, dst string) (Object, error) {
 	if _, err := s.key(dst); err != nil {
-		return fmt.Errorf("move: %w", err)
+		return Object{}, fmt.Errorf("move: %w", err)
 	}
 	o, err := s.Stat(ctx, src)
 	if err != nil {
-		return fmt.Errorf("move: %w", err)
+		return Object{}, fmt.Errorf("move: %w", err)
 	}
 	if o.Size > s3MaxCopySize {
-		return fmt.Errorf("move %s to %s: %d bytes, more than the 5 GiB one S3 copy takes", src, dst, o.Size)
+		return Object{}, fmt.Errorf("move %s to %s: %d bytes, more than the 5 GiB one S3 copy takes", src, dst, o.Size)
 	}
 	srcKey, dstKey := s.prefix+src, s.prefix+dst
 	match, err := s3IfMatch("move", src, o.Version)
 	if err != nil {
-		return err
+		return Object{}, err
 	}
-	err = s.call(ctx, func(ctx context.Context) error {
-		_, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
+	var out *s3.CopyObjectOutput
+	err = s.call(ctx, func(ctx context.Context) (err error) {
+		out, err = s.client.CopyObject(ctx, &s3.CopyObjectInput{
 			Bucket: &s.bucket, Key: &dstKey, CopySource: aws.String(copySource(s.bucket, srcKey)),
 			CopySourceIfMatch: match,
 		}, s.callOpts)
 		return err
 	})
 	if err != nil {
-		return s3Err("move "+src+" to", dst, err)
+		return Object{}, s3Err("move "+src+" to", dst, err)
 	}
 	err = s.deleteMatch(ctx, srcKey, match)
 	if err != nil && !s3NotFound(err) && !s3Precondition(err) {
-		return fmt.Errorf("move %s to %s: delete source: %w", src, dst, s3Err("delete", src, err))
+		return Object{}, fmt.Errorf("move %s to %s: delete source: %w", src, dst, s3Err("delete", src, err))
 	}
-	return nil
+	moved := Object{Name: dst, Size: o.Size}
+	if r := out.CopyObjectResult; r != nil {
+		moved.Version, moved.Updated = s3ETag(r.ETag), aws.ToTime(r.LastModified).UTC()
+	}
+	if moved.Version == "" { // a store that names no ETag in its answer
+		return s.Stat(ctx, dst)
+	}
+	return moved, nil
 }
 
 // deleteMatch deletes key with If-Match: match, each request within OpTimeout. S3 enforces it

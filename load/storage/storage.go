@@ -49,9 +49,11 @@ type Store interface {
 	// seen as at the moment each page is read. A pageSize below 1 is ErrBadRange.
 	ListPage(ctx context.Context, prefix, after string, pageSize int) ([]Object, string, error)
 	// Move replaces dst with src's content in one atomic step (readers of dst see the old or the
-	// new object, never a mix) and then removes src. Local: rename. GCS and S3: server-side
-	// copy, then delete of src. A missing src gives an error matching ErrNotExist.
-	Move(ctx context.Context, src, dst string) error
+	// new object, never a mix) and then removes src. It returns dst as Stat would describe it
+	// right after (its size and version), so that no request is needed to learn them. Local:
+	// rename. GCS, S3 and Azure: server-side copy, then delete of src. A missing src gives an
+	// error matching ErrNotExist.
+	Move(ctx context.Context, src, dst string) (Object, error)
 	// Delete removes name; deleting a missing object is not an error.
 	Delete(ctx context.Context, name string) error
 	// Get reads a small object whole with its version.

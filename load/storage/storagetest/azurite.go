@@ -62,13 +62,30 @@ var listening = regexp.MustCompile(`listens on (http://127\.0\.0\.1:\d+)`)
 // The account key is random for every start: tests check that it appears in no error.
 func StartAzurite(t testing.TB, containers ...string) (connString string, client *service.Client) {
 	t.Helper()
+	connString, client, _ = startAzurite(t, false, containers)
+	return connString, client
+}
+
+// StartAzuriteEmulator is StartAzurite that also returns the emulator's Emulator: the requests
+// it logged (it logs each one, where StartAzurite's is silent) and the CPU it spent.
+func StartAzuriteEmulator(t testing.TB, containers ...string) (connString string, client *service.Client, e *Emulator) {
+	t.Helper()
+	return startAzurite(t, true, containers)
+}
+
+func startAzurite(t testing.TB, logged bool, containers []string) (connString string, client *service.Client, e *Emulator) {
+	t.Helper()
 	bin := AzuriteBin(t)
 	var k [64]byte
 	if _, err := rand.Read(k[:]); err != nil {
 		t.Fatal(err)
 	}
 	key := base64.StdEncoding.EncodeToString(k[:])
-	cmd := exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", "0", "--inMemoryPersistence", "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry")
+	args := []string{"--blobHost", "127.0.0.1", "--blobPort", "0", "--inMemoryPersistence", "--skipApiVersionCheck", "--loose", "--disableTelemetry"}
+	if !logged {
+		args = append(args, "--silent")
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = t.TempDir() // for any file it writes all the same
 	cmd.Env = append(os.Environ(), "AZURITE_ACCOUNTS="+AzuriteAccount+":"+key)
 	out, err := cmd.StdoutPipe()
@@ -83,6 +100,7 @@ func StartAzurite(t testing.TB, containers ...string) (connString string, client
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
+	e = &Emulator{pid: cmd.Process.Pid, requests: map[string]int{}}
 	endpoint := make(chan string, 1)
 	var said strings.Builder
 	go func() {
@@ -95,7 +113,10 @@ func StartAzurite(t testing.TB, containers ...string) (connString string, client
 			said.WriteString(sc.Text() + "\n")
 		}
 		close(endpoint)
-		_, _ = io.Copy(io.Discard, out)
+		for sc.Scan() { // until it exits, so that it never blocks on a full pipe
+			e.watch(sc.Text())
+		}
+		_, _ = io.Copy(io.Discard, out) // after a line too long for the scanner
 	}()
 	var base string
 	select {
@@ -126,7 +147,7 @@ func StartAzurite(t testing.TB, containers ...string) (connString string, client
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	return connString, client
+	return connString, client, e
 }
 
 // ConnPart is the value of key (AccountKey, BlobEndpoint, ...) in an Azure connection string.

@@ -62,6 +62,19 @@ func StartMoto(t testing.TB, buckets ...string) (endpoint string, client *s3.Cli
 // makes it check credentials, and refuse MotoAccessKey (which its IAM does not know) with 403.
 func StartMotoEnv(t testing.TB, env []string, buckets ...string) (endpoint string, client *s3.Client) {
 	t.Helper()
+	endpoint, client, _ = startMoto(t, env, buckets)
+	return endpoint, client
+}
+
+// StartMotoEmulator is StartMoto that also returns the server's Emulator: the requests it
+// logged and the CPU it spent.
+func StartMotoEmulator(t testing.TB, buckets ...string) (endpoint string, client *s3.Client, e *Emulator) {
+	t.Helper()
+	return startMoto(t, nil, buckets)
+}
+
+func startMoto(t testing.TB, env []string, buckets []string) (endpoint string, client *s3.Client, e *Emulator) {
+	t.Helper()
 	bin := MotoServer(t)
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p0")
 	cmd.Env = append(append(os.Environ(), "MOTO_ALLOW_NONEXISTENT_REGION=true"), env...)
@@ -78,10 +91,12 @@ func StartMotoEnv(t testing.TB, env []string, buckets ...string) (endpoint strin
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 	})
+	e = &Emulator{pid: cmd.Process.Pid, requests: map[string]int{}}
 	found := make(chan string, 1)
 	go func() { // reads the server's log until it exits, so that it never blocks on a full pipe
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
+			e.watch(sc.Text())
 			if m := motoListening.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case found <- m[1]:
@@ -103,7 +118,7 @@ func StartMotoEnv(t testing.TB, env []string, buckets ...string) (endpoint strin
 			t.Fatalf("moto: create bucket %s: %v", b, err)
 		}
 	}
-	return endpoint, client
+	return endpoint, client, e
 }
 
 // MotoClient is a path-style client of the S3 server at endpoint, with moto's test credentials.

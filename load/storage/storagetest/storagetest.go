@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chatlake/chatlake/load/storage"
 )
@@ -774,9 +775,11 @@ func testMove(t *testing.T, s storage.Store) {
 	write(t, s, dst, content(1, 5000), 1000)
 	data := content(2, 70_000)
 	write(t, s, src, data, 1000)
-	if err := s.Move(ctx, src, dst); err != nil {
+	moved, err := s.Move(ctx, src, dst)
+	if err != nil {
 		t.Fatalf("Move: %v", err)
 	}
+	checkMoved(t, s, moved, dst)
 	mustHave(t, s, dst, data)
 	mustNotExist(t, s, src)
 	if got := names(t, s, ""); !slices.Equal(got, []string{dst}) {
@@ -785,16 +788,38 @@ func testMove(t *testing.T, s storage.Store) {
 
 	// Into a directory that does not exist yet.
 	const dst2 = "dt=2024-05-02/sub/moved.parquet"
-	if err := s.Move(ctx, dst, dst2); err != nil {
+	moved, err = s.Move(ctx, dst, dst2)
+	if err != nil {
 		t.Fatalf("Move to a new directory: %v", err)
 	}
+	checkMoved(t, s, moved, dst2)
 	mustHave(t, s, dst2, data)
 	mustNotExist(t, s, dst)
 
-	if err := s.Move(ctx, "missing.parquet", dst); !errors.Is(err, storage.ErrNotExist) {
+	if _, err := s.Move(ctx, "missing.parquet", dst); !errors.Is(err, storage.ErrNotExist) {
 		t.Fatalf("Move of a missing source = %v, want ErrNotExist", err)
 	}
 	mustNotExist(t, s, dst)
+}
+
+// checkMoved: what Move returned describes dst as Stat and List do: its name, size and version,
+// and its time to the second (an HTTP date has no fraction).
+func checkMoved(t *testing.T, s storage.Store, moved storage.Object, dst string) {
+	t.Helper()
+	st, err := s.Stat(t.Context(), dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved.Name != st.Name || moved.Size != st.Size || moved.Version != st.Version {
+		t.Errorf("Move returned %+v; Stat of %s gives %+v", moved, dst, st)
+	}
+	if d := moved.Updated.Sub(st.Updated); d < -time.Second || d > time.Second {
+		t.Errorf("Move returned the time %s; Stat of %s gives %s", moved.Updated, dst, st.Updated)
+	}
+	listed, err := s.List(t.Context(), dst)
+	if err != nil || len(listed) != 1 || listed[0].Version != moved.Version {
+		t.Errorf("List of %s = %+v, %v; want one object of version %q", dst, listed, err, moved.Version)
+	}
 }
 
 func testBadNames(t *testing.T, s storage.Store) {
@@ -826,8 +851,10 @@ func testBadNames(t *testing.T, s storage.Store) {
 			check("PutIf", err)
 			check("DeleteIf", s.DeleteIf(ctx, name, "1"))
 			check("Delete", s.Delete(ctx, name))
-			check("Move from", s.Move(ctx, name, "ok2.txt"))
-			check("Move to", s.Move(ctx, "ok.txt", name))
+			_, err = s.Move(ctx, name, "ok2.txt")
+			check("Move from", err)
+			_, err = s.Move(ctx, "ok.txt", name)
+			check("Move to", err)
 		})
 	}
 	for _, prefix := range []string{"/abs", "../", "a/../b", "a//"} {

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/iceberg-go/catalog"
 	icesql "github.com/apache/iceberg-go/catalog/sql"
 	"github.com/apache/iceberg-go/table"
+	"github.com/jackc/pgx/v5"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the pure-Go "pgx" database/sql driver for PostgreSQL
 	_ "modernc.org/sqlite"             // the pure-Go "sqlite" database/sql driver (CGO_ENABLED=0 builds)
@@ -113,6 +114,30 @@ func Open(ctx context.Context, cfg Config) (*Catalog, error) {
 		return nil, scrub(err, cfg.URI)
 	}
 	return c, nil
+}
+
+// CheckURI reports whether Open would accept uri's form: a scheme it knows and, for sqlite:, a
+// file path; for postgres://, a connection URL pgx parses. It opens nothing, and its error never
+// shows a password of uri.
+func CheckURI(uri string) error {
+	scheme, rest, ok := strings.Cut(uri, ":")
+	switch strings.ToLower(scheme) {
+	case "sqlite":
+		rest = strings.TrimPrefix(rest, "//")
+		if rest == "" || strings.ContainsAny(rest, "?#\x00") {
+			return errors.New("a sqlite: catalog is sqlite:PATH, a file path without '?' or '#'")
+		}
+		return nil
+	case "postgres", "postgresql":
+		if _, err := pgx.ParseConfig(uri); err != nil {
+			return scrub(fmt.Errorf("catalog %s: %w", redact(uri), err), uri)
+		}
+		return nil
+	}
+	if !ok || scheme == "" {
+		return fmt.Errorf("catalog URI without a scheme: %w", ErrUnsupportedCatalog)
+	}
+	return fmt.Errorf("catalog scheme %q: %w", scheme, ErrUnsupportedCatalog)
 }
 
 // openSQLite opens the SQLite file at path (after "sqlite:"), creating its directory. WAL and a

@@ -39,6 +39,36 @@ func TestOpenRefusesOtherSchemesWithoutShowingSecrets(t *testing.T) {
 	}
 }
 
+// CheckURI accepts what Open would try, refuses the rest, and never shows a password.
+func TestCheckURI(t *testing.T) {
+	const secret = "hunter2-s3cr3t"
+	cases := []struct {
+		uri string
+		ok  bool
+	}{
+		{"sqlite:/var/lake/catalog.db", true},
+		{"sqlite:relative/catalog.db", true},
+		{"sqlite:///abs/catalog.db", true},
+		{"postgres://chat:" + secret + "@db.example:5432/lake?sslmode=require", true},
+		{"postgresql://chat@db.example/lake", true},
+		{"sqlite:", false},
+		{"sqlite:cat.db?mode=ro", false},
+		{"postgres://chat:" + secret + "@db.example:port/lake", false},
+		{"postgres://chat@db.example/lake?password=" + secret + "&sslmode=bogus", false},
+		{"https://" + secret + "@polaris.example/api", false},
+		{secret, false},
+	}
+	for _, tc := range cases {
+		err := icetable.CheckURI(tc.uri)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckURI(%q) = %v, want ok=%v", tc.uri, err, tc.ok)
+		}
+		if err != nil && strings.Contains(err.Error(), secret) {
+			t.Errorf("CheckURI(%q) shows the secret: %v", tc.uri, err)
+		}
+	}
+}
+
 func TestOpenCreatesTheSQLiteFileAndNamespace(t *testing.T) {
 	dir := t.TempDir()
 	for _, uri := range []string{

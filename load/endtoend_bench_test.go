@@ -18,6 +18,7 @@ import (
 
 	"github.com/chatlake/chatlake/extract"
 	"github.com/chatlake/chatlake/load"
+	"github.com/chatlake/chatlake/load/icetable"
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/pipelines"
 	"github.com/chatlake/chatlake/sim"
@@ -33,6 +34,10 @@ var endToEndSizes = []struct {
 // e2eBatchSize sets BenchmarkEndToEnd's users per batch (0: the pipeline's default, users/100),
 // to measure what batching costs: go test -bench EndToEnd ./load/ -args -e2e.batch-size 204
 var e2eBatchSize = flag.Int("e2e.batch-size", 0, "users per batch in BenchmarkEndToEnd (0: the default)")
+
+// e2eTableFormat sets BenchmarkEndToEnd's table format: hive, or iceberg (a SQLite catalog
+// beside the lake), to measure what Iceberg tables cost: -args -e2e.table-format iceberg
+var e2eTableFormat = flag.String("e2e.table-format", load.TableFormatHive, "table format of BenchmarkEndToEnd's lake: hive or iceberg")
 
 // BenchmarkEndToEnd is the export BenchmarkFloor is the floor of: `chatlake sim` runs as a
 // child process (so its CPU and allocations are not counted), and the whole pipeline exports
@@ -56,6 +61,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 				BatchSize: *e2eBatchSize}
 
 			var messages, lakeBytes int64
+			var snapshots int
 			var mallocs uint64
 			var cpu, simCPUTotal time.Duration
 			var before, after runtime.MemStats
@@ -68,7 +74,11 @@ func BenchmarkEndToEnd(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				lake, err := load.NewLake(store, &load.Options{TempDir: dir})
+				lo := &load.Options{TempDir: dir}
+				if *e2eTableFormat == load.TableFormatIceberg {
+					lo.Catalog = &icetable.Config{URI: "sqlite:" + filepath.Join(dir, "catalog.db")}
+				}
+				lake, err := load.NewLake(store, lo)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -94,6 +104,12 @@ func BenchmarkEndToEnd(b *testing.B) {
 				}
 				messages += sum.Messages
 				lakeBytes = parquetBytes(b, filepath.Join(dir, "lake", "messages"))
+				// An Iceberg table's snapshot has a manifest list of its own: snap-*.avro.
+				lists, _ := filepath.Glob(filepath.Join(dir, "lake", "messages", "metadata", "snap-*.avro"))
+				snapshots += len(lists)
+				if err := lake.Close(); err != nil {
+					b.Fatal(err)
+				}
 				mallocs += after.Mallocs - before.Mallocs
 				b.StartTimer()
 			}
@@ -106,6 +122,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 			b.ReportMetric(float64(mallocs)/float64(messages), "allocs/msg")
 			b.ReportMetric(float64(messages)/float64(b.N), "msgs/op")
 			b.ReportMetric(float64(lakeBytes)/float64(messages/int64(b.N)), "lake-bytes/msg")
+			if *e2eTableFormat == load.TableFormatIceberg {
+				b.ReportMetric(float64(snapshots)/float64(b.N), "snapshots/op")
+			}
 		})
 	}
 }

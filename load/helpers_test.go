@@ -321,12 +321,20 @@ func publishStage(l *Lake, ctx context.Context, s *Stage, days []string, runID s
 	if err != nil {
 		return total, err
 	}
+	pub, err := l.BeginPublication(ctx, plan, "a1", runID)
+	if err != nil {
+		return total, err
+	}
 	for _, d := range days {
-		st, err := l.Merge(ctx, d, MergeInput{Plan: plan, Attempt: "a1", Replace: func(string) bool { return true }, RunID: runID, Staged: []*StagedBatch{idx}})
+		st, err := l.Merge(ctx, d, MergeInput{Plan: plan, Attempt: "a1", Replace: func(string) bool { return true }, RunID: runID,
+			Staged: []*StagedBatch{idx}, Publication: pub})
 		if err != nil {
 			return total, err
 		}
 		total.add(st)
+	}
+	if err := pub.Commit(ctx); err != nil {
+		return total, err
 	}
 	return total, l.RemoveRun(ctx, plan)
 }

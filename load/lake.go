@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chatlake/chatlake/load/icetable"
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/schema"
 )
@@ -34,6 +35,9 @@ type Lake struct {
 	batchUsersBytes atomic.Int64
 	// partBytes is about the largest staged object (stagedPartBytes; tests make it smaller).
 	partBytes int64
+
+	catMu sync.Mutex
+	cat   *icetable.Catalog // an Iceberg lake's catalog, once opened (catalog)
 }
 
 // NewLake returns the lake on store; o may be nil for the defaults.
@@ -156,8 +160,16 @@ func decodeManifest(data []byte) (*Manifest, error) {
 	return &m, nil
 }
 
-// Days returns the days that have a manifest, sorted.
+// Days returns the days that have a manifest, sorted; on an Iceberg lake, the days that have
+// data files in the messages table's current snapshot.
 func (l *Lake) Days(ctx context.Context) ([]string, error) {
+	if l.iceberg() {
+		pub, err := l.BeginPublication(ctx, "", "", "days")
+		if err != nil {
+			return nil, err
+		}
+		return pub.Days(), nil
+	}
 	objs, err := l.store.List(ctx, manifestsPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("list manifests: %w", err)

@@ -14,9 +14,9 @@ import (
 const lakeModeFormat = 1
 
 // LakeMode is the lake's record of how its rows were written, at ModePath. It is written once,
-// create-only, by the first run that needs it (a run with pseudonymisation or text redaction),
-// and never changed: every later run must match it. A lake without one was written with
-// neither.
+// create-only, by the first run that needs it (a run with pseudonymisation, text redaction or
+// Iceberg tables), and never changed: every later run must match it. A lake without one was
+// written with none of them.
 type LakeMode struct {
 	Format int `json:"format"`
 	// Pseudonymized: user ids are HMAC-SHA256 pseudonyms and PII attributes are hashed.
@@ -26,9 +26,12 @@ type LakeMode struct {
 	// PIIAttributes are the attribute names hashed (as given, lower case).
 	PIIAttributes []string `json:"pii_attributes,omitempty"`
 	// RedactText: e-mail addresses, phone numbers and card numbers in text are replaced by tokens.
-	RedactText bool      `json:"redact_text"`
-	Created    time.Time `json:"created"`
-	RunID      string    `json:"run_id"`
+	RedactText bool `json:"redact_text"`
+	// TableFormat is TableFormatIceberg for a lake of Iceberg tables; "" (or TableFormatHive)
+	// for the Hive layout.
+	TableFormat string    `json:"table_format,omitempty"`
+	Created     time.Time `json:"created"`
+	RunID       string    `json:"run_id"`
 }
 
 // ReadMode reads the lake's mode record; a lake without one gives nil and no error.
@@ -70,4 +73,12 @@ func (l *Lake) CreateMode(ctx context.Context, m LakeMode) (*LakeMode, bool, err
 		err = fmt.Errorf("writing %s: it exists, then does not", ModePath)
 	}
 	return stored, false, err
+}
+
+// Tables is the table format the record names: TableFormatHive for a record without one.
+func (m *LakeMode) Tables() string {
+	if m.TableFormat == "" {
+		return TableFormatHive
+	}
+	return m.TableFormat
 }

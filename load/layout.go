@@ -123,6 +123,44 @@ func parseShardName(name string) (i, p int, ok bool) {
 	return a, b, true
 }
 
+// The layout of an Iceberg lake's tables (a table's location is TableDir): data files under
+// data/, with unique names (Iceberg never has a file rewritten in place), partitioned as the
+// Hive layout is; metadata under metadata/, written by the catalog's library.
+const icebergDataDir = "data/"
+
+// icebergPartitionDir is the directory of day's data files of the messages table.
+func icebergPartitionDir(day string) string {
+	return messagesPrefix + icebergDataDir + MessagesPartition + "=" + day + "/"
+}
+
+// icebergShardName is the name of shard i of p of a day, written by run runID.
+func icebergShardName(i, p int, runID string) string {
+	return strings.TrimSuffix(shardName(i, p), dataExt) + "-" + runID + dataExt
+}
+
+// parseIcebergShardName returns the shard and shard count of an icebergShardName.
+func parseIcebergShardName(name string) (i, p int, ok bool) {
+	base, ok := strings.CutSuffix(name, dataExt)
+	if !ok || len(base) < len("part-00000-of-00000-") {
+		return 0, 0, false
+	}
+	n := len("part-00000-of-00000")
+	if base[n] != '-' || checkRunID(base[n+1:]) != nil {
+		return 0, 0, false
+	}
+	return parseShardName(base[:n] + dataExt)
+}
+
+// icebergUsersPrefix begins the name of every users file written for plan on snapshotDate in
+// an Iceberg lake; icebergUsersPath is the one run runID writes.
+func icebergUsersPrefix(snapshotDate, plan string) string {
+	return usersPrefix + icebergDataDir + UsersPartition + "=" + snapshotDate + "/part-" + plan + "-"
+}
+
+func icebergUsersPath(snapshotDate, plan, runID string) string {
+	return icebergUsersPrefix(snapshotDate, plan) + runID + dataExt
+}
+
 // stagingDir is where run runID uploads the new files of day's partition before moving them in.
 func stagingDir(runID, day string) string { return stagingPrefix + runID + "/" + partitionDir(day) }
 

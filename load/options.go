@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/chatlake/chatlake/load/icetable"
 )
 
 // Defaults of Options.
@@ -56,6 +58,15 @@ type Options struct {
 	Allocator memory.Allocator
 	// Logger receives one line per published day and per repaired leftover. Default: discard.
 	Logger *slog.Logger
+	// Catalog, if not nil, makes the lake an Iceberg lake (TableFormatIceberg): its tables are
+	// Iceberg tables in this catalog (opened on first use, closed by Lake.Close), and a plan's
+	// publishing is one commit (Publication). nil: the Hive layout, with the lake's own
+	// manifests.
+	Catalog *icetable.Config
+	// SnapshotRetention is how long an Iceberg lake keeps the snapshots that later commits
+	// replaced (time travel); every commit expires older ones and deletes the files only they
+	// referenced. Default DefaultSnapshotRetention (7 days).
+	SnapshotRetention time.Duration
 }
 
 // withDefaults validates o and fills in the defaults.
@@ -97,6 +108,12 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case r.SnapshotRetention < 0:
+		return r, optErr("SnapshotRetention", "%s must not be negative", r.SnapshotRetention)
+	case r.SnapshotRetention == 0:
+		r.SnapshotRetention = DefaultSnapshotRetention
 	}
 	return r, nil
 }

@@ -28,6 +28,10 @@ type fileFormat struct {
 	prefixColumns []string // DELTA_BYTE_ARRAY (string columns: each value stored as its prefix shared with the previous one and the rest)
 	zstdLevel     int      // 0: the codec's default (3)
 	pageSize      int64    // target data page size; 0: the writer's default (1 MiB)
+	// iceberg: a data file of an Iceberg table: every column has its field id
+	// (schema.WithFieldIDs), timestamps are TIMESTAMP(MICROS, isAdjustedToUTC=true) as the
+	// Iceberg spec requires, and no Arrow schema is stored (it would say milliseconds).
+	iceberg bool
 }
 
 // messageFormat is the encoding of the messages table, chosen by BenchmarkLakeEncoding (see
@@ -46,6 +50,23 @@ func messageFormat() fileFormat {
 		},
 		zstdLevel: 1,
 	}
+}
+
+// schema is the Arrow schema of a file of table sch in this format: with field ids in an
+// Iceberg data file.
+func (f fileFormat) schema(sch *arrow.Schema) *arrow.Schema {
+	if f.iceberg {
+		return schema.WithFieldIDs(sch)
+	}
+	return sch
+}
+
+// messageFileFormat is the format of the lake's messages files: messageFormat, as Iceberg data
+// files on an Iceberg lake.
+func (l *Lake) messageFileFormat() fileFormat {
+	f := messageFormat()
+	f.iceberg = l.iceberg()
+	return f
 }
 
 // Columns of the users table written with a dictionary.
@@ -77,14 +98,18 @@ func writerProperties(mem memory.Allocator, rowGroupRows int, f fileFormat) (*pa
 		opts = append(opts, parquet.WithEncodingFor(c, parquet.Encodings.DeltaByteArray))
 	}
 	// The Arrow schema is stored so that readers keep timestamp[ms, tz=UTC]; Parquet itself
-	// gets TIMESTAMP(MILLIS, isAdjustedToUTC=true).
-	arrProps := pqarrow.NewArrowWriterProperties(
-		pqarrow.WithStoreSchema(),
+	// gets TIMESTAMP(MILLIS, isAdjustedToUTC=true). An Iceberg data file gets microseconds.
+	arrOpts := []pqarrow.WriterOption{
 		pqarrow.WithAllocator(mem),
 		pqarrow.WithCoerceTimestamps(arrow.Millisecond),
 		pqarrow.WithTruncatedTimestamps(true),
-	)
-	return parquet.NewWriterProperties(opts...), arrProps
+	}
+	if f.iceberg {
+		arrOpts[1] = pqarrow.WithCoerceTimestamps(arrow.Microsecond)
+	} else {
+		arrOpts = append(arrOpts, pqarrow.WithStoreSchema())
+	}
+	return parquet.NewWriterProperties(opts...), pqarrow.NewArrowWriterProperties(arrOpts...)
 }
 
 // countingWriter counts bytes and hides the Close of the underlying writer, so that pqarrow's
@@ -118,6 +143,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 type messageFileWriter struct {
 	cw  *countingWriter
 	fw  *pqarrow.FileWriter
+	sch *arrow.Schema // the file's: schema.Messages(), with field ids in an Iceberg data file
 	mem memory.Allocator
 	b   *schema.MessageBuilder // for write, made by its first call
 }
@@ -129,14 +155,15 @@ func newMessageFileWriter(w io.Writer, mem memory.Allocator, rowGroupRows int, r
 func newMessageFileWriterFormat(w io.Writer, mem memory.Allocator, rowGroupRows int, runID string, f fileFormat) (*messageFileWriter, error) {
 	props, arrProps := writerProperties(mem, rowGroupRows, f)
 	cw := &countingWriter{w: w}
-	fw, err := pqarrow.NewFileWriter(schema.Messages(), cw, props, arrProps)
+	sch := f.schema(schema.Messages())
+	fw, err := pqarrow.NewFileWriter(sch, cw, props, arrProps)
 	if err != nil {
 		return nil, fmt.Errorf("parquet writer: %w", err)
 	}
 	if err := fw.AppendKeyValueMetadata(metaRunID, runID); err != nil {
 		return nil, fmt.Errorf("parquet metadata: %w", err)
 	}
-	return &messageFileWriter{cw: cw, fw: fw, mem: mem}, nil
+	return &messageFileWriter{cw: cw, fw: fw, sch: sch, mem: mem}, nil
 }
 
 // write sorts rows by (channel_user_id, sent_at, message_key) and writes them as one row group.
@@ -158,6 +185,10 @@ func (w *messageFileWriter) write(rows []schema.Message) error {
 // writeRecord writes rec, a record batch of schema.Messages() in the order its row group
 // keeps, as one row group.
 func (w *messageFileWriter) writeRecord(rec arrow.RecordBatch) error {
+	if !rec.Schema().Equal(w.sch) { // an Iceberg data file's field ids
+		rec = array.NewRecordBatch(w.sch, rec.Columns(), rec.NumRows())
+		defer rec.Release()
+	}
 	if err := w.fw.Write(rec); err != nil {
 		return fmt.Errorf("write row group: %w", err)
 	}
@@ -210,7 +241,9 @@ func compareMessages(a, b schema.Message) int {
 // re-wrapped in sch, so batches read back from a file (whose schema carries the file's
 // metadata) can be written again.
 func (l *Lake) writeRecords(w io.Writer, sch *arrow.Schema, dictColumns []string, next func() (arrow.RecordBatch, error), runID string) (err error) {
-	props, arrProps := writerProperties(l.opts.Allocator, l.opts.RowGroupRows, fileFormat{dictColumns: dictColumns})
+	f := fileFormat{dictColumns: dictColumns, iceberg: l.iceberg()}
+	props, arrProps := writerProperties(l.opts.Allocator, l.opts.RowGroupRows, f)
+	sch = f.schema(sch)
 	cw := &countingWriter{w: w}
 	fw, err := pqarrow.NewFileWriter(sch, cw, props, arrProps)
 	if err != nil {

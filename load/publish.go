@@ -72,6 +72,10 @@ type MergeInput struct {
 	// LegacyBatches are the plan's batches whose rows a binary before staged per day (their
 	// done records have no index): Merge lists and reads the day's files of those.
 	LegacyBatches []int
+	// Publication is the publishing this merge is part of (BeginPublication): required on an
+	// Iceberg lake, whose merges its Commit commits together; optional on a Hive lake, where
+	// each Merge commits its day.
+	Publication *Publication
 	// Writing, if not nil, bounds the step of merges that holds rows in memory (writing the
 	// day's shards: about 100 MiB at most, doc.go): Merge holds one unit of it for that step
 	// alone. Its other steps are object reads and writes (listing, manifests, the staged rows'
@@ -108,6 +112,9 @@ func (l *Lake) Merge(ctx context.Context, day string, in MergeInput) (PublishSta
 	}
 	if in.Replace == nil {
 		return st, fmt.Errorf("merge %s: no Replace function", day)
+	}
+	if l.iceberg() && (in.Publication == nil || in.Publication.landed || in.Publication.instance != in.instance()) {
+		return st, fmt.Errorf("merge %s: an Iceberg lake merges into an open Publication of the plan instance", day)
 	}
 	st, err := l.merge(ctx, day, in)
 	if err != nil {
@@ -150,16 +157,25 @@ func (l *Lake) readPartition(ctx context.Context, day string) (*partitionState, 
 
 func (l *Lake) merge(ctx context.Context, day string, in MergeInput) (PublishStats, error) {
 	var st PublishStats
-	if err := l.cleanStaging(ctx, day); err != nil {
-		return st, err
-	}
-	ps, err := l.readPartition(ctx, day)
-	if err != nil {
-		return st, err
-	}
-	if in.Plan != "" && ps.old != nil && ps.old.Complete && ps.old.Plan == in.instance() {
-		st.Skipped = 1
-		return st, nil
+	var ps *partitionState
+	var err error
+	if l.iceberg() {
+		// The partition is what the current snapshot lists; new shards go straight to their
+		// own new names (no staging: no snapshot references them until the commit).
+		if ps, err = in.Publication.partition(day); err != nil {
+			return st, err
+		}
+	} else {
+		if err := l.cleanStaging(ctx, day); err != nil {
+			return st, err
+		}
+		if ps, err = l.readPartition(ctx, day); err != nil {
+			return st, err
+		}
+		if in.Plan != "" && ps.old != nil && ps.old.Complete && ps.old.Plan == in.instance() {
+			st.Skipped = 1
+			return st, nil
+		}
 	}
 
 	tmp, err := os.MkdirTemp(l.opts.TempDir, spillPrefix("merge"))
@@ -186,10 +202,36 @@ func (l *Lake) merge(ctx context.Context, day string, in MergeInput) (PublishSta
 		in.Writing.Release(1)
 	}
 	if err != nil {
-		l.removeStaging(ctx, in.RunID, day)
+		if !l.iceberg() {
+			l.removeStaging(ctx, in.RunID, day)
+		}
 		return st, err
 	}
+	if l.iceberg() {
+		return in.Publication.record(day, ps, p, shards), nil
+	}
 	return l.commit(ctx, day, in, ps, p, shards)
+}
+
+// partitionShard returns the shard and shard count of name, a file of day's partition in the
+// lake's layout; ok false for a file of another layout.
+func (l *Lake) partitionShard(day, name string) (i, p int, ok bool) {
+	if l.iceberg() {
+		return parseIcebergShardName(strings.TrimPrefix(name, icebergPartitionDir(day)))
+	}
+	return parseShardName(strings.TrimPrefix(name, partitionDir(day)))
+}
+
+// newShardObject is the base name of shard i of p of day, and the object a merge by run runID
+// writes it into: the run's staging on a Hive lake (moved into place by commit), its own new
+// data file on an Iceberg lake.
+func (l *Lake) newShardObject(day, runID string, i, p int) (name, dst string) {
+	if l.iceberg() {
+		name = icebergShardName(i, p, runID)
+		return name, icebergPartitionDir(day) + name
+	}
+	name = shardName(i, p)
+	return name, stagingDir(runID, day) + name
 }
 
 // stagedSource is one source of a day's staged rows: a segment of a staged batch, or a file of
@@ -293,11 +335,10 @@ type mergedShard struct {
 // shards first splits them into one local spill file per shard (splitStaged).
 func (l *Lake) writeMergedShards(ctx context.Context, day string, in MergeInput, ps *partitionState,
 	staged []stagedSource, p int, tmp string) ([]mergedShard, error) {
-	dir := partitionDir(day)
 	sameLayout := map[int]storage.Object{} // old files of the layout kept, by shard
 	var foreign []storage.Object           // old files of another layout: read for every shard
 	for _, o := range ps.files {
-		if i, q, ok := parseShardName(strings.TrimPrefix(o.Name, dir)); ok && q == p {
+		if i, q, ok := l.partitionShard(day, o.Name); ok && q == p {
 			sameLayout[i] = o
 		} else {
 			foreign = append(foreign, o)
@@ -339,7 +380,8 @@ func (l *Lake) writeMergedShards(ctx context.Context, day string, in MergeInput,
 		// Unchanged: the same-layout file alone, nothing removed from it, nothing added.
 		if o, ok := sameLayout[i]; ok && len(foreign) == 0 && ms.replaced == 0 && ms.staged == 0 {
 			if ms.file.rows > 0 {
-				_ = l.store.Delete(ctx, stagingDir(in.RunID, day)+ms.file.name) // the copy is not needed
+				_, dst := l.newShardObject(day, in.RunID, i, p)
+				_ = l.store.Delete(ctx, dst) // the copy is not needed
 			}
 			ms = mergedShard{file: ms.file, kept: true}
 			ms.file.bytes = o.Size
@@ -354,8 +396,8 @@ func (l *Lake) writeMergedShards(ctx context.Context, day string, in MergeInput,
 // of a user Replace refuses fails it, after the file is written.
 func (l *Lake) writeMergedShard(ctx context.Context, lay *msgLayout, day string, in MergeInput, i, p int,
 	old []storage.Object, fetch func(storage.Object) (string, error), staged []stagedSource) (ms mergedShard, err error) {
-	name := shardName(i, p)
-	w, err := l.newShardWriter(ctx, lay, day, stagingDir(in.RunID, day)+name, in.RunID)
+	name, dst := l.newShardObject(day, in.RunID, i, p)
+	w, err := l.newShardWriter(ctx, lay, day, dst, in.RunID)
 	if err != nil {
 		return ms, err
 	}
@@ -547,7 +589,7 @@ func (l *Lake) shardCount(day string, ps *partitionState, stagedBytes int64) int
 	}
 	p := 0
 	for _, o := range ps.files {
-		_, q, ok := parseShardName(strings.TrimPrefix(o.Name, partitionDir(day)))
+		_, q, ok := l.partitionShard(day, o.Name)
 		if !ok || (p != 0 && q != p) {
 			p = 0
 			break

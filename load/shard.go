@@ -203,7 +203,7 @@ func (w *shardWriter) flush(n int) error {
 			w.w = nil
 			return fmt.Errorf("create %s: %w", w.dst, err)
 		}
-		if w.fw, err = newMessageFileWriter(w.w, w.l.opts.Allocator, w.l.opts.RowGroupRows, w.runID); err != nil {
+		if w.fw, err = newMessageFileWriterFormat(w.w, w.l.opts.Allocator, w.l.opts.RowGroupRows, w.runID, w.l.messageFileFormat()); err != nil {
 			w.fw = nil
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -102,10 +103,12 @@ type parquetDecoder struct {
 	pf   *file.Reader
 	rr   pqarrow.RecordReader
 	read int64
+	mem  memory.Allocator
+	conv arrow.RecordBatch // the last batch converted to milliseconds (millisOf), released by next and close
 }
 
 func (l *Lake) newParquetDecoder(ctx context.Context, r parquet.ReaderAtSeeker) (d *parquetDecoder, err error) {
-	d = &parquetDecoder{}
+	d = &parquetDecoder{mem: l.opts.Allocator}
 	defer func() {
 		if p := recover(); p != nil { // a corrupt file can make the reader panic
 			d.close()
@@ -144,10 +147,22 @@ func (d *parquetDecoder) next() (rec arrow.RecordBatch, err error) {
 	}
 	rec = d.rr.RecordBatch()
 	d.read += rec.NumRows()
+	d.releaseConv()
+	if c := millisOf(d.mem, rec); c != nil { // an Iceberg data file
+		d.conv, rec = c, c
+	}
 	return rec, nil
 }
 
+func (d *parquetDecoder) releaseConv() {
+	if d.conv != nil {
+		d.conv.Release()
+		d.conv = nil
+	}
+}
+
 func (d *parquetDecoder) close() {
+	d.releaseConv()
 	if d.rr != nil {
 		d.rr.Release()
 		d.rr = nil

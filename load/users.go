@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/chatlake/chatlake/schema"
@@ -38,25 +39,76 @@ func (l *Lake) WriteUsers(ctx context.Context, snapshotDate, plan string, rows U
 	if rows == nil {
 		rows = UsersOf(nil)
 	}
-	dst := usersPath(snapshotDate, plan)
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("write users %s: %w", snapshotDate, err)
 		}
 	}()
-	w, err := l.store.Create(ctx, dst)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", dst, err)
+	if l.iceberg() {
+		return l.writeUsersIceberg(ctx, snapshotDate, plan, rows, runID)
 	}
-	n, err := l.writeUsersFile(w, rows, runID)
+	dst := usersPath(snapshotDate, plan)
+	n, _, err := l.createUsersFile(ctx, dst, rows, runID)
 	if err != nil {
-		return errors.Join(err, w.Abort())
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", dst, err)
+		return err
 	}
 	l.opts.Logger.Info("wrote users", "snapshot_date", snapshotDate, "rows", n)
 	return nil
+}
+
+// writeUsersIceberg writes the users file of plan as a new data file of the users table and
+// commits it in place of the plan's file of snapshotDate that an earlier run of the plan
+// committed, if any: a rerun replaces its own users, as on a Hive lake.
+func (l *Lake) writeUsersIceberg(ctx context.Context, snapshotDate, plan string, rows UserRows, runID string) error {
+	t, err := l.table(ctx, schema.UsersTable)
+	if err != nil {
+		return err
+	}
+	files, err := t.Files(ctx)
+	if err != nil {
+		return fmt.Errorf("iceberg table users: %w", err)
+	}
+	var remove []TableFile
+	own := l.objectURI(icebergUsersPrefix(snapshotDate, plan))
+	for _, f := range files {
+		if strings.HasPrefix(f.Path, own) {
+			remove = append(remove, f)
+		}
+	}
+	dst := icebergUsersPath(snapshotDate, plan, runID)
+	n, size, err := l.createUsersFile(ctx, dst, rows, runID)
+	if err != nil {
+		return err
+	}
+	add := []TableFile{{Path: l.objectURI(dst), Day: snapshotDate, Rows: n, Bytes: size}}
+	if err := t.Commit(ctx, remove, add, map[string]string{SnapshotUsersPlan: plan, SnapshotRunID: runID}); err != nil {
+		_ = l.store.Delete(ctx, dst)
+		return fmt.Errorf("iceberg commit of users: %w", err)
+	}
+	l.opts.Logger.Info("wrote users", "snapshot_date", snapshotDate, "rows", n, "table_format", TableFormatIceberg)
+	l.expire(ctx, t, schema.UsersTable, l.opts.SnapshotRetention, orphanMinAge)
+	return nil
+}
+
+// createUsersFile writes the rows as the users file dst (one atomic object write) and returns
+// how many rows and bytes it holds.
+func (l *Lake) createUsersFile(ctx context.Context, dst string, rows UserRows, runID string) (n, size int64, err error) {
+	w, err := l.store.Create(ctx, dst)
+	if err != nil {
+		return 0, 0, fmt.Errorf("create %s: %w", dst, err)
+	}
+	cw := &countingWriter{w: w}
+	n, err = l.writeUsersFile(cw, rows, runID)
+	if err == nil {
+		err = cw.err
+	}
+	if err != nil {
+		return 0, 0, errors.Join(err, w.Abort())
+	}
+	if err := w.Close(); err != nil {
+		return 0, 0, fmt.Errorf("close %s: %w", dst, err)
+	}
+	return n, cw.n, nil
 }
 
 // usersRowGroupRows bounds a users row group: a user row (its attributes and its object as

@@ -115,11 +115,24 @@ func (l *Lake) Verify(ctx context.Context, from, to string) (*Report, error) {
 	if from != "" && to != "" && from > to {
 		return nil, fmt.Errorf("verify: from %s is after to %s", from, to)
 	}
-	days, err := l.foundDays(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("verify: %w", err)
+	var snapshot map[string][]TableFile // an Iceberg lake's current files, by day
+	var days map[string]bool
+	if l.iceberg() {
+		pub, err := l.BeginPublication(ctx, "", "", "verify")
+		if err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+		snapshot, days = pub.byDay, map[string]bool{}
+		for d := range snapshot {
+			days[d] = true
+		}
+	} else {
+		var err error
+		if days, err = l.foundDays(ctx); err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
 	}
-	if from != "" && to != "" {
+	if from != "" && to != "" && !l.iceberg() {
 		start, _ := time.Parse(schema.DayLayout, from)
 		end, _ := time.Parse(schema.DayLayout, to)
 		for t := start; !t.After(end); t = t.AddDate(0, 0, 1) {
@@ -138,7 +151,13 @@ func (l *Lake) Verify(ctx context.Context, from, to string) (*Report, error) {
 			return rep, err
 		}
 		rep.Days++
-		if err := l.verifyDay(ctx, day, rep); err != nil {
+		verifyDay := l.verifyDay
+		if l.iceberg() {
+			verifyDay = func(ctx context.Context, day string, rep *Report) error {
+				return l.verifyIcebergDay(ctx, day, snapshot[day], rep)
+			}
+		}
+		if err := verifyDay(ctx, day, rep); err != nil {
 			return rep, fmt.Errorf("verify day %s: %w", day, err)
 		}
 	}
@@ -272,7 +291,44 @@ func (l *Lake) verifyDay(ctx context.Context, day string, rep *Report) error {
 			rep.add(day, f.Name, ProblemMissingFile, "listed in the manifest (%d rows), not in the partition", f.Rows)
 		}
 	}
+	return l.readDayFiles(ctx, day, dir, toRead, func(base string) (int64, bool) {
+		mf, ok := listed[base]
+		return mf.Rows, ok
+	}, rep)
+}
 
+// verifyIcebergDay checks the data files of day that the Iceberg lake's current snapshot
+// lists: each exists and reads back with the rows its metadata says, in the right day, with no
+// message_key twice in the day. Other files of the day's directory (of older snapshots, or
+// written by a run stopped before its commit) are no part of the table and are not read.
+func (l *Lake) verifyIcebergDay(ctx context.Context, day string, files []TableFile, rep *Report) error {
+	dir := icebergPartitionDir(day)
+	rows := map[string]int64{}
+	var toRead []string
+	for _, f := range files {
+		name, err := l.objectName(f.Path)
+		if err != nil {
+			rep.add(day, f.Path, ProblemMissingFile, "%v", err)
+			continue
+		}
+		base, ok := strings.CutPrefix(name, dir)
+		if !ok {
+			rep.add(day, name, ProblemWrongDt, "a data file of day %s outside its directory %s", day, dir)
+			continue
+		}
+		rows[base] = f.Rows
+		toRead = append(toRead, base)
+	}
+	return l.readDayFiles(ctx, day, dir, toRead, func(base string) (int64, bool) {
+		n, ok := rows[base]
+		return n, ok
+	}, rep)
+}
+
+// readDayFiles reads back the files toRead of day's directory dir (base names): each must
+// have the rows listedRows says (when it lists it), be of the schema version, hold only rows of
+// the day, and no message_key may occur twice among them.
+func (l *Lake) readDayFiles(ctx context.Context, day, dir string, toRead []string, listedRows func(base string) (int64, bool), rep *Report) error {
 	tmp, err := os.MkdirTemp(l.opts.TempDir, spillPrefix("verify"))
 	if err != nil {
 		return err
@@ -288,7 +344,7 @@ func (l *Lake) verifyDay(ctx context.Context, day string, rep *Report) error {
 		local := filepath.Join(tmp, base)
 		if err := l.download(ctx, dir+base, local); err != nil {
 			if errors.Is(err, storage.ErrNotExist) {
-				rep.add(day, base, ProblemMissingFile, "deleted while verifying")
+				rep.add(day, base, ProblemMissingFile, "not in the partition (deleted while verifying, or never there)")
 				continue
 			}
 			return err
@@ -311,8 +367,8 @@ func (l *Lake) verifyDay(ctx context.Context, day string, rep *Report) error {
 		readable = append(readable, local)
 		names = append(names, base)
 		rep.Rows += fc.rows
-		if mf, ok := listed[base]; ok && mf.Rows != fc.rows {
-			rep.add(day, base, ProblemRowCount, "file has %d rows, manifest says %d", fc.rows, mf.Rows)
+		if n, ok := listedRows(base); ok && n != fc.rows {
+			rep.add(day, base, ProblemRowCount, "file has %d rows, the metadata says %d", fc.rows, n)
 		}
 		if fc.schemaVersion != schema.MessagesVersion {
 			rep.add(day, base, ProblemSchemaVersion, "file has schema version %q, want %q", fc.schemaVersion, schema.MessagesVersion)

@@ -14,6 +14,9 @@ import (
 // wantMode is the lake mode this pipeline writes.
 func (p *Pipeline) wantMode() load.LakeMode {
 	m := load.LakeMode{Created: p.o.Clock().UTC(), RunID: p.o.RunID}
+	if f := p.lake.TableFormat(); f != load.TableFormatHive {
+		m.TableFormat = f
+	}
 	if p.pseudo != nil {
 		m.RedactText = p.pseudo.red != nil
 	}
@@ -24,11 +27,11 @@ func (p *Pipeline) wantMode() load.LakeMode {
 	return m
 }
 
-// checkMode refuses, before anything is written, a run whose mode is not the lake's: with or
-// without --pseudonymize, another key, or (exporting) with or without --redact-text, or PII
-// attributes that leave out one the lake's record names. A lake
-// without a mode record was written with neither: a run with one of them is refused if the
-// lake holds anything (a state or a plan).
+// checkMode refuses, before anything is written, a run whose mode is not the lake's: another
+// --table-format, with or without --pseudonymize, another key, or (exporting) with or without
+// --redact-text, or PII attributes that leave out one the lake's record names. A lake
+// without a mode record was written with none of them: a run with one of them is refused if
+// the lake holds anything (a state or a plan).
 func (p *Pipeline) checkMode(ctx context.Context, exporting bool) error {
 	have, err := p.lake.ReadMode(ctx)
 	if err != nil {
@@ -36,7 +39,7 @@ func (p *Pipeline) checkMode(ctx context.Context, exporting bool) error {
 	}
 	want := p.wantMode()
 	if have == nil {
-		if !want.Pseudonymized && (!exporting || !want.RedactText) {
+		if !want.Pseudonymized && (!exporting || !want.RedactText) && want.TableFormat == "" {
 			return nil
 		}
 		st, err := loadState(ctx, p.lake)
@@ -48,11 +51,17 @@ func (p *Pipeline) checkMode(ctx context.Context, exporting bool) error {
 			return err
 		}
 		if st.exists() || len(plans) > 0 {
+			if want.TableFormat != "" {
+				return badInput("--table-format %s: the lake already holds a Hive layout's data: a lake keeps the table format of its first run; export into a new lake", want.TableFormat)
+			}
 			return badInput("the lake already holds data written without --pseudonymize and --redact-text: a lake is written in one mode only; export into a new lake")
 		}
 		return nil
 	}
 	switch {
+	case have.Tables() != want.Tables():
+		return badInput("--table-format %s: the lake's tables are %s: a lake keeps the table format of its first run (run with --table-format %s, or export into a new lake)",
+			want.Tables(), have.Tables(), have.Tables())
 	case have.Pseudonymized && !want.Pseudonymized:
 		return badInput("the lake is pseudonymised (key fingerprint %s): run with --pseudonymize and its key", have.KeyFingerprint)
 	case !have.Pseudonymized && want.Pseudonymized:
@@ -85,14 +94,15 @@ func containsAll(set, names []string) bool {
 // agree.
 func (p *Pipeline) recordMode(ctx context.Context) error {
 	want := p.wantMode()
-	if !want.Pseudonymized && !want.RedactText {
+	if !want.Pseudonymized && !want.RedactText && want.TableFormat == "" {
 		return nil
 	}
 	have, created, err := p.lake.CreateMode(ctx, want)
 	if err != nil || created {
 		return err
 	}
-	if have.Pseudonymized != want.Pseudonymized || have.KeyFingerprint != want.KeyFingerprint || have.RedactText != want.RedactText {
+	if have.Pseudonymized != want.Pseudonymized || have.KeyFingerprint != want.KeyFingerprint || have.RedactText != want.RedactText ||
+		have.Tables() != want.Tables() {
 		return badInput("another run wrote the lake's mode meanwhile, and it is not this run's")
 	}
 	return nil

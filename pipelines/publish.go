@@ -151,7 +151,18 @@ func (p *Pipeline) publishPlan(ctx context.Context, rc *runContext, plan *load.P
 			staged = append(staged, r.Staged)
 		}
 	}
-	windows := slices.Collect(slices.Chunk(load.DaysBetween(from, to), publishDaysInFlight))
+	// On an Iceberg lake the days' merges become one commit (Publication.Commit); a commit of
+	// this plan instance that landed before its publisher stopped is not made again.
+	pub, err := p.lake.BeginPublication(ctx, plan.ID, plan.Attempt, p.o.RunID)
+	if err != nil {
+		return err
+	}
+	days := load.DaysBetween(from, to)
+	if pub.Landed() {
+		p.o.Logger.Info("this run's commit is in the table already: recording the run", "plan", plan.ID)
+		days = nil
+	}
+	windows := slices.Collect(slices.Chunk(days, publishDaysInFlight))
 	fetches := make([]*load.StagedFetch, len(windows))
 	defer func() {
 		for _, f := range fetches {
@@ -216,7 +227,7 @@ windows:
 			}
 			cov := covered
 			in := load.MergeInput{Plan: plan.ID, Attempt: plan.Attempt, Replace: cov.has, RunID: p.o.RunID, CountNew: countNew,
-				Writing: writing, Fetched: r.f}
+				Writing: writing, Fetched: r.f, Publication: pub}
 			for _, b := range batches {
 				if recs[b].Staged != nil {
 					in.Staged = append(in.Staged, recs[b].Staged)
@@ -246,6 +257,9 @@ windows:
 	// record the plan; its rerun finds every day published and records it.
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("publishing stopped: %w", context.Cause(ctx))
+	}
+	if err := pub.Commit(ctx); err != nil {
+		return err
 	}
 	if err := p.finishPlan(ctx, rc, plan, recs); err != nil {
 		return err

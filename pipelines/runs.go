@@ -236,9 +236,12 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 		n += users.len()
 	}
 	batches, members := cutBatches(users, owed, from, to, batchSize(n, p.o.BatchSize), owedOnly)
+	// One reading of the clock: the users' extracted_at is of the plan's snapshot date (an
+	// Iceberg lake partitions the users table by the day of extracted_at).
+	now := p.o.Clock().UTC()
 	plan = &load.Plan{Format: load.PlanFormat, ID: id, Kind: kind, CustomerID: p.o.CustomerID, BotKey: p.o.BotKey,
-		Selectors: p.selectorStrings(), From: from, To: to, Attempt: p.o.RunID, Created: p.o.Clock().UTC(),
-		SnapshotDate: dayString(p.o.Clock()), Users: users.len(), Batches: batches, ShardCount: p.o.ShardCount, OwedOnly: owedOnly}
+		Selectors: p.selectorStrings(), From: from, To: to, Attempt: p.o.RunID, Created: now,
+		SnapshotDate: dayString(now), Users: users.len(), Batches: batches, ShardCount: p.o.ShardCount, OwedOnly: owedOnly}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(readUsersConcurrency)
@@ -254,7 +257,7 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	tsrc := transform.Source{CustomerID: p.o.CustomerID, BotKey: p.o.BotKey, RunID: p.o.RunID, ExtractedAt: p.o.Clock().UTC()}
+	tsrc := transform.Source{CustomerID: p.o.CustomerID, BotKey: p.o.BotKey, RunID: p.o.RunID, ExtractedAt: now}
 	if err := p.lake.WriteUsers(ctx, plan.SnapshotDate, id, users.usersTable(tsrc, p.pseudonymizedUser()), p.o.RunID); err != nil {
 		return nil, err
 	}

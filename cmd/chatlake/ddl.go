@@ -51,12 +51,9 @@ func (f *ddlFlags) options() []option {
 	}
 	opts[0].field, opts[1].field, opts[2].field, opts[5].field = "Engine", "Lake", "Schema", "RequirePartitionFilter"
 	opts[6].field, opts[7].field = "FirstDay", "StorageIntegration"
-	format := choiceOpt(&f.tableFormat, "table-format", []string{string(ddl.Hive), string(ddl.Iceberg)},
-		"the lake's table format: hive (Parquet files in day directories) or iceberg (Iceberg tables in the --catalog; no Athena definitions)")
+	format := tableFormatOpt(&f.tableFormat)
 	format.field = "TableFormat"
-	catalog := stringOpt(&f.catalog, "catalog", "URI", "an iceberg lake's Iceberg catalog: sqlite:PATH or postgres://USER@HOST:PORT/DB "+
-		"(default for a local lake: sqlite:LAKE/"+ddl.DefaultCatalogFile+"; Spark and Trino need it for a lake in cloud storage); "+
-		"a password in it is never printed", nil)
+	catalog := catalogOpt(&f.catalog)
 	catalog.field = "Catalog"
 	return append(opts, format, catalog)
 }

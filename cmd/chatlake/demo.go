@@ -74,7 +74,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usagef("--lake %s: %v", *lakeDir, err)
 	}
-	lake, closeLake, err := openLake(ctx, abs, &load.Options{Logger: logger}, false, 0)
+	lake, closeLake, err := openLake(ctx, abs, &load.Options{Logger: logger}, false, 0, nil)
 	if err != nil {
 		return err
 	}

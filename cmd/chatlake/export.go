@@ -71,6 +71,7 @@ type exportFlags struct {
 	metricsFile, pushgateway                string
 	pseudo                                  pseudonymFlags
 	azure                                   azureFlags
+	tables                                  tableFlags
 
 	logAttrs []any    // added to every log record (a multi-bot run's bot_index)
 	botLabel string   // a multi-bot run's bot, named by its summary ("1 (KEY)")
@@ -145,6 +146,7 @@ func (f *exportFlags) options(nightly bool) []option {
 		durationOpt(&f.progressEvery, "progress-every", pipelines.DefaultProgressEvery, time.Millisecond, maxProgressEvery, "ProgressEvery", "interval of the progress records in the log (a terminal's line is redrawn every second)"),
 	)
 	opts = append(opts, f.azure.options()...)
+	opts = append(opts, f.tables.options()...)
 	return append(opts, f.pseudo.options(true)...)
 }
 
@@ -285,7 +287,7 @@ func isTerminal(w io.Writer) bool {
 
 // openLake opens the lake URL; a lake that cannot be opened is bad input. With mustExist, a
 // lake that is not there is an error and nothing is created (status, verify, publish, forget).
-func openLake(ctx context.Context, url string, o *load.Options, mustExist bool, opTimeout time.Duration, set ...func(*storage.OpenOptions)) (*load.Lake, func(), error) {
+func openLake(ctx context.Context, url string, o *load.Options, mustExist bool, opTimeout time.Duration, tables *tableFlags, set ...func(*storage.OpenOptions)) (*load.Lake, func(), error) {
 	so := &storage.OpenOptions{MustExist: mustExist, OpTimeout: opTimeout}
 	for _, f := range set {
 		f(so)
@@ -299,22 +301,48 @@ func openLake(ctx context.Context, url string, o *load.Options, mustExist bool, 
 			_ = c.Close()
 		}
 	}
-	lake, err := load.NewLake(store, o)
+	lake, err := newLake(ctx, store, o, tables)
 	if err != nil {
 		closeStore()
 		return nil, nil, err
 	}
-	return lake, closeStore, nil
+	return lake, func() {
+		if err := lake.Close(); err != nil && o != nil && o.Logger != nil {
+			o.Logger.Warn("closing the lake's catalog", "error", err.Error())
+		}
+		closeStore()
+	}, nil
+}
+
+// newLake is the lake on store, with the table format tables says (nil: a Hive lake); for
+// the commands that take it from the lake (tables.fromLake) the one its mode record names.
+func newLake(ctx context.Context, store storage.Store, o *load.Options, tables *tableFlags) (*load.Lake, error) {
+	lake, err := load.NewLake(store, o)
+	if err != nil || tables == nil {
+		return lake, err
+	}
+	var mode *load.LakeMode
+	if tables.fromLake {
+		if mode, err = lake.ReadMode(ctx); err != nil {
+			return nil, err
+		}
+	}
+	dir, _ := lake.LocalDir()
+	oi, err := tables.lakeOptions(o, mode, dir)
+	if err != nil || oi == o {
+		return lake, err
+	}
+	return load.NewLake(store, oi)
 }
 
 // openExportLake opens the lake of an export, creating it when it does not exist yet; created
 // is the local directory it made, if any.
-func openExportLake(ctx context.Context, url string, o *load.Options, opTimeout time.Duration, set ...func(*storage.OpenOptions)) (lake *load.Lake, closeLake func(), created string, err error) {
-	lake, closeLake, err = openLake(ctx, url, o, true, opTimeout, set...)
+func openExportLake(ctx context.Context, url string, o *load.Options, opTimeout time.Duration, tables *tableFlags, set ...func(*storage.OpenOptions)) (lake *load.Lake, closeLake func(), created string, err error) {
+	lake, closeLake, err = openLake(ctx, url, o, true, opTimeout, tables, set...)
 	if err == nil || !errors.Is(err, storage.ErrNotExist) {
 		return lake, closeLake, "", err
 	}
-	lake, closeLake, err = openLake(ctx, url, o, false, opTimeout, set...)
+	lake, closeLake, err = openLake(ctx, url, o, false, opTimeout, tables, set...)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -373,7 +401,7 @@ func (f *exportFlags) setup(ctx context.Context, stderr io.Writer) (*setup, erro
 	if err != nil {
 		return nil, optionOfField(f.opts, fmt.Errorf("%w: %w", pipelines.ErrBadInput, err))
 	}
-	lake, closeLake, created, err := openExportLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger}, f.storageTimeout, f.azure.apply, f.s3.apply)
+	lake, closeLake, created, err := openExportLake(ctx, f.lake, &load.Options{TargetFileSize: f.targetFileSize, TempDir: f.tempDir, Logger: logger}, f.storageTimeout, &f.tables, f.azure.apply, f.s3.apply)
 	if err != nil {
 		return nil, optionOfField(f.opts, err)
 	}

@@ -18,6 +18,7 @@ type lakeFlags struct {
 	s3                        s3Flags
 	pseudo                    pseudonymFlags
 	azure                     azureFlags
+	tables                    tableFlags
 	cmdline                   string   // the command as given (resumeHint)
 	opts                      []option // the command's table, bound to these fields (register)
 }
@@ -30,7 +31,7 @@ func (f *lakeFlags) options() []option {
 		logFormatOpt(&f.logFormat),
 		lockLeaseOpt(&f.lockLease),
 		storageTimeoutOpt(&f.storageTimeout),
-	}, append(append(f.s3.options(), f.azure.options()...), f.pseudo.options(false)...)...)
+	}, append(append(append(f.s3.options(), f.azure.options()...), f.tables.options()...), f.pseudo.options(false)...)...)
 }
 
 func (f *lakeFlags) register(fs *flag.FlagSet, more ...option) {
@@ -51,7 +52,7 @@ func (f *lakeFlags) pipeline(ctx context.Context, stderr io.Writer) (*setup, err
 	}
 	runID := pipelines.NewRunID(time.Now())
 	logger := newLogger(f.logFormat, stderr).With("run_id", runID)
-	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TempDir: f.tempDir, Logger: logger}, true, f.storageTimeout, f.azure.apply, f.s3.apply)
+	lake, closeLake, err := openLake(ctx, f.lake, &load.Options{TempDir: f.tempDir, Logger: logger}, true, f.storageTimeout, &f.tables, f.azure.apply, f.s3.apply)
 	if err != nil {
 		return nil, optionOfField(f.opts, err)
 	}
@@ -65,7 +66,7 @@ func (f *lakeFlags) pipeline(ctx context.Context, stderr io.Writer) (*setup, err
 
 func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
-	f := lakeFlags{cmdline: commandLine("publish", args)}
+	f := lakeFlags{cmdline: commandLine("publish", args), tables: tableFlags{fromLake: true}}
 	f.register(fs)
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {
 		return err
@@ -94,7 +95,7 @@ func userOpt(p *usersFlag) option {
 
 func runForget(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("forget", flag.ContinueOnError)
-	f := lakeFlags{cmdline: commandLine("forget", args)}
+	f := lakeFlags{cmdline: commandLine("forget", args), tables: tableFlags{fromLake: true}}
 	var users usersFlag
 	f.register(fs, userOpt(&users))
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -35,6 +36,21 @@ type statusReport struct {
 	Plans         []unfinishedRun      `json:"unfinished_runs"`
 	Owed          map[string]load.Owed `json:"owed,omitempty"`
 	Erasures      []load.Erasure       `json:"erasures,omitempty"`
+	// TableFormat is the lake's (load.TableFormatHive, load.TableFormatIceberg); Snapshots are
+	// an Iceberg lake's tables' current snapshots, by table.
+	TableFormat string                  `json:"table_format"`
+	Snapshots   map[string]tableVersion `json:"snapshots,omitempty"`
+}
+
+// tableVersion is an Iceberg table's current snapshot.
+type tableVersion struct {
+	ID       int64     `json:"snapshot_id"`
+	Time     time.Time `json:"committed_at"`
+	Run      string    `json:"run_id,omitempty"`
+	Plan     string    `json:"plan,omitempty"`
+	Files    int64     `json:"data_files"`
+	Rows     int64     `json:"records"`
+	Metadata string    `json:"metadata_location"`
 }
 
 // freshness is how old the lake's newest fully exported day is: the watermark, or, when users
@@ -66,6 +82,7 @@ type statusFlags struct {
 	maxLag, storageTimeout time.Duration
 	s3                     s3Flags
 	azure                  azureFlags
+	tables                 tableFlags
 }
 
 // maxMaxLag bounds --max-lag: a lag of ten years is a typo.
@@ -78,12 +95,12 @@ func (f *statusFlags) options() []option {
 		boolOpt(&f.asJSON, "json", "print the status as one JSON object"),
 		durationOpt(&f.maxLag, "max-lag", 0, 0, maxMaxLag, "", "exit 4 when the newest fully exported day ended longer ago than this (36h, 2d); 0: no check"),
 		storageTimeoutOpt(&f.storageTimeout),
-	}, append(f.s3.options(), f.azure.options()...)...)
+	}, append(append(f.s3.options(), f.azure.options()...), f.tables.options()...)...)
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	var f statusFlags
+	f := statusFlags{tables: tableFlags{fromLake: true, readOnly: true}}
 	opts := f.options()
 	register(fs, opts)
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {
@@ -96,7 +113,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	lakeURL, asJSON, maxLag := &f.lake, &f.asJSON, f.maxLag
-	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, f.storageTimeout, f.azure.apply, f.s3.apply)
+	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, f.storageTimeout, &f.tables, f.azure.apply, f.s3.apply)
 	if err != nil {
 		return err
 	}
@@ -168,6 +185,18 @@ func readStatus(ctx context.Context, lake *load.Lake, url string, now time.Time,
 		rep.Plans = append(rep.Plans, unfinishedRun{PlanStatus: p, Resume: resume})
 	}
 	rep.Owed, rep.Erasures = st.Owed, st.Erasures
+	rep.TableFormat = lake.TableFormat()
+	snaps, err := lake.Snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for name, s := range snaps {
+		if rep.Snapshots == nil {
+			rep.Snapshots = map[string]tableVersion{}
+		}
+		rep.Snapshots[name] = tableVersion{ID: s.ID, Time: s.Time, Run: s.Summary[load.SnapshotRunID],
+			Plan: s.Summary[load.SnapshotPlan], Files: s.DataFiles, Rows: s.Records, Metadata: s.MetadataLocation}
+	}
 	return rep, nil
 }
 
@@ -269,6 +298,15 @@ func writeStatus(w io.Writer, r *statusReport) error {
 		fmt.Fprintf(w, "last run   none\n")
 	}
 	fmt.Fprintf(w, "days       %s\n", daysText(r.Days))
+	if r.TableFormat == load.TableFormatIceberg {
+		fmt.Fprintf(w, "tables     iceberg\n")
+		for _, name := range slices.Sorted(maps.Keys(r.Snapshots)) {
+			v := r.Snapshots[name]
+			fmt.Fprintf(w, "  %-8s snapshot %d committed %s by run %s: %d files, %d rows\n", name, v.ID,
+				v.Time.Format(time.RFC3339), v.Run, v.Files, v.Rows)
+			fmt.Fprintf(w, "           metadata %s\n", v.Metadata)
+		}
+	}
 	dead := map[string]string{}
 	for _, d := range r.DeadHolders {
 		dead[d.RunID] = d.Reason

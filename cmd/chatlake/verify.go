@@ -14,6 +14,7 @@ type verifyFlags struct {
 	lake, from, to string
 	s3             s3Flags
 	azure          azureFlags
+	tables         tableFlags
 }
 
 // options is the table of verify's flags.
@@ -22,12 +23,12 @@ func (f *verifyFlags) options() []option {
 		stringOpt(&f.lake, "lake", "URL", lakeHelp, nil),
 		stringOpt(&f.from, "from", "DAY", "first day YYYY-MM-DD to check; with --to, a day without a manifest is reported missing (default: every day found)", nil),
 		stringOpt(&f.to, "to", "DAY", "last day YYYY-MM-DD to check (default: every day found)", nil),
-	}, append(f.s3.options(), f.azure.options()...)...)
+	}, append(append(f.s3.options(), f.azure.options()...), f.tables.options()...)...)
 }
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	var f verifyFlags
+	f := verifyFlags{tables: tableFlags{fromLake: true, readOnly: true}}
 	opts := f.options()
 	register(fs, opts)
 	lakeURL, from, to := &f.lake, &f.from, &f.to
@@ -56,7 +57,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return usagef("--to %s is before --from %s", *to, *from)
 		}
 	}
-	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, 0, f.azure.apply, f.s3.apply)
+	lake, closeLake, err := openLake(ctx, *lakeURL, nil, true, 0, &f.tables, f.azure.apply, f.s3.apply)
 	if err != nil {
 		return err
 	}

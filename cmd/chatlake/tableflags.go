@@ -1,0 +1,96 @@
+package main
+
+import (
+	"path/filepath"
+	"time"
+
+	"github.com/chatlake/chatlake/load"
+	"github.com/chatlake/chatlake/load/icetable"
+)
+
+// maxSnapshotRetention bounds --snapshot-retention: ten years of snapshots is a typo.
+const maxSnapshotRetention = 3660 * 24 * time.Hour
+
+// tableFlags choose how the lake keeps its tables: the Hive layout, or Iceberg tables in a
+// catalog. The lake's mode record fixes the format at its first run (package pipelines checks
+// that an export's flag agrees); the commands that work on a lake without exporting into it
+// (publish, forget, status, verify) take it from there (fromLake).
+type tableFlags struct {
+	format, catalog string
+	retention       time.Duration
+	fromLake        bool // the format is the lake's, not a flag
+	readOnly        bool // status, verify: no commit, so no --snapshot-retention
+}
+
+// options is the rows of the table flags.
+func (f *tableFlags) options() []option {
+	catalog := catalogOpt(&f.catalog)
+	catalog.check = func() error { return catalogCheck(f.catalog) }
+	retention := durationOpt(&f.retention, "snapshot-retention", load.DefaultSnapshotRetention, time.Minute, maxSnapshotRetention, "SnapshotRetention", "how long an Iceberg lake keeps the snapshots a commit replaced (time travel): every commit expires older ones and deletes the files only they hold")
+	switch {
+	case f.readOnly:
+		return []option{catalog}
+	case f.fromLake:
+		return []option{catalog, retention}
+	}
+	return []option{tableFormatOpt(&f.format), catalog, retention}
+}
+
+// tableFormatOpt is --table-format, of the commands that export and of ddl.
+func tableFormatOpt(p *string) option {
+	return choiceOpt(p, "table-format", []string{load.TableFormatHive, load.TableFormatIceberg},
+		"how the lake keeps its tables: hive (Parquet files under messages/dt=DAY/, with chatlake's manifests) or iceberg (Apache Iceberg tables in --catalog, each run one commit); fixed by the lake's first run")
+}
+
+// catalogOpt is --catalog, of the commands that open a lake and of ddl. A password is best kept
+// out of the command line: PGPASSWORD, ~/.pgpass, or the whole URI in $CHATLAKE_CATALOG.
+func catalogOpt(p *string) option {
+	return stringOpt(p, "catalog", "URI", "the Iceberg catalog of an Iceberg lake: sqlite:PATH (a SQLite file, created if missing) or postgres://USER@HOST:PORT/DB "+
+		"(the database must exist; its password from PGPASSWORD or ~/.pgpass, or in the URI; never printed); "+
+		"default for a lake on a local directory: sqlite:LAKE/"+load.CatalogPath, nil)
+}
+
+// catalogCheck refuses a --catalog of a kind chatlake cannot open, without showing its password.
+func catalogCheck(uri string) error {
+	if uri == "" {
+		return nil
+	}
+	if err := icetable.CheckURI(uri); err != nil {
+		return &boundError{"", "sqlite:PATH or postgres://USER@HOST:PORT/DB (" + err.Error() + ")"}
+	}
+	return nil
+}
+
+// lakeOptions returns o with the lake's table format: the flag's, or with fromLake the one the
+// lake's mode record names (mode, nil: a Hive lake). An Iceberg lake's catalog is --catalog, or
+// for a lake on a local directory (localDir) the SQLite file in it.
+func (f *tableFlags) lakeOptions(o *load.Options, mode *load.LakeMode, localDir string) (*load.Options, error) {
+	format := f.format
+	if f.fromLake {
+		format = load.TableFormatHive
+		if mode != nil {
+			format = mode.Tables()
+		}
+	}
+	if format != load.TableFormatIceberg {
+		return o, nil
+	}
+	var oi load.Options
+	if o != nil {
+		oi = *o
+	}
+	if localDir == "" {
+		// The lake's Parquet files would go through its store, but iceberg-go writes the tables'
+		// metadata through a FileIO of its own, not yet configured for gs://, s3:// or az://.
+		return nil, usagef("--table-format iceberg: Iceberg tables are kept on a local lake only so far (the lake is on a cloud store)")
+	}
+	uri := f.catalog
+	if uri == "" {
+		uri = "sqlite:" + filepath.Join(localDir, filepath.FromSlash(load.CatalogPath))
+	}
+	oi.Catalog = &icetable.Config{URI: uri, Logger: oi.Logger}
+	if !f.readOnly {
+		oi.SnapshotRetention = f.retention
+	}
+	return &oi, nil
+}

@@ -1,7 +1,8 @@
 // Package load writes the lake: Hive-partitioned Parquet files of the messages table
 // (messages/dt=YYYY-MM-DD/*.parquet, dt being the UTC date of sent_at), a manifest per
 // partition, the users table, and the durable pieces of a run (plans, staged batches) onto a
-// storage.Store (a local directory or GCS). It is the one owner of the lake's layout:
+// storage.Store (a local directory, GCS, S3 or Azure Blob), or the same tables as Apache Iceberg
+// tables in a catalog (Options.Catalog: "Iceberg tables" below). It is the one owner of the lake's layout:
 // layout.go makes and parses every object name (other packages take names and globs from its
 // exported constants and functions: StatePath, TableGlob, TableDir, ...); callers pass days,
 // plan ids and batch numbers.
@@ -125,6 +126,41 @@
 // the destination. Manifests, plans and done records are written with generation preconditions.
 // ForgetMessages is Merge with no plan (the users' rows go, nothing comes in); ForgetUsers
 // rewrites each users file that holds one of the users in one atomic write.
+//
+// # Iceberg tables
+//
+// With Options.Catalog set, messages and users are Iceberg tables (package icetable, over
+// iceberg-go) at TableDir of each, in the catalog's namespace. Their data files are written by
+// this package through the store, as on a Hive lake, with unique names (Iceberg never has a
+// file rewritten in place):
+//
+//	messages/data/dt=YYYY-MM-DD/part-SSSSS-of-PPPPP-<run>.parquet  a day's shard, written by <run>
+//	users/data/snapshot_date=YYYY-MM-DD/part-<plan>-<run>.parquet  the users a plan listed
+//	messages/metadata/, users/metadata/                             the tables' metadata (iceberg-go)
+//	_chatlake/catalog.db                                            the default SQLite catalog of a local lake
+//
+// The files carry field ids (schema.WithFieldIDs) and TIMESTAMP(MICROS, UTC) columns and no
+// stored Arrow schema (micros.go converts back to milliseconds where this package reads them);
+// there are no per-partition manifests, the table's current snapshot being the truth: Days,
+// Verify, the users table and shard counts read it.
+//
+// A Publication (BeginPublication) is one publishing of the messages table, a plan's or an
+// erasure's. Merge of each day reads the partition from the current snapshot and the staged
+// rows as on a Hive lake (step 3), but writes each changed shard straight to a new data file of
+// its own (nothing is moved), and records in the Publication which files of the current
+// snapshot they replace (the same shard's old file, an emptied shard's, any file of
+// another shard count); no manifest is written and nothing a reader sees changes. Commit makes
+// every day's changes one snapshot, whose summary names the plan instance (SnapshotPlan) and run
+// (SnapshotRunID); a commit that lost a race to another writer is retried on the refreshed
+// table by icetable. BeginPublication finds a plan instance whose commit landed already (a
+// publisher killed after its commit): Landed, and nothing is merged again; Commit checks once
+// more just before it commits (ErrConcurrentWrite when another process did meanwhile). A kill
+// before the commit leaves data files that no snapshot references: the next commit deletes the
+// ones older than a day (orphanMinAge), after expiring the snapshots older than
+// Options.SnapshotRetention and the files only they held. The users table gets one commit per
+// run, replacing the users file of the same plan. ForgetMessages and ForgetUsers are one
+// commit each, followed by the expiry of every older snapshot and the deletion of every file no
+// remaining snapshot holds (ExpireAll), so no snapshot keeps an erased user's rows.
 //
 // # Memory and disk
 //

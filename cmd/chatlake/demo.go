@@ -21,7 +21,7 @@ const defaultDemoLake = "lake"
 
 // demoOptions is the table of demo's flags; the simulator's are bound to so (whose values are
 // their defaults) and checked by package sim.
-func demoOptions(lakeDir, logFormat *string, so *sim.Options) []option {
+func demoOptions(lakeDir, logFormat, tableFormat *string, so *sim.Options) []option {
 	*lakeDir = defaultDemoLake
 	lake := stringOpt(lakeDir, "lake", "DIR", "local directory to export into", nil)
 	lake.def = defaultDemoLake
@@ -29,6 +29,7 @@ func demoOptions(lakeDir, logFormat *string, so *sim.Options) []option {
 		{name: "seed", value: (*int64Value)(&so.Seed), def: fmt.Sprint(so.Seed), field: "Seed", help: "seed of the simulator's synthetic data"},
 		{name: "users", value: (*intValue)(&so.Users), def: fmt.Sprint(so.Users), field: "Users", help: "number of simulated users"},
 		choiceOpt(logFormat, "log-format", []string{"text", "json"}, "log format on stderr: text or json"),
+		tableFormatOpt(tableFormat),
 	}
 }
 
@@ -39,7 +40,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	so := sim.DefaultOptions()
 	var lakeDirV, logFormatV string
 	lakeDir, logFormat := &lakeDirV, &logFormatV
-	opts := demoOptions(lakeDir, logFormat, &so)
+	tables := &tableFlags{retention: load.DefaultSnapshotRetention}
+	opts := demoOptions(lakeDir, logFormat, &tables.format, &so)
 	register(fs, opts)
 	if help, err := parseFlags(fs, args, stdout); help || err != nil {
 		return err
@@ -74,7 +76,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usagef("--lake %s: %v", *lakeDir, err)
 	}
-	lake, closeLake, err := openLake(ctx, abs, &load.Options{Logger: logger}, false, 0, nil)
+	lake, closeLake, err := openLake(ctx, abs, &load.Options{Logger: logger}, false, 0, tables)
 	if err != nil {
 		return err
 	}
@@ -97,6 +99,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 
+	if tables.format == load.TableFormatIceberg {
+		return demoIcebergReport(ctx, lake, sum, stdout)
+	}
 	objs, err := lake.MessageFiles(ctx)
 	if err != nil {
 		return err
@@ -117,5 +122,24 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "\nQuery it with DuckDB (https://duckdb.org), for example:\n\n")
 	fmt.Fprintf(stdout, "  duckdb -c \"SELECT dt, message_type, count(*) AS messages FROM read_parquet('%s/%s', hive_partitioning = true) GROUP BY ALL ORDER BY ALL\"\n\n", abs, load.TableGlob(schema.MessagesTable))
 	fmt.Fprintf(stdout, "Check it with: chatlake verify --lake %s\n", abs)
+	return nil
+}
+
+// demoIcebergReport prints what an export into an Iceberg lake committed, and how DuckDB reads
+// the messages table's current snapshot.
+func demoIcebergReport(ctx context.Context, lake *load.Lake, sum *pipelines.Summary, stdout io.Writer) error {
+	snaps, err := lake.Snapshots(ctx)
+	if err != nil {
+		return err
+	}
+	msgs, ok := snaps[schema.MessagesTable]
+	if !ok {
+		return errors.New("demo: the export committed no snapshot")
+	}
+	fmt.Fprintf(stdout, "\nCommitted %d messages of %d users with %d API requests: the messages table's snapshot %d holds %d data files, %d rows.\n",
+		sum.Messages, sum.Users, sum.API.Requests, msgs.ID, msgs.DataFiles, msgs.Records)
+	fmt.Fprintf(stdout, "\nQuery it with DuckDB (https://duckdb.org) and its iceberg extension, for example:\n\n")
+	fmt.Fprintf(stdout, "  duckdb -c \"INSTALL iceberg; LOAD iceberg; SELECT (sent_at AT TIME ZONE 'UTC')::DATE AS day, message_type, count(*) AS messages FROM iceberg_scan('%s') GROUP BY ALL ORDER BY ALL\"\n\n", msgs.MetadataLocation)
+	fmt.Fprintf(stdout, "Check it with: chatlake verify --lake %s\n", lake.URL())
 	return nil
 }

@@ -381,3 +381,30 @@ func TestIcebergBadInput(t *testing.T) {
 		}
 	})
 }
+
+// TestIcebergDemo: `chatlake demo --table-format iceberg` commits the simulator's truth in one
+// snapshot and prints the iceberg_scan of the messages table's current metadata file.
+func TestIcebergDemo(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	code, stdout, stderr := runCmd(t, "demo", "--table-format", "iceberg")
+	if code != exitOK {
+		t.Fatalf("demo exits %d:\n%s\n%s", code, stdout, stderr)
+	}
+	lake := icebergLake{filepath.Join(dir, "lake")}
+	loc := lake.metadata(t, "messages")
+	if !strings.Contains(stdout, "iceberg_scan('"+loc+"')") {
+		t.Errorf("the demo does not print an iceberg_scan of the current metadata file %s:\n%s", loc, stdout)
+	}
+	o := sim.DefaultOptions()
+	s, err := sim.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := lakecheck.Compare(rows(t, lake.current(t)), s.Truth(nil, o.From, o.To, o.To.AddDate(1, 0, 0))); diff != "" {
+		t.Fatal(diff)
+	}
+	if n := len(lakecheck.ReadSnapshots(t, loc)); n != 1 {
+		t.Errorf("the demo made %d snapshots of the messages table, want 1", n)
+	}
+}

@@ -34,7 +34,7 @@ func optionsDoc() string {
 	var users usersFlag
 	var botIndex, parallel int
 	var df ddlFlags
-	var demoLake, demoLog, simAddr string
+	var demoLake, demoLog, demoTables, simAddr string
 	var asJSON bool
 	demoSim, simOpts := sim.DefaultOptions(), sim.DefaultOptions()
 	sections := []struct {
@@ -47,7 +47,7 @@ func optionsDoc() string {
 		{"status", sf.options()},
 		{"verify", vf.options()},
 		{"ddl", df.options()},
-		{"demo", demoOptions(&demoLake, &demoLog, &demoSim)},
+		{"demo", demoOptions(&demoLake, &demoLog, &demoTables, &demoSim)},
 		{"sim", simOptions(&simAddr, &simOpts)},
 		{"version", versionOptions(&asJSON)},
 	}

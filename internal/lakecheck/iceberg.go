@@ -93,7 +93,7 @@ print(rows[0][0] if rows else "")`
 func ReadSnapshot(t testing.TB, metadata string) Snapshot {
 	t.Helper()
 	var s Snapshot
-	runReader(t, &s, metadata)
+	ReadIceberg(t, &s, metadata)
 	return s
 }
 
@@ -103,11 +103,13 @@ func ReadSnapshots(t testing.TB, metadata string) []Snapshot {
 	var all struct {
 		Snapshots []Snapshot `json:"snapshots"`
 	}
-	runReader(t, &all, "--all", metadata)
+	ReadIceberg(t, &all, "--all", metadata)
 	return all.Snapshots
 }
 
-func runReader(t testing.TB, out any, args ...string) {
+// ReadIceberg runs read_snapshot.py (python3-avro; it says what it prints) with args and
+// decodes its JSON output into out.
+func ReadIceberg(t testing.TB, out any, args ...string) {
 	t.Helper()
 	cmd := exec.Command(Python(t), append([]string{readerScript(t)}, args...)...)
 	var stderr strings.Builder

@@ -8,13 +8,14 @@ iceberg_tables.metadata_location. It reads that JSON, the snapshot's manifest li
 its manifests (Avro) with Debian's python3-avro and prints JSON:
 
   {"metadata": ..., "snapshot_id": N, "summary": {...},
-   "files": [{"path", "record_count", "file_size_in_bytes", "partition": {name: value}}]}
+   "files": [{"path", "record_count", "file_size_in_bytes", "partition": {name: value}}],
+   "manifests": N}
 
 for the current snapshot ("snapshot_id": null and no files for a table without one), the live
 data files only (manifest entries whose status is not DELETED), sorted by path. Day-transform
 partition values are printed as YYYY-MM-DD. With --all it prints
 {"metadata", "current_snapshot_id", "snapshots": [{"snapshot_id", "parent_id", "summary",
-"files"}]} for every snapshot the metadata still holds.
+"files", "manifests"}]} for every snapshot the metadata still holds.
 """
 
 import datetime
@@ -68,8 +69,10 @@ def partition_value(name, value, days):
 
 
 def snapshot_files(snapshot, days):
+    """The live data files of snapshot, and the number of manifests its manifest list names."""
     files = []
-    for manifest in read_avro(snapshot["manifest-list"]):
+    manifests = read_avro(snapshot["manifest-list"])
+    for manifest in manifests:
         if manifest.get("content", 0) != CONTENT_DATA:
             continue
         for entry in read_avro(manifest["manifest_path"]):
@@ -90,7 +93,7 @@ def snapshot_files(snapshot, days):
                 }
             )
     files.sort(key=lambda f: f["path"])
-    return files
+    return files, len(manifests)
 
 
 def main(argv):
@@ -115,20 +118,22 @@ def main(argv):
     if all_snapshots:
         out = {"metadata": location, "current_snapshot_id": current, "snapshots": []}
         for s in metadata.get("snapshots", []):
+            files, manifests = snapshot_files(s, days)
             out["snapshots"].append(
                 {
                     "snapshot_id": s["snapshot-id"],
                     "parent_id": s.get("parent-snapshot-id"),
                     "summary": s.get("summary", {}),
-                    "files": snapshot_files(s, days),
+                    "files": files,
+                    "manifests": manifests,
                 }
             )
     else:
-        out = {"metadata": location, "snapshot_id": current, "summary": {}, "files": []}
+        out = {"metadata": location, "snapshot_id": current, "summary": {}, "files": [], "manifests": 0}
         if current is not None:
             s = snapshots[current]
             out["summary"] = s.get("summary", {})
-            out["files"] = snapshot_files(s, days)
+            out["files"], out["manifests"] = snapshot_files(s, days)
     json.dump(out, sys.stdout, indent=1, sort_keys=True)
     sys.stdout.write("\n")
 

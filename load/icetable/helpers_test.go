@@ -2,12 +2,10 @@ package icetable_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/chatlake/chatlake/internal/lakecheck"
 	"github.com/chatlake/chatlake/load/icetable"
 )
 
@@ -169,40 +168,15 @@ type allJSON struct {
 	Snapshots []snapshotJSON `json:"snapshots"`
 }
 
-// python finds Debian's /usr/bin/python3 with python3-avro. Without it the test is skipped on a
-// developer's machine and fails in CI (CI=true), where .ci/run installs python3-avro.
-func python(t *testing.T) string {
-	t.Helper()
-	const py = "/usr/bin/python3"
-	err := exec.Command(py, "-c", "import avro.datafile, avro.io").Run()
-	if err == nil {
-		return py
-	}
-	msg := fmt.Sprintf("%s cannot import avro (%v): apt-get install python3-avro", py, err)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// readSnapshot runs the independent reader on the table's current metadata file.
+// readSnapshot runs the independent reader (lakecheck's read_snapshot.py) on the table's
+// current metadata file.
 func readSnapshot(t *testing.T, metadata string, out any, all bool) {
 	t.Helper()
-	args := []string{"testdata/read_snapshot.py"}
+	var args []string
 	if all {
 		args = append(args, "--all")
 	}
-	cmd := exec.Command(python(t), append(args, metadata)...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	data, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("read_snapshot.py %s: %v\n%s", metadata, err, stderr.String())
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		t.Fatalf("read_snapshot.py output: %v\n%s", err, data)
-	}
+	lakecheck.ReadIceberg(t, out, append(args, metadata)...)
 }
 
 // readerFiles converts the reader's files to Files (Day from the sent_at_day partition).

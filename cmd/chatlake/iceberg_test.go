@@ -7,12 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -406,5 +410,84 @@ func TestIcebergDemo(t *testing.T) {
 	}
 	if n := len(lakecheck.ReadSnapshots(t, loc)); n != 1 {
 		t.Errorf("the demo made %d snapshots of the messages table, want 1", n)
+	}
+}
+
+// TestIcebergPseudonymizedAndOwed: on a pseudonymised Iceberg lake a user whose conversations
+// fail is owed (exit 1, the rest committed), the next run pays it in a commit of its own, and
+// the current snapshot is the truth under pseudonyms; no file or log holds a raw id; forget by
+// the raw id leaves no snapshot that holds the user.
+func TestIcebergPseudonymizedAndOwed(t *testing.T) {
+	s := startSim(t, 24, 12, nil)
+	truth := s.Truth(nil, s.opts.From, s.opts.To, s.opts.To.AddDate(1, 0, 0))
+	victim := truth[len(truth)-1].ChannelUserID
+	var failing atomic.Bool
+	failing.Store(true)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() && strings.Contains(r.URL.EscapedPath(), "/channel-user/"+url.PathEscape(victim)+"/") {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		s.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	t.Setenv(apiKeyEnv, s.opts.APIKey)
+	t.Setenv(pseudonymKeyEnv, "")
+	keyFile := filepath.Join(t.TempDir(), "pseudonym.key")
+	if err := os.WriteFile(keyFile, []byte(testPseudonymKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	lake := icebergLake{dir}
+	args := replaceFlag(t, s.exportArgs("backfill", dir, "--table-format", "iceberg", "--max-attempts", "2",
+		"--log-format", "json", "--pseudonymize", "--pseudonym-key-file", keyFile), "--api-url", proxy.URL)
+	pv := hmacHex(testPseudonymKey, victim)
+	secrets := secretsOf(t, s)
+	db := lakecheck.Open(t)
+
+	code, _, logs := runCmd(t, args...)
+	if code != exitFailed || !strings.Contains(lastLine(logs), pv) {
+		t.Fatalf("first run: exit %d, %q: want 1 naming %s", code, lastLine(logs), pv)
+	}
+	mapped := func(without string) []sim.Message {
+		var out []sim.Message
+		for _, m := range truth {
+			if m.ChannelUserID != without {
+				m.ChannelUserID = hmacHex(testPseudonymKey, m.ChannelUserID)
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	if diff := lakecheck.Compare(rows(t, lake.current(t)), mapped(victim)); diff != "" {
+		t.Fatalf("after the first run: %s", diff)
+	}
+
+	failing.Store(false)
+	code, _, more := runCmd(t, args...)
+	if code != exitOK {
+		t.Fatalf("second run: exit %d, %s", code, lastLine(more))
+	}
+	logs += more
+	if diff := lakecheck.Compare(rows(t, lake.current(t)), mapped("")); diff != "" {
+		t.Fatalf("after the second run: %s", diff)
+	}
+	if n := len(lakecheck.ReadSnapshots(t, lake.metadata(t, "messages"))); n != 2 {
+		t.Errorf("two runs made %d snapshots, want 2", n)
+	}
+	assertNoSecrets(t, db, dir, logs, secrets)
+
+	if code, _, stderr := runCmd(t, "forget", "--lake", dir, "--user", victim, "--pseudonymize", "--pseudonym-key-file", keyFile, "--log-format", "json"); code != exitOK {
+		t.Fatalf("forget exits %d: %s", code, lastLine(stderr))
+	}
+	if diff := lakecheck.Compare(rows(t, lake.current(t)), mapped(victim)); diff != "" {
+		t.Fatalf("after forget: %s", diff)
+	}
+	for _, sn := range lakecheck.ReadSnapshots(t, lake.metadata(t, "messages")) {
+		for _, f := range sn.Files {
+			if holds(t, f.Path, pv) {
+				t.Errorf("snapshot %v references %s, which holds the erased user", sn.ID, f.Path)
+			}
+		}
 	}
 }

@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -132,6 +133,9 @@ func (l *Lake) Snapshots(ctx context.Context) (map[string]TableSnapshot, error) 
 	out := map[string]TableSnapshot{}
 	for _, name := range []string{schema.MessagesTable, schema.UsersTable} {
 		t, err := l.table(ctx, name)
+		if errors.Is(err, icetable.ErrNotFound) {
+			continue // a read-only lake whose first run did not get to create the table
+		}
 		if err != nil {
 			return nil, err
 		}

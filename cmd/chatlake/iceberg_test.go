@@ -96,6 +96,14 @@ func TestIcebergLake(t *testing.T) {
 	if code, out := runChild(t, nil, "verify", "--lake", dir); code != exitOK {
 		t.Fatalf("verify exits %d: %s", code, out)
 	}
+	// ... and neither creates a catalog: another --catalog is a failure, not an empty lake.
+	other := filepath.Join(t.TempDir(), "other.db")
+	if code, out := runChild(t, nil, "verify", "--lake", dir, "--catalog", "sqlite:"+other); code != exitFailed || !strings.Contains(lastLine(out), "not found") {
+		t.Errorf("verify with another catalog exits %d: %s", code, lastLine(out))
+	}
+	if _, err := os.Stat(other); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("verify created the catalog it was given (%v)", err)
+	}
 	code, stdout, stderr := runCmd(t, "status", "--lake", dir, "--json")
 	if code != exitOK {
 		t.Fatalf("status exits %d: %s", code, stderr)

@@ -88,7 +88,7 @@ func (f *tableFlags) lakeOptions(o *load.Options, mode *load.LakeMode, localDir 
 	if uri == "" {
 		uri = "sqlite:" + filepath.Join(localDir, filepath.FromSlash(load.CatalogPath))
 	}
-	oi.Catalog = &icetable.Config{URI: uri, Logger: oi.Logger}
+	oi.Catalog = &icetable.Config{URI: uri, Logger: oi.Logger, ReadOnly: f.readOnly}
 	if !f.readOnly {
 		oi.SnapshotRetention = f.retention
 	}

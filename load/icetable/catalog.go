@@ -46,6 +46,9 @@ type Config struct {
 	Props map[string]string
 	// Logger receives one line per commit, retry and expiry; slog.Default() if nil.
 	Logger *slog.Logger
+	// ReadOnly opens a catalog that must exist, with its namespace, and Table a table that must
+	// exist: nothing is created (ErrNotFound instead), for the commands that only read a lake.
+	ReadOnly bool
 }
 
 // Catalog is an open Iceberg catalog with its namespace. Close it when done.
@@ -54,10 +57,12 @@ type Catalog struct {
 	db     *sql.DB
 	ns     table.Identifier
 	where  string // the URI with its userinfo removed, for errors and logs
+	ro     bool   // Config.ReadOnly
 	logger *slog.Logger
 }
 
-// Open opens (creating if missing) the catalog named by cfg.URI and its namespace.
+// Open opens (creating if missing, unless cfg.ReadOnly) the catalog named by cfg.URI and its
+// namespace.
 //
 //	sqlite:PATH      a SQLite catalog file; the file and its directory are created if missing
 //	postgres://...   a PostgreSQL database (the database must exist; the catalog's tables are
@@ -90,8 +95,16 @@ func Open(ctx context.Context, cfg Config) (*Catalog, error) {
 		dialect icesql.SupportedDialect
 		err     error
 	)
+	if cfg.ReadOnly {
+		props["init_catalog_tables"] = "false" // iceberg-go's key: do not create the catalog's tables
+	}
 	switch strings.ToLower(scheme) {
 	case "sqlite":
+		if cfg.ReadOnly {
+			if _, err := os.Stat(strings.TrimPrefix(rest, "//")); err != nil {
+				return nil, fmt.Errorf("catalog sqlite:%s: %w", strings.TrimPrefix(rest, "//"), ErrNotFound)
+			}
+		}
 		db, err = openSQLite(rest)
 		dialect = icesql.SQLite
 	case "postgres", "postgresql":
@@ -103,7 +116,7 @@ func Open(ctx context.Context, cfg Config) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Catalog{db: db, ns: table.Identifier{ns}, where: redact(cfg.URI), logger: logger}
+	c := &Catalog{db: db, ns: table.Identifier{ns}, where: redact(cfg.URI), logger: logger, ro: cfg.ReadOnly}
 	c.cat, err = icesql.NewCatalog(CatalogName, db, dialect, props)
 	if err != nil {
 		_ = db.Close()
@@ -169,6 +182,9 @@ func (c *Catalog) ensureNamespace(ctx context.Context) error {
 	}
 	if exists {
 		return nil
+	}
+	if c.ro {
+		return fmt.Errorf("catalog %s, namespace %s: %w", c.where, c.ns[0], ErrNotFound)
 	}
 	err = c.cat.CreateNamespace(ctx, c.ns, nil)
 	if err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {

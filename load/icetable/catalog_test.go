@@ -135,3 +135,40 @@ func TestOpenPostgresErrorsHideThePassword(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A ReadOnly catalog creates nothing: a missing SQLite file, namespace or table is ErrNotFound;
+// an existing table opens.
+func TestReadOnlyCreatesNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sub", "catalog.db")
+	ro := icetable.Config{URI: "sqlite:" + path, Logger: quietLogger(), ReadOnly: true}
+	if _, err := icetable.Open(ctx, ro); !errors.Is(err, icetable.ErrNotFound) {
+		t.Fatalf("read-only Open of a missing file = %v, want ErrNotFound", err)
+	}
+	if _, err := os.Stat(filepath.Dir(path)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("read-only Open created %s (%v)", filepath.Dir(path), err)
+	}
+	l := newLake(t)
+	l.catalog = "sqlite:" + path
+	l.table(t, l.open(t), "messages") // creates the catalog, its namespace and the table
+	for _, ns := range []string{"", "other"} {
+		c, err := icetable.Open(ctx, icetable.Config{URI: l.catalog, Namespace: ns, Logger: quietLogger(), ReadOnly: true})
+		if ns == "other" {
+			if !errors.Is(err, icetable.ErrNotFound) {
+				t.Fatalf("read-only Open of a missing namespace = %v, want ErrNotFound", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Table(ctx, "messages", l.location("messages"), fieldSchema(t), "sent_at"); err != nil {
+			t.Fatalf("read-only Table of an existing table: %v", err)
+		}
+		if _, err := c.Table(ctx, "other", l.location("other"), fieldSchema(t), "sent_at"); !errors.Is(err, icetable.ErrNotFound) {
+			t.Fatalf("read-only Table of a missing table = %v, want ErrNotFound", err)
+		}
+	}
+}

@@ -17,6 +17,10 @@ var (
 	// are not numbered the way Iceberg assigns them (see FieldIDs).
 	ErrFieldIDs = errors.New("field ids")
 
+	// ErrNotFound: with Config.ReadOnly, the catalog, its namespace or a table does not exist
+	// (Open and Table create nothing then).
+	ErrNotFound = errors.New("not found")
+
 	// ErrConflict: another writer committed first and removed (or replaced) a file the commit
 	// meant to remove. Nothing was committed; the caller must re-plan from Files.
 	ErrConflict = errors.New("commit conflict")

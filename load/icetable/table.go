@@ -107,7 +107,7 @@ func daySpec(sc *iceberg.Schema, column string) (iceberg.PartitionSpec, error) {
 // URI such as file:///abs/dir/messages) with schema sc and partitioned by day(partitionColumn),
 // format version 2. sc must carry field ids as FieldIDs returns them; timestamp[ms|us, UTC]
 // columns become timestamptz. A table that exists with another schema, partition spec or
-// location is ErrTableMismatch.
+// location is ErrTableMismatch; in a catalog opened ReadOnly, a missing table is ErrNotFound.
 func (c *Catalog) Table(ctx context.Context, name, location string, sc *arrow.Schema, partitionColumn string) (*Table, error) {
 	ident := append(table.Identifier{}, c.ns[0], name)
 	full := strings.Join(ident, ".")
@@ -125,6 +125,9 @@ func (c *Catalog) Table(ctx context.Context, name, location string, sc *arrow.Sc
 	}
 
 	tbl, err := c.cat.LoadTable(ctx, ident)
+	if errors.Is(err, catalog.ErrNoSuchTable) && c.ro {
+		return nil, fmt.Errorf("table %s in catalog %s: %w", full, c.where, ErrNotFound)
+	}
 	if errors.Is(err, catalog.ErrNoSuchTable) {
 		tbl, err = c.cat.CreateTable(ctx, ident, ice,
 			catalog.WithLocation(location),

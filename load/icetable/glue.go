@@ -50,13 +50,11 @@ func openGlue(ctx context.Context, uri string, props iceberg.Properties) (catalo
 	if awsCfg.Region == "" {
 		return nil, nil, errors.New("AWS configuration has no region: set AWS_REGION, or a region in the AWS_PROFILE's config")
 	}
+	seen := &credentialsSeen{inner: awsCfg.Credentials}
 	if awsCfg.Credentials != nil {
-		seen := &credentialsSeen{inner: awsCfg.Credentials}
 		awsCfg.Credentials = aws.NewCredentialsCache(seen)
-		awsCfg.APIOptions = append(awsCfg.APIOptions, scrubCredentialsOption(seen))
-	} else {
-		awsCfg.APIOptions = append(awsCfg.APIOptions, scrubCredentialsOption(&credentialsSeen{}))
 	}
+	awsCfg.APIOptions = append(awsCfg.APIOptions, scrubCredentialsOption(seen))
 	gprops := glue.AwsProperties{}
 	for k, v := range props {
 		gprops[k] = v

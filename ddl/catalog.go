@@ -9,7 +9,8 @@ import (
 
 // The Iceberg catalog an Iceberg lake's tables are in (the export's --catalog): an Iceberg
 // JDBC ("SQL") catalog, the schema of Iceberg Java's JdbcCatalog (tables iceberg_tables and
-// iceberg_namespace_properties), in a SQLite file or a Postgres database.
+// iceberg_namespace_properties), in a SQLite file or a Postgres database; or the AWS Glue Data
+// Catalog (glue: or glue://ACCOUNT_ID), where the namespace is a Glue database.
 const (
 	// IcebergCatalogName is the catalog_name of the lake's tables in the catalog database: a
 	// Spark catalog must have this name to list them.
@@ -27,7 +28,9 @@ const passwordPlaceholder = "<the catalog database's password>"
 
 // catalog is a parsed Options.Catalog.
 type catalog struct {
-	kind string // "sqlite" or "postgres"
+	kind string // "sqlite", "postgres" or "glue"
+	// account is a Glue catalog's account id (its CatalogId), "" for the caller's account.
+	account string
 	// jdbcURL is the catalog's JDBC URL, without user or password: jdbc:sqlite:/abs/file or
 	// jdbc:postgresql://HOST[:PORT]/DB[?PARAMS].
 	jdbcURL string
@@ -64,7 +67,7 @@ var postgresParams = []string{"sslmode", "sslrootcert", "sslcert", "sslkey"}
 func parseCatalog(raw string, l lake) (catalog, error) {
 	if strings.TrimSpace(raw) == "" {
 		if !l.local {
-			return catalog{}, optErr("Catalog", "required for a lake in cloud storage: sqlite:PATH or postgres://USER@HOST:PORT/DB")
+			return catalog{}, optErr("Catalog", "required for a lake in cloud storage: sqlite:PATH, postgres://USER@HOST:PORT/DB or glue:")
 		}
 		return catalog{kind: "sqlite", jdbcURL: "jdbc:sqlite:" + l.root + "/" + DefaultCatalogFile}, nil
 	}
@@ -76,6 +79,8 @@ func parseCatalog(raw string, l lake) (catalog, error) {
 		return parseSQLiteCatalog(raw)
 	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
 		return parsePostgresCatalog(raw)
+	case strings.HasPrefix(raw, "glue:"):
+		return parseGlueCatalog(raw)
 	}
 	// Name the scheme only: the rest of an unknown URI may hold a secret anywhere.
 	scheme, _, ok := strings.Cut(raw, ":")
@@ -84,7 +89,21 @@ func parseCatalog(raw string, l lake) (catalog, error) {
 	} else {
 		scheme = "a " + scheme + ": URI"
 	}
-	return catalog{}, optErr("Catalog", "%s is not a catalog the definitions are for, an Iceberg JDBC catalog: sqlite:PATH or postgres://USER@HOST:PORT/DB", scheme)
+	return catalog{}, optErr("Catalog", "%s is not a catalog the definitions are for: an Iceberg JDBC catalog (sqlite:PATH or postgres://USER@HOST:PORT/DB) or AWS Glue (glue: or glue://ACCOUNT_ID)", scheme)
+}
+
+// parseGlueCatalog reads glue: (or glue://), the Glue Data Catalog of the reader's account, or
+// glue://ACCOUNT_ID, that of the 12-digit account. The rest of another form is not quoted.
+func parseGlueCatalog(raw string) (catalog, error) {
+	rest := strings.TrimPrefix(raw, "glue:")
+	if rest == "" || rest == "//" {
+		return catalog{kind: "glue"}, nil
+	}
+	id, ok := strings.CutPrefix(rest, "//")
+	if !ok || len(id) != 12 || strings.Trim(id, "0123456789") != "" {
+		return catalog{}, optErr("Catalog", "a glue catalog is glue: or glue://ACCOUNT_ID (12 digits)")
+	}
+	return catalog{kind: "glue", account: id}, nil
 }
 
 // parseSQLiteCatalog reads sqlite:PATH (a relative PATH is made absolute from the working

@@ -124,6 +124,8 @@ func (g *gen) source(table string) string {
 	case Trino:
 		trinoCatalog, _, _ := strings.Cut(g.o.Schema, ".")
 		return trinoCatalog + "." + IcebergNamespace + "." + table
+	case Athena:
+		return g.athenaCatalog() + "." + IcebergNamespace + "." + table
 	}
 	return g.table(table)
 }

@@ -34,7 +34,7 @@ func TestGolden(t *testing.T) {
 		{"athena", Options{Engine: Athena, Lake: "s3://acme-lake/chat/", FirstDay: "2024-01-01"}},
 		{"snowflake-azure", Options{Engine: Snowflake, Lake: "az://acmelake.blob.core.windows.net/chat-lake/chat"}},
 		{"snowflake-s3", Options{Engine: Snowflake, Lake: "s3://acme-lake/chat/", Schema: "analytics.chat", StorageIntegration: "acme_s3"}},
-		// An Iceberg lake: one per engine (Athena has none).
+		// An Iceberg lake: one per engine (Athena's on a Glue catalog), and Spark's and Trino's on Glue.
 		{"iceberg-duckdb", Options{Engine: DuckDB, Lake: "/data/chat-lake", TableFormat: Iceberg}},
 		{"iceberg-spark", Options{Engine: Spark, Lake: "gs://acme-lake/chat", TableFormat: Iceberg,
 			Catalog: "postgres://lake_reader:not-printed@pg.internal:5432/lakecat?sslmode=require"}},
@@ -42,6 +42,9 @@ func TestGolden(t *testing.T) {
 			Catalog: "postgres://lake_reader@pg.internal:5432/lakecat", SessionGap: 45 * time.Minute}},
 		{"iceberg-bigquery", Options{Engine: BigQuery, Lake: "gs://acme-lake/chat", TableFormat: Iceberg}},
 		{"iceberg-snowflake", Options{Engine: Snowflake, Lake: "gs://acme-lake/chat", TableFormat: Iceberg}},
+		{"iceberg-athena", Options{Engine: Athena, Lake: "s3://acme-lake/chat", TableFormat: Iceberg, Catalog: "glue:"}},
+		{"iceberg-spark-glue", Options{Engine: Spark, Lake: "s3://acme-lake/chat", TableFormat: Iceberg, Catalog: "glue://123456789012"}},
+		{"iceberg-trino-glue", Options{Engine: Trino, Lake: "s3://acme-lake/chat", TableFormat: Iceberg, Schema: "lake.chat", Catalog: "glue:"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

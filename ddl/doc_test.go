@@ -15,15 +15,20 @@ import (
 // the first cells of the first table after it.
 func docOptions(t *testing.T, format TableFormat) map[Engine][]string {
 	t.Helper()
+	if format == Iceberg {
+		return docOptionsAfter(t, " --table-format iceberg")
+	}
+	return docOptionsAfter(t, "")
+}
+
+// docOptionsAfter is docOptions for the headings "### ... (`--engine NAME` + suffix + "`)".
+func docOptionsAfter(t *testing.T, suffix string) map[Engine][]string {
+	t.Helper()
 	f, err := os.Open(filepath.Join("..", "docs", "schema.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	suffix := ""
-	if format == Iceberg {
-		suffix = " --table-format iceberg"
-	}
 	heading := regexp.MustCompile("^### .*\\(`--engine ([a-z]+)" + suffix + "`\\)")
 	out := map[Engine][]string{}
 	var cur Engine
@@ -112,19 +117,36 @@ func TestDocumentedIcebergOptions(t *testing.T) {
 		BigQuery:  {"CREATE OR REPLACE EXTERNAL TABLE", "WITH CONNECTION", "format = 'ICEBERG'", "uris"},
 		Snowflake: {"CREATE OR REPLACE ICEBERG TABLE", "EXTERNAL_VOLUME", "CATALOG", "METADATA_FILE_PATH", "REFRESH"},
 	}
-	doc := docOptions(t, Iceberg)
-	if len(doc[Athena]) != 0 {
-		t.Error("docs/schema.md documents Athena options for an Iceberg lake, which has no Athena definitions")
+	checkDocumented(t, docOptions(t, Iceberg), " --table-format iceberg", required, "postgres://lake_reader@pg.internal:5432/lakecat")
+}
+
+// TestDocumentedGlueOptions: the same for an Iceberg lake in a Glue catalog, whose sections'
+// headings end in "--table-format iceberg --catalog glue:`)".
+func TestDocumentedGlueOptions(t *testing.T) {
+	required := map[Engine][]string{
+		Spark:  {"spark.sql.catalog.chatlake.type glue", "spark.sql.catalog.chatlake.glue.id", "spark.sql.catalog.chatlake.warehouse"},
+		Trino:  {"iceberg.catalog.type=glue", "hive.metastore.glue.region", "hive.metastore.glue.catalogid", "hive.metastore.glue.default-warehouse-dir"},
+		Athena: {"CREATE DATABASE IF NOT EXISTS", "chatlake_glue.chatlake.messages"},
 	}
+	checkDocumented(t, docOptionsAfter(t, " --table-format iceberg --catalog glue:"), " --table-format iceberg --catalog glue:", required, "glue://123456789012")
+}
+
+// checkDocumented checks doc, the options tables of the headings ending in suffix, against each
+// required engine's output for an Iceberg lake with catalog cat.
+func checkDocumented(t *testing.T, doc map[Engine][]string, suffix string, required map[Engine][]string, cat string) {
+	t.Helper()
 	for e, req := range required {
 		t.Run(string(e), func(t *testing.T) {
 			var b bytes.Buffer
-			o := iceberg(Options{Engine: e, Lake: "gs://acme-lake/chat", Catalog: "postgres://lake_reader@pg.internal:5432/lakecat"})
+			o := iceberg(Options{Engine: e, Lake: "gs://acme-lake/chat", Catalog: cat})
+			if e == Athena {
+				o.Lake = "s3://acme-lake/chat"
+			}
 			if err := Write(&b, o); err != nil {
 				t.Fatal(err)
 			}
 			if len(doc[e]) == 0 {
-				t.Fatalf("docs/schema.md has no options table under a heading with (`--engine %s --table-format iceberg`)", e)
+				t.Fatalf("docs/schema.md has no options table under a heading with (`--engine %s%s`)", e, suffix)
 			}
 			for _, opt := range doc[e] {
 				if !strings.Contains(b.String(), opt) {

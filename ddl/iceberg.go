@@ -31,6 +31,39 @@ func (g *gen) icebergTables(b *bytes.Buffer, msgCols, userCols []column) {
 		g.icebergBigQuery(b)
 	case Snowflake:
 		g.icebergSnowflake(b)
+	case Athena:
+		g.icebergAthena(b)
+	}
+}
+
+// sparkFileIO is the io-impl line of a Spark Iceberg catalog over the lake's store (none for a
+// local lake).
+func (g *gen) sparkFileIO(pre string) []conf {
+	switch {
+	case strings.HasPrefix(g.lake.root, "gs://"):
+		return []conf{{pre + ".io-impl", "org.apache.iceberg.gcp.gcs.GCSFileIO"}}
+	case strings.HasPrefix(g.lake.root, "s3://"):
+		return []conf{{pre + ".io-impl", "org.apache.iceberg.aws.s3.S3FileIO"}}
+	}
+	return nil
+}
+
+// trinoFileSystem is the line of a Trino catalog that enables the lake's file system.
+func (g *gen) trinoFileSystem() conf {
+	switch {
+	case strings.HasPrefix(g.lake.root, "gs://"):
+		return conf{"fs.native-gcs.enabled", "true"}
+	case strings.HasPrefix(g.lake.root, "s3://"):
+		return conf{"fs.native-s3.enabled", "true"}
+	}
+	return conf{"fs.hadoop.enabled", "true"}
+}
+
+// trinoLocalNote says how Trino reads a local lake's file:// paths.
+func (g *gen) trinoLocalNote(b *bytes.Buffer) {
+	if !strings.Contains(g.lake.root, "://") {
+		b.WriteString("-- The lake's files are file:// paths, which Trino reads with fs.hadoop.enabled (its native local file\n" +
+			"-- system reads local:// only); every Trino node must see the lake's directory at that path.\n")
 	}
 }
 
@@ -96,6 +129,10 @@ func (g *gen) droppedParams(b *bytes.Buffer) {
 // JDBC catalog lists the tables of its own name) and puts the views in a database of the
 // session catalog, spark_catalog.
 func (g *gen) icebergSpark(b *bytes.Buffer) {
+	if g.cat.kind == "glue" {
+		g.icebergSparkGlue(b)
+		return
+	}
 	pre := "spark.sql.catalog." + IcebergCatalogName
 	lines := []conf{
 		{pre, "org.apache.iceberg.spark.SparkCatalog"},
@@ -110,12 +147,7 @@ func (g *gen) icebergSpark(b *bytes.Buffer) {
 	if g.cat.kind == "postgres" {
 		lines = append(lines, conf{pre + ".jdbc.password", passwordPlaceholder})
 	}
-	switch {
-	case strings.HasPrefix(g.lake.root, "gs://"):
-		lines = append(lines, conf{pre + ".io-impl", "org.apache.iceberg.gcp.gcs.GCSFileIO"})
-	case strings.HasPrefix(g.lake.root, "s3://"):
-		lines = append(lines, conf{pre + ".io-impl", "org.apache.iceberg.aws.s3.S3FileIO"})
-	}
+	lines = append(lines, g.sparkFileIO(pre)...)
 	fmt.Fprintf(b, "-- The tables are Iceberg tables in the JDBC catalog %s (namespace %s). Spark reads them through an\n"+
 		"-- Iceberg catalog named %s (the JDBC catalog lists the tables of its own name): %s.%s.messages and\n"+
 		"-- %s.%s.users. Its configuration, for spark-defaults.conf or as --conf KEY=VALUE each, with the packages\n"+
@@ -137,6 +169,10 @@ func (g *gen) icebergSpark(b *bytes.Buffer) {
 // catalog; the views go in a schema of that catalog (views in a JDBC catalog need Trino 453
 // or later and the catalog's V1 schema, which the export creates).
 func (g *gen) icebergTrino(b *bytes.Buffer) {
+	if g.cat.kind == "glue" {
+		g.icebergTrinoGlue(b)
+		return
+	}
 	trinoCatalog, _, _ := strings.Cut(g.o.Schema, ".")
 	pre := "iceberg.jdbc-catalog."
 	lines := []conf{
@@ -153,14 +189,7 @@ func (g *gen) icebergTrino(b *bytes.Buffer) {
 		lines = append(lines, conf{pre + "connection-password", "${ENV:CHATLAKE_CATALOG_PASSWORD}"})
 	}
 	lines = append(lines, conf{pre + "default-warehouse-dir", g.lake.location()})
-	switch {
-	case strings.HasPrefix(g.lake.root, "gs://"):
-		lines = append(lines, conf{"fs.native-gcs.enabled", "true"})
-	case strings.HasPrefix(g.lake.root, "s3://"):
-		lines = append(lines, conf{"fs.native-s3.enabled", "true"})
-	default:
-		lines = append(lines, conf{"fs.hadoop.enabled", "true"})
-	}
+	lines = append(lines, g.trinoFileSystem())
 	fmt.Fprintf(b, "-- The tables are Iceberg tables in the JDBC catalog %s: %s.%s.messages and .users in Trino, with\n"+
 		"-- etc/catalog/%s.properties:\n", IcebergCatalogName, trinoCatalog, IcebergNamespace, trinoCatalog)
 	writeConf(b, lines, "=")
@@ -173,10 +202,7 @@ func (g *gen) icebergTrino(b *bytes.Buffer) {
 			"-- plugin/iceberg/ of the coordinator, which must read the catalog file at that path. A Trino cluster\n" +
 			"-- shared by analysts is better served by a postgres:// catalog.\n")
 	}
-	if !strings.Contains(g.lake.root, "://") {
-		b.WriteString("-- The lake's files are file:// paths, which Trino reads with fs.hadoop.enabled (its native local file\n" +
-			"-- system reads local:// only); every Trino node must see the lake's directory at that path.\n")
-	}
+	g.trinoLocalNote(b)
 	b.WriteString("-- Timestamps are timestamp(6) with time zone. Views in a JDBC catalog need Trino 453 or later.\n")
 	fmt.Fprintf(b, "\nCREATE SCHEMA IF NOT EXISTS %s;\n", g.o.Schema)
 }

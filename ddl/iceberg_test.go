@@ -81,6 +81,40 @@ func TestIcebergCatalogConfig(t *testing.T) {
 			"chatlake status --lake s3://acme/chat shows it",
 			"CREATE SECRET (TYPE s3",
 		}, []string{"read_parquet", "hive_partitioning"}},
+		{"spark, s3 lake, glue catalog of another account", Options{Engine: Spark, Lake: "s3://acme/chat", Catalog: "glue://123456789012"}, []string{
+			"--   spark.sql.catalog.chatlake org.apache.iceberg.spark.SparkCatalog\n",
+			"--   spark.sql.catalog.chatlake.type glue\n",
+			"--   spark.sql.catalog.chatlake.glue.id 123456789012\n",
+			"--   spark.sql.catalog.chatlake.warehouse s3://acme/chat\n",
+			"--   spark.sql.catalog.chatlake.io-impl org.apache.iceberg.aws.s3.S3FileIO\n",
+			"iceberg-aws-bundle",
+			"AWS Glue Data Catalog of account 123456789012, database chatlake",
+			"FROM chatlake.chatlake.messages\n",
+			"CREATE DATABASE IF NOT EXISTS spark_catalog.chatlake;",
+		}, []string{".uri", "jdbc", "password"}},
+		{"trino, s3 lake, glue catalog", Options{Engine: Trino, Lake: "s3://acme/chat", Schema: "lake.views", Catalog: "glue:"}, []string{
+			"-- Trino, with etc/catalog/lake.properties:\n",
+			"--   connector.name=iceberg\n",
+			"--   iceberg.catalog.type=glue\n",
+			"--   hive.metastore.glue.region=" + glueRegionPlaceholder + "\n",
+			"--   hive.metastore.glue.default-warehouse-dir=s3://acme/chat\n",
+			"--   fs.native-s3.enabled=true\n",
+			"CREATE SCHEMA IF NOT EXISTS lake.views;",
+			"FROM lake.chatlake.messages\n",
+		}, []string{"jdbc", "catalogid", "password", "Trino 453"}},
+		{"athena, glue catalog", Options{Engine: Athena, Lake: "s3://acme/chat", Catalog: "glue:"}, []string{
+			"awsdatacatalog.chatlake.messages and awsdatacatalog.chatlake.users",
+			"CREATE DATABASE IF NOT EXISTS chatlake;",
+			"CREATE OR REPLACE VIEW chatlake.sessions AS",
+			"FROM awsdatacatalog.chatlake.messages\n",
+			"FROM awsdatacatalog.chatlake.users u\n",
+			"date_diff('millisecond', TIMESTAMP '1970-01-01 00:00:00.000 UTC', sent_at)",
+		}, []string{"CREATE EXTERNAL TABLE", "projection", "create-data-catalog"}},
+		{"athena, glue catalog of another account", Options{Engine: Athena, Lake: "s3://acme/chat", Schema: "views", Catalog: "glue://210987654321"}, []string{
+			"--   aws athena create-data-catalog --name chatlake_glue --type GLUE --parameters catalog-id=210987654321\n",
+			"FROM chatlake_glue.chatlake.messages\n",
+			"CREATE OR REPLACE VIEW views.broadcasts AS",
+		}, []string{"awsdatacatalog"}},
 		{"bigquery", Options{Engine: BigQuery, Lake: "gs://acme/chat/", Schema: "proj-123456.chat"}, []string{
 			"CREATE OR REPLACE EXTERNAL TABLE `proj-123456.chat.messages`\nWITH CONNECTION `<PROJECT>.<LOCATION>.<CONNECTION>`\nOPTIONS (\n  format = 'ICEBERG',\n" +
 				"  uris = ['gs://acme/chat/messages/metadata/" + metadataPlaceholder + "']\n);",
@@ -120,12 +154,13 @@ func TestIcebergCatalogConfig(t *testing.T) {
 // snapshot_date from extracted_at.
 func TestIcebergViewsReadNoPartitionColumn(t *testing.T) {
 	for _, e := range Engines() {
-		if e == Athena {
-			continue
-		}
 		t.Run(string(e), func(t *testing.T) {
 			var b bytes.Buffer
-			if err := Write(&b, iceberg(Options{Engine: e, Lake: lakeFor(e), Catalog: "sqlite:/c.db"})); err != nil {
+			cat := "sqlite:/c.db"
+			if e == Athena {
+				cat = "glue:"
+			}
+			if err := Write(&b, iceberg(Options{Engine: e, Lake: lakeFor(e), Catalog: cat})); err != nil {
 				t.Fatal(err)
 			}
 			var sql []string // the statements, without comments
@@ -202,6 +237,9 @@ func TestIcebergCatalogSecret(t *testing.T) {
 		"https://catalog.example.com/v1?token=" + secret,
 		"mysql://reader:" + secret + "@db:3306/c%zz",
 		"jdbc:postgresql://db/c?password=" + secret,
+		"glue://reader:" + secret + "@123456789012",
+		"glue:" + secret,
+		"glue://123456789012?token=" + secret,
 	} {
 		var b bytes.Buffer
 		err := Write(&b, iceberg(Options{Engine: Spark, Lake: "gs://b/p", Catalog: cat}))
@@ -236,7 +274,12 @@ func TestIcebergOptionErrors(t *testing.T) {
 	}{
 		{"unknown table format", Options{Engine: DuckDB, Lake: "lake", TableFormat: "delta"}, "TableFormat", `"delta"`},
 		{"catalog on a hive lake", Options{Engine: Spark, Lake: "lake", Catalog: "sqlite:c.db"}, "Catalog", "Iceberg"},
-		{"athena", iceberg(Options{Engine: Athena, Lake: "s3://b/p"}), "TableFormat", "AWS Glue"},
+		{"athena without a catalog", iceberg(Options{Engine: Athena, Lake: "s3://b/p"}), "Catalog", "AWS Glue"},
+		{"athena on a jdbc catalog", iceberg(Options{Engine: Athena, Lake: "s3://b/p", Catalog: "postgres://u@pg/db"}), "Catalog", "AWS Glue"},
+		{"athena on a gs lake", iceberg(Options{Engine: Athena, Lake: "gs://b/p", Catalog: "glue:"}), "Lake", "s3://"},
+		{"glue with a short account", iceberg(Options{Engine: Spark, Lake: "s3://b/p", Catalog: "glue://1234"}), "Catalog", "glue://ACCOUNT_ID"},
+		{"glue with a region", iceberg(Options{Engine: Trino, Lake: "s3://b/p", Catalog: "glue:eu-west-1"}), "Catalog", "glue://ACCOUNT_ID"},
+		{"glue with a path", iceberg(Options{Engine: Athena, Lake: "s3://b/p", Catalog: "glue://123456789012/chatlake"}), "Catalog", "glue://ACCOUNT_ID"},
 		{"partition filter", iceberg(Options{Engine: BigQuery, Lake: "gs://b/p", RequirePartitionFilter: true}), "RequirePartitionFilter", "Hive lake"},
 		{"storage integration", iceberg(Options{Engine: Snowflake, Lake: "s3://b/p", StorageIntegration: "x"}), "StorageIntegration", "external volume"},
 		{"no catalog for spark on gs", iceberg(Options{Engine: Spark, Lake: "gs://b/p"}), "Catalog", "required for a lake in cloud storage"},

@@ -78,16 +78,17 @@ type Options struct {
 	// uses (an administrator creates it). Snowflake, Hive lakes only; default
 	// DefaultStorageIntegration.
 	StorageIntegration string
-	// TableFormat is the lake's table format: Hive (the default) or Iceberg. Athena has no
-	// definitions for an Iceberg lake (it reads Iceberg tables registered in AWS Glue only).
+	// TableFormat is the lake's table format: Hive (the default) or Iceberg. Athena reads an
+	// Iceberg lake only when its catalog is AWS Glue (Catalog glue: or glue://ACCOUNT_ID).
 	TableFormat TableFormat
 	// Catalog is the Iceberg catalog of an Iceberg lake, as the export's --catalog names it:
-	// sqlite:PATH (a relative PATH is made absolute) or postgres://USER@HOST:PORT/DB (a
-	// password in it is never printed: the definitions hold a placeholder). Spark and Trino
-	// read the tables through it: it is required for them when the lake is in cloud storage,
-	// and defaults to sqlite:LAKE/_chatlake/catalog.db (DefaultCatalogFile) for a local lake.
-	// DuckDB, BigQuery and Snowflake read the tables' metadata files, not the catalog. Iceberg
-	// lakes only.
+	// sqlite:PATH (a relative PATH is made absolute), postgres://USER@HOST:PORT/DB (a
+	// password in it is never printed: the definitions hold a placeholder), or glue: /
+	// glue://ACCOUNT_ID (the AWS Glue Data Catalog). Spark and Trino read the tables through
+	// it: it is required for them when the lake is in cloud storage, and defaults to
+	// sqlite:LAKE/_chatlake/catalog.db (DefaultCatalogFile) for a local lake. Athena reads them
+	// from Glue only: it requires a glue catalog. DuckDB, BigQuery and Snowflake read the
+	// tables' metadata files, not the catalog. Iceberg lakes only.
 	Catalog string
 }
 
@@ -200,8 +201,8 @@ func (o Options) checkTableFormat() error {
 		return optErr("TableFormat", "unknown table format %q (want %s or %s)", o.TableFormat, Hive, Iceberg)
 	}
 	switch {
-	case o.Engine == Athena:
-		return optErr("TableFormat", "Athena reads Iceberg tables registered in the AWS Glue Data Catalog, and an Iceberg lake's tables are in a JDBC catalog (sqlite: or postgres://): no Athena definitions for an Iceberg lake")
+	case o.Engine == Athena && !strings.HasPrefix(o.Catalog, "glue:"):
+		return optErr("Catalog", "Athena reads Iceberg tables from the AWS Glue Data Catalog only: give the lake's Glue catalog (glue: or glue://ACCOUNT_ID); a JDBC catalog's (sqlite:, postgres://) tables have no Athena definitions")
 	case o.RequirePartitionFilter:
 		return optErr("RequirePartitionFilter", "is an option of a Hive lake's BigQuery tables (require_hive_partition_filter), not of an Iceberg lake's")
 	case o.StorageIntegration != "":

@@ -43,10 +43,13 @@ func tableFormatOpt(p *string) option {
 }
 
 // catalogOpt is --catalog, of the commands that open a lake and of ddl. A password is best kept
-// out of the command line: PGPASSWORD, ~/.pgpass, or the whole URI in $CHATLAKE_CATALOG.
+// out of the command line: PGPASSWORD, ~/.pgpass, or the whole URI in $CHATLAKE_CATALOG. A Glue
+// catalog's URI holds no secret: AWS credentials come from the AWS configuration only.
 func catalogOpt(p *string) option {
-	return stringOpt(p, "catalog", "URI", "the Iceberg catalog of an Iceberg lake: sqlite:PATH (a SQLite file, created if missing) or postgres://USER@HOST:PORT/DB "+
-		"(the database must exist; its password from PGPASSWORD or ~/.pgpass, or in the URI; never printed); "+
+	return stringOpt(p, "catalog", "URI", "the Iceberg catalog of an Iceberg lake: sqlite:PATH (a SQLite file, created if missing), postgres://USER@HOST:PORT/DB "+
+		"(the database must exist; its password from PGPASSWORD or ~/.pgpass, or in the URI; never printed), "+
+		"or glue: / glue://ACCOUNT_ID (the AWS Glue Data Catalog of the caller's or that account; the namespace is a Glue database; "+
+		"region, endpoint and credentials from the AWS configuration: AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_GLUE); "+
 		"default for a lake on a local directory: sqlite:LAKE/"+load.CatalogPath, nil)
 }
 
@@ -56,7 +59,7 @@ func catalogCheck(uri string) error {
 		return nil
 	}
 	if err := icetable.CheckURI(uri); err != nil {
-		return &boundError{"", "sqlite:PATH or postgres://USER@HOST:PORT/DB (" + err.Error() + ")"}
+		return &boundError{"", "sqlite:PATH, postgres://USER@HOST:PORT/DB or glue:/glue://ACCOUNT_ID (" + err.Error() + ")"}
 	}
 	return nil
 }

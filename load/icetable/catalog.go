@@ -2,23 +2,15 @@ package icetable
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/url"
 	"os"
-	"path/filepath"
+	"log/slog"
 	"strings"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
-	icesql "github.com/apache/iceberg-go/catalog/sql"
 	"github.com/apache/iceberg-go/table"
-	"github.com/jackc/pgx/v5"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // the pure-Go "pgx" database/sql driver for PostgreSQL
-	_ "modernc.org/sqlite"             // the pure-Go "sqlite" database/sql driver (CGO_ENABLED=0 builds)
 )
 
 // CatalogName is the catalog name recorded in every row of the SQL catalog's tables
@@ -28,18 +20,18 @@ const CatalogName = "chatlake"
 // DefaultNamespace is the namespace used when Config.Namespace is empty.
 const DefaultNamespace = "chatlake"
 
-// sqliteBusyTimeoutMS is how long a SQLite statement waits for another connection's lock
-// (another process publishing to the same catalog file) before failing.
-const sqliteBusyTimeoutMS = 30000
-
 // Config says which catalog Open opens.
 type Config struct {
 	// URI is the --catalog value: "sqlite:PATH" (PATH relative or absolute; "sqlite:///abs"
-	// also works) or "postgres://user:pass@host:port/db?sslmode=..." (also "postgresql://";
+	// also works), "postgres://user:pass@host:port/db?sslmode=..." (also "postgresql://";
 	// pgx's connection URL, so the password may instead come from PGPASSWORD or a .pgpass
-	// file). No error or log line shows its userinfo or query.
+	// file), or "glue:" / "glue://ACCOUNT_ID" (the AWS Glue Data Catalog of the caller's
+	// account, or of the 12-digit account ACCOUNT_ID; region, endpoint and credentials come
+	// from the standard AWS configuration, never from the URI). No error or log line shows
+	// its userinfo or query, nor an AWS credential.
 	URI string
-	// Namespace holds the tables; DefaultNamespace if empty. Created if missing.
+	// Namespace holds the tables (for Glue, the database); DefaultNamespace if empty. Created
+	// if missing.
 	Namespace string
 	// Props are passed to iceberg-go as catalog properties: FileIO settings (endpoints,
 	// credentials) for the tables' locations.
@@ -51,10 +43,18 @@ type Config struct {
 	ReadOnly bool
 }
 
+// catalogAPI is what this package uses of an iceberg-go catalog (SQL or Glue).
+type catalogAPI interface {
+	LoadTable(ctx context.Context, ident table.Identifier) (*table.Table, error)
+	CreateTable(ctx context.Context, ident table.Identifier, sc *iceberg.Schema, opts ...catalog.CreateTableOpt) (*table.Table, error)
+	CheckNamespaceExists(ctx context.Context, ns table.Identifier) (bool, error)
+	CreateNamespace(ctx context.Context, ns table.Identifier, props iceberg.Properties) error
+}
+
 // Catalog is an open Iceberg catalog with its namespace. Close it when done.
 type Catalog struct {
-	cat    *icesql.Catalog
-	db     *sql.DB
+	cat    catalogAPI
+	close  func() error // releases cat and what it holds (a database pool)
 	ns     table.Identifier
 	where  string // the URI with its userinfo removed, for errors and logs
 	ro     bool   // Config.ReadOnly
@@ -64,11 +64,17 @@ type Catalog struct {
 // Open opens (creating if missing, unless cfg.ReadOnly) the catalog named by cfg.URI and its
 // namespace.
 //
-//	sqlite:PATH      a SQLite catalog file; the file and its directory are created if missing
-//	postgres://...   a PostgreSQL database (the database must exist; the catalog's tables are
-//	                 created in it if missing)
+//	sqlite:PATH        a SQLite catalog file; the file and its directory are created if missing
+//	postgres://...     a PostgreSQL database (the database must exist; the catalog's tables are
+//	                   created in it if missing)
+//	glue:              the AWS Glue Data Catalog of the caller's account (the namespace is a
+//	                   Glue database, created if missing)
+//	glue://ACCOUNT_ID  the Glue Data Catalog of account ACCOUNT_ID (12 digits)
 //
-// Any other scheme fails with ErrUnsupportedCatalog naming the scheme.
+// For Glue, region, endpoint and credentials come from the standard AWS configuration
+// (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_GLUE or AWS_ENDPOINT_URL, the shared config and
+// credentials files, instance roles); a configuration without a region is an error. Any other
+// scheme fails with ErrUnsupportedCatalog naming the scheme.
 func Open(ctx context.Context, cfg Config) (*Catalog, error) {
 	scheme, rest, ok := strings.Cut(cfg.URI, ":")
 	if !ok || scheme == "" {
@@ -90,36 +96,25 @@ func Open(ctx context.Context, cfg Config) (*Catalog, error) {
 		props[k] = v
 	}
 
-	var (
-		db      *sql.DB
-		dialect icesql.SupportedDialect
-		err     error
-	)
+	c := &Catalog{ns: table.Identifier{ns}, where: redact(cfg.URI), logger: logger, ro: cfg.ReadOnly}
 	if cfg.ReadOnly {
 		props["init_catalog_tables"] = "false" // iceberg-go's key: do not create the catalog's tables
 	}
+	var err error
 	switch strings.ToLower(scheme) {
-	case "sqlite":
-		if cfg.ReadOnly {
-			if _, err := os.Stat(strings.TrimPrefix(rest, "//")); err != nil {
-				return nil, fmt.Errorf("catalog sqlite:%s: %w", strings.TrimPrefix(rest, "//"), ErrNotFound)
+	case "sqlite", "postgres", "postgresql":
+		if path := strings.TrimPrefix(rest, "//"); cfg.ReadOnly && strings.EqualFold(scheme, "sqlite") {
+			if _, err := os.Stat(path); err != nil {
+				return nil, fmt.Errorf("catalog sqlite:%s: %w", path, ErrNotFound)
 			}
 		}
-		db, err = openSQLite(rest)
-		dialect = icesql.SQLite
-	case "postgres", "postgresql":
-		db, err = sql.Open("pgx", cfg.URI)
-		dialect = icesql.Postgres
+		c.cat, c.close, err = openSQL(strings.ToLower(scheme), rest, cfg.URI, props)
+	case "glue":
+		c.cat, c.close, err = openGlue(ctx, cfg.URI, props)
 	default:
 		return nil, fmt.Errorf("catalog scheme %q: %w (want sqlite:PATH)", scheme, ErrUnsupportedCatalog)
 	}
 	if err != nil {
-		return nil, err
-	}
-	c := &Catalog{db: db, ns: table.Identifier{ns}, where: redact(cfg.URI), logger: logger, ro: cfg.ReadOnly}
-	c.cat, err = icesql.NewCatalog(CatalogName, db, dialect, props)
-	if err != nil {
-		_ = db.Close()
 		return nil, scrub(fmt.Errorf("catalog %s: %w", c.where, err), cfg.URI)
 	}
 	if err := c.ensureNamespace(ctx); err != nil {
@@ -130,8 +125,8 @@ func Open(ctx context.Context, cfg Config) (*Catalog, error) {
 }
 
 // CheckURI reports whether Open would accept uri's form: a scheme it knows and, for sqlite:, a
-// file path; for postgres://, a connection URL pgx parses. It opens nothing, and its error never
-// shows a password of uri.
+// file path; for postgres://, a connection URL pgx parses; for glue, "glue:" or
+// "glue://ACCOUNT_ID". It opens nothing, and its error never shows a password of uri.
 func CheckURI(uri string) error {
 	scheme, rest, ok := strings.Cut(uri, ":")
 	switch strings.ToLower(scheme) {
@@ -142,37 +137,15 @@ func CheckURI(uri string) error {
 		}
 		return nil
 	case "postgres", "postgresql":
-		if _, err := pgx.ParseConfig(uri); err != nil {
-			return scrub(fmt.Errorf("catalog %s: %w", redact(uri), err), uri)
-		}
-		return nil
+		return checkPostgres(uri)
+	case "glue":
+		_, err := glueAccount(uri)
+		return err
 	}
 	if !ok || scheme == "" {
 		return fmt.Errorf("catalog URI without a scheme: %w", ErrUnsupportedCatalog)
 	}
 	return fmt.Errorf("catalog scheme %q: %w", scheme, ErrUnsupportedCatalog)
-}
-
-// openSQLite opens the SQLite file at path (after "sqlite:"), creating its directory. WAL and a
-// busy timeout let several processes share the file; transactions begin IMMEDIATE so two writers
-// wait for each other instead of failing to upgrade a read lock.
-func openSQLite(path string) (*sql.DB, error) {
-	if p, ok := strings.CutPrefix(path, "//"); ok {
-		path = p
-	}
-	if path == "" || strings.ContainsAny(path, "?#\x00") {
-		return nil, fmt.Errorf("catalog sqlite:%s: want sqlite:PATH, a file path without '?' or '#'", path)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("catalog sqlite:%s: %w", path, err)
-	}
-	dsn := fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_txlock=immediate",
-		(&url.URL{Path: path}).EscapedPath(), sqliteBusyTimeoutMS)
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("catalog sqlite:%s: %w", path, err)
-	}
-	return db, nil
 }
 
 func (c *Catalog) ensureNamespace(ctx context.Context) error {
@@ -195,70 +168,8 @@ func (c *Catalog) ensureNamespace(ctx context.Context) error {
 
 // Close releases the catalog's connections. Tables opened from it must not be used afterwards.
 func (c *Catalog) Close() error {
-	err := c.cat.Close()
-	if dbErr := c.db.Close(); dbErr != nil {
-		err = errors.Join(err, dbErr)
-	}
-	if err != nil {
+	if err := c.close(); err != nil {
 		return fmt.Errorf("closing catalog %s: %w", c.where, err)
 	}
 	return nil
-}
-
-// scrubbedError is an error whose text held a secret of the catalog URI: it keeps the scrubbed
-// text only, and does not unwrap to the original.
-type scrubbedError struct{ msg string }
-
-func (e *scrubbedError) Error() string { return e.msg }
-
-// scrub returns err unchanged unless its text contains a secret of uri (the password of its
-// userinfo, or of its password query parameter); then an error with each secret replaced.
-func scrub(err error, uri string) error {
-	u, perr := url.Parse(uri)
-	if perr != nil || err == nil {
-		return err
-	}
-	var secrets []string // each as decoded and as written in uri
-	if p, ok := u.User.Password(); ok {
-		secrets = append(secrets, p)
-		if _, rest, ok := strings.Cut(uri, "://"); ok {
-			auth, _, _ := strings.Cut(rest, "/")
-			if i := strings.LastIndex(auth, "@"); i >= 0 {
-				_, raw, _ := strings.Cut(auth[:i], ":")
-				secrets = append(secrets, raw)
-			}
-		}
-	}
-	for _, kv := range strings.Split(u.RawQuery, "&") {
-		if k, raw, ok := strings.Cut(kv, "="); ok && strings.EqualFold(k, "password") {
-			p, _ := url.QueryUnescape(raw)
-			secrets = append(secrets, raw, p)
-		}
-	}
-	msg := err.Error()
-	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "xxxxx")
-		}
-	}
-	if msg == err.Error() {
-		return err
-	}
-	return &scrubbedError{msg: msg}
-}
-
-// redact returns uri without its userinfo (user and password), for errors and logs. A string
-// that does not parse as a URL is reduced to its scheme.
-func redact(uri string) string {
-	u, err := url.Parse(uri)
-	if err != nil {
-		scheme, _, _ := strings.Cut(uri, ":")
-		if strings.ContainsAny(scheme, "/@") {
-			return "(unparsable catalog URI)"
-		}
-		return scheme + ":(unparsable)"
-	}
-	u.User = nil
-	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", "" // a query may hold a password too
-	return u.String()
 }

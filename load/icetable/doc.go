@@ -21,9 +21,17 @@
 // through the pure-Go driver modernc.org/sqlite, so CGO_ENABLED=0 builds work.
 // "postgres://..." (or "postgresql://") is the same layout in a PostgreSQL database, through
 // the pure-Go pgx driver (the password may also come from PGPASSWORD or a .pgpass file); the
-// database must exist. Any other scheme is ErrUnsupportedCatalog. No error or log line shows the
-// URI's userinfo or query: they are cut from the URI, and a driver error that quotes the password
-// has it replaced.
+// database must exist. "glue:" is the AWS Glue Data Catalog of the caller's account and
+// "glue://ACCOUNT_ID" that of the 12-digit account ACCOUNT_ID (iceberg-go's Glue catalog, through
+// aws-sdk-go-v2): the namespace is a Glue database, created if missing, and each table a Glue
+// table of type ICEBERG whose metadata_location parameter names its current metadata.json.
+// Region, endpoint and credentials come from the standard AWS configuration only (AWS_REGION,
+// AWS_PROFILE, AWS_ENDPOINT_URL_GLUE or AWS_ENDPOINT_URL, the shared files, instance and
+// container roles), never from the URI; a configuration without a region is an error at Open.
+// Any other scheme is ErrUnsupportedCatalog. No error or log line shows the URI's userinfo or
+// query: they are cut from the URI, and a driver error that quotes the password has it replaced.
+// Likewise, a Glue call's error that quotes an AWS credential (AWS quotes the access key id and
+// session token in a signature mismatch) has it replaced.
 //
 // # Tables
 //
@@ -50,7 +58,11 @@
 // transaction that swaps the table's metadata location only if it is still the one the commit
 // started from. Several processes may share one SQLite file (WAL, IMMEDIATE transactions and a
 // 30 s busy timeout): two commits to one table are ordered by the catalog and the later one is
-// retried as above. Two handles of one table in one process behave like two processes.
+// retried as above. On Glue, iceberg-go's commit reads the Glue table, writes the new
+// metadata.json and updates the table with the VersionId it read: Glue refuses the update when
+// another writer updated the table in between (ConcurrentModificationException, wrapped in
+// table.ErrCommitFailed), and Commit reloads and retries as above; the loser's metadata.json is
+// left for DeleteOrphans. Two handles of one table in one process behave like two processes.
 //
 // # Errors
 //

@@ -108,7 +108,9 @@ func testExpire(t *testing.T, newLake func(*testing.T) lake) {
 	}
 }
 
-func TestDeleteOrphans(t *testing.T) {
+func TestDeleteOrphans(t *testing.T) { forEachCatalog(t, testDeleteOrphans) }
+
+func testDeleteOrphans(t *testing.T, newLake func(*testing.T) lake) {
 	l := newLake(t)
 	ctx := context.Background()
 	tbl := l.table(t, l.open(t), "messages")

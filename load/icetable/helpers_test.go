@@ -51,10 +51,11 @@ type lake struct {
 	ware    string // warehouse directory
 }
 
-// forEachCatalog runs test on a SQLite catalog and on a PostgreSQL one.
+// forEachCatalog runs test on a SQLite catalog, on a PostgreSQL one and on a Glue one (moto).
 func forEachCatalog(t *testing.T, test func(t *testing.T, newLake func(*testing.T) lake)) {
 	t.Run("sqlite", func(t *testing.T) { test(t, newLake) })
 	t.Run("postgres", func(t *testing.T) { test(t, postgres(t).newLake) })
+	t.Run("glue", func(t *testing.T) { test(t, glue(t)) })
 }
 
 func newLake(t *testing.T) lake {

@@ -3,7 +3,8 @@
 // blob/drivertest, an in-process fake GCS server for tests (StartFakeGCS; StartFakeGCSWrapped
 // puts a handler of the test's in front of it, to watch the requests), moto's S3 server in a
 // child process (StartMoto; MotoEnv is the environment that points the standard AWS
-// configuration at it), gofakes3 in process (StartGoFakeS3), and Azure's blob emulator run as
+// configuration at it; StartMotoGlue is the same server with the VersionId check of AWS Glue's
+// UpdateTable, which moto lacks, for the Iceberg catalog tests), gofakes3 in process (StartGoFakeS3), and Azure's blob emulator run as
 // a child process (StartAzurite: azurite-blob from the npm package azurite, which .ci/run
 // installs; without it a test is skipped, or fails when CI=true).
 //
@@ -25,5 +26,6 @@
 //
 // What the suite finds is reported through t (t.Error, t.Fatal), never returned. StartFakeGCS,
 // StartMoto and StartAzurite fail t if the server cannot start, and stop it when the test
-// ends; without moto_server, StartMoto skips the test, or fails it under CI=true.
+// ends; without moto_server, StartMoto and StartMotoGlue skip the test, or fail it under
+// CI=true.
 package storagetest

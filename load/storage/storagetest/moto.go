@@ -75,8 +75,14 @@ func StartMotoEmulator(t testing.TB, buckets ...string) (endpoint string, client
 
 func startMoto(t testing.TB, env []string, buckets []string) (endpoint string, client *s3.Client, e *Emulator) {
 	t.Helper()
-	bin := MotoServer(t)
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p0")
+	return startMotoArgv(t, []string{MotoServer(t), "-H", "127.0.0.1", "-p0"}, env, buckets)
+}
+
+// startMotoArgv runs argv, a moto server that names its port as moto_server does.
+func startMotoArgv(t testing.TB, argv, env []string, buckets []string) (endpoint string, client *s3.Client, e *Emulator) {
+	t.Helper()
+	bin := argv[0]
+	cmd := exec.Command(bin, argv[1:]...)
 	cmd.Env = append(append(os.Environ(), "MOTO_ALLOW_NONEXISTENT_REGION=true"), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the shim's children die with it
 	out, err := cmd.StderrPipe()

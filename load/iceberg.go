@@ -83,6 +83,15 @@ func (l *Lake) TableFormat() string {
 	return TableFormatHive
 }
 
+// CatalogIdentity names an Iceberg lake's catalog without its secrets (icetable.Identity), as
+// the lake's mode record keeps it; "" on a Hive lake.
+func (l *Lake) CatalogIdentity() string {
+	if !l.iceberg() {
+		return ""
+	}
+	return icetable.Identity(l.opts.Catalog.URI)
+}
+
 // objectURI is the URI of the lake's object name, as Iceberg metadata records it (a table's
 // location is the URI of its directory, TableDir).
 func (l *Lake) objectURI(name string) string {

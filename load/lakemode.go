@@ -29,9 +29,12 @@ type LakeMode struct {
 	RedactText bool `json:"redact_text"`
 	// TableFormat is TableFormatIceberg for a lake of Iceberg tables; "" (or TableFormatHive)
 	// for the Hive layout.
-	TableFormat string    `json:"table_format,omitempty"`
-	Created     time.Time `json:"created"`
-	RunID       string    `json:"run_id"`
+	TableFormat string `json:"table_format,omitempty"`
+	// Catalog names an Iceberg lake's catalog (icetable.Identity: no password), so that the
+	// commands that work on the lake open the same one.
+	Catalog string    `json:"catalog,omitempty"`
+	Created time.Time `json:"created"`
+	RunID   string    `json:"run_id"`
 }
 
 // ReadMode reads the lake's mode record; a lake without one gives nil and no error.

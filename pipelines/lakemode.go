@@ -15,7 +15,7 @@ import (
 func (p *Pipeline) wantMode() load.LakeMode {
 	m := load.LakeMode{Created: p.o.Clock().UTC(), RunID: p.o.RunID}
 	if f := p.lake.TableFormat(); f != load.TableFormatHive {
-		m.TableFormat = f
+		m.TableFormat, m.Catalog = f, p.lake.CatalogIdentity()
 	}
 	if p.pseudo != nil {
 		m.RedactText = p.pseudo.red != nil
@@ -28,7 +28,7 @@ func (p *Pipeline) wantMode() load.LakeMode {
 }
 
 // checkMode refuses, before anything is written, a run whose mode is not the lake's: another
-// --table-format, with or without --pseudonymize, another key, or (exporting) with or without
+// --table-format or --catalog, with or without --pseudonymize, another key, or (exporting) with or without
 // --redact-text, or PII attributes that leave out one the lake's record names. A lake
 // without a mode record was written with none of them: a run with one of them is refused if
 // the lake holds anything (a state or a plan).
@@ -62,6 +62,8 @@ func (p *Pipeline) checkMode(ctx context.Context, exporting bool) error {
 	case have.Tables() != want.Tables():
 		return badInput("--table-format %s: the lake's tables are %s: a lake keeps the table format of its first run (run with --table-format %s, or export into a new lake)",
 			want.Tables(), have.Tables(), have.Tables())
+	case have.Catalog != "" && have.Catalog != want.Catalog:
+		return badInput("--catalog %s: the lake's tables are in the catalog %s: run with that --catalog", want.Catalog, have.Catalog)
 	case have.Pseudonymized && !want.Pseudonymized:
 		return badInput("the lake is pseudonymised (key fingerprint %s): run with --pseudonymize and its key", have.KeyFingerprint)
 	case !have.Pseudonymized && want.Pseudonymized:
@@ -102,7 +104,7 @@ func (p *Pipeline) recordMode(ctx context.Context) error {
 		return err
 	}
 	if have.Pseudonymized != want.Pseudonymized || have.KeyFingerprint != want.KeyFingerprint || have.RedactText != want.RedactText ||
-		have.Tables() != want.Tables() {
+		have.Tables() != want.Tables() || have.Catalog != want.Catalog {
 		return badInput("another run wrote the lake's mode meanwhile, and it is not this run's")
 	}
 	return nil

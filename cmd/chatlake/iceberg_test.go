@@ -96,9 +96,9 @@ func TestIcebergLake(t *testing.T) {
 	if code, out := runChild(t, nil, "verify", "--lake", dir); code != exitOK {
 		t.Fatalf("verify exits %d: %s", code, out)
 	}
-	// ... and neither creates a catalog: another --catalog is a failure, not an empty lake.
+	// ... and neither creates a catalog: another --catalog is bad input, not an empty lake.
 	other := filepath.Join(t.TempDir(), "other.db")
-	if code, out := runChild(t, nil, "verify", "--lake", dir, "--catalog", "sqlite:"+other); code != exitFailed || !strings.Contains(lastLine(out), "not found") {
+	if code, out := runChild(t, nil, "verify", "--lake", dir, "--catalog", "sqlite:"+other); code != exitBadInput || !strings.Contains(lastLine(out), "--catalog sqlite:"+other) {
 		t.Errorf("verify with another catalog exits %d: %s", code, lastLine(out))
 	}
 	if _, err := os.Stat(other); !errors.Is(err, os.ErrNotExist) {
@@ -496,6 +496,49 @@ func TestIcebergPseudonymizedAndOwed(t *testing.T) {
 			if holds(t, f.Path, pv) {
 				t.Errorf("snapshot %v references %s, which holds the erased user", sn.ID, f.Path)
 			}
+		}
+	}
+}
+
+// TestIcebergCatalogOfTheLake: the lake's mode record names its catalog (without a password),
+// so publish, forget, status and verify find a catalog outside the lake without --catalog; an
+// export with another --catalog is bad input and changes nothing.
+func TestIcebergCatalogOfTheLake(t *testing.T) {
+	s := startSim(t, 25, 6, nil)
+	env := []string{apiKeyEnv + "=" + s.opts.APIKey}
+	dir := t.TempDir()
+	catalog := "sqlite:" + filepath.Join(t.TempDir(), "cat", "catalog.db")
+	if code, stderr := runChild(t, env, s.exportArgs("backfill", dir, "--table-format", "iceberg", "--catalog", catalog, "--log-format", "json")...); code != exitOK {
+		t.Fatalf("backfill exits %d: %s", code, lastLine(stderr))
+	}
+	if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(load.CatalogPath))); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the lake has a catalog of its own besides --catalog (%v)", err)
+	}
+	for _, args := range [][]string{{"verify", "--lake", dir}, {"status", "--lake", dir}} {
+		if code, out := runChild(t, nil, args...); code != exitOK {
+			t.Errorf("%s without --catalog exits %d: %s", args[0], code, lastLine(out))
+		}
+	}
+	before := treeOf(t, dir)
+	other := filepath.Join(t.TempDir(), "other.db")
+	code, stderr := runChild(t, env, s.exportArgs("backfill", dir, "--table-format", "iceberg", "--catalog", "sqlite:"+other, "--log-format", "json")...)
+	if code != exitBadInput || !strings.Contains(lastLine(stderr), "--catalog sqlite:"+other) {
+		t.Errorf("a backfill with another catalog exits %d: %s", code, lastLine(stderr))
+	}
+	if _, err := os.Stat(other); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused backfill created its catalog (%v)", err)
+	}
+	if !slices.Equal(before, treeOf(t, dir)) {
+		t.Error("the refused backfill changed the lake")
+	}
+	gone := s.Truth(nil, s.opts.From, s.opts.To, s.opts.To.AddDate(1, 0, 0))[0].ChannelUserID
+	if code, out := runChild(t, nil, "forget", "--lake", dir, "--user", gone, "--log-format", "json"); code != exitOK {
+		t.Fatalf("forget without --catalog exits %d: %s", code, lastLine(out))
+	}
+	loc := lakecheck.MetadataLocation(t, strings.TrimPrefix(catalog, "sqlite:"), "messages")
+	for _, f := range lakecheck.ReadSnapshot(t, loc).Files {
+		if holds(t, f.Path, gone) {
+			t.Errorf("after forget, %s still holds the erased user", f.Path)
 		}
 	}
 }

@@ -88,6 +88,15 @@ func (f *tableFlags) lakeOptions(o *load.Options, mode *load.LakeMode, localDir 
 		return nil, usagef("--table-format iceberg: Iceberg tables are kept on a local lake only so far (the lake is on a cloud store)")
 	}
 	uri := f.catalog
+	if f.fromLake && mode != nil && mode.Catalog != "" {
+		// The lake names its catalog: --catalog may repeat it (with a password), not change it.
+		switch {
+		case uri == "":
+			uri = mode.Catalog
+		case icetable.Identity(uri) != mode.Catalog:
+			return nil, usagef("--catalog %s: the lake's tables are in the catalog %s", icetable.Identity(uri), mode.Catalog)
+		}
+	}
 	if uri == "" {
 		uri = "sqlite:" + filepath.Join(localDir, filepath.FromSlash(load.CatalogPath))
 	}

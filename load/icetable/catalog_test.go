@@ -179,3 +179,29 @@ func TestReadOnlyCreatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// Identity keeps what names the catalog and drops its secrets.
+func TestIdentity(t *testing.T) {
+	const secret = "hunter2-s3cr3t"
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ uri, want string }{
+		{"sqlite:/var/lake/./catalog.db", "sqlite:/var/lake/catalog.db"},
+		{"sqlite:///var/lake/catalog.db", "sqlite:/var/lake/catalog.db"},
+		{"sqlite:rel/catalog.db", "sqlite:" + filepath.Join(wd, "rel", "catalog.db")},
+		{"postgres://chat:" + secret + "@db.example:5432/lake?sslmode=require", "postgres://chat@db.example:5432/lake?sslmode=require"},
+		{"postgresql://chat@db.example:5432/lake?password=" + secret + "&sslmode=require", "postgres://chat@db.example:5432/lake?sslmode=require"},
+		{"glue:", "glue:"},
+		{"glue://123456789012", "glue://123456789012"},
+	} {
+		got := icetable.Identity(tc.uri)
+		if got != tc.want {
+			t.Errorf("Identity(%q) = %q, want %q", tc.uri, got, tc.want)
+		}
+		if strings.Contains(got, secret) {
+			t.Errorf("Identity(%q) shows the secret", tc.uri)
+		}
+	}
+}

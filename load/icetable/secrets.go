@@ -2,6 +2,7 @@ package icetable
 
 import (
 	"net/url"
+	"path/filepath"
 	"strings"
 )
 
@@ -69,5 +70,40 @@ func redact(uri string) string {
 	}
 	u.User = nil
 	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", "" // a query may hold a password too
+	return u.String()
+}
+
+// Identity names the catalog uri opens, without its secrets: the URI less the password of its
+// userinfo and a password query parameter, and for sqlite: the file's absolute, cleaned path. Two
+// URIs of one catalog have the same Identity (a lake records it, so that a later command opens
+// the same catalog); it may be shown.
+func Identity(uri string) string {
+	scheme, rest, _ := strings.Cut(uri, ":")
+	if strings.EqualFold(scheme, "sqlite") {
+		path := strings.TrimPrefix(rest, "//")
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+		return "sqlite:" + path
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return redact(uri)
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	if u.Scheme == "postgresql" {
+		u.Scheme = "postgres"
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.EqualFold(k, "password") {
+			q.Del(k)
+		}
+	}
+	u.RawQuery = q.Encode()
+	u.Fragment, u.RawFragment = "", ""
 	return u.String()
 }

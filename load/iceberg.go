@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
 	"github.com/chatlake/chatlake/load/icetable"
+	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/schema"
 )
 
@@ -92,14 +94,51 @@ func (l *Lake) CatalogIdentity() string {
 	return icetable.Identity(l.opts.Catalog.URI)
 }
 
-// objectURI is the URI of the lake's object name, as Iceberg metadata records it (a table's
-// location is the URI of its directory, TableDir).
-func (l *Lake) objectURI(name string) string {
-	root := l.store.URL()
-	if _, ok := l.store.(localFiles); ok {
-		root = "file://" + root
+// cloudAccess is a cloud store that tells how it reaches its bucket (storage.GCS, S3, Azure).
+type cloudAccess interface {
+	Access() (storage.Access, bool)
+}
+
+// icebergIO sets, for an Iceberg lake, the URI of its store's root in the tables' metadata
+// and, on a cloud store, the FileIO properties of its catalog: those of the store's own
+// settings (icetable.StoreIO), and the store's redaction of their secrets. A cloud store
+// that cannot tell its settings is an error.
+func (l *Lake) icebergIO() error {
+	if !l.iceberg() {
+		return nil
 	}
-	return root + "/" + name
+	if _, ok := l.store.(localFiles); ok {
+		l.root = "file://" + l.store.URL()
+		return nil
+	}
+	ca, ok := l.store.(cloudAccess)
+	var a storage.Access
+	if ok {
+		a, ok = ca.Access()
+	}
+	if !ok {
+		return fmt.Errorf("iceberg lake %s: its store cannot tell the settings of the tables' FileIO", l.store.URL())
+	}
+	root, props, err := icetable.StoreIO(a)
+	if err != nil {
+		return fmt.Errorf("iceberg lake %s: %w", l.store.URL(), err)
+	}
+	cfg := *l.opts.Catalog
+	cfg.Props = maps.Clone(props)
+	maps.Copy(cfg.Props, l.opts.Catalog.Props) // the caller's own properties win
+	cfg.Redact = a.Redact
+	if l.opts.Catalog.Redact != nil {
+		cfg.Redact = func(s string) string { return a.Redact(l.opts.Catalog.Redact(s)) }
+	}
+	l.opts.Catalog, l.root = &cfg, root
+	return nil
+}
+
+// objectURI is the URI of the lake's object name, as Iceberg metadata records it (a table's
+// location is the URI of its directory, TableDir): file:///DIR/NAME, gs://BUCKET/PREFIX/NAME,
+// s3://BUCKET/PREFIX/NAME or abfss://CONTAINER@ACCOUNT.dfs.core.windows.net/PREFIX/NAME.
+func (l *Lake) objectURI(name string) string {
+	return l.root + "/" + name
 }
 
 // objectName is the lake's object that uri names; an error for a URI outside the lake.

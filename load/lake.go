@@ -38,6 +38,7 @@ type Lake struct {
 
 	catMu sync.Mutex
 	cat   *icetable.Catalog // an Iceberg lake's catalog, once opened (catalog)
+	root  string            // the URI of the store's root in an Iceberg lake's metadata (objectURI)
 }
 
 // NewLake returns the lake on store; o may be nil for the defaults.
@@ -49,8 +50,12 @@ func NewLake(store storage.Store, o *Options) (*Lake, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Lake{store: store, opts: opts, stages: &stageBudget{limit: opts.StageMemory},
-		builders: &builderPool{mem: opts.Allocator}, partBytes: stagedPartBytes}, nil
+	l := &Lake{store: store, opts: opts, stages: &stageBudget{limit: opts.StageMemory},
+		builders: &builderPool{mem: opts.Allocator}, partBytes: stagedPartBytes}
+	if err := l.icebergIO(); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // LocalDir is the directory of a lake on a local disk, and false for a lake on a cloud store.

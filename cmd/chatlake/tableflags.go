@@ -66,7 +66,9 @@ func catalogCheck(uri string) error {
 
 // lakeOptions returns o with the lake's table format: the flag's, or with fromLake the one the
 // lake's mode record names (mode, nil: a Hive lake). An Iceberg lake's catalog is --catalog, or
-// for a lake on a local directory (localDir) the SQLite file in it.
+// for a lake on a local directory (localDir) the SQLite file in it; a lake on a cloud store
+// (localDir "") without --catalog is a usage error. The tables' FileIO takes the store's own
+// settings (load.NewLake).
 func (f *tableFlags) lakeOptions(o *load.Options, mode *load.LakeMode, localDir string) (*load.Options, error) {
 	format := f.format
 	if f.fromLake {
@@ -82,11 +84,6 @@ func (f *tableFlags) lakeOptions(o *load.Options, mode *load.LakeMode, localDir 
 	if o != nil {
 		oi = *o
 	}
-	if localDir == "" {
-		// The lake's Parquet files would go through its store, but iceberg-go writes the tables'
-		// metadata through a FileIO of its own, not yet configured for gs://, s3:// or az://.
-		return nil, usagef("--table-format iceberg: Iceberg tables are kept on a local lake only so far (the lake is on a cloud store)")
-	}
 	uri := f.catalog
 	if f.fromLake && mode != nil && mode.Catalog != "" {
 		// The lake names its catalog: --catalog may repeat it (with a password), not change it.
@@ -97,7 +94,12 @@ func (f *tableFlags) lakeOptions(o *load.Options, mode *load.LakeMode, localDir 
 			return nil, usagef("--catalog %s: the lake's tables are in the catalog %s", icetable.Identity(uri), mode.Catalog)
 		}
 	}
-	if uri == "" {
+	switch {
+	case uri != "":
+	case localDir == "":
+		// A catalog file inside a bucket could not be shared safely: SQLite needs a local file.
+		return nil, usagef("--catalog: an Iceberg lake on a cloud store needs a catalog (sqlite:PATH, postgres://... or glue:)")
+	default:
 		uri = "sqlite:" + filepath.Join(localDir, filepath.FromSlash(load.CatalogPath))
 	}
 	oi.Catalog = &icetable.Config{URI: uri, Logger: oi.Logger, ReadOnly: f.readOnly}

@@ -107,6 +107,47 @@ func ReadSnapshots(t testing.TB, metadata string) []Snapshot {
 	return all.Snapshots
 }
 
+// A CloudCopy is the objects of a lake on a cloud store, copied into the local directory Dir
+// (Download): a URI that starts with Root, the URI of the store's root in the tables'
+// metadata (gs://BUCKET/PREFIX, s3://..., abfss://CONTAINER@ACCOUNT.dfs.core.windows.net/PREFIX),
+// names the file at the same path below Dir.
+type CloudCopy struct{ Root, Dir string }
+
+// ReadSnapshot is ReadSnapshot of the copy's metadata file metadata (a URI below Root); the
+// files it lists keep the URIs the manifests record (Local turns them into local files).
+func (c CloudCopy) ReadSnapshot(t testing.TB, metadata string) Snapshot {
+	t.Helper()
+	var s Snapshot
+	ReadIceberg(t, &s, "--root-map", c.Root+"="+c.Dir, metadata)
+	return s
+}
+
+// ReadSnapshots is ReadSnapshots of the copy's metadata file metadata.
+func (c CloudCopy) ReadSnapshots(t testing.TB, metadata string) []Snapshot {
+	t.Helper()
+	var all struct {
+		Snapshots []Snapshot `json:"snapshots"`
+	}
+	ReadIceberg(t, &all, "--all", "--root-map", c.Root+"="+c.Dir, metadata)
+	return all.Snapshots
+}
+
+// Local returns files with each URI below Root turned into the file:// URI of its copy (for
+// ReadFiles); a URI outside Root fails the test.
+func (c CloudCopy) Local(t testing.TB, files []DataFile) []DataFile {
+	t.Helper()
+	out := make([]DataFile, len(files))
+	for i, f := range files {
+		rel, ok := strings.CutPrefix(f.Path, strings.TrimSuffix(c.Root, "/")+"/")
+		if !ok {
+			t.Fatalf("data file %s is not below the lake's root %s", f.Path, c.Root)
+		}
+		f.Path = "file://" + filepath.ToSlash(filepath.Join(c.Dir, filepath.FromSlash(rel)))
+		out[i] = f
+	}
+	return out
+}
+
 // ReadIceberg runs read_snapshot.py (python3-avro; it says what it prints) with args and
 // decodes its JSON output into out.
 func ReadIceberg(t testing.TB, out any, args ...string) {

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """An independent reader of an Iceberg table's snapshots (nothing of iceberg-go).
 
-Usage: read_snapshot.py [--all] METADATA_JSON
+Usage: read_snapshot.py [--all] [--root-map URI=DIR]... METADATA_JSON
 
 METADATA_JSON is the table's metadata file (a local path or a file:// URI): the catalog's
-iceberg_tables.metadata_location. It reads that JSON, the snapshot's manifest list (Avro) and
+iceberg_tables.metadata_location. For a table on a cloud store (gs://, s3://, abfss://) whose
+objects were copied to a local directory, --root-map URI=DIR reads a URI that starts with URI
+from the same path below DIR (the paths printed stay the URIs the metadata records). It reads that JSON, the snapshot's manifest list (Avro) and
 its manifests (Avro) with Debian's python3-avro and prints JSON:
 
   {"metadata": ..., "snapshot_id": N, "summary": {...},
@@ -31,8 +33,15 @@ STATUS_DELETED = 2
 CONTENT_DATA = 0
 
 
+ROOT_MAPS = []  # (URI prefix, local directory), from --root-map
+
+
 def local_path(uri):
-    """Turns a file:// URI (or a plain path) into a local path; other schemes are refused."""
+    """Turns a file:// URI (or a plain path) into a local path, and a URI below a --root-map
+    prefix into the path below its directory; other schemes are refused."""
+    for prefix, directory in ROOT_MAPS:
+        if uri.startswith(prefix + "/"):
+            return directory.rstrip("/") + "/" + urllib.parse.unquote(uri[len(prefix) + 1 :])
     parsed = urllib.parse.urlparse(uri)
     if parsed.scheme in ("", "file"):
         return urllib.parse.unquote(parsed.path) if parsed.scheme else uri
@@ -99,13 +108,20 @@ def snapshot_files(snapshot, days):
 def main(argv):
     all_snapshots = False
     args = []
-    for arg in argv[1:]:
+    rest = argv[1:]
+    while rest:
+        arg = rest.pop(0)
         if arg == "--all":
             all_snapshots = True
+        elif arg == "--root-map" and rest:
+            prefix, sep, directory = rest.pop(0).partition("=")
+            if not sep or not prefix or not directory:
+                raise SystemExit("read_snapshot: --root-map wants URI=DIR")
+            ROOT_MAPS.append((prefix.rstrip("/"), directory))
         else:
             args.append(arg)
     if len(args) != 1:
-        raise SystemExit("usage: read_snapshot.py [--all] METADATA_JSON")
+        raise SystemExit("usage: read_snapshot.py [--all] [--root-map URI=DIR]... METADATA_JSON")
     location = args[0]
     with open(local_path(location), "rb") as f:
         metadata = json.load(f)

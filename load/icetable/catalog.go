@@ -34,8 +34,12 @@ type Config struct {
 	// if missing.
 	Namespace string
 	// Props are passed to iceberg-go as catalog properties: FileIO settings (endpoints,
-	// credentials) for the tables' locations.
+	// credentials) for the tables' locations, as StoreIO returns them for a cloud store. They
+	// may hold secrets: nothing here prints them.
 	Props map[string]string
+	// Redact, if not nil, removes the secrets of Props from a text: every error of the catalog
+	// and its tables goes through it (storage.Access.Redact for StoreIO's properties).
+	Redact func(string) string
 	// Logger receives one line per commit, retry and expiry; slog.Default() if nil.
 	Logger *slog.Logger
 	// ReadOnly opens a catalog that must exist, with its namespace, and Table a table that must
@@ -56,8 +60,9 @@ type Catalog struct {
 	cat    catalogAPI
 	close  func() error // releases cat and what it holds (a database pool)
 	ns     table.Identifier
-	where  string // the URI with its userinfo removed, for errors and logs
-	ro     bool   // Config.ReadOnly
+	where  string              // the URI with its userinfo removed, for errors and logs
+	ro     bool                // Config.ReadOnly
+	redact func(string) string // Config.Redact, nil for none
 	logger *slog.Logger
 }
 
@@ -76,6 +81,14 @@ type Catalog struct {
 // credentials files, instance roles); a configuration without a region is an error. Any other
 // scheme fails with ErrUnsupportedCatalog naming the scheme.
 func Open(ctx context.Context, cfg Config) (*Catalog, error) {
+	c, err := open(ctx, cfg)
+	if err != nil {
+		return nil, redacted(err, cfg.Redact)
+	}
+	return c, nil
+}
+
+func open(ctx context.Context, cfg Config) (*Catalog, error) {
 	scheme, rest, ok := strings.Cut(cfg.URI, ":")
 	if !ok || scheme == "" {
 		return nil, fmt.Errorf("catalog URI without a scheme: %w (want sqlite:PATH)", ErrUnsupportedCatalog)
@@ -96,7 +109,7 @@ func Open(ctx context.Context, cfg Config) (*Catalog, error) {
 		props[k] = v
 	}
 
-	c := &Catalog{ns: table.Identifier{ns}, where: redact(cfg.URI), logger: logger, ro: cfg.ReadOnly}
+	c := &Catalog{ns: table.Identifier{ns}, where: redact(cfg.URI), logger: logger, ro: cfg.ReadOnly, redact: cfg.Redact}
 	if cfg.ReadOnly {
 		props["init_catalog_tables"] = "false" // iceberg-go's key: do not create the catalog's tables
 	}
@@ -167,7 +180,8 @@ func (c *Catalog) ensureNamespace(ctx context.Context) error {
 }
 
 // Close releases the catalog's connections. Tables opened from it must not be used afterwards.
-func (c *Catalog) Close() error {
+func (c *Catalog) Close() (err error) {
+	defer c.clean(&err)
 	if err := c.close(); err != nil {
 		return fmt.Errorf("closing catalog %s: %w", c.where, err)
 	}

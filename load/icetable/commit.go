@@ -32,7 +32,8 @@ const (
 // the swap), Commit reloads the table and tries again, up to a few times, as long as every file
 // in remove is still live; if one is not, it returns ErrConflict without committing. A remove
 // path that is not live in the freshly loaded table is ErrConflict too.
-func (t *Table) Commit(ctx context.Context, remove, add []File, props map[string]string) error {
+func (t *Table) Commit(ctx context.Context, remove, add []File, props map[string]string) (err error) {
+	defer t.cat.clean(&err)
 	if len(remove) == 0 && len(add) == 0 {
 		return nil
 	}

@@ -16,7 +16,8 @@ import (
 // metadata.json files go after each commit beyond the last 10), and returns the data file paths
 // it deleted, sorted. It reloads the table first and retries a few times when another writer
 // commits meanwhile.
-func (t *Table) Expire(ctx context.Context, olderThan time.Duration) ([]string, error) {
+func (t *Table) Expire(ctx context.Context, olderThan time.Duration) (_ []string, err error) {
+	defer t.cat.clean(&err)
 	if olderThan < 0 {
 		return nil, fmt.Errorf("expire snapshots of table %s: negative age %s", t.name, olderThan)
 	}
@@ -25,7 +26,8 @@ func (t *Table) Expire(ctx context.Context, olderThan time.Duration) ([]string, 
 
 // ExpireAll keeps only the current snapshot (forget uses it, so that time travel keeps no
 // erased row) and deletes what the others alone referenced, as Expire does.
-func (t *Table) ExpireAll(ctx context.Context) ([]string, error) {
+func (t *Table) ExpireAll(ctx context.Context) (_ []string, err error) {
+	defer t.cat.clean(&err)
 	return t.expire(ctx, 0)
 }
 

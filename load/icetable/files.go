@@ -134,7 +134,8 @@ func specOf(tbl *table.Table, df iceberg.DataFile) iceberg.PartitionSpec {
 
 // Files returns the live data files of the current snapshot as of the handle's last load or
 // commit (none for a table without a snapshot), in no particular order.
-func (t *Table) Files(ctx context.Context) ([]File, error) {
+func (t *Table) Files(ctx context.Context) (_ []File, err error) {
+	defer t.cat.clean(&err)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	live, err := liveFiles(ctx, t.tbl)
@@ -150,7 +151,8 @@ func (t *Table) Files(ctx context.Context) ([]File, error) {
 
 // AllFiles returns, for every snapshot still in the table's metadata, the data files it
 // references (its live files), keyed by snapshot id.
-func (t *Table) AllFiles(ctx context.Context) (map[int64][]File, error) {
+func (t *Table) AllFiles(ctx context.Context) (_ map[int64][]File, err error) {
+	defer t.cat.clean(&err)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	fs, err := t.tbl.FS(ctx)
@@ -199,7 +201,8 @@ func (t *Table) Current() (Snapshot, bool) {
 // Committed reloads the table and reports whether the current snapshot or one of its ancestors
 // still in the metadata has the summary property key with value (the caller records its plan
 // and attempt there, to skip a commit that landed before a crash).
-func (t *Table) Committed(ctx context.Context, key, value string) (bool, error) {
+func (t *Table) Committed(ctx context.Context, key, value string) (_ bool, err error) {
+	defer t.cat.clean(&err)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err := t.refresh(ctx); err != nil {

@@ -15,7 +15,8 @@ import (
 // that lost its race) and that are older than olderThan, and returns their paths (URIs, as the manifests write them), sorted. A file
 // younger than olderThan may belong to a commit in progress: olderThan must exceed the longest
 // time between a publisher's first data file and its commit (a day is a safe choice).
-func (t *Table) DeleteOrphans(ctx context.Context, olderThan time.Duration) ([]string, error) {
+func (t *Table) DeleteOrphans(ctx context.Context, olderThan time.Duration) (_ []string, err error) {
+	defer t.cat.clean(&err)
 	if olderThan < 0 {
 		return nil, fmt.Errorf("orphan files of table %s: negative age %s", t.name, olderThan)
 	}

@@ -108,7 +108,8 @@ func daySpec(sc *iceberg.Schema, column string) (iceberg.PartitionSpec, error) {
 // format version 2. sc must carry field ids as FieldIDs returns them; timestamp[ms|us, UTC]
 // columns become timestamptz. A table that exists with another schema, partition spec or
 // location is ErrTableMismatch; in a catalog opened ReadOnly, a missing table is ErrNotFound.
-func (c *Catalog) Table(ctx context.Context, name, location string, sc *arrow.Schema, partitionColumn string) (*Table, error) {
+func (c *Catalog) Table(ctx context.Context, name, location string, sc *arrow.Schema, partitionColumn string) (_ *Table, err error) {
+	defer c.clean(&err)
 	ident := append(table.Identifier{}, c.ns[0], name)
 	full := strings.Join(ident, ".")
 	ice, err := toIceberg(sc)
@@ -197,7 +198,8 @@ func (t *Table) refresh(ctx context.Context) error {
 }
 
 // Refresh reloads the table's metadata from the catalog (Current then shows the latest commit).
-func (t *Table) Refresh(ctx context.Context) error {
+func (t *Table) Refresh(ctx context.Context) (err error) {
+	defer t.cat.clean(&err)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.refresh(ctx)

@@ -40,6 +40,7 @@ type Azure struct {
 	opts      AzureOptions
 	retry     policy.RetryOptions
 	redact    redactor
+	access    *Access // how Open reached the account, nil for a caller's client (Access)
 	// noBatch is set once the service refused a Blob Batch request (deleteMany).
 	noBatch atomic.Bool
 }

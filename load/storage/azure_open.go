@@ -81,7 +81,7 @@ func openAzure(ctx context.Context, rawURL string, u *url.URL, o *OpenOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("open store %q: %w", rawURL, err)
 	}
-	client, secrets, err := azureClient(loc, o)
+	client, secrets, access, err := azureClient(loc, o)
 	if err != nil {
 		return nil, fmt.Errorf("open store %q: %w", rawURL, &azureError{text: secrets.text(err.Error()), err: err})
 	}
@@ -92,7 +92,7 @@ func openAzure(ctx context.Context, rawURL string, u *url.URL, o *OpenOptions) (
 	if loc.account != "" {
 		a.account = loc.account + azureHostSuffix
 	}
-	a.redact = secrets
+	a.redact, a.access = secrets, access
 	found, err := a.probe(ctx, orDefault(o.ProbeTimeout, DefaultProbeTimeout))
 	if err == nil && !found && o.MustExist {
 		err = fmt.Errorf("%w: no object below %s", ErrNotExist, a.URL())
@@ -110,22 +110,27 @@ func openAzure(ctx context.Context, rawURL string, u *url.URL, o *OpenOptions) (
 // else AZURE_STORAGE_SAS_TOKEN) for the account; the default credential chain of azidentity
 // (environment, workload identity, managed identity, Azure CLI) for the account. The account
 // is the URL's, else AzureAccount, else AZURE_STORAGE_ACCOUNT. It also returns the redactor of
-// the secrets it read; its errors may hold them and go through that redactor.
-func azureClient(loc azureLocation, o *OpenOptions) (*service.Client, redactor, error) {
+// the secrets it read (its errors may hold them and go through that redactor) and how the
+// client reaches the account (nil for the caller's client).
+func azureClient(loc azureLocation, o *OpenOptions) (*service.Client, redactor, *Access, error) {
 	if o.AzureClient != nil {
-		return o.AzureClient, newRedactor(), nil
+		return o.AzureClient, newRedactor(), nil, nil
 	}
 	opts := &service.ClientOptions{}
 	if cs := strings.TrimSpace(os.Getenv(EnvAzureConnectionString)); cs != "" {
 		r := newRedactor(cs)
-		if name := connStringAccount(cs); loc.account != "" && name != "" && name != loc.account {
-			return nil, r, fmt.Errorf("the URL names account %q but %s is for account %q", loc.account, EnvAzureConnectionString, name)
+		name := connStringPart(cs, "AccountName")
+		if loc.account != "" && name != "" && name != loc.account {
+			return nil, r, nil, fmt.Errorf("the URL names account %q but %s is for account %q", loc.account, EnvAzureConnectionString, name)
 		}
 		c, err := service.NewClientFromConnectionString(cs, opts)
 		if err != nil {
-			return nil, r, fmt.Errorf("%s: %w", EnvAzureConnectionString, err)
+			return nil, r, nil, fmt.Errorf("%s: %w", EnvAzureConnectionString, err)
 		}
-		return c, r, nil
+		if name == "" {
+			name = loc.account
+		}
+		return c, r, &Access{Scheme: "az", AzureAccount: name, AzureEndpoint: connStringPart(cs, "BlobEndpoint"), AzureConnectionString: cs}, nil
 	}
 	account := loc.account
 	if account == "" {
@@ -137,31 +142,32 @@ func azureClient(loc azureLocation, o *OpenOptions) (*service.Client, redactor, 
 	endpoint := o.AzureEndpoint
 	if endpoint == "" {
 		if account == "" {
-			return nil, newRedactor(), fmt.Errorf("no storage account: set --azure-account or %s, use az://ACCOUNT%s/CONTAINER, or set %s", EnvAzureAccount, azureHostSuffix, EnvAzureConnectionString)
+			return nil, newRedactor(), nil, fmt.Errorf("no storage account: set --azure-account or %s, use az://ACCOUNT%s/CONTAINER, or set %s", EnvAzureAccount, azureHostSuffix, EnvAzureConnectionString)
 		}
 		endpoint = "https://" + account + azureHostSuffix + "/"
 	}
 	sas, err := sasToken(o.AzureSASFile)
 	r := newRedactor(sas)
 	if err != nil {
-		return nil, r, err
+		return nil, r, nil, err
 	}
+	access := &Access{Scheme: "az", AzureAccount: account, AzureEndpoint: endpoint, AzureSAS: sas}
 	if sas != "" {
 		c, err := service.NewClientWithNoCredential(strings.TrimSuffix(endpoint, "/")+"/?"+sas, opts)
 		if err != nil {
-			return nil, r, fmt.Errorf("SAS token: %w", err)
+			return nil, r, nil, fmt.Errorf("SAS token: %w", err)
 		}
-		return c, r, nil
+		return c, r, access, nil
 	}
 	cred, err := azidentity.NewDefaultAzureCredential(nil)
 	if err != nil {
-		return nil, r, fmt.Errorf("Azure credentials: %w", err)
+		return nil, r, nil, fmt.Errorf("Azure credentials: %w", err)
 	}
 	c, err := service.NewClient(endpoint, cred, opts)
 	if err != nil {
-		return nil, r, fmt.Errorf("Azure client: %w", err)
+		return nil, r, nil, fmt.Errorf("Azure client: %w", err)
 	}
-	return c, r, nil
+	return c, r, access, nil
 }
 
 // sasToken reads the SAS token of file, else of AZURE_STORAGE_SAS_TOKEN, without a leading
@@ -186,10 +192,11 @@ func sasToken(file string) (string, error) {
 	return tok, nil
 }
 
-// connStringAccount is the AccountName of a connection string, "" if it has none.
-func connStringAccount(cs string) string {
+// connStringPart is the value of key (AccountName, BlobEndpoint) in a connection string, "" if
+// it has none.
+func connStringPart(cs, key string) string {
 	for _, part := range strings.Split(cs, ";") {
-		if k, v, ok := strings.Cut(part, "="); ok && strings.EqualFold(strings.TrimSpace(k), "AccountName") {
+		if k, v, ok := strings.Cut(part, "="); ok && strings.EqualFold(strings.TrimSpace(k), key) {
 			return strings.TrimSpace(v)
 		}
 	}

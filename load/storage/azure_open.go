@@ -151,6 +151,9 @@ func azureClient(loc azureLocation, o *OpenOptions) (*service.Client, redactor, 
 	if err != nil {
 		return nil, r, nil, err
 	}
+	if account == "" {
+		account = endpointAccount(endpoint)
+	}
 	access := &Access{Scheme: "az", AzureAccount: account, AzureEndpoint: endpoint, AzureSAS: sas}
 	if sas != "" {
 		c, err := service.NewClientWithNoCredential(strings.TrimSuffix(endpoint, "/")+"/?"+sas, opts)
@@ -190,6 +193,24 @@ func sasToken(file string) (string, error) {
 		return "", errors.New("SAS token file is empty")
 	}
 	return tok, nil
+}
+
+// endpointAccount is the storage account a blob service URL names: the first element of its
+// path (an emulator's http://HOST:PORT/ACCOUNT), else the first label of its host
+// (https://ACCOUNT.blob.core.windows.net/, a private endpoint ACCOUNT.privatelink...); "" if
+// it names none.
+func endpointAccount(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return ""
+	}
+	if first, _, _ := strings.Cut(strings.Trim(u.Path, "/"), "/"); first != "" {
+		return first
+	}
+	if label, _, ok := strings.Cut(u.Hostname(), "."); ok {
+		return label
+	}
+	return ""
 }
 
 // connStringPart is the value of key (AccountName, BlobEndpoint) in a connection string, "" if

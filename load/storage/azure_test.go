@@ -221,6 +221,16 @@ func TestAzureSAS(t *testing.T) {
 			if err != nil || len(objs) != 1 || objs[0].Name != "b.json" {
 				t.Fatalf("List after Move = %v, %v", objs, err)
 			}
+			// Another client of the container (the Iceberg FileIO) gets the same settings,
+			// the account from the endpoint, and a redaction of the token.
+			a, ok := s.(*storage.Azure).Access()
+			want := storagetest.ConnPart(t, cs, "AccountName")
+			if !ok || a.AzureSAS != tok || a.AzureEndpoint != endpoint || a.AzureAccount != want || a.Bucket != "sas" || a.Prefix != tc.name {
+				t.Errorf("Access() = %v: account %q (want %q), endpoint %q, prefix %q, SAS given: %v", ok, a.AzureAccount, want, a.AzureEndpoint, a.Prefix, a.AzureSAS == tok)
+			}
+			if text := a.Redact("GET " + endpoint + "/sas/x?" + tok); leak(text, tok) != "" {
+				t.Errorf("Access().Redact leaves part of the SAS token: %s", text)
+			}
 		})
 	}
 }

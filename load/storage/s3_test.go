@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -340,6 +341,11 @@ func TestS3Open(t *testing.T) {
 	b, v, err := s.Get(t.Context(), "_chatlake/state.json")
 	if err != nil || string(b) != "{}" || v == "" {
 		t.Fatalf("Get through Open = %q, %q, %v", b, v, err)
+	}
+	// Another client of the bucket (the Iceberg FileIO) gets the store's settings.
+	want := storage.Access{Scheme: "s3", Bucket: "open-lake", Prefix: "chat", S3Endpoint: endpoint, S3PathStyle: true, S3Region: storagetest.MotoRegion}
+	if a, ok := s.(*storage.S3).Access(); !ok || !reflect.DeepEqual(a, want) {
+		t.Errorf("Access() = %+v, %v; want %+v", a, ok, want)
 	}
 	for _, bad := range []struct{ url, ep string }{
 		{"s3://", ""}, {"s3:///prefix", ""}, {"s3://b/../x", ""},

@@ -162,6 +162,22 @@
 // commit each, followed by the expiry of every older snapshot and the deletion of every file no
 // remaining snapshot holds (ExpireAll), so no snapshot keeps an erased user's rows.
 //
+// The tables' metadata (metadata JSON, manifest lists, manifests), and the data files an
+// expiry drops, go through iceberg-go's FileIO, which picks a backend by the URI's scheme. The
+// metadata records every object by the URI objectURI gives it, and objectName maps such a URI
+// back to the object (orphans, merges, forget and verify read data files through the store):
+//
+//	local directory   file:///DIR/NAME
+//	gs://B/P          gs://B/P/NAME
+//	s3://B/P          s3://B/P/NAME
+//	az://C/P          abfss://C@ACCOUNT.dfs.core.windows.net/P/NAME
+//
+// abfss:// is what Spark's and Trino's Azure file systems and Iceberg's ADLSFileIO read (and
+// what iceberg-go registers, with wasb[s]://); ACCOUNT is the store's account (storage.Access).
+// On a cloud store NewLake configures the FileIO from the store's own settings (its
+// storage.Access, through icetable.StoreIO): one definition of each option. A cloud store that
+// cannot tell them (an Azure store made from a caller's client) cannot hold an Iceberg lake.
+//
 // # Memory and disk
 //
 // A Stage turns rows into Arrow record batches of up to 512 rows or about 256 KiB of values per

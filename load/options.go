@@ -61,7 +61,9 @@ type Options struct {
 	// Catalog, if not nil, makes the lake an Iceberg lake (TableFormatIceberg): its tables are
 	// Iceberg tables in this catalog (opened on first use, closed by Lake.Close), and a plan's
 	// publishing is one commit (Publication). nil: the Hive layout, with the lake's own
-	// manifests.
+	// manifests. On a cloud store NewLake adds the FileIO properties of the store's own
+	// settings to its Props (the caller's win) and the store's redaction of their secrets to
+	// its Redact (see the package doc, Iceberg tables).
 	Catalog *icetable.Config
 	// SnapshotRetention is how long an Iceberg lake keeps the snapshots that later commits
 	// replaced (time travel); every commit expires older ones and deletes the files only they

@@ -25,6 +25,9 @@ type tableFlags struct {
 // options is the rows of the table flags.
 func (f *tableFlags) options() []option {
 	catalog := catalogOpt(&f.catalog)
+	if !f.fromLake && !f.readOnly { // the others find it in the lake's mode record
+		catalog.help += "; required for a lake on gs://, s3:// or az://"
+	}
 	catalog.check = func() error { return catalogCheck(f.catalog) }
 	retention := durationOpt(&f.retention, "snapshot-retention", load.DefaultSnapshotRetention, time.Minute, maxSnapshotRetention, "SnapshotRetention", "how long an Iceberg lake keeps the snapshots a commit replaced (time travel): every commit expires older ones and deletes the files only they hold")
 	switch {

@@ -33,6 +33,20 @@
 // Likewise, a Glue call's error that quotes an AWS credential (AWS quotes the access key id and
 // session token in a signature mismatch) has it replaced.
 //
+// # File IO
+//
+// iceberg-go reads and writes the tables' metadata (and deletes what an expiry drops) through a
+// FileIO it picks by the location's scheme: file://, and, registered by this package's imports
+// of iceberg-go's io/gocloud backends, gs://, s3:// (s3a://, s3n://) and abfs[s]:// / wasb[s]://.
+// Config.Props configures them with iceberg-go's property names; StoreIO gives the root URI and
+// the properties of a lake's cloud store from its storage.Access, so that the FileIO reaches
+// the bucket with the store's own settings: on GCS the emulator host; on S3 the endpoint,
+// region and addressing (credentials from the same standard AWS chain); on Azure a connection
+// string (the store's, or its blob endpoint and SAS token), else the endpoint for Azure's
+// default credentials. Azure's properties hold secrets; every error of Open, Close and the
+// exported methods of Catalog and Table goes through Config.Redact (iceberg-go prints a SAS
+// token in the URL of a request it could not make).
+//
 // # Tables
 //
 // Catalog.Table creates a missing table (format version 2, partitioned by day of one timestamp

@@ -66,6 +66,15 @@
 // version for the same content, and so does Move for its destination (from the copy's answer,
 // with no further request).
 //
+// # Another client of the same bucket
+//
+// GCS, S3 and Azure have Access: how the store reaches its bucket (GCS's emulator host; S3's
+// endpoint, region and addressing, read from its client; Azure's account, endpoint and the
+// connection string or SAS token Open read), for a client that cannot share the store's own,
+// such as the Iceberg FileIO of a lake's table metadata. Azure's secrets are in it: Access.Redact
+// removes them from a text, as the store's errors do. An Azure store made from a caller's
+// client (NewAzure) cannot tell its credentials: its Access reports false.
+//
 // # Concurrency
 //
 // A Store is safe for concurrent use; a Writer is used by one goroutine at a time. Readers of

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,6 +151,17 @@ func TestIcebergCloudLake(t *testing.T) {
 							}
 						}
 					}
+				}
+				// Nor does any object left in the bucket (the files only older snapshots held
+				// were deleted through the FileIO or the store).
+				err := filepath.WalkDir(cp.Dir, func(path string, d fs.DirEntry, err error) error {
+					if err == nil && !d.IsDir() && strings.HasSuffix(path, ".parquet") && holds(t, "file://"+path, gone) {
+						t.Errorf("%s holds the erased user", strings.TrimPrefix(path, cp.Dir))
+					}
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
 				}
 			}
 			for _, secret := range secrets {

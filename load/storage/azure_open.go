@@ -127,10 +127,14 @@ func azureClient(loc azureLocation, o *OpenOptions) (*service.Client, redactor, 
 		if err != nil {
 			return nil, r, nil, fmt.Errorf("%s: %w", EnvAzureConnectionString, err)
 		}
+		endpoint := connStringPart(cs, "BlobEndpoint")
 		if name == "" {
 			name = loc.account
 		}
-		return c, r, &Access{Scheme: "az", AzureAccount: name, AzureEndpoint: connStringPart(cs, "BlobEndpoint"), AzureConnectionString: cs}, nil
+		if name == "" {
+			name = endpointAccount(endpoint)
+		}
+		return c, r, &Access{Scheme: "az", AzureAccount: name, AzureEndpoint: endpoint, AzureConnectionString: cs}, nil
 	}
 	account := loc.account
 	if account == "" {

@@ -332,6 +332,14 @@ func checkData(d arrow.ArrayData) error {
 		if bufLen(bufs[1]) < arrow.TimestampTraits.BytesRequired(off+n) {
 			return fmt.Errorf("values short of %d rows", off+n)
 		}
+	case arrow.INT32: // a staged column (stagedcols.go)
+		if bufLen(bufs[1]) < arrow.Int32Traits.BytesRequired(off+n) {
+			return fmt.Errorf("values short of %d rows", off+n)
+		}
+	case arrow.FIXED_SIZE_BINARY: // a staged column (stagedcols.go)
+		if bufLen(bufs[1]) < d.DataType().(*arrow.FixedSizeBinaryType).ByteWidth*(off+n) {
+			return fmt.Errorf("values short of %d rows", off+n)
+		}
 	case arrow.LIST:
 		child := d.Children()[0]
 		if err := checkOffsets(bufs, n, off, child.Len()); err != nil {

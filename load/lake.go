@@ -35,6 +35,9 @@ type Lake struct {
 	batchUsersBytes atomic.Int64
 	// partBytes is about the largest staged object (stagedPartBytes; tests make it smaller).
 	partBytes int64
+	// stagedFormat is the format StageBatch writes (stagedFormatCompact; tests stage as the
+	// binaries before did).
+	stagedFormat int
 
 	catMu sync.Mutex
 	cat   *icetable.Catalog // an Iceberg lake's catalog, once opened (catalog)
@@ -50,7 +53,7 @@ func NewLake(store storage.Store, o *Options) (*Lake, error) {
 		return nil, err
 	}
 	return &Lake{store: store, opts: opts, stages: &stageBudget{limit: opts.StageMemory},
-		builders: &builderPool{mem: opts.Allocator}, partBytes: stagedPartBytes}, nil
+		builders: &builderPool{mem: opts.Allocator}, partBytes: stagedPartBytes, stagedFormat: stagedFormatCompact}, nil
 }
 
 // LocalDir is the directory of a lake on a local disk, and false for a lake on a cloud store.

@@ -332,12 +332,8 @@ func checkData(d arrow.ArrayData) error {
 		if bufLen(bufs[1]) < arrow.TimestampTraits.BytesRequired(off+n) {
 			return fmt.Errorf("values short of %d rows", off+n)
 		}
-	case arrow.INT32: // a staged column (stagedcols.go)
-		if bufLen(bufs[1]) < arrow.Int32Traits.BytesRequired(off+n) {
-			return fmt.Errorf("values short of %d rows", off+n)
-		}
-	case arrow.FIXED_SIZE_BINARY: // a staged column (stagedcols.go)
-		if bufLen(bufs[1]) < d.DataType().(*arrow.FixedSizeBinaryType).ByteWidth*(off+n) {
+	case arrow.INT16, arrow.INT32, arrow.BOOL, arrow.FIXED_SIZE_BINARY: // staged columns (stagedcols.go)
+		if bits := d.DataType().(arrow.FixedWidthDataType).BitWidth(); bufLen(bufs[1])*8 < bits*(off+n) {
 			return fmt.Errorf("values short of %d rows", off+n)
 		}
 	case arrow.LIST:

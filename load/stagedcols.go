@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -55,6 +54,8 @@ const (
 const (
 	msgCustomerID      = 0
 	msgBotKey          = 1
+	msgChannelUserID   = 2
+	msgUserID          = 4
 	msgSentAt          = 8
 	msgSourceTimestamp = 9
 	msgMessageKey      = 19
@@ -67,13 +68,6 @@ const (
 func isConstColumn(i int) bool {
 	return i == msgCustomerID || i == msgBotKey || i == msgRunID || i == msgExtractedAt
 }
-
-// stagedSourceLayout is the form of a source_timestamp that format 1 rebuilds from sent_at
-// (with a UTC offset of +0000).
-const stagedSourceLayout = "2006-01-02 15:04:05.000-0700"
-
-// stagedSourceLen is the length of a timestamp in stagedSourceLayout.
-const stagedSourceLen = len("2024-05-11 02:42:36.231+0000")
 
 // messageKeyIDLen is the number of bytes of a message key's hex digits.
 const messageKeyIDLen = 16
@@ -158,7 +152,9 @@ func compactColumns(omit [msgCols]bool, value [msgCols]string, ext int64) *stage
 	c.keyID = len(fields)
 	fields = append(fields,
 		arrow.Field{Name: "message_key_id", Type: &arrow.FixedSizeBinaryType{ByteWidth: messageKeyIDLen}},
-		arrow.Field{Name: "message_key_n", Type: arrow.PrimitiveTypes.Int32})
+		arrow.Field{Name: "message_key_n", Type: arrow.PrimitiveTypes.Int32},
+		arrow.Field{Name: "source_timestamp_form", Type: arrow.PrimitiveTypes.Int16},
+		arrow.Field{Name: "user_id_is_channel_user_id", Type: arrow.FixedWidthTypes.Boolean})
 	c.fields = len(fields)
 	md := arrow.NewMetadata(keys, vals)
 	c.schema = arrow.NewSchema(fields, &md)
@@ -218,6 +214,8 @@ func (c *stagedColumns) encode(rec arrow.RecordBatch) (arrow.RecordBatch, error)
 	}
 	n := int(rec.NumRows())
 	keys, id, occ := encodeMessageKeys(rec.Column(msgMessageKey).(*array.String))
+	ts, forms := encodeSourceTimestamps(rec.Column(msgSourceTimestamp).(*array.String), rec.Column(msgSentAt).(*array.Timestamp).Values())
+	users, same := encodeUserIDs(rec.Column(msgUserID).(*array.String), rec.Column(msgChannelUserID).(*array.String))
 	cols := make([]arrow.Array, 0, c.fields)
 	defer func() {
 		for _, a := range cols {
@@ -227,14 +225,16 @@ func (c *stagedColumns) encode(rec arrow.RecordBatch) (arrow.RecordBatch, error)
 	for i, a := range rec.Columns() {
 		if c.omit[i] {
 			if err := c.checkConstant(i, a); err != nil {
-				cols = append(cols, keys, id, occ)
+				cols = append(cols, keys, id, occ, ts, forms, users, same)
 				return nil, fmt.Errorf("column %s: %w", rec.ColumnName(i), err)
 			}
 			continue
 		}
 		switch i {
 		case msgSourceTimestamp:
-			cols = append(cols, encodeSourceTimestamps(a.(*array.String), rec.Column(msgSentAt).(*array.Timestamp).Values()))
+			cols = append(cols, ts)
+		case msgUserID:
+			cols = append(cols, users)
 		case msgMessageKey:
 			cols = append(cols, keys)
 		default:
@@ -242,7 +242,7 @@ func (c *stagedColumns) encode(rec arrow.RecordBatch) (arrow.RecordBatch, error)
 			cols = append(cols, a)
 		}
 	}
-	cols = append(cols, id, occ)
+	cols = append(cols, id, occ, forms, same)
 	return array.NewRecordBatch(c.schema, cols, int64(n)), nil
 }
 
@@ -266,28 +266,6 @@ func (c *stagedColumns) checkConstant(i int, a arrow.Array) error {
 		}
 	}
 	return nil
-}
-
-// encodeSourceTimestamps returns the source_timestamp column of format 1: NULL where a value
-// is sent's written in stagedSourceLayout.
-func encodeSourceTimestamps(a *array.String, sent []arrow.Timestamp) arrow.Array {
-	n := a.Len()
-	valid := make([]byte, bitutil.BytesForBits(int64(n)))
-	offs := make([]int32, n+1)
-	var data []byte
-	nulls := 0
-	var buf [stagedSourceLen]byte
-	for i := range n {
-		v := a.Value(i)
-		if len(v) == stagedSourceLen && string(appendSourceTimestamp(buf[:0], int64(sent[i]))) == v {
-			nulls++
-		} else {
-			bitutil.SetBit(valid, i)
-			data = append(data, v...)
-		}
-		offs[i+1] = int32(len(data))
-	}
-	return stringArray(n, nulls, valid, offs, data)
 }
 
 // stringArray makes a string array of n values from its buffers (Go memory).
@@ -413,7 +391,9 @@ func (c *stagedColumns) decode(rec arrow.RecordBatch) (arrow.RecordBatch, error)
 		case c.omit[i]:
 			cols[i] = constantStrings(c.value[i], n)
 		case i == msgSourceTimestamp:
-			cols[i] = decodeSourceTimestamps(rec.Column(c.col[i]).(*array.String), sent)
+			cols[i] = decodeSourceTimestamps(rec.Column(c.col[i]).(*array.String), rec.Column(c.keyID+2).(*array.Int16), sent)
+		case i == msgUserID:
+			cols[i] = decodeUserIDs(rec.Column(c.col[i]).(*array.String), rec.Column(c.col[msgChannelUserID]).(*array.String), rec.Column(c.keyID+3).(*array.Boolean))
 		case i == msgMessageKey:
 			a, err := decodeMessageKeys(rec.Column(c.col[i]).(*array.String), rec.Column(c.keyID).(*array.FixedSizeBinary), rec.Column(c.keyID+1).(*array.Int32))
 			if err != nil {
@@ -440,20 +420,54 @@ func constantStrings(v string, n int) arrow.Array {
 	return stringArray(n, 0, nil, offs, data)
 }
 
-// decodeSourceTimestamps rebuilds the source_timestamp column from its format 1 column.
-func decodeSourceTimestamps(a *array.String, sent []arrow.Timestamp) arrow.Array {
+// encodeUserIDs returns the user_id and user_id_is_channel_user_id columns of format 1: NULL and
+// true where user_id is the row's channel_user_id, else user_id as it is and false.
+func encodeUserIDs(a, channelUser *array.String) (users, same arrow.Array) {
 	n := a.Len()
+	valid := make([]byte, bitutil.BytesForBits(int64(n)))
+	is := make([]byte, bitutil.BytesForBits(int64(n)))
 	offs := make([]int32, n+1)
-	data := make([]byte, 0, a.NullN()*stagedSourceLen+len(a.ValueBytes()))
+	var data []byte
+	nulls := 0
 	for i := range n {
-		if a.IsNull(i) {
-			data = appendSourceTimestamp(data, int64(sent[i]))
-		} else {
+		switch {
+		case a.IsNull(i):
+			nulls++
+		case a.Value(i) == channelUser.Value(i):
+			bitutil.SetBit(is, i)
+			nulls++
+		default:
+			bitutil.SetBit(valid, i)
 			data = append(data, a.Value(i)...)
 		}
 		offs[i+1] = int32(len(data))
 	}
-	return stringArray(n, 0, nil, offs, data)
+	d := array.NewData(arrow.FixedWidthTypes.Boolean, n, []*memory.Buffer{nil, memory.NewBufferBytes(is)}, nil, 0, 0)
+	defer d.Release()
+	return stringArray(n, nulls, valid, offs, data), array.MakeFromData(d)
+}
+
+// decodeUserIDs rebuilds the user_id column from its format 1 columns.
+func decodeUserIDs(a, channelUser *array.String, same *array.Boolean) arrow.Array {
+	n := a.Len()
+	valid := make([]byte, bitutil.BytesForBits(int64(n)))
+	offs := make([]int32, n+1)
+	data := make([]byte, 0, len(a.ValueBytes())+len(channelUser.ValueBytes()))
+	nulls := 0
+	for i := range n {
+		switch {
+		case same.Value(i):
+			bitutil.SetBit(valid, i)
+			data = append(data, channelUser.Value(i)...)
+		case a.IsNull(i):
+			nulls++
+		default:
+			bitutil.SetBit(valid, i)
+			data = append(data, a.Value(i)...)
+		}
+		offs[i+1] = int32(len(data))
+	}
+	return stringArray(n, nulls, valid, offs, data)
 }
 
 // decodeMessageKeys rebuilds the message_key column from its three format 1 columns.
@@ -477,85 +491,4 @@ func decodeMessageKeys(keys *array.String, id *array.FixedSizeBinary, occ *array
 		offs[i+1] = int32(len(data))
 	}
 	return stringArray(n, 0, nil, offs, data), nil
-}
-
-// appendSourceTimestamp appends the epoch milliseconds ms in stagedSourceLayout, in UTC: what
-// time.UnixMilli(ms).UTC().Format(stagedSourceLayout) writes, for years 0 to 9999, without
-// its cost.
-func appendSourceTimestamp(dst []byte, ms int64) []byte {
-	t := ms
-	msPart := t % 1000
-	if msPart < 0 {
-		msPart += 1000
-	}
-	sec := (t - msPart) / 1000
-	days := sec / 86400
-	rem := sec % 86400
-	if rem < 0 {
-		rem += 86400
-		days--
-	}
-	y, m, d := civilFromDays(days)
-	if y < 0 || y > 9999 {
-		return time4(dst, ms)
-	}
-	dst = appendDigits(dst, y, 4)
-	dst = append(dst, '-')
-	dst = appendDigits(dst, m, 2)
-	dst = append(dst, '-')
-	dst = appendDigits(dst, d, 2)
-	dst = append(dst, ' ')
-	dst = appendDigits(dst, rem/3600, 2)
-	dst = append(dst, ':')
-	dst = appendDigits(dst, rem/60%60, 2)
-	dst = append(dst, ':')
-	dst = appendDigits(dst, rem%60, 2)
-	dst = append(dst, '.')
-	dst = appendDigits(dst, msPart, 3)
-	return append(dst, "+0000"...)
-}
-
-// time4 writes ms with the time package, for years outside 0..9999.
-func time4(dst []byte, ms int64) []byte {
-	return time.UnixMilli(ms).UTC().AppendFormat(dst, stagedSourceLayout)
-}
-
-// appendDigits appends v, 0 <= v < 10^width, in width decimal digits (width 2, 3 or 4).
-func appendDigits(dst []byte, v int64, width int) []byte {
-	const pairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
-		"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
-		"8081828384858687888990919293949596979899"
-	switch width {
-	case 4:
-		hi, lo := v/100, v%100
-		return append(dst, pairs[2*hi], pairs[2*hi+1], pairs[2*lo], pairs[2*lo+1])
-	case 3:
-		return append(dst, byte('0'+v/100), pairs[2*(v%100)], pairs[2*(v%100)+1])
-	}
-	return append(dst, pairs[2*v], pairs[2*v+1])
-}
-
-// civilFromDays is the proleptic Gregorian date of the day days after 1970-01-01 (Howard
-// Hinnant's days_from_civil, inverted).
-func civilFromDays(days int64) (y, m, d int64) {
-	z := days + 719468
-	era := z / 146097
-	if z < 0 && z%146097 != 0 {
-		era--
-	}
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	y = yoe + era*400
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	d = doy - (153*mp+2)/5 + 1
-	if mp < 10 {
-		m = mp + 3
-	} else {
-		m = mp - 9
-	}
-	if m <= 2 {
-		y++
-	}
-	return y, m, d
 }

@@ -268,7 +268,7 @@ func (l *Lake) stagedSources(ctx context.Context, day string, in MergeInput, tmp
 				if err != nil {
 					return nil, err
 				}
-				return openStreamSource(r, name, seg.day.Rows, seg.part.Format)
+				return openStreamSource(r, name, seg.day.Rows, l.partColumns(seg.part))
 			}}
 			continue
 		}
@@ -282,7 +282,7 @@ func (l *Lake) stagedSources(ctx context.Context, day string, in MergeInput, tmp
 				if err != nil {
 					return nil, fmt.Errorf("read %s: %w", name, err)
 				}
-				return openStreamSource(r, name, seg.day.Rows, seg.part.Format)
+				return openStreamSource(r, name, seg.day.Rows, l.partColumns(seg.part))
 			}}
 			continue
 		}
@@ -293,7 +293,7 @@ func (l *Lake) stagedSources(ctx context.Context, day string, in MergeInput, tmp
 			if err != nil {
 				return nil, fmt.Errorf("read %s: %w", name, err)
 			}
-			return openStreamSource(f, name, seg.day.Rows, seg.part.Format)
+			return openStreamSource(f, name, seg.day.Rows, l.partColumns(seg.part))
 		}}
 	}
 	if err := g.Wait(); err != nil {

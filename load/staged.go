@@ -421,9 +421,9 @@ type streamDecoder struct {
 	want int64
 }
 
-// newStreamDecoder reads the stream r, of the staged format (StagedPart.Format), which must
-// hold want rows.
-func newStreamDecoder(r io.Reader, want int64, format int) (d *streamDecoder, err error) {
+// newStreamDecoder reads the stream r, whose staged columns columns returns (by StagedPart.Format
+// and its schema), which must hold want rows.
+func newStreamDecoder(r io.Reader, want int64, columns columnsOf) (d *streamDecoder, err error) {
 	defer func() {
 		if p := recover(); p != nil { // a corrupt stream can make the reader panic
 			d, err = nil, fmt.Errorf("%w: %v", errCorruptStaged, p)
@@ -435,7 +435,7 @@ func newStreamDecoder(r io.Reader, want int64, format int) (d *streamDecoder, er
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errCorruptStaged, err)
 	}
-	cols, err := stagedColumnsOf(format, sr.Schema())
+	cols, err := columns(sr.Schema())
 	if err != nil {
 		sr.Release()
 		return nil, err

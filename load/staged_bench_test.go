@@ -156,7 +156,7 @@ func BenchmarkStagedFormat(b *testing.B) {
 						if f.format < 0 {
 							dec, err = l.newParquetDecoder(context.Background(), bytes.NewReader(bufs[j].Bytes()))
 						} else { // as Merge reads a segment: the stream behind the magic
-							dec, err = newStreamDecoder(bytes.NewReader(bufs[j].Bytes()[ipcMagicLen:]), int64(len(files[name])), f.format)
+							dec, err = newStreamDecoder(bytes.NewReader(bufs[j].Bytes()[ipcMagicLen:]), int64(len(files[name])), formatColumns(f.format))
 						}
 						if err != nil {
 							b.Fatal(err)

@@ -194,7 +194,7 @@ func testStagedRoundTrip(t *testing.T, stageMemory int64) {
 			t.Fatal(err)
 		}
 		stream := slices.Concat(data[ipcMagicLen:part.Header], data[d.Offset:d.Offset+d.Length], ipcEOS)
-		r, err := newStreamDecoder(bytes.NewReader(stream), d.Rows, part.Format)
+		r, err := newStreamDecoder(bytes.NewReader(stream), d.Rows, formatColumns(part.Format))
 		if err != nil {
 			t.Fatalf("%s: %v", d.Day, err)
 		}

@@ -107,13 +107,17 @@ type stagedColumns struct {
 	col    [msgCols]int    // format 1: the staged column of a messages column
 	keyID  int             // format 1: message_key_id's column
 	fields int             // format 1: the number of columns
+	// messages is schema.Messages(), of the record batches decode returns (made once: a
+	// schema costs about 50 allocations).
+	messages *arrow.Schema
 }
 
 // newStagedColumns returns the staged columns of format for rows with the constants c.
 func newStagedColumns(format int, c batchConstants) (*stagedColumns, error) {
 	switch format {
 	case stagedFormatRows:
-		return &stagedColumns{format: format, schema: schema.Messages()}, nil
+		sc := schema.Messages()
+		return &stagedColumns{format: format, schema: sc, messages: sc}, nil
 	case stagedFormatCompact:
 		var omit [msgCols]bool
 		var value [msgCols]string
@@ -132,11 +136,11 @@ func newStagedColumns(format int, c batchConstants) (*stagedColumns, error) {
 // compactColumns returns the staged columns of format 1 that leave out the columns omit, of
 // the values value (extracted_at's: ext).
 func compactColumns(omit [msgCols]bool, value [msgCols]string, ext int64) *stagedColumns {
-	c := &stagedColumns{format: stagedFormatCompact, omit: omit, ext: ext}
+	c := &stagedColumns{format: stagedFormatCompact, omit: omit, ext: ext, messages: schema.Messages()}
 	keys := []string{schema.MetaTable, schema.MetaSchemaVersion, metaStagedFormat}
 	vals := []string{schema.MessagesTable, schema.MessagesVersion, strconv.Itoa(stagedFormatCompact)}
 	var fields []arrow.Field
-	for i, f := range schema.Messages().Fields() {
+	for i, f := range c.messages.Fields() {
 		c.col[i] = -1
 		if omit[i] {
 			c.value[i] = value[i]
@@ -159,6 +163,30 @@ func compactColumns(omit [msgCols]bool, value [msgCols]string, ext int64) *stage
 	md := arrow.NewMetadata(keys, vals)
 	c.schema = arrow.NewSchema(fields, &md)
 	return c
+}
+
+// columnsOf returns the staged columns of a stream of the schema sc.
+type columnsOf func(sc *arrow.Schema) (*stagedColumns, error)
+
+// formatColumns is the columnsOf of a stream of format.
+func formatColumns(format int) columnsOf {
+	return func(sc *arrow.Schema) (*stagedColumns, error) { return stagedColumnsOf(format, sc) }
+}
+
+// partColumns is the columnsOf of the segments of the staged part p, which all have its header:
+// its staged columns are made from the first and kept (one allocation per segment after).
+func (l *Lake) partColumns(p StagedPart) columnsOf {
+	return func(sc *arrow.Schema) (*stagedColumns, error) {
+		if c, ok := l.columns.Load(p.Name); ok {
+			return c.(*stagedColumns), nil
+		}
+		c, err := stagedColumnsOf(p.Format, sc)
+		if err != nil {
+			return nil, err
+		}
+		l.columns.Store(p.Name, c)
+		return c, nil
+	}
 }
 
 // stagedColumnsOf returns the staged columns of a part whose stream has the schema sc and that
@@ -384,7 +412,7 @@ func (c *stagedColumns) decode(rec arrow.RecordBatch) (arrow.RecordBatch, error)
 			for k := range ts {
 				ts[k] = arrow.Timestamp(c.ext)
 			}
-			d := array.NewData(schema.Messages().Field(msgExtractedAt).Type, n,
+			d := array.NewData(c.messages.Field(msgExtractedAt).Type, n,
 				[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.TimestampTraits.CastToBytes(ts))}, nil, 0, 0)
 			cols[i] = array.MakeFromData(d)
 			d.Release()
@@ -406,7 +434,7 @@ func (c *stagedColumns) decode(rec arrow.RecordBatch) (arrow.RecordBatch, error)
 			cols[i] = a
 		}
 	}
-	return array.NewRecordBatch(schema.Messages(), cols, int64(n)), nil
+	return array.NewRecordBatch(c.messages, cols, int64(n)), nil
 }
 
 // constantStrings is a string array of n times v.

@@ -121,7 +121,7 @@ func TestStagedColumnsRoundTrip(t *testing.T) {
 			if err := w.close(); err != nil {
 				t.Fatal(err)
 			}
-			d, err := newStreamDecoder(bytes.NewReader(buf.Bytes()[ipcMagicLen:]), int64(len(want)), tc.format)
+			d, err := newStreamDecoder(bytes.NewReader(buf.Bytes()[ipcMagicLen:]), int64(len(want)), formatColumns(tc.format))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,7 +156,7 @@ func TestStagedColumnsFormatMismatch(t *testing.T) {
 		if err := errors.Join(w.write(slices.Clone(rows)), w.close()); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := newStreamDecoder(bytes.NewReader(buf.Bytes()[ipcMagicLen:]), int64(len(rows)), tc.read); !errors.Is(err, errCorruptStaged) {
+		if _, err := newStreamDecoder(bytes.NewReader(buf.Bytes()[ipcMagicLen:]), int64(len(rows)), formatColumns(tc.read)); !errors.Is(err, errCorruptStaged) {
 			t.Errorf("format %d read as %d: %v, want errCorruptStaged", tc.wrote, tc.read, err)
 		}
 	}

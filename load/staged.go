@@ -21,10 +21,13 @@ import (
 // layout.go). A batch is one object, or a few when its rows pass stagedPartBytes: each an
 // Arrow IPC file (the file format of the Arrow columnar specification: the stream format with
 // a footer that indexes the record batches, so any Arrow library reads it whole) of the
-// schema.Messages() schema, holding the record batches the batch's Stage made (up to
-// spillBatchRows rows or about spillBatchBytes of values each, stage.go), grouped by day in
-// day order, each day's in the order its rows were added. They are not sorted: a merge sorts
-// each row group it writes.
+// staged columns of its format (StagedPart.Format, stagedcols.go: format 1, the messages
+// schema less what a part rebuilds; format 0, the schema.Messages() schema, of the binaries
+// before), holding the record batches the batch's Stage made (up to spillBatchRows rows or
+// about spillBatchBytes of values each, stage.go), grouped by day in day order, each day's in
+// the order its rows were added. They are not sorted: a merge sorts each row group it writes.
+// Every staged row is read through streamDecoder, which returns record batches of the
+// messages schema whatever the format.
 //
 // What the publisher of a day needs to read that day's rows of a batch and nothing else is the
 // StagedBatch index, kept in the batch's done record (BatchDone): for each part, the size of
@@ -482,6 +485,39 @@ func (d *streamDecoder) release() {
 func (d *streamDecoder) close() {
 	d.release()
 	d.r.Release()
+}
+
+// DecodeStagedDay returns the rows of day d of the staged part p, whose object holds obj, as
+// record batches of the messages schema (schema.Messages()), whatever the part's format: what
+// a publisher reads of it. It is for tests and tools that hold a staged object's bytes (the
+// pipelines' upgrade tests rewrite staged rows as the binaries before staged them); the caller
+// releases the batches. A part that does not decode as its index says is an error matching
+// no sentinel of this package's API but naming the part.
+func DecodeStagedDay(obj []byte, p StagedPart, d StagedDay) ([]arrow.RecordBatch, error) {
+	if p.Header < ipcMagicLen || p.Header > int64(len(obj)) || d.Offset < p.Header || d.Length < 0 || d.Offset+d.Length > int64(len(obj)) {
+		return nil, fmt.Errorf("%s: %w: day %s at [%d, +%d) of %d bytes", p.Name, errCorruptStaged, d.Day, d.Offset, d.Length, len(obj))
+	}
+	stream := io.MultiReader(bytes.NewReader(obj[ipcMagicLen:p.Header]), bytes.NewReader(obj[d.Offset:d.Offset+d.Length]), bytes.NewReader(ipcEOS))
+	dec, err := newStreamDecoder(stream, d.Rows, formatColumns(p.Format))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.Name, err)
+	}
+	defer dec.close()
+	var out []arrow.RecordBatch
+	for {
+		rec, err := dec.next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			for _, r := range out {
+				r.Release()
+			}
+			return nil, fmt.Errorf("%s, day %s: %w", p.Name, d.Day, err)
+		}
+		rec.Retain()
+		out = append(out, rec)
+	}
 }
 
 // errCorruptStaged: a staged file could not be decoded.

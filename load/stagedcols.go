@@ -15,29 +15,35 @@ import (
 )
 
 // The staged columns: what a staged part's record batches hold, by the part's format
-// (StagedPart.Format, in the batch's done record).
+// (StagedPart.Format, in the batch's done record; the part's schema says it too).
 //
 // Format 0 (stagedFormatRows, the binaries before this one): the rows as the messages schema
 // (schema.Messages()).
 //
-// Format 1 (stagedFormatCompact): the messages schema less what the part can rebuild, measured by
-// BenchmarkStagedColumns (about 132 bytes a row of LZ4-compressed columns, of which
-// message_key 38, source_timestamp 18, and customer_id, bot_key, run_id and extracted_at 13
-// together, each of these mostly its offsets, which LZ4 barely compresses):
-//   - customer_id, bot_key, run_id and extracted_at are not columns: a batch's rows share
-//     them (one run and one source), and the part's schema metadata holds them (metaConst*).
-//     A batch whose rows do not share them is staged in format 0.
-//   - source_timestamp is NULL where it is sent_at written as "2006-01-02 15:04:05.000+0000"
-//     (the API's form, as UTC), and the string as received otherwise.
+// Format 1 (stagedFormatCompact): the messages schema less what the part can rebuild. Chosen
+// by BenchmarkStagedColumns: format 0 is about 132 bytes a row of LZ4-compressed columns on
+// the simulator's rows, of which message_key 38, source_timestamp 18, user_id 8, and
+// customer_id, bot_key, run_id and extracted_at 13 together (mostly their offsets, which LZ4
+// barely compresses); format 1 is about 77:
+//   - customer_id, bot_key, run_id and extracted_at, where every row of the batch has the
+//     same value (one run and one source: always, from package pipelines), are not columns:
+//     the part's schema metadata holds the value (metaConstPrefix and the column's name). A
+//     column whose value varies stays.
 //   - message_key is NULL where it has the form transform.MessageKey makes (32 lower-case hex
 //     digits, '-', an occurrence without sign or leading zero, below 2^31): then
 //     message_key_id holds the 16 bytes of the digits and message_key_n the occurrence. Any
 //     other key is the string itself, and those two are zero.
+//   - source_timestamp is NULL where it is sent_at written in one of the API's forms at a
+//     whole-minute UTC offset: source_timestamp_form says which and at what offset
+//     (stagedtime.go); else it is the string as received, and the form 0.
+//   - user_id is NULL where it is the row's channel_user_id, and user_id_is_channel_user_id
+//     true; else it is as in the messages schema and the flag false.
 //
-// Every other column is as in the messages schema. One encoder (encodeStaged, used by
-// writeStagedBatch) and one decoder (stagedColumns.decode, used by streamDecoder for every
-// staged segment) make and read it; everything that reads staged rows gets the messages
-// schema's record batches from the decoder.
+// Every other column is as in the messages schema, in its order; the four added columns come
+// last. Whether a value can be rebuilt is decided by writing it back and comparing, so any
+// row round-trips. One encoder (stagedColumns.encode, used by stagedWriter) and one decoder
+// (stagedColumns.decode, used by streamDecoder for every staged segment) make and read it;
+// whatever reads staged rows gets record batches of the messages schema.
 const (
 	stagedFormatRows    = 0
 	stagedFormatCompact = 1

@@ -195,8 +195,9 @@
 // and batch users files it wrote (these up to 32 MiB, some 80 bytes a user; past that they
 // are read from the store), until their plan is removed. Disk: the stages' spill past
 // Options.StageMemory; the staged objects of a local lake, which stay until their plan is
-// published whole (about 82 bytes a row on the simulator's rows, 2.1 times their Parquet
-// bytes; 136 in format 0), so they peak when extraction ends; while a day merges, a copy of its
+// published whole (about 85 bytes a row in the simulator's 10M-message backfill, 2.1 times
+// their Parquet bytes; 139 in format 0: docs/benchmarks.md), so they peak when extraction
+// ends; while a day merges, a copy of its
 // staged segments and of the old files being merged, unless the store's objects are local
 // files (storage.Local), which are read in place, and for a day of several shards its staged
 // rows once more, uncompressed, split by shard (about twice their staged size). Verify

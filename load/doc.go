@@ -52,8 +52,9 @@
 //
 // A message's shard is fnv-1a-64(message_key) mod P. P is chosen the first time a day gets
 // files, as max(1, ceil(estimated Parquet bytes of the staged rows / Options.TargetFileSize)),
-// the estimate being a third of the size of the day's staged Arrow bytes (measured, staged.go)
-// plus the size of any Parquet staged file of a binary before, and then kept: it is read from the
+// the estimate being half the size of the day's staged Arrow bytes (a third of those staged
+// in format 0 by a binary before; measured, staged.go) plus the size of any Parquet staged file
+// of a binary before that, and then kept: it is read from the
 // manifest (or, without one, from the names of the partition's files when they
 // agree), so a message always lands in the same file name. A shard with no rows has no file; a
 // day with no rows has no file and a manifest with rows 0. Analysts glob
@@ -71,9 +72,16 @@
 // sent_at, message_key).
 //
 // A finished batch is staged as one object (a further part past 64 MiB), an Arrow IPC file
-// (the file format, with its footer) of the same schema, LZ4-frame body compression, holding
-// the record batches its Stage made (up to 512 rows each), grouped by day in day order
-// (staged.go). Its done record (BatchDone) holds the index: for each part, the size of its
+// (the file format, with its footer), LZ4-frame body compression, holding the record batches
+// its Stage made (up to 512 rows each), grouped by day in day order (staged.go), in the staged
+// columns of format 1 (stagedcols.go, stagedtime.go): the messages schema less what the part
+// rebuilds when it is read: customer_id, bot_key, run_id and extracted_at, which a batch's
+// rows share, are kept once in the part's schema metadata; a message_key of the form
+// transform.MessageKey makes is 16 bytes and an occurrence; a source_timestamp that is
+// sent_at in one of the API's forms is a form and a UTC offset; a user_id equal to the row's
+// channel_user_id is a flag. That is about 60% of format 0's bytes (the messages schema as it
+// is, which binaries before staged and which is still read: the index says each part's
+// format). Its done record (BatchDone) holds the index: for each part, the size of its
 // header and each day's byte range, so a publisher reads one day's rows of a batch with one
 // ranged read (storage.Store.OpenRange), or a window of consecutive days' rows of a batch with
 // one (FetchStaged: adjacent in the object), and a run stages about one object per batch
@@ -201,7 +209,11 @@
 // staged rows. WriteUsers takes its rows from an iterator and holds at most 16Ki users as
 // Arrow data; the Lake keeps each staged part's header (about 1.4 KB), and the done records
 // and batch users files it wrote (these up to 32 MiB, some 80 bytes a user; past that they
-// are read from the store), until their plan is removed. Disk: the stages' spill past Options.StageMemory; while a day merges, a copy of its
+// are read from the store), until their plan is removed. Disk: the stages' spill past
+// Options.StageMemory; the staged objects of a local lake, which stay until their plan is
+// published whole (about 85 bytes a row in the simulator's 10M-message backfill, 2.1 times
+// their Parquet bytes; 139 in format 0: docs/benchmarks.md), so they peak when extraction
+// ends; while a day merges, a copy of its
 // staged segments and of the old files being merged, unless the store's objects are local
 // files (storage.Local), which are read in place, and for a day of several shards its staged
 // rows once more, uncompressed, split by shard (about twice their staged size). Verify

@@ -332,6 +332,10 @@ func checkData(d arrow.ArrayData) error {
 		if bufLen(bufs[1]) < arrow.TimestampTraits.BytesRequired(off+n) {
 			return fmt.Errorf("values short of %d rows", off+n)
 		}
+	case arrow.INT16, arrow.INT32, arrow.BOOL, arrow.FIXED_SIZE_BINARY: // staged columns (stagedcols.go)
+		if bits := d.DataType().(arrow.FixedWidthDataType).BitWidth(); bufLen(bufs[1])*8 < bits*(off+n) {
+			return fmt.Errorf("values short of %d rows", off+n)
+		}
 	case arrow.LIST:
 		child := d.Children()[0]
 		if err := checkOffsets(bufs, n, off, child.Len()); err != nil {

@@ -27,6 +27,7 @@ type Lake struct {
 	builders *builderPool // empty row builders, reused by its stages' days
 	sortBufs sortBuffers  // buffers of row references, to sort a row group (shard.go)
 	headers  sync.Map     // staged part name -> its header (stagedHeader)
+	columns  sync.Map     // staged part name -> its *stagedColumns (partColumns)
 	// doneRecords holds the done records this process wrote: name -> the record's bytes.
 	doneRecords sync.Map
 	// batchUsers holds the batch users files this process wrote (name -> the file's bytes),
@@ -35,6 +36,9 @@ type Lake struct {
 	batchUsersBytes atomic.Int64
 	// partBytes is about the largest staged object (stagedPartBytes; tests make it smaller).
 	partBytes int64
+	// stagedFormat is the format StageBatch writes (stagedFormatCompact; tests stage as the
+	// binaries before did).
+	stagedFormat int
 
 	catMu sync.Mutex
 	cat   *icetable.Catalog // an Iceberg lake's catalog, once opened (catalog)
@@ -51,7 +55,7 @@ func NewLake(store storage.Store, o *Options) (*Lake, error) {
 		return nil, err
 	}
 	l := &Lake{store: store, opts: opts, stages: &stageBudget{limit: opts.StageMemory},
-		builders: &builderPool{mem: opts.Allocator}, partBytes: stagedPartBytes}
+		builders: &builderPool{mem: opts.Allocator}, partBytes: stagedPartBytes, stagedFormat: stagedFormatCompact}
 	if err := l.icebergIO(); err != nil {
 		return nil, err
 	}

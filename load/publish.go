@@ -260,7 +260,7 @@ func (l *Lake) stagedSources(ctx context.Context, day string, in MergeInput, tmp
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(stagedReadConcurrency)
 	for i, seg := range segs {
-		est += seg.day.Length / stagedToParquet
+		est += stagedParquetBytes(seg.part.Format, seg.day.Length)
 		name := seg.part.Name + " (" + day + ")"
 		if local {
 			out[i] = stagedSource{name: name, open: func() (*fileSource, error) {
@@ -268,7 +268,7 @@ func (l *Lake) stagedSources(ctx context.Context, day string, in MergeInput, tmp
 				if err != nil {
 					return nil, err
 				}
-				return openStreamSource(r, name, seg.day.Rows)
+				return openStreamSource(r, name, seg.day.Rows, l.partColumns(seg.part))
 			}}
 			continue
 		}
@@ -282,7 +282,7 @@ func (l *Lake) stagedSources(ctx context.Context, day string, in MergeInput, tmp
 				if err != nil {
 					return nil, fmt.Errorf("read %s: %w", name, err)
 				}
-				return openStreamSource(r, name, seg.day.Rows)
+				return openStreamSource(r, name, seg.day.Rows, l.partColumns(seg.part))
 			}}
 			continue
 		}
@@ -293,7 +293,7 @@ func (l *Lake) stagedSources(ctx context.Context, day string, in MergeInput, tmp
 			if err != nil {
 				return nil, fmt.Errorf("read %s: %w", name, err)
 			}
-			return openStreamSource(f, name, seg.day.Rows)
+			return openStreamSource(f, name, seg.day.Rows, l.partColumns(seg.part))
 		}}
 	}
 	if err := g.Wait(); err != nil {

@@ -387,7 +387,7 @@ func (l *Lake) splitStaged(ctx context.Context, lay *msgLayout, day string, stag
 			if err != nil {
 				return nil, fmt.Errorf("read %s: %w", name, err)
 			}
-			return openStreamSource(f, name, sp.rows)
+			return openStreamSource(f, name, sp.rows, formatColumns(stagedFormatRows))
 		}}}
 	}
 	return out, nil

@@ -64,10 +64,11 @@ func (l *Lake) openSource(ctx context.Context, path, name string) (*fileSource, 
 	return s, nil
 }
 
-// openStreamSource reads a staged segment's Arrow IPC stream (or a merge's spill of one
-// shard's staged rows) from r, closed with the source, which must hold rows rows.
-func openStreamSource(r io.ReadCloser, name string, rows int64) (*fileSource, error) {
-	dec, err := newStreamDecoder(r, rows)
+// openStreamSource reads a staged segment's Arrow IPC stream of the staged columns columns
+// returns (or a merge's spill of one shard's staged rows, format stagedFormatRows) from r,
+// closed with the source, which must hold rows rows.
+func openStreamSource(r io.ReadCloser, name string, rows int64, columns columnsOf) (*fileSource, error) {
+	dec, err := newStreamDecoder(r, rows, columns)
 	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("read %s: %w", name, err)

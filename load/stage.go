@@ -37,7 +37,8 @@ type Stage struct {
 	mu     sync.Mutex
 	dir    string // its spill directory, made when it first spills: "" until the stage spilled
 	days   map[string]*stageDay
-	held   int64 // bytes of the record batches its days hold in memory
+	held   int64          // bytes of the record batches its days hold in memory
+	consts batchConstants // whether its rows share customer_id, bot_key, run_id, extracted_at
 	closed bool
 	err    error // sticky: a failed write leaves the stage unusable
 }
@@ -167,6 +168,7 @@ func (s *Stage) Add(rows []schema.Message) error {
 			}
 			unixDay = d
 		}
+		s.consts.add(&rows[i])
 		before := sd.heldBytes
 		if err := sd.b.add(&rows[i]); err != nil {
 			s.err = fmt.Errorf("stage day %s: %w", day, err)
@@ -243,6 +245,13 @@ func (s *Stage) day(day string) (*stageDay, error) {
 	}
 	s.days[day] = sd
 	return sd, nil
+}
+
+// constants returns what the stage's rows share (stagedcols.go).
+func (s *Stage) constants() batchConstants {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.consts
 }
 
 // Days returns the number of rows staged per day.

@@ -21,10 +21,13 @@ import (
 // layout.go). A batch is one object, or a few when its rows pass stagedPartBytes: each an
 // Arrow IPC file (the file format of the Arrow columnar specification: the stream format with
 // a footer that indexes the record batches, so any Arrow library reads it whole) of the
-// schema.Messages() schema, holding the record batches the batch's Stage made (up to
-// spillBatchRows rows or about spillBatchBytes of values each, stage.go), grouped by day in
-// day order, each day's in the order its rows were added. They are not sorted: a merge sorts
-// each row group it writes.
+// staged columns of its format (StagedPart.Format, stagedcols.go: format 1, the messages
+// schema less what a part rebuilds; format 0, the schema.Messages() schema, of the binaries
+// before), holding the record batches the batch's Stage made (up to spillBatchRows rows or
+// about spillBatchBytes of values each, stage.go), grouped by day in day order, each day's in
+// the order its rows were added. They are not sorted: a merge sorts each row group it writes.
+// Every staged row is read through streamDecoder, which returns record batches of the
+// messages schema whatever the format.
 //
 // What the publisher of a day needs to read that day's rows of a batch and nothing else is the
 // StagedBatch index, kept in the batch's done record (BatchDone): for each part, the size of
@@ -89,29 +92,31 @@ type stagedWriter struct {
 	cw     *countingWriter
 	bw     *bufio.Writer
 	fw     *ipc.FileWriter
-	header int64 // the size of the file's magic and schema message
+	cols   *stagedColumns // the staged format: what write makes of a record batch
+	header int64          // the size of the file's magic and schema message
 }
 
-func newStagedWriter(w io.Writer, mem memory.Allocator, codec stagedCodec) (*stagedWriter, error) {
+// newStagedWriter writes a staged file of the format of cols (stagedcols.go) into w.
+func newStagedWriter(w io.Writer, mem memory.Allocator, codec stagedCodec, cols *stagedColumns) (*stagedWriter, error) {
 	bw := bufio.NewWriterSize(w, stagedBufferSize)
 	cw := &countingWriter{w: bw}
-	opts := append([]ipc.Option{ipc.WithSchema(schema.Messages()), ipc.WithAllocator(mem)}, codec.options()...)
+	opts := append([]ipc.Option{ipc.WithSchema(cols.schema), ipc.WithAllocator(mem)}, codec.options()...)
 	fw, err := ipc.NewFileWriter(cw, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("arrow writer: %w", err)
 	}
-	header, err := stagedHeaderSize(mem)
+	header, err := stagedHeaderSize(cols.schema, mem)
 	if err != nil {
 		return nil, err
 	}
-	return &stagedWriter{cw: cw, bw: bw, fw: fw, header: header}, nil
+	return &stagedWriter{cw: cw, bw: bw, fw: fw, cols: cols, header: header}, nil
 }
 
-// stagedHeaderSize is the size of what an Arrow IPC file of the messages schema holds before
-// its first record batch: the magic, then the schema message (the file writer writes it
-// with its first record batch).
-func stagedHeaderSize(mem memory.Allocator) (int64, error) {
-	p := ipc.GetSchemaPayload(schema.Messages(), mem)
+// stagedHeaderSize is the size of what an Arrow IPC file of the schema sc holds before its
+// first record batch: the magic, then the schema message (the file writer writes it with its
+// first record batch).
+func stagedHeaderSize(sc *arrow.Schema, mem memory.Allocator) (int64, error) {
+	p := ipc.GetSchemaPayload(sc, mem)
 	defer p.Release()
 	n, err := p.WritePayload(io.Discard)
 	if err != nil {
@@ -120,9 +125,14 @@ func stagedHeaderSize(mem memory.Allocator) (int64, error) {
 	return ipcMagicLen + int64(n), nil
 }
 
-// write appends one record batch of the messages schema.
+// write appends one record batch of the messages schema, in the writer's staged format.
 func (w *stagedWriter) write(rec arrow.RecordBatch) error {
-	if err := w.fw.Write(rec); err != nil {
+	enc, err := w.cols.encode(rec)
+	if err != nil {
+		return fmt.Errorf("write record batch: %w", err)
+	}
+	defer enc.Release()
+	if err := w.fw.Write(enc); err != nil {
 		return fmt.Errorf("write record batch: %w", err)
 	}
 	if w.cw.err != nil {
@@ -164,6 +174,9 @@ type StagedPart struct {
 	Bytes  int64       `json:"bytes"`  // its size
 	Header int64       `json:"header"` // bytes before its first record batch: magic and schema
 	Days   []StagedDay `json:"days"`   // in day order
+	// Format is what its record batches hold (stagedcols.go): 0 (absent, the binaries
+	// before) the messages schema's columns, 1 the compact staged columns.
+	Format int `json:"format,omitempty"`
 }
 
 // StagedDay is where one day's rows are in a staged part: the record batches in
@@ -208,6 +221,9 @@ func (b *StagedBatch) check(plan, attempt string, batch int) error {
 		}
 		prev := ""
 		end := p.Header
+		if p.Format != stagedFormatRows && p.Format != stagedFormatCompact {
+			return fmt.Errorf("%w: %s: staged format %d", errBadIndex, p.Name, p.Format)
+		}
 		for _, d := range p.Days {
 			if err := checkDay(d.Day); err != nil || d.Day <= prev {
 				return fmt.Errorf("%w: %s: day %q out of order", errBadIndex, p.Name, d.Day)
@@ -240,6 +256,10 @@ func (l *Lake) writeStagedBatch(ctx context.Context, s *Stage, plan, attempt str
 		}
 	}()
 	// closePart writes the open part's footer and commits it.
+	cols, err := newStagedColumns(l.stagedFormat, s.constants())
+	if err != nil {
+		return idx, st, err
+	}
 	closePart := func() error {
 		if err := sw.close(); err != nil {
 			return fmt.Errorf("%s: %w", part.Name, err)
@@ -287,11 +307,11 @@ func (l *Lake) writeStagedBatch(ctx context.Context, s *Stage, plan, attempt str
 						w = nil
 						return fmt.Errorf("create %s: %w", part.Name, err)
 					}
-					if sw, err = newStagedWriter(w, l.opts.Allocator, stagedCompression); err != nil {
+					if sw, err = newStagedWriter(w, l.opts.Allocator, stagedCompression, cols); err != nil {
 						sw = nil
 						return err
 					}
-					part.Header = sw.header
+					part.Header, part.Format = sw.header, cols.format
 				}
 				if seg == nil {
 					part.Days = append(part.Days, StagedDay{Day: day, Offset: max(sw.size(), sw.header)})
@@ -393,15 +413,20 @@ func (l *Lake) downloadSegment(ctx context.Context, seg stagedSegment, path stri
 	return nil
 }
 
-// streamDecoder decodes the record batches of one staged segment's stream, in order, and checks
-// that they hold as many rows as the index says.
+// streamDecoder decodes the record batches of one staged segment's stream, in order, into
+// record batches of the messages schema, and checks that they hold as many rows as the index
+// says. It is the one reader of staged rows (and of a merge's spill of them, shard.go).
 type streamDecoder struct {
 	r    *ipc.Reader
+	cols *stagedColumns
+	cur  arrow.RecordBatch // the batch last returned, released by the next call
 	rows int64
 	want int64
 }
 
-func newStreamDecoder(r io.Reader, want int64) (d *streamDecoder, err error) {
+// newStreamDecoder reads the stream r, whose staged columns columns returns (by StagedPart.Format
+// and its schema), which must hold want rows.
+func newStreamDecoder(r io.Reader, want int64, columns columnsOf) (d *streamDecoder, err error) {
 	defer func() {
 		if p := recover(); p != nil { // a corrupt stream can make the reader panic
 			d, err = nil, fmt.Errorf("%w: %v", errCorruptStaged, p)
@@ -409,11 +434,16 @@ func newStreamDecoder(r io.Reader, want int64) (d *streamDecoder, err error) {
 	}()
 	// A Go allocator of its own: the garbage collector frees what a merge keeps of a batch
 	// (a row group's batches are retained until it is written).
-	sr, err := ipc.NewReader(r, ipc.WithSchema(schema.Messages()), ipc.WithAllocator(memory.NewGoAllocator()))
+	sr, err := ipc.NewReader(r, ipc.WithAllocator(memory.NewGoAllocator()))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errCorruptStaged, err)
 	}
-	return &streamDecoder{r: sr, want: want}, nil
+	cols, err := columns(sr.Schema())
+	if err != nil {
+		sr.Release()
+		return nil, err
+	}
+	return &streamDecoder{r: sr, cols: cols, want: want}, nil
 }
 
 // next returns the next record batch, owned by the decoder until the next call; io.EOF after
@@ -424,6 +454,7 @@ func (d *streamDecoder) next() (rec arrow.RecordBatch, err error) {
 			rec, err = nil, fmt.Errorf("%w: %v", errCorruptStaged, p)
 		}
 	}()
+	d.release()
 	if !d.r.Next() {
 		if err := d.r.Err(); err != nil {
 			return nil, fmt.Errorf("%w: %w", errCorruptStaged, err)
@@ -433,15 +464,61 @@ func (d *streamDecoder) next() (rec arrow.RecordBatch, err error) {
 		}
 		return nil, io.EOF
 	}
-	rec = d.r.RecordBatch()
-	d.rows += rec.NumRows()
-	if err := checkArrays(rec); err != nil {
+	staged := d.r.RecordBatch()
+	d.rows += staged.NumRows()
+	if err := checkArrays(staged); err != nil {
 		return nil, fmt.Errorf("%w: %w", errCorruptStaged, err)
 	}
-	return rec, nil
+	if d.cur, err = d.cols.decode(staged); err != nil {
+		return nil, err
+	}
+	return d.cur, nil
 }
 
-func (d *streamDecoder) close() { d.r.Release() }
+func (d *streamDecoder) release() {
+	if d.cur != nil {
+		d.cur.Release()
+		d.cur = nil
+	}
+}
+
+func (d *streamDecoder) close() {
+	d.release()
+	d.r.Release()
+}
+
+// DecodeStagedDay returns the rows of day d of the staged part p, whose object holds obj, as
+// record batches of the messages schema (schema.Messages()), whatever the part's format: what
+// a publisher reads of it. It is for tests and tools that hold a staged object's bytes (the
+// pipelines' upgrade tests rewrite staged rows as the binaries before staged them); the caller
+// releases the batches. A part that does not decode as its index says is an error matching
+// no sentinel of this package's API but naming the part.
+func DecodeStagedDay(obj []byte, p StagedPart, d StagedDay) ([]arrow.RecordBatch, error) {
+	if p.Header < ipcMagicLen || p.Header > int64(len(obj)) || d.Offset < p.Header || d.Length < 0 || d.Offset+d.Length > int64(len(obj)) {
+		return nil, fmt.Errorf("%s: %w: day %s at [%d, +%d) of %d bytes", p.Name, errCorruptStaged, d.Day, d.Offset, d.Length, len(obj))
+	}
+	stream := io.MultiReader(bytes.NewReader(obj[ipcMagicLen:p.Header]), bytes.NewReader(obj[d.Offset:d.Offset+d.Length]), bytes.NewReader(ipcEOS))
+	dec, err := newStreamDecoder(stream, d.Rows, formatColumns(p.Format))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.Name, err)
+	}
+	defer dec.close()
+	var out []arrow.RecordBatch
+	for {
+		rec, err := dec.next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			for _, r := range out {
+				r.Release()
+			}
+			return nil, fmt.Errorf("%s, day %s: %w", p.Name, d.Day, err)
+		}
+		rec.Retain()
+		out = append(out, rec)
+	}
+}
 
 // errCorruptStaged: a staged file could not be decoded.
 var errCorruptStaged = errors.New("corrupt staged file")
@@ -502,18 +579,34 @@ func (d *ipcDecoder) close() {
 	_ = d.r.Close()
 }
 
-// stagedToParquet is about the size of rows as staged files over their size as the lake's
-// Parquet, by which the shard count of a day is chosen (Options.TargetFileSize). Measured by
-// BenchmarkStagedFormat on the simulator's messages, in record batches of up to 512 rows as a
-// Stage makes them: 4.5 at 143 rows per staged file, 3.6 at 714, 3.4 at 2,856 (3.4 and 3.1 in
-// batches of 8192 rows; a staged file has a fixed cost of about 8 KB, schema, footer and LZ4
-// frames, then about 124 bytes per row against 40 as Parquet); 5.5 on the tests' very
-// repetitive rows. 3 is right for the large files where the shard count matters (a small day
-// gets one shard either way) and errs toward more, smaller shards on small files, as the
-// Parquet staged files did (their size was 2.5 times the lake's at 140 rows per file). The
-// staged bytes are compressed (LZ4, less than Parquet's zstd), so the estimate follows the
-// rows' content, not only their number.
-const stagedToParquet = 3
+// stagedToParquet is about the size of rows as staged files of format 0 (stagedcols.go) over
+// their size as the lake's Parquet, by which the shard count of a day is chosen
+// (Options.TargetFileSize). Measured by BenchmarkStagedFormat on the simulator's messages, in
+// record batches of up to 512 rows as a Stage makes them: 4.5 at 143 rows per staged file, 3.6
+// at 714, 3.4 at 2,856 (3.4 and 3.1 in batches of 8192 rows; a staged file has a fixed cost of
+// about 8 KB, schema, footer and LZ4 frames, then about 124 bytes per row against 40 as
+// Parquet); 5.5 on the tests' very repetitive rows. 3 is right for the large files where the
+// shard count matters (a small day gets one shard either way) and errs toward more, smaller
+// shards on small files, as the Parquet staged files did (their size was 2.5 times the lake's
+// at 140 rows per file). The staged bytes are compressed (LZ4, less than Parquet's zstd), so
+// the estimate follows the rows' content, not only their number.
+//
+// compactToParquet is the same for format 1: 3.2 at 143 rows per file, 2.2 at 714, 2.1 at
+// 2,856 (2.1 in the 10M-message backfill: 840 MB staged, 404 MB of Parquet); 2 errs toward
+// more shards as 3 does for format 0.
+const (
+	stagedToParquet  = 3
+	compactToParquet = 2
+)
+
+// stagedParquetBytes is about how many bytes length bytes of staged rows of format make as
+// the lake's Parquet.
+func stagedParquetBytes(format int, length int64) int64 {
+	if format == stagedFormatCompact {
+		return length / compactToParquet
+	}
+	return length / stagedToParquet
+}
 
 // parquetEstimate is about how many bytes the rows of the staged object o make as the lake's
 // Parquet: a staged Arrow IPC file's size over stagedToParquet; a Parquet file staged by a

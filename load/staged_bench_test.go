@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/chatlake/chatlake/schema"
 	"github.com/chatlake/chatlake/sim"
 	"github.com/chatlake/chatlake/transform"
+	"github.com/pierrec/lz4/v4"
 )
 
 // rowWriter writes the rows of one file in one of the formats BenchmarkStagedFormat compares:
@@ -73,17 +75,24 @@ func BenchmarkStagedFormat(b *testing.B) {
 		}
 	}
 
+	staged := func(codec stagedCodec, format int) func(io.Writer, []schema.Message) (rowWriter, error) {
+		return func(w io.Writer, rows []schema.Message) (rowWriter, error) {
+			return newStagedRows(w, mem, codec, stagedColumnsFor(b, format, rows))
+		}
+	}
 	formats := []struct {
-		name  string
-		new   func(io.Writer) (rowWriter, error)
-		parqu bool
+		name   string
+		new    func(io.Writer, []schema.Message) (rowWriter, error)
+		format int // staged format, or -1: Parquet
 	}{
-		{"parquet", func(w io.Writer) (rowWriter, error) {
+		{"parquet", func(w io.Writer, _ []schema.Message) (rowWriter, error) {
 			return newMessageFileWriter(w, mem, DefaultRowGroupRows, src.RunID)
-		}, true},
-		{"ipc", func(w io.Writer) (rowWriter, error) { return newStagedRows(w, mem, stagedUncompressed) }, false},
-		{"ipc-lz4", func(w io.Writer) (rowWriter, error) { return newStagedRows(w, mem, stagedLZ4) }, false},
-		{"ipc-zstd", func(w io.Writer) (rowWriter, error) { return newStagedRows(w, mem, stagedZstd) }, false},
+		}, -1},
+		{"ipc", staged(stagedUncompressed, stagedFormatRows), stagedFormatRows},
+		{"ipc-lz4", staged(stagedLZ4, stagedFormatRows), stagedFormatRows},
+		{"ipc-zstd", staged(stagedZstd, stagedFormatRows), stagedFormatRows},
+		{"ipc-compact", staged(stagedUncompressed, stagedFormatCompact), stagedFormatCompact},
+		{"ipc-lz4-compact", staged(stagedLZ4, stagedFormatCompact), stagedFormatCompact},
 	}
 	l := &Lake{opts: Options{Allocator: mem, RowGroupRows: DefaultRowGroupRows}}
 	b.Run("ipc-lz4/one-file-per-batch/batches=100", func(b *testing.B) {
@@ -123,7 +132,7 @@ func BenchmarkStagedFormat(b *testing.B) {
 					a0, c0 := ms.Mallocs, cpuTime()
 					for j, name := range names {
 						bufs[j].Reset()
-						rw, err := f.new(&bufs[j])
+						rw, err := f.new(&bufs[j], files[name])
 						if err != nil {
 							b.Fatal(err)
 						}
@@ -141,13 +150,13 @@ func BenchmarkStagedFormat(b *testing.B) {
 
 					a0, c0 = ms.Mallocs, cpuTime()
 					var read int
-					for j := range names {
+					for j, name := range names {
 						var dec batchDecoder
 						var err error
-						if f.parqu {
+						if f.format < 0 {
 							dec, err = l.newParquetDecoder(context.Background(), bytes.NewReader(bufs[j].Bytes()))
-						} else {
-							dec, err = newIPCDecoder(bytes.NewReader(bufs[j].Bytes()))
+						} else { // as Merge reads a segment: the stream behind the magic
+							dec, err = newStreamDecoder(bytes.NewReader(bufs[j].Bytes()[ipcMagicLen:]), int64(len(files[name])), formatColumns(f.format))
 						}
 						if err != nil {
 							b.Fatal(err)
@@ -225,7 +234,11 @@ func benchStagedPerBatch(b *testing.B, all []dayMessage, n int64, mem memory.All
 		c0 := cpuTime()
 		for _, days := range files {
 			var buf bytes.Buffer
-			rw, err := newStagedRows(&buf, mem, stagedLZ4)
+			var all []schema.Message
+			for _, rows := range days {
+				all = append(all, rows...)
+			}
+			rw, err := newStagedRows(&buf, mem, stagedLZ4, stagedColumnsFor(b, stagedFormatCompact, all))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -247,4 +260,138 @@ func benchStagedPerBatch(b *testing.B, all []dayMessage, n int64, mem memory.All
 	b.ReportMetric(float64(wcpu.Nanoseconds())/float64(n)/float64(b.N), "write-cpu-ns/row")
 	b.ReportMetric(float64(size)/float64(n), "bytes/row")
 	b.ReportMetric(float64(n)/float64(batches), "rows/file")
+}
+
+// BenchmarkStagedColumns tells where staged bytes go: the floor's 200k messages in 5 batches of
+// users (about 2,900 rows per batch and day, as in the 10M-message backfill), made into record
+// batches as a Stage makes them, each column's buffers LZ4-compressed as the IPC writer
+// compresses them (a frame per buffer, its 8-byte length, padding to 8 bytes), in each staged
+// format (stagedcols.go). It logs bytes per row of each column (-v) and reports their total,
+// and the CPU of encoding and decoding format 1 per row.
+//
+//	go test -run '^$' -bench 'StagedColumns' -benchtime 3x -v ./load/
+func BenchmarkStagedColumns(b *testing.B) {
+	so := sim.DefaultOptions()
+	so.Seed, so.Users = 1, benchSizes[0].users
+	pages, _, w := capturePages(b, so)
+	src := transform.Source{CustomerID: so.CustomerID, BotKey: so.BotKey, RunID: "run-staged", ExtractedAt: time.Now()}
+	var all []dayMessage
+	n := floorRows(b, pages, src, w, func(day string, m *schema.Message) { all = append(all, dayMessage{day, *m}) })
+	pages = nil
+	const batches = 5
+	users, user := 0, ""
+	for _, r := range all {
+		if r.m.ChannelUserID != user {
+			user, users = r.m.ChannelUserID, users+1
+		}
+	}
+	files := map[string][]schema.Message{}
+	i, user := -1, ""
+	for _, r := range all {
+		if r.m.ChannelUserID != user {
+			user, i = r.m.ChannelUserID, i+1
+		}
+		k := fmt.Sprintf("%03d/%s", i*batches/users, r.day)
+		files[k] = append(files[k], r.m)
+	}
+	mem := memory.NewGoAllocator()
+	var recs []arrow.RecordBatch
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		bb := newBatchBuilder(mem, spillBatchRows, spillBatchBytes, recordWriterFunc(func(rec arrow.RecordBatch) error {
+			rec.Retain()
+			recs = append(recs, rec)
+			return nil
+		}))
+		rows := files[name]
+		for i := range rows {
+			if err := bb.add(&rows[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := bb.writeBatch(); err != nil {
+			b.Fatal(err)
+		}
+		bb.release()
+	}
+	defer func() {
+		for _, rec := range recs {
+			rec.Release()
+		}
+	}()
+	var consts batchConstants
+	for i := range all {
+		consts.add(&all[i].m)
+	}
+	for _, format := range []int{stagedFormatRows, stagedFormatCompact} {
+		b.Run(fmt.Sprintf("format=%d", format), func(b *testing.B) {
+			cols, err := newStagedColumns(format, consts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var enc, dec time.Duration
+			perCol := map[string]int{}
+			b.ResetTimer()
+			for range b.N {
+				clear(perCol)
+				for _, rec := range recs {
+					c0 := cpuTime()
+					staged, err := cols.encode(rec)
+					if err != nil {
+						b.Fatal(err)
+					}
+					c1 := cpuTime()
+					back, err := cols.decode(staged)
+					if err != nil {
+						b.Fatal(err)
+					}
+					dec += cpuTime() - c1
+					enc += c1 - c0
+					back.Release()
+					for j, col := range staged.Columns() {
+						perCol[staged.ColumnName(j)] += lz4Bytes(b, col.Data())
+					}
+					staged.Release()
+				}
+			}
+			b.StopTimer()
+			total := 0
+			for _, name := range slices.SortedFunc(maps.Keys(perCol), func(x, y string) int { return perCol[y] - perCol[x] }) {
+				b.Logf("%-20s %6.1f bytes/row", name, float64(perCol[name])/float64(n))
+				total += perCol[name]
+			}
+			rows := float64(n) * float64(b.N)
+			b.ReportMetric(float64(total)/float64(n), "column-bytes/row")
+			b.ReportMetric(float64(enc.Nanoseconds())/rows, "encode-cpu-ns/row")
+			b.ReportMetric(float64(dec.Nanoseconds())/rows, "decode-cpu-ns/row")
+			b.ReportMetric(float64(n)/float64(len(recs)), "rows/record-batch")
+		})
+	}
+}
+
+// lz4Bytes is the size of d's buffers as the IPC writer's LZ4 compression writes them: a frame
+// of each buffer, after its uncompressed length, or the buffer as it is if that is not
+// smaller, padded to 8 bytes.
+func lz4Bytes(b *testing.B, d arrow.ArrayData) int {
+	n := 0
+	for _, buf := range d.Buffers() {
+		if buf == nil || buf.Len() == 0 {
+			continue
+		}
+		var out bytes.Buffer
+		w := lz4.NewWriter(&out)
+		if err := w.Apply(lz4.ChecksumOption(false), lz4.BlockSizeOption(lz4.Block64Kb)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		n += (8 + min(out.Len(), buf.Len()) + 7) &^ 7
+	}
+	for _, c := range d.Children() {
+		n += lz4Bytes(b, c)
+	}
+	return n
 }

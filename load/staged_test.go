@@ -26,8 +26,8 @@ type stagedRows struct {
 	sw *stagedWriter
 }
 
-func newStagedRows(w io.Writer, mem memory.Allocator, codec stagedCodec) (*stagedRows, error) {
-	sw, err := newStagedWriter(w, mem, codec)
+func newStagedRows(w io.Writer, mem memory.Allocator, codec stagedCodec, cols *stagedColumns) (*stagedRows, error) {
+	sw, err := newStagedWriter(w, mem, codec, cols)
 	if err != nil {
 		return nil, err
 	}
@@ -63,19 +63,38 @@ func (r *stagedRows) abort() { r.bb.release(); r.sw.abort() }
 
 func (r *stagedRows) size() int64 { return r.sw.size() }
 
-// readStaged decodes a staged Arrow IPC object with a plain arrow-go reader (as any Arrow
-// library would) and returns its rows and the number of rows of each record batch.
-func readStaged(t *testing.T, s storage.Store, name string) ([]schema.Message, []int64) {
+// stagedColumnsFor returns the staged columns of format for rows, which share their constants.
+func stagedColumnsFor(t testing.TB, format int, rows []schema.Message) *stagedColumns {
 	t.Helper()
-	data, _, err := s.Get(context.Background(), name)
+	var c batchConstants
+	for i := range rows {
+		c.add(&rows[i])
+	}
+	cols, err := newStagedColumns(format, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cols
+}
+
+// readStaged decodes the staged Arrow IPC object of part with a plain arrow-go file reader (as
+// any Arrow library would), its record batches through the staged columns' decoder, and returns
+// its rows and the number of rows of each record batch.
+func readStaged(t *testing.T, s storage.Store, part StagedPart) ([]schema.Message, []int64) {
+	t.Helper()
+	data, _, err := s.Get(context.Background(), part.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r, err := ipc.NewFileReader(bytes.NewReader(data), ipc.WithAllocator(memory.NewGoAllocator()))
 	if err != nil {
-		t.Fatalf("%s: %v", name, err)
+		t.Fatalf("%s: %v", part.Name, err)
 	}
 	defer r.Close()
+	cols, err := stagedColumnsOf(part.Format, r.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
 	var rows []schema.Message
 	var sizes []int64
 	for i := range r.NumRecords() {
@@ -84,7 +103,13 @@ func readStaged(t *testing.T, s storage.Store, name string) ([]schema.Message, [
 			t.Fatal(err)
 		}
 		sizes = append(sizes, rec.NumRows())
-		if rows, err = schema.AppendMessages(rows, rec); err != nil {
+		dec, err := cols.decode(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err = schema.AppendMessages(rows, dec)
+		dec.Release()
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -147,7 +172,10 @@ func testStagedRoundTrip(t *testing.T, stageMemory int64) {
 	}
 
 	// Whole, by a plain Arrow file reader: the days one after the other, each in staged order.
-	got, sizes := readStaged(t, store, part.Name)
+	if part.Format != stagedFormatCompact {
+		t.Errorf("staged in format %d, want %d", part.Format, stagedFormatCompact)
+	}
+	got, sizes := readStaged(t, store, part)
 	all := slices.Concat(want[day1], want[day2], want[day3])
 	if !reflect.DeepEqual(got, all) {
 		t.Errorf("rows differ from the days in order; first difference: %s", firstDiff(got, all))
@@ -166,20 +194,19 @@ func testStagedRoundTrip(t *testing.T, stageMemory int64) {
 			t.Fatal(err)
 		}
 		stream := slices.Concat(data[ipcMagicLen:part.Header], data[d.Offset:d.Offset+d.Length], ipcEOS)
-		r, err := ipc.NewReader(bytes.NewReader(stream), ipc.WithAllocator(memory.NewGoAllocator()))
+		r, err := newStreamDecoder(bytes.NewReader(stream), d.Rows, formatColumns(part.Format))
 		if err != nil {
 			t.Fatalf("%s: %v", d.Day, err)
 		}
 		var rows []schema.Message
-		for r.Next() {
-			if rows, err = schema.AppendMessages(rows, r.RecordBatch()); err != nil {
-				t.Fatal(err)
+		for {
+			if rows, err = decodeRows(r, rows); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", d.Day, err)
 			}
 		}
-		if err := r.Err(); err != nil {
-			t.Fatalf("%s: %v", d.Day, err)
-		}
-		r.Release()
+		r.close()
 		if !reflect.DeepEqual(rows, want[d.Day]) || d.Rows != int64(len(rows)) {
 			t.Errorf("%s: %d rows in its range (index says %d), want %d as staged", d.Day, len(rows), d.Rows, len(want[d.Day]))
 		}
@@ -297,7 +324,7 @@ func TestStagedCodecs(t *testing.T) {
 	for _, c := range []stagedCodec{stagedUncompressed, stagedLZ4, stagedZstd} {
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		var buf bytes.Buffer
-		w, err := newStagedRows(&buf, mem, c)
+		w, err := newStagedRows(&buf, mem, c, stagedColumnsFor(t, stagedFormatRows, want))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -492,7 +519,7 @@ func TestStagedLegacyParquet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	est := idx.Parts[0].Days[0].Length / stagedToParquet
+	est := stagedParquetBytes(idx.Parts[0].Format, idx.Parts[0].Days[0].Length)
 	for _, o := range objs {
 		est += parquetEstimate(o)
 	}
@@ -508,7 +535,11 @@ func (l *Lake) writeLegacyArrow(ctx context.Context, name string, rows []schema.
 	if err != nil {
 		return err
 	}
-	sr, err := newStagedRows(w, l.opts.Allocator, stagedLZ4)
+	cols, err := newStagedColumns(stagedFormatRows, batchConstants{})
+	if err != nil {
+		return err
+	}
+	sr, err := newStagedRows(w, l.opts.Allocator, stagedLZ4, cols)
 	if err != nil {
 		return err
 	}

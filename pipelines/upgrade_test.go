@@ -15,6 +15,7 @@ import (
 	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/pipelines"
+	"github.com/chatlake/chatlake/schema"
 	"github.com/chatlake/chatlake/sim"
 )
 
@@ -87,22 +88,21 @@ func stageBatchPerDay(t *testing.T, s storage.Store, donePath, attemptDir string
 			t.Fatal(err)
 		}
 		for _, d := range p.Days {
-			stream := append(append([]byte{}, obj[8:p.Header]...), obj[d.Offset:d.Offset+d.Length]...)
-			r, err := ipc.NewReader(bytes.NewReader(stream), ipc.WithAllocator(memory.NewGoAllocator()))
+			recs, err := load.DecodeStagedDay(obj, p, d)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var buf bytes.Buffer
-			fw, err := ipc.NewFileWriter(&buf, ipc.WithSchema(r.Schema()), ipc.WithLZ4())
+			fw, err := ipc.NewFileWriter(&buf, ipc.WithSchema(schema.Messages()), ipc.WithLZ4(), ipc.WithAllocator(memory.NewGoAllocator()))
 			if err != nil {
 				t.Fatal(err)
 			}
-			for r.Next() {
-				if err := fw.Write(r.RecordBatch()); err != nil {
+			for _, rec := range recs {
+				if err := fw.Write(rec); err != nil {
 					t.Fatal(err)
 				}
+				rec.Release()
 			}
-			r.Release()
 			if err := fw.Close(); err != nil {
 				t.Fatal(err)
 			}

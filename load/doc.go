@@ -74,7 +74,7 @@
 // A finished batch is staged as one object (a further part past 64 MiB), an Arrow IPC file
 // (the file format, with its footer), LZ4-frame body compression, holding the record batches
 // its Stage made (up to 512 rows each), grouped by day in day order (staged.go), in the staged
-// columns of format 1 (stagedcols.go, stagedtime.go): the messages schema less what the part
+// columns of format 1 (stagedcols.go): the messages schema less what the part
 // rebuilds when it is read: customer_id, bot_key, run_id and extracted_at, which a batch's
 // rows share, are kept once in the part's schema metadata; a message_key of the form
 // transform.MessageKey makes is 16 bytes and an occurrence; a source_timestamp that is
@@ -108,7 +108,7 @@
 //     Rows go from record batches to Parquet by columns, never as Go values: a batch's rows are
 //     kept or left out by index (the shard of message_key, Replace of channel_user_id), a row
 //     group's indexes are sorted over the columns, and each column is gathered in that order
-//     into the record batch written (gather.go). A day of one shard reads its staged rows as
+//     into the record batch written (shard.go). A day of one shard reads its staged rows as
 //     it writes; a day of more first splits them, in one pass, into a local spill file per
 //     shard (shard.go, splitStaged): a staged segment is decoded once per day, whatever its shards.
 //  4. Write the manifest marked incomplete, on condition that its version is still the one read

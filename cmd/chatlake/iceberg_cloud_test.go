@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -245,44 +244,5 @@ func TestIcebergKilledPublishingOnS3(t *testing.T) {
 	s := startSim(t, 26, 40, nil)
 	lake := cloudIcebergLake{crashLake: crashLakeOf(t, "s3"), root: "s3://lake/analytics/chat"}
 	lake.catalogDB = t.TempDir() + "/catalog.db"
-	env := append([]string{apiKeyEnv + "=" + s.opts.APIKey}, lake.env...)
-	base := []string{"--table-format", "iceberg", "--catalog", "sqlite:" + lake.catalogDB, "--log-format", "json", "--target-file-size", "1MiB"}
-	old := replaceFlag(t, s.exportArgs("backfill", lake.url, base...), "--to", "2024-05-03")
-	if code, stderr := runChild(t, env, old...); code != exitOK {
-		t.Fatalf("first backfill exits %d: %s", code, lastLine(stderr))
-	}
-	newTruth := s.Truth(nil, s.opts.From, s.opts.To, s.opts.To.AddDate(1, 0, 0))
-	oldTruth := s.Truth(nil, s.opts.From, time.Date(2024, 5, 4, 0, 0, 0, 0, time.UTC), s.opts.To.AddDate(1, 0, 0))
-	if diff := lakecheck.Compare(lake.currentRows(t), oldTruth); diff != "" {
-		t.Fatal(diff)
-	}
-
-	args := s.exportArgs("backfill", lake.url, base...)
-	var olds, news int
-	for i, d := range []time.Duration{0, 20 * time.Millisecond, 60 * time.Millisecond, 150 * time.Millisecond, 400 * time.Millisecond} {
-		killed := killOnLine(t, env, `"msg":"publishing"`, d, args...)
-		t.Logf("kill %d, %s after publishing began: killed %v", i+1, d, killed)
-		got := lake.currentRows(t)
-		switch {
-		case lakecheck.Compare(got, oldTruth) == "":
-			olds++
-		case lakecheck.Compare(got, newTruth) == "":
-			news++
-		default:
-			t.Fatalf("after kill %d the current snapshot is neither the old run nor the new one: %s", i+1, lakecheck.Compare(got, newTruth))
-		}
-	}
-	t.Logf("after the kills: %d times the old run, %d times the new one", olds, news)
-	if olds == 0 {
-		t.Error("no kill landed before the commit: the test proves nothing; publish slower or kill sooner")
-	}
-	if code, stderr := runChild(t, env, args...); code != exitOK {
-		t.Fatalf("the rerun exits %d: %s", code, lastLine(stderr))
-	}
-	if diff := lakecheck.Compare(lake.currentRows(t), newTruth); diff != "" {
-		t.Fatal(diff)
-	}
-	if code, out := runChild(t, lake.env, "verify", "--lake", lake.url); code != exitOK {
-		t.Fatalf("verify exits %d: %s", code, lastLine(out))
-	}
+	killPublishing(t, s, lake.url, lake.env, []string{"--catalog", "sqlite:" + lake.catalogDB}, lake.currentRows)
 }

@@ -256,28 +256,36 @@ func killOnLine(t *testing.T, env []string, marker string, d time.Duration, args
 // run or the whole new one, never part of it, and the rerun converges to the truth.
 func TestIcebergKilledPublishing(t *testing.T) {
 	s := startSim(t, 23, 40, nil)
-	env := []string{apiKeyEnv + "=" + s.opts.APIKey}
 	dir := t.TempDir()
 	lake := icebergLake{dir}
-	base := []string{"--table-format", "iceberg", "--log-format", "json", "--target-file-size", "1MiB"}
-	old := replaceFlag(t, s.exportArgs("backfill", dir, base...), "--to", "2024-05-03")
+	killPublishing(t, s, dir, nil, nil, func(t *testing.T) []lakecheck.Row { return rows(t, lake.current(t)) })
+}
+
+// killPublishing backfills the simulator's first three days into the Iceberg lake at url, then
+// kills a backfill of the whole week five times while it publishes: after each kill the current
+// snapshot (current) is the old run or the whole new one; the rerun converges to the truth and
+// verify passes. env and extra are the lake's environment and flags (a cloud lake's catalog).
+func killPublishing(t *testing.T, s *testSim, url string, env, extra []string, current func(*testing.T) []lakecheck.Row) {
+	t.Helper()
+	env = append([]string{apiKeyEnv + "=" + s.opts.APIKey}, env...)
+	base := append([]string{"--table-format", "iceberg", "--log-format", "json", "--target-file-size", "1MiB"}, extra...)
+	old := replaceFlag(t, s.exportArgs("backfill", url, base...), "--to", "2024-05-03")
 	if code, stderr := runChild(t, env, old...); code != exitOK {
 		t.Fatalf("first backfill exits %d: %s", code, lastLine(stderr))
 	}
-	oldRows := rows(t, lake.current(t))
 	newTruth := s.Truth(nil, s.opts.From, s.opts.To, s.opts.To.AddDate(1, 0, 0))
 	oldTruth := s.Truth(nil, s.opts.From, time.Date(2024, 5, 4, 0, 0, 0, 0, time.UTC), s.opts.To.AddDate(1, 0, 0))
-	if diff := lakecheck.Compare(oldRows, oldTruth); diff != "" {
+	if diff := lakecheck.Compare(current(t), oldTruth); diff != "" {
 		t.Fatal(diff)
 	}
 
-	args := s.exportArgs("backfill", dir, base...)
+	args := s.exportArgs("backfill", url, base...)
 	delays := []time.Duration{0, 20 * time.Millisecond, 60 * time.Millisecond, 150 * time.Millisecond, 400 * time.Millisecond}
 	var olds, news int
 	for i, d := range delays {
 		killed := killOnLine(t, env, `"msg":"publishing"`, d, args...)
 		t.Logf("kill %d, %s after publishing began: killed %v", i+1, d, killed)
-		got := rows(t, lake.current(t))
+		got := current(t)
 		switch {
 		case lakecheck.Compare(got, oldTruth) == "":
 			olds++
@@ -294,11 +302,11 @@ func TestIcebergKilledPublishing(t *testing.T) {
 	if code, stderr := runChild(t, env, args...); code != exitOK {
 		t.Fatalf("the rerun exits %d: %s", code, lastLine(stderr))
 	}
-	if diff := lakecheck.Compare(rows(t, lake.current(t)), newTruth); diff != "" {
+	if diff := lakecheck.Compare(current(t), newTruth); diff != "" {
 		t.Fatal(diff)
 	}
-	if code, out := runChild(t, nil, "verify", "--lake", dir); code != exitOK {
-		t.Fatalf("verify exits %d: %s", code, out)
+	if code, out := runChild(t, env, "verify", "--lake", url); code != exitOK {
+		t.Fatalf("verify exits %d: %s", code, lastLine(out))
 	}
 }
 

@@ -213,9 +213,11 @@
 // Options.StageMemory; the staged objects of a local lake, which stay until their plan is
 // published whole (about 85 bytes a row in the simulator's 10M-message backfill, 2.1 times
 // their Parquet bytes; 139 in format 0: docs/benchmarks.md), so they peak when extraction
-// ends; while a day merges, a copy of its
-// staged segments and of the old files being merged, unless the store's objects are local
-// files (storage.Local), which are read in place, and for a day of several shards its staged
+// ends; on a remote store, local copies of the staged parts the Lake wrote (stagedcopy.go: up
+// to 256 MiB, the parts past it are read from the store), which its own publisher reads
+// instead of downloading them again, until their plan is removed; while a day merges, a copy
+// of its staged segments (unless copied already) and of the old files being merged, unless
+// the store's objects are local files (storage.Local), which are read in place, and for a day of several shards its staged
 // rows once more, uncompressed, split by shard (about twice their staged size). Verify
 // copies one day's files to Options.TempDir and reads only message_key and sent_at, a batch
 // at a time.

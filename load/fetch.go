@@ -35,7 +35,7 @@ type fetchedPart struct {
 
 // FetchStaged reads the segments of days (a window of consecutive days) of the staged batches,
 // a ranged read per staged part (stagedReadConcurrency at once), into local files under
-// Options.TempDir. On a store whose objects are local files it reads nothing and returns nil:
+// Options.TempDir; a part this process staged is read from its local copy (stagedCopies). On a store whose objects are local files it reads nothing and returns nil:
 // Merge reads those in place (a nil *StagedFetch is valid and holds nothing).
 func (l *Lake) FetchStaged(ctx context.Context, staged []*StagedBatch, days []string) (*StagedFetch, error) {
 	if _, local := l.store.(localFiles); local {
@@ -83,6 +83,22 @@ func (l *Lake) FetchStaged(ctx context.Context, staged []*StagedBatch, days []st
 	g.SetLimit(stagedReadConcurrency)
 	var mu sync.Mutex
 	for i, s := range spans {
+		if l.copies != nil {
+			// A part this process staged is read from its local copy, not downloaded again.
+			if p, ok := l.copies.path(s.part.Name, s.part.Bytes); ok {
+				if _, known := l.headers.Load(s.part.Name); !known {
+					if err := l.cacheHeader(s.part, p); err != nil {
+						_ = g.Wait()
+						f.Close()
+						return nil, fmt.Errorf("fetch staged rows: %w", err)
+					}
+				}
+				mu.Lock()
+				f.parts[s.part.Name] = fetchedPart{path: p, start: 0, end: s.part.Bytes}
+				mu.Unlock()
+				continue
+			}
+		}
 		path := filepath.Join(dir, fmt.Sprintf("part-%d.arrows", i))
 		// A part whose header is not known yet and whose window starts near it is read from
 		// its start: the header comes with the window's rows, not in a request of its own.

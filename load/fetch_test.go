@@ -49,6 +49,8 @@ func TestFetchStaged(t *testing.T) {
 		idx = append(idx, sb)
 	}
 
+	// Another process (another Lake on the store) publishes: it has no local copies.
+	l = newTestLake(t, store, Options{})
 	window := days[:16]
 	store.reads.Store(0)
 	f, err := l.FetchStaged(ctx, idx, window)
@@ -97,5 +99,77 @@ func TestFetchStaged(t *testing.T) {
 	ll := newTestLake(t, newLocalStore(t), Options{})
 	if lf, err := ll.FetchStaged(ctx, idx, window); lf != nil || err != nil {
 		t.Errorf("FetchStaged on a local lake = %v, %v; want nil, nil", lf, err)
+	}
+}
+
+// TestFetchStagedFromCopies: the staged parts a Lake wrote to a remote store are fetched from
+// its local copies, with no read of the store, and publish exactly the staged rows; past the
+// copies' budget a part is read from the store; the copies go with their plan (forgetRun) and
+// with the Lake (Close).
+func TestFetchStagedFromCopies(t *testing.T) {
+	ctx := context.Background()
+	store := &rangeCounter{memStore: newMemStore()}
+	l := newTestLake(t, store, Options{})
+	days := DaysBetween("2024-05-01", "2024-05-04")
+	want := map[string][]schema.Message{}
+	var idx []*StagedBatch
+	for b := range 3 {
+		if b == 2 {
+			l.copies.budget = l.copies.bytes // full: the third batch is not copied
+		}
+		var rows [][]schema.Message
+		for _, d := range days {
+			r := testDay(d, 10*b, 10*b+3)
+			want[d] = append(want[d], r...)
+			rows = append(rows, r)
+		}
+		sb, _, err := l.StageBatch(ctx, "plan-1", "a1", b, stage(t, l, rows...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx = append(idx, sb)
+	}
+	store.reads.Store(0)
+	f, err := l.FetchStaged(ctx, idx, days)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := store.reads.Load(); got != 1 {
+		t.Errorf("FetchStaged made %d ranged reads, want 1 (the part past the copies' budget)", got)
+	}
+	for _, day := range days {
+		in := MergeInput{Plan: "plan-1", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-1",
+			Staged: idx, Fetched: f}
+		if _, err := l.Merge(ctx, day, in); err != nil {
+			t.Fatal(err)
+		}
+		var got []schema.Message
+		for _, rows := range readPartition(t, store.memStore, day) {
+			got = append(got, rows...)
+		}
+		if !reflect.DeepEqual(sortByKey(got), sortByKey(want[day])) {
+			t.Errorf("%s: published rows differ from staged: %s", day, firstDiff(sortByKey(got), sortByKey(want[day])))
+		}
+	}
+	if got := store.reads.Load(); got != 1 {
+		t.Errorf("fetching and merging made %d ranged reads, want 1", got)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	copied, _ := l.copies.path(idx[0].Parts[0].Name, idx[0].Parts[0].Bytes)
+	if _, err := os.Stat(copied); err != nil {
+		t.Fatalf("the copy of a staged part is gone before its plan: %v", err)
+	}
+	l.forgetRun("plan-1")
+	if _, err := os.Stat(copied); !os.IsNotExist(err) {
+		t.Errorf("forgetRun left the copy %s: %v", copied, err)
+	}
+	dir := l.copies.dir
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("Close left the copies' directory %s: %v", dir, err)
 	}
 }

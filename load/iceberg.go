@@ -65,18 +65,6 @@ func (l *Lake) catalog(ctx context.Context) (*icetable.Catalog, error) {
 	return cat, nil
 }
 
-// Close closes the lake's Iceberg catalog, if it opened one. The lake is not to be used after.
-func (l *Lake) Close() error {
-	l.catMu.Lock()
-	defer l.catMu.Unlock()
-	if l.cat == nil {
-		return nil
-	}
-	err := l.cat.Close()
-	l.cat = nil
-	return err
-}
-
 // TableFormat is the lake's table format: TableFormatHive or TableFormatIceberg.
 func (l *Lake) TableFormat() string {
 	if l.iceberg() {

@@ -34,6 +34,9 @@ type Lake struct {
 	// batchUsersBytes of them, at most keptBatchUsersBytes.
 	batchUsers      sync.Map
 	batchUsersBytes atomic.Int64
+	// copies are local copies of the staged parts this process wrote, when the store's objects
+	// are not local files (nil then).
+	copies *stagedCopies
 	// partBytes is about the largest staged object (stagedPartBytes; tests make it smaller).
 	partBytes int64
 	// stagedFormat is the format StageBatch writes (stagedFormatCompact; tests stage as the
@@ -56,10 +59,30 @@ func NewLake(store storage.Store, o *Options) (*Lake, error) {
 	}
 	l := &Lake{store: store, opts: opts, stages: &stageBudget{limit: opts.StageMemory},
 		builders: &builderPool{mem: opts.Allocator}, partBytes: stagedPartBytes, stagedFormat: stagedFormatCompact}
+	if _, local := store.(localFiles); !local {
+		l.copies = &stagedCopies{tempDir: opts.TempDir, budget: stagedCopyBudget}
+	}
 	if err := l.icebergIO(); err != nil {
 		return nil, err
 	}
 	return l, nil
+}
+
+// Close releases what the lake holds beyond its store: an Iceberg lake's catalog, the local
+// copies of the staged parts it wrote. The store is the caller's to close; the lake is not to be
+// used after.
+func (l *Lake) Close() error {
+	var err error
+	if l.copies != nil {
+		err = l.copies.close()
+	}
+	l.catMu.Lock()
+	defer l.catMu.Unlock()
+	if l.cat != nil {
+		err = errors.Join(err, l.cat.Close())
+		l.cat = nil
+	}
+	return err
 }
 
 // LocalDir is the directory of a lake on a local disk, and false for a lake on a cloud store.

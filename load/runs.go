@@ -271,6 +271,9 @@ func (l *Lake) RemoveRun(ctx context.Context, plan string) error {
 // the done records and batch users files it wrote.
 func (l *Lake) forgetRun(plan string) {
 	prefix := runDir(plan)
+	if l.copies != nil {
+		l.copies.forget(prefix)
+	}
 	for _, m := range []*sync.Map{&l.headers, &l.doneRecords} {
 		m.Range(func(k, _ any) bool {
 			if strings.HasPrefix(k.(string), prefix) {

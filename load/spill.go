@@ -27,7 +27,7 @@ func spillPrefix(kind string) string {
 // spillKinds are the kinds of spill directory this package makes, which SweepSpill removes
 // when their process is gone (a directory of another kind is left alone).
 func spillKinds() []string {
-	return []string{"stage", "merge", "fetch", "forget", "verify", "users"}
+	return []string{"stage", "merge", "fetch", "forget", "verify", "users", "copy"}
 }
 
 // SweepSpill removes the spill directories that processes of this host left under TempDir when

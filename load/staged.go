@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -247,12 +248,16 @@ func (l *Lake) writeStagedBatch(ctx context.Context, s *Stage, plan, attempt str
 	var w storage.Writer
 	var sw *stagedWriter
 	var part *StagedPart
+	var local *os.File // the open part's local copy (stagedCopies), if it gets one
 	defer func() {
 		if err != nil && sw != nil {
 			sw.abort()
 		}
 		if err != nil && w != nil {
 			_ = w.Abort() // nothing becomes visible; a rerun of the batch writes it again
+		}
+		if err != nil && local != nil {
+			l.copies.drop(local)
 		}
 	}()
 	// closePart writes the open part's footer and commits it.
@@ -269,6 +274,13 @@ func (l *Lake) writeStagedBatch(ctx context.Context, s *Stage, plan, attempt str
 		w = nil // a failed Close leaves nothing to abort
 		if err != nil {
 			return fmt.Errorf("close %s: %w", part.Name, err)
+		}
+		if local != nil {
+			f := local
+			local = nil
+			if err := l.copies.keep(part.Name, f, part.Bytes); err != nil {
+				l.opts.Logger.Warn("the local copy of a staged part is not kept", "object", part.Name, "error", err.Error())
+			}
 		}
 		st.Bytes += part.Bytes
 		idx.Parts = append(idx.Parts, *part)
@@ -307,7 +319,17 @@ func (l *Lake) writeStagedBatch(ctx context.Context, s *Stage, plan, attempt str
 						w = nil
 						return fmt.Errorf("create %s: %w", part.Name, err)
 					}
-					if sw, err = newStagedWriter(w, l.opts.Allocator, stagedCompression, cols); err != nil {
+					var to io.Writer = w
+					if l.copies != nil {
+						if local, err = l.copies.create(part.Name); err != nil {
+							l.opts.Logger.Warn("a staged part gets no local copy", "object", part.Name, "error", err.Error())
+							local = nil
+						}
+						if local != nil {
+							to = io.MultiWriter(w, local)
+						}
+					}
+					if sw, err = newStagedWriter(to, l.opts.Allocator, stagedCompression, cols); err != nil {
 						sw = nil
 						return err
 					}

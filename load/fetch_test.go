@@ -33,21 +33,7 @@ func TestFetchStaged(t *testing.T) {
 	l := newTestLake(t, store, Options{})
 	days := DaysBetween("2024-05-01", "2024-05-20")
 	const batches = 3
-	want := map[string][]schema.Message{}
-	var idx []*StagedBatch
-	for b := range batches {
-		var rows [][]schema.Message
-		for _, d := range days {
-			r := testDay(d, 10*b, 10*b+3)
-			want[d] = append(want[d], r...)
-			rows = append(rows, r)
-		}
-		sb, _, err := l.StageBatch(ctx, "plan-1", "a1", b, stage(t, l, rows...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		idx = append(idx, sb)
-	}
+	idx, want := stageBatches(t, l, days, batches, nil)
 
 	// Another process (another Lake on the store) publishes: it has no local copies.
 	l = newTestLake(t, store, Options{})
@@ -111,24 +97,11 @@ func TestFetchStagedFromCopies(t *testing.T) {
 	store := &rangeCounter{memStore: newMemStore()}
 	l := newTestLake(t, store, Options{})
 	days := DaysBetween("2024-05-01", "2024-05-04")
-	want := map[string][]schema.Message{}
-	var idx []*StagedBatch
-	for b := range 3 {
+	idx, want := stageBatches(t, l, days, 3, func(b int) {
 		if b == 2 {
 			l.copies.budget = l.copies.bytes // full: the third batch is not copied
 		}
-		var rows [][]schema.Message
-		for _, d := range days {
-			r := testDay(d, 10*b, 10*b+3)
-			want[d] = append(want[d], r...)
-			rows = append(rows, r)
-		}
-		sb, _, err := l.StageBatch(ctx, "plan-1", "a1", b, stage(t, l, rows...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		idx = append(idx, sb)
-	}
+	})
 	store.reads.Store(0)
 	f, err := l.FetchStaged(ctx, idx, days)
 	if err != nil {
@@ -172,4 +145,29 @@ func TestFetchStagedFromCopies(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("Close left the copies' directory %s: %v", dir, err)
 	}
+}
+
+// stageBatches stages batches batches of plan-1@a1, each with 3 rows of every day, and returns
+// their index and the rows of each day; before(b), if not nil, runs before batch b.
+func stageBatches(t *testing.T, l *Lake, days []string, batches int, before func(b int)) ([]*StagedBatch, map[string][]schema.Message) {
+	t.Helper()
+	want := map[string][]schema.Message{}
+	var idx []*StagedBatch
+	for b := range batches {
+		if before != nil {
+			before(b)
+		}
+		var rows [][]schema.Message
+		for _, d := range days {
+			r := testDay(d, 10*b, 10*b+3)
+			want[d] = append(want[d], r...)
+			rows = append(rows, r)
+		}
+		sb, _, err := l.StageBatch(context.Background(), "plan-1", "a1", b, stage(t, l, rows...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx = append(idx, sb)
+	}
+	return idx, want
 }

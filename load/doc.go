@@ -147,7 +147,7 @@
 //	messages/metadata/, users/metadata/                             the tables' metadata (iceberg-go)
 //	_chatlake/catalog.db                                            the default SQLite catalog of a local lake
 //
-// The files carry field ids (schema.WithFieldIDs) and TIMESTAMP(MICROS, UTC) columns and no
+// The files carry field ids (icetable.WithFieldIDs) and TIMESTAMP(MICROS, UTC) columns and no
 // stored Arrow schema (micros.go converts back to milliseconds where this package reads them);
 // there are no per-partition manifests, the table's current snapshot being the truth: Days,
 // Verify, the users table and shard counts read it.

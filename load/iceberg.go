@@ -150,7 +150,11 @@ func (l *Lake) table(ctx context.Context, name string) (*icetable.Table, error) 
 	if err != nil {
 		return nil, err
 	}
-	t, err := cat.Table(ctx, name, l.objectURI(TableDir(name)), schema.WithFieldIDs(sc), column)
+	sc, err = icetable.WithFieldIDs(sc)
+	if err != nil {
+		return nil, fmt.Errorf("iceberg table %s: %w", name, err)
+	}
+	t, err := cat.Table(ctx, name, l.objectURI(TableDir(name)), sc, column)
 	if err != nil {
 		return nil, fmt.Errorf("iceberg table %s: %w", name, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/chatlake/chatlake/load/icetable"
 	"github.com/chatlake/chatlake/schema"
 )
 
@@ -29,7 +30,7 @@ type fileFormat struct {
 	zstdLevel     int      // 0: the codec's default (3)
 	pageSize      int64    // target data page size; 0: the writer's default (1 MiB)
 	// iceberg: a data file of an Iceberg table: every column has its field id
-	// (schema.WithFieldIDs), timestamps are TIMESTAMP(MICROS, isAdjustedToUTC=true) as the
+	// (icetable.WithFieldIDs), timestamps are TIMESTAMP(MICROS, isAdjustedToUTC=true) as the
 	// Iceberg spec requires, and no Arrow schema is stored (it would say milliseconds).
 	iceberg bool
 }
@@ -53,12 +54,12 @@ func messageFormat() fileFormat {
 }
 
 // schema is the Arrow schema of a file of table sch in this format: with field ids in an
-// Iceberg data file.
-func (f fileFormat) schema(sch *arrow.Schema) *arrow.Schema {
-	if f.iceberg {
-		return schema.WithFieldIDs(sch)
+// Iceberg data file (icetable.WithFieldIDs).
+func (f fileFormat) schema(sch *arrow.Schema) (*arrow.Schema, error) {
+	if !f.iceberg {
+		return sch, nil
 	}
-	return sch
+	return icetable.WithFieldIDs(sch)
 }
 
 // messageFileFormat is the format of the lake's messages files: messageFormat, as Iceberg data
@@ -155,7 +156,10 @@ func newMessageFileWriter(w io.Writer, mem memory.Allocator, rowGroupRows int, r
 func newMessageFileWriterFormat(w io.Writer, mem memory.Allocator, rowGroupRows int, runID string, f fileFormat) (*messageFileWriter, error) {
 	props, arrProps := writerProperties(mem, rowGroupRows, f)
 	cw := &countingWriter{w: w}
-	sch := f.schema(schema.Messages())
+	sch, err := f.schema(schema.Messages())
+	if err != nil {
+		return nil, err
+	}
 	fw, err := pqarrow.NewFileWriter(sch, cw, props, arrProps)
 	if err != nil {
 		return nil, fmt.Errorf("parquet writer: %w", err)
@@ -243,7 +247,9 @@ func compareMessages(a, b schema.Message) int {
 func (l *Lake) writeRecords(w io.Writer, sch *arrow.Schema, dictColumns []string, next func() (arrow.RecordBatch, error), runID string) (err error) {
 	f := fileFormat{dictColumns: dictColumns, iceberg: l.iceberg()}
 	props, arrProps := writerProperties(l.opts.Allocator, l.opts.RowGroupRows, f)
-	sch = f.schema(sch)
+	if sch, err = f.schema(sch); err != nil {
+		return err
+	}
 	cw := &countingWriter{w: w}
 	fw, err := pqarrow.NewFileWriter(sch, cw, props, arrProps)
 	if err != nil {

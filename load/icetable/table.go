@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -49,6 +50,44 @@ func FieldIDs(sc *arrow.Schema) (*arrow.Schema, error) {
 	}
 	return out, nil
 }
+
+// WithFieldIDs returns sc with the field id Iceberg assigns a new table's columns in each
+// field's PARQUET:field_id metadata, and a list column's element's, everything else kept
+// (types, timestamp units, schema metadata): the schema of a caller whose rows are in other
+// units than FieldIDs gives (pqarrow coerces them when writing). The ids come from iceberg-go's
+// own numbering, as Table checks them. Columns of other nested types are ErrFieldIDs.
+func WithFieldIDs(sc *arrow.Schema) (*arrow.Schema, error) {
+	ice, err := toIcebergFresh(sc)
+	if err != nil {
+		return nil, err
+	}
+	id := func(n int) arrow.Metadata {
+		return arrow.NewMetadata([]string{fieldIDKey}, []string{strconv.Itoa(n)})
+	}
+	fields := make([]arrow.Field, sc.NumFields())
+	for i, f := range sc.Fields() {
+		nf := ice.Field(i)
+		f.Metadata = id(nf.ID)
+		switch t := f.Type.(type) {
+		case *arrow.ListType:
+			lt, ok := nf.Type.(*iceberg.ListType)
+			if !ok {
+				return nil, fmt.Errorf("%w: column %s: a list in Arrow, %s in Iceberg", ErrFieldIDs, f.Name, nf.Type)
+			}
+			elem := t.ElemField()
+			elem.Metadata = id(lt.ElementID)
+			f.Type = arrow.ListOfField(elem)
+		case arrow.NestedType:
+			return nil, fmt.Errorf("%w: column %s: nested type %s", ErrFieldIDs, f.Name, f.Type)
+		}
+		fields[i] = f
+	}
+	md := sc.Metadata()
+	return arrow.NewSchema(fields, &md), nil
+}
+
+// fieldIDKey is the Arrow field metadata key pqarrow writes as a Parquet column's field_id.
+const fieldIDKey = "PARQUET:field_id"
 
 // toIcebergFresh converts sc, ignoring any field ids it has, numbering fields as a new
 // table's. The converter panics on types Iceberg lacks; that becomes an error here.

@@ -94,3 +94,42 @@ func reversed(sc *arrow.Schema) *arrow.Schema {
 	}
 	return arrow.NewSchema(fs, nil)
 }
+
+// WithFieldIDs numbers the columns as FieldIDs (iceberg-go) does, keeps their types
+// (milliseconds stay milliseconds), and makes a schema Table takes.
+func TestWithFieldIDs(t *testing.T) {
+	raw := rawSchema()
+	got, err := icetable.WithFieldIDs(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fieldSchema(t)
+	id := func(f arrow.Field) string {
+		v, _ := f.Metadata.GetValue("PARQUET:field_id")
+		return v
+	}
+	lists := 0
+	for i, f := range got.Fields() {
+		w := want.Field(i)
+		if id(f) == "" || id(f) != id(w) {
+			t.Errorf("%s: field id %q, FieldIDs says %q", f.Name, id(f), id(w))
+		}
+		if lt, ok := f.Type.(*arrow.ListType); ok {
+			lists++
+			if a, b := id(lt.ElemField()), id(w.Type.(*arrow.ListType).ElemField()); a == "" || a != b {
+				t.Errorf("%s element: field id %q, FieldIDs says %q", f.Name, a, b)
+			}
+			continue
+		}
+		if !arrow.TypeEqual(f.Type, raw.Field(i).Type) {
+			t.Errorf("%s: type %s, want %s kept", f.Name, f.Type, raw.Field(i).Type)
+		}
+	}
+	if lists == 0 {
+		t.Error("the test schema has no list column: the element ids are not tested")
+	}
+	l := newLake(t)
+	if _, err := l.open(t).Table(context.Background(), "messages", l.location("messages"), got, "sent_at"); err != nil {
+		t.Errorf("Table refuses WithFieldIDs' schema: %v", err)
+	}
+}

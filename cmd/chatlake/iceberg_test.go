@@ -365,6 +365,27 @@ func TestIcebergShardsAndOverlaps(t *testing.T) {
 func TestIcebergBadInput(t *testing.T) {
 	s := startSim(t, 23, 3, nil)
 	const secret = "s3cr3t-catalog-pw"
+	t.Run("flags", func(t *testing.T) {
+		for _, tc := range []struct{ flag, value string }{
+			{"--table-format", "delta"},
+			{"--snapshot-retention", "0s"},
+			{"--snapshot-retention", "20000d"},
+		} {
+			dir := filepath.Join(t.TempDir(), "lake")
+			env := []string{apiKeyEnv + "=" + s.opts.APIKey}
+			args := append(s.exportArgs("backfill", dir, "--log-format", "json"), tc.flag, tc.value)
+			if tc.flag != "--table-format" {
+				args = append(args, "--table-format", "iceberg")
+			}
+			code, stderr := runChild(t, env, args...)
+			if code != exitBadInput || !strings.Contains(lastLine(stderr), tc.flag) {
+				t.Errorf("%s %s: exit %d: %s", tc.flag, tc.value, code, lastLine(stderr))
+			}
+			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s %s: the refused run left the lake directory (%v)", tc.flag, tc.value, err)
+			}
+		}
+	})
 	t.Run("catalog", func(t *testing.T) {
 		for _, catalog := range []string{"https://u:" + secret + "@polaris.example/api", "postgres://u:" + secret + "@db:port/x", "sqlite:"} {
 			dir := filepath.Join(t.TempDir(), "lake")

@@ -25,7 +25,8 @@
 //   - the partitions' manifests (lake.go, publish.go): Manifest, written by Merge.
 //   - a run's plan (plan.go, runs.go): Plan, PlanBatch, CreatePlan (create-only: of two
 //     processes that plan at once, both get the one stored), ReadPlan (format check,
-//     ErrNoPlan); its batches' users, BatchUsers (WriteBatchUsers, ReadBatchUsers); each
+//     ErrNoPlan); its batches' users, BatchUsers (batchusers.go: WriteBatchUsers, before the
+//     plan, in a few objects the plan names; ReadBatchUsers); each
 //     finished batch's BatchDone, with its staged objects' index (MarkBatchDone, create-only;
 //     ReadBatchDone, BatchesDone). Package pipelines decides how a run is cut into batches,
 //     and seals a pseudonymised lake's raw ids (BatchUsers.Sealed is opaque here).
@@ -40,7 +41,7 @@
 //	_chatlake/lock.json                                     the run lock (LockRecord)
 //	_chatlake/lake.json                                     the lake's mode (LakeMode), create-only
 //	_chatlake/runs/<plan>/plan.json                         a run's plan (create-only)
-//	_chatlake/runs/<plan>/attempts/<attempt>/batch-NNNNNN.json  the users of each batch
+//	_chatlake/runs/<plan>/attempts/<attempt>/users-NNNNNN.json  the users of batches NNNNNN.. (about 1 MiB each)
 //	_chatlake/runs/<plan>/attempts/<attempt>/done/batch-NNNNNN.json  a finished batch (BatchDone, create-only)
 //	_chatlake/runs/<plan>/attempts/<attempt>/staged/batch-NNNNNN-PPP.arrow  its rows, every day (part PPP)
 //	_chatlake/staging/<run>/messages/dt=YYYY-MM-DD/...      shards being merged, before the move

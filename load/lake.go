@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/chatlake/chatlake/load/icetable"
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/schema"
@@ -30,10 +32,12 @@ type Lake struct {
 	columns  sync.Map     // staged part name -> its *stagedColumns (partColumns)
 	// doneRecords holds the done records this process wrote: name -> the record's bytes.
 	doneRecords sync.Map
-	// batchUsers holds the batch users files this process wrote (name -> the file's bytes),
-	// batchUsersBytes of them, at most keptBatchUsersBytes.
+	// batchUsers holds the users objects this process wrote or read (name -> *usersPart),
+	// batchUsersBytes of them, at most keptBatchUsersBytes; usersReads makes one read of an
+	// object that several batches ask for at once.
 	batchUsers      sync.Map
 	batchUsersBytes atomic.Int64
+	usersReads      singleflight.Group
 	// copies are local copies of the staged parts this process wrote, when the store's objects
 	// are not local files (nil then).
 	copies *stagedCopies

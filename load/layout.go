@@ -188,8 +188,14 @@ func planPath(plan string) string { return runDir(plan) + "plan.json" }
 // rows). So every record of progress is named by the attempt the plan names.
 func attemptDir(plan, attempt string) string { return runDir(plan) + "attempts/" + attempt + "/" }
 
-// batchUsersPath holds the users of one batch as the planner (attempt) wrote them; the plan
-// names its attempt, so two planners racing never mix their batches.
+// usersPartPath holds the users of consecutive batches from first, as the planner (attempt)
+// wrote them (batchusers.go); the plan names its attempt, so two planners racing never mix
+// their batches.
+func usersPartPath(plan, attempt string, first int) string {
+	return fmt.Sprintf("%susers-%06d.json", attemptDir(plan, attempt), first)
+}
+
+// batchUsersPath holds the users of one batch in a plan of format 1 (planFormatBatchFiles).
 func batchUsersPath(plan, attempt string, batch int) string {
 	return fmt.Sprintf("%sbatch-%06d.json", attemptDir(plan, attempt), batch)
 }

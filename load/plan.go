@@ -8,8 +8,13 @@ import (
 	"github.com/chatlake/chatlake/schema"
 )
 
-// PlanFormat is the version of Plan's encoding in plan.json. ReadPlan refuses any other.
-const PlanFormat = 1
+// PlanFormat is the version of Plan's encoding in plan.json that CreatePlan writes. ReadPlan
+// reads it and planFormatBatchFiles, and refuses any other.
+const PlanFormat = 2
+
+// planFormatBatchFiles is the format of the plans of a chatlake before the users objects
+// (batchusers.go): each batch's users in a file of its own.
+const planFormatBatchFiles = 1
 
 // Plan is the durable description of one run: its range and its users, cut into batches. It
 // is written once, create-only, by the first process of the run (CreatePlan); every rerun of
@@ -30,6 +35,8 @@ type Plan struct {
 	SnapshotDate string      `json:"snapshot_date"` // of the users-table snapshot the planner wrote
 	Users        int         `json:"users"`
 	Batches      []PlanBatch `json:"batches"`
+	// UsersParts is the first batch of each of the attempt's users objects (WriteBatchUsers).
+	UsersParts []int `json:"users_parts,omitempty"`
 	// ShardCount is the number of processes the run's batches are shared out to (batch b goes
 	// to shard b % ShardCount); 0 in plans written before it was recorded, which accept any.
 	ShardCount int `json:"shard_count,omitempty"`
@@ -115,7 +122,7 @@ func decodePlan(id string, data []byte) (*Plan, error) {
 	if err := json.Unmarshal(data, &p); err != nil {
 		return nil, fmt.Errorf("read plan %s: %w", id, err)
 	}
-	if p.Format != PlanFormat {
+	if p.Format != PlanFormat && p.Format != planFormatBatchFiles {
 		return nil, fmt.Errorf("read plan %s: format %d is not known to this chatlake", id, p.Format)
 	}
 	return &p, nil

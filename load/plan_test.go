@@ -2,13 +2,17 @@ package load
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/chatlake/chatlake/load/storage"
 )
 
 func testPlan(id string) *Plan {
@@ -71,19 +75,23 @@ func TestPlanRoundTrip(t *testing.T) {
 		t.Errorf("ExportedDays = %v (2024-04-30 is in no batch)", days)
 	}
 
-	for _, bu := range []*BatchUsers{
-		{Users: []PlanUser{{ID: "u1", Channel: "web"}, {ID: "u2"}}},
+	batches := []*BatchUsers{
 		{Users: []PlanUser{{ID: "p1"}}, Sealed: "c2VhbGVk"},
-	} {
-		if err := l.WriteBatchUsers(ctx, "backfill-x", "run-a", 1, bu); err != nil {
-			t.Fatal(err)
-		}
-		back, err := l.ReadBatchUsers(ctx, "backfill-x", "run-a", 1)
+		{Users: []PlanUser{{ID: "u1", Channel: "web"}, {ID: "u2"}}},
+	}
+	if got.UsersParts, err = l.WriteBatchUsers(ctx, "backfill-x", got.Attempt, batches); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.UsersParts, []int{0}) {
+		t.Errorf("UsersParts = %v, want one object from batch 0", got.UsersParts)
+	}
+	for b, bu := range batches {
+		back, err := newTestLake(t, l.store, Options{}).ReadBatchUsers(ctx, got, b)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(back, bu) {
-			t.Errorf("ReadBatchUsers = %+v, want %+v", back, bu)
+			t.Errorf("ReadBatchUsers(%d) = %+v, want %+v", b, back, bu)
 		}
 	}
 }
@@ -95,7 +103,7 @@ func TestReadPlanFormat(t *testing.T) {
 	store := newLocalStore(t)
 	l := newTestLake(t, store, Options{})
 	for _, tc := range []struct{ name, data, want string }{
-		{"later format", `{"format": 2, "id": "backfill-y"}`, "format 2 is not known"},
+		{"later format", `{"format": 3, "id": "backfill-y"}`, "format 3 is not known"},
 		{"not JSON", `{"format": `, "read plan backfill-y"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,9 +171,9 @@ func TestDoneRecordsKept(t *testing.T) {
 	}
 }
 
-// TestBatchUsersKept: the batch users files a process wrote are read back without a request,
-// up to keptBatchUsersBytes of them; one another process wrote, one past the bound, and one of
-// a removed run are read from the store.
+// TestBatchUsersKept: the users objects a process wrote are read back without a request,
+// up to keptBatchUsersBytes of them; one another process wrote is read from the store once for
+// all its batches; one past the bound at each read; none of a removed run.
 func TestBatchUsersKept(t *testing.T) {
 	ctx := context.Background()
 	store := &getCounter{memStore: newMemStore()}
@@ -173,45 +181,132 @@ func TestBatchUsersKept(t *testing.T) {
 	other := newTestLake(t, store, Options{})
 	mine := &BatchUsers{Users: []PlanUser{{ID: "u1", Channel: "web"}, {ID: "u2"}}}
 	huge := &BatchUsers{Users: []PlanUser{{ID: "u3"}}, Sealed: strings.Repeat("x", keptBatchUsersBytes)}
+	users := map[*Plan][]*BatchUsers{}
+	planOf := func(id string, batches ...*BatchUsers) *Plan {
+		p := testPlan(id)
+		p.Batches = nil
+		for _, bu := range batches {
+			p.Batches = append(p.Batches, PlanBatch{From: "2024-05-01", To: "2024-05-03", Users: len(bu.Users)})
+		}
+		users[p] = batches
+		return p
+	}
+	mp, op, hp := planOf("plan-1", mine), planOf("plan-2", mine, mine), planOf("plan-3", huge)
 	for _, w := range []struct {
-		lake  *Lake
-		batch int
-		users *BatchUsers
-	}{{l, 0, mine}, {other, 1, &BatchUsers{}}, {l, 2, huge}} {
-		if err := w.lake.WriteBatchUsers(ctx, "plan-1", "a1", w.batch, w.users); err != nil {
+		lake *Lake
+		plan *Plan
+	}{{l, mp}, {other, op}, {l, hp}} {
+		var err error
+		if w.plan.UsersParts, err = w.lake.WriteBatchUsers(ctx, w.plan.ID, w.plan.Attempt, users[w.plan]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, tc := range []struct {
-		name  string
-		batch int
-		gets  int64
+		name    string
+		plan    *Plan
+		batches int
+		gets    int64
 	}{
-		{"written here", 0, 0},
-		{"written by another lake", 1, 1},
-		{"past the bound", 2, 1},
+		{"written here", mp, 1, 0},
+		{"written by another lake, two batches", op, 2, 1},
+		{"past the bound, twice", hp, 2, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store.gets.Store(0)
-			got, err := l.ReadBatchUsers(ctx, "plan-1", "a1", tc.batch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.batch == 0 && !reflect.DeepEqual(got, mine) {
-				t.Errorf("ReadBatchUsers = %+v; want %+v", got, mine)
+			for i := range tc.batches {
+				got, err := l.ReadBatchUsers(ctx, tc.plan, i%len(tc.plan.Batches))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.plan == mp && !reflect.DeepEqual(got, mine) {
+					t.Errorf("ReadBatchUsers = %+v; want %+v", got, mine)
+				}
 			}
 			if n := store.gets.Load(); n != tc.gets {
-				t.Errorf("reading the file made %d requests, want %d", n, tc.gets)
+				t.Errorf("reading the users made %d requests, want %d", n, tc.gets)
 			}
 		})
 	}
-	if err := l.RemoveRun(ctx, "plan-1"); err != nil {
-		t.Fatal(err)
+	for _, p := range []*Plan{mp, op, hp} {
+		if err := l.RemoveRun(ctx, p.ID); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := l.ReadBatchUsers(ctx, "plan-1", "a1", 0); err == nil {
-		t.Error("the users file of a removed run is still read")
+	if _, err := l.ReadBatchUsers(ctx, mp, 0); err == nil {
+		t.Error("the users of a removed run are still read")
 	}
 	if n := l.batchUsersBytes.Load(); n != 0 {
-		t.Errorf("a removed run leaves %d bytes of users files counted", n)
+		t.Errorf("a removed run leaves %d bytes of users objects counted", n)
+	}
+}
+
+// TestBatchUsersParts: a plan's users go in one object per usersPartBytes or so, whatever its
+// number of batches, and each batch reads back as written from a lake that did not write them;
+// a plan of format 1 (a chatlake from before) reads its batches' own files.
+func TestBatchUsersParts(t *testing.T) {
+	ctx := context.Background()
+	store := newMemStore()
+	l := newTestLake(t, store, Options{})
+	p := testPlan("backfill-parts")
+	p.Batches = nil
+	var batches []*BatchUsers
+	var total int
+	for b := range 300 {
+		bu := &BatchUsers{}
+		for u := range 50 {
+			bu.Users = append(bu.Users, PlanUser{ID: fmt.Sprintf("user-%06d-%03d-%s", b, u, strings.Repeat("i", 40)), Channel: "web"})
+		}
+		batches = append(batches, bu)
+		p.Batches = append(p.Batches, PlanBatch{From: "2024-05-01", To: "2024-05-03", Users: len(bu.Users)})
+		total += 50 * 80
+	}
+	var err error
+	if p.UsersParts, err = l.WriteBatchUsers(ctx, p.ID, p.Attempt, batches); err != nil {
+		t.Fatal(err)
+	}
+	var objs []storage.Object
+	if err := storage.Walk(ctx, store, attemptDir(p.ID, p.Attempt), func(page []storage.Object) error {
+		objs = append(objs, page...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := total/usersPartBytes + 1; len(objs) != len(p.UsersParts) || len(objs) < 2 || len(objs) > want+1 {
+		t.Errorf("%d users objects (parts %v) for %d bytes of users, want %d or so", len(objs), p.UsersParts, total, want)
+	}
+	for _, o := range objs {
+		if o.Size > usersPartBytes+4096 {
+			t.Errorf("%s is %d bytes, past %d", o.Name, o.Size, usersPartBytes)
+		}
+	}
+	fresh := newTestLake(t, store, Options{})
+	for b := len(batches) - 1; b >= 0; b-- {
+		got, err := fresh.ReadBatchUsers(ctx, p, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, batches[b]) {
+			t.Fatalf("batch %d reads back as %+v", b, got.Users[:1])
+		}
+	}
+	if _, err := fresh.ReadBatchUsers(ctx, p, len(batches)); err == nil {
+		t.Error("a batch past the plan's reads back")
+	}
+
+	old := testPlan("backfill-old")
+	old.Format = planFormatBatchFiles
+	for b := range old.Batches {
+		bu := &BatchUsers{Users: batches[b].Users[:old.Batches[b].Users]}
+		data, err := json.Marshal(bu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.put(ctx, batchUsersPath(old.ID, old.Attempt, b), data); err != nil {
+			t.Fatal(err)
+		}
+		got, err := fresh.ReadBatchUsers(ctx, old, b)
+		if err != nil || !reflect.DeepEqual(got, bu) {
+			t.Errorf("batch %d of a format-1 plan reads back as %+v, %v", b, got, err)
+		}
 	}
 }

@@ -77,54 +77,6 @@ func (l *Lake) Plans(ctx context.Context) ([]string, error) {
 	return plans, nil
 }
 
-// WriteBatchUsers stores the users of one batch of plan, as written by the planner attempt.
-func (l *Lake) WriteBatchUsers(ctx context.Context, plan, attempt string, batch int, users *BatchUsers) error {
-	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
-		return err
-	}
-	data, err := json.Marshal(users)
-	if err != nil {
-		return fmt.Errorf("write the users of batch %d: %w", batch, err)
-	}
-	name := batchUsersPath(plan, attempt, batch)
-	if err := l.put(ctx, name, data); err != nil {
-		return fmt.Errorf("write the users of batch %d: %w", batch, err)
-	}
-	// The file is written once, by the attempt it is named after: this process's extraction
-	// and publisher read it from here rather than from the store (two requests per batch on a
-	// cloud store), up to keptBatchUsersBytes of files.
-	if l.batchUsersBytes.Add(int64(len(data))) <= keptBatchUsersBytes {
-		if old, loaded := l.batchUsers.Swap(name, data); loaded {
-			l.batchUsersBytes.Add(-int64(len(old.([]byte))))
-		}
-	} else {
-		l.batchUsersBytes.Add(-int64(len(data)))
-	}
-	return nil
-}
-
-// keptBatchUsersBytes bounds the batch users files a Lake keeps in memory: those of some
-// 400,000 users (about 80 bytes a user); the files of a larger plan are read from the store.
-const keptBatchUsersBytes = 32 << 20
-
-// ReadBatchUsers reads what WriteBatchUsers stored.
-func (l *Lake) ReadBatchUsers(ctx context.Context, plan, attempt string, batch int) (_ *BatchUsers, err error) {
-	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
-		return nil, err
-	}
-	var data []byte
-	if d, ok := l.batchUsers.Load(batchUsersPath(plan, attempt, batch)); ok {
-		data = d.([]byte)
-	} else if data, _, err = l.store.Get(ctx, batchUsersPath(plan, attempt, batch)); err != nil {
-		return nil, fmt.Errorf("read the users of batch %d: %w", batch, err)
-	}
-	var bu BatchUsers
-	if err := json.Unmarshal(data, &bu); err != nil {
-		return nil, fmt.Errorf("read the users of batch %d: %w", batch, err)
-	}
-	return &bu, nil
-}
-
 // put writes a whole object through a streaming write.
 func (l *Lake) put(ctx context.Context, name string, data []byte) error {
 	w, err := l.store.Create(ctx, name)
@@ -268,7 +220,7 @@ func (l *Lake) RemoveRun(ctx context.Context, plan string) error {
 }
 
 // forgetRun drops what this process keeps of plan's objects: its staged parts' headers and
-// the done records and batch users files it wrote.
+// the done records it wrote and the users objects it keeps.
 func (l *Lake) forgetRun(plan string) {
 	prefix := runDir(plan)
 	if l.copies != nil {
@@ -285,7 +237,7 @@ func (l *Lake) forgetRun(plan string) {
 	l.batchUsers.Range(func(k, _ any) bool {
 		if strings.HasPrefix(k.(string), prefix) {
 			if d, ok := l.batchUsers.LoadAndDelete(k); ok {
-				l.batchUsersBytes.Add(-int64(len(d.([]byte))))
+				l.batchUsersBytes.Add(-d.(*usersPart).size())
 			}
 		}
 		return true

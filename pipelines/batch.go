@@ -91,7 +91,7 @@ func (p *Pipeline) runBatches(ctx context.Context, rc *runContext, plan *load.Pl
 }
 
 func (p *Pipeline) readBatchUsers(ctx context.Context, plan *load.Plan, b int) ([]load.PlanUser, error) {
-	bu, err := p.lake.ReadBatchUsers(ctx, plan.ID, plan.Attempt, b)
+	bu, err := p.lake.ReadBatchUsers(ctx, plan, b)
 	if err != nil {
 		return nil, err
 	}

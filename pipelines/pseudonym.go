@@ -203,7 +203,7 @@ func (p *Pipeline) loadBatches(ctx context.Context, plan *load.Plan) error {
 		return nil
 	}
 	for b := range plan.Batches {
-		sb, err := p.lake.ReadBatchUsers(ctx, plan.ID, plan.Attempt, b)
+		sb, err := p.lake.ReadBatchUsers(ctx, plan, b)
 		if err != nil {
 			return err
 		}

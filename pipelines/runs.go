@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/chatlake/chatlake/extract"
 	"github.com/chatlake/chatlake/load"
 	"github.com/chatlake/chatlake/schema"
@@ -243,18 +241,13 @@ func (p *Pipeline) loadOrCreatePlan(ctx context.Context, rc *runContext, kind, i
 		Selectors: p.selectorStrings(), From: from, To: to, Attempt: p.o.RunID, Created: now,
 		SnapshotDate: dayString(now), Users: users.len(), Batches: batches, ShardCount: p.o.ShardCount, OwedOnly: owedOnly}
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(readUsersConcurrency)
+	batchUsers := make([]*load.BatchUsers, len(members))
 	for b := range members {
-		g.Go(func() error {
-			bu, err := p.encodeBatch(id, plan.Attempt, b, members[b])
-			if err != nil {
-				return err
-			}
-			return p.lake.WriteBatchUsers(gctx, id, plan.Attempt, b, bu)
-		})
+		if batchUsers[b], err = p.encodeBatch(id, plan.Attempt, b, members[b]); err != nil {
+			return nil, err
+		}
 	}
-	if err := g.Wait(); err != nil {
+	if plan.UsersParts, err = p.lake.WriteBatchUsers(ctx, id, plan.Attempt, batchUsers); err != nil {
 		return nil, err
 	}
 	tsrc := transform.Source{CustomerID: p.o.CustomerID, BotKey: p.o.BotKey, RunID: p.o.RunID, ExtractedAt: now}

@@ -124,3 +124,90 @@ func stageBatchPerDay(t *testing.T, s storage.Store, donePath, attemptDir string
 		t.Fatal(err)
 	}
 }
+
+// TestResumesAPlanWithBatchUsersFiles: a plan of format 1, whose planner (a binary before the
+// users objects) wrote each batch's users to a file of its own, resumes after the upgrade:
+// its unfinished batches are extracted with their users read from those files, and the lake
+// is exact.
+func TestResumesAPlanWithBatchUsersFiles(t *testing.T) {
+	h := newHarness(t, simOptions(43, 20), nil)
+	ctx := context.Background()
+	from, to := day(t, "2024-05-01"), day(t, "2024-05-07")
+	fs := &faultyStore{Store: h.store, name: "_chatlake/manifests/messages/dt=2024-05-01.json", after: 0}
+	h.lake = mustLake(t, fs)
+	opts := func(o *pipelines.Options) { o.BatchSize = 5 } // 4 batches
+	if _, err := h.pipeline(h.client(nil), opts).Export(ctx, from, to); err == nil {
+		t.Fatal("the export whose first manifest fails succeeded")
+	}
+	objs, err := h.store.List(ctx, "_chatlake/runs/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var planPath string
+	var parts, dones []string
+	for _, o := range objs {
+		switch base := path.Base(o.Name); {
+		case base == "plan.json":
+			planPath = o.Name
+		case strings.HasPrefix(base, "users-"):
+			parts = append(parts, o.Name)
+		case strings.HasSuffix(path.Dir(o.Name), "/done"):
+			dones = append(dones, o.Name)
+		}
+	}
+	if planPath == "" || len(parts) != 1 || len(dones) != 4 {
+		t.Fatalf("the run left plan %q, users objects %v, done records %v: want a plan, 1 and 4", planPath, parts, dones)
+	}
+	// What a binary before would have written: the plan in format 1, the users a file a batch.
+	data, version, err := h.store.Get(ctx, planPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan map[string]json.RawMessage
+	if err := json.Unmarshal(data, &plan); err != nil {
+		t.Fatal(err)
+	}
+	plan["format"] = json.RawMessage("1")
+	delete(plan, "users_parts")
+	if data, err = json.Marshal(plan); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.store.PutIf(ctx, planPath, data, version); err != nil {
+		t.Fatal(err)
+	}
+	part, _, err := h.store.Get(ctx, parts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var users struct{ Batches []json.RawMessage }
+	if err := json.Unmarshal(part, &users); err != nil || len(users.Batches) != 4 {
+		t.Fatalf("the users object holds %d batches, %v", len(users.Batches), err)
+	}
+	for b, bu := range users.Batches {
+		if _, err := h.store.PutIf(ctx, fmt.Sprintf("%sbatch-%06d.json", path.Dir(parts[0])+"/", b), bu, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.store.Delete(ctx, parts[0]); err != nil {
+		t.Fatal(err)
+	}
+	// Batches 1 and 3 were not finished: their users are read from their files.
+	for _, name := range []string{dones[1], dones[3]} {
+		if err := h.store.Delete(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	h.lake = mustLake(t, h.store)
+	requests := h.sim.Stats().ByEndpoint[sim.EndpointConversations]
+	if _, err := h.pipeline(h.client(nil), opts).Export(ctx, from, to); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.sim.Stats().ByEndpoint[sim.EndpointConversations] - requests; n < 10 {
+		t.Errorf("the rerun made %d conversations requests, want at least one for each user of batches 1 and 3", n)
+	}
+	h.check(from, to)
+	if objs, err := h.store.List(ctx, "_chatlake/runs/"); err != nil || len(objs) != 0 {
+		t.Errorf("objects of the published run left: %v, %v", objs, err)
+	}
+}

@@ -27,7 +27,8 @@
 //     processes that plan at once, both get the one stored), ReadPlan (format check,
 //     ErrNoPlan); its batches' users, BatchUsers (batchusers.go: WriteBatchUsers, before the
 //     plan, in a few objects the plan names; ReadBatchUsers); each
-//     finished batch's BatchDone, with its staged objects' index (MarkBatchDone, create-only;
+//     finished batch's done object (done.go): its BatchDone, with the index of its staged
+//     rows, which it holds when they fit (FinishBatch, create-only; MarkBatchDone;
 //     ReadBatchDone, BatchesDone). Package pipelines decides how a run is cut into batches,
 //     and seals a pseudonymised lake's raw ids (BatchUsers.Sealed is opaque here).
 //
@@ -42,8 +43,8 @@
 //	_chatlake/lake.json                                     the lake's mode (LakeMode), create-only
 //	_chatlake/runs/<plan>/plan.json                         a run's plan (create-only)
 //	_chatlake/runs/<plan>/attempts/<attempt>/users-NNNNNN.json  the users of batches NNNNNN.. (about 1 MiB each)
-//	_chatlake/runs/<plan>/attempts/<attempt>/done/batch-NNNNNN.json  a finished batch (BatchDone, create-only)
-//	_chatlake/runs/<plan>/attempts/<attempt>/staged/batch-NNNNNN-PPP.arrow  its rows, every day (part PPP)
+//	_chatlake/runs/<plan>/attempts/<attempt>/done/batch-NNNNNN.done  a finished batch, create-only: its rows, every day (if they fit), and its BatchDone
+//	_chatlake/runs/<plan>/attempts/<attempt>/staged/batch-NNNNNN-PPP.arrow  the rows of a batch that did not fit (part PPP)
 //	_chatlake/staging/<run>/messages/dt=YYYY-MM-DD/...      shards being merged, before the move
 //
 // <attempt> is the run id of the planner that wrote plan.json: one instance of the plan. A
@@ -85,8 +86,9 @@
 // format). Its done record (BatchDone) holds the index: for each part, the size of its
 // header and each day's byte range, so a publisher reads one day's rows of a batch with one
 // ranged read (storage.Store.OpenRange), or a window of consecutive days' rows of a batch with
-// one (FetchStaged: adjacent in the object), and a run stages about one object per batch
-// whatever its number of days. Merge still reads what binaries before staged, one file per batch and day
+// one (FetchStaged: adjacent in the object). The part is the batch's done object itself when
+// the rows fit in memory (done.go: the record follows them in the object), so a run writes one
+// object per batch whatever its number of days. Merge still reads what binaries before staged, one file per batch and day
 // (staged/dt=YYYY-MM-DD/batch-NNNNNN.arrow, or .parquet), for the batches whose done record has
 // no index, so such a plan publishes after an upgrade; a plan staged before the attempts
 // layout is extracted again (docs/design.md).
@@ -209,8 +211,10 @@
 // shards also has one spill writer (a 32 KiB buffer) per shard open while it splits its
 // staged rows. WriteUsers takes its rows from an iterator and holds at most 16Ki users as
 // Arrow data; the Lake keeps each staged part's header (about 1.4 KB), and the done records
-// and batch users files it wrote (these up to 32 MiB, some 80 bytes a user; past that they
-// are read from the store), until their plan is removed. Disk: the stages' spill past
+// it wrote and the users objects it wrote or read (these up to 32 MiB, some 80 bytes a user;
+// past that they are read from the store), until their plan is removed; a batch's rows while
+// FinishBatch writes them into its done object (a stage that did not spill: at most its share
+// of Options.StageMemory, compressed). Disk: the stages' spill past
 // Options.StageMemory; the staged objects of a local lake, which stay until their plan is
 // published whole (about 85 bytes a row in the simulator's 10M-message backfill, 2.1 times
 // their Parquet bytes; 139 in format 0: docs/benchmarks.md), so they peak when extraction

@@ -30,8 +30,10 @@ type Lake struct {
 	sortBufs sortBuffers  // buffers of row references, to sort a row group (shard.go)
 	headers  sync.Map     // staged part name -> its header (stagedHeader)
 	columns  sync.Map     // staged part name -> its *stagedColumns (partColumns)
-	// doneRecords holds the done records this process wrote: name -> the record's bytes.
+	// doneRecords holds the done records this process wrote: done object -> the record's
+	// JSON; doneSizes the sizes of the done objects BatchesDone listed (done.go).
 	doneRecords sync.Map
+	doneSizes   sync.Map
 	// batchUsers holds the users objects this process wrote or read (name -> *usersPart),
 	// batchUsersBytes of them, at most keptBatchUsersBytes; usersReads makes one read of an
 	// object that several batches ask for at once.

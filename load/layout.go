@@ -202,16 +202,25 @@ func batchUsersPath(plan, attempt string, batch int) string {
 
 func batchDoneDir(plan, attempt string) string { return attemptDir(plan, attempt) + "done/" }
 
+// batchDonePath is batch's done object (done.go): its record, and its staged rows when they
+// fit in it.
 func batchDonePath(plan, attempt string, batch int) string {
+	return fmt.Sprintf("%sbatch-%06d.done", batchDoneDir(plan, attempt), batch)
+}
+
+// legacyBatchDonePath is batch's done record as a binary before wrote it: JSON alone.
+func legacyBatchDonePath(plan, attempt string, batch int) string {
 	return fmt.Sprintf("%sbatch-%06d.json", batchDoneDir(plan, attempt), batch)
 }
 
+// parseBatchDone is the batch whose done object (or record of a binary before) name is.
 func parseBatchDone(plan, attempt, name string) (int, bool) {
 	var b int
-	if n, err := fmt.Sscanf(name, batchDoneDir(plan, attempt)+"batch-%06d.json", &b); err != nil || n != 1 {
+	base := strings.TrimPrefix(name, batchDoneDir(plan, attempt))
+	if n, err := fmt.Sscanf(base, "batch-%06d.", &b); err != nil || n != 1 {
 		return 0, false
 	}
-	return b, batchDonePath(plan, attempt, b) == name
+	return b, batchDonePath(plan, attempt, b) == name || legacyBatchDonePath(plan, attempt, b) == name
 }
 
 // stagedBatchPath is part part of the staged rows of batch (staged.go): an Arrow IPC file of

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"sync"
@@ -124,7 +125,7 @@ func TestReadPlanFormat(t *testing.T) {
 	}
 }
 
-// getCounter counts the whole-object reads of a store.
+// getCounter counts the reads of a store: whole, ranged, or of an object's size.
 type getCounter struct {
 	*memStore
 	gets atomic.Int64
@@ -133,6 +134,16 @@ type getCounter struct {
 func (c *getCounter) Get(ctx context.Context, name string) ([]byte, string, error) {
 	c.gets.Add(1)
 	return c.memStore.Get(ctx, name)
+}
+
+func (c *getCounter) OpenRange(ctx context.Context, name string, off, n int64) (io.ReadCloser, error) {
+	c.gets.Add(1)
+	return c.memStore.OpenRange(ctx, name, off, n)
+}
+
+func (c *getCounter) Stat(ctx context.Context, name string) (storage.Object, error) {
+	c.gets.Add(1)
+	return c.memStore.Stat(ctx, name)
 }
 
 // TestDoneRecordsKept: the done records a process wrote are read back without a request; one
@@ -160,8 +171,19 @@ func TestDoneRecordsKept(t *testing.T) {
 	if _, err := l.ReadBatchDone(ctx, "plan-1", "a1", 1); err != nil {
 		t.Fatal(err)
 	}
+	if n := store.gets.Load(); n != 2 {
+		t.Errorf("reading the record another lake wrote made %d requests, want 2 (its size, its end)", n)
+	}
+	fresh := newTestLake(t, store, Options{})
+	if done, err := fresh.BatchesDone(ctx, "plan-1", "a1"); err != nil || len(done) != 2 {
+		t.Fatalf("BatchesDone = %v, %v", done, err)
+	}
+	store.gets.Store(0)
+	if _, err := fresh.ReadBatchDone(ctx, "plan-1", "a1", 1); err != nil {
+		t.Fatal(err)
+	}
 	if n := store.gets.Load(); n != 1 {
-		t.Errorf("reading the record another lake wrote made %d requests, want 1", n)
+		t.Errorf("reading a record whose size the listing gave made %d requests, want 1", n)
 	}
 	if err := l.RemoveRun(ctx, "plan-1"); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package load
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -10,16 +9,16 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/chatlake/chatlake/load/storage"
 )
 
 // A run plan is the durable description of one run (pipelines decides its content; plan.go
-// holds its types and encoding): plan.json, the users of each batch, a done record per finished batch, and
-// the finished batches' rows staged per day (staged.go), all under _chatlake/runs/<plan>/.
-// Every object is written whole; plan.json and the done records are create-only, so of two
-// processes racing to write one, exactly one wins and both then agree on its content.
+// holds its types and encoding): plan.json, the users of its batches (batchusers.go), a done
+// object per finished batch with its rows (done.go; staged.go writes the rows), all under
+// _chatlake/runs/<plan>/. Every object is written whole; plan.json and the done objects are
+// create-only, so of two processes racing to write one, exactly one wins and both then agree
+// on its content.
 
 // CreatePlan writes p as its plan's plan.json unless one exists. It returns the stored plan
 // (p, or what another process wrote first) and whether this call created it.
@@ -96,27 +95,6 @@ type BatchStats struct {
 	Bytes int64 // bytes staged (Arrow IPC files)
 }
 
-// BatchDone is the record of a finished batch: who failed or was skipped, and where its rows
-// are staged. It is written create-only once the rows are staged, so a batch with a record is
-// done for good.
-type BatchDone struct {
-	RunID    string       `json:"run_id"`
-	Finished time.Time    `json:"finished"`
-	Messages int64        `json:"messages"`
-	Failed   []FailedUser `json:"failed,omitempty"`  // owed: their previous rows stay
-	Skipped  []string     `json:"skipped,omitempty"` // the API called their id invalid (1002): their rows stay
-	// Staged is the index of the batch's staged rows (StageBatch). A record without one is of
-	// a binary before the one-object-per-batch layout: the batch's rows are staged per day
-	// (legacyStagedDir), and MergeInput.Legacy reads them.
-	Staged *StagedBatch `json:"staged,omitempty"`
-}
-
-// FailedUser is a user whose export failed, with why.
-type FailedUser struct {
-	ID    string `json:"id"`
-	Error string `json:"error"`
-}
-
 // StageBatch writes the rows of s, a finished batch of the instance attempt of plan, into the
 // lake's storage as one staged object (a few past stagedPartBytes: staged.go) holding its rows
 // grouped by day, and returns their index, which goes into the batch's done record. Rerunning
@@ -131,79 +109,11 @@ func (l *Lake) StageBatch(ctx context.Context, plan, attempt string, batch int, 
 	if err := s.flush(); err != nil {
 		return nil, BatchStats{}, fmt.Errorf("stage batch %d: %w", batch, err)
 	}
-	idx, st, err := l.writeStagedBatch(ctx, s, plan, attempt, batch)
+	idx, st, err := l.writeStagedBatch(ctx, s, plan, attempt, batch, nil)
 	if err != nil {
 		return nil, st, fmt.Errorf("stage batch %d: %w", batch, err)
 	}
 	return &idx, st, nil
-}
-
-// MarkBatchDone records that batch of the instance attempt of plan is finished. It is
-// create-only: a batch already marked keeps its first record, and that is no error.
-func (l *Lake) MarkBatchDone(ctx context.Context, plan, attempt string, batch int, rec *BatchDone) error {
-	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
-		return err
-	}
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("mark batch %d done: %w", batch, err)
-	}
-	name := batchDonePath(plan, attempt, batch)
-	_, err = l.store.PutIf(ctx, name, data, "")
-	if err != nil && !errors.Is(err, storage.ErrPrecondition) {
-		return fmt.Errorf("mark batch %d done: %w", batch, err)
-	}
-	if err == nil {
-		// A done record never changes once written: this process's publisher reads it from
-		// here rather than from the store (one request per batch on a cloud store).
-		l.doneRecords.Store(name, data)
-	}
-	return nil
-}
-
-// BatchesDone lists the finished batches of the instance attempt of plan, sorted.
-func (l *Lake) BatchesDone(ctx context.Context, plan, attempt string) ([]int, error) {
-	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt)); err != nil {
-		return nil, err
-	}
-	var done []int
-	err := storage.Walk(ctx, l.store, batchDoneDir(plan, attempt), func(objs []storage.Object) error {
-		for _, o := range objs {
-			if b, ok := parseBatchDone(plan, attempt, o.Name); ok {
-				done = append(done, b)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list the finished batches: %w", err)
-	}
-	sort.Ints(done)
-	return done, nil
-}
-
-// ReadBatchDone reads the record MarkBatchDone stored for batch, with its index of staged rows
-// checked against the batch's object names.
-func (l *Lake) ReadBatchDone(ctx context.Context, plan, attempt string, batch int) (_ *BatchDone, err error) {
-	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
-		return nil, err
-	}
-	var data []byte
-	if d, ok := l.doneRecords.Load(batchDonePath(plan, attempt, batch)); ok {
-		data = d.([]byte)
-	} else if data, _, err = l.store.Get(ctx, batchDonePath(plan, attempt, batch)); err != nil {
-		return nil, fmt.Errorf("read the record of batch %d: %w", batch, err)
-	}
-	var rec BatchDone
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, fmt.Errorf("the record of batch %d: %w", batch, err)
-	}
-	if rec.Staged != nil {
-		if err := rec.Staged.check(plan, attempt, batch); err != nil {
-			return nil, fmt.Errorf("the record of batch %d: %w", batch, err)
-		}
-	}
-	return &rec, nil
 }
 
 // RemoveRun deletes everything of plan, plan.json first: once it is gone the plan no longer
@@ -226,7 +136,7 @@ func (l *Lake) forgetRun(plan string) {
 	if l.copies != nil {
 		l.copies.forget(prefix)
 	}
-	for _, m := range []*sync.Map{&l.headers, &l.doneRecords} {
+	for _, m := range []*sync.Map{&l.headers, &l.doneRecords, &l.doneSizes} {
 		m.Range(func(k, _ any) bool {
 			if strings.HasPrefix(k.(string), prefix) {
 				m.Delete(k)

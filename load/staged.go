@@ -18,8 +18,9 @@ import (
 )
 
 // Staged batches: a finished batch's rows, kept in the lake's storage until its plan is
-// published (_chatlake/runs/<plan>/attempts/<attempt>/staged/batch-NNNNNN-PPP.arrow,
-// layout.go). A batch is one object, or a few when its rows pass stagedPartBytes: each an
+// published: at the start of the batch's done object when they fit in memory (done.go), else
+// in objects of their own (_chatlake/runs/<plan>/attempts/<attempt>/staged/batch-NNNNNN-PPP.arrow,
+// layout.go). A batch is one part, or a few when its rows pass stagedPartBytes: each an
 // Arrow IPC file (the file format of the Arrow columnar specification: the stream format with
 // a footer that indexes the record batches, so any Arrow library reads it whole) of the
 // staged columns of its format (StagedPart.Format, stagedcols.go: format 1, the messages
@@ -217,7 +218,7 @@ func segmentsOf(batches []*StagedBatch, day string) []stagedSegment {
 // ranges inside their object, days in order.
 func (b *StagedBatch) check(plan, attempt string, batch int) error {
 	for i, p := range b.Parts {
-		if want := stagedBatchPath(plan, attempt, batch, i); p.Name != want {
+		if want := stagedBatchPath(plan, attempt, batch, i); p.Name != want && (len(b.Parts) != 1 || p.Name != batchDonePath(plan, attempt, batch)) {
 			return fmt.Errorf("%w: part %d is %q, want %q", errBadIndex, i, p.Name, want)
 		}
 		prev := ""
@@ -244,7 +245,9 @@ var errBadIndex = errors.New("bad index of staged rows")
 // writeStagedBatch writes the rows of s, day after day, as the staged objects of batch (parts
 // of about stagedPartBytes at most) and returns their index. Nothing is written for a stage
 // without rows. Every object is closed, and its Close checked, before the index is returned.
-func (l *Lake) writeStagedBatch(ctx context.Context, s *Stage, plan, attempt string, batch int) (idx StagedBatch, st BatchStats, err error) {
+// With inline, the rows go into it as the one part of the batch's done object (done.go), and
+// rows past one part are errInlineFull.
+func (l *Lake) writeStagedBatch(ctx context.Context, s *Stage, plan, attempt string, batch int, inline *bytes.Buffer) (idx StagedBatch, st BatchStats, err error) {
 	var w storage.Writer
 	var sw *stagedWriter
 	var part *StagedPart
@@ -314,13 +317,21 @@ func (l *Lake) writeStagedBatch(ctx context.Context, s *Stage, plan, attempt str
 					if len(idx.Parts) > maxParts {
 						return fmt.Errorf("more than %d staged parts of %d bytes", maxParts, l.partBytes)
 					}
-					part = &StagedPart{Name: stagedBatchPath(plan, attempt, batch, len(idx.Parts))}
-					if w, err = l.store.Create(ctx, part.Name); err != nil {
-						w = nil
-						return fmt.Errorf("create %s: %w", part.Name, err)
+					if inline != nil {
+						if len(idx.Parts) > 0 {
+							return errInlineFull
+						}
+						part = &StagedPart{Name: batchDonePath(plan, attempt, batch)}
+						w = bufferWriter{inline}
+					} else {
+						part = &StagedPart{Name: stagedBatchPath(plan, attempt, batch, len(idx.Parts))}
+						if w, err = l.store.Create(ctx, part.Name); err != nil {
+							w = nil
+							return fmt.Errorf("create %s: %w", part.Name, err)
+						}
 					}
 					var to io.Writer = w
-					if l.copies != nil {
+					if l.copies != nil && inline == nil {
 						if local, err = l.copies.create(part.Name); err != nil {
 							l.opts.Logger.Warn("a staged part gets no local copy", "object", part.Name, "error", err.Error())
 							local = nil
@@ -369,6 +380,12 @@ func (l *Lake) writeStagedBatch(ctx context.Context, s *Stage, plan, attempt str
 	}
 	return idx, st, nil
 }
+
+// bufferWriter is a staged part written into memory (the done object's, done.go).
+type bufferWriter struct{ *bytes.Buffer }
+
+func (bufferWriter) Close() error { return nil }
+func (bufferWriter) Abort() error { return nil }
 
 // ipcEOS is the Arrow IPC stream's end-of-stream marker.
 var ipcEOS = []byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}

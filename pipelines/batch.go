@@ -205,13 +205,9 @@ func (p *Pipeline) finishBatch(ctx context.Context, sum *Summary, plan *load.Pla
 			return err
 		}
 	}
-	idx, st, err := p.lake.StageBatch(ctx, plan.ID, plan.Attempt, br.b, br.stage)
-	if err != nil {
-		return err
-	}
 	rec.Finished = p.o.Clock().UTC()
-	rec.Staged = idx
-	if err := p.lake.MarkBatchDone(ctx, plan.ID, plan.Attempt, br.b, rec); err != nil {
+	st, err := p.lake.FinishBatch(ctx, plan.ID, plan.Attempt, br.b, br.stage, rec)
+	if err != nil {
 		return err
 	}
 	sum.batchDone(st)

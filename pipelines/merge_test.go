@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
+	"path"
 	"reflect"
 	"slices"
 	"strings"
@@ -423,23 +425,58 @@ func TestOwedRangeAndRunRangeApart(t *testing.T) {
 	}
 }
 
-// countingStore counts the staged objects written (Creates under a run's staged/).
+// countingStore counts the objects written under a run's directory, by kind: plan, users,
+// staged (parts of their own), done (done objects, with the rows of a batch that fits).
 type countingStore struct {
 	storage.Store
-	staged atomic.Int64
+	mu      sync.Mutex
+	written map[string]int
+}
+
+func (c *countingStore) count(name string) {
+	if !strings.HasPrefix(name, "_chatlake/runs/") {
+		return
+	}
+	kind := "other"
+	switch base := path.Base(name); {
+	case base == "plan.json":
+		kind = "plan"
+	case strings.Contains(name, "/staged/"):
+		kind = "staged"
+	case strings.Contains(name, "/done/"):
+		kind = "done"
+	case strings.HasPrefix(base, "users-"):
+		kind = "users"
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.written == nil {
+		c.written = map[string]int{}
+	}
+	c.written[kind]++
+}
+
+func (c *countingStore) counts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.written)
 }
 
 func (c *countingStore) Create(ctx context.Context, name string) (storage.Writer, error) {
-	if strings.HasPrefix(name, "_chatlake/runs/") && strings.Contains(name, "/staged/") {
-		c.staged.Add(1)
-	}
+	c.count(name)
 	return c.Store.Create(ctx, name)
 }
 
-// TestStagedObjectsPerBatch: a run stages one object per batch, whatever its number of days
-// (the bound: batches + staged bytes / 64 MiB + 10); a publish that fails part-way keeps the
-// staged rows of every day until the plan is published, and the rerun completes the lake; the
-// published plan leaves no staged object behind.
+func (c *countingStore) PutIf(ctx context.Context, name string, data []byte, ifVersion string) (string, error) {
+	c.count(name)
+	return c.Store.PutIf(ctx, name, data, ifVersion)
+}
+
+// TestStagedObjectsPerBatch: a run writes one object per batch, its done object holding its
+// rows, whatever its number of days (the bound: batches + staged bytes / 64 MiB + 10), plus its
+// plan and one users object; a publish that fails part-way keeps the staged rows of every day
+// until the plan is published, and the rerun completes the lake; the published plan leaves no
+// object behind.
 func TestStagedObjectsPerBatch(t *testing.T) {
 	so := simOptions(31, 12)
 	so.From = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC) // 68 days
@@ -452,29 +489,30 @@ func TestStagedObjectsPerBatch(t *testing.T) {
 	if _, err := h.pipeline(h.client(nil), opts).Export(context.Background(), from, to); !errors.Is(err, errFault) {
 		t.Fatalf("error %v, want the injected fault on 2024-05-03's manifest", err)
 	}
-	if n := cs.staged.Load(); n != 3 {
-		t.Errorf("%d staged objects written for 3 batches over 68 days, want 3", n)
+	want := map[string]int{"plan": 1, "users": 1, "done": 3}
+	if got := cs.counts(); !maps.Equal(got, want) {
+		t.Errorf("objects written under the run for 3 batches over 68 days: %v, want %v", got, want)
 	}
 	objs, err := h.store.List(context.Background(), "_chatlake/runs/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	staged := 0
+	done := 0
 	for _, o := range objs {
-		if strings.Contains(o.Name, "/staged/") {
-			staged++
+		if strings.Contains(o.Name, "/done/") && o.Size > 10000 {
+			done++
 		}
 	}
-	if staged != 3 {
-		t.Errorf("%d staged objects after a failed publish, want the 3 batches' (%v)", staged, objs)
+	if done != 3 {
+		t.Errorf("%d done objects holding rows after a failed publish, want the 3 batches' (%v)", done, objs)
 	}
 	h.lake = mustLake(t, cs)
 	if _, err := h.pipeline(h.client(nil), opts).Export(context.Background(), from, to); err != nil {
 		t.Fatal(err)
 	}
 	h.check(from, to)
-	if n := cs.staged.Load(); n != 3 {
-		t.Errorf("%d staged objects written in all, want 3: the rerun only publishes", n)
+	if got := cs.counts(); !maps.Equal(got, want) {
+		t.Errorf("objects written under the run in all: %v, want %v: the rerun only publishes", got, want)
 	}
 	if objs, err := h.store.List(context.Background(), "_chatlake/runs/"); err != nil || len(objs) != 0 {
 		t.Errorf("objects of the published run left: %v, %v", objs, err)

@@ -3,6 +3,7 @@ package pipelines_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -19,9 +20,10 @@ import (
 	"github.com/chatlake/chatlake/sim"
 )
 
-// TestPublishesAPlanStagedPerBatchAndDay: a plan whose batches a binary before staged as one
-// file per batch and day (done records without an index) publishes after the upgrade, beside
-// batches staged as one object each, and leaves nothing of the run behind.
+// TestPublishesAPlanStagedPerBatchAndDay: a plan whose batches binaries before staged as one
+// file per batch and day (JSON done records without an index) or as one staged object each
+// (JSON done records with an index) publishes after the upgrade, beside batches whose done
+// objects hold their rows, and leaves nothing of the run behind.
 func TestPublishesAPlanStagedPerBatchAndDay(t *testing.T) {
 	h := newHarness(t, simOptions(41, 20), nil)
 	ctx := context.Background()
@@ -32,7 +34,8 @@ func TestPublishesAPlanStagedPerBatchAndDay(t *testing.T) {
 	if _, err := h.pipeline(h.client(nil), opts).Export(ctx, from, to); err == nil {
 		t.Fatal("the export whose first manifest fails succeeded")
 	}
-	// What a binary before would have left: the even batches staged per day.
+	// What binaries before would have left: the even batches staged per day, batch 1 as one
+	// staged object of its own with a JSON record, batch 3 as this binary does.
 	downgraded := 0
 	objs, err := h.store.List(ctx, "_chatlake/runs/")
 	if err != nil {
@@ -41,14 +44,21 @@ func TestPublishesAPlanStagedPerBatchAndDay(t *testing.T) {
 	for _, o := range objs {
 		dir, base := path.Split(o.Name)
 		var b int
-		if !strings.HasSuffix(dir, "/done/") || func() bool { _, err := fmt.Sscanf(base, "batch-%06d.json", &b); return err != nil }() || b%2 != 0 {
+		if !strings.HasSuffix(dir, "/done/") || func() bool { _, err := fmt.Sscanf(base, "batch-%06d.done", &b); return err != nil }() {
 			continue
 		}
-		stageBatchPerDay(t, h.store, o.Name, strings.TrimSuffix(dir, "done/"), b)
+		switch b {
+		case 0, 2:
+			stageBatchPerDay(t, h.store, o.Name, strings.TrimSuffix(dir, "done/"), b)
+		case 1:
+			stageBatchApart(t, h.store, o.Name, strings.TrimSuffix(dir, "done/"), b)
+		default:
+			continue
+		}
 		downgraded++
 	}
-	if downgraded < 2 {
-		t.Fatalf("%d batches staged per day, want at least 2", downgraded)
+	if downgraded != 3 {
+		t.Fatalf("%d batches staged as before, want 3", downgraded)
 	}
 
 	h.lake = mustLake(t, h.store)
@@ -65,19 +75,75 @@ func TestPublishesAPlanStagedPerBatchAndDay(t *testing.T) {
 	}
 }
 
-// stageBatchPerDay rewrites batch b, staged as one object by this binary, as a binary before
-// staged it: one Arrow IPC file per day under staged/dt=DAY/, and a done record without index.
-func stageBatchPerDay(t *testing.T, s storage.Store, donePath, attemptDir string, b int) {
+// doneObject splits a batch's done object into its staged rows (empty if they are staged
+// apart) and its record.
+func doneObject(t *testing.T, data []byte) (staged []byte, rec map[string]json.RawMessage) {
+	t.Helper()
+	if len(data) < 16 || string(data[len(data)-8:]) != "CLDONE1\n" {
+		t.Fatalf("a done object of %d bytes without its trailer", len(data))
+	}
+	n := int(binary.LittleEndian.Uint64(data[len(data)-16:]))
+	end := len(data) - 16
+	if err := json.Unmarshal(data[end-n:end], &rec); err != nil {
+		t.Fatal(err)
+	}
+	return data[:end-n], rec
+}
+
+// legacyRecord replaces batch b's done object (donePath) with rec as JSON, as the binaries
+// before wrote it (done/batch-NNNNNN.json).
+func legacyRecord(t *testing.T, s storage.Store, donePath string, rec map[string]json.RawMessage) {
 	t.Helper()
 	ctx := context.Background()
-	data, version, err := s.Get(ctx, donePath)
+	data, err := json.Marshal(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rec map[string]json.RawMessage
-	if err := json.Unmarshal(data, &rec); err != nil {
+	if _, err := s.PutIf(ctx, strings.TrimSuffix(donePath, ".done")+".json", data, ""); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Delete(ctx, donePath); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stageBatchApart rewrites batch b, whose rows its done object holds, as the binary before
+// this layout staged it: its rows in staged/batch-NNNNNN-000.arrow and a JSON record whose
+// index names that object.
+func stageBatchApart(t *testing.T, s storage.Store, donePath, attemptDir string, b int) {
+	t.Helper()
+	data, _, err := s.Get(context.Background(), donePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged, rec := doneObject(t, data)
+	var idx load.StagedBatch
+	if err := json.Unmarshal(rec["staged"], &idx); err != nil {
+		t.Fatal(err)
+	}
+	if len(idx.Parts) != 1 || idx.Parts[0].Name != donePath || len(staged) == 0 {
+		t.Fatalf("batch %d: its done object does not hold its rows: %+v", b, idx)
+	}
+	idx.Parts[0].Name = fmt.Sprintf("%sstaged/batch-%06d-000.arrow", attemptDir, b)
+	if _, err := s.PutIf(context.Background(), idx.Parts[0].Name, staged, ""); err != nil {
+		t.Fatal(err)
+	}
+	if rec["staged"], err = json.Marshal(idx); err != nil {
+		t.Fatal(err)
+	}
+	legacyRecord(t, s, donePath, rec)
+}
+
+// stageBatchPerDay rewrites batch b, staged by this binary, as a binary before staged it: one
+// Arrow IPC file per day under staged/dt=DAY/, and a JSON record without index.
+func stageBatchPerDay(t *testing.T, s storage.Store, donePath, attemptDir string, b int) {
+	t.Helper()
+	ctx := context.Background()
+	data, _, err := s.Get(ctx, donePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rec := doneObject(t, data)
 	var idx load.StagedBatch
 	if err := json.Unmarshal(rec["staged"], &idx); err != nil {
 		t.Fatal(err)
@@ -111,18 +177,14 @@ func stageBatchPerDay(t *testing.T, s storage.Store, donePath, attemptDir string
 				t.Fatal(err)
 			}
 		}
-		if err := s.Delete(ctx, p.Name); err != nil {
-			t.Fatal(err)
+		if p.Name != donePath {
+			if err := s.Delete(ctx, p.Name); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	delete(rec, "staged")
-	old, err := json.Marshal(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.PutIf(ctx, donePath, old, version); err != nil {
-		t.Fatal(err)
-	}
+	legacyRecord(t, s, donePath, rec)
 }
 
 // TestResumesAPlanWithBatchUsersFiles: a plan of format 1, whose planner (a binary before the

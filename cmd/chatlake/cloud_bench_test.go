@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 // driven by its real client library: fake-gcs-server (in this process), moto's S3 server and
 // Azurite (processes of their own). Reports the wall time of the export (wall_s) and its
 // extraction and publishing (from its log), on moto and Azurite the requests the emulator
-// logged (requests/op; their kinds in the log) and the CPU it spent (emulator_cpu_s/op: it
+// logged (requests/op; their kinds in the log), the export's CPU (export_cpu_s) and the CPU the emulator spent (emulator_cpu_s/op: it
 // shares the cores with the export), and checks the lake against the simulator's truth
 // after each run (not timed).
 //
@@ -34,11 +35,13 @@ func BenchmarkCloudExport(b *testing.B) {
 				r := cloudExport(b, kind)
 				sum.wall, sum.extract, sum.publish = sum.wall+r.wall, sum.extract+r.extract, sum.publish+r.publish
 				sum.emulatorCPU, sum.requests = sum.emulatorCPU+r.emulatorCPU, sum.requests+r.requests
+				sum.exportCPU += r.exportCPU
 			}
 			n := float64(b.N)
 			b.ReportMetric(sum.wall.Seconds()/n, "wall_s")
 			b.ReportMetric(sum.extract.Seconds()/n, "extract_s")
 			b.ReportMetric(sum.publish.Seconds()/n, "publish_s")
+			b.ReportMetric(sum.exportCPU.Seconds()/n, "export_cpu_s")
 			if kind == "s3" || kind == "azure" {
 				b.ReportMetric(float64(sum.requests)/n, "requests/op")
 				b.ReportMetric(sum.emulatorCPU.Seconds()/n, "emulator_cpu_s/op")
@@ -53,6 +56,7 @@ type cloudRun struct {
 	wall, extract, publish time.Duration
 	requests               int
 	emulatorCPU            time.Duration
+	exportCPU              time.Duration // user and system CPU of the export process
 }
 
 // cloudBenchLake is the lake of a kind as crashLakeOf makes it, but with the Emulator of moto
@@ -94,11 +98,13 @@ func cloudExport(b *testing.B, kind string) (r cloudRun) {
 		reqs0, kinds0 = emu.Requests()
 		cpu0 = emulatorCPU(b, emu)
 	}
+	children0 := childrenCPU(b)
 	b.StartTimer()
 	start := time.Now()
 	logs := runShards(b, env, 1, args)
 	r.wall = time.Since(start)
 	b.StopTimer()
+	r.exportCPU = childrenCPU(b) - children0
 	if emu != nil {
 		r.emulatorCPU = emulatorCPU(b, emu) - cpu0
 		var kinds map[string]int
@@ -119,6 +125,17 @@ func cloudExport(b *testing.B, kind string) (r cloudRun) {
 		r.wall.Round(time.Millisecond), r.extract.Round(time.Millisecond), r.publish.Round(time.Millisecond),
 		r.requests, r.emulatorCPU.Round(time.Millisecond))
 	return r
+}
+
+// childrenCPU is the user and system CPU of this process's children that ended and were
+// waited for (the emulators, still running, are not among them).
+func childrenCPU(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func emulatorCPU(b *testing.B, e *storagetest.Emulator) time.Duration {

@@ -1,0 +1,264 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/chatlake/chatlake/load/storage"
+)
+
+// A finished batch is committed by one create-only object, its done object
+// (.../attempts/<attempt>/done/batch-NNNNNN.done, batchDonePath): the batch's staged rows, an
+// Arrow IPC file as staged.go writes it, when they fit in memory (its Stage did not spill), then
+// the done record (JSON), its length and doneMagic. The staged part is the object itself from
+// byte 0, so the index's offsets read it as they read a part of its own. A batch whose Stage
+// spilled stages its rows as parts of their own first (StageBatch), and its done object is the
+// record alone. So a run writes one object per batch, not two (a staged object and a record):
+// on a cloud store, one request. Of two processes that finish a batch at once, exactly one
+// writes its done object; the batch is done for good, with that process's rows.
+//
+// The binaries before wrote the record alone as JSON (done/batch-NNNNNN.json,
+// legacyBatchDonePath), beside staged parts; those records are still read.
+
+// doneMagic ends a done object: after the record's length (8 bytes, little-endian).
+var doneMagic = [8]byte{'C', 'L', 'D', 'O', 'N', 'E', '1', '\n'}
+
+// doneTrailer is the record's length and doneMagic.
+const doneTrailer = 16
+
+// doneTailRead is how much of a done object's end one ranged read takes: its record, unless
+// the record is longer (thousands of failed users), then a second read takes the rest.
+const doneTailRead = 64 << 10
+
+// BatchDone is the record of a finished batch: who failed or was skipped, and where its rows
+// are staged. It is written create-only once the rows are staged, so a batch with a record is
+// done for good.
+type BatchDone struct {
+	RunID    string       `json:"run_id"`
+	Finished time.Time    `json:"finished"`
+	Messages int64        `json:"messages"`
+	Failed   []FailedUser `json:"failed,omitempty"`  // owed: their previous rows stay
+	Skipped  []string     `json:"skipped,omitempty"` // the API called their id invalid (1002): their rows stay
+	// Staged is the index of the batch's staged rows (StageBatch, FinishBatch). A record
+	// without one is of a binary before the one-object-per-batch layout: the batch's rows are
+	// staged per day (legacyStagedDir), and MergeInput.Legacy reads them.
+	Staged *StagedBatch `json:"staged,omitempty"`
+}
+
+// FailedUser is a user whose export failed, with why.
+type FailedUser struct {
+	ID    string `json:"id"`
+	Error string `json:"error"`
+}
+
+// errCorruptDone: a done object does not end with a record.
+var errCorruptDone = errors.New("corrupt done object")
+
+// errInlineFull: a batch's staged rows did not fit in one part held in memory.
+var errInlineFull = errors.New("staged rows past one part")
+
+// FinishBatch stages the rows of s, a finished batch of the instance attempt of plan, and
+// commits rec (its Staged set to their index) as the batch's done object: the rows inside it
+// when s did not spill, else staged as parts of their own first. It is create-only: a batch
+// already done keeps its first object, and that is no error. It must not run concurrently with
+// s.Add or s.Close.
+func (l *Lake) FinishBatch(ctx context.Context, plan, attempt string, batch int, s *Stage, rec *BatchDone) (BatchStats, error) {
+	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
+		return BatchStats{}, fmt.Errorf("finish batch: %w", err)
+	}
+	if s == nil {
+		return BatchStats{}, errors.New("finish batch: nil stage")
+	}
+	if err := s.flush(); err != nil {
+		return BatchStats{}, fmt.Errorf("finish batch %d: %w", batch, err)
+	}
+	if !s.spilled() {
+		var buf bytes.Buffer
+		idx, st, err := l.writeStagedBatch(ctx, s, plan, attempt, batch, &buf)
+		switch {
+		case err == nil:
+			r := *rec
+			r.Staged = &idx
+			if err := l.putDone(ctx, plan, attempt, batch, buf.Bytes(), &r); err != nil {
+				return st, err
+			}
+			rec.Staged = r.Staged
+			return st, nil
+		case !errors.Is(err, errInlineFull):
+			return st, fmt.Errorf("finish batch %d: %w", batch, err)
+		}
+	}
+	idx, st, err := l.StageBatch(ctx, plan, attempt, batch, s)
+	if err != nil {
+		return st, err
+	}
+	rec.Staged = idx
+	return st, l.MarkBatchDone(ctx, plan, attempt, batch, rec)
+}
+
+// MarkBatchDone records that batch of the instance attempt of plan is finished, its rows
+// staged as parts of their own (StageBatch) or not at all. It is create-only: a batch already
+// marked keeps its first record, and that is no error.
+func (l *Lake) MarkBatchDone(ctx context.Context, plan, attempt string, batch int, rec *BatchDone) error {
+	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
+		return err
+	}
+	return l.putDone(ctx, plan, attempt, batch, nil, rec)
+}
+
+// putDone writes batch's done object, staged (an Arrow IPC file, or nothing) then rec.
+func (l *Lake) putDone(ctx context.Context, plan, attempt string, batch int, staged []byte, rec *BatchDone) error {
+	js, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("mark batch %d done: %w", batch, err)
+	}
+	data := make([]byte, 0, len(staged)+len(js)+doneTrailer)
+	data = append(append(data, staged...), js...)
+	data = binary.LittleEndian.AppendUint64(data, uint64(len(js)))
+	data = append(data, doneMagic[:]...)
+	name := batchDonePath(plan, attempt, batch)
+	_, err = l.store.PutIf(ctx, name, data, "")
+	if errors.Is(err, storage.ErrPrecondition) {
+		return nil // done by another process first: its object stands
+	}
+	if err != nil {
+		return fmt.Errorf("mark batch %d done: %w", batch, err)
+	}
+	// A done object never changes once written: this process's publisher reads its record
+	// from here rather than from the store (one request per batch on a cloud store), and its
+	// rows from the local copy, if the store's objects are not local files.
+	l.doneRecords.Store(name, js)
+	if len(staged) > 0 && l.copies != nil {
+		l.keepCopy(name, staged)
+	}
+	return nil
+}
+
+// keepCopy keeps data, the staged part name, as a local copy (stagedCopies) if the budget
+// allows; a failure costs only the reads the copy would have saved.
+func (l *Lake) keepCopy(name string, data []byte) {
+	f, err := l.copies.create(name)
+	if err == nil && f != nil {
+		if _, err = f.Write(data); err != nil {
+			l.copies.drop(f)
+		} else {
+			err = l.copies.keep(name, f, int64(len(data)))
+		}
+	}
+	if err != nil {
+		l.opts.Logger.Warn("the local copy of a staged part is not kept", "object", name, "error", err.Error())
+	}
+}
+
+// BatchesDone lists the finished batches of the instance attempt of plan, sorted.
+func (l *Lake) BatchesDone(ctx context.Context, plan, attempt string) ([]int, error) {
+	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt)); err != nil {
+		return nil, err
+	}
+	seen := map[int]bool{}
+	var done []int
+	err := storage.Walk(ctx, l.store, batchDoneDir(plan, attempt), func(objs []storage.Object) error {
+		for _, o := range objs {
+			b, ok := parseBatchDone(plan, attempt, o.Name)
+			if !ok {
+				continue
+			}
+			if o.Name == batchDonePath(plan, attempt, b) {
+				l.doneSizes.Store(o.Name, o.Size) // ReadBatchDone reads its end
+			}
+			if !seen[b] {
+				seen[b] = true
+				done = append(done, b)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list the finished batches: %w", err)
+	}
+	sort.Ints(done)
+	return done, nil
+}
+
+// ReadBatchDone reads the record of batch, with its index of staged rows checked against the
+// batch's object names: from the batch's done object, or the JSON record of a binary before.
+func (l *Lake) ReadBatchDone(ctx context.Context, plan, attempt string, batch int) (*BatchDone, error) {
+	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
+		return nil, err
+	}
+	js, err := l.doneRecord(ctx, plan, attempt, batch)
+	if err != nil {
+		return nil, fmt.Errorf("read the record of batch %d: %w", batch, err)
+	}
+	var rec BatchDone
+	if err := json.Unmarshal(js, &rec); err != nil {
+		return nil, fmt.Errorf("the record of batch %d: %w", batch, err)
+	}
+	if rec.Staged != nil {
+		if err := rec.Staged.check(plan, attempt, batch); err != nil {
+			return nil, fmt.Errorf("the record of batch %d: %w", batch, err)
+		}
+	}
+	return &rec, nil
+}
+
+// doneRecord is the JSON of batch's record: kept in memory, read from the end of its done
+// object, or read whole from a binary before's record.
+func (l *Lake) doneRecord(ctx context.Context, plan, attempt string, batch int) ([]byte, error) {
+	name := batchDonePath(plan, attempt, batch)
+	if d, ok := l.doneRecords.Load(name); ok {
+		return d.([]byte), nil
+	}
+	var size int64
+	if v, ok := l.doneSizes.Load(name); ok {
+		size = v.(int64)
+	} else {
+		o, err := l.store.Stat(ctx, name)
+		if errors.Is(err, storage.ErrNotExist) {
+			data, _, err := l.store.Get(ctx, legacyBatchDonePath(plan, attempt, batch))
+			return data, err
+		}
+		if err != nil {
+			return nil, err
+		}
+		size = o.Size
+	}
+	if size < doneTrailer {
+		return nil, fmt.Errorf("%s: %w: %d bytes", name, errCorruptDone, size)
+	}
+	tail, err := l.readRange(ctx, name, max(0, size-doneTailRead), min(size, doneTailRead))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(tail)) != min(size, doneTailRead) || !bytes.Equal(tail[len(tail)-8:], doneMagic[:]) {
+		return nil, fmt.Errorf("%s: %w: no done record at its end", name, errCorruptDone)
+	}
+	n := int64(binary.LittleEndian.Uint64(tail[len(tail)-doneTrailer:]))
+	if n <= 0 || n > size-doneTrailer {
+		return nil, fmt.Errorf("%s: %w: a record of %d bytes", name, errCorruptDone, n)
+	}
+	if end := int64(len(tail)) - doneTrailer; n <= end {
+		return tail[end-n : end], nil
+	}
+	return l.readRange(ctx, name, size-doneTrailer-n, n)
+}
+
+// readRange reads n bytes of name from off.
+func (l *Lake) readRange(ctx context.Context, name string, off, n int64) ([]byte, error) {
+	rc, err := l.store.OpenRange(ctx, name, off, n)
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(rc)
+	if cerr := rc.Close(); err == nil {
+		err = cerr
+	}
+	return data, err
+}

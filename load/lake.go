@@ -29,7 +29,9 @@ type Lake struct {
 	builders *builderPool // empty row builders, reused by its stages' days
 	sortBufs sortBuffers  // buffers of row references, to sort a row group (shard.go)
 	headers  sync.Map     // staged part name -> its header (stagedHeader)
-	columns  sync.Map     // staged part name -> its *stagedColumns (partColumns)
+	// staleStaging holds, per run id, what other runs left in staging (cleanStaging).
+	staleStaging sync.Map
+	columns      sync.Map // staged part name -> its *stagedColumns (partColumns)
 	// doneRecords holds the done records this process wrote: done object -> the record's
 	// JSON; doneSizes the sizes of the done objects BatchesDone listed (done.go).
 	doneRecords sync.Map

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -166,7 +167,7 @@ func (l *Lake) merge(ctx context.Context, day string, in MergeInput) (PublishSta
 			return st, err
 		}
 	} else {
-		if err := l.cleanStaging(ctx, day); err != nil {
+		if err := l.cleanStaging(ctx, in.RunID, day); err != nil {
 			return st, err
 		}
 		if ps, err = l.readPartition(ctx, day); err != nil {
@@ -573,7 +574,8 @@ func (l *Lake) commit(ctx context.Context, day string, in MergeInput, ps *partit
 	if _, err := l.putManifest(ctx, day, m, version); err != nil {
 		return st, err
 	}
-	l.removeStaging(ctx, in.RunID, day)
+	// Every file this run staged for the day was moved into place: nothing is left to remove
+	// (and no listing to make sure: a request per day on a cloud store).
 	st.Days, st.Rows = 1, m.Rows
 	l.opts.Logger.Info("published partition", "dt", day, "files", len(files), "rows", m.Rows, "shards", p,
 		"staged_rows", st.Staged, "replaced_rows", st.Replaced)
@@ -647,33 +649,57 @@ func (l *Lake) putManifest(ctx context.Context, day string, m *Manifest, ifVersi
 	return v, nil
 }
 
-// cleanStaging removes what earlier runs left in staging for day (a run that failed after its
-// uploads and before its moves).
-func (l *Lake) cleanStaging(ctx context.Context, day string) error {
-	return l.cleanStagingOf(ctx, partitionDir(day))
+// cleanStaging removes what other runs left in staging for day (a run that failed after its
+// uploads and before its moves). The staging area is listed once per run id and Lake: while a
+// run holds the lock, no other run adds to it, and the run's own files are its own to remove
+// (removeStaging).
+func (l *Lake) cleanStaging(ctx context.Context, runID, day string) error {
+	v, _ := l.staleStaging.LoadOrStore(runID, &staleStaging{})
+	stale := v.(*staleStaging)
+	stale.once.Do(func() { stale.byDir, stale.err = l.listStaleStaging(ctx, runID) })
+	if stale.err != nil {
+		l.staleStaging.CompareAndDelete(runID, stale) // the next day lists again
+		return stale.err
+	}
+	stale.mu.Lock()
+	names := stale.byDir[partitionDir(day)]
+	delete(stale.byDir, partitionDir(day))
+	stale.mu.Unlock()
+	for _, name := range names {
+		if err := l.store.Delete(ctx, name); err != nil && !errors.Is(err, storage.ErrNotExist) {
+			return fmt.Errorf("clean staging: %w", err)
+		}
+		l.opts.Logger.Info("removed leftover staging file", "file", name)
+	}
+	return nil
 }
 
-// cleanStagingOf removes every run's staging objects under dir (a partition directory).
-func (l *Lake) cleanStagingOf(ctx context.Context, dir string) error {
-	suffix := "/" + dir
+// staleStaging is what other runs left in staging, by partition directory, as one run listed it.
+type staleStaging struct {
+	once  sync.Once
+	err   error
+	mu    sync.Mutex
+	byDir map[string][]string
+}
+
+// listStaleStaging lists the staging objects of every run but runID, by partition directory.
+func (l *Lake) listStaleStaging(ctx context.Context, runID string) (map[string][]string, error) {
+	byDir := map[string][]string{}
 	err := storage.Walk(ctx, l.store, stagingPrefix, func(objs []storage.Object) error {
 		for _, o := range objs {
-			rest := strings.TrimPrefix(o.Name, stagingPrefix)
-			slash := strings.IndexByte(rest, '/')
-			if slash < 0 || !strings.HasPrefix(rest[slash:], suffix) {
+			run, rest, ok := strings.Cut(strings.TrimPrefix(o.Name, stagingPrefix), "/")
+			if !ok || run == runID {
 				continue
 			}
-			if err := l.store.Delete(ctx, o.Name); err != nil {
-				return fmt.Errorf("clean staging: %w", err)
-			}
-			l.opts.Logger.Info("removed leftover staging file", "file", o.Name)
+			dir, _ := path.Split(rest)
+			byDir[dir] = append(byDir[dir], o.Name)
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("list staging: %w", err)
+		return nil, fmt.Errorf("list staging: %w", err)
 	}
-	return nil
+	return byDir, nil
 }
 
 // removeStaging removes this run's staging files of day, best effort: what it misses, the next

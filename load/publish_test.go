@@ -474,30 +474,49 @@ func readUserIDs(t *testing.T, store storage.Store, name string) ([]string, map[
 	return rows, fileMeta(t, store, name)
 }
 
+// TestStagingNamesAreIsolated: the cleanup of one day's staging matches neither another day's
+// nor a prefix of it, nor the staging of the run that cleans; the staging area is listed once
+// per run (another run adds nothing to it while this one holds the lock).
 func TestStagingNamesAreIsolated(t *testing.T) {
-	// The cleanup of one day's staging must not match another day's or a prefix of it.
 	store := newMemStore()
 	l := newTestLake(t, store, Options{})
 	ctx := context.Background()
-	for _, n := range []string{
-		stagingPrefix + "r1/" + partitionDir("2024-05-02") + "a.parquet",
-		stagingPrefix + "r1/" + partitionDir("2024-05-20") + "a.parquet",
-		stagingPrefix + "r1/users/snapshot_date=2024-05-02/part-00000.parquet",
-	} {
-		if _, err := store.PutIf(ctx, n, []byte("x"), ""); err != nil {
-			t.Fatal(err)
+	put := func(names ...string) {
+		t.Helper()
+		for _, n := range names {
+			if _, err := store.PutIf(ctx, n, []byte("x"), ""); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	if err := l.cleanStaging(ctx, "2024-05-02"); err != nil {
+	put(stagingPrefix+"r1/"+partitionDir("2024-05-02")+"a.parquet",
+		stagingPrefix+"r1/"+partitionDir("2024-05-20")+"a.parquet",
+		stagingPrefix+"r1/users/snapshot_date=2024-05-02/part-00000.parquet",
+		stagingPrefix+"r9/"+partitionDir("2024-05-02")+"b.parquet")
+	if err := l.cleanStaging(ctx, "r9", "2024-05-02"); err != nil {
 		t.Fatal(err)
 	}
 	got := keys(snapshot(t, store, stagingPrefix))
 	want := []string{
 		stagingPrefix + "r1/" + partitionDir("2024-05-20") + "a.parquet",
 		stagingPrefix + "r1/users/snapshot_date=2024-05-02/part-00000.parquet",
+		stagingPrefix + "r9/" + partitionDir("2024-05-02") + "b.parquet",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("after cleanup %v, want %v", got, want)
+	}
+	put(stagingPrefix + "r2/" + partitionDir("2024-05-20") + "c.parquet") // after the listing
+	if err := l.cleanStaging(ctx, "r9", "2024-05-20"); err != nil {
+		t.Fatal(err)
+	}
+	got = keys(snapshot(t, store, stagingPrefix))
+	want = []string{
+		stagingPrefix + "r1/users/snapshot_date=2024-05-02/part-00000.parquet",
+		stagingPrefix + "r2/" + partitionDir("2024-05-20") + "c.parquet",
+		stagingPrefix + "r9/" + partitionDir("2024-05-02") + "b.parquet",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("after the second day's cleanup %v, want %v (one listing a run)", got, want)
 	}
 }
 

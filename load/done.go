@@ -86,7 +86,7 @@ func (l *Lake) FinishBatch(ctx context.Context, plan, attempt string, batch int,
 		case err == nil:
 			r := *rec
 			r.Staged = &idx
-			if err := l.putDone(ctx, plan, attempt, batch, buf.Bytes(), &r); err != nil {
+			if err := l.putDone(ctx, plan, attempt, batch, &buf, &r); err != nil {
 				return st, err
 			}
 			rec.Staged = r.Staged
@@ -110,19 +110,21 @@ func (l *Lake) MarkBatchDone(ctx context.Context, plan, attempt string, batch in
 	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
 		return err
 	}
-	return l.putDone(ctx, plan, attempt, batch, nil, rec)
+	return l.putDone(ctx, plan, attempt, batch, &bytes.Buffer{}, rec)
 }
 
-// putDone writes batch's done object, staged (an Arrow IPC file, or nothing) then rec.
-func (l *Lake) putDone(ctx context.Context, plan, attempt string, batch int, staged []byte, rec *BatchDone) error {
+// putDone writes batch's done object: what buf holds (an Arrow IPC file, or nothing), then
+// rec, appended to buf.
+func (l *Lake) putDone(ctx context.Context, plan, attempt string, batch int, buf *bytes.Buffer, rec *BatchDone) error {
 	js, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("mark batch %d done: %w", batch, err)
 	}
-	data := make([]byte, 0, len(staged)+len(js)+doneTrailer)
-	data = append(append(data, staged...), js...)
-	data = binary.LittleEndian.AppendUint64(data, uint64(len(js)))
-	data = append(data, doneMagic[:]...)
+	staged := buf.Len()
+	buf.Write(js)
+	buf.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(js))))
+	buf.Write(doneMagic[:])
+	data := buf.Bytes()
 	name := batchDonePath(plan, attempt, batch)
 	_, err = l.store.PutIf(ctx, name, data, "")
 	if errors.Is(err, storage.ErrPrecondition) {
@@ -135,8 +137,8 @@ func (l *Lake) putDone(ctx context.Context, plan, attempt string, batch int, sta
 	// from here rather than from the store (one request per batch on a cloud store), and its
 	// rows from the local copy, if the store's objects are not local files.
 	l.doneRecords.Store(name, js)
-	if len(staged) > 0 && l.copies != nil {
-		l.keepCopy(name, staged)
+	if staged > 0 && l.copies != nil {
+		l.keepCopy(name, data[:staged])
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -25,22 +26,11 @@ import (
 // (JSON done records with an index) publishes after the upgrade, beside batches whose done
 // objects hold their rows, and leaves nothing of the run behind.
 func TestPublishesAPlanStagedPerBatchAndDay(t *testing.T) {
-	h := newHarness(t, simOptions(41, 20), nil)
 	ctx := context.Background()
-	from, to := day(t, "2024-05-01"), day(t, "2024-05-07")
-	fs := &faultyStore{Store: h.store, name: "_chatlake/manifests/messages/dt=2024-05-01.json", after: 0}
-	h.lake = mustLake(t, fs)
-	opts := func(o *pipelines.Options) { o.BatchSize = 5 } // 4 batches
-	if _, err := h.pipeline(h.client(nil), opts).Export(ctx, from, to); err == nil {
-		t.Fatal("the export whose first manifest fails succeeded")
-	}
+	h, from, to, opts, objs := extractedNotPublished(t, 41)
 	// What binaries before would have left: the even batches staged per day, batch 1 as one
 	// staged object of its own with a JSON record, batch 3 as this binary does.
 	downgraded := 0
-	objs, err := h.store.List(ctx, "_chatlake/runs/")
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, o := range objs {
 		dir, base := path.Split(o.Name)
 		var b int
@@ -73,6 +63,26 @@ func TestPublishesAPlanStagedPerBatchAndDay(t *testing.T) {
 	if objs, err := h.store.List(ctx, "_chatlake/runs/"); err != nil || len(objs) != 0 {
 		t.Errorf("objects of the published run left: %v, %v", objs, err)
 	}
+}
+
+// extractedNotPublished runs an export of 20 users in 4 batches over a week whose publishing
+// fails at its first manifest, and returns the harness (its lake without the fault), the
+// range, the options and the objects the run left under _chatlake/runs/.
+func extractedNotPublished(t *testing.T, seed int64) (h *harness, from, to time.Time, opts func(*pipelines.Options), objs []storage.Object) {
+	t.Helper()
+	h = newHarness(t, simOptions(seed, 20), nil)
+	from, to = day(t, "2024-05-01"), day(t, "2024-05-07")
+	fs := &faultyStore{Store: h.store, name: "_chatlake/manifests/messages/dt=2024-05-01.json", after: 0}
+	h.lake = mustLake(t, fs)
+	opts = func(o *pipelines.Options) { o.BatchSize = 5 } // 4 batches
+	if _, err := h.pipeline(h.client(nil), opts).Export(context.Background(), from, to); err == nil {
+		t.Fatal("the export whose first manifest fails succeeded")
+	}
+	objs, err := h.store.List(context.Background(), "_chatlake/runs/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, from, to, opts, objs
 }
 
 // doneObject splits a batch's done object into its staged rows (empty if they are staged
@@ -192,19 +202,8 @@ func stageBatchPerDay(t *testing.T, s storage.Store, donePath, attemptDir string
 // its unfinished batches are extracted with their users read from those files, and the lake
 // is exact.
 func TestResumesAPlanWithBatchUsersFiles(t *testing.T) {
-	h := newHarness(t, simOptions(43, 20), nil)
 	ctx := context.Background()
-	from, to := day(t, "2024-05-01"), day(t, "2024-05-07")
-	fs := &faultyStore{Store: h.store, name: "_chatlake/manifests/messages/dt=2024-05-01.json", after: 0}
-	h.lake = mustLake(t, fs)
-	opts := func(o *pipelines.Options) { o.BatchSize = 5 } // 4 batches
-	if _, err := h.pipeline(h.client(nil), opts).Export(ctx, from, to); err == nil {
-		t.Fatal("the export whose first manifest fails succeeded")
-	}
-	objs, err := h.store.List(ctx, "_chatlake/runs/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, from, to, opts, objs := extractedNotPublished(t, 43)
 	var planPath string
 	var parts, dones []string
 	for _, o := range objs {

@@ -61,48 +61,6 @@ type FailedUser struct {
 // errCorruptDone: a done object does not end with a record.
 var errCorruptDone = errors.New("corrupt done object")
 
-// errInlineFull: a batch's staged rows did not fit in one part held in memory.
-var errInlineFull = errors.New("staged rows past one part")
-
-// FinishBatch stages the rows of s, a finished batch of the instance attempt of plan, and
-// commits rec (its Staged set to their index) as the batch's done object: the rows inside it
-// when s did not spill, else staged as parts of their own first. It is create-only: a batch
-// already done keeps its first object, and that is no error. It must not run concurrently with
-// s.Add or s.Close.
-func (l *Lake) FinishBatch(ctx context.Context, plan, attempt string, batch int, s *Stage, rec *BatchDone) (BatchStats, error) {
-	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
-		return BatchStats{}, fmt.Errorf("finish batch: %w", err)
-	}
-	if s == nil {
-		return BatchStats{}, errors.New("finish batch: nil stage")
-	}
-	if err := s.flush(); err != nil {
-		return BatchStats{}, fmt.Errorf("finish batch %d: %w", batch, err)
-	}
-	if !s.spilled() {
-		var buf bytes.Buffer
-		idx, st, err := l.writeStagedBatch(ctx, s, plan, attempt, batch, &buf)
-		switch {
-		case err == nil:
-			r := *rec
-			r.Staged = &idx
-			if err := l.putDone(ctx, plan, attempt, batch, &buf, &r); err != nil {
-				return st, err
-			}
-			rec.Staged = r.Staged
-			return st, nil
-		case !errors.Is(err, errInlineFull):
-			return st, fmt.Errorf("finish batch %d: %w", batch, err)
-		}
-	}
-	idx, st, err := l.StageBatch(ctx, plan, attempt, batch, s)
-	if err != nil {
-		return st, err
-	}
-	rec.Staged = idx
-	return st, l.MarkBatchDone(ctx, plan, attempt, batch, rec)
-}
-
 // MarkBatchDone records that batch of the instance attempt of plan is finished, its rows
 // staged as parts of their own (StageBatch) or not at all. It is create-only: a batch already
 // marked keeps its first record, and that is no error.
@@ -113,50 +71,12 @@ func (l *Lake) MarkBatchDone(ctx context.Context, plan, attempt string, batch in
 	return l.putDone(ctx, plan, attempt, batch, &bytes.Buffer{}, rec)
 }
 
-// putDone writes batch's done object: what buf holds (an Arrow IPC file, or nothing), then
-// rec, appended to buf.
-func (l *Lake) putDone(ctx context.Context, plan, attempt string, batch int, buf *bytes.Buffer, rec *BatchDone) error {
-	js, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("mark batch %d done: %w", batch, err)
-	}
-	staged := buf.Len()
+// appendRecord appends the record js of a done object and the object's trailer to buf, which
+// holds the batch's staged rows or nothing.
+func appendRecord(buf *bytes.Buffer, js []byte) {
 	buf.Write(js)
 	buf.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(js))))
 	buf.Write(doneMagic[:])
-	data := buf.Bytes()
-	name := batchDonePath(plan, attempt, batch)
-	_, err = l.store.PutIf(ctx, name, data, "")
-	if errors.Is(err, storage.ErrPrecondition) {
-		return nil // done by another process first: its object stands
-	}
-	if err != nil {
-		return fmt.Errorf("mark batch %d done: %w", batch, err)
-	}
-	// A done object never changes once written: this process's publisher reads its record
-	// from here rather than from the store (one request per batch on a cloud store), and its
-	// rows from the local copy, if the store's objects are not local files.
-	l.doneRecords.Store(name, js)
-	if staged > 0 && l.copies != nil {
-		l.keepCopy(name, data[:staged])
-	}
-	return nil
-}
-
-// keepCopy keeps data, the staged part name, as a local copy (stagedCopies) if the budget
-// allows; a failure costs only the reads the copy would have saved.
-func (l *Lake) keepCopy(name string, data []byte) {
-	f, err := l.copies.create(name)
-	if err == nil && f != nil {
-		if _, err = f.Write(data); err != nil {
-			l.copies.drop(f)
-		} else {
-			err = l.copies.keep(name, f, int64(len(data)))
-		}
-	}
-	if err != nil {
-		l.opts.Logger.Warn("the local copy of a staged part is not kept", "object", name, "error", err.Error())
-	}
 }
 
 // BatchesDone lists the finished batches of the instance attempt of plan, sorted.

@@ -20,17 +20,22 @@ func TestFinishBatch(t *testing.T) {
 	const day1, day2 = "2024-05-01", "2024-05-03"
 	rows := map[string][]schema.Message{day1: testDay(day1, 0, 40), day2: testDay(day2, 0, 3)}
 	for _, tc := range []struct {
-		name    string
-		memory  int64 // Options.StageMemory: -1 spills at once
-		objects []string
+		name      string
+		memory    int64 // Options.StageMemory: -1 spills at once
+		partBytes int64 // the lake's part size, if not the default
+		objects   []string
 	}{
-		{"held", 0, []string{"done/batch-000002.done"}},
-		{"spilled", -1, []string{"done/batch-000002.done", "staged/batch-000002-000.arrow"}},
+		{"held", 0, 0, []string{"done/batch-000002.done"}},
+		{"spilled", -1, 0, []string{"done/batch-000002.done", "staged/batch-000002-000.arrow"}},
+		{"held, past one part", 0, 4 << 10, []string{"done/batch-000002.done", "staged/batch-000002-000.arrow", "staged/batch-000002-001.arrow"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			store := newMemStore()
 			l := newTestLake(t, store, Options{StageMemory: tc.memory})
+			if tc.partBytes > 0 {
+				l.partBytes = tc.partBytes
+			}
 			s := stage(t, l, rows[day2], rows[day1])
 			rec := &BatchDone{RunID: "run-1", Messages: 43, Failed: []FailedUser{{ID: "u9", Error: "boom"}}}
 			st, err := l.FinishBatch(ctx, "plan-1", "a1", 2, s, rec)
@@ -55,14 +60,19 @@ func TestFinishBatch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.RunID != "run-1" || !reflect.DeepEqual(got.Failed, rec.Failed) || got.Staged == nil || len(got.Staged.Parts) != 1 {
+			if got.RunID != "run-1" || !reflect.DeepEqual(got.Failed, rec.Failed) || got.Staged == nil {
 				t.Fatalf("ReadBatchDone = %+v", got)
 			}
-			part := got.Staged.Parts[0]
-			if !strings.HasSuffix(part.Name, tc.objects[len(tc.objects)-1]) {
-				t.Errorf("the index names %s, want the %s", part.Name, tc.objects[len(tc.objects)-1])
+			var partNames []string
+			var back []schema.Message
+			for _, part := range got.Staged.Parts {
+				partNames = append(partNames, strings.TrimPrefix(part.Name, "_chatlake/runs/plan-1/attempts/a1/"))
+				rows, _ := readStaged(t, store, part)
+				back = append(back, rows...)
 			}
-			back, _ := readStaged(t, store, part)
+			if want := tc.objects[min(1, len(tc.objects)-1):]; !slices.Equal(partNames, want) {
+				t.Errorf("the index names %q, want %q", partNames, want)
+			}
 			if want := slices.Concat(rows[day1], rows[day2]); !reflect.DeepEqual(back, want) {
 				t.Errorf("staged rows read back: %d, want %d", len(back), len(want))
 			}

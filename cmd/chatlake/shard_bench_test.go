@@ -33,8 +33,9 @@ import (
 // first "extracting" log line of any process to the publisher's "publishing" line), publish_s
 // (the publisher's "publishing" line to its last log line), conv_req and x_min (conversations
 // requests, and their ratio to the minimum, the sum over users of max(1, ceil(messages/500))),
-// and on gs:// staged_objects (objects uploaded under _chatlake/runs/.../staged/) and
-// uploads (all objects uploaded), counted by a handler in front of fake-gcs-server. Every run
+// and on gs:// run_objects (objects uploaded under _chatlake/runs/: the plan, its users
+// objects, a done object per batch holding its rows, staged parts of batches that did not fit
+// one) and uploads (all objects uploaded), counted by a handler in front of fake-gcs-server. Every run
 // is checked: exactly one process publishes, and the lake equals the simulator's truth.
 //
 //	go test -run '^$' -bench BenchmarkShardedBackfill -benchtime 1x -count 3 ./cmd/chatlake/
@@ -67,7 +68,7 @@ func BenchmarkShardedBackfill(b *testing.B) {
 			b.ReportMetric(float64(sum.requests)/n, "conv_req")
 			b.ReportMetric(float64(sum.requests)/n/float64(sum.minimum), "x_min")
 			if sc.gcs {
-				b.ReportMetric(float64(sum.staged)/n, "staged_objects")
+				b.ReportMetric(float64(sum.staged)/n, "run_objects")
 				b.ReportMetric(float64(sum.uploads)/n, "uploads")
 			}
 		})
@@ -137,7 +138,7 @@ func shardedBackfill(b *testing.B, gcs bool, shards int) backfillFigures {
 	if diff := lakecheck.Compare(rows, truth); diff != "" {
 		b.Fatal(diff)
 	}
-	b.Logf("%d shards, gcs %v: %d messages, wall %s, extraction %s, publishing %s, %d conversations requests (minimum %d), %d staged objects of %d uploads",
+	b.Logf("%d shards, gcs %v: %d messages, wall %s, extraction %s, publishing %s, %d conversations requests (minimum %d), %d of %d uploads under _chatlake/runs/",
 		shards, gcs, len(truth), f.wall.Round(time.Millisecond), f.extract.Round(time.Millisecond), f.publish.Round(time.Millisecond),
 		f.requests, f.minimum, f.staged, f.uploads)
 	return f
@@ -213,8 +214,8 @@ func logPhases(b *testing.B, logs []string) (extract, publish time.Duration) {
 	return pubStart.Sub(firstExtract), pubEnd.Sub(pubStart)
 }
 
-// uploadCounter counts the objects uploaded to fake-gcs-server, and those of them that are a
-// run's staged rows (under _chatlake/runs/, in a staged/ directory), by the object resource
+// uploadCounter counts the objects uploaded to fake-gcs-server, and those of them under a
+// run's directory (_chatlake/runs/: plan, users, done objects, staged parts), by the object resource
 // the server answers a finished upload with (one answer per object, whatever the upload type).
 type uploadCounter struct {
 	mu              sync.Mutex
@@ -241,7 +242,7 @@ func (c *uploadCounter) wrap(h http.Handler) http.Handler {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.uploads++
-		if strings.Contains(obj.Name, "/_chatlake/runs/") && strings.Contains(obj.Name, "/staged/") {
+		if strings.Contains(obj.Name, "/_chatlake/runs/") {
 			c.staged++
 		}
 	})

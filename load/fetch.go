@@ -189,6 +189,9 @@ func (f *StagedFetch) segment(header []byte, seg stagedSegment) (io.ReadCloser, 
 	if err != nil {
 		return nil, err
 	}
-	body := io.NewSectionReader(file, seg.day.Offset-fp.start, seg.day.Length)
-	return &segmentReader{Reader: io.MultiReader(bytes.NewReader(header[ipcMagicLen:]), body, bytes.NewReader(ipcEOS)), c: file}, nil
+	body := struct {
+		io.Reader
+		io.Closer
+	}{io.NewSectionReader(file, seg.day.Offset-fp.start, seg.day.Length), file}
+	return segmentStreamOf(header, body, seg.part.Format), nil
 }

@@ -39,7 +39,7 @@ type Lake struct {
 	copies *stagedCopies
 	// partBytes is about the largest staged object (stagedPartBytes; tests make it smaller).
 	partBytes int64
-	// stagedFormat is the format StageBatch writes (stagedFormatCompact; tests stage as the
+	// stagedFormat is the format StageBatch writes (stagedFormatFramed; tests stage as the
 	// binaries before did).
 	stagedFormat int
 
@@ -58,7 +58,7 @@ func NewLake(store storage.Store, o *Options) (*Lake, error) {
 		return nil, err
 	}
 	l := &Lake{store: store, opts: opts, stages: &stageBudget{limit: opts.StageMemory},
-		builders: &builderPool{mem: opts.Allocator}, partBytes: stagedPartBytes, stagedFormat: stagedFormatCompact}
+		builders: &builderPool{mem: opts.Allocator}, partBytes: stagedPartBytes, stagedFormat: stagedFormatFramed}
 	if _, local := store.(localFiles); !local {
 		l.copies = &stagedCopies{tempDir: opts.TempDir, budget: stagedCopyBudget}
 	}

@@ -74,7 +74,7 @@
 // A finished batch is staged as one object (a further part past 64 MiB) holding the record
 // batches its Stage made (up to 512 rows each), grouped by day in day order (staged.go), in
 // staged format 2 (stagedcols.go): the header of an Arrow IPC file (magic, schema message),
-// then each day's record batches as one LZ4 frame of their Arrow IPC messages, of the staged
+// then each day's record batches as one S2 stream of their Arrow IPC messages, of the staged
 // columns: the messages schema less what the part
 // rebuilds when it is read: customer_id, bot_key, run_id and extracted_at, which a batch's
 // rows share, are kept once in the part's schema metadata; a message_key of the form

@@ -27,6 +27,7 @@ type Lake struct {
 	builders *builderPool // empty row builders, reused by its stages' days
 	sortBufs sortBuffers  // buffers of row references, to sort a row group (shard.go)
 	headers  sync.Map     // staged part name -> its header (stagedHeader)
+	frames   frameReaders // readers of format 2 segments' streams (staged.go)
 	columns  sync.Map     // staged part name -> its *stagedColumns (partColumns)
 	// doneRecords holds the done records this process wrote: name -> the record's bytes.
 	doneRecords sync.Map

@@ -93,7 +93,7 @@ func BenchmarkStagedFormat(b *testing.B) {
 		{"ipc-zstd", staged(stagedZstd, stagedFormatRows), stagedFormatRows},
 		{"ipc-compact", staged(stagedUncompressed, stagedFormatCompact), stagedFormatCompact},
 		{"ipc-lz4-compact", staged(stagedLZ4, stagedFormatCompact), stagedFormatCompact},
-		{"lz4-framed", staged(stagedLZ4, stagedFormatFramed), stagedFormatFramed},
+		{"s2-framed", staged(stagedLZ4, stagedFormatFramed), stagedFormatFramed},
 	}
 	l := &Lake{opts: Options{Allocator: mem, RowGroupRows: DefaultRowGroupRows}}
 	b.Run("ipc-lz4/one-file-per-batch/batches=100", func(b *testing.B) {

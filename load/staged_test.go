@@ -17,7 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/schema"
-	"github.com/pierrec/lz4/v4"
+	"github.com/klauspost/compress/s2"
 )
 
 // stagedRows writes rows as a staged file, made into record batches as a Stage makes them (a
@@ -82,7 +82,7 @@ func stagedColumnsFor(t testing.TB, format int, rows []schema.Message) *stagedCo
 // library would), its record batches through the staged columns' decoder, and returns its
 // rows and the number of rows of each record batch: a part of format 0 or 1 whole, as an
 // Arrow IPC file; a part of format 2 day after day, each day's range decompressed by a plain
-// LZ4 frame reader behind the header, as an Arrow IPC stream.
+// S2 stream reader behind the header, as an Arrow IPC stream.
 func readStaged(t *testing.T, s storage.Store, part StagedPart) ([]schema.Message, []int64) {
 	t.Helper()
 	data, _, err := s.Get(context.Background(), part.Name)
@@ -99,7 +99,7 @@ func readStaged(t *testing.T, s storage.Store, part StagedPart) ([]schema.Messag
 	if part.Format == stagedFormatFramed {
 		for _, d := range part.Days {
 			stream := io.MultiReader(bytes.NewReader(data[ipcMagicLen:part.Header]),
-				lz4.NewReader(bytes.NewReader(data[d.Offset:d.Offset+d.Length])), bytes.NewReader(ipcEOS))
+				s2.NewReader(bytes.NewReader(data[d.Offset:d.Offset+d.Length])), bytes.NewReader(ipcEOS))
 			r, err := ipc.NewReader(stream, ipc.WithAllocator(memory.NewGoAllocator()))
 			if err != nil {
 				t.Fatalf("%s, %s: %v", part.Name, d.Day, err)
@@ -171,9 +171,9 @@ func (f *fileRecords) RecordBatch() arrow.RecordBatch { return f.rec }
 func (f *fileRecords) Err() error { return f.err }
 
 // TestStagedRoundTrip: StageBatch writes a batch's rows of every day as one object (format 2)
-// whose days plain Arrow and LZ4 readers read, each day's rows in the order they were staged
+// whose days plain Arrow and S2 readers read, each day's rows in the order they were staged
 // and after the day before; the index's range of each day, behind the object's header, is an
-// LZ4 frame of an Arrow IPC stream of that day's rows alone; Merge publishes them. From a stage that held its rows in
+// S2 stream of an Arrow IPC stream of that day's rows alone; Merge publishes them. From a stage that held its rows in
 // memory or spilled them.
 func TestStagedRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
@@ -247,7 +247,7 @@ func testStagedRoundTrip(t *testing.T, stageMemory int64) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stream := segmentStreamOf(data[:part.Header], io.NopCloser(bytes.NewReader(data[d.Offset:d.Offset+d.Length])), part.Format)
+		stream := segmentStreamOf(data[:part.Header], io.NopCloser(bytes.NewReader(data[d.Offset:d.Offset+d.Length])), part.Format, nil)
 		r, err := newStreamDecoder(stream, d.Rows, formatColumns(part.Format))
 		if err != nil {
 			t.Fatalf("%s: %v", d.Day, err)
@@ -480,7 +480,7 @@ func TestStagedCorrupt(t *testing.T) {
 			}
 			_, err := l.Merge(ctx, day, MergeInput{Plan: "plan-2", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-2", Staged: []*StagedBatch{idx}})
 			if err == nil {
-				// A segment's LZ4 frame has a checksum of its content (format 2): a damaged
+				// A segment's S2 stream has a checksum of each block (format 2): a damaged
 				// body does not decode.
 				t.Fatal("merge of a corrupt staged object succeeded")
 			}

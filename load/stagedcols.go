@@ -54,7 +54,8 @@ import (
 // of one day holds about 140 rows at 200k messages, so the frames, not the bytes, made most of
 // the cost of writing and reading staged rows. A format 2 part starts as an Arrow IPC file
 // does (magic, schema message: the same header) and then holds each segment (a day's record
-// batches, StagedDay) as one LZ4 frame of their IPC messages, uncompressed inside; it has no
+// batches, StagedDay) as one S2 stream (github.com/klauspost/compress/s2: Snappy's framing
+// format, extended; a CRC-32C per block) of their IPC messages, uncompressed inside; it has no
 // footer. A segment decompressed behind the header is an Arrow IPC stream, as a segment of
 // format 1 is (segmentStreamOf).
 const (

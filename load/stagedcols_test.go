@@ -147,7 +147,7 @@ func TestStagedColumnsRoundTrip(t *testing.T) {
 // stagedRows (one segment), whose header has header bytes.
 func stagedStream(data []byte, header int64, format int) io.Reader {
 	if format == stagedFormatFramed {
-		return segmentStreamOf(data[:header], io.NopCloser(bytes.NewReader(data[header:])), format)
+		return segmentStreamOf(data[:header], io.NopCloser(bytes.NewReader(data[header:])), format, nil)
 	}
 	return bytes.NewReader(data[ipcMagicLen:])
 }

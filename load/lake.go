@@ -26,9 +26,12 @@ type Lake struct {
 	stages   *stageBudget // the memory its stages hold, together
 	builders *builderPool // empty row builders, reused by its stages' days
 	sortBufs sortBuffers  // buffers of row references, to sort a row group (shard.go)
-	headers  sync.Map     // staged part name -> its header (stagedHeader)
-	frames   frameReaders // readers of format 2 segments' streams (staged.go)
-	columns  sync.Map     // staged part name -> its *stagedColumns (partColumns)
+	// shardKeys is the number of keys of the shard written last, the size a shard writer's set
+	// of keys starts at (shard.go).
+	shardKeys atomic.Int64
+	headers   sync.Map     // staged part name -> its header (stagedHeader)
+	frames    frameReaders // readers of format 2 segments' streams (staged.go)
+	columns   sync.Map     // staged part name -> its *stagedColumns (partColumns)
 	// doneRecords holds the done records this process wrote: name -> the record's bytes.
 	doneRecords sync.Map
 	// batchUsers holds the batch users files this process wrote (name -> the file's bytes),

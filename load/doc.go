@@ -200,8 +200,9 @@
 // time; its memory is one row group of rows in the record batches they were read in (a batch
 // of which fewer than half the rows are kept is copied down to them, so these hold at most
 // twice the row group's rows) and once more as the row group's record, 48 bytes a row to sort
-// them, the writer's buffers (Parquet pages), one open source (a reader and one decoded record
-// batch: Merge opens the day's staged segments one after the other, however many there are),
+// them, the writer's buffers (Parquet pages), one open source (a reader, with a format 2
+// segment's S2 buffers of about two 64 KiB blocks, and one decoded record batch: Merge opens
+// the day's staged segments one after the other, however many there are),
 // the set of keys of the file being written (for ErrDuplicateKey: one copy of the keys of the
 // rows written) and the hashes of the replaced rows' keys (for PublishStats.Added). At the
 // default 64Ki rows and the simulator's rows (about 324 bytes each as uncompressed Arrow,
@@ -213,8 +214,9 @@
 // and batch users files it wrote (these up to 32 MiB, some 80 bytes a user; past that they
 // are read from the store), until their plan is removed. Disk: the stages' spill past
 // Options.StageMemory; the staged objects of a local lake, which stay until their plan is
-// published whole (about 85 bytes a row in the simulator's 10M-message backfill, 2.1 times
-// their Parquet bytes; 139 in format 0: docs/benchmarks.md), so they peak when extraction
+// published whole (about 85 bytes a row in the simulator's 10M-message backfill in format 1,
+// 2.1 times their Parquet bytes, 139 in format 0, and fewer in format 2: 71 against 84 at 1M
+// messages, docs/benchmarks.md), so they peak when extraction
 // ends; on a remote store, local copies of the staged parts the Lake wrote (stagedcopy.go: up
 // to 256 MiB, the parts past it are read from the store), which its own publisher reads
 // instead of downloading them again, until their plan is removed; while a day merges, a copy

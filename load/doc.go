@@ -54,8 +54,8 @@
 //
 // A message's shard is fnv-1a-64(message_key) mod P. P is chosen the first time a day gets
 // files, as max(1, ceil(estimated Parquet bytes of the staged rows / Options.TargetFileSize)),
-// the estimate being half the size of the day's staged Arrow bytes (a third of those staged
-// in format 0 by a binary before; measured, staged.go) plus the size of any Parquet staged file
+// the estimate being 4/7 of the size of the day's staged bytes (a half of those staged in
+// format 1 and a third of those in format 0 by binaries before; measured, staged.go) plus the size of any Parquet staged file
 // of a binary before that, and then kept: it is read from the
 // manifest (or, without one, from the names of the partition's files when they
 // agree), so a message always lands in the same file name. A shard with no rows has no file; a
@@ -73,17 +73,19 @@
 // chatlake.run_id. Row groups hold Options.RowGroupRows rows, each sorted by (channel_user_id,
 // sent_at, message_key).
 //
-// A finished batch is staged as one object (a further part past 64 MiB), an Arrow IPC file
-// (the file format, with its footer), LZ4-frame body compression, holding the record batches
-// its Stage made (up to 512 rows each), grouped by day in day order (staged.go), in the staged
-// columns of format 1 (stagedcols.go): the messages schema less what the part
+// A finished batch is staged as one object (a further part past 64 MiB) holding the record
+// batches its Stage made (up to 512 rows each), grouped by day in day order (staged.go), in
+// staged format 2 (stagedcols.go): the header of an Arrow IPC file (magic, schema message),
+// then each day's record batches as one S2 stream of their Arrow IPC messages, of the staged
+// columns: the messages schema less what the part
 // rebuilds when it is read: customer_id, bot_key, run_id and extracted_at, which a batch's
 // rows share, are kept once in the part's schema metadata; a message_key of the form
 // transform.MessageKey makes is 16 bytes and an occurrence; a source_timestamp that is
 // sent_at in one of the API's forms is a form and a UTC offset; a user_id equal to the row's
-// channel_user_id is a flag. That is about 60% of format 0's bytes (the messages schema as it
-// is, which binaries before staged and which is still read: the index says each part's
-// format). Its done record (BatchDone) holds the index: for each part, the size of its
+// channel_user_id is a flag. That is about 53% of format 0's bytes at 2,900 rows per batch and
+// day, 51% at 140 (format 0: the messages schema as it is, in an Arrow IPC file with LZ4 body
+// compression, one frame per buffer, which binaries before staged; format 1: the staged
+// columns in such a file; both still read: the index says each part's format). Its done record (BatchDone) holds the index: for each part, the size of its
 // header and each day's byte range, so a publisher reads one day's rows of a batch with one
 // ranged read (storage.Store.OpenRange), or a window of consecutive days' rows of a batch with
 // one (FetchStaged: adjacent in the object). The part is the batch's done object itself when
@@ -201,8 +203,9 @@
 // time; its memory is one row group of rows in the record batches they were read in (a batch
 // of which fewer than half the rows are kept is copied down to them, so these hold at most
 // twice the row group's rows) and once more as the row group's record, 48 bytes a row to sort
-// them, the writer's buffers (Parquet pages), one open source (a reader and one decoded record
-// batch: Merge opens the day's staged segments one after the other, however many there are),
+// them, the writer's buffers (Parquet pages), one open source (a reader, with a format 2
+// segment's S2 buffers of about two 64 KiB blocks, and one decoded record batch: Merge opens
+// the day's staged segments one after the other, however many there are),
 // the set of keys of the file being written (for ErrDuplicateKey: one copy of the keys of the
 // rows written) and the hashes of the replaced rows' keys (for PublishStats.Added). At the
 // default 64Ki rows and the simulator's rows (about 324 bytes each as uncompressed Arrow,
@@ -216,8 +219,9 @@
 // FinishBatch writes them into its done object (a stage that did not spill: at most its share
 // of Options.StageMemory, compressed). Disk: the stages' spill past
 // Options.StageMemory; the staged objects of a local lake, which stay until their plan is
-// published whole (about 85 bytes a row in the simulator's 10M-message backfill, 2.1 times
-// their Parquet bytes; 139 in format 0: docs/benchmarks.md), so they peak when extraction
+// published whole (about 85 bytes a row in the simulator's 10M-message backfill in format 1,
+// 2.1 times their Parquet bytes, 139 in format 0, and fewer in format 2: 71 against 84 at 1M
+// messages, docs/benchmarks.md), so they peak when extraction
 // ends; on a remote store, local copies of the staged parts the Lake wrote (stagedcopy.go: up
 // to 256 MiB, the parts past it are read from the store), which its own publisher reads
 // instead of downloading them again, until their plan is removed; while a day merges, a copy

@@ -27,7 +27,7 @@ func TestFinishBatch(t *testing.T) {
 	}{
 		{"held", 0, 0, []string{"done/batch-000002.done"}},
 		{"spilled", -1, 0, []string{"done/batch-000002.done", "staged/batch-000002-000.arrow"}},
-		{"held, past one part", 0, 4 << 10, []string{"done/batch-000002.done", "staged/batch-000002-000.arrow", "staged/batch-000002-001.arrow"}},
+		{"held, past one part", 0, 1 << 10, []string{"done/batch-000002.done", "staged/batch-000002-000.arrow", "staged/batch-000002-001.arrow"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()

@@ -22,9 +22,10 @@ import (
 // A StagedFetch is safe for concurrent use by the merges of its days. Close removes its files;
 // Merge must not read from it afterwards.
 type StagedFetch struct {
-	dir   string
-	parts map[string]fetchedPart // by staged part name
-	once  sync.Once
+	dir    string
+	parts  map[string]fetchedPart // by staged part name
+	once   sync.Once
+	frames *frameReaders // its Lake's
 }
 
 // fetchedPart is the range [start, end) of a staged part, in the local file path.
@@ -70,7 +71,7 @@ func (l *Lake) FetchStaged(ctx context.Context, staged []*StagedBatch, days []st
 			}
 		}
 	}
-	f := &StagedFetch{parts: make(map[string]fetchedPart, len(spans))}
+	f := &StagedFetch{parts: make(map[string]fetchedPart, len(spans)), frames: &l.frames}
 	if len(spans) == 0 {
 		return f, nil
 	}
@@ -189,6 +190,9 @@ func (f *StagedFetch) segment(header []byte, seg stagedSegment) (io.ReadCloser, 
 	if err != nil {
 		return nil, err
 	}
-	body := io.NewSectionReader(file, seg.day.Offset-fp.start, seg.day.Length)
-	return &segmentReader{Reader: io.MultiReader(bytes.NewReader(header[ipcMagicLen:]), body, bytes.NewReader(ipcEOS)), c: file}, nil
+	body := struct {
+		io.Reader
+		io.Closer
+	}{io.NewSectionReader(file, seg.day.Offset-fp.start, seg.day.Length), file}
+	return segmentStreamOf(header, body, seg.part.Format, f.frames), nil
 }

@@ -28,10 +28,14 @@ type Lake struct {
 	stages   *stageBudget // the memory its stages hold, together
 	builders *builderPool // empty row builders, reused by its stages' days
 	sortBufs sortBuffers  // buffers of row references, to sort a row group (shard.go)
-	headers  sync.Map     // staged part name -> its header (stagedHeader)
+	// shardKeys is the number of keys of the shard written last, the size a shard writer's set
+	// of keys starts at (shard.go).
+	shardKeys atomic.Int64
+	headers   sync.Map     // staged part name -> its header (stagedHeader)
+	frames    frameReaders // readers of format 2 segments' streams (staged.go)
+	columns   sync.Map     // staged part name -> its *stagedColumns (partColumns)
 	// staleStaging holds, per run id, what other runs left in staging (cleanStaging).
 	staleStaging sync.Map
-	columns      sync.Map // staged part name -> its *stagedColumns (partColumns)
 	// doneRecords holds the done records this process wrote: done object -> the record's
 	// JSON; doneSizes the sizes of the done objects BatchesDone listed (done.go).
 	doneRecords sync.Map
@@ -47,7 +51,7 @@ type Lake struct {
 	copies *stagedCopies
 	// partBytes is about the largest staged object (stagedPartBytes; tests make it smaller).
 	partBytes int64
-	// stagedFormat is the format StageBatch writes (stagedFormatCompact; tests stage as the
+	// stagedFormat is the format StageBatch writes (stagedFormatFramed; tests stage as the
 	// binaries before did).
 	stagedFormat int
 
@@ -66,7 +70,7 @@ func NewLake(store storage.Store, o *Options) (*Lake, error) {
 		return nil, err
 	}
 	l := &Lake{store: store, opts: opts, stages: &stageBudget{limit: opts.StageMemory},
-		builders: &builderPool{mem: opts.Allocator}, partBytes: stagedPartBytes, stagedFormat: stagedFormatCompact}
+		builders: &builderPool{mem: opts.Allocator}, partBytes: stagedPartBytes, stagedFormat: stagedFormatFramed}
 	if _, local := store.(localFiles); !local {
 		l.copies = &stagedCopies{tempDir: opts.TempDir, budget: stagedCopyBudget}
 	}

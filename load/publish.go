@@ -290,11 +290,7 @@ func (l *Lake) stagedSources(ctx context.Context, day string, in MergeInput, tmp
 		path := filepath.Join(tmp, fmt.Sprintf("staged-%d.arrows", i))
 		g.Go(func() error { return l.downloadSegment(gctx, seg, path) })
 		out[i] = stagedSource{name: name, open: func() (*fileSource, error) {
-			f, err := os.Open(path)
-			if err != nil {
-				return nil, fmt.Errorf("read %s: %w", name, err)
-			}
-			return openStreamSource(f, name, seg.day.Rows, l.partColumns(seg.part))
+			return l.openDownloaded(ctx, seg, path, name)
 		}}
 	}
 	if err := g.Wait(); err != nil {

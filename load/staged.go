@@ -10,33 +10,39 @@ import (
 	"io"
 	"os"
 	"path"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/schema"
+	"github.com/klauspost/compress/s2"
 )
 
 // Staged batches: a finished batch's rows, kept in the lake's storage until its plan is
 // published: at the start of the batch's done object when they fit in memory (done.go), else
 // in objects of their own (_chatlake/runs/<plan>/attempts/<attempt>/staged/batch-NNNNNN-PPP.arrow,
-// layout.go). A batch is one part, or a few when its rows pass stagedPartBytes: each an
-// Arrow IPC file (the file format of the Arrow columnar specification: the stream format with
-// a footer that indexes the record batches, so any Arrow library reads it whole) of the
-// staged columns of its format (StagedPart.Format, stagedcols.go: format 1, the messages
-// schema less what a part rebuilds; format 0, the schema.Messages() schema, of the binaries
-// before), holding the record batches the batch's Stage made (up to spillBatchRows rows or
-// about spillBatchBytes of values each, stage.go), grouped by day in day order, each day's in
-// the order its rows were added. They are not sorted: a merge sorts each row group it writes.
-// Every staged row is read through streamDecoder, which returns record batches of the
-// messages schema whatever the format.
+// layout.go). A batch is one part, or a few when its rows pass stagedPartBytes, of the
+// staged columns of its format (StagedPart.Format, stagedcols.go: formats 1 and 2, the
+// messages schema less what a part rebuilds; format 0, the schema.Messages() schema, of the
+// binaries before), holding the record batches the batch's Stage made (up to spillBatchRows
+// rows or about spillBatchBytes of values each, stage.go), grouped by day in day order, each
+// day's in the order its rows were added. Format 2, which FinishBatch and StageBatch write, is
+// the header of an Arrow IPC file (magic and schema message) and then one S2 stream per day
+// holding the day's record batch messages; formats 0 and 1, of the binaries before, are Arrow
+// IPC files (the file format of the Arrow columnar specification: the stream format with a
+// footer that indexes the record batches, so any Arrow library reads it whole) with LZ4 body
+// compression. The rows are not sorted: a merge sorts each row group it writes. Every staged
+// row is read through streamDecoder, which returns record batches of the messages schema
+// whatever the format.
 //
 // What the publisher of a day needs to read that day's rows of a batch and nothing else is the
 // StagedBatch index, kept in the batch's done record (BatchDone): for each part, the size of
 // its header (the file's magic and schema message) and, for each day, the byte range of its
-// record batches. The header followed by a day's range is an Arrow IPC stream of the day's
-// rows, read with two ranged reads (the header once per part and process). So a run stages
+// record batches. The header followed by a day's range (decompressed, in format 2) is an Arrow
+// IPC stream of the day's rows (segmentStreamOf), read with two ranged reads (the header once
+// per part and process). So a run stages
 // about one object per batch whatever its number of days, and a publisher reads each object
 // once per day it holds, with one request.
 //
@@ -88,31 +94,44 @@ func (c stagedCodec) options() []ipc.Option {
 	return nil
 }
 
-// stagedWriter writes record batches as one staged Arrow IPC file into w, and knows the
-// position in the file after each (the IPC writer writes each message at once, into a count
-// in front of the write buffer).
+// stagedWriter writes record batches as one staged part into w, and knows the position in the
+// part after each segment (a day's record batches). Formats 0 and 1 (tests stage in them, as
+// the binaries before did) are an Arrow IPC file with LZ4 body compression: the IPC writer
+// writes each message at once, into a count in front of the write buffer. Format 2 is the
+// part's header (magic and schema message, as the file format starts) followed by one S2
+// stream per segment holding its record batch messages uncompressed (stagedcols.go).
 type stagedWriter struct {
 	cw     *countingWriter
 	bw     *bufio.Writer
-	fw     *ipc.FileWriter
+	fw     *ipc.FileWriter // formats 0 and 1
+	frame  *s2.Writer      // format 2: the segments' stream writer, made by the first
+	open   bool            // format 2: a segment's stream is open
+	mem    memory.Allocator
 	cols   *stagedColumns // the staged format: what write makes of a record batch
 	header int64          // the size of the file's magic and schema message
 }
 
-// newStagedWriter writes a staged file of the format of cols (stagedcols.go) into w.
+// newStagedWriter writes a staged part of the format of cols (stagedcols.go) into w; codec is
+// the body compression of formats 0 and 1 (format 2 is S2 streams, whatever codec).
 func newStagedWriter(w io.Writer, mem memory.Allocator, codec stagedCodec, cols *stagedColumns) (*stagedWriter, error) {
 	bw := bufio.NewWriterSize(w, stagedBufferSize)
 	cw := &countingWriter{w: bw}
-	opts := append([]ipc.Option{ipc.WithSchema(cols.schema), ipc.WithAllocator(mem)}, codec.options()...)
-	fw, err := ipc.NewFileWriter(cw, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("arrow writer: %w", err)
-	}
 	header, err := stagedHeaderSize(cols.schema, mem)
 	if err != nil {
 		return nil, err
 	}
-	return &stagedWriter{cw: cw, bw: bw, fw: fw, cols: cols, header: header}, nil
+	sw := &stagedWriter{cw: cw, bw: bw, mem: mem, cols: cols, header: header}
+	if cols.format == stagedFormatFramed {
+		if err := writeStagedHeader(cw, cols.schema, mem); err != nil {
+			return nil, err
+		}
+		return sw, nil
+	}
+	opts := append([]ipc.Option{ipc.WithSchema(cols.schema), ipc.WithAllocator(mem)}, codec.options()...)
+	if sw.fw, err = ipc.NewFileWriter(cw, opts...); err != nil {
+		return nil, fmt.Errorf("arrow writer: %w", err)
+	}
+	return sw, nil
 }
 
 // stagedHeaderSize is the size of what an Arrow IPC file of the schema sc holds before its
@@ -128,14 +147,37 @@ func stagedHeaderSize(sc *arrow.Schema, mem memory.Allocator) (int64, error) {
 	return ipcMagicLen + int64(n), nil
 }
 
-// write appends one record batch of the messages schema, in the writer's staged format.
+// writeStagedHeader writes the header of a format 2 part: what an Arrow IPC file of the schema
+// sc starts with (its magic, then the schema message), stagedHeaderSize bytes.
+func writeStagedHeader(w io.Writer, sc *arrow.Schema, mem memory.Allocator) error {
+	p := ipc.GetSchemaPayload(sc, mem)
+	defer p.Release()
+	if _, err := w.Write([]byte(ipcMagic)); err != nil {
+		return fmt.Errorf("staged header: %w", err)
+	}
+	if _, err := p.WritePayload(w); err != nil {
+		return fmt.Errorf("staged header: %w", err)
+	}
+	return nil
+}
+
+// ipcMagic is the Arrow IPC file's leading magic, padded to ipcMagicLen.
+const ipcMagic = "ARROW1\x00\x00"
+
+// write appends one record batch of the messages schema, in the writer's staged format, to the
+// open segment (format 2 opens one if none is).
 func (w *stagedWriter) write(rec arrow.RecordBatch) error {
 	enc, err := w.cols.encode(rec)
 	if err != nil {
 		return fmt.Errorf("write record batch: %w", err)
 	}
 	defer enc.Release()
-	if err := w.fw.Write(enc); err != nil {
+	if w.fw != nil {
+		err = w.fw.Write(enc)
+	} else {
+		err = w.writeFramed(enc)
+	}
+	if err != nil {
 		return fmt.Errorf("write record batch: %w", err)
 	}
 	if w.cw.err != nil {
@@ -144,10 +186,65 @@ func (w *stagedWriter) write(rec arrow.RecordBatch) error {
 	return nil
 }
 
-// close writes the footer and flushes; it does not close the underlying object writer.
+// writeFramed writes rec's IPC message, uncompressed, into the open segment's S2 stream.
+func (w *stagedWriter) writeFramed(rec arrow.RecordBatch) error {
+	if !w.open {
+		if w.frame == nil {
+			w.frame = newStagedFrame(w.cw)
+		} else {
+			w.frame.Reset(w.cw)
+		}
+		w.open = true
+	}
+	p, err := ipc.GetRecordBatchPayload(rec, ipc.WithAllocator(w.mem))
+	if err != nil {
+		return err
+	}
+	defer p.Release()
+	_, err = p.WritePayload(w.frame)
+	return err
+}
+
+// newStagedFrame starts the S2 stream of one format 2 segment into w (the framing format of
+// github.com/klauspost/compress/s2, Snappy's extended): blocks of up to stagedBlockSize, each
+// with a CRC-32C of its content, which the reader checks, compressed on the caller's
+// goroutine. S2 rather than LZ4 frames: on the staged segments of 200k messages it compresses
+// at 917 MB/s against 510 and decompresses at 1,938 against 1,536, to 36.5% against 36.9%.
+func newStagedFrame(w io.Writer) *s2.Writer {
+	return s2.NewWriter(w, s2.WriterConcurrency(1), s2.WriterBlockSize(stagedBlockSize))
+}
+
+// stagedBlockSize is the largest block of a format 2 segment's S2 stream, so what a reader of
+// one needs for its buffers.
+const stagedBlockSize = 64 << 10
+
+// endSegment ends the open segment: format 2 closes its S2 stream, so that size is where the
+// segment ends. Formats 0 and 1 have nothing to end.
+func (w *stagedWriter) endSegment() error {
+	if !w.open {
+		return nil
+	}
+	err := w.frame.Close()
+	w.open = false
+	if err == nil {
+		err = w.cw.err
+	}
+	if err != nil {
+		return fmt.Errorf("end of a day's record batches: %w", err)
+	}
+	return nil
+}
+
+// close ends the open segment, writes the footer (formats 0 and 1) and flushes; it does not
+// close the underlying object writer.
 func (w *stagedWriter) close() error {
-	if err := w.fw.Close(); err != nil {
-		return fmt.Errorf("arrow footer: %w", err)
+	if err := w.endSegment(); err != nil {
+		return err
+	}
+	if w.fw != nil {
+		if err := w.fw.Close(); err != nil {
+			return fmt.Errorf("arrow footer: %w", err)
+		}
 	}
 	if err := w.bw.Flush(); err != nil {
 		return fmt.Errorf("arrow footer: %w", err)
@@ -162,7 +259,15 @@ func (w *stagedWriter) close() error {
 func (w *stagedWriter) size() int64 { return w.cw.n }
 
 // abort releases the writer's memory after a failure.
-func (w *stagedWriter) abort() { _ = w.fw.Close() } // the file is discarded; this only frees buffers
+func (w *stagedWriter) abort() { // the file is discarded; this only frees buffers
+	if w.fw != nil {
+		_ = w.fw.Close()
+	}
+	if w.frame != nil {
+		w.frame.Reset(nil) // gives its block buffer back
+		w.open = false
+	}
+}
 
 // StagedBatch is the index of one batch's staged rows: its parts (objects) in order, and in
 // each the byte range of each day's record batches. It is kept in the batch's done record
@@ -224,7 +329,7 @@ func (b *StagedBatch) check(plan, attempt string, batch int) error {
 		}
 		prev := ""
 		end := p.Header
-		if p.Format != stagedFormatRows && p.Format != stagedFormatCompact {
+		if p.Format != stagedFormatRows && p.Format != stagedFormatCompact && p.Format != stagedFormatFramed {
 			return fmt.Errorf("%w: %s: staged format %d", errBadIndex, p.Name, p.Format)
 		}
 		for _, d := range p.Days {
@@ -377,6 +482,14 @@ func (l *Lake) writeStagedBatch(ctx context.Context, s *Stage, plan, attempt str
 		part = nil
 		return nil
 	}
+	// endSegment ends the open part's segment of a day, which is then all of its length.
+	endSegment := func(seg *StagedDay) error {
+		if err := sw.endSegment(); err != nil {
+			return fmt.Errorf("%s: %w", part.Name, err)
+		}
+		seg.Length = sw.size() - seg.Offset
+		return nil
+	}
 	for _, day := range s.sortedDays() {
 		next, _, closeDay, ok, err := s.batches(day)
 		if err != nil {
@@ -445,10 +558,18 @@ func (l *Lake) writeStagedBatch(ctx context.Context, s *Stage, plan, attempt str
 				seg.Length = sw.size() - seg.Offset
 				st.Rows += rec.NumRows()
 				if sw.size() >= l.partBytes {
+					if err := endSegment(seg); err != nil {
+						return err
+					}
 					if err := closePart(); err != nil {
 						return err
 					}
 					seg = nil
+				}
+			}
+			if seg != nil {
+				if err := endSegment(seg); err != nil {
+					return err
 				}
 			}
 			if dayRows > 0 {
@@ -501,8 +622,8 @@ func (l *Lake) stagedHeader(ctx context.Context, p StagedPart) ([]byte, error) {
 	return h, nil
 }
 
-// segmentStream opens one day's rows of a staged part as an Arrow IPC stream: the part's
-// schema message, the day's record batches (one ranged read), an end-of-stream marker.
+// segmentStream opens one day's rows of a staged part as an Arrow IPC stream (segmentStreamOf),
+// its record batches read with one ranged read.
 func (l *Lake) segmentStream(ctx context.Context, seg stagedSegment) (io.ReadCloser, error) {
 	h, err := l.stagedHeader(ctx, seg.part)
 	if err != nil {
@@ -512,31 +633,93 @@ func (l *Lake) segmentStream(ctx context.Context, seg stagedSegment) (io.ReadClo
 	if err != nil {
 		return nil, fmt.Errorf("read day %s of %s: %w", seg.day.Day, seg.part.Name, err)
 	}
-	return &segmentReader{Reader: io.MultiReader(bytes.NewReader(h[ipcMagicLen:]), rc, bytes.NewReader(ipcEOS)), c: rc}, nil
+	return segmentStreamOf(h, rc, seg.part.Format, &l.frames), nil
+}
+
+// segmentStreamOf is the Arrow IPC stream of one staged segment whose bytes body holds (as
+// stored: a part's range of the day), behind the part's header: the schema message, the
+// segment's record batches (format 2: its S2 stream decompressed), an end-of-stream marker.
+// Closing it closes body.
+func segmentStreamOf(header []byte, body io.ReadCloser, format int, frames *frameReaders) io.ReadCloser {
+	r := &segmentReader{c: body}
+	var batches io.Reader = body
+	if format == stagedFormatFramed {
+		r.frame, r.frames = frames.get(body), frames
+		batches = r.frame
+	}
+	r.Reader = io.MultiReader(bytes.NewReader(header[ipcMagicLen:]), batches, bytes.NewReader(ipcEOS))
+	return r
 }
 
 type segmentReader struct {
 	io.Reader
-	c io.Closer
+	c      io.Closer
+	frame  *s2.Reader // format 2
+	frames *frameReaders
 }
 
-func (r *segmentReader) Close() error { return r.c.Close() }
-
-// downloadSegment copies the stream of one staged segment into the local file path.
-func (l *Lake) downloadSegment(ctx context.Context, seg stagedSegment, path string) error {
-	r, err := l.segmentStream(ctx, seg)
-	if err != nil {
-		return err
+func (r *segmentReader) Close() error {
+	if r.frame != nil {
+		r.frames.put(r.frame)
+		r.frame = nil
 	}
-	defer r.Close()
-	n, err := copyToFile(path, r)
-	if err == nil && n != seg.part.Header-ipcMagicLen+seg.day.Length+int64(len(ipcEOS)) {
-		err = fmt.Errorf("%w: %d bytes, the index says %d", errCorruptStaged, n-seg.part.Header+ipcMagicLen-int64(len(ipcEOS)), seg.day.Length)
+	return r.c.Close()
+}
+
+// frameReaders lends S2 stream readers to the readers of format 2 segments (a Lake's, and its
+// StagedFetch's): each holds buffers of about two blocks (stagedBlockSize), too much to make
+// for every segment. A nil *frameReaders makes a reader each time.
+type frameReaders struct{ pool sync.Pool }
+
+func (p *frameReaders) get(r io.Reader) *s2.Reader {
+	if p != nil {
+		if zr, ok := p.pool.Get().(*s2.Reader); ok {
+			zr.Reset(r)
+			return zr
+		}
+	}
+	return s2.NewReader(r, s2.ReaderMaxBlockSize(stagedBlockSize))
+}
+
+func (p *frameReaders) put(zr *s2.Reader) {
+	zr.Reset(nil) // keeps no reference to the segment
+	if p != nil {
+		p.pool.Put(zr)
+	}
+}
+
+// downloadSegment copies the bytes of one staged segment (its range of the part, as stored)
+// into the local file path; openDownloaded reads them.
+func (l *Lake) downloadSegment(ctx context.Context, seg stagedSegment, path string) error {
+	rc, err := l.store.OpenRange(ctx, seg.part.Name, seg.day.Offset, seg.day.Length)
+	if err != nil {
+		return fmt.Errorf("download day %s of %s: %w", seg.day.Day, seg.part.Name, err)
+	}
+	n, err := copyToFile(path, rc)
+	if cerr := rc.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n != seg.day.Length {
+		err = fmt.Errorf("%w: %d bytes, the index says %d", errCorruptStaged, n, seg.day.Length)
 	}
 	if err != nil {
 		return fmt.Errorf("download day %s of %s: %w", seg.day.Day, seg.part.Name, err)
 	}
 	return nil
+}
+
+// openDownloaded reads the staged segment seg that downloadSegment copied into path, as the
+// source name.
+func (l *Lake) openDownloaded(ctx context.Context, seg stagedSegment, path, name string) (*fileSource, error) {
+	h, err := l.stagedHeader(ctx, seg.part)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return openStreamSource(segmentStreamOf(h, f, seg.part.Format, &l.frames), name, seg.day.Rows, l.partColumns(seg.part))
 }
 
 // streamDecoder decodes the record batches of one staged segment's stream, in order, into
@@ -623,7 +806,8 @@ func DecodeStagedDay(obj []byte, p StagedPart, d StagedDay) ([]arrow.RecordBatch
 	if p.Header < ipcMagicLen || p.Header > int64(len(obj)) || d.Offset < p.Header || d.Length < 0 || d.Offset+d.Length > int64(len(obj)) {
 		return nil, fmt.Errorf("%s: %w: day %s at [%d, +%d) of %d bytes", p.Name, errCorruptStaged, d.Day, d.Offset, d.Length, len(obj))
 	}
-	stream := io.MultiReader(bytes.NewReader(obj[ipcMagicLen:p.Header]), bytes.NewReader(obj[d.Offset:d.Offset+d.Length]), bytes.NewReader(ipcEOS))
+	stream := segmentStreamOf(obj[:p.Header], io.NopCloser(bytes.NewReader(obj[d.Offset:d.Offset+d.Length])), p.Format, nil)
+	defer stream.Close()
 	dec, err := newStreamDecoder(stream, d.Rows, formatColumns(p.Format))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.Name, err)
@@ -719,16 +903,24 @@ func (d *ipcDecoder) close() {
 //
 // compactToParquet is the same for format 1: 3.2 at 143 rows per file, 2.2 at 714, 2.1 at
 // 2,856 (2.1 in the 10M-message backfill: 840 MB staged, 404 MB of Parquet); 2 errs toward
-// more shards as 3 does for format 0.
+// more shards as 3 does for format 0. For format 2 (BenchmarkStagedFormat's s2-framed): 2.3 at
+// 143 rows per segment, 1.9 at 714, 1.8 at 2,856; framedToParquet, 7/4, errs toward more
+// shards likewise.
 const (
 	stagedToParquet  = 3
 	compactToParquet = 2
 )
 
+// framedToParquet is the ratio for format 2 as a fraction (num/den).
+const framedToParquetNum, framedToParquetDen = 7, 4
+
 // stagedParquetBytes is about how many bytes length bytes of staged rows of format make as
 // the lake's Parquet.
 func stagedParquetBytes(format int, length int64) int64 {
-	if format == stagedFormatCompact {
+	switch format {
+	case stagedFormatFramed:
+		return length * framedToParquetDen / framedToParquetNum
+	case stagedFormatCompact:
 		return length / compactToParquet
 	}
 	return length / stagedToParquet

@@ -93,6 +93,7 @@ func BenchmarkStagedFormat(b *testing.B) {
 		{"ipc-zstd", staged(stagedZstd, stagedFormatRows), stagedFormatRows},
 		{"ipc-compact", staged(stagedUncompressed, stagedFormatCompact), stagedFormatCompact},
 		{"ipc-lz4-compact", staged(stagedLZ4, stagedFormatCompact), stagedFormatCompact},
+		{"s2-framed", staged(stagedLZ4, stagedFormatFramed), stagedFormatFramed},
 	}
 	l := &Lake{opts: Options{Allocator: mem, RowGroupRows: DefaultRowGroupRows}}
 	b.Run("ipc-lz4/one-file-per-batch/batches=100", func(b *testing.B) {
@@ -125,6 +126,7 @@ func BenchmarkStagedFormat(b *testing.B) {
 				var wallocs, rallocs uint64
 				var ms runtime.MemStats
 				bufs := make([]bytes.Buffer, len(names))
+				headers := make([]int64, len(names))
 				b.ResetTimer()
 				for range b.N {
 					size = 0
@@ -143,6 +145,9 @@ func BenchmarkStagedFormat(b *testing.B) {
 							b.Fatal(err)
 						}
 						size += rw.size()
+						if sr, ok := rw.(*stagedRows); ok {
+							headers[j] = sr.sw.header
+						}
 					}
 					wcpu += cpuTime() - c0
 					runtime.ReadMemStats(&ms)
@@ -156,7 +161,7 @@ func BenchmarkStagedFormat(b *testing.B) {
 						if f.format < 0 {
 							dec, err = l.newParquetDecoder(context.Background(), bytes.NewReader(bufs[j].Bytes()))
 						} else { // as Merge reads a segment: the stream behind the magic
-							dec, err = newStreamDecoder(bytes.NewReader(bufs[j].Bytes()[ipcMagicLen:]), int64(len(files[name])), formatColumns(f.format))
+							dec, err = newStreamDecoder(stagedStream(bufs[j].Bytes(), headers[j], f.format), int64(len(files[name])), formatColumns(f.format))
 						}
 						if err != nil {
 							b.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/chatlake/chatlake/load/storage"
 	"github.com/chatlake/chatlake/schema"
+	"github.com/klauspost/compress/s2"
 )
 
 // stagedRows writes rows as a staged file, made into record batches as a Stage makes them (a
@@ -77,9 +78,12 @@ func stagedColumnsFor(t testing.TB, format int, rows []schema.Message) *stagedCo
 	return cols
 }
 
-// readStaged decodes the staged Arrow IPC file of part with a plain arrow-go file reader (as
-// any Arrow library would), its record batches through the staged columns' decoder, and returns
-// its rows and the number of rows of each record batch.
+// readStaged decodes the staged object of part with plain arrow-go readers (as any Arrow
+// library would), its record batches through the staged columns' decoder, and returns its
+// rows and the number of rows of each record batch: a part of format 0 or 1 whole, as an
+// Arrow IPC file; a part of format 2 day after day, each day's range decompressed by a plain
+// S2 stream reader behind the header, as an Arrow IPC stream. A done object holds its record
+// after its part's bytes.
 func readStaged(t *testing.T, s storage.Store, part StagedPart) ([]schema.Message, []int64) {
 	t.Helper()
 	data, _, err := s.Get(context.Background(), part.Name)
@@ -89,41 +93,92 @@ func readStaged(t *testing.T, s storage.Store, part StagedPart) ([]schema.Messag
 	if int64(len(data)) < part.Bytes {
 		t.Fatalf("%s: %d bytes, the index says %d", part.Name, len(data), part.Bytes)
 	}
-	// A part of its own is part.Bytes long; a done object holds its record after them.
-	r, err := ipc.NewFileReader(bytes.NewReader(data[:part.Bytes]), ipc.WithAllocator(memory.NewGoAllocator()))
-	if err != nil {
-		t.Fatalf("%s: %v", part.Name, err)
+	data = data[:part.Bytes]
+	type recordReader interface {
+		Schema() *arrow.Schema
+		Next() bool
+		RecordBatch() arrow.RecordBatch
+		Err() error
 	}
-	defer r.Close()
-	cols, err := stagedColumnsOf(part.Format, r.Schema())
-	if err != nil {
-		t.Fatal(err)
+	var readers []recordReader
+	if part.Format == stagedFormatFramed {
+		for _, d := range part.Days {
+			stream := io.MultiReader(bytes.NewReader(data[ipcMagicLen:part.Header]),
+				s2.NewReader(bytes.NewReader(data[d.Offset:d.Offset+d.Length])), bytes.NewReader(ipcEOS))
+			r, err := ipc.NewReader(stream, ipc.WithAllocator(memory.NewGoAllocator()))
+			if err != nil {
+				t.Fatalf("%s, %s: %v", part.Name, d.Day, err)
+			}
+			defer r.Release()
+			readers = append(readers, r)
+		}
+	} else {
+		r, err := ipc.NewFileReader(bytes.NewReader(data), ipc.WithAllocator(memory.NewGoAllocator()))
+		if err != nil {
+			t.Fatalf("%s: %v", part.Name, err)
+		}
+		defer r.Close()
+		readers = append(readers, &fileRecords{r: r})
 	}
 	var rows []schema.Message
 	var sizes []int64
-	for i := range r.NumRecords() {
-		rec, err := r.RecordBatch(i)
+	for _, r := range readers {
+		cols, err := stagedColumnsOf(part.Format, r.Schema())
 		if err != nil {
 			t.Fatal(err)
 		}
-		sizes = append(sizes, rec.NumRows())
-		dec, err := cols.decode(rec)
-		if err != nil {
-			t.Fatal(err)
+		for r.Next() {
+			rec := r.RecordBatch()
+			sizes = append(sizes, rec.NumRows())
+			dec, err := cols.decode(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, err = schema.AppendMessages(rows, dec)
+			dec.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
-		rows, err = schema.AppendMessages(rows, dec)
-		dec.Release()
-		if err != nil {
+		if err := r.Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return rows, sizes
 }
 
-// TestStagedRoundTrip: StageBatch writes a batch's rows of every day as one Arrow IPC file
-// that any Arrow reader reads whole, each day's rows in the order they were staged and after
-// the day before; the index's range of each day, behind the file's header, is an Arrow IPC
-// stream of that day's rows alone; Merge publishes them. From a stage that held its rows in
+// fileRecords reads the record batches of an Arrow IPC file in order, as ipc.Reader does a
+// stream's.
+type fileRecords struct {
+	r   *ipc.FileReader
+	i   int
+	rec arrow.RecordBatch
+	err error
+}
+
+func (f *fileRecords) Schema() *arrow.Schema { return f.r.Schema() }
+
+func (f *fileRecords) Next() bool {
+	if f.rec != nil {
+		f.rec.Release()
+		f.rec = nil
+	}
+	if f.err != nil || f.i == f.r.NumRecords() {
+		return false
+	}
+	f.rec, f.err = f.r.RecordBatchAt(f.i)
+	f.i++
+	return f.err == nil
+}
+
+func (f *fileRecords) RecordBatch() arrow.RecordBatch { return f.rec }
+
+func (f *fileRecords) Err() error { return f.err }
+
+// TestStagedRoundTrip: StageBatch writes a batch's rows of every day as one object (format 2)
+// whose days plain Arrow and S2 readers read, each day's rows in the order they were staged
+// and after the day before; the index's range of each day, behind the object's header, is an
+// S2 stream of an Arrow IPC stream of that day's rows alone; Merge publishes them. From a stage that held its rows in
 // memory or spilled them.
 func TestStagedRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
@@ -176,8 +231,8 @@ func testStagedRoundTrip(t *testing.T, stageMemory int64) {
 	}
 
 	// Whole, by a plain Arrow file reader: the days one after the other, each in staged order.
-	if part.Format != stagedFormatCompact {
-		t.Errorf("staged in format %d, want %d", part.Format, stagedFormatCompact)
+	if part.Format != stagedFormatFramed {
+		t.Errorf("staged in format %d, want %d", part.Format, stagedFormatFramed)
 	}
 	got, sizes := readStaged(t, store, part)
 	all := slices.Concat(want[day1], want[day2], want[day3])
@@ -197,8 +252,8 @@ func testStagedRoundTrip(t *testing.T, stageMemory int64) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stream := slices.Concat(data[ipcMagicLen:part.Header], data[d.Offset:d.Offset+d.Length], ipcEOS)
-		r, err := newStreamDecoder(bytes.NewReader(stream), d.Rows, formatColumns(part.Format))
+		stream := segmentStreamOf(data[:part.Header], io.NopCloser(bytes.NewReader(data[d.Offset:d.Offset+d.Length])), part.Format, nil)
+		r, err := newStreamDecoder(stream, d.Rows, formatColumns(part.Format))
 		if err != nil {
 			t.Fatalf("%s: %v", d.Day, err)
 		}
@@ -301,15 +356,22 @@ func TestStagedParts(t *testing.T) {
 
 // TestStagedWriteErrors: a staged object whose writes fail is an error of StageBatch, even where
 // the store's Close would commit what it was given (only the staged writer knows that its
-// footer did not get through), and whatever the step that fails.
+// last bytes did not get through), and whatever the step that fails: the header, the first
+// day's segment, the last one's end.
 func TestStagedWriteErrors(t *testing.T) {
-	for _, after := range []int64{10, 1000, 20000} {
+	ctx := context.Background()
+	rows := [][]schema.Message{testDay("2024-05-01", 0, 100), testDay("2024-05-02", 0, 20)}
+	l := newTestLake(t, newMemStore(), Options{})
+	_, st, err := l.StageBatch(ctx, "plan-1", "a1", 0, stage(t, l, rows...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, after := range []int64{10, 1000, st.Bytes - 10} {
 		t.Run(fmt.Sprint(after), func(t *testing.T) {
-			ctx := context.Background()
 			mem := newMemStore()
 			fs := newFaultStore(mem, noFaults())
 			l := newTestLake(t, fs, Options{})
-			s := stage(t, l, testDay("2024-05-01", 0, 100), testDay("2024-05-02", 0, 20))
+			s := stage(t, l, rows...)
 			f := noFaults()
 			f.writeAfter, f.closeCommits = after, true
 			fs.set(f)
@@ -361,8 +423,9 @@ func TestStagedCodecs(t *testing.T) {
 	}
 }
 
-// TestStagedCorrupt: a staged object that does not decode as its index says fails the merge
-// with an error that names the object, and the partition is left as it was.
+// TestStagedCorrupt: a staged object that does not decode as its index says, or whose bytes
+// changed, fails the merge with errCorruptStaged naming the object, and the partition is left
+// as it was.
 func TestStagedCorrupt(t *testing.T) {
 	ctx := context.Background()
 	const day = "2024-05-02"
@@ -422,17 +485,14 @@ func TestStagedCorrupt(t *testing.T) {
 			}
 			_, err := l.Merge(ctx, day, MergeInput{Plan: "plan-2", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-2", Staged: []*StagedBatch{idx}})
 			if err == nil {
-				// A damaged body can still decode (the IPC format has no checksums); the rows
-				// must then be whole rows of the day, or the merge fails on them.
-				if tc.name != "body damaged" {
-					t.Fatal("merge of a corrupt staged object succeeded")
-				}
-				return
+				// A segment's S2 stream has a checksum of each block (format 2): a damaged
+				// body does not decode.
+				t.Fatal("merge of a corrupt staged object succeeded")
 			}
 			if !strings.Contains(err.Error(), name) {
 				t.Errorf("error %q does not name %s", err, name)
 			}
-			if tc.name != "body damaged" && !errors.Is(err, errCorruptStaged) {
+			if !errors.Is(err, errCorruptStaged) {
 				t.Errorf("error %q is not errCorruptStaged", err)
 			}
 			if after := snapshot(t, store, partitionDir(day)); !reflect.DeepEqual(after, before) {

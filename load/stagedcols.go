@@ -46,9 +46,22 @@ import (
 // row round-trips. One encoder (stagedColumns.encode, used by stagedWriter) and one decoder
 // (stagedColumns.decode, used by streamDecoder for every staged segment) make and read it;
 // whatever reads staged rows gets record batches of the messages schema.
+//
+// Format 2 (stagedFramed, what StageBatch writes): format 1's columns in another container.
+// Formats 0 and 1 are Arrow IPC files with LZ4 body compression, one LZ4 frame per buffer of
+// each record batch (about 70 per record batch of format 1, each with its own frame header,
+// block buffer and hash table, and decoded into a buffer of its own); a batch's record batch
+// of one day holds about 140 rows at 200k messages, so the frames, not the bytes, made most of
+// the cost of writing and reading staged rows. A format 2 part starts as an Arrow IPC file
+// does (magic, schema message: the same header) and then holds each segment (a day's record
+// batches, StagedDay) as one S2 stream (github.com/klauspost/compress/s2: Snappy's framing
+// format, extended; a CRC-32C per block) of their IPC messages, uncompressed inside; it has no
+// footer. A segment decompressed behind the header is an Arrow IPC stream, as a segment of
+// format 1 is (segmentStreamOf).
 const (
 	stagedFormatRows    = 0
 	stagedFormatCompact = 1
+	stagedFormatFramed  = 2
 )
 
 // metaStagedFormat is the key of a format 1 part's format in its schema metadata; an omitted
@@ -126,7 +139,7 @@ func newStagedColumns(format int, c batchConstants) (*stagedColumns, error) {
 	case stagedFormatRows:
 		sc := schema.Messages()
 		return &stagedColumns{format: format, schema: sc, messages: sc}, nil
-	case stagedFormatCompact:
+	case stagedFormatCompact, stagedFormatFramed:
 		var omit [msgCols]bool
 		var value [msgCols]string
 		for i := range msgCols {
@@ -136,17 +149,17 @@ func newStagedColumns(format int, c batchConstants) (*stagedColumns, error) {
 		}
 		value[msgCustomerID], value[msgBotKey], value[msgRunID] = c.customerID, c.botKey, c.runID
 		value[msgExtractedAt] = strconv.FormatInt(c.extractedAt, 10)
-		return compactColumns(omit, value, c.extractedAt), nil
+		return compactColumns(format, omit, value, c.extractedAt), nil
 	}
 	return nil, fmt.Errorf("%w: staged format %d is not known", errCorruptStaged, format)
 }
 
-// compactColumns returns the staged columns of format 1 that leave out the columns omit, of
-// the values value (extracted_at's: ext).
-func compactColumns(omit [msgCols]bool, value [msgCols]string, ext int64) *stagedColumns {
-	c := &stagedColumns{format: stagedFormatCompact, omit: omit, ext: ext, messages: schema.Messages()}
+// compactColumns returns the staged columns of format (1 or 2: the same columns) that leave out
+// the columns omit, of the values value (extracted_at's: ext).
+func compactColumns(format int, omit [msgCols]bool, value [msgCols]string, ext int64) *stagedColumns {
+	c := &stagedColumns{format: format, omit: omit, ext: ext, messages: schema.Messages()}
 	keys := []string{schema.MetaTable, schema.MetaSchemaVersion, metaStagedFormat}
-	vals := []string{schema.MessagesTable, schema.MessagesVersion, strconv.Itoa(stagedFormatCompact)}
+	vals := []string{schema.MessagesTable, schema.MessagesVersion, strconv.Itoa(format)}
 	var fields []arrow.Field
 	for i, f := range c.messages.Fields() {
 		c.col[i] = -1
@@ -207,7 +220,7 @@ func stagedColumnsOf(format int, sc *arrow.Schema) (*stagedColumns, error) {
 			return nil, fmt.Errorf("%w: not the messages schema: %s", errCorruptStaged, sc)
 		}
 		return c, nil
-	case stagedFormatCompact:
+	case stagedFormatCompact, stagedFormatFramed:
 	default:
 		return nil, fmt.Errorf("%w: staged format %d is not known", errCorruptStaged, format)
 	}
@@ -234,7 +247,7 @@ func stagedColumnsOf(format int, sc *arrow.Schema) (*stagedColumns, error) {
 			}
 		}
 	}
-	c := compactColumns(omit, value, ext)
+	c := compactColumns(format, omit, value, ext)
 	if !arrow.NewSchema(c.schema.Fields(), nil).Equal(arrow.NewSchema(sc.Fields(), nil)) {
 		return nil, fmt.Errorf("%w: not the staged schema of format %d: %s", errCorruptStaged, format, sc)
 	}

@@ -95,6 +95,8 @@ func TestStagedColumnsRoundTrip(t *testing.T) {
 		{"format 1, extracted_at varies", stagedFormatCompact, map[string]bool{"extracted_at": true}, []string{"customer_id", "bot_key", "run_id"}},
 		{"format 1, one run_id differs", stagedFormatCompact, map[string]bool{"run_id": true}, []string{"customer_id", "bot_key", "extracted_at"}},
 		{"format 1, all vary", stagedFormatCompact, map[string]bool{"customer_id": true, "bot_key": true, "run_id": true, "extracted_at": true}, nil},
+		{"format 2", stagedFormatFramed, nil, []string{"customer_id", "bot_key", "run_id", "extracted_at"}},
+		{"format 2, all vary", stagedFormatFramed, map[string]bool{"customer_id": true, "bot_key": true, "run_id": true, "extracted_at": true}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want := stagedColumnsRows(3*spillBatchRows+17, tc.vary)
@@ -121,7 +123,7 @@ func TestStagedColumnsRoundTrip(t *testing.T) {
 			if err := w.close(); err != nil {
 				t.Fatal(err)
 			}
-			d, err := newStreamDecoder(bytes.NewReader(buf.Bytes()[ipcMagicLen:]), int64(len(want)), formatColumns(tc.format))
+			d, err := newStreamDecoder(stagedStream(buf.Bytes(), w.sw.header, tc.format), int64(len(want)), formatColumns(tc.format))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,12 +143,22 @@ func TestStagedColumnsRoundTrip(t *testing.T) {
 	}
 }
 
+// stagedStream is the Arrow IPC stream of the staged part data of format, written whole by
+// stagedRows (one segment), whose header has header bytes.
+func stagedStream(data []byte, header int64, format int) io.Reader {
+	if format == stagedFormatFramed {
+		return segmentStreamOf(data[:header], io.NopCloser(bytes.NewReader(data[header:])), format, nil)
+	}
+	return bytes.NewReader(data[ipcMagicLen:])
+}
+
 // TestStagedColumnsFormatMismatch: a part read as another format than it has, or of a format
 // not known, is errCorruptStaged.
 func TestStagedColumnsFormatMismatch(t *testing.T) {
 	rows := stagedColumnsRows(10, nil)
 	for _, tc := range []struct{ wrote, read int }{
 		{stagedFormatRows, stagedFormatCompact}, {stagedFormatCompact, stagedFormatRows}, {stagedFormatCompact, 7},
+		{stagedFormatFramed, stagedFormatCompact}, {stagedFormatCompact, stagedFormatFramed}, {stagedFormatFramed, stagedFormatRows},
 	} {
 		var buf bytes.Buffer
 		w, err := newStagedRows(&buf, memory.NewGoAllocator(), stagedLZ4, stagedColumnsFor(t, tc.wrote, rows))
@@ -156,7 +168,7 @@ func TestStagedColumnsFormatMismatch(t *testing.T) {
 		if err := errors.Join(w.write(slices.Clone(rows)), w.close()); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := newStreamDecoder(bytes.NewReader(buf.Bytes()[ipcMagicLen:]), int64(len(rows)), formatColumns(tc.read)); !errors.Is(err, errCorruptStaged) {
+		if _, err := newStreamDecoder(stagedStream(buf.Bytes(), w.sw.header, tc.wrote), int64(len(rows)), formatColumns(tc.read)); !errors.Is(err, errCorruptStaged) {
 			t.Errorf("format %d read as %d: %v, want errCorruptStaged", tc.wrote, tc.read, err)
 		}
 	}
@@ -178,26 +190,32 @@ func TestStagedColumnsEncodeChecksConstants(t *testing.T) {
 	}
 }
 
-// TestStagedFormat0Publishes: a batch staged in format 0 by a binary before this one (its done
-// record's index has no format) is published after the upgrade, as staged.
-func TestStagedFormat0Publishes(t *testing.T) {
+// TestStagedFormatsBeforePublish: a batch staged in format 0 or 1 by a binary before this one
+// (the index of format 0 has no format) is published after the upgrade, as staged.
+func TestStagedFormatsBeforePublish(t *testing.T) {
+	for _, format := range []int{stagedFormatRows, stagedFormatCompact} {
+		t.Run(fmt.Sprint("format ", format), func(t *testing.T) { testStagedFormatPublishes(t, format) })
+	}
+}
+
+func testStagedFormatPublishes(t *testing.T, format int) {
 	ctx := context.Background()
 	const day1, day2 = "2024-05-01", "2024-05-02"
 	store := newMemStore()
 	l := newTestLake(t, store, Options{})
 	want := map[string][]schema.Message{day1: testDay(day1, 0, 700), day2: testDay(day2, 0, 30)}
-	l.stagedFormat = stagedFormatRows // as the binaries before
+	l.stagedFormat = format // as the binaries before
 	idx, _, err := l.StageBatch(ctx, "plan-1", "a1", 0, stage(t, l, want[day1], want[day2]))
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.stagedFormat = stagedFormatCompact
+	l.stagedFormat = stagedFormatFramed
 	data, err := json.Marshal(BatchDone{RunID: "run-1", Staged: idx})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Contains(data, []byte(`"format"`)) {
-		t.Fatalf("a format 0 index says its format: %s", data) // the binaries before wrote none
+	if hasFormat := bytes.Contains(data, []byte(`"format"`)); hasFormat != (format != stagedFormatRows) {
+		t.Fatalf("a format %d index says its format: %v: %s", format, hasFormat, data) // the binaries of format 0 wrote none
 	}
 	var rec BatchDone
 	if err := json.Unmarshal(data, &rec); err != nil {
@@ -205,6 +223,9 @@ func TestStagedFormat0Publishes(t *testing.T) {
 	}
 	if err := rec.Staged.check("plan-1", "a1", 0); err != nil {
 		t.Fatal(err)
+	}
+	if got := rec.Staged.Parts[0].Format; got != format {
+		t.Fatalf("staged in format %d, want %d", got, format)
 	}
 	for _, d := range []string{day1, day2} {
 		if _, err := l.Merge(ctx, d, MergeInput{Plan: "plan-1", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-1", Staged: []*StagedBatch{rec.Staged}}); err != nil {

@@ -67,24 +67,23 @@ func (b *MessageBuilder) Append(m *Message) {
 // AppendRows appends rows, having reserved room for all of them first: one allocation per
 // buffer rather than a series of doublings, each a copy of what came before.
 func (b *MessageBuilder) AppendRows(rows []Message) {
-	var data [numMsgCols]int
-	var items, itemBytes int
+	var sz MessageSizes
 	opt := func(col int, s *string) {
 		if s != nil {
-			data[col] += len(*s)
+			sz.Data[col] += len(*s)
 		}
 	}
 	for i := range rows {
 		m := &rows[i]
-		data[colMsgCustomerID] += len(m.CustomerID)
-		data[colMsgBotKey] += len(m.BotKey)
-		data[colMsgChannelUserID] += len(m.ChannelUserID)
+		sz.Data[colMsgCustomerID] += len(m.CustomerID)
+		sz.Data[colMsgBotKey] += len(m.BotKey)
+		sz.Data[colMsgChannelUserID] += len(m.ChannelUserID)
 		opt(colMsgChannel, m.Channel)
 		opt(colMsgUserID, m.UserID)
-		data[colMsgSender] += len(m.Sender)
-		data[colMsgMessageType] += len(m.MessageType)
+		sz.Data[colMsgSender] += len(m.Sender)
+		sz.Data[colMsgMessageType] += len(m.MessageType)
 		opt(colMsgText, m.Text)
-		data[colMsgSourceTimestamp] += len(m.SourceTimestamp)
+		sz.Data[colMsgSourceTimestamp] += len(m.SourceTimestamp)
 		opt(colMsgFileURL, m.FileURL)
 		opt(colMsgFileMimeType, m.FileMimeType)
 		opt(colMsgFileUploadType, m.FileUploadType)
@@ -93,24 +92,52 @@ func (b *MessageBuilder) AppendRows(rows []Message) {
 		opt(colMsgTemplateLanguage, m.TemplateLanguage)
 		opt(colMsgBroadcastID, m.BroadcastID)
 		opt(colMsgExtraJSON, m.ExtraJSON)
-		data[colMsgMessageKey] += len(m.MessageKey)
-		data[colMsgRunID] += len(m.RunID)
-		items += len(m.Options)
+		sz.Data[colMsgMessageKey] += len(m.MessageKey)
+		sz.Data[colMsgRunID] += len(m.RunID)
+		sz.Items += len(m.Options)
 		for _, o := range m.Options {
-			itemBytes += len(o)
+			sz.ItemBytes += len(o)
 		}
 	}
-	b.rb.Reserve(len(rows))
-	for col, sb := range b.strs {
-		if sb != nil {
-			sb.ReserveData(data[col])
-		}
-	}
-	b.optVals.Reserve(items)
-	b.optVals.ReserveData(itemBytes)
+	sz.Rows = len(rows)
+	b.Reserve(sz)
 	for i := range rows {
 		b.Append(&rows[i])
 	}
+}
+
+// MessageSizes is how much a MessageBuilder holds, or is to make room for: rows, the bytes of
+// values of each string column (by its index in Messages(); 0 for the other columns), and the
+// items of options and their bytes.
+type MessageSizes struct {
+	Rows      int
+	Data      [numMsgCols]int
+	Items     int
+	ItemBytes int
+}
+
+// Sizes is what the builder holds: the rows appended since the last NewRecord and their
+// values' sizes.
+func (b *MessageBuilder) Sizes() MessageSizes {
+	sz := MessageSizes{Rows: b.Len(), Items: b.optVals.Len(), ItemBytes: b.optVals.DataLen()}
+	for col, sb := range b.strs {
+		if sb != nil {
+			sz.Data[col] = sb.DataLen()
+		}
+	}
+	return sz
+}
+
+// Reserve makes room for sz more rows and values, so that appending them allocates nothing.
+func (b *MessageBuilder) Reserve(sz MessageSizes) {
+	b.rb.Reserve(sz.Rows)
+	for col, sb := range b.strs {
+		if sb != nil && sz.Data[col] > 0 {
+			sb.ReserveData(sz.Data[col])
+		}
+	}
+	b.optVals.Reserve(sz.Items)
+	b.optVals.ReserveData(sz.ItemBytes)
 }
 
 // Len is the number of rows appended since the last NewRecord.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -423,4 +424,62 @@ func BenchmarkMessageBuilderAppend100k(b *testing.B) {
 		rec.Release()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
+}
+
+// TestMessageBuilderReserve: Sizes says what a builder holds, and a builder that reserved the
+// sizes of rows appends them without allocating.
+func TestMessageBuilderReserve(t *testing.T) {
+	sent := time.Date(2024, 5, 2, 10, 0, 0, 0, time.UTC)
+	var rows []Message
+	for i := range 50 {
+		m := Message{CustomerID: "42", BotKey: "b", ChannelUserID: fmt.Sprintf("user-%d", i%7), Sender: "user",
+			MessageType: "TEXT", SentAt: sent, SourceTimestamp: fmt.Sprint(i), MessageKey: fmt.Sprintf("key-%d", i),
+			RunID: "r", ExtractedAt: sent}
+		if i%2 == 0 {
+			m.Text, m.Options = ptr(fmt.Sprintf("text of row %d", i)), []string{"a", fmt.Sprint(i)}
+		}
+		rows = append(rows, m)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	b := NewMessageBuilder(mem)
+	defer b.Release()
+	b.AppendRows(rows)
+	sz := b.Sizes()
+	want := MessageSizes{Rows: len(rows)}
+	for _, m := range rows {
+		want.Data[colMsgCustomerID] += len(m.CustomerID)
+		want.Data[colMsgBotKey] += len(m.BotKey)
+		want.Data[colMsgChannelUserID] += len(m.ChannelUserID)
+		want.Data[colMsgSender] += len(m.Sender)
+		want.Data[colMsgMessageType] += len(m.MessageType)
+		want.Data[colMsgSourceTimestamp] += len(m.SourceTimestamp)
+		want.Data[colMsgMessageKey] += len(m.MessageKey)
+		want.Data[colMsgRunID] += len(m.RunID)
+		if m.Text != nil {
+			want.Data[colMsgText] += len(*m.Text)
+		}
+		want.Items += len(m.Options)
+		for _, o := range m.Options {
+			want.ItemBytes += len(o)
+		}
+	}
+	if sz != want {
+		t.Fatalf("Sizes() = %+v, want %+v", sz, want)
+	}
+	b.NewRecord().Release()
+	b.Reserve(sz)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range rows {
+		b.Append(&rows[i])
+	}
+	runtime.ReadMemStats(&after)
+	if allocs := after.Mallocs - before.Mallocs; allocs != 0 {
+		t.Errorf("%v allocations appending what was reserved", allocs)
+	}
+	if got := b.Sizes(); got != sz {
+		t.Errorf("after appending again: %+v, want %+v", got, sz)
+	}
+	b.NewRecord().Release()
 }

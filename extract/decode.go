@@ -468,11 +468,8 @@ func jsonText(raw json.RawMessage) string {
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return ""
 	}
-	if raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
+	if s, ok := stringValue(raw); ok {
+		return s
 	}
 	return string(raw)
 }

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
+
+	"github.com/chatlake/chatlake/internal/jsonscan"
 )
 
 // The layout of a User API user object, in one place: the id under one of userIDKeys (the first
@@ -36,8 +39,8 @@ func ParseUser(raw json.RawMessage) (User, error) { return parseUser(raw) }
 // a number), channel and created_at, and attributes nested under "attributes" and/or flat beside
 // the id. Nested attributes win over flat fields of the same name.
 func parseUser(raw json.RawMessage) (User, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
+	fields, err := objectMembers(raw)
+	if err != nil {
 		return User{}, err
 	}
 	u := User{Raw: raw, Attributes: map[string]string{}}
@@ -56,8 +59,8 @@ func parseUser(raw json.RawMessage) (User, error) {
 	u.CreatedAt = jsonText(fields[keyCreatedAt])
 	nested := false
 	if a, ok := fields[keyAttributes]; ok && len(a) > 0 && a[0] == '{' {
-		var attrs map[string]json.RawMessage
-		if err := json.Unmarshal(a, &attrs); err != nil {
+		attrs, err := objectMembers(a)
+		if err != nil {
 			return User{}, fmt.Errorf("attributes: %w", err)
 		}
 		for k, v := range attrs {
@@ -134,11 +137,43 @@ func isJSONNull(v json.RawMessage) bool { return bytes.Equal(v, []byte("null")) 
 // attributeText is an attribute's value: a JSON string's value, or the JSON text of any other
 // value, null included ("null"), so that nothing sent is lost.
 func attributeText(raw json.RawMessage) string {
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
+	if s, ok := stringValue(raw); ok {
+		return s
 	}
 	return string(raw)
+}
+
+// stringValue is the value of raw if it is one valid JSON string, as encoding/json decodes it.
+func stringValue(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	end, flags, ok := jsonscan.String(raw, 0)
+	if !ok || end != len(raw) {
+		return "", false
+	}
+	if flags&jsonscan.Escaped == 0 && (flags&jsonscan.NonASCII == 0 || utf8.Valid(raw[1:len(raw)-1])) {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	return string(jsonscan.AppendUnquoted(nil, raw)), true
+}
+
+// objectMembers is the members of raw, a JSON object, as json.Unmarshal into a
+// map[string]json.RawMessage makes them (of a name sent twice, the last value), without its
+// reflection: a user's fields and attributes are read for every user listed. Anything but a
+// valid object (null included) goes to json.Unmarshal, for its answer and its error.
+func objectMembers(raw []byte) (map[string]json.RawMessage, error) {
+	i := jsonscan.SkipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' || !jsonscan.Valid(raw) {
+		var fields map[string]json.RawMessage
+		err := json.Unmarshal(raw, &fields)
+		return fields, err
+	}
+	fields := map[string]json.RawMessage{}
+	jsonscan.EachMember(raw, i, func(key []byte, vs, ve int) bool {
+		name, _ := stringValue(key)
+		fields[name] = json.RawMessage(raw[vs:ve:ve])
+		return true
+	})
+	return fields, nil
 }

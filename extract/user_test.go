@@ -3,6 +3,7 @@ package extract
 import (
 	"encoding/json"
 	"maps"
+	"reflect"
 	"testing"
 )
 
@@ -60,4 +61,46 @@ func TestUserExtra(t *testing.T) {
 	if extra, err := (User{ID: "u"}).Extra(); extra != nil || err != nil {
 		t.Errorf("Extra without Raw: %v, %v", extra, err)
 	}
+}
+
+// TestObjectMembersMatchesEncodingJSON: a user's members (and its attributes'), read without
+// reflection, are what json.Unmarshal into a map of raw values gives, errors included.
+func TestObjectMembersMatchesEncodingJSON(t *testing.T) {
+	for _, in := range objectMembersCases {
+		checkObjectMembers(t, []byte(in))
+	}
+}
+
+var objectMembersCases = []string{
+	`{}`, ` { "a" : 1 , "b":"x" } `, `{"a":1,"a":2}`, `{"k\u00e9y":"v","\ud83d\ude00":[1,{"x":null}]}`,
+	"{\"bad\xff\":\"v\xfe\"}", `{"a":"\ud800"}`, `null`, `[]`, `"s"`, `{"a":}`, `{"a":1`, `{"a":1}x`, ``,
+	`{"attributes":{"plan":"pro","n":3,"plan":"free"},"channel_user_id":"u1"}`,
+}
+
+func checkObjectMembers(t *testing.T, in []byte) {
+	t.Helper()
+	got, err := objectMembers(in)
+	var want map[string]json.RawMessage
+	werr := json.Unmarshal(in, &want)
+	if (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
+		t.Fatalf("objectMembers(%q) error %v, json.Unmarshal %v", in, err, werr)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("objectMembers(%q) = %q, json.Unmarshal %q", in, got, want)
+	}
+	for _, v := range want {
+		if s, ok := stringValue(v); ok {
+			var w string
+			if err := json.Unmarshal(v, &w); err != nil || w != s {
+				t.Fatalf("stringValue(%q) = %q, json.Unmarshal %q (%v)", v, s, w, err)
+			}
+		}
+	}
+}
+
+func FuzzObjectMembers(f *testing.F) {
+	for _, in := range objectMembersCases {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) { checkObjectMembers(t, in) })
 }

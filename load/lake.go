@@ -40,6 +40,7 @@ type Lake struct {
 	// JSON; doneSizes the sizes of the done objects BatchesDone listed (done.go).
 	doneRecords sync.Map
 	doneSizes   sync.Map
+	doneBufs    sync.Pool // *bytes.Buffer of done objects, reused (doneBuffer)
 	// batchUsers holds the users objects this process wrote or read (name -> *usersPart),
 	// batchUsersBytes of them, at most keptBatchUsersBytes; usersReads makes one read of an
 	// object that several batches ask for at once.

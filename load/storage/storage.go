@@ -58,9 +58,10 @@ type Store interface {
 	Delete(ctx context.Context, name string) error
 	// Get reads a small object whole with its version.
 	Get(ctx context.Context, name string) ([]byte, string, error)
-	// PutIf writes a small object whole only if its current version is ifVersion ("" means it
-	// must not exist), atomically with respect to other PutIf and DeleteIf calls from any
-	// process. It returns the new version, or an error matching ErrPrecondition.
+	// PutIf writes an object whole (held in memory: up to some megabytes) only if its current
+	// version is ifVersion ("" means it must not exist), atomically with respect to other
+	// PutIf and DeleteIf calls from any process. It returns the new version, or an error
+	// matching ErrPrecondition. It keeps no reference to data once it returns.
 	PutIf(ctx context.Context, name string, data []byte, ifVersion string) (string, error)
 	// DeleteIf removes name only if its current version is ifVersion, else ErrPrecondition.
 	DeleteIf(ctx context.Context, name string, ifVersion string) error

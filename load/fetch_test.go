@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"reflect"
 	"sync/atomic"
 	"testing"
 
@@ -48,18 +47,7 @@ func TestFetchStaged(t *testing.T) {
 	}
 	merge := func(day string, f *StagedFetch) {
 		t.Helper()
-		in := MergeInput{Plan: "plan-1", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-1",
-			Staged: idx, Fetched: f}
-		if _, err := l.Merge(ctx, day, in); err != nil {
-			t.Fatal(err)
-		}
-		var got []schema.Message
-		for _, rows := range readPartition(t, store.memStore, day) {
-			got = append(got, rows...)
-		}
-		if !reflect.DeepEqual(sortByKey(got), sortByKey(want[day])) {
-			t.Errorf("%s: published rows differ from staged: %s", day, firstDiff(sortByKey(got), sortByKey(want[day])))
-		}
+		mergeStaged(t, l, store.memStore, day, idx, f, want[day])
 	}
 	store.reads.Store(0)
 	for _, d := range window {
@@ -111,18 +99,7 @@ func TestFetchStagedFromCopies(t *testing.T) {
 		t.Errorf("FetchStaged made %d ranged reads, want 1 (the part past the copies' budget)", got)
 	}
 	for _, day := range days {
-		in := MergeInput{Plan: "plan-1", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-1",
-			Staged: idx, Fetched: f}
-		if _, err := l.Merge(ctx, day, in); err != nil {
-			t.Fatal(err)
-		}
-		var got []schema.Message
-		for _, rows := range readPartition(t, store.memStore, day) {
-			got = append(got, rows...)
-		}
-		if !reflect.DeepEqual(sortByKey(got), sortByKey(want[day])) {
-			t.Errorf("%s: published rows differ from staged: %s", day, firstDiff(sortByKey(got), sortByKey(want[day])))
-		}
+		mergeStaged(t, l, store.memStore, day, idx, f, want[day])
 	}
 	if got := store.reads.Load(); got != 1 {
 		t.Errorf("fetching and merging made %d ranged reads, want 1", got)

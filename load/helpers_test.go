@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -231,6 +232,24 @@ func readPartition(t testing.TB, s storage.Store, day string) map[string][]schem
 		out[name] = readFile(t, s, partitionDir(day)+name)
 	}
 	return out
+}
+
+// mergeStaged publishes day from the staged batches idx (read through f when it is not nil) as
+// run-1 of plan-1, replacing every user, and checks that the partition then holds want, in any
+// order.
+func mergeStaged(t testing.TB, l *Lake, s storage.Store, day string, idx []*StagedBatch, f *StagedFetch, want []schema.Message) {
+	t.Helper()
+	in := MergeInput{Plan: "plan-1", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-1", Staged: idx, Fetched: f}
+	if _, err := l.Merge(context.Background(), day, in); err != nil {
+		t.Fatal(err)
+	}
+	var got []schema.Message
+	for _, rows := range readPartition(t, s, day) {
+		got = append(got, rows...)
+	}
+	if !reflect.DeepEqual(sortByKey(got), sortByKey(want)) {
+		t.Errorf("%s: published rows differ from staged: %s", day, firstDiff(sortByKey(got), sortByKey(want)))
+	}
 }
 
 // keysOf maps each message key of a partition to its file.

@@ -276,18 +276,7 @@ func testStagedRoundTrip(t *testing.T, stageMemory int64) {
 
 	// Merge publishes them.
 	for _, d := range days {
-		if _, err := l.Merge(ctx, d, MergeInput{Plan: "plan-1", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-1", Staged: []*StagedBatch{idx}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, d := range days {
-		var got []schema.Message
-		for _, rows := range readPartition(t, store, d) {
-			got = append(got, rows...)
-		}
-		if !reflect.DeepEqual(sortByKey(got), sortByKey(want[d])) {
-			t.Errorf("%s: published rows differ from staged: %s", d, firstDiff(sortByKey(got), sortByKey(want[d])))
-		}
+		mergeStaged(t, l, store, d, []*StagedBatch{idx}, nil, want[d])
 	}
 }
 
@@ -339,16 +328,7 @@ func TestStagedParts(t *testing.T) {
 				t.Errorf("no day spans two parts: %+v", idx)
 			}
 			for _, d := range days {
-				if _, err := l.Merge(ctx, d, MergeInput{Plan: "plan-1", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-1", Staged: []*StagedBatch{idx}}); err != nil {
-					t.Fatal(err)
-				}
-				var got []schema.Message
-				for _, rows := range readPartition(t, store, d) {
-					got = append(got, rows...)
-				}
-				if !reflect.DeepEqual(sortByKey(got), sortByKey(want[d])) {
-					t.Errorf("%s: published rows differ from staged: %s", d, firstDiff(sortByKey(got), sortByKey(want[d])))
-				}
+				mergeStaged(t, l, store, d, []*StagedBatch{idx}, nil, want[d])
 			}
 		})
 	}

@@ -228,16 +228,7 @@ func testStagedFormatPublishes(t *testing.T, format int) {
 		t.Fatalf("staged in format %d, want %d", got, format)
 	}
 	for _, d := range []string{day1, day2} {
-		if _, err := l.Merge(ctx, d, MergeInput{Plan: "plan-1", Attempt: "a1", Replace: func(string) bool { return true }, RunID: "run-1", Staged: []*StagedBatch{rec.Staged}}); err != nil {
-			t.Fatal(err)
-		}
-		var got []schema.Message
-		for _, rows := range readPartition(t, store, d) {
-			got = append(got, rows...)
-		}
-		if !reflect.DeepEqual(sortByKey(got), sortByKey(want[d])) {
-			t.Errorf("%s: published rows differ from staged: %s", d, firstDiff(sortByKey(got), sortByKey(want[d])))
-		}
+		mergeStaged(t, l, store, d, []*StagedBatch{rec.Staged}, nil, want[d])
 	}
 }
 

@@ -435,17 +435,8 @@ type msgBatch struct {
 // error naming it. It does not retain rec.
 func (lay *msgLayout) batch(rec arrow.RecordBatch) (*msgBatch, error) {
 	b := &msgBatch{rec: rec, cols: make([]arrow.Array, lay.sch.NumFields())}
-	sch := rec.Schema()
-	for i, f := range lay.sch.Fields() {
-		idx := sch.FieldIndices(f.Name)
-		if len(idx) != 1 {
-			return nil, fmt.Errorf("messages record: column %q missing", f.Name)
-		}
-		col := rec.Column(idx[0])
-		if !arrow.TypeEqual(col.DataType(), f.Type) {
-			return nil, fmt.Errorf("messages record: column %q is %s, want %s", f.Name, col.DataType(), f.Type)
-		}
-		b.cols[i] = col
+	if err := schema.MessageColumns(rec, lay.sch, b.cols); err != nil {
+		return nil, err
 	}
 	b.user = b.cols[lay.user].(*array.String)
 	b.key = b.cols[lay.key].(*array.String)

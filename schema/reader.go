@@ -62,20 +62,29 @@ func nullableMsgCols() [11]int {
 		colMsgAgentID, colMsgTemplateName, colMsgTemplateLanguage, colMsgBroadcastID, colMsgExtraJSON}
 }
 
-func appendMessages(dst []Message, rec arrow.RecordBatch, share bool) ([]Message, error) {
-	var cols [numMsgCols]arrow.Array
+// MessageColumns puts rec's columns into cols in the order of want's fields (Messages()), by
+// name, whatever their order in rec (a Parquet file's may differ): a missing column or one of
+// another type is an error naming it. It does not retain rec; cols has a slot per field of want.
+func MessageColumns(rec arrow.RecordBatch, want *arrow.Schema, cols []arrow.Array) error {
 	sch := rec.Schema()
-	want := Messages()
 	for i, f := range want.Fields() {
 		idx := sch.FieldIndices(f.Name)
 		if len(idx) != 1 {
-			return dst, fmt.Errorf("messages record: column %q missing", f.Name)
+			return fmt.Errorf("messages record: column %q missing", f.Name)
 		}
 		col := rec.Column(idx[0])
 		if !arrow.TypeEqual(col.DataType(), f.Type) {
-			return dst, fmt.Errorf("messages record: column %q is %s, want %s", f.Name, col.DataType(), f.Type)
+			return fmt.Errorf("messages record: column %q is %s, want %s", f.Name, col.DataType(), f.Type)
 		}
 		cols[i] = col
+	}
+	return nil
+}
+
+func appendMessages(dst []Message, rec arrow.RecordBatch, share bool) ([]Message, error) {
+	var cols [numMsgCols]arrow.Array
+	if err := MessageColumns(rec, Messages(), cols[:]); err != nil {
+		return dst, err
 	}
 	var strs [numMsgCols]stringColumn
 	for i, c := range cols {

@@ -61,7 +61,7 @@ func BenchmarkStageAdd(b *testing.B) {
 }
 
 // BenchmarkStageRoundTrip stages 100k rows over 14 days in batches of 500 (as pages come in),
-// then reads every day back as StageBatch does: the cost of the spill format alone.
+// then reads every day back as FinishBatch does: the cost of the spill format alone.
 func BenchmarkStageRoundTrip(b *testing.B) {
 	const n, days = 100_000, 14
 	rows := make([]schema.Message, n)

@@ -28,7 +28,7 @@
 //     ErrNoPlan); its batches' users, BatchUsers (batchusers.go: WriteBatchUsers, before the
 //     plan, in a few objects the plan names; ReadBatchUsers); each
 //     finished batch's done object (done.go): its BatchDone, with the index of its staged
-//     rows, which it holds when they fit (FinishBatch, create-only; MarkBatchDone;
+//     rows, which it holds when they fit (FinishBatch, create-only;
 //     ReadBatchDone, BatchesDone). Package pipelines decides how a run is cut into batches,
 //     and seals a pseudonymised lake's raw ids (BatchUsers.Sealed is opaque here).
 //
@@ -197,7 +197,7 @@
 // day, and holds them in memory while the lake's stages together hold less than
 // Options.StageMemory (16 MiB); past it, a stage that adds rows spills: each of its days
 // becomes a local spill file, an Arrow IPC stream of the messages schema (stage.go) with a
-// 32 KiB buffer, and the rows that come later go there. StageBatch writes one staged object at
+// 32 KiB buffer, and the rows that come later go there. FinishBatch writes one staged object at
 // a time, a record batch at a time, as the stage holds or spilled them. Merge writes one Parquet
 // file at a time, one row group (Options.RowGroupRows rows, or the day's rows if fewer) at a
 // time; its memory is one row group of rows in the record batches they were read in (a batch
@@ -237,7 +237,7 @@
 // second one fails with ErrConcurrentWrite or on a staging file the other removed; the
 // partition stays consistent): package pipelines serialises runs with the lock (AcquireLock).
 // A Lock is safe for concurrent use; its holder renews it (Renew) before its lease runs out. Stage.Add is
-// safe for concurrent use; StageBatch and Filter must not run concurrently with Add or Close of
+// safe for concurrent use; FinishBatch and Filter must not run concurrently with Add or Close of
 // the same Stage. Merge calls Replace from one goroutine.
 //
 // # Errors

@@ -19,7 +19,7 @@ import (
 // Arrow IPC file as staged.go writes it, when they fit in memory (its Stage did not spill), then
 // the done record (JSON), its length and doneMagic. The staged part is the object itself from
 // byte 0, so the index's offsets read it as they read a part of its own. A batch whose Stage
-// spilled stages its rows as parts of their own first (StageBatch), and its done object is the
+// spilled stages its rows as parts of their own first (stageBatch), and its done object is the
 // record alone. So a run writes one object per batch, not two (a staged object and a record):
 // on a cloud store, one request. Of two processes that finish a batch at once, exactly one
 // writes its done object; the batch is done for good, with that process's rows.
@@ -46,7 +46,7 @@ type BatchDone struct {
 	Messages int64        `json:"messages"`
 	Failed   []FailedUser `json:"failed,omitempty"`  // owed: their previous rows stay
 	Skipped  []string     `json:"skipped,omitempty"` // the API called their id invalid (1002): their rows stay
-	// Staged is the index of the batch's staged rows (StageBatch, FinishBatch). A record
+	// Staged is the index of the batch's staged rows (FinishBatch). A record
 	// without one is of a binary before the one-object-per-batch layout: the batch's rows are
 	// staged per day (legacyStagedDir), and MergeInput.Legacy reads them.
 	Staged *StagedBatch `json:"staged,omitempty"`
@@ -61,10 +61,10 @@ type FailedUser struct {
 // errCorruptDone: a done object does not end with a record.
 var errCorruptDone = errors.New("corrupt done object")
 
-// MarkBatchDone records that batch of the instance attempt of plan is finished, its rows
-// staged as parts of their own (StageBatch) or not at all. It is create-only: a batch already
+// markBatchDone records that batch of the instance attempt of plan is finished, its rows
+// staged as parts of their own (stageBatch) or not at all. It is create-only: a batch already
 // marked keeps its first record, and that is no error.
-func (l *Lake) MarkBatchDone(ctx context.Context, plan, attempt string, batch int, rec *BatchDone) error {
+func (l *Lake) markBatchDone(ctx context.Context, plan, attempt string, batch int, rec *BatchDone) error {
 	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
 		return err
 	}

@@ -43,12 +43,17 @@ func ExampleLake_Merge() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	// The stage is the first (and only) batch of plan "plan-1"; publishing merges its rows into
-	// each day, replacing the rows of the plan's user.
-	idx, _, err := lake.StageBatch(ctx, "plan-1", "a1", 0, stage)
+	// The stage is the first (and only) batch of plan "plan-1": finishing it commits its rows
+	// and its record (which indexes them) as one object. Publishing reads the record back and
+	// merges the batch's rows into each day, replacing the rows of the plan's user.
+	if _, err := lake.FinishBatch(ctx, "plan-1", "a1", 0, stage, &load.BatchDone{RunID: "run-1"}); err != nil {
+		log.Fatal(err)
+	}
+	rec, err := lake.ReadBatchDone(ctx, "plan-1", "a1", 0)
 	if err != nil {
 		log.Fatal(err)
 	}
+	idx := rec.Staged
 	replace := func(user string) bool { return user == "919565428256" }
 	var rows int64
 	for _, day := range []string{"2024-05-01", "2024-05-02"} {

@@ -140,7 +140,7 @@ func stageBatches(t *testing.T, l *Lake, days []string, batches int, before func
 			want[d] = append(want[d], r...)
 			rows = append(rows, r)
 		}
-		sb, _, err := l.StageBatch(context.Background(), "plan-1", "a1", b, stage(t, l, rows...))
+		sb, _, err := l.stageBatch(context.Background(), "plan-1", "a1", b, stage(t, l, rows...))
 		if err != nil {
 			t.Fatal(err)
 		}

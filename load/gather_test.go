@@ -153,7 +153,7 @@ func TestMergeReadsStagedOncePerDay(t *testing.T) {
 	rows := testDay(day, 0, 3000)
 	s := stage(t, l, rows[:1000], testDay("2024-05-03", 0, 10), rows[1000:])
 	ctx := context.Background()
-	idx, _, err := l.StageBatch(ctx, "plan-1", "a1", 0, s)
+	idx, _, err := l.stageBatch(ctx, "plan-1", "a1", 0, s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -336,7 +336,7 @@ func readColumn(t testing.TB, s storage.Store, name, column string) []string {
 func publishStage(l *Lake, ctx context.Context, s *Stage, days []string, runID string) (PublishStats, error) {
 	var total PublishStats
 	plan := "plan-" + runID
-	idx, _, err := l.StageBatch(ctx, plan, "a1", 0, s)
+	idx, _, err := l.stageBatch(ctx, plan, "a1", 0, s)
 	if err != nil {
 		return total, err
 	}

@@ -211,7 +211,7 @@ func TestIcebergCommitOnce(t *testing.T) {
 	const day = "2024-05-02"
 	l, _ := newIcebergLake(t, Options{})
 	s := stage(t, l, testDay(day, 0, 100))
-	idx, _, err := l.StageBatch(ctx, "plan-a", "a1", 0, s)
+	idx, _, err := l.stageBatch(ctx, "plan-a", "a1", 0, s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ type Lake struct {
 	copies *stagedCopies
 	// partBytes is about the largest staged object (stagedPartBytes; tests make it smaller).
 	partBytes int64
-	// stagedFormat is the format StageBatch writes (stagedFormatFramed; tests stage as the
+	// stagedFormat is the format stageBatch writes (stagedFormatFramed; tests stage as the
 	// binaries before did).
 	stagedFormat int
 

@@ -92,7 +92,7 @@ func merge(t testing.TB, l *Lake, day, plan string, replace func(string) bool, r
 	t.Helper()
 	ctx := context.Background()
 	s := stage(t, l, rows)
-	idx, _, err := l.StageBatch(ctx, plan, "a1", 0, s)
+	idx, _, err := l.stageBatch(ctx, plan, "a1", 0, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestMergeRefusesStagedRowsOfKeptUsers(t *testing.T) {
 	publish(t, l, []string{day}, "run-1", testDay(day, 0, 20))
 	before := snapshot(t, l.store, partitionDir(day))
 	s := stage(t, l, testDay(day, 100, 110))
-	idx, _, err := l.StageBatch(ctx, "plan-x", "a1", 0, s)
+	idx, _, err := l.stageBatch(ctx, "plan-x", "a1", 0, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestMergeSkipsADayItsPlanPublished(t *testing.T) {
 	ctx := context.Background()
 	l := newTestLake(t, newMemStore(), Options{})
 	s := stage(t, l, testDay(day, 0, 20))
-	idx, _, err := l.StageBatch(ctx, "plan-1", "a1", 0, s)
+	idx, _, err := l.stageBatch(ctx, "plan-1", "a1", 0, s)
 	if err != nil {
 		t.Fatal(err)
 	}

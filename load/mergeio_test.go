@@ -86,7 +86,7 @@ func TestMergeWritingBound(t *testing.T) {
 		days = append(days, d)
 		rows = append(rows, testDay(d, 0, 50))
 	}
-	idx, _, err := l.StageBatch(ctx, "plan-1", "a1", 0, stage(t, l, rows...))
+	idx, _, err := l.stageBatch(ctx, "plan-1", "a1", 0, stage(t, l, rows...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -154,10 +154,10 @@ func TestDoneRecordsKept(t *testing.T) {
 	l := newTestLake(t, store, Options{})
 	other := newTestLake(t, store, Options{})
 	mine := &BatchDone{Failed: []FailedUser{{ID: "u1", Error: "boom"}}}
-	if err := l.MarkBatchDone(ctx, "plan-1", "a1", 0, mine); err != nil {
+	if err := l.markBatchDone(ctx, "plan-1", "a1", 0, mine); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.MarkBatchDone(ctx, "plan-1", "a1", 1, &BatchDone{}); err != nil {
+	if err := other.markBatchDone(ctx, "plan-1", "a1", 1, &BatchDone{}); err != nil {
 		t.Fatal(err)
 	}
 	store.gets.Store(0)

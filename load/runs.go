@@ -88,18 +88,18 @@ func (l *Lake) put(ctx context.Context, name string, data []byte) error {
 	return w.Close()
 }
 
-// BatchStats counts what StageBatch wrote.
+// BatchStats counts what FinishBatch wrote.
 type BatchStats struct {
 	Days  int   // days with rows
 	Rows  int64 // rows staged
 	Bytes int64 // bytes staged (Arrow IPC files)
 }
 
-// StageBatch writes the rows of s, a finished batch of the instance attempt of plan, into the
+// stageBatch writes the rows of s, a finished batch of the instance attempt of plan, into the
 // lake's storage as one staged object (a few past stagedPartBytes: staged.go) holding its rows
 // grouped by day, and returns their index, which goes into the batch's done record. Rerunning
 // it replaces the objects it wrote. It must not run concurrently with s.Add or s.Close.
-func (l *Lake) StageBatch(ctx context.Context, plan, attempt string, batch int, s *Stage) (*StagedBatch, BatchStats, error) {
+func (l *Lake) stageBatch(ctx context.Context, plan, attempt string, batch int, s *Stage) (*StagedBatch, BatchStats, error) {
 	if err := errors.Join(checkID("plan", plan), checkID("attempt", attempt), checkBatch(batch)); err != nil {
 		return nil, BatchStats{}, fmt.Errorf("stage batch: %w", err)
 	}

@@ -436,7 +436,7 @@ func (s *Stage) Filter(keep func(*schema.Message) bool) (*Stage, error) {
 
 // A Stage buffers the rows of one day in Arrow builders until spillBatchRows rows or about
 // spillBatchBytes bytes of values, then makes them one record batch: held in memory, or
-// written to the day's stream once the stage spilled; StageBatch writes these batches as
+// written to the day's stream once the stage spilled; FinishBatch writes these batches as
 // they are into the staged file. The byte bound is for large rows: smaller batches cost more
 // per row (a 32 KiB bound made BenchmarkStageRoundTrip about 4 times slower, see
 // docs/benchmarks.md).

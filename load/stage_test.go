@@ -32,7 +32,7 @@ func TestSpillCodecRoundTrip(t *testing.T) {
 		{"before 1970", schema.Message{SentAt: time.Date(1969, 12, 31, 23, 59, 59, 999000000, time.UTC), ExtractedAt: sent}},
 	}
 	// Enough rows for several record batches, a flush in the middle (the stream goes on after
-	// it, as a stage's does when StageBatch reads it and rows keep coming), and a last partial
+	// it, as a stage's does when FinishBatch reads it and rows keep coming), and a last partial
 	// batch.
 	var want []schema.Message
 	for i := range 2*spillBatchRows + 7 {
@@ -462,7 +462,7 @@ func TestStageFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := f.flush(); err != nil { // as StageBatch does
+	if err := f.flush(); err != nil { // as FinishBatch does
 		t.Fatal(err)
 	}
 	read := func(s *Stage, day string) []schema.Message {

@@ -28,7 +28,7 @@ import (
 // messages schema less what a part rebuilds; format 0, the schema.Messages() schema, of the
 // binaries before), holding the record batches the batch's Stage made (up to spillBatchRows
 // rows or about spillBatchBytes of values each, stage.go), grouped by day in day order, each
-// day's in the order its rows were added. Format 2, which FinishBatch and StageBatch write, is
+// day's in the order its rows were added. Format 2, which FinishBatch and FinishBatch write, is
 // the header of an Arrow IPC file (magic and schema message) and then one S2 stream per day
 // holding the day's record batch messages; formats 0 and 1, of the binaries before, are Arrow
 // IPC files (the file format of the Arrow columnar specification: the stream format with a
@@ -395,12 +395,12 @@ func (l *Lake) FinishBatch(ctx context.Context, plan, attempt string, batch int,
 			return st, fmt.Errorf("finish batch %d: %w", batch, err)
 		}
 	}
-	idx, st, err := l.StageBatch(ctx, plan, attempt, batch, s)
+	idx, st, err := l.stageBatch(ctx, plan, attempt, batch, s)
 	if err != nil {
 		return st, err
 	}
 	rec.Staged = idx
-	return st, l.MarkBatchDone(ctx, plan, attempt, batch, rec)
+	return st, l.markBatchDone(ctx, plan, attempt, batch, rec)
 }
 
 // putDone writes batch's done object: what buf holds (an Arrow IPC file, or nothing), then

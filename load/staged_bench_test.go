@@ -32,7 +32,7 @@ type rowWriter interface {
 	size() int64
 }
 
-// BenchmarkStagedFormat writes and reads back staged batch files as StageBatch and Merge do, in
+// BenchmarkStagedFormat writes and reads back staged batch files as stageBatch and Merge do, in
 // each candidate format: BenchmarkFloor's 200k messages (the simulator's seed 1 over 14 days,
 // decoded, flattened and keyed before the clock starts) split by user into 100 batches (the
 // pipeline's default batch of users/100: about 140 rows per batch and day, as in the 200k

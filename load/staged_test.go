@@ -175,7 +175,7 @@ func (f *fileRecords) RecordBatch() arrow.RecordBatch { return f.rec }
 
 func (f *fileRecords) Err() error { return f.err }
 
-// TestStagedRoundTrip: StageBatch writes a batch's rows of every day as one object (format 2)
+// TestStagedRoundTrip: stageBatch writes a batch's rows of every day as one object (format 2)
 // whose days plain Arrow and S2 readers read, each day's rows in the order they were staged
 // and after the day before; the index's range of each day, behind the object's header, is an
 // S2 stream of an Arrow IPC stream of that day's rows alone; Merge publishes them. From a stage that held its rows in
@@ -203,7 +203,7 @@ func testStagedRoundTrip(t *testing.T, stageMemory int64) {
 	if spilled := s.Dir() != ""; spilled != (stageMemory < 0) {
 		t.Fatalf("the stage spilled: %v, want %v", spilled, stageMemory < 0)
 	}
-	idx, st, err := l.StageBatch(ctx, "plan-1", "a1", 3, s)
+	idx, st, err := l.stageBatch(ctx, "plan-1", "a1", 3, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func TestStagedParts(t *testing.T) {
 				want[d] = testDay(d, 0, 1000*(i+1))
 				rows = append(rows, want[d])
 			}
-			idx, st, err := l.StageBatch(ctx, "plan-1", "a1", 0, stage(t, l, rows...))
+			idx, st, err := l.stageBatch(ctx, "plan-1", "a1", 0, stage(t, l, rows...))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -334,7 +334,7 @@ func TestStagedParts(t *testing.T) {
 	}
 }
 
-// TestStagedWriteErrors: a staged object whose writes fail is an error of StageBatch, even where
+// TestStagedWriteErrors: a staged object whose writes fail is an error of stageBatch, even where
 // the store's Close would commit what it was given (only the staged writer knows that its
 // last bytes did not get through), and whatever the step that fails: the header, the first
 // day's segment, the last one's end.
@@ -342,7 +342,7 @@ func TestStagedWriteErrors(t *testing.T) {
 	ctx := context.Background()
 	rows := [][]schema.Message{testDay("2024-05-01", 0, 100), testDay("2024-05-02", 0, 20)}
 	l := newTestLake(t, newMemStore(), Options{})
-	_, st, err := l.StageBatch(ctx, "plan-1", "a1", 0, stage(t, l, rows...))
+	_, st, err := l.stageBatch(ctx, "plan-1", "a1", 0, stage(t, l, rows...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,9 +355,9 @@ func TestStagedWriteErrors(t *testing.T) {
 			f := noFaults()
 			f.writeAfter, f.closeCommits = after, true
 			fs.set(f)
-			idx, _, err := l.StageBatch(ctx, "plan-1", "a1", 0, s)
+			idx, _, err := l.stageBatch(ctx, "plan-1", "a1", 0, s)
 			if err == nil || !errors.Is(err, errInjected) {
-				t.Fatalf("StageBatch = %+v, %v; want the injected write error", idx, err)
+				t.Fatalf("stageBatch = %+v, %v; want the injected write error", idx, err)
 			}
 		})
 	}
@@ -415,7 +415,7 @@ func TestStagedCorrupt(t *testing.T) {
 	{
 		store := newMemStore()
 		l := newTestLake(t, store, Options{})
-		idx, _, err := l.StageBatch(ctx, "plan-2", "a1", 0, stage(t, l, testDay("2024-05-01", 0, 50), testDay(day, 100, 1200)))
+		idx, _, err := l.stageBatch(ctx, "plan-2", "a1", 0, stage(t, l, testDay("2024-05-01", 0, 50), testDay(day, 100, 1200)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -526,7 +526,7 @@ func TestStagedLegacyParquet(t *testing.T) {
 	if err := l.writeLegacyArrow(ctx, legacyStagedPath("plan-1", "a1", day, 2), older); err != nil {
 		t.Fatal(err)
 	}
-	idx, _, err := l.StageBatch(ctx, "plan-1", "a1", 1, stage(t, l, fresh))
+	idx, _, err := l.stageBatch(ctx, "plan-1", "a1", 1, stage(t, l, fresh))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -618,7 +618,7 @@ func TestStagedLegacyRestaged(t *testing.T) {
 	if err := l.writeLegacyArrow(ctx, legacyStagedPath("plan-1", "a1", day, 1), other); err != nil {
 		t.Fatal(err)
 	}
-	idx, _, err := l.StageBatch(ctx, "plan-1", "a1", 2, stage(t, l, rows))
+	idx, _, err := l.stageBatch(ctx, "plan-1", "a1", 2, stage(t, l, rows))
 	if err != nil {
 		t.Fatal(err)
 	}

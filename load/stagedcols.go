@@ -47,7 +47,7 @@ import (
 // (stagedColumns.decode, used by streamDecoder for every staged segment) make and read it;
 // whatever reads staged rows gets record batches of the messages schema.
 //
-// Format 2 (stagedFramed, what StageBatch writes): format 1's columns in another container.
+// Format 2 (stagedFramed, what FinishBatch writes): format 1's columns in another container.
 // Formats 0 and 1 are Arrow IPC files with LZ4 body compression, one LZ4 frame per buffer of
 // each record batch (about 70 per record batch of format 1, each with its own frame header,
 // block buffer and hash table, and decoded into a buffer of its own); a batch's record batch

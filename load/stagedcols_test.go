@@ -205,7 +205,7 @@ func testStagedFormatPublishes(t *testing.T, format int) {
 	l := newTestLake(t, store, Options{})
 	want := map[string][]schema.Message{day1: testDay(day1, 0, 700), day2: testDay(day2, 0, 30)}
 	l.stagedFormat = format // as the binaries before
-	idx, _, err := l.StageBatch(ctx, "plan-1", "a1", 0, stage(t, l, want[day1], want[day2]))
+	idx, _, err := l.stageBatch(ctx, "plan-1", "a1", 0, stage(t, l, want[day1], want[day2]))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"time"
 
@@ -170,17 +169,4 @@ func (l *Lake) doneRecord(ctx context.Context, plan, attempt string, batch int) 
 		return tail[end-n : end], nil
 	}
 	return l.readRange(ctx, name, size-doneTrailer-n, n)
-}
-
-// readRange reads n bytes of name from off.
-func (l *Lake) readRange(ctx context.Context, name string, off, n int64) ([]byte, error) {
-	rc, err := l.store.OpenRange(ctx, name, off, n)
-	if err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(rc)
-	if cerr := rc.Close(); err == nil {
-		err = cerr
-	}
-	return data, err
 }

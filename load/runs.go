@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"slices"
 	"sort"
@@ -86,6 +87,19 @@ func (l *Lake) put(ctx context.Context, name string, data []byte) error {
 		return errors.Join(err, w.Abort())
 	}
 	return w.Close()
+}
+
+// readRange reads n bytes of name from off.
+func (l *Lake) readRange(ctx context.Context, name string, off, n int64) ([]byte, error) {
+	rc, err := l.store.OpenRange(ctx, name, off, n)
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(rc)
+	if cerr := rc.Close(); err == nil {
+		err = cerr
+	}
+	return data, err
 }
 
 // BatchStats counts what FinishBatch wrote.

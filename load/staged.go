@@ -617,14 +617,7 @@ func (l *Lake) stagedHeader(ctx context.Context, p StagedPart) ([]byte, error) {
 	if h, ok := l.headers.Load(p.Name); ok {
 		return h.([]byte), nil
 	}
-	rc, err := l.store.OpenRange(ctx, p.Name, 0, p.Header)
-	if err != nil {
-		return nil, fmt.Errorf("read the header of %s: %w", p.Name, err)
-	}
-	h, err := io.ReadAll(rc)
-	if cerr := rc.Close(); err == nil {
-		err = cerr
-	}
+	h, err := l.readRange(ctx, p.Name, 0, p.Header)
 	if err != nil {
 		return nil, fmt.Errorf("read the header of %s: %w", p.Name, err)
 	}

@@ -182,6 +182,9 @@ func TestConversationsPaging(t *testing.T) {
 		{"identical page ends without delivery", 0, func(int) string {
 			return convBody(-1, -1, msgs(1, 3))
 		}, 2, msgs(1, 3), []int{1}, nil},
+		{"a later page repeating the one before it ends without delivery", 0, func(p int) string {
+			return convBody(-1, -1, msgs(1+3*min(p-1, 1), 3+3*min(p-1, 1)))
+		}, 3, msgs(1, 6), []int{1, 2}, nil},
 		{"paging ignored, whole list on every page", 0, func(int) string {
 			return `{"messages":[` + strings.Join(msgs(1, 7), ",") + `]}`
 		}, 2, msgs(1, 7), []int{1}, nil},

@@ -86,7 +86,8 @@ func parseUser(raw json.RawMessage) (User, error) {
 // a user row can keep them: every field but an id field whose text is u.ID, channel and
 // created_at when they hold u.Channel and u.CreatedAt (or null), the attributes object (or
 // null), and the flat fields whose text u.Attributes holds under the same name. It returns nil
-// when nothing is left or u.Raw is empty, and an error when u.Raw is not a JSON object.
+// when nothing is left or u.Raw is empty, and an error when u.Raw is not a JSON object. The
+// values are slices of u.Raw, not copies.
 func (u User) Extra() (map[string]json.RawMessage, error) {
 	raw := bytes.TrimSpace(u.Raw)
 	if len(raw) == 0 {
@@ -95,8 +96,8 @@ func (u User) Extra() (map[string]json.RawMessage, error) {
 	if raw[0] != '{' {
 		return nil, errors.New("not a JSON object")
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
+	fields, err := objectMembers(raw)
+	if err != nil {
 		return nil, err
 	}
 	var extra map[string]json.RawMessage

@@ -110,22 +110,24 @@ func BenchmarkFloor(b *testing.B) {
 			mem := memory.NewGoAllocator()
 
 			var messages, lakeBytes int64
-			var cpu time.Duration
+			var cpu, sysT time.Duration
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				c0 := cpuTime()
+				c0, y0 := cpuTime(), sysTime()
 				n, size := floor(b, pages, src, w, mem)
 				cpu += cpuTime() - c0
+				sysT += sysTime() - y0
 				messages += n
 				lakeBytes = size
 			}
 			b.StopTimer()
 			runtime.ReadMemStats(&after)
 			reportPerMessage(b, messages, cpu, after.Mallocs-before.Mallocs)
+			b.ReportMetric(sysT.Seconds()/(float64(messages)/1e6), "sys-s/Mmsgs")
 			b.ReportMetric(float64(jsonBytes)/float64(messages/int64(b.N)), "json-bytes/msg")
 			b.ReportMetric(float64(lakeBytes)/float64(jsonBytes), "lake/json")
 		})
@@ -226,4 +228,10 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func sysTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Stime.Nano())
 }

@@ -32,7 +32,7 @@ var endToEndSizes = []struct {
 	users int
 }{{"200k", 5100}, {"1M", 25500}}
 
-// e2eBatchSize sets BenchmarkEndToEnd's users per batch (0: the pipeline's default, users/100),
+// e2eBatchSize sets BenchmarkEndToEnd's users per batch (0: the pipeline's default, users/40),
 // to measure what batching costs: go test -bench EndToEnd ./load/ -args -e2e.batch-size 204
 var e2eBatchSize = flag.Int("e2e.batch-size", 0, "users per batch in BenchmarkEndToEnd (0: the default)")
 

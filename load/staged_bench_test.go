@@ -35,9 +35,8 @@ type rowWriter interface {
 // BenchmarkStagedFormat writes and reads back staged batch files as stageBatch and Merge do, in
 // each candidate format: BenchmarkFloor's 200k messages (the simulator's seed 1 over 14 days,
 // decoded, flattened and keyed before the clock starts) split by user into 100 batches (the
-// pipeline's default batch of users/100: about 140 rows per batch and day, as in the 200k
-// export), 20 (about 700 rows, as in the 1M export) or 5 (2,800 rows), one file per batch and
-// day. Reports
+// pipeline's default before issue 18's batch rule, users/100: about 140 rows per batch and day),
+// 20 (about 700 rows) or 5 (2,800 rows), one file per batch and day. Reports
 // write and read CPU per row (getrusage: zstd may use more than one goroutine), staged bytes
 // per row, allocations per row, and staged/lake: the staged bytes over those of the same rows
 // as one Parquet file per day (stagedToParquet in staged.go).

@@ -21,7 +21,7 @@ type Options struct {
 	Selectors  []extract.Selector // required to export: the union of their users is exported
 
 	Concurrency     int           // users fetched at once; default DefaultConcurrency
-	BatchSize       int           // users per batch; default about users/100, within 10..10000
+	BatchSize       int           // users per batch; default about users/40, within 10..10000
 	ParallelBatches int           // batches alive beyond those the users in flight need (finishing, staging); default DefaultParallelBatches
 	ParallelPublish int           // days merged at once when publishing; default: as many as the cores (at most 4) and the memory limit allow
 	Settle          time.Duration // a day is closed this long after its end; default DefaultSettle

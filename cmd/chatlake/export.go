@@ -116,7 +116,7 @@ func (f *exportFlags) options(nightly bool) []option {
 			stringOpt(&f.from, "from", "DAY", "first UTC day YYYY-MM-DD to export, included (required)", nil),
 			stringOpt(&f.to, "to", "DAY", "last UTC day YYYY-MM-DD to export, included; must be closed (required)", nil))
 	}
-	batchSize := intOpt(&f.batchSize, "batch-size", 0, 0, pipelines.MaxBatchSize, "BatchSize", "users per batch, the unit of durable progress (a kill redoes the batches in flight); 0: about users/100, within 10..10000")
+	batchSize := intOpt(&f.batchSize, "batch-size", 0, 0, pipelines.MaxBatchSize, "BatchSize", "users per batch, the unit of durable progress (a kill redoes the batches in flight); 0: about users/40, within 10..10000")
 	parallelPublish := intOpt(&f.parallelPublish, "parallel-publish", 0, 0, pipelines.MaxParallelPublish, "ParallelPublish", "days merged into the lake at once when the run publishes, about 100 MiB each at the default row groups; 0: the CPUs (at most 4) that the memory limit (GOMEMLIMIT, default 160MiB) holds, one at the default")
 	shardIndex := unsetIntOpt(&f.shardIndex, "shard-index", 0, pipelines.MaxShards-1, "ShardIndex", "this process's shard of a run shared by --shard-count processes (0-based); default: $"+envCloudRunIndex+" or $"+envJobIndex+", else 0")
 	shardCount := intOpt(&f.shardCount, "shard-count", 0, 0, pipelines.MaxShards, "ShardCount", "processes that share the run, each taking its own batches; default: $"+envCloudRunCount+" or $"+envShardCount+", else 1")

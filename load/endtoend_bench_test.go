@@ -45,7 +45,8 @@ var e2eTableFormat = flag.String("e2e.table-format", load.TableFormatHive, "tabl
 // its 14 days over loopback HTTP with the rate limit off and default options but the batch
 // size of -e2e.batch-size (real client, flatten, keys, stage, staged batches, merge
 // publishing, manifests, state) into a local lake. Reports msgs/s, ns/msg, cpu-s/Mmsgs
-// (user+system CPU of this process, by getrusage), sim-cpu-s/Mmsgs, allocs/msg, lake-bytes/msg
+// (user+system CPU of this process, by getrusage), sys-s/Mmsgs (its system part: file and
+// socket calls, page faults), sim-cpu-s/Mmsgs, allocs/msg, lake-bytes/msg
 // and staged-bytes/msg (the bytes of the staged objects, written and removed during the run).
 //
 //	go test -run '^$' -bench 'Floor|EndToEnd' -benchtime 1x -count 3 ./load/
@@ -292,8 +293,11 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// sysTime is the system CPU time this process has used (getrusage), 0 if unknown.
 func sysTime() time.Duration {
 	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
 	return time.Duration(ru.Stime.Nano())
 }

@@ -29,8 +29,10 @@
 // A bare "*" does match dotfiles in Go's filepath.Glob and in most query engines: readers
 // must glob with an extension. Temporaries are removed by Abort, a failed Close or a cancelled
 // context; those of a killed process stay until Local.SweepTemporary removes the ones older
-// than a given age (the pipeline calls it while it holds the lake's lock). Empty directories
-// left by Delete or Move are not removed.
+// than a given age (the pipeline calls it while it holds the lake's lock). A directory lasts
+// only while objects (or temporaries) are under it, as a cloud store's names do: Delete,
+// DeleteIf, Move and SweepTemporary remove the directories they leave empty, up to the root,
+// and a write whose directory goes meanwhile makes it again.
 //
 // # Deadlines
 //

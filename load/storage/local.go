@@ -197,6 +197,9 @@ func (l *Local) List(ctx context.Context, prefix string) ([]Object, error) {
 			if p == start && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) {
 				return fs.SkipAll
 			}
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // a directory emptied and pruned while walking
+			}
 			return err
 		}
 		if err := ctx.Err(); err != nil {
@@ -247,11 +250,19 @@ func (l *Local) Move(ctx context.Context, src, dst string) (Object, error) {
 	if _, err := os.Lstat(ps); err != nil {
 		return Object{}, notExist("move", src, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(pd), 0o755); err != nil {
-		return Object{}, fmt.Errorf("move %s to %s: %w", src, dst, err)
-	}
-	if err := os.Rename(ps, pd); err != nil {
-		return Object{}, notExist("move "+src+" to", dst, err)
+	// dst's directory, or one above it, may be pruned (pruneDirs) while it is made or before the
+	// rename: both are tried again while the source is there.
+	for attempt := 1; ; attempt++ {
+		err := os.MkdirAll(filepath.Dir(pd), 0o755)
+		if err == nil {
+			err = os.Rename(ps, pd)
+		}
+		if err == nil {
+			break
+		}
+		if _, serr := os.Lstat(ps); serr != nil || attempt == dirAttempts || !errors.Is(err, fs.ErrNotExist) {
+			return Object{}, notExist("move "+src+" to", dst, err)
+		}
 	}
 	if err := syncDir(filepath.Dir(pd)); err != nil {
 		return Object{}, fmt.Errorf("move %s to %s: %w", src, dst, err)
@@ -265,6 +276,9 @@ func (l *Local) Move(ctx context.Context, src, dst string) (Object, error) {
 	if err != nil {
 		return Object{}, fmt.Errorf("move %s to %s: %w", src, dst, err)
 	}
+	if filepath.Dir(ps) != filepath.Dir(pd) {
+		l.pruneDirs(filepath.Dir(ps))
+	}
 	return object(dst, fi), nil
 }
 
@@ -277,7 +291,22 @@ func (l *Local) Delete(ctx context.Context, name string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete %s: %w", name, err)
 	}
+	l.pruneDirs(filepath.Dir(p))
 	return nil
+}
+
+// pruneDirs removes the empty directories from dir up to the store's root, which stays: as on
+// a cloud store, a name's "directories" last only while objects are under them, so that a run's
+// scratch names (_chatlake/runs/PLAN/..., _chatlake/staging/RUN/...) leave nothing behind. The
+// first directory that is not empty (or is gone) ends it. A writer that makes a directory and
+// then a file in it retries if the directory went in between (createTemp, Move).
+func (l *Local) pruneDirs(dir string) {
+	for strings.HasPrefix(dir, l.root+string(filepath.Separator)) {
+		if err := os.Remove(dir); err != nil {
+			return
+		}
+		dir = filepath.Dir(dir)
+	}
 }
 
 // Get reads name whole; the version is taken from the open file, so it belongs to the bytes.

@@ -73,7 +73,11 @@ func (l *Local) DeleteIf(ctx context.Context, name string, ifVersion string) err
 	if err := os.Remove(p); err != nil {
 		return fmt.Errorf("delete %s: %w", name, err)
 	}
-	return syncDir(filepath.Dir(p))
+	if err := syncDir(filepath.Dir(p)); err != nil {
+		return fmt.Errorf("delete %s: %w", name, err)
+	}
+	l.pruneDirs(filepath.Dir(p))
+	return nil
 }
 
 // currentVersion is the version of the file at p, or "" when there is none.

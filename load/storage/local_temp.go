@@ -10,13 +10,32 @@ import (
 	"time"
 )
 
+// dirAttempts bounds the tries of a write whose directory, or one above it, another call
+// pruned (pruneDirs) while it was being made or before the write's file was in it.
+const dirAttempts = 20
+
+// inDir makes dir and its parents and runs op, which makes a file in dir; while op, or the
+// making, finds a directory gone (pruned meanwhile), both are tried again.
+func inDir(dir string, op func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := os.MkdirAll(dir, 0o755)
+		if err == nil {
+			err = op()
+		}
+		if err == nil || attempt == dirAttempts || !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+}
+
 // createTemp makes the parent directories of p and a temporary file beside it.
 func createTemp(p string) (*os.File, error) {
 	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(p)+tmpMarker+"*")
+	var f *os.File
+	err := inDir(dir, func() (err error) {
+		f, err = os.CreateTemp(dir, "."+filepath.Base(p)+tmpMarker+"*")
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -45,8 +64,13 @@ func commit(f *os.File, p string) error {
 	return syncDir(filepath.Dir(p))
 }
 
+// syncDir fsyncs dir. A directory already gone (emptied and pruned by another call) has
+// nothing to make durable.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -85,6 +109,7 @@ func (l *Local) SweepTemporary(ctx context.Context, olderThan time.Duration) (in
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("sweeping %s: %w", p, err)
 		}
+		l.pruneDirs(filepath.Dir(p))
 		removed++
 		return nil
 	})

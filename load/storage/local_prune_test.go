@@ -7,8 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/chatlake/chatlake/load/storage"
 )
@@ -108,12 +109,9 @@ func TestLocalPruneRaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	const workers, rounds = 4, 150
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
+	var g errgroup.Group
 	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			for i := range rounds {
 				scratch := fmt.Sprintf("shared/a/b/w%d-%d", w, i)
 				kept := fmt.Sprintf("shared/a/kept/w%d-%d", w, i)
@@ -143,15 +141,13 @@ func TestLocalPruneRaces(t *testing.T) {
 					_, err = l.List(ctx, "shared/")
 				}
 				if err != nil {
-					errs <- fmt.Errorf("worker %d, round %d: %w", w, i, err)
-					return
+					return fmt.Errorf("writer %d, round %d: %w", w, i, err)
 				}
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := g.Wait(); err != nil {
 		t.Fatal(err)
 	}
 	objs, err := l.List(ctx, "shared/")

@@ -119,20 +119,20 @@ func (c *Client) Conversations(ctx context.Context, userID string, w Window, fn 
 				// A page's digest is taken only when there is a page before it to compare
 				// with, or one after it that will be compared with it: most users have one
 				// page, and hashing every body was 1.6% of an export's CPU.
-				h, hashed := prev, false
 				if n > 1 {
-					if h, hashed = hashItems(p.items), true; h == prev {
+					h := hashItems(p.items)
+					if h == prev {
 						c.confirmed(confirming)
 						c.log.Warn("extract: page repeats the previous one; the deployment ignores paging", "op", op)
 						return false, nil
 					}
+					prev = h
 				}
 				seen += len(p.items)
 				var more bool
-				if more, confirming = c.morePages(endpointConversations, p, seen, op); more && !hashed {
-					h = hashItems(p.items)
+				if more, confirming = c.morePages(endpointConversations, p, seen, op); more && n == 1 {
+					prev = hashItems(p.items)
 				}
-				prev = h
 				if err := fn(Page{Number: n, Messages: p.items, Total: p.total}); err != nil {
 					return false, fmt.Errorf("extract: %s: %w", op, err)
 				}

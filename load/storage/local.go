@@ -250,19 +250,8 @@ func (l *Local) Move(ctx context.Context, src, dst string) (Object, error) {
 	if _, err := os.Lstat(ps); err != nil {
 		return Object{}, notExist("move", src, err)
 	}
-	// dst's directory, or one above it, may be pruned (pruneDirs) while it is made or before the
-	// rename: both are tried again while the source is there.
-	for attempt := 1; ; attempt++ {
-		err := os.MkdirAll(filepath.Dir(pd), 0o755)
-		if err == nil {
-			err = os.Rename(ps, pd)
-		}
-		if err == nil {
-			break
-		}
-		if _, serr := os.Lstat(ps); serr != nil || attempt == dirAttempts || !errors.Is(err, fs.ErrNotExist) {
-			return Object{}, notExist("move "+src+" to", dst, err)
-		}
+	if err := inDir(filepath.Dir(pd), func() error { return os.Rename(ps, pd) }); err != nil {
+		return Object{}, notExist("move "+src+" to", dst, err)
 	}
 	if err := syncDir(filepath.Dir(pd)); err != nil {
 		return Object{}, fmt.Errorf("move %s to %s: %w", src, dst, err)

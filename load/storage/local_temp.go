@@ -14,8 +14,9 @@ import (
 // pruned (pruneDirs) while it was being made or before the write's file was in it.
 const dirAttempts = 20
 
-// inDir makes dir and its parents and runs op, which makes a file in dir; while op, or the
-// making, finds a directory gone (pruned meanwhile), both are tried again.
+// inDir makes dir and its parents and runs op, which makes a file in dir; when the making or
+// op fails because dir, or one above it, is gone (pruned meanwhile), both are tried again. An
+// error of op while dir is there (a missing source of a rename) is returned as it is.
 func inDir(dir string, op func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := os.MkdirAll(dir, 0o755)
@@ -23,6 +24,9 @@ func inDir(dir string, op func() error) error {
 			err = op()
 		}
 		if err == nil || attempt == dirAttempts || !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if _, serr := os.Stat(dir); serr == nil {
 			return err
 		}
 	}

@@ -96,10 +96,11 @@ func BenchmarkEndToEnd(b *testing.B) {
 				runtime.GC()
 				runtime.ReadMemStats(&before)
 				b.StartTimer()
-				c0, s0, y0 := cpuTime(), simCPU(), sysTime()
+				s0 := simCPU()
+				c0, y0 := load.ProcessCPU()
 				sum, err := p.Export(context.Background(), so.From, so.To.AddDate(0, 0, -1))
-				cpu += cpuTime() - c0
-				sysT += sysTime() - y0
+				c1, y1 := load.ProcessCPU()
+				cpu, sysT = cpu+c1-c0, sysT+y1-y0
 				simCPUTotal += simCPU() - s0
 				b.StopTimer()
 				runtime.ReadMemStats(&after)
@@ -282,22 +283,4 @@ func parquetBytes(b *testing.B, dir string) int64 {
 		b.Fatal(err)
 	}
 	return n
-}
-
-// cpuTime is the user and system CPU time of this process so far (not of its children).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// sysTime is the system CPU time this process has used (getrusage), 0 if unknown.
-func sysTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Stime.Nano())
 }

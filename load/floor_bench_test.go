@@ -117,10 +117,10 @@ func BenchmarkFloor(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				c0, y0 := cpuTime(), sysTime()
+				c0, y0 := processCPU()
 				n, size := floor(b, pages, src, w, mem)
-				cpu += cpuTime() - c0
-				sysT += sysTime() - y0
+				c1, y1 := processCPU()
+				cpu, sysT = cpu+c1-c0, sysT+y1-y0
 				messages += n
 				lakeBytes = size
 			}
@@ -221,20 +221,18 @@ func floorRows(b *testing.B, pages []capturedPage, src transform.Source, w extra
 	return n
 }
 
-// cpuTime is the user and system CPU time of the process so far.
-func cpuTime() time.Duration {
+// processCPU is the CPU time this process has used so far (not its children's): user and
+// system together, and the system part alone (getrusage); zero if unknown.
+func processCPU() (total, sys time.Duration) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return 0, 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), time.Duration(ru.Stime.Nano())
 }
 
-// sysTime is the system CPU time this process has used (getrusage), 0 if unknown.
-func sysTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Stime.Nano())
+// cpuTime is processCPU's total.
+func cpuTime() time.Duration {
+	t, _ := processCPU()
+	return t
 }
